@@ -1,0 +1,116 @@
+//! Diagnostics: every problem found in the catalog, each with a stable code, a location and a
+//! hint. The generator collects them all before it gives up, so one run shows every mistake.
+
+use std::fmt;
+
+use crate::source::Position;
+
+/// A stable diagnostic code. Codes never change meaning; new ones are appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// E001: the file is not valid JSON.
+    JsonSyntax,
+    /// E002: a file could not be read.
+    Io,
+    /// E003: the manifest does not match its schema.
+    Manifest,
+    /// E004: a `$ref` names a file or pointer that does not exist.
+    UnresolvedRef,
+    /// E005: a `$ref` points at the network or outside `schemas/`.
+    ForbiddenRef,
+    /// E006: a keyword the generator does not support.
+    UnsupportedKeyword,
+    /// E007: a keyword is used in a shape the generator cannot type.
+    UnsupportedShape,
+    /// E008: two types would get the same Rust name.
+    NameCollision,
+    /// E009: `$id` missing, duplicated or not matching the file path.
+    SchemaId,
+    /// E010: an example does not validate, or an invalid example does.
+    Example,
+    /// E011: a document convention is broken (lint).
+    Convention,
+    /// E012: an unknown event or channel was named.
+    UnknownEvent,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::JsonSyntax => "E001",
+            Code::Io => "E002",
+            Code::Manifest => "E003",
+            Code::UnresolvedRef => "E004",
+            Code::ForbiddenRef => "E005",
+            Code::UnsupportedKeyword => "E006",
+            Code::UnsupportedShape => "E007",
+            Code::NameCollision => "E008",
+            Code::SchemaId => "E009",
+            Code::Example => "E010",
+            Code::Convention => "E011",
+            Code::UnknownEvent => "E012",
+        }
+    }
+}
+
+/// One problem, located by file, line:column and JSON pointer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub file: String,
+    pub position: Position,
+    pub pointer: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error[{}] at {}: {}\n  hint: {}",
+            self.file,
+            self.position.line,
+            self.position.column,
+            self.code.as_str(),
+            if self.pointer.is_empty() {
+                "#"
+            } else {
+                &self.pointer
+            },
+            self.message,
+            self.hint
+        )
+    }
+}
+
+/// Every diagnostic of a run, sorted by file and position.
+#[derive(Clone, Debug, Default, thiserror::Error)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        if !self.0.contains(&d) {
+            self.0.push(d);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn sorted(mut self) -> Self {
+        self.0
+            .sort_by(|a, b| (&a.file, a.position, &a.pointer).cmp(&(&b.file, b.position, &b.pointer)));
+        self
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            writeln!(f, "{d}")?;
+        }
+        write!(f, "{} error(s)", self.0.len())
+    }
+}

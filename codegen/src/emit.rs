@@ -1,0 +1,475 @@
+//! The typed model to Rust tokens: the emit step. Nothing here can fail; every decision that
+//! could was made (and diagnosed) in `model`.
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::model::{Field, NumChecks, Presence, StrChecks, Ty, TypeDef, TypeGraph, TypeKind};
+
+const RT: &str = "::event_contracts_runtime";
+
+fn rt() -> TokenStream {
+    RT.parse().expect("a path")
+}
+
+/// A Rust identifier for a wire name: snake_case fields, UpperCamelCase types and variants,
+/// raw identifiers for keywords.
+pub fn ident(name: &str) -> Ident {
+    let clean = if name.starts_with(|c: char| c.is_ascii_digit()) || name.is_empty() {
+        format!("_{name}")
+    } else {
+        name.to_owned()
+    };
+    match clean.as_str() {
+        "self" | "Self" | "super" | "crate" => format_ident!("{}_", clean),
+        s if syn::parse_str::<Ident>(s).is_err() => Ident::new_raw(s, Span::call_site()),
+        s => Ident::new(s, Span::call_site()),
+    }
+}
+
+/// Field identifiers, unique within the struct (a second `ID` beside `id` becomes `id_2`).
+pub fn field_idents(fields: &[Field]) -> Vec<Ident> {
+    let mut used: Vec<String> = Vec::new();
+    fields
+        .iter()
+        .map(|f| {
+            let base = f.wire.to_snake_case();
+            let base = if base.is_empty() { "field".to_owned() } else { base };
+            let mut name = base.clone();
+            let mut n = 2;
+            while used.contains(&name) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            used.push(name.clone());
+            ident(&name)
+        })
+        .collect()
+}
+
+/// Variant identifiers for enum values, unique within the enum.
+pub fn variant_idents(values: &[String]) -> Vec<Ident> {
+    let mut used: Vec<String> = Vec::new();
+    values
+        .iter()
+        .map(|v| {
+            let mut base = v.to_upper_camel_case();
+            if base.is_empty() {
+                base = "Empty".into();
+            }
+            if base.starts_with(|c: char| c.is_ascii_digit()) {
+                base = format!("V{base}");
+            }
+            let mut name = base.clone();
+            let mut n = 2;
+            while used.contains(&name) {
+                name = format!("{base}{n}");
+                n += 1;
+            }
+            used.push(name.clone());
+            ident(&name)
+        })
+        .collect()
+}
+
+fn docs(text: &str) -> TokenStream {
+    let lines = text.lines().map(|l| format!(" {}", l.trim_end()));
+    quote! { #(#[doc = #lines])* }
+}
+
+pub struct Emitter<'g> {
+    pub graph: &'g TypeGraph,
+}
+
+impl<'g> Emitter<'g> {
+    pub fn rust_ty(&self, ty: &Ty) -> TokenStream {
+        let rt = rt();
+        match ty {
+            Ty::Any => quote!(::serde_json::Value),
+            Ty::AnyObject => quote!(::serde_json::Map<::std::string::String, ::serde_json::Value>),
+            Ty::Bool => quote!(bool),
+            Ty::Int { unsigned: true, .. } => quote!(u64),
+            Ty::Int { unsigned: false, .. } => quote!(i64),
+            Ty::Num { .. } => quote!(f64),
+            Ty::Str { .. } => quote!(::std::string::String),
+            Ty::DateTime { .. } => quote!(#rt::DateTime),
+            Ty::Uuid { .. } => quote!(::uuid::Uuid),
+            Ty::Named(id) => {
+                let name = ident(&self.graph.types[*id].name);
+                quote!(#name)
+            }
+            Ty::Array { item, .. } => {
+                let item = self.rust_ty(item);
+                quote!(::std::vec::Vec<#item>)
+            }
+            Ty::Map { value } => {
+                let value = self.rust_ty(value);
+                quote!(::std::collections::BTreeMap<::std::string::String, #value>)
+            }
+            Ty::Nullable(inner) => {
+                let inner = self.rust_ty(inner);
+                quote!(::std::option::Option<#inner>)
+            }
+        }
+    }
+
+    /// A boolean expression that holds when the value of `expr` meets the constraints serde's
+    /// typing does not enforce; `None` when there are none. `by_ref` says `expr` is a `&T`
+    /// (a closure argument) rather than a place of type `T`.
+    pub fn check(&self, ty: &Ty, expr: TokenStream, by_ref: bool) -> Option<TokenStream> {
+        let rt = rt();
+        let reference = if by_ref { expr.clone() } else { quote!(&#expr) };
+        let value = if by_ref { quote!(*#expr) } else { expr.clone() };
+        match ty {
+            Ty::Any | Ty::AnyObject | Ty::Bool => None,
+            Ty::Int { checks, .. } => num_check(checks, quote!(#value as f64), false),
+            Ty::Num { checks } => num_check(checks, value, true),
+            Ty::Str { checks } | Ty::DateTime { checks } => str_check(checks, quote!(#expr.as_str())),
+            Ty::Uuid { checks } => str_check(checks, quote!(#expr.hyphenated().to_string().as_str())),
+            Ty::Named(id) => match &self.graph.types[*id].kind {
+                TypeKind::StrEnum { .. } => None,
+                _ if !self.has_checks(*id, &mut Vec::new()) => None,
+                _ => Some(quote!(#rt::Validate::is_valid(#reference))),
+            },
+            Ty::Array {
+                item,
+                min_items,
+                max_items,
+                unique,
+            } => {
+                let mut conds = Vec::new();
+                if let Some(n) = min_items {
+                    let n = *n as usize;
+                    conds.push(quote!(#expr.len() >= #n));
+                }
+                if let Some(n) = max_items {
+                    let n = *n as usize;
+                    conds.push(quote!(#expr.len() <= #n));
+                }
+                if *unique {
+                    conds.push(quote!(#rt::all_unique(#reference)));
+                }
+                if let Some(c) = self.check(item, quote!(item), true) {
+                    conds.push(quote!(#expr.iter().all(|item| #c)));
+                }
+                and(conds)
+            }
+            Ty::Map { value } => self
+                .check(value, quote!(value), true)
+                .map(|c| quote!(#expr.values().all(|value| #c))),
+            Ty::Nullable(inner) => self
+                .check(inner, quote!(inner), true)
+                .map(|c| quote!(#expr.as_ref().is_none_or(|inner| #c))),
+        }
+    }
+
+    fn has_checks(&self, id: usize, seen: &mut Vec<usize>) -> bool {
+        if seen.contains(&id) {
+            return false;
+        }
+        seen.push(id);
+        let sub = |ty: &Ty, seen: &mut Vec<usize>| self.ty_has_checks(ty, seen);
+        match &self.graph.types[id].kind {
+            TypeKind::Struct { fields, presence, .. } => !presence.is_empty() || fields.iter().any(|f| sub(&f.ty, seen)),
+            TypeKind::Newtype(t) => sub(t, seen),
+            TypeKind::StrEnum { .. } => false,
+            TypeKind::Tagged { variants, .. } => variants.iter().any(|(_, v)| self.has_checks(*v, seen)),
+        }
+    }
+
+    fn ty_has_checks(&self, ty: &Ty, seen: &mut Vec<usize>) -> bool {
+        match ty {
+            Ty::Named(id) => self.has_checks(*id, seen),
+            Ty::Array { item, min_items, max_items, unique } => {
+                min_items.is_some() || max_items.is_some() || *unique || self.ty_has_checks(item, seen)
+            }
+            Ty::Map { value } => self.ty_has_checks(value, seen),
+            Ty::Nullable(t) => self.ty_has_checks(t, seen),
+            other => self.check(other, quote!(x), false).is_some(),
+        }
+    }
+
+    /// The item for one named type, with its `Validate` impl.
+    pub fn type_def(&self, def: &TypeDef) -> TokenStream {
+        let rt = rt();
+        let name = ident(&def.name);
+        let doc = docs(&def.doc);
+        match &def.kind {
+            TypeKind::Struct {
+                fields,
+                closed,
+                presence,
+                payload,
+            } => {
+                let idents = field_idents(fields);
+                let deny = closed.then(|| quote!(#[serde(deny_unknown_fields)]));
+                let generic = payload.as_ref().map(|_| quote!(<D = ::serde_json::Value>));
+                let impl_generic = payload.as_ref().map(|_| quote!(<D>));
+                let ty_generic = payload.as_ref().map(|_| quote!(<D>));
+                let mut field_items = Vec::new();
+                let mut conds = Vec::new();
+                for (f, id) in fields.iter().zip(&idents) {
+                    let is_payload = payload.as_deref() == Some(f.wire.as_str());
+                    let fdoc = docs(&f.doc);
+                    let rename = (id.to_string().trim_start_matches("r#") != f.wire).then(|| {
+                        let w = &f.wire;
+                        quote!(#[serde(rename = #w)])
+                    });
+                    let deprecated = f.deprecated.then(|| quote!(#[deprecated]));
+                    let (ty, attr) = if is_payload {
+                        (quote!(D), quote!())
+                    } else {
+                        self.field_ty(f)
+                    };
+                    field_items.push(quote! { #fdoc #deprecated #rename #attr pub #id: #ty, });
+                    if is_payload {
+                        continue;
+                    }
+                    let check_ty = if f.required {
+                        f.ty.clone()
+                    } else {
+                        Ty::Nullable(Box::new(f.ty.clone()))
+                    };
+                    if let Some(c) = self.check(&check_ty, quote!(self.#id), false) {
+                        conds.push(c);
+                    }
+                }
+                let present = |i: &usize| -> TokenStream {
+                    let f = &fields[*i];
+                    let id = &idents[*i];
+                    if f.required {
+                        quote!(true)
+                    } else {
+                        quote!(self.#id.is_some())
+                    }
+                };
+                for rule in presence {
+                    let set = |s: &Vec<usize>| {
+                        let all: Vec<_> = s.iter().map(present).collect();
+                        if all.is_empty() {
+                            quote!(true)
+                        } else {
+                            quote!((#(#all)&&*))
+                        }
+                    };
+                    conds.push(match rule {
+                        Presence::AnyOf(sets) => {
+                            let sets = sets.iter().map(set);
+                            quote!((#(#sets)||*))
+                        }
+                        Presence::OneOf(sets) => {
+                            let sets = sets.iter().map(set);
+                            quote!(([#(#sets),*].iter().filter(|held| **held).count() == 1))
+                        }
+                        Presence::Dependent(i, then) => {
+                            let p = present(i);
+                            let t = set(then);
+                            quote!((!#p || #t))
+                        }
+                    });
+                }
+                let body = and(conds).unwrap_or(quote!(true));
+                let map_payload = payload.as_ref().map(|p| {
+                    let pid = &idents[fields.iter().position(|f| &f.wire == p).expect("payload field exists")];
+                    let others: Vec<_> = idents.iter().filter(|i| *i != pid).collect();
+                    quote! {
+                        impl<D> #name<D> {
+                            /// The same envelope around another payload.
+                            pub fn map_payload<E>(self, f: impl FnOnce(D) -> E) -> #name<E> {
+                                #name { #(#others: self.#others,)* #pid: f(self.#pid) }
+                            }
+                        }
+                    }
+                });
+                quote! {
+                    #doc
+                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+                    #deny
+                    pub struct #name #generic { #(#field_items)* }
+                    impl #impl_generic #rt::Validate for #name #ty_generic {
+                        #[inline]
+                        fn is_valid(&self) -> bool { #body }
+                    }
+                    #map_payload
+                }
+            }
+            TypeKind::Newtype(ty) => {
+                let inner = self.rust_ty(ty);
+                let body = self.check(ty, quote!(self.0), false).unwrap_or(quote!(true));
+                quote! {
+                    #doc
+                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+                    #[serde(transparent)]
+                    pub struct #name(pub #inner);
+                    impl #rt::Validate for #name {
+                        #[inline]
+                        fn is_valid(&self) -> bool { #body }
+                    }
+                }
+            }
+            TypeKind::StrEnum { values } => {
+                let idents = variant_idents(values);
+                quote! {
+                    #doc
+                    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
+                    pub enum #name { #(#[serde(rename = #values)] #idents,)* }
+                    impl #name {
+                        /// The value as written on the wire.
+                        pub const fn as_str(&self) -> &'static str {
+                            match self { #(Self::#idents => #values,)* }
+                        }
+                    }
+                    impl ::std::fmt::Display for #name {
+                        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) }
+                    }
+                    impl #rt::Validate for #name {
+                        #[inline]
+                        fn is_valid(&self) -> bool { true }
+                    }
+                }
+            }
+            TypeKind::Tagged { tag, variants } => {
+                let values: Vec<String> = variants.iter().map(|(v, _)| v.clone()).collect();
+                let idents = variant_idents(&values);
+                let tys: Vec<_> = variants.iter().map(|(_, id)| ident(&self.graph.types[*id].name)).collect();
+                let checks: Vec<_> = variants
+                    .iter()
+                    .map(|(_, id)| self.check(&Ty::Named(*id), quote!(v), true).unwrap_or(quote!(true)))
+                    .collect();
+                quote! {
+                    #doc
+                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+                    #[serde(tag = #tag)]
+                    pub enum #name { #(#[serde(rename = #values)] #idents(#tys),)* }
+                    impl #name {
+                        /// The tag value on the wire.
+                        pub const fn tag(&self) -> &'static str {
+                            match self { #(Self::#idents(_) => #values,)* }
+                        }
+                    }
+                    impl #rt::Validate for #name {
+                        #[inline]
+                        #[allow(unused_variables)]
+                        fn is_valid(&self) -> bool {
+                            match self { #(Self::#idents(v) => #checks,)* }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The field's Rust type and the serde attribute that makes `null`/absence match the schema.
+    fn field_ty(&self, f: &Field) -> (TokenStream, TokenStream) {
+        let rt = rt();
+        let de = |name: &str| format!("{RT}::de::{name}");
+        match (&f.ty, f.required) {
+            (Ty::Nullable(inner), true) => {
+                let inner = self.rust_ty(inner);
+                let with = de("nullable");
+                (
+                    quote!(::std::option::Option<#inner>),
+                    quote!(#[serde(deserialize_with = #with)]),
+                )
+            }
+            (ty, true) => (self.rust_ty(ty), quote!()),
+            (Ty::Nullable(inner), false) => {
+                let inner = self.rust_ty(inner);
+                let with = de("present_nullable");
+                (
+                    quote!(::std::option::Option<::std::option::Option<#inner>>),
+                    quote!(#[serde(default, deserialize_with = #with, skip_serializing_if = "Option::is_none")]),
+                )
+            }
+            (ty, false) => {
+                let ty = self.rust_ty(ty);
+                let with = de("present");
+                let _ = &rt;
+                (
+                    quote!(::std::option::Option<#ty>),
+                    quote!(#[serde(default, deserialize_with = #with, skip_serializing_if = "Option::is_none")]),
+                )
+            }
+        }
+    }
+}
+
+fn and(conds: Vec<TokenStream>) -> Option<TokenStream> {
+    match conds.len() {
+        0 => None,
+        1 => conds.into_iter().next(),
+        _ => {
+            // A block first in a `&&` chain would parse as a statement.
+            let conds = conds.into_iter().map(|c| match c.clone().into_iter().next() {
+                Some(proc_macro2::TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Brace => quote!((#c)),
+                _ => c,
+            });
+            Some(quote!(#(#conds)&&*))
+        }
+    }
+}
+
+fn lit_f64(x: f64) -> TokenStream {
+    let s = format!("{x:?}");
+    s.parse().expect("a float literal")
+}
+
+fn num_check(c: &NumChecks, v: TokenStream, finite: bool) -> Option<TokenStream> {
+    let rt = rt();
+    let mut conds = Vec::new();
+    if finite {
+        conds.push(quote!(v.is_finite()));
+    }
+    if let Some(x) = c.minimum {
+        let x = lit_f64(x);
+        conds.push(quote!(v >= #x));
+    }
+    if let Some(x) = c.exclusive_minimum {
+        let x = lit_f64(x);
+        conds.push(quote!(v > #x));
+    }
+    if let Some(x) = c.maximum {
+        let x = lit_f64(x);
+        conds.push(quote!(v <= #x));
+    }
+    if let Some(x) = c.exclusive_maximum {
+        let x = lit_f64(x);
+        conds.push(quote!(v < #x));
+    }
+    if let Some(x) = c.multiple_of {
+        let x = lit_f64(x);
+        conds.push(quote!(#rt::is_multiple_of(v, #x)));
+    }
+    if conds.is_empty() {
+        return None;
+    }
+    let conds = and(conds);
+    Some(quote!({ let v = #v; #conds }))
+}
+
+fn str_check(c: &StrChecks, s: TokenStream) -> Option<TokenStream> {
+    if c.is_empty() {
+        return None;
+    }
+    let rt = rt();
+    let mut conds = Vec::new();
+    if c.min_length.is_some() || c.max_length.is_some() {
+        let mut len_conds = Vec::new();
+        if let Some(n) = c.min_length {
+            let n = n as usize;
+            len_conds.push(quote!(n >= #n));
+        }
+        if let Some(n) = c.max_length {
+            let n = n as usize;
+            len_conds.push(quote!(n <= #n));
+        }
+        let len_conds = and(len_conds);
+        conds.push(quote!({ let n = #rt::str_len(s); #len_conds }));
+    }
+    for p in &c.patterns {
+        conds.push(quote!({ static PATTERN: #rt::Pattern = #rt::Pattern::new(#p); PATTERN.is_match(s) }));
+    }
+    let conds = and(conds);
+    Some(quote!({ let s: &str = #s; #conds }))
+}

@@ -1,0 +1,470 @@
+//! Schema-first event contracts: turns the JSON Schema catalog in `schemas/` into the Rust
+//! source of the `event-contracts` crate.
+//!
+//! The pipeline is parse ([`catalog`]), check ([`model`], every problem collected as a
+//! [`diag::Diagnostic`]), then emit ([`emit`]). This crate decides what the files say, never
+//! where or whether they are written: that policy lives in `xtask`.
+//!
+//! ```no_run
+//! let files = event_contracts_codegen::Config::new("schemas").generate()?;
+//! for f in files { println!("{}: {} bytes", f.path, f.contents.len()); }
+//! # Ok::<(), event_contracts_codegen::diag::Diagnostics>(())
+//! ```
+
+pub mod catalog;
+pub mod diag;
+mod emit;
+pub mod manifest;
+pub mod model;
+pub mod source;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use heck::ToUpperCamelCase;
+use proc_macro2::TokenStream;
+use quote::quote;
+use serde_json::Value;
+
+use crate::catalog::{Catalog, Loc, SystemSource, ID_BASE};
+use crate::diag::{Code, Diagnostics};
+use crate::manifest::{Channel, Envelope};
+use crate::model::{Builder, TypeGraph, TypeKind};
+
+pub use emit::{field_idents, ident};
+
+/// One output file, relative to the generated crate's root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedFile {
+    pub path: String,
+    pub contents: String,
+}
+
+/// How to generate. Defaults fit this repository; every setter returns `&mut Self`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    schema_dir: PathBuf,
+    command: String,
+}
+
+impl Config {
+    /// Generate from the catalog at `schema_dir`.
+    pub fn new(schema_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            schema_dir: schema_dir.into(),
+            command: "cargo xtask codegen".into(),
+        }
+    }
+
+    /// The command named in every file's `@generated` header.
+    pub fn command(&mut self, command: impl Into<String>) -> &mut Self {
+        self.command = command.into();
+        self
+    }
+
+    /// Reads the catalog and returns every generated file, or every diagnostic.
+    pub fn generate(&self) -> Result<Vec<GeneratedFile>, Diagnostics> {
+        let catalog = Catalog::read_dir(&self.schema_dir)?;
+        generate_catalog(&catalog, &self.command)
+    }
+}
+
+/// One system after checking: its types and events.
+pub struct CheckedSystem<'c> {
+    pub source: &'c SystemSource,
+    pub graph: TypeGraph,
+    /// Type id of each manifest event, in manifest order.
+    pub events: Vec<usize>,
+    pub envelope: Option<usize>,
+}
+
+/// Checks the whole catalog: ids, references, keywords, types, schema compilation.
+pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    check_ids(catalog, &mut diags);
+    let mut systems = Vec::new();
+    for sys in &catalog.systems {
+        let mut b = Builder::new(catalog);
+        let manifest_loc = Loc::new(sys.manifest_file.clone(), "");
+        let system_file = |rel: &str| format!("{}/{}", sys.dir, rel);
+        let envelope = match &sys.manifest.envelope {
+            Envelope::Flat => None,
+            Envelope::Wrapped {
+                schema, payload_field, ..
+            } => {
+                let file = system_file(schema);
+                if catalog.files.contains_key(&file) {
+                    let loc = Loc::new(file.clone(), "");
+                    let name = title_of(catalog, &loc).unwrap_or_else(|| format!("{}Envelope", sys.manifest.system.to_upper_camel_case()));
+                    let id = b.envelope(&loc, &name, payload_field);
+                    if b.graph.needs_schema(&model::Ty::Named(id)) {
+                        diags.push(catalog.diag(
+                            Code::UnsupportedShape,
+                            &loc,
+                            "the envelope uses keywords only the validator enforces",
+                            "keep the envelope to typed keywords; put conditions in the event schemas",
+                        ));
+                    }
+                    Some(id)
+                } else {
+                    diags.push(catalog.diag(Code::Manifest, &manifest_loc.join("envelope"), format!("envelope schema schemas/{file} does not exist"), "fix the path (relative to the system folder)"));
+                    None
+                }
+            }
+        };
+        let mut events = Vec::new();
+        for (i, ev) in sys.manifest.events.iter().enumerate() {
+            let file = system_file(&ev.schema);
+            let at = manifest_loc.join("events").join(&i.to_string());
+            if !catalog.files.contains_key(&file) {
+                diags.push(catalog.diag(Code::Manifest, &at.join("schema"), format!("event schema schemas/{file} does not exist"), "fix the path (relative to the system folder)"));
+                continue;
+            }
+            if ev.channel.transport() != sys.manifest.transport {
+                diags.push(catalog.diag(Code::Manifest, &at.join("channel"), format!("a {} channel in a {} system", ev.channel.transport().as_str(), sys.manifest.transport.as_str()), "use the system's transport"));
+            }
+            let loc = Loc::new(file, "");
+            let name = title_of(catalog, &loc).unwrap_or_else(|| ev.name.to_upper_camel_case());
+            events.push(b.root(&loc, &name));
+        }
+        // Shared definitions get their types even when no event uses them yet.
+        let defs: Vec<String> = catalog.files.keys().filter(|p| p.starts_with(&format!("{}/defs/", sys.dir))).cloned().collect();
+        for file in defs {
+            let loc = Loc::new(file, "");
+            if b.has_type_at(&loc) {
+                continue;
+            }
+            let name = title_of(catalog, &loc).unwrap_or_else(|| "Definition".into());
+            b.ty(&loc, &name);
+        }
+        let fallbacks = sys.manifest.events.iter().filter(|e| e.fallback).count();
+        if fallbacks > 1 {
+            diags.push(catalog.diag(Code::Manifest, &manifest_loc.join("events"), "more than one event has `fallback: true`", "keep one fallback per system"));
+        }
+        diags.0.extend(b.diags.0);
+        systems.push(CheckedSystem {
+            source: sys,
+            graph: b.graph,
+            events,
+            envelope,
+        });
+    }
+    compile_all(catalog, &mut diags);
+    if diags.is_empty() {
+        Ok(systems)
+    } else {
+        Err(diags.sorted())
+    }
+}
+
+fn title_of(catalog: &Catalog, loc: &Loc) -> Option<String> {
+    catalog.value(loc)?.get("title")?.as_str().map(str::to_owned)
+}
+
+fn check_ids(catalog: &Catalog, diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for (path, file) in &catalog.files {
+        if path.ends_with("manifest.json") {
+            continue;
+        }
+        let loc = Loc::new(path.clone(), "/$id");
+        let want = format!("{ID_BASE}{path}");
+        match file.value.get("$id").and_then(Value::as_str) {
+            None => diags.push(catalog.diag(Code::SchemaId, &Loc::new(path.clone(), ""), "the schema has no `$id`", format!("add \"$id\": \"{want}\""))),
+            Some(id) if id != want => diags.push(catalog.diag(Code::SchemaId, &loc, format!("`$id` is `{id}` but the file is schemas/{path}"), format!("use \"$id\": \"{want}\""))),
+            Some(id) => {
+                if let Some(other) = seen.insert(id, path) {
+                    diags.push(catalog.diag(Code::SchemaId, &loc, format!("`$id` `{id}` is also used by schemas/{other}"), "give every schema its own `$id`"));
+                }
+            }
+        }
+    }
+}
+
+/// Every schema as the embedded validator will see it: `$id` to document.
+pub fn schema_documents(catalog: &Catalog) -> BTreeMap<String, Value> {
+    catalog
+        .files
+        .iter()
+        .filter(|(p, _)| !p.ends_with("manifest.json"))
+        .map(|(p, f)| (format!("{ID_BASE}{p}"), f.value.clone()))
+        .collect()
+}
+
+fn compile_all(catalog: &Catalog, diags: &mut Diagnostics) {
+    let docs = schema_documents(catalog);
+    for id in docs.keys() {
+        if let Err(e) = event_contracts_runtime::Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), id) {
+            let path = id.trim_start_matches(ID_BASE);
+            diags.push(catalog.diag(Code::UnresolvedRef, &Loc::new(path, ""), format!("the schema does not compile: {e}"), "fix the reference or keyword named above"));
+        }
+    }
+}
+
+/// Generates every file of the crate from a loaded catalog.
+pub fn generate_catalog(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>, Diagnostics> {
+    let systems = check(catalog)?;
+    let header = format!("// @generated by `{command}` from schemas/. Do not edit: change the schemas and run `{command}`.\n\n");
+    let mut files = Vec::new();
+    let mut mods = Vec::new();
+    for sys in &systems {
+        let tokens = emit_system(sys);
+        let name = sys.source.manifest.system.clone();
+        mods.push(name.clone());
+        files.push(GeneratedFile {
+            path: format!("src/{name}.rs"),
+            contents: format!("{header}{}", format(tokens)),
+        });
+    }
+    let docs = schema_documents(catalog);
+    let entries = docs.iter().map(|(id, v)| {
+        let text = serde_json::to_string(v).expect("JSON serializes");
+        quote!((#id, #text))
+    });
+    let n = docs.len();
+    files.push(GeneratedFile {
+        path: "src/schemas.rs".into(),
+        contents: format!(
+            "{header}{}",
+            format(quote! {
+                //! Every schema of the catalog, embedded, by `$id`.
+                /// The catalog's schemas; validators compile from here, offline.
+                pub static SCHEMAS: ::event_contracts_runtime::SchemaSet = ::event_contracts_runtime::SchemaSet::new(&DOCUMENTS);
+                static DOCUMENTS: [(&str, &str); #n] = [#(#entries),*];
+            })
+        ),
+    });
+    let mod_idents: Vec<_> = mods.iter().map(|m| ident(m)).collect();
+    let mod_docs: Vec<String> = systems.iter().map(|s| format!(" {} ({} transport).", s.source.manifest.title, s.source.manifest.transport.as_str())).collect();
+    let events_refs = mod_idents.iter().map(|m| quote!(#m::EVENTS.as_slice()));
+    let sys_names = &mods;
+    let n_sys = systems.len();
+    files.push(GeneratedFile {
+        path: "src/lib.rs".into(),
+        contents: format!(
+            "{header}{}",
+            format(quote! {
+                //! Typed events, validators and dispatch for every catalogued event system.
+                //!
+                //! Each system module holds one type per schema, an `Event` impl per event, the
+                //! system's event enum with `decode`/`encode` by wire name, and for wrapped systems the
+                //! envelope generic over its payload with `decode_message`/`encode_message`.
+                #![deny(warnings)]
+                #![forbid(unsafe_code)]
+                pub use ::event_contracts_runtime as runtime;
+                pub use ::event_contracts_runtime::{Channel, DateTime, DecodeError, EncodeError, Event, EventInfo, Validate, Violation, Violations};
+                mod schemas;
+                pub use schemas::SCHEMAS;
+                #(#[doc = #mod_docs] pub mod #mod_idents;)*
+                /// Every system's name with its events.
+                pub fn systems() -> [(&'static str, &'static [EventInfo]); #n_sys] {
+                    [#((#sys_names, #events_refs)),*]
+                }
+            })
+        ),
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn format(tokens: TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        // Unreachable for well-formed emitters; keep the raw tokens so the compiler points at the fault.
+        Err(e) => format!("compile_error!({:?});\n{tokens}", e.to_string()),
+    }
+}
+
+fn channel_tokens(c: &Channel) -> TokenStream {
+    let rt = quote!(::event_contracts_runtime);
+    match c {
+        Channel::Kafka { topic } => quote!(#rt::Channel::Kafka { topic: #topic }),
+        Channel::Redis { stream } => quote!(#rt::Channel::Redis { stream: #stream }),
+        Channel::Amqp { exchange, routing_key } => quote!(#rt::Channel::Amqp { exchange: #exchange, routing_key: #routing_key }),
+        Channel::Nats { stream, subject } => quote!(#rt::Channel::Nats { stream: #stream, subject: #subject }),
+        Channel::Http { method, path } => quote!(#rt::Channel::Http { method: #method, path: #path }),
+    }
+}
+
+fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
+    let rt = quote!(::event_contracts_runtime);
+    let m = &sys.source.manifest;
+    let e = emit::Emitter { graph: &sys.graph };
+    let module_doc = format!(" {}\n\n {}\n\n Source: `shared/docs/{}`; transport: {}.", m.title, m.description.replace('\n', "\n "), m.source_document, m.transport.as_str());
+    let types = sys.graph.types.iter().map(|d| e.type_def(d));
+    let system = &m.system;
+    let enum_name = ident(&format!("{}Event", system.to_upper_camel_case()));
+
+    let mut infos = Vec::new();
+    let mut impls = Vec::new();
+    let mut variants = Vec::new();
+    let mut decode_arms = Vec::new();
+    let mut fallback_arm = None;
+    let mut name_arms = Vec::new();
+    let mut encode_arms = Vec::new();
+    let mut info_arms = Vec::new();
+    let mut ser_arms = Vec::new();
+    let mut validator_arms = Vec::new();
+    let mut known = Vec::new();
+    for (i, (ev, &ty_id)) in m.events.iter().zip(&sys.events).enumerate() {
+        let def = &sys.graph.types[ty_id];
+        let ty = ident(&def.name);
+        let wire = if ev.fallback { "*".to_owned() } else { ev.name.clone() };
+        let schema_id = format!("{ID_BASE}{}/{}", sys.source.dir, ev.schema);
+        let channel = channel_tokens(&ev.channel);
+        let version = ev.version;
+        let producers = &ev.producers;
+        let consumers = &ev.consumers;
+        let rust_type = &def.name;
+        let needs_schema = sys.graph.needs_schema(&model::Ty::Named(ty_id));
+        infos.push(quote! {
+            #rt::EventInfo { name: #wire, system: #system, rust_type: #rust_type, schema_id: #schema_id, channel: #channel, version: #version, producers: &[#(#producers),*], consumers: &[#(#consumers),*] }
+        });
+        impls.push(quote! {
+            impl #rt::Event for #ty {
+                const NAME: &'static str = #wire;
+                const SCHEMA_ID: &'static str = #schema_id;
+                const NEEDS_SCHEMA: bool = #needs_schema;
+                fn info() -> &'static #rt::EventInfo { &EVENTS[#i] }
+                fn validator() -> &'static #rt::Validator {
+                    static VALIDATOR: ::std::sync::OnceLock<#rt::Validator> = ::std::sync::OnceLock::new();
+                    VALIDATOR.get_or_init(|| crate::SCHEMAS.compile(#schema_id))
+                }
+            }
+        });
+        let doc = format!(" `{}`{}", ev.name, ev.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default());
+        if ev.fallback {
+            variants.push(quote!(#[doc = #doc] #[doc = " Any name the catalog does not list; the name is kept."] #ty(::std::string::String, #ty),));
+            fallback_arm = Some(quote!(other => <#ty as #rt::Event>::decode(bytes).map(|e| Self::#ty(other.to_owned(), e)),));
+            name_arms.push(quote!(Self::#ty(name, _) => name,));
+            encode_arms.push(quote!(Self::#ty(_, e) => #rt::Event::encode(e),));
+            info_arms.push(quote!(Self::#ty(..) => &EVENTS[#i],));
+            ser_arms.push(quote!(Self::#ty(_, e) => e.serialize(s),));
+            validator_arms.push(quote!(_ => Some(<#ty as #rt::Event>::validator()),));
+        } else {
+            known.push(ev.name.clone());
+            variants.push(quote!(#[doc = #doc] #ty(#ty),));
+            decode_arms.push(quote!(#wire => <#ty as #rt::Event>::decode(bytes).map(Self::#ty),));
+            name_arms.push(quote!(Self::#ty(_) => #wire,));
+            encode_arms.push(quote!(Self::#ty(e) => #rt::Event::encode(e),));
+            info_arms.push(quote!(Self::#ty(_) => &EVENTS[#i],));
+            ser_arms.push(quote!(Self::#ty(e) => e.serialize(s),));
+            validator_arms.push(quote!(#wire => Some(<#ty as #rt::Event>::validator()),));
+        }
+    }
+    // A fallback arm must come last in the validator lookup.
+    validator_arms.sort_by_key(|t| t.to_string().starts_with('_'));
+    let known_list = known.join(", ");
+    let fallback_arm = fallback_arm.unwrap_or_else(|| {
+        quote!(other => Err(#rt::DecodeError::UnknownEvent { system: #system, name: other.to_owned(), known: #known_list.to_owned() }),)
+    });
+    let has_fallback = m.events.iter().any(|e| e.fallback);
+    let validator_default = (!has_fallback).then(|| quote!(_ => None,));
+    let n = infos.len();
+    let enum_doc = format!(" Every event of the `{system}` system.");
+
+    let message = sys.envelope.map(|env_id| {
+        let Envelope::Wrapped { type_field, payload_field, .. } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
+        let env = &sys.graph.types[env_id];
+        let env_ty = ident(&env.name);
+        let TypeKind::Struct { fields, .. } = &env.kind else { unreachable!("envelopes are structs") };
+        let idents = field_idents(fields);
+        let find = |w: &str| fields.iter().position(|f| f.wire == w).map(|i| idents[i].clone());
+        let type_id = find(type_field).unwrap_or_else(|| ident(type_field));
+        let payload_id = find(payload_field).unwrap_or_else(|| ident(payload_field));
+        let env_schema = format!("{ID_BASE}{}/{}", sys.source.dir, match &m.envelope { Envelope::Wrapped { schema, .. } => schema.as_str(), Envelope::Flat => "" });
+        let type_ptr = format!("/{type_field}");
+        let payload_ptr = format!("/{payload_field}");
+        quote! {
+            /// A whole message: the envelope around a typed event.
+            pub type Message = #env_ty<#enum_name>;
+
+            /// The compiled validator of the envelope schema.
+            pub fn envelope_validator() -> &'static #rt::Validator {
+                static VALIDATOR: ::std::sync::OnceLock<#rt::Validator> = ::std::sync::OnceLock::new();
+                VALIDATOR.get_or_init(|| crate::SCHEMAS.compile(#env_schema))
+            }
+
+            /// Validates and decodes a whole message: the envelope, then the event its
+            /// `#type_field` names. Errors carry JSON pointers into the whole message.
+            pub fn decode_message(bytes: &[u8]) -> ::std::result::Result<Message, #rt::DecodeError> {
+                match ::serde_json::from_slice::<#env_ty<&::serde_json::value::RawValue>>(bytes) {
+                    Ok(env) if #rt::Validate::is_valid(&env) => {
+                        let event = #enum_name::decode(&env.#type_id, env.#payload_id.get().as_bytes()).map_err(|e| e.within(#payload_ptr))?;
+                        Ok(env.map_payload(|_| event))
+                    }
+                    _ => Err(#rt::wrapped_error(bytes, envelope_validator(), #type_ptr, #payload_ptr, #enum_name::validator_for)),
+                }
+            }
+
+            /// Encodes a whole message, refusing an invalid envelope or event, or an envelope
+            /// whose `#type_field` does not name its event.
+            pub fn encode_message(message: &Message) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> {
+                let mut violations = ::std::vec::Vec::new();
+                if message.#type_id.as_str() != message.#payload_id.name() {
+                    violations.push(#rt::Violation { pointer: #type_ptr.into(), keyword: "const".into(), message: format!("`{}` does not name the payload event `{}`", message.#type_id, message.#payload_id.name()) });
+                }
+                if !#rt::Validate::is_valid(message) {
+                    let value = ::serde_json::to_value(message.clone().map_payload(|_| ::serde_json::Value::Object(::serde_json::Map::new())))?;
+                    if let Err(v) = envelope_validator().check(&value) { violations.extend(v.0.into_iter().filter(|v| !v.pointer.starts_with(#payload_ptr))); }
+                }
+                if let Err(v) = message.#payload_id.validate() { violations.extend(v.within(#payload_ptr).0); }
+                if !violations.is_empty() { return Err(#rt::EncodeError::Invalid(#rt::Violations(violations))); }
+                Ok(::serde_json::to_vec(message)?)
+            }
+        }
+    }).unwrap_or_else(|| quote! {
+        /// Validates and decodes a whole message arriving on `channel` (the routing key or subject).
+        pub fn decode_message(channel: &str, bytes: &[u8]) -> ::std::result::Result<#enum_name, #rt::DecodeError> {
+            #enum_name::decode(channel, bytes)
+        }
+
+        /// Encodes a whole message, refusing an invalid event.
+        pub fn encode_message(event: &#enum_name) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> {
+            event.encode()
+        }
+    });
+
+    quote! {
+        #![doc = #module_doc]
+        #![allow(clippy::all, deprecated)]
+        #(#types)*
+        #(#impls)*
+        /// The catalog's facts about each event, in manifest order.
+        pub static EVENTS: [#rt::EventInfo; #n] = [#(#infos),*];
+
+        #[doc = #enum_doc]
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum #enum_name { #(#variants)* }
+
+        impl #enum_name {
+            /// Validates and decodes the event named `name` (its type, routing key or subject).
+            pub fn decode(name: &str, bytes: &[u8]) -> ::std::result::Result<Self, #rt::DecodeError> {
+                match name { #(#decode_arms)* #fallback_arm }
+            }
+            /// The event's name on the wire.
+            pub fn name(&self) -> &str { match self { #(#name_arms)* } }
+            /// Encodes the event, refusing one that breaks its schema.
+            pub fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { match self { #(#encode_arms)* } }
+            /// Every schema violation of the event.
+            pub fn validate(&self) -> ::std::result::Result<(), #rt::Violations> {
+                let value = ::serde_json::to_value(self).map_err(|e| #rt::Violations(vec![#rt::Violation { pointer: String::new(), keyword: "serialize".into(), message: e.to_string() }]))?;
+                match Self::validator_for(self.name()) { Some(v) => v.check(&value), None => Ok(()) }
+            }
+            /// The catalog's facts about the event.
+            pub fn info(&self) -> &'static #rt::EventInfo { match self { #(#info_arms)* } }
+            /// The validator of the event named `name`, if the catalog knows it.
+            pub fn validator_for(name: &str) -> ::std::option::Option<&'static #rt::Validator> {
+                match name { #(#validator_arms)* #validator_default }
+            }
+        }
+
+        impl ::serde::Serialize for #enum_name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                match self { #(#ser_arms)* }
+            }
+        }
+
+        #message
+    }
+}

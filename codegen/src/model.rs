@@ -1,0 +1,1020 @@
+//! Schemas to a typed model: the check step. Every schema node becomes a [`Ty`]; objects,
+//! enums and tagged unions become named [`TypeDef`]s, one per schema location, so a shared
+//! definition referenced from many files is one Rust type. Problems are collected, never
+//! panicked on.
+
+use std::collections::{BTreeSet, HashMap};
+
+use heck::ToUpperCamelCase;
+use serde_json::{Map, Value};
+
+use crate::catalog::{Catalog, Loc};
+use crate::diag::{Code, Diagnostics};
+
+/// Numeric constraints, kept as written; emitted as comparisons.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NumChecks {
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub exclusive_minimum: Option<f64>,
+    pub exclusive_maximum: Option<f64>,
+    pub multiple_of: Option<f64>,
+}
+
+impl NumChecks {
+    pub fn is_empty(&self) -> bool {
+        *self == NumChecks::default()
+    }
+
+    fn merge(&mut self, o: &NumChecks) {
+        fn pick(a: &mut Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) {
+            *a = match (*a, b) {
+                (Some(x), Some(y)) => Some(f(x, y)),
+                (x, y) => x.or(y),
+            };
+        }
+        pick(&mut self.minimum, o.minimum, f64::max);
+        pick(&mut self.exclusive_minimum, o.exclusive_minimum, f64::max);
+        pick(&mut self.maximum, o.maximum, f64::min);
+        pick(&mut self.exclusive_maximum, o.exclusive_maximum, f64::min);
+        if o.multiple_of.is_some() {
+            self.multiple_of = o.multiple_of;
+        }
+    }
+}
+
+/// String constraints; patterns are already in the `regex` crate's dialect.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StrChecks {
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub patterns: Vec<String>,
+}
+
+impl StrChecks {
+    pub fn is_empty(&self) -> bool {
+        *self == StrChecks::default()
+    }
+
+    fn merge(&mut self, o: &StrChecks) {
+        self.min_length = self.min_length.max(o.min_length);
+        self.max_length = match (self.max_length, o.max_length) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for p in &o.patterns {
+            if !self.patterns.contains(p) {
+                self.patterns.push(p.clone());
+            }
+        }
+    }
+
+    /// Whether a literal satisfies these checks (used on enum values merged with a string).
+    fn accepts(&self, s: &str) -> bool {
+        let n = s.chars().count() as u64;
+        self.min_length.is_none_or(|m| n >= m)
+            && self.max_length.is_none_or(|m| n <= m)
+            && self
+                .patterns
+                .iter()
+                .all(|p| regex::Regex::new(p).is_ok_and(|r| r.is_match(s)))
+    }
+}
+
+/// The Rust shape of one schema node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ty {
+    /// Any JSON value: `serde_json::Value`.
+    Any,
+    /// Any JSON object: `serde_json::Map<String, Value>`.
+    AnyObject,
+    Bool,
+    Int { unsigned: bool, checks: NumChecks },
+    Num { checks: NumChecks },
+    Str { checks: StrChecks },
+    DateTime { checks: StrChecks },
+    Uuid { checks: StrChecks },
+    Named(usize),
+    Array {
+        item: Box<Ty>,
+        min_items: Option<u64>,
+        max_items: Option<u64>,
+        unique: bool,
+    },
+    Map { value: Box<Ty> },
+    Nullable(Box<Ty>),
+}
+
+impl Ty {
+    fn rank(&self) -> u8 {
+        match self {
+            Ty::Any => 0,
+            Ty::AnyObject => 1,
+            Ty::Nullable(t) => t.rank(),
+            Ty::Named(_) => 3,
+            _ => 2,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Field {
+    /// Name on the wire.
+    pub wire: String,
+    pub ty: Ty,
+    pub required: bool,
+    pub doc: String,
+    pub deprecated: bool,
+}
+
+/// Presence constraints the validator-only keywords impose on optional fields (by field index).
+#[derive(Clone, Debug)]
+pub enum Presence {
+    /// `anyOf` of `required` sets: at least one set fully present.
+    AnyOf(Vec<Vec<usize>>),
+    /// `oneOf` of `required` sets: exactly one set fully present.
+    OneOf(Vec<Vec<usize>>),
+    /// `dependentRequired`: when the first is present, all of the rest are.
+    Dependent(usize, Vec<usize>),
+}
+
+#[derive(Clone, Debug)]
+pub enum TypeKind {
+    Struct {
+        fields: Vec<Field>,
+        closed: bool,
+        presence: Vec<Presence>,
+        /// Wire name of the field that becomes the generic payload `D` (envelopes only).
+        payload: Option<String>,
+    },
+    /// A non-object root (an array event, a nullable array) wrapped so it can be an event.
+    Newtype(Ty),
+    StrEnum { values: Vec<String> },
+    Tagged { tag: String, variants: Vec<(String, usize)> },
+}
+
+#[derive(Clone, Debug)]
+pub struct TypeDef {
+    pub name: String,
+    pub doc: String,
+    pub loc: Loc,
+    pub kind: TypeKind,
+    /// Uses keywords only the schema validator enforces.
+    pub needs_schema: bool,
+}
+
+/// All types of one system.
+#[derive(Debug, Default)]
+pub struct TypeGraph {
+    pub types: Vec<TypeDef>,
+}
+
+impl TypeGraph {
+    /// Whether `ty` (or anything it contains) needs the schema validator.
+    pub fn needs_schema(&self, ty: &Ty) -> bool {
+        let mut seen = BTreeSet::new();
+        self.needs_schema_inner(ty, &mut seen)
+    }
+
+    fn needs_schema_inner(&self, ty: &Ty, seen: &mut BTreeSet<usize>) -> bool {
+        match ty {
+            Ty::Named(id) => {
+                if !seen.insert(*id) {
+                    return false;
+                }
+                let def = &self.types[*id];
+                def.needs_schema
+                    || match &def.kind {
+                        TypeKind::Struct { fields, .. } => fields.iter().any(|f| self.needs_schema_inner(&f.ty, seen)),
+                        TypeKind::Newtype(t) => self.needs_schema_inner(t, seen),
+                        TypeKind::StrEnum { .. } => false,
+                        TypeKind::Tagged { variants, .. } => variants
+                            .iter()
+                            .any(|(_, v)| self.needs_schema_inner(&Ty::Named(*v), seen)),
+                    }
+            }
+            Ty::Array { item, .. } => self.needs_schema_inner(item, seen),
+            Ty::Map { value } => self.needs_schema_inner(value, seen),
+            Ty::Nullable(t) => self.needs_schema_inner(t, seen),
+            _ => false,
+        }
+    }
+}
+
+const ANNOTATIONS: &[&str] = &[
+    "$schema",
+    "$id",
+    "$comment",
+    "$defs",
+    "title",
+    "description",
+    "examples",
+    "default",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "contentEncoding",
+    "contentMediaType",
+];
+
+const SHAPE_KEYWORDS: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "$ref",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "if",
+    "then",
+    "else",
+    "not",
+    "dependentRequired",
+];
+
+fn is_annotation(k: &str) -> bool {
+    ANNOTATIONS.contains(&k) || k.starts_with("x-")
+}
+
+/// Keywords whose subschemas the validator alone evaluates: not walked for types.
+const VALIDATOR_ONLY: &[&str] = &["if", "then", "else", "not"];
+
+#[derive(Default)]
+struct ObjSpec {
+    props: Vec<(String, Vec<Loc>)>,
+    required: Vec<String>,
+    closed: Option<Loc>,
+    additional: Option<Loc>,
+    any_of: Vec<Vec<String>>,
+    one_of: Vec<Vec<String>>,
+    dependent: Vec<(String, Vec<String>)>,
+    needs_schema: bool,
+    title: Option<String>,
+    doc: Option<String>,
+}
+
+/// Builds the type graph of one system.
+pub struct Builder<'c> {
+    cat: &'c Catalog,
+    pub diags: Diagnostics,
+    pub graph: TypeGraph,
+    memo: HashMap<(Loc, Option<String>), usize>,
+    names: HashMap<String, usize>,
+    /// Wire name of the payload field, when building an envelope.
+    payload_field: Option<(Loc, String)>,
+}
+
+impl<'c> Builder<'c> {
+    pub fn new(cat: &'c Catalog) -> Self {
+        Self {
+            cat,
+            diags: Diagnostics::default(),
+            graph: TypeGraph::default(),
+            memo: HashMap::new(),
+            names: HashMap::new(),
+            payload_field: None,
+        }
+    }
+
+    fn err(&mut self, code: Code, loc: &Loc, message: impl Into<String>, hint: impl Into<String>) {
+        let d = self.cat.diag(code, loc, message, hint);
+        self.diags.push(d);
+    }
+
+    fn obj(&self, loc: &Loc) -> Option<Map<String, Value>> {
+        self.cat.value(loc).and_then(Value::as_object).cloned()
+    }
+
+    /// The event's own type: a named type defined at `loc`, wrapping non-object roots.
+    pub fn root(&mut self, loc: &Loc, name: &str) -> usize {
+        let ty = self.ty(loc, name);
+        if let Ty::Named(id) = ty {
+            if self.graph.types[id].loc == *loc {
+                return id;
+            }
+        }
+        let doc = self.doc_of(loc);
+        self.define(loc, name.to_owned(), doc, TypeKind::Newtype(ty), false)
+    }
+
+    /// The envelope: a struct whose `payload_field` becomes the generic payload.
+    pub fn envelope(&mut self, loc: &Loc, name: &str, payload_field: &str) -> usize {
+        self.payload_field = Some((loc.clone(), payload_field.to_owned()));
+        let id = self.root(loc, name);
+        self.payload_field = None;
+        let has_payload = matches!(&self.graph.types[id].kind, TypeKind::Struct { fields, .. } if fields.iter().any(|f| f.wire == payload_field));
+        if !has_payload {
+            self.err(
+                Code::UnsupportedShape,
+                loc,
+                format!("the envelope has no property `{payload_field}` (the manifest's payload_field)"),
+                "declare the payload property in the envelope schema",
+            );
+        }
+        id
+    }
+
+    fn doc_of(&self, loc: &Loc) -> String {
+        let Some(m) = self.obj(loc) else {
+            return String::new();
+        };
+        m.get("description").and_then(Value::as_str).unwrap_or_default().to_owned()
+    }
+
+    fn define(&mut self, loc: &Loc, name: String, doc: String, kind: TypeKind, needs_schema: bool) -> usize {
+        let id = self.graph.types.len();
+        self.graph.types.push(TypeDef {
+            name: name.clone(),
+            doc,
+            loc: loc.clone(),
+            kind,
+            needs_schema,
+        });
+        self.claim_name(id, &name, loc);
+        id
+    }
+
+    fn claim_name(&mut self, id: usize, name: &str, loc: &Loc) {
+        if let Some(&other) = self.names.get(name) {
+            if other != id {
+                let first = self.graph.types[other].loc.clone();
+                self.err(
+                    Code::NameCollision,
+                    loc,
+                    format!(
+                        "two types are named `{name}` (the other is schemas/{}#{})",
+                        first.file, first.pointer
+                    ),
+                    "give one of them a distinct `title`",
+                );
+            }
+        } else {
+            self.names.insert(name.to_owned(), id);
+        }
+    }
+
+    fn check_keywords(&mut self, loc: &Loc, m: &Map<String, Value>) {
+        for k in m.keys() {
+            if !is_annotation(k) && !SHAPE_KEYWORDS.contains(&k.as_str()) {
+                self.err(
+                    Code::UnsupportedKeyword,
+                    &loc.join(k),
+                    format!("keyword `{k}` is not supported by the generator"),
+                    "see schemas/CONVENTIONS.md for the supported keywords; annotations may use an `x-` prefix",
+                );
+            }
+        }
+    }
+
+    /// The type of the schema at `loc`; `hint` names it when it has no `title`.
+    pub fn ty(&mut self, loc: &Loc, hint: &str) -> Ty {
+        let Some(v) = self.cat.value(loc).cloned() else {
+            self.err(Code::UnresolvedRef, loc, "no schema here", "check the reference");
+            return Ty::Any;
+        };
+        let m = match v {
+            Value::Bool(true) => return Ty::Any,
+            Value::Object(m) => m,
+            _ => {
+                self.err(
+                    Code::UnsupportedShape,
+                    loc,
+                    "expected a schema object (or `true`)",
+                    "write a schema such as {\"type\": \"string\"}",
+                );
+                return Ty::Any;
+            }
+        };
+        self.check_keywords(loc, &m);
+        let title = m.get("title").and_then(Value::as_str).map(str::to_owned);
+        let hint = title.as_deref().unwrap_or(hint).to_owned();
+        let shape: Vec<&String> = m.keys().filter(|k| !is_annotation(k)).collect();
+
+        if let Some(r) = m.get("$ref") {
+            if shape.len() == 1 {
+                let Some(r) = r.as_str() else {
+                    self.err(Code::UnsupportedShape, &loc.join("$ref"), "`$ref` must be a string", "");
+                    return Ty::Any;
+                };
+                return match self.cat.resolve_ref(loc, r) {
+                    Ok(target) => self.ty(&target, &hint),
+                    Err(d) => {
+                        self.diags.push(d);
+                        Ty::Any
+                    }
+                };
+            }
+        }
+
+        let (types, nullable) = self.types_of(loc, &m);
+        if let Some(one_of) = m.get("oneOf") {
+            if !is_presence_only(one_of) {
+                let t = self.tagged(loc, &hint, &m);
+                return wrap_nullable(t, nullable);
+            }
+        }
+        let objectish = types.iter().any(|t| t == "object")
+            || m.contains_key("properties")
+            || m.contains_key("allOf")
+            || m.contains_key("$ref")
+            || m.contains_key("additionalProperties");
+        if objectish {
+            let t = self.object(loc, &hint, None);
+            return wrap_nullable(t, nullable);
+        }
+        if let Some(e) = m.get("enum").or(m.get("const")) {
+            let t = self.str_enum(loc, &hint, &m, e);
+            return wrap_nullable(t, nullable);
+        }
+        let base = match types.first().map(String::as_str) {
+            None => {
+                if shape.iter().any(|k| !matches!(k.as_str(), "if" | "then" | "else" | "not")) {
+                    self.err(
+                        Code::UnsupportedShape,
+                        loc,
+                        "a schema with constraints but no `type`",
+                        "add a `type`, or use {} for any JSON value",
+                    );
+                }
+                return Ty::Any;
+            }
+            Some("string") => self.string(loc, &m),
+            Some("integer") => {
+                let checks = self.num_checks(loc, &m);
+                let unsigned = checks.minimum.is_some_and(|x| x >= 0.0) || checks.exclusive_minimum.is_some_and(|x| x >= -1.0);
+                Ty::Int { unsigned, checks }
+            }
+            Some("number") => Ty::Num {
+                checks: self.num_checks(loc, &m),
+            },
+            Some("boolean") => Ty::Bool,
+            Some("array") => self.array(loc, &hint, &m),
+            Some(other) => {
+                self.err(
+                    Code::UnsupportedShape,
+                    &loc.join("type"),
+                    format!("type `{other}` cannot be typed on its own"),
+                    "use one of object, array, string, integer, number, boolean, optionally with \"null\"",
+                );
+                Ty::Any
+            }
+        };
+        wrap_nullable(base, nullable)
+    }
+
+    fn types_of(&mut self, loc: &Loc, m: &Map<String, Value>) -> (Vec<String>, bool) {
+        let mut types: Vec<String> = match m.get("type") {
+            None => vec![],
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+            Some(_) => {
+                self.err(Code::UnsupportedShape, &loc.join("type"), "`type` must be a string or an array of strings", "");
+                vec![]
+            }
+        };
+        let nullable = types.iter().any(|t| t == "null");
+        types.retain(|t| t != "null");
+        if types.len() > 1 {
+            self.err(
+                Code::UnsupportedShape,
+                &loc.join("type"),
+                format!("a value of several types ({}) has no tagged Rust form", types.join(", ")),
+                "use one type (plus \"null\"), or {} for any JSON value",
+            );
+        }
+        if nullable && types.is_empty() {
+            self.err(Code::UnsupportedShape, &loc.join("type"), "a value that can only be null", "drop the property or give it a type");
+        }
+        (types, nullable)
+    }
+
+    fn string(&mut self, loc: &Loc, m: &Map<String, Value>) -> Ty {
+        let checks = self.str_checks(loc, m);
+        match m.get("format").and_then(Value::as_str) {
+            None => Ty::Str { checks },
+            Some("date-time") => Ty::DateTime { checks },
+            Some("uuid") => Ty::Uuid { checks },
+            Some(f) => {
+                self.err(
+                    Code::UnsupportedKeyword,
+                    &loc.join("format"),
+                    format!("format `{f}` is not supported (only date-time and uuid are typed)"),
+                    "use a `pattern` instead, or drop the format",
+                );
+                Ty::Str { checks }
+            }
+        }
+    }
+
+    fn str_checks(&mut self, loc: &Loc, m: &Map<String, Value>) -> StrChecks {
+        let mut c = StrChecks {
+            min_length: m.get("minLength").and_then(Value::as_u64),
+            max_length: m.get("maxLength").and_then(Value::as_u64),
+            patterns: vec![],
+        };
+        if let Some(p) = m.get("pattern") {
+            let Some(p) = p.as_str() else {
+                self.err(Code::UnsupportedShape, &loc.join("pattern"), "`pattern` must be a string", "");
+                return c;
+            };
+            match jsonschema_regex::to_rust_regex(p) {
+                Ok(rust) if regex::Regex::new(&rust).is_ok() => c.patterns.push(rust.into_owned()),
+                _ => self.err(
+                    Code::UnsupportedKeyword,
+                    &loc.join("pattern"),
+                    format!("pattern `{p}` is not a regular expression the generator can check (look-around or back-references?)"),
+                    "write the pattern without look-around or back-references",
+                ),
+            }
+        }
+        c
+    }
+
+    fn num_checks(&mut self, loc: &Loc, m: &Map<String, Value>) -> NumChecks {
+        let get = |k: &str| m.get(k).and_then(Value::as_f64);
+        for k in ["exclusiveMinimum", "exclusiveMaximum"] {
+            if m.get(k).is_some_and(Value::is_boolean) {
+                self.err(
+                    Code::UnsupportedShape,
+                    &loc.join(k),
+                    format!("`{k}` as a boolean is draft-04; 2020-12 takes the bound itself"),
+                    format!("write \"{k}\": <number> and drop the matching minimum/maximum"),
+                );
+            }
+        }
+        let c = NumChecks {
+            minimum: get("minimum"),
+            maximum: get("maximum"),
+            exclusive_minimum: get("exclusiveMinimum"),
+            exclusive_maximum: get("exclusiveMaximum"),
+            multiple_of: get("multipleOf"),
+        };
+        if c.multiple_of.is_some_and(|d| d <= 0.0) {
+            self.err(Code::UnsupportedShape, &loc.join("multipleOf"), "`multipleOf` must be greater than 0", "");
+        }
+        c
+    }
+
+    fn array(&mut self, loc: &Loc, hint: &str, m: &Map<String, Value>) -> Ty {
+        let item = match m.get("items") {
+            Some(_) => self.ty(&loc.join("items"), &format!("{hint}Item")),
+            None => Ty::Any,
+        };
+        Ty::Array {
+            item: Box::new(item),
+            min_items: m.get("minItems").and_then(Value::as_u64),
+            max_items: m.get("maxItems").and_then(Value::as_u64),
+            unique: m.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false),
+        }
+    }
+
+    fn str_enum(&mut self, loc: &Loc, hint: &str, m: &Map<String, Value>, e: &Value) -> Ty {
+        let key = (loc.clone(), None);
+        if let Some(&id) = self.memo.get(&key) {
+            return Ty::Named(id);
+        }
+        let values: Option<Vec<String>> = match e {
+            Value::Array(a) => a.iter().map(|v| v.as_str().map(str::to_owned)).collect(),
+            Value::String(s) => Some(vec![s.clone()]),
+            _ => None,
+        };
+        let Some(values) = values.filter(|v| !v.is_empty()) else {
+            self.err(
+                Code::UnsupportedShape,
+                loc,
+                "`enum`/`const` must hold strings to be typed",
+                "use string values, or a `type` with bounds for numbers",
+            );
+            return Ty::Any;
+        };
+        let checks = self.str_checks(loc, m);
+        for v in &values {
+            if !checks.accepts(v) {
+                self.err(Code::UnsupportedShape, loc, format!("enum value `{v}` breaks this schema's own string constraints"), "fix the value or the constraint");
+            }
+        }
+        let doc = self.doc_of(loc);
+        let id = self.define(loc, hint.to_owned(), doc, TypeKind::StrEnum { values }, false);
+        self.memo.insert(key, id);
+        Ty::Named(id)
+    }
+
+    /// Collects the object keywords at `loc`, following `$ref` and `allOf`.
+    fn gather(&mut self, loc: &Loc, spec: &mut ObjSpec, depth: usize) {
+        if depth > 32 {
+            self.err(Code::UnsupportedShape, loc, "`$ref`/`allOf` nest too deep (a cycle?)", "break the cycle");
+            return;
+        }
+        let Some(m) = self.obj(loc) else {
+            if self.cat.value(loc) != Some(&Value::Bool(true)) {
+                self.err(Code::UnsupportedShape, loc, "expected an object schema", "");
+            }
+            return;
+        };
+        self.check_keywords(loc, &m);
+        if depth > 0 {
+            let (types, _) = self.types_of(loc, &m);
+            if types.iter().any(|t| t != "object") {
+                self.err(Code::UnsupportedShape, loc, "an `allOf` part must describe an object", "merge only object schemas");
+            }
+        }
+        if spec.title.is_none() {
+            spec.title = m.get("title").and_then(Value::as_str).map(str::to_owned);
+        }
+        if spec.doc.is_none() {
+            spec.doc = m.get("description").and_then(Value::as_str).map(str::to_owned);
+        }
+        if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+            match self.cat.resolve_ref(loc, r) {
+                Ok(target) => self.gather(&target, spec, depth + 1),
+                Err(d) => self.diags.push(d),
+            }
+        }
+        if let Some(Value::Array(parts)) = m.get("allOf") {
+            for i in 0..parts.len() {
+                self.gather(&loc.join("allOf").join(&i.to_string()), spec, depth + 1);
+            }
+        }
+        if let Some(Value::Object(props)) = m.get("properties") {
+            for name in props.keys() {
+                let at = loc.join("properties").join(name);
+                match spec.props.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, locs)) => locs.push(at),
+                    None => spec.props.push((name.clone(), vec![at])),
+                }
+            }
+        }
+        if let Some(Value::Array(req)) = m.get("required") {
+            for r in req.iter().filter_map(Value::as_str) {
+                if !spec.required.iter().any(|x| x == r) {
+                    spec.required.push(r.to_owned());
+                }
+            }
+        }
+        match m.get("additionalProperties") {
+            Some(Value::Bool(false)) => spec.closed = Some(loc.join("additionalProperties")),
+            Some(Value::Bool(true)) | None => {}
+            Some(_) => spec.additional = Some(loc.join("additionalProperties")),
+        }
+        for (kw, out) in [("anyOf", &mut spec.any_of), ("oneOf", &mut spec.one_of)] {
+            if let Some(v) = m.get(kw) {
+                if is_presence_only(v) {
+                    out.extend(v.as_array().into_iter().flatten().map(required_of));
+                } else if kw == "anyOf" || depth > 0 {
+                    let d = self.cat.diag(
+                        Code::UnsupportedShape,
+                        &loc.join(kw),
+                        format!("`{kw}` here is neither a tagged union nor a presence rule"),
+                        "use a tagged `oneOf` (each branch a distinct `const` on one property) or branches of only `required`",
+                    );
+                    self.diags.push(d);
+                }
+            }
+        }
+        if let Some(Value::Object(dep)) = m.get("dependentRequired") {
+            for (k, v) in dep {
+                let then: Vec<String> = v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+                spec.dependent.push((k.clone(), then));
+            }
+        }
+        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) {
+            spec.needs_schema = true;
+        }
+    }
+
+    /// A struct (or map) for the object schema at `loc`; `strip_tag` drops a union's tag property.
+    fn object(&mut self, loc: &Loc, hint: &str, strip_tag: Option<&str>) -> Ty {
+        let key = (loc.clone(), strip_tag.map(str::to_owned));
+        if let Some(&id) = self.memo.get(&key) {
+            return Ty::Named(id);
+        }
+        let mut spec = ObjSpec::default();
+        self.gather(loc, &mut spec, 0);
+        if spec.props.is_empty() && spec.closed.is_none() && spec.any_of.is_empty() && spec.one_of.is_empty() && spec.dependent.is_empty() && !spec.needs_schema {
+            return match &spec.additional {
+                Some(at) => {
+                    let at = at.clone();
+                    Ty::Map {
+                        value: Box::new(self.ty(&at, &format!("{hint}Value"))),
+                    }
+                }
+                None => Ty::AnyObject,
+            };
+        }
+        let name = spec.title.clone().unwrap_or_else(|| hint.to_owned());
+        let doc = spec.doc.clone().unwrap_or_default();
+        // Reserve the id first so a recursive reference finds it.
+        let id = self.define(
+            loc,
+            name.clone(),
+            doc,
+            TypeKind::Struct {
+                fields: vec![],
+                closed: false,
+                presence: vec![],
+                payload: None,
+            },
+            spec.needs_schema,
+        );
+        self.memo.insert(key, id);
+        if let Some(at) = &spec.additional {
+            if !spec.props.is_empty() {
+                let at = at.clone();
+                self.err(
+                    Code::UnsupportedShape,
+                    &at,
+                    "`additionalProperties` with a schema beside declared `properties`",
+                    "use either declared properties or a map, not both",
+                );
+            }
+        }
+        let payload = match &self.payload_field {
+            Some((ploc, field)) if ploc == loc => Some(field.clone()),
+            _ => None,
+        };
+        let mut fields = Vec::new();
+        for (wire, locs) in &spec.props {
+            if Some(wire.as_str()) == strip_tag {
+                continue;
+            }
+            let field_hint = format!("{name}{}", wire.to_upper_camel_case());
+            let ty = if payload.as_deref() == Some(wire.as_str()) {
+                Ty::Any
+            } else {
+                self.merged(locs, &name, &field_hint)
+            };
+            let last = locs.last().expect("a property has a location");
+            let pm = self.obj(last).unwrap_or_default();
+            let doc = locs
+                .iter()
+                .rev()
+                .find_map(|l| self.obj(l).and_then(|m| m.get("description").and_then(Value::as_str).map(str::to_owned)))
+                .unwrap_or_default();
+            fields.push(Field {
+                wire: wire.clone(),
+                ty,
+                required: spec.required.contains(wire),
+                doc,
+                deprecated: pm.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+            });
+        }
+        let mut needs_schema = spec.needs_schema;
+        let index = |n: &String| fields.iter().position(|f| &f.wire == n);
+        for r in &spec.required {
+            if index(r).is_none() && Some(r.as_str()) != strip_tag {
+                // A required property with no declared schema: serde cannot see it.
+                needs_schema = true;
+            }
+        }
+        let mut presence = Vec::new();
+        let sets = |sets: &Vec<Vec<String>>, needs: &mut bool| -> Vec<Vec<usize>> {
+            sets.iter()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|n| {
+                            let i = index(n);
+                            *needs |= i.is_none();
+                            i
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        if !spec.any_of.is_empty() {
+            presence.push(Presence::AnyOf(sets(&spec.any_of, &mut needs_schema)));
+        }
+        if !spec.one_of.is_empty() {
+            presence.push(Presence::OneOf(sets(&spec.one_of, &mut needs_schema)));
+        }
+        for (k, then) in &spec.dependent {
+            match (index(k), sets(&vec![then.clone()], &mut needs_schema).pop()) {
+                (Some(i), Some(t)) => presence.push(Presence::Dependent(i, t)),
+                _ => needs_schema = true,
+            }
+        }
+        let def = &mut self.graph.types[id];
+        def.kind = TypeKind::Struct {
+            fields,
+            closed: spec.closed.is_some(),
+            presence,
+            payload,
+        };
+        def.needs_schema = needs_schema;
+        Ty::Named(id)
+    }
+
+    /// The type of a property declared in several `allOf` parts: the most specific wins, the
+    /// others' constraints are kept or proven implied.
+    fn merged(&mut self, locs: &[Loc], struct_name: &str, hint: &str) -> Ty {
+        // An inline type is named after the object that declares it, so a base definition's
+        // enum keeps its own name when an event narrows it.
+        let tys: Vec<Ty> = locs
+            .iter()
+            .map(|l| {
+                let owner = l.pointer.rsplitn(3, '/').nth(2).unwrap_or_default();
+                let owner_title = self
+                    .cat
+                    .value(&Loc::new(l.file.clone(), owner))
+                    .and_then(|v| v.get("title"))
+                    .and_then(Value::as_str);
+                let hint = match owner_title {
+                    Some(t) if t != struct_name => format!("{t}{}", &hint[struct_name.len()..]),
+                    _ => hint.to_owned(),
+                };
+                self.ty(l, &hint)
+            })
+            .collect();
+        let best = (0..tys.len()).max_by_key(|&i| (tys[i].rank(), i)).unwrap_or(0);
+        let mut out = tys[best].clone();
+        for (i, t) in tys.iter().enumerate() {
+            if i == best {
+                continue;
+            }
+            let ok = match (&mut out, t) {
+                (_, Ty::Any) => true,
+                (Ty::Named(id), Ty::AnyObject) => matches!(self.graph.types[*id].kind, TypeKind::Struct { .. }),
+                (Ty::Named(id), Ty::Str { checks }) => match &self.graph.types[*id].kind {
+                    TypeKind::StrEnum { values } => values.iter().all(|v| checks.accepts(v)),
+                    _ => false,
+                },
+                (Ty::Named(a), Ty::Named(b)) => {
+                    let (a, b) = (*a, *b);
+                    a == b || self.narrows(a, b)
+                }
+                (Ty::Str { checks: a }, Ty::Str { checks: b })
+                | (Ty::DateTime { checks: a }, Ty::Str { checks: b } | Ty::DateTime { checks: b })
+                | (Ty::Uuid { checks: a }, Ty::Str { checks: b } | Ty::Uuid { checks: b }) => {
+                    a.merge(b);
+                    true
+                }
+                (Ty::Int { checks: a, unsigned }, Ty::Int { checks: b, .. } | Ty::Num { checks: b }) => {
+                    a.merge(b);
+                    *unsigned |= b.minimum.is_some_and(|x| x >= 0.0);
+                    true
+                }
+                (Ty::Num { checks: a }, Ty::Num { checks: b }) => {
+                    a.merge(b);
+                    true
+                }
+                (a, b) => a == b,
+            };
+            if !ok {
+                let at = locs[i].clone();
+                self.err(
+                    Code::UnsupportedShape,
+                    &at,
+                    "this property's schemas in `allOf` cannot be merged into one Rust type",
+                    "narrow with `const`/`enum` or a `$ref` to a more specific object, or keep one declaration",
+                );
+            }
+        }
+        out
+    }
+
+    /// Whether enum `a` only holds values of enum `b`.
+    fn narrows(&self, a: usize, b: usize) -> bool {
+        match (&self.graph.types[a].kind, &self.graph.types[b].kind) {
+            (TypeKind::StrEnum { values: va }, TypeKind::StrEnum { values: vb }) => va.iter().all(|v| vb.contains(v)),
+            _ => false,
+        }
+    }
+
+    fn tagged(&mut self, loc: &Loc, hint: &str, m: &Map<String, Value>) -> Ty {
+        let key = (loc.clone(), None);
+        if let Some(&id) = self.memo.get(&key) {
+            return Ty::Named(id);
+        }
+        for k in m.keys() {
+            if !is_annotation(k) && !matches!(k.as_str(), "oneOf" | "type") {
+                self.err(
+                    Code::UnsupportedShape,
+                    &loc.join(k),
+                    format!("`{k}` beside a tagged `oneOf`"),
+                    "move shared properties into each branch (an `allOf` with a shared $ref works)",
+                );
+            }
+        }
+        let branches = m.get("oneOf").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut specs = Vec::new();
+        for i in 0..branches.len() {
+            let at = self.through_refs(&loc.join("oneOf").join(&i.to_string()));
+            let mut spec = ObjSpec::default();
+            self.gather(&at, &mut spec, 0);
+            specs.push((at, spec));
+        }
+        let tag = specs.first().and_then(|(_, first)| {
+            first.props.iter().map(|(n, _)| n.clone()).find(|n| {
+                specs.iter().all(|(_, s)| s.required.contains(n) && self.const_of(s, n).is_some())
+            })
+        });
+        let Some(tag) = tag else {
+            self.err(
+                Code::UnsupportedShape,
+                &loc.join("oneOf"),
+                "`oneOf` is not a tagged union: no property is required with a distinct string `const` in every branch",
+                "add a discriminator property (e.g. `type`) with a `const` to each branch; untagged unions are not generated (slow and ambiguous)",
+            );
+            return Ty::Any;
+        };
+        let doc = self.doc_of(loc);
+        let id = self.define(loc, hint.to_owned(), doc, TypeKind::Tagged { tag: tag.clone(), variants: vec![] }, false);
+        self.memo.insert(key, id);
+        let mut variants: Vec<(String, usize)> = Vec::new();
+        for (at, spec) in &specs {
+            let value = self.const_of(spec, &tag).unwrap_or_default();
+            if variants.iter().any(|(v, _)| *v == value) {
+                self.err(Code::UnsupportedShape, at, format!("two branches share the tag value `{value}`"), "make each branch's const distinct");
+                continue;
+            }
+            let vhint = format!("{hint}{}", value.to_upper_camel_case());
+            match self.object(at, &vhint, Some(&tag)) {
+                Ty::Named(vid) => variants.push((value, vid)),
+                _ => self.err(Code::UnsupportedShape, at, "a union branch must be an object with properties", ""),
+            }
+        }
+        if let TypeKind::Tagged { variants: v, .. } = &mut self.graph.types[id].kind {
+            *v = variants;
+        }
+        Ty::Named(id)
+    }
+
+    /// Follows `$ref`s that stand alone, so a branch written as a `$ref` is built at its target.
+    fn through_refs(&self, loc: &Loc) -> Loc {
+        let mut at = loc.clone();
+        for _ in 0..32 {
+            let Some(m) = self.obj(&at) else { break };
+            let only_ref = m.keys().filter(|k| !is_annotation(k)).count() == 1;
+            match m.get("$ref").and_then(Value::as_str) {
+                Some(r) if only_ref => match self.cat.resolve_ref(&at, r) {
+                    Ok(t) => at = t,
+                    Err(_) => break,
+                },
+                _ => break,
+            }
+        }
+        at
+    }
+
+    /// Whether a type was already built at `loc` (in any form).
+    pub fn has_type_at(&self, loc: &Loc) -> bool {
+        self.memo.keys().any(|(l, _)| l == loc)
+    }
+
+    fn const_of(&self, spec: &ObjSpec, prop: &str) -> Option<String> {
+        let (_, locs) = spec.props.iter().find(|(n, _)| n == prop)?;
+        locs.iter().rev().find_map(|l| {
+            let m = self.obj(l)?;
+            match m.get("const") {
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => match m.get("enum").and_then(Value::as_array).map(Vec::as_slice) {
+                    Some([Value::String(s)]) => Some(s.clone()),
+                    _ => None,
+                },
+            }
+        })
+    }
+}
+
+fn wrap_nullable(t: Ty, nullable: bool) -> Ty {
+    if nullable && !matches!(t, Ty::Any) {
+        Ty::Nullable(Box::new(t))
+    } else {
+        t
+    }
+}
+
+/// `oneOf`/`anyOf` whose branches only say which properties are required.
+fn is_presence_only(v: &Value) -> bool {
+    v.as_array().is_some_and(|a| {
+        !a.is_empty()
+            && a.iter().all(|b| {
+                b.as_object()
+                    .is_some_and(|o| o.contains_key("required") && o.keys().all(|k| k == "required" || is_annotation(k)))
+            })
+    })
+}
+
+fn required_of(v: &Value) -> Vec<String> {
+    v.get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}

@@ -1,0 +1,182 @@
+//! `format: date-time` as a type: an RFC 3339 timestamp kept exactly as written (so a decoded
+//! event re-encodes byte for byte), checked on construction by the same rules the schema
+//! validator applies.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An RFC 3339 `date-time` (`2024-10-19T12:34:56.789Z`), validated, stored as written.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DateTime(String);
+
+/// The text is not an RFC 3339 `date-time`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an RFC 3339 date-time such as 2024-10-19T12:34:56.789Z")]
+pub struct InvalidDateTime(pub String);
+
+impl DateTime {
+    pub fn parse(text: impl Into<String>) -> Result<Self, InvalidDateTime> {
+        let text = text.into();
+        if is_valid_date_time(&text) {
+            Ok(Self(text))
+        } else {
+            Err(InvalidDateTime(text))
+        }
+    }
+
+    /// The current time in UTC with millisecond precision.
+    pub fn now_utc() -> Self {
+        let now = time::OffsetDateTime::now_utc();
+        let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
+        let text = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("UTC times format as RFC 3339");
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The instant, for arithmetic and comparison across offsets. `None` only for a leap
+    /// second (`:60`), which the format allows and `time` cannot hold.
+    pub fn to_offset_date_time(&self) -> Option<time::OffsetDateTime> {
+        time::OffsetDateTime::parse(&self.0, &time::format_description::well_known::Rfc3339).ok()
+    }
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for DateTime {
+    type Err = InvalidDateTime;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for DateTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DateTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        if is_valid_date_time(&text) {
+            Ok(Self(text.into_owned()))
+        } else {
+            Err(serde::de::Error::custom(InvalidDateTime(text.into_owned())))
+        }
+    }
+}
+
+fn two(b: &[u8]) -> Option<u32> {
+    match b {
+        [a @ b'0'..=b'9', c @ b'0'..=b'9'] => Some(u32::from(a - b'0') * 10 + u32::from(c - b'0')),
+        _ => None,
+    }
+}
+
+/// RFC 3339 section 5.6 `date-time`, with the leap-second rule of JSON Schema's test suite:
+/// second 60 only where the time is 23:59 in UTC.
+pub fn is_valid_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
+        return false;
+    }
+    let (Some(y1), Some(y2), Some(month), Some(day)) = (two(&b[0..2]), two(&b[2..4]), two(&b[5..7]), two(&b[8..10]))
+    else {
+        return false;
+    };
+    let year = y1 * 100 + y2;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let max_day = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    if day == 0 || day > max_day {
+        return false;
+    }
+    let t = &b[11..];
+    if t[2] != b':' || t[5] != b':' {
+        return false;
+    }
+    let (Some(hour), Some(minute), Some(second)) = (two(&t[0..2]), two(&t[3..5]), two(&t[6..8])) else {
+        return false;
+    };
+    if hour > 23 || minute > 59 || second > 60 {
+        return false;
+    }
+    let mut i = 8;
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while t.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    let (utc_hour, utc_minute) = match t.get(i) {
+        Some(b'Z' | b'z') if i + 1 == t.len() => (hour, minute),
+        Some(sign @ (b'+' | b'-')) if i + 6 == t.len() && t[i + 3] == b':' => {
+            let (Some(oh), Some(om)) = (two(&t[i + 1..i + 3]), two(&t[i + 4..i + 6])) else {
+                return false;
+            };
+            if oh > 23 || om > 59 {
+                return false;
+            }
+            let local = (hour * 60 + minute) as i64;
+            let offset = (oh * 60 + om) as i64;
+            let utc = if *sign == b'+' { local - offset } else { local + offset }.rem_euclid(24 * 60);
+            ((utc / 60) as u32, (utc % 60) as u32)
+        }
+        _ => return false,
+    };
+    second != 60 || (utc_hour == 23 && utc_minute == 59)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_rfc3339_and_keeps_the_text() {
+        for ok in [
+            "2024-10-19T12:34:56.789Z",
+            "2025-08-04T14:33:09Z",
+            "2024-02-29T00:00:00+01:00",
+            "1998-12-31T23:59:60Z",
+            "1998-12-31t15:59:60.123-08:00",
+        ] {
+            assert_eq!(DateTime::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_schema_refuses() {
+        for bad in [
+            "2024-10-19 12:34:56Z",
+            "2023-02-29T00:00:00Z",
+            "2024-10-19T12:34:56",
+            "2024-10-19T12:34Z",
+            "2024-10-19T24:00:00Z",
+            "2024-10-19T12:34:60Z",
+            "2024-10-19T12:34:56.Z",
+            "2024-10-19T12:34:56+0100",
+            "1712345678901",
+        ] {
+            assert!(DateTime::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

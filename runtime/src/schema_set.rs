@@ -1,0 +1,110 @@
+//! The catalog's schemas embedded in the binary, compiled by `jsonschema` on first use. `$ref`s
+//! resolve only against this set: no network, no file system.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::{Violation, Violations};
+
+/// Every schema document of a catalog, by `$id`.
+pub struct SchemaSet {
+    documents: &'static [(&'static str, &'static str)],
+    parsed: OnceLock<HashMap<&'static str, Value>>,
+}
+
+impl SchemaSet {
+    /// `documents` pairs each `$id` with the schema's JSON text.
+    pub const fn new(documents: &'static [(&'static str, &'static str)]) -> Self {
+        Self {
+            documents,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// Every document, parsed.
+    pub fn documents(&self) -> &HashMap<&'static str, Value> {
+        self.parsed.get_or_init(|| {
+            self.documents
+                .iter()
+                .map(|(id, text)| (*id, serde_json::from_str(text).expect("codegen embeds valid JSON")))
+                .collect()
+        })
+    }
+
+    /// The schema with this `$id`.
+    pub fn get(&self, id: &str) -> Option<&Value> {
+        self.documents().get(id)
+    }
+
+    /// Compiles the schema `id`. Generated code calls this once per event and keeps the
+    /// result; codegen has already compiled every schema, so failure here means the embedded
+    /// catalog was edited by hand.
+    pub fn compile(&'static self, id: &str) -> Validator {
+        Validator::compile(self.documents().iter().map(|(k, v)| (*k, v)), id).unwrap_or_else(|e| panic!("embedded schema {id} does not compile: {e}"))
+    }
+}
+
+/// A compiled JSON Schema validator that reports every violation with its pointer.
+pub struct Validator {
+    inner: jsonschema::Validator,
+}
+
+struct SetRetriever(HashMap<String, Value>);
+
+impl jsonschema::Retrieve for SetRetriever {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let key = uri.as_str();
+        let key = key.split('#').next().unwrap_or(key);
+        self.0
+            .get(key)
+            .cloned()
+            .ok_or_else(|| format!("`{key}` is not in the catalog (references resolve only inside schemas/)").into())
+    }
+}
+
+impl Validator {
+    /// Compiles `id` from `documents` with format assertions on and no network.
+    pub fn compile<'a>(documents: impl IntoIterator<Item = (&'a str, &'a Value)>, id: &str) -> Result<Self, String> {
+        let all: HashMap<String, Value> = documents
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .collect();
+        let root = all
+            .get(id)
+            .ok_or_else(|| format!("no schema with $id `{id}`"))?;
+        let inner = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .with_retriever(SetRetriever(all.clone()))
+            .build(root)
+            .map_err(|e| e.to_string())?;
+        Ok(Self { inner })
+    }
+
+    pub fn is_valid(&self, value: &Value) -> bool {
+        self.inner.is_valid(value)
+    }
+
+    /// Every violation, or `Ok` for a valid value.
+    pub fn check(&self, value: &Value) -> Result<(), Violations> {
+        let violations: Vec<Violation> = self
+            .inner
+            .iter_errors(value)
+            .map(|e| Violation {
+                pointer: e.instance_path().as_str().to_owned(),
+                keyword: e.kind().keyword().to_owned(),
+                message: e.to_string(),
+            })
+            .collect();
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Violations(violations))
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `cargo xtask codegen [--check]`: one generator, one `ensure_file_contents`, so CI's
+//! `--check` and the freshness test run the same code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use event_contracts_codegen::{manifest::manifest_json_schema, Config, GeneratedFile};
+
+use crate::project_root;
+
+/// Every file the generators own, with its expected contents.
+pub fn expected_files(root: &Path) -> Result<Vec<(PathBuf, String)>, event_contracts_codegen::diag::Diagnostics> {
+    let files = Config::new(root.join("schemas")).generate()?;
+    let mut out: Vec<(PathBuf, String)> = files
+        .into_iter()
+        .map(|GeneratedFile { path, contents }| (root.join("generated").join(path), contents))
+        .collect();
+    out.push((root.join("schemas/manifest.schema.json"), manifest_json_schema()));
+    Ok(out)
+}
+
+/// Whether `path` already holds `contents`; writes it when not and `check` is off.
+fn ensure_file_contents(path: &Path, contents: &str, check: bool) -> anyhow::Result<bool> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(true);
+    }
+    if !check {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        // Write beside, then rename: a crash never leaves a half-written file.
+        let tmp = path.with_extension("rs.tmp");
+        std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    }
+    Ok(false)
+}
+
+/// Files in `generated/src` that no generator produces any more.
+fn orphans(root: &Path, expected: &[(PathBuf, String)]) -> Vec<PathBuf> {
+    let dir = root.join("generated/src");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return vec![];
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter(|p| !expected.iter().any(|(e, _)| e == p))
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn run(check: bool) -> anyhow::Result<ExitCode> {
+    let root = project_root();
+    let expected = match expected_files(&root) {
+        Ok(files) => files,
+        Err(diags) => {
+            eprintln!("{diags}");
+            eprintln!("nothing was written: fix the schemas above and run `cargo xtask codegen` again");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut stale = Vec::new();
+    for (path, contents) in &expected {
+        if !ensure_file_contents(path, contents, check)? {
+            stale.push(path.clone());
+        }
+    }
+    for orphan in orphans(&root, &expected) {
+        if !check {
+            std::fs::remove_file(&orphan).with_context(|| format!("removing {}", orphan.display()))?;
+        }
+        stale.push(orphan);
+    }
+    let rel = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+    if check {
+        if stale.is_empty() {
+            println!("generated/ is up to date with schemas/ ({} files)", expected.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        for p in &stale {
+            eprintln!("stale: {}", rel(p));
+        }
+        eprintln!("generated code does not match schemas/: run `cargo xtask codegen` and commit the result");
+        return Ok(ExitCode::from(1));
+    }
+    for p in &stale {
+        println!("updated {}", rel(p));
+    }
+    println!("{} files checked, {} updated", expected.len(), stale.len());
+    Ok(ExitCode::SUCCESS)
+}
