@@ -201,7 +201,9 @@ impl<'g> Emitter<'g> {
                 closed,
                 presence,
                 payload,
+                additional,
             } => {
+                let additional = *additional;
                 let idents = field_idents(fields);
                 let deny = closed.then(|| quote!(#[serde(deny_unknown_fields)]));
                 let generic = payload.as_ref().map(|_| quote!(<D = ::serde_json::Value>));
@@ -282,11 +284,47 @@ impl<'g> Emitter<'g> {
                         }
                     }
                 });
+                let shadow = format_ident!("{}Shadow", name);
+                let remote = name.to_string();
+                let de_bound = payload.as_ref().map(|_| quote!(<'de, D: ::serde::Deserialize<'de>>)).unwrap_or(quote!(<'de>));
+                let extra = additional.then(|| {
+                    quote! {
+                        /// Properties the schema does not declare, kept so a relay loses nothing.
+                        #[serde(flatten)]
+                        pub additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    }
+                });
+                let extra_shadow = additional.then(|| {
+                    quote! {
+                        #[serde(flatten)]
+                        additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    }
+                });
+                let shadow_fields = field_items.iter().map(|f| {
+                    // The shadow mirrors the public struct; only visibility differs.
+                    let text = f.to_string().replace(" pub ", " ");
+                    text.parse::<TokenStream>().expect("field tokens reparse")
+                });
                 quote! {
                     #doc
-                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+                    pub struct #name #generic { #(#field_items)* #extra }
+                    /// Decodes from JSON objects only (see `runtime::de::object`).
+                    #[derive(::serde::Deserialize)]
+                    #[serde(remote = #remote)]
                     #deny
-                    pub struct #name #generic { #(#field_items)* }
+                    #[allow(dead_code)]
+                    struct #shadow #generic { #(#shadow_fields)* #extra_shadow }
+                    impl #de_bound #rt::de::FromMap<'de> for #name #ty_generic {
+                        fn from_map<A: ::serde::de::MapAccess<'de>>(map: A) -> ::std::result::Result<Self, A::Error> {
+                            #shadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+                        }
+                    }
+                    impl #de_bound ::serde::Deserialize<'de> for #name #ty_generic {
+                        fn deserialize<De: ::serde::Deserializer<'de>>(d: De) -> ::std::result::Result<Self, De::Error> {
+                            #rt::de::object(d)
+                        }
+                    }
                     impl #impl_generic #rt::Validate for #name #ty_generic {
                         #[inline]
                         fn is_valid(&self) -> bool { #body }

@@ -146,6 +146,8 @@ pub enum TypeKind {
         presence: Vec<Presence>,
         /// Wire name of the field that becomes the generic payload `D` (envelopes only).
         payload: Option<String>,
+        /// `additionalProperties: true` written out: undeclared properties are kept.
+        additional: bool,
     },
     /// A non-object root (an array event, a nullable array) wrapped so it can be an event.
     Newtype(Ty),
@@ -261,6 +263,7 @@ struct ObjSpec {
     required: Vec<String>,
     closed: Option<Loc>,
     additional: Option<Loc>,
+    keep_unknown: bool,
     any_of: Vec<Vec<String>>,
     one_of: Vec<Vec<String>>,
     dependent: Vec<(String, Vec<String>)>,
@@ -669,7 +672,8 @@ impl<'c> Builder<'c> {
         }
         match m.get("additionalProperties") {
             Some(Value::Bool(false)) => spec.closed = Some(loc.join("additionalProperties")),
-            Some(Value::Bool(true)) | None => {}
+            Some(Value::Bool(true)) => spec.keep_unknown = true,
+            None => {}
             Some(_) => spec.additional = Some(loc.join("additionalProperties")),
         }
         for (kw, out) in [("anyOf", &mut spec.any_of), ("oneOf", &mut spec.one_of)] {
@@ -729,6 +733,7 @@ impl<'c> Builder<'c> {
                 closed: false,
                 presence: vec![],
                 payload: None,
+                additional: false,
             },
             spec.needs_schema,
         );
@@ -814,6 +819,7 @@ impl<'c> Builder<'c> {
             closed: spec.closed.is_some(),
             presence,
             payload,
+            additional: spec.keep_unknown,
         };
         def.needs_schema = needs_schema;
         Ty::Named(id)

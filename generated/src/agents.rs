@@ -7,7 +7,7 @@
  Source: `shared/docs/003_0d259ff6996e988e.txt`; transport: nats.*/
 #![allow(clippy::all, deprecated)]
 /// `ingest.document.processed` - "Document successfully processed". Designed: the document names this subject but gives no fields. Common fields from DocumentIngestEvent; adds counts describing what was extracted.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct IngestDocumentProcessed {
     /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
     pub event_id: ::uuid::Uuid,
@@ -88,6 +88,107 @@ pub struct IngestDocumentProcessed {
         skip_serializing_if = "Option::is_none"
     )]
     pub token_count: ::std::option::Option<u64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "IngestDocumentProcessed")]
+#[allow(dead_code)]
+struct IngestDocumentProcessedShadow {
+    /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
+    event_id: ::uuid::Uuid,
+    /// When the ingestion outcome was recorded.
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// Service that processed the document (normally "ingestion-service").
+    service_name: ::std::string::String,
+    /// Document that was ingested.
+    document_id: ::uuid::Uuid,
+    /// Tenant organization that owns the document.
+    tenant_id: ::uuid::Uuid,
+    /// User who uploaded the document, if any.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+    /// Outcome; matches the subject suffix.
+    status: IngestDocumentProcessedStatus,
+    /// Original file name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    filename: ::std::option::Option<::std::string::String>,
+    /// MIME type of the document, e.g. "application/pdf".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    content_type: ::std::option::Option<::std::string::String>,
+    /// Size of the source document in bytes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    size_bytes: ::std::option::Option<u64>,
+    /// Correlation ID for tracing (e.g. the request_id of the upload).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// Time spent processing the document, in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    processing_time_ms: ::std::option::Option<u64>,
+    /// Free-form context for debugging.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// Pages found in the document (paged formats only).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    page_count: ::std::option::Option<u64>,
+    /// Chunks the document was split into for indexing.
+    chunk_count: u64,
+    /// Tokens extracted from the document (billable by billing-service).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    token_count: ::std::option::Option<u64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for IngestDocumentProcessed {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        IngestDocumentProcessedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for IngestDocumentProcessed {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for IngestDocumentProcessed {
     #[inline]
@@ -238,7 +339,7 @@ impl ::event_contracts_runtime::Validate for IngestDocumentProcessedStatus {
     }
 }
 /// `ingest.document.failed` - "Document processing failed". Designed: the document names this subject but gives no fields. Common fields from DocumentIngestEvent; adds the required `error` (same ErrorInfo shape as OrchestratorStep `error`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct IngestDocumentFailed {
     /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
     pub event_id: ::uuid::Uuid,
@@ -305,6 +406,93 @@ pub struct IngestDocumentFailed {
     >,
     /// Why processing failed and whether re-submitting may help.
     pub error: ErrorInfo,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "IngestDocumentFailed")]
+#[allow(dead_code)]
+struct IngestDocumentFailedShadow {
+    /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
+    event_id: ::uuid::Uuid,
+    /// When the ingestion outcome was recorded.
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// Service that processed the document (normally "ingestion-service").
+    service_name: ::std::string::String,
+    /// Document that was ingested.
+    document_id: ::uuid::Uuid,
+    /// Tenant organization that owns the document.
+    tenant_id: ::uuid::Uuid,
+    /// User who uploaded the document, if any.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+    /// Outcome; matches the subject suffix.
+    status: IngestDocumentFailedStatus,
+    /// Original file name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    filename: ::std::option::Option<::std::string::String>,
+    /// MIME type of the document, e.g. "application/pdf".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    content_type: ::std::option::Option<::std::string::String>,
+    /// Size of the source document in bytes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    size_bytes: ::std::option::Option<u64>,
+    /// Correlation ID for tracing (e.g. the request_id of the upload).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// Time spent processing the document, in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    processing_time_ms: ::std::option::Option<u64>,
+    /// Free-form context for debugging.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// Why processing failed and whether re-submitting may help.
+    error: ErrorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for IngestDocumentFailed {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        IngestDocumentFailedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for IngestDocumentFailed {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for IngestDocumentFailed {
     #[inline]
@@ -398,7 +586,7 @@ impl ::event_contracts_runtime::Validate for IngestDocumentFailedStatus {
     }
 }
 /// OrchestratorStep `error`: "Error information if failed". Designed: the document gives no shape, so it is {code, message, retryable}; the same shape is reused for `ingest.document.failed`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ErrorInfo {
     /// Machine-readable error code, UPPER_SNAKE_CASE (e.g. "EMBEDDING_TIMEOUT").
     pub code: ::std::string::String,
@@ -406,6 +594,32 @@ pub struct ErrorInfo {
     pub message: ::std::string::String,
     /// Whether retrying the same work may succeed (transient failure) or not (permanent failure).
     pub retryable: bool,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ErrorInfo")]
+#[allow(dead_code)]
+struct ErrorInfoShadow {
+    /// Machine-readable error code, UPPER_SNAKE_CASE (e.g. "EMBEDDING_TIMEOUT").
+    code: ::std::string::String,
+    /// Human-readable error message for logs and operators.
+    message: ::std::string::String,
+    /// Whether retrying the same work may succeed (transient failure) or not (permanent failure).
+    retryable: bool,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ErrorInfo {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ErrorInfoShadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ErrorInfo {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ErrorInfo {
     #[inline]
@@ -433,7 +647,7 @@ impl ::event_contracts_runtime::Validate for ErrorInfo {
     }
 }
 /// `orchestrator.step.started` - "Workflow step started". OrchestratorStep with `status` narrowed to "started".
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct OrchestratorStepStarted {
     /// "Unique step identifier".
     pub step_id: ::uuid::Uuid,
@@ -477,6 +691,70 @@ pub struct OrchestratorStepStarted {
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "OrchestratorStepStarted")]
+#[allow(dead_code)]
+struct OrchestratorStepStartedShadow {
+    /// "Unique step identifier".
+    step_id: ::uuid::Uuid,
+    /// "Parent workflow identifier".
+    workflow_id: ::uuid::Uuid,
+    /// "When the step occurred".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Human-readable step name".
+    step_name: ::std::string::String,
+    /// "Current step status"; matches the subject suffix.
+    status: OrchestratorStepStartedStatus,
+    /// "Service executing the step".
+    service_name: ::std::string::String,
+    /// Kind of step (in the document's example, e.g. "data_processing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    step_type: ::std::option::Option<::std::string::String>,
+    /// "Time taken to execute", in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    execution_time_ms: ::std::option::Option<u64>,
+    /// "Error information if failed".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    error: ::std::option::Option<ErrorInfo>,
+    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for OrchestratorStepStarted {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        OrchestratorStepStartedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OrchestratorStepStarted {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for OrchestratorStepStarted {
     #[inline]
@@ -596,7 +874,7 @@ impl ::event_contracts_runtime::Validate for OrchestratorStepStartedStatus {
     }
 }
 /// `orchestrator.step.completed` - "Workflow step completed". OrchestratorStep with `status` narrowed to "completed". Designed: `execution_time_ms` ("Time taken to execute") is required once the step has completed.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct OrchestratorStepCompleted {
     /// "Unique step identifier".
     pub step_id: ::uuid::Uuid,
@@ -635,6 +913,65 @@ pub struct OrchestratorStepCompleted {
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "OrchestratorStepCompleted")]
+#[allow(dead_code)]
+struct OrchestratorStepCompletedShadow {
+    /// "Unique step identifier".
+    step_id: ::uuid::Uuid,
+    /// "Parent workflow identifier".
+    workflow_id: ::uuid::Uuid,
+    /// "When the step occurred".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Human-readable step name".
+    step_name: ::std::string::String,
+    /// "Current step status"; matches the subject suffix.
+    status: OrchestratorStepCompletedStatus,
+    /// "Service executing the step".
+    service_name: ::std::string::String,
+    /// Kind of step (in the document's example, e.g. "data_processing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    step_type: ::std::option::Option<::std::string::String>,
+    /// "Time taken to execute", in milliseconds.
+    execution_time_ms: u64,
+    /// "Error information if failed".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    error: ::std::option::Option<ErrorInfo>,
+    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for OrchestratorStepCompleted {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        OrchestratorStepCompletedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OrchestratorStepCompleted {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for OrchestratorStepCompleted {
     #[inline]
@@ -709,7 +1046,7 @@ impl ::event_contracts_runtime::Validate for OrchestratorStepCompletedStatus {
     }
 }
 /// `orchestrator.step.failed` - "Workflow step failed". OrchestratorStep with `status` narrowed to "failed" and `error` ("Error information if failed") required.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct OrchestratorStepFailed {
     /// "Unique step identifier".
     pub step_id: ::uuid::Uuid,
@@ -748,6 +1085,65 @@ pub struct OrchestratorStepFailed {
     pub metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "OrchestratorStepFailed")]
+#[allow(dead_code)]
+struct OrchestratorStepFailedShadow {
+    /// "Unique step identifier".
+    step_id: ::uuid::Uuid,
+    /// "Parent workflow identifier".
+    workflow_id: ::uuid::Uuid,
+    /// "When the step occurred".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Human-readable step name".
+    step_name: ::std::string::String,
+    /// "Current step status"; matches the subject suffix.
+    status: OrchestratorStepFailedStatus,
+    /// "Service executing the step".
+    service_name: ::std::string::String,
+    /// Kind of step (in the document's example, e.g. "data_processing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    step_type: ::std::option::Option<::std::string::String>,
+    /// "Time taken to execute", in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    execution_time_ms: ::std::option::Option<u64>,
+    /// "Error information if failed".
+    error: ErrorInfo,
+    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for OrchestratorStepFailed {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        OrchestratorStepFailedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OrchestratorStepFailed {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for OrchestratorStepFailed {
     #[inline]
@@ -821,7 +1217,7 @@ impl ::event_contracts_runtime::Validate for OrchestratorStepFailedStatus {
     }
 }
 /// `usage.metered.api_call` - "API call usage tracked". UsageEvent with `event_type` narrowed to "api_call".
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct UsageMeteredApiCall {
     /// "Unique identifier" of this usage event (use it as the idempotency key).
     pub event_id: ::uuid::Uuid,
@@ -867,6 +1263,72 @@ pub struct UsageMeteredApiCall {
         skip_serializing_if = "Option::is_none"
     )]
     pub cost: ::std::option::Option<Cost>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "UsageMeteredApiCall")]
+#[allow(dead_code)]
+struct UsageMeteredApiCallShadow {
+    /// "Unique identifier" of this usage event (use it as the idempotency key).
+    event_id: ::uuid::Uuid,
+    /// "When the event occurred".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Which service generated the event" (e.g. "model-gateway").
+    service_name: ::std::string::String,
+    /// "User who triggered the usage".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+    /// "Tenant organization".
+    tenant_id: ::uuid::Uuid,
+    /// "Type of usage (api_call, model_inference, etc.)". Open set; each `usage.metered.<event_type>` subject narrows it to a const.
+    event_type: UsageMeteredApiCallEventType,
+    /// "Type of resource consumed" (e.g. "tokens", "requests").
+    resource_type: ::std::string::String,
+    /// "Amount consumed", in `unit`.
+    quantity: f64,
+    /// Unit of `quantity` (in the document's example, not among its key fields; e.g. "tokens").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    unit: ::std::option::Option<::std::string::String>,
+    /// Free-form context, e.g. {"model_name": "gpt-4", "response_time_ms": 1250}.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// "Cost information".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    cost: ::std::option::Option<Cost>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for UsageMeteredApiCall {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        UsageMeteredApiCallShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for UsageMeteredApiCall {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for UsageMeteredApiCall {
     #[inline]
@@ -941,7 +1403,7 @@ impl ::event_contracts_runtime::Validate for UsageMeteredApiCallEventType {
     }
 }
 /// UsageEvent `cost`: "Cost information". The document's example is {"amount": 0.0003, "currency": "USD", "rate": 0.000002}. Designed: `amount` and `currency` are required, `rate` (price per unit) is optional; amounts are non-negative and `currency` is an ISO 4217 code.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct Cost {
     /// Total cost of this usage (quantity x rate), in `currency`.
     pub amount: f64,
@@ -954,6 +1416,37 @@ pub struct Cost {
         skip_serializing_if = "Option::is_none"
     )]
     pub rate: ::std::option::Option<f64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "Cost")]
+#[allow(dead_code)]
+struct CostShadow {
+    /// Total cost of this usage (quantity x rate), in `currency`.
+    amount: f64,
+    /// ISO 4217 currency code, e.g. "USD".
+    currency: ::std::string::String,
+    /// Price per unit of the consumed resource, in `currency`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    rate: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for Cost {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CostShadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Cost {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for Cost {
     #[inline]
@@ -981,7 +1474,7 @@ impl ::event_contracts_runtime::Validate for Cost {
     }
 }
 /// `usage.metered.model_inference` - "Model inference usage tracked". UsageEvent with `event_type` narrowed to "model_inference"; the document's UsageEvent example is one of these.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct UsageMeteredModelInference {
     /// "Unique identifier" of this usage event (use it as the idempotency key).
     pub event_id: ::uuid::Uuid,
@@ -1027,6 +1520,72 @@ pub struct UsageMeteredModelInference {
         skip_serializing_if = "Option::is_none"
     )]
     pub cost: ::std::option::Option<Cost>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "UsageMeteredModelInference")]
+#[allow(dead_code)]
+struct UsageMeteredModelInferenceShadow {
+    /// "Unique identifier" of this usage event (use it as the idempotency key).
+    event_id: ::uuid::Uuid,
+    /// "When the event occurred".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Which service generated the event" (e.g. "model-gateway").
+    service_name: ::std::string::String,
+    /// "User who triggered the usage".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+    /// "Tenant organization".
+    tenant_id: ::uuid::Uuid,
+    /// "Type of usage (api_call, model_inference, etc.)". Open set; each `usage.metered.<event_type>` subject narrows it to a const.
+    event_type: UsageMeteredModelInferenceEventType,
+    /// "Type of resource consumed" (e.g. "tokens", "requests").
+    resource_type: ::std::string::String,
+    /// "Amount consumed", in `unit`.
+    quantity: f64,
+    /// Unit of `quantity` (in the document's example, not among its key fields; e.g. "tokens").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    unit: ::std::option::Option<::std::string::String>,
+    /// Free-form context, e.g. {"model_name": "gpt-4", "response_time_ms": 1250}.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// "Cost information".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    cost: ::std::option::Option<Cost>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for UsageMeteredModelInference {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        UsageMeteredModelInferenceShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for UsageMeteredModelInference {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for UsageMeteredModelInference {
     #[inline]
@@ -1101,7 +1660,7 @@ impl ::event_contracts_runtime::Validate for UsageMeteredModelInferenceEventType
     }
 }
 /// `realtime.push.chat_message` - "Chat message sent". RealtimeMessage with `message_type` narrowed to "chat_message" and `payload` narrowed to ChatMessagePayload (the document's example payload).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RealtimePushChatMessage {
     /// "Unique message identifier".
     pub message_id: ::uuid::Uuid,
@@ -1122,6 +1681,47 @@ pub struct RealtimePushChatMessage {
         skip_serializing_if = "Option::is_none"
     )]
     pub recipients: ::std::option::Option<::std::vec::Vec<MessageRecipient>>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RealtimePushChatMessage")]
+#[allow(dead_code)]
+struct RealtimePushChatMessageShadow {
+    /// "Unique message identifier".
+    message_id: ::uuid::Uuid,
+    /// "When the message was created".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Channel or topic" (e.g. "user:<user_id>").
+    channel: ::std::string::String,
+    /// "Type of message"; each `realtime.push.<message_type>` subject narrows it to a const.
+    message_type: RealtimePushChatMessageMessageType,
+    /// "Message data".
+    payload: ChatMessagePayload,
+    /// "Information about the sender".
+    sender: MessageSender,
+    /// "List of recipients".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    recipients: ::std::option::Option<::std::vec::Vec<MessageRecipient>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RealtimePushChatMessage {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RealtimePushChatMessageShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RealtimePushChatMessage {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for RealtimePushChatMessage {
     #[inline]
@@ -1179,7 +1779,7 @@ impl ::event_contracts_runtime::Validate for RealtimePushChatMessageMessageType 
     }
 }
 /// RealtimeMessage `payload` ("Message data") for `realtime.push.chat_message`. The document's example is {"content": "Hello, how can I help you?", "role": "assistant"}. Designed: `content` is required; `role` is one of the usual chat roles.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ChatMessagePayload {
     /// Message text.
     pub content: ::std::string::String,
@@ -1190,6 +1790,37 @@ pub struct ChatMessagePayload {
         skip_serializing_if = "Option::is_none"
     )]
     pub role: ::std::option::Option<ChatMessagePayloadRole>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ChatMessagePayload")]
+#[allow(dead_code)]
+struct ChatMessagePayloadShadow {
+    /// Message text.
+    content: ::std::string::String,
+    /// Author role of the chat message.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    role: ::std::option::Option<ChatMessagePayloadRole>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ChatMessagePayload {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ChatMessagePayloadShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ChatMessagePayload {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ChatMessagePayload {
     #[inline]
@@ -1240,7 +1871,7 @@ impl ::event_contracts_runtime::Validate for ChatMessagePayloadRole {
     }
 }
 /// RealtimeMessage `sender`: "Information about the sender". Example: {"service_name": "model-gateway", "user_id": "123e4567-…"}. Designed: at least one of `service_name` / `user_id` must be present.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MessageSender {
     /// Service that sent the message (e.g. "model-gateway").
     #[serde(
@@ -1256,6 +1887,42 @@ pub struct MessageSender {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_id: ::std::option::Option<::uuid::Uuid>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MessageSender")]
+#[allow(dead_code)]
+struct MessageSenderShadow {
+    /// Service that sent the message (e.g. "model-gateway").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    service_name: ::std::option::Option<::std::string::String>,
+    /// User on whose behalf the message was sent.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MessageSender {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MessageSenderShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MessageSender {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for MessageSender {
     #[inline]
@@ -1273,7 +1940,7 @@ impl ::event_contracts_runtime::Validate for MessageSender {
     }
 }
 /// One entry of RealtimeMessage `recipients`: "List of recipients". Example: {"user_id": "123e4567-…", "connection_id": "conn-abc123"}. Designed: at least one of `user_id` / `connection_id` must be present; a recipient without `connection_id` means every connection of that user.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MessageRecipient {
     /// Recipient user.
     #[serde(
@@ -1289,6 +1956,42 @@ pub struct MessageRecipient {
         skip_serializing_if = "Option::is_none"
     )]
     pub connection_id: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MessageRecipient")]
+#[allow(dead_code)]
+struct MessageRecipientShadow {
+    /// Recipient user.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+    /// Specific client connection (e.g. a WebSocket) to deliver to.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    connection_id: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MessageRecipient {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MessageRecipientShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MessageRecipient {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for MessageRecipient {
     #[inline]
@@ -1306,7 +2009,7 @@ impl ::event_contracts_runtime::Validate for MessageRecipient {
     }
 }
 /// `realtime.push.notification` - "Notification sent". RealtimeMessage with `message_type` narrowed to "notification". Designed: `payload` narrowed to NotificationPayload {title, body, link}; the document gives no notification fields.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RealtimePushNotification {
     /// "Unique message identifier".
     pub message_id: ::uuid::Uuid,
@@ -1327,6 +2030,47 @@ pub struct RealtimePushNotification {
         skip_serializing_if = "Option::is_none"
     )]
     pub recipients: ::std::option::Option<::std::vec::Vec<MessageRecipient>>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RealtimePushNotification")]
+#[allow(dead_code)]
+struct RealtimePushNotificationShadow {
+    /// "Unique message identifier".
+    message_id: ::uuid::Uuid,
+    /// "When the message was created".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Channel or topic" (e.g. "user:<user_id>").
+    channel: ::std::string::String,
+    /// "Type of message"; each `realtime.push.<message_type>` subject narrows it to a const.
+    message_type: RealtimePushNotificationMessageType,
+    /// "Message data".
+    payload: NotificationPayload,
+    /// "Information about the sender".
+    sender: MessageSender,
+    /// "List of recipients".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    recipients: ::std::option::Option<::std::vec::Vec<MessageRecipient>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RealtimePushNotification {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RealtimePushNotificationShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RealtimePushNotification {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for RealtimePushNotification {
     #[inline]
@@ -1385,7 +2129,7 @@ impl ::event_contracts_runtime::Validate for RealtimePushNotificationMessageType
     }
 }
 /// RealtimeMessage `payload` ("Message data") for `realtime.push.notification` ("Notification sent"). Designed: the document gives no notification fields; a notification has a required `title` and `body` and an optional `link`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NotificationPayload {
     /// Short notification title.
     pub title: ::std::string::String,
@@ -1398,6 +2142,39 @@ pub struct NotificationPayload {
         skip_serializing_if = "Option::is_none"
     )]
     pub link: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NotificationPayload")]
+#[allow(dead_code)]
+struct NotificationPayloadShadow {
+    /// Short notification title.
+    title: ::std::string::String,
+    /// Notification text.
+    body: ::std::string::String,
+    /// Optional in-app path or URL the notification points to.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    link: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NotificationPayload {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NotificationPayloadShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NotificationPayload {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for NotificationPayload {
     #[inline]
@@ -1422,7 +2199,7 @@ impl ::event_contracts_runtime::Validate for NotificationPayload {
     }
 }
 /// `alerts.service_down` - "Service health alert". Designed: the document names this subject but gives no fields. Common fields from Alert with `alert_type` narrowed to "service_down"; adds health-check details.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AlertsServiceDown {
     /// Unique identifier of this alert.
     pub alert_id: ::uuid::Uuid,
@@ -1478,6 +2255,82 @@ pub struct AlertsServiceDown {
         skip_serializing_if = "Option::is_none"
     )]
     pub instance_id: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AlertsServiceDown")]
+#[allow(dead_code)]
+struct AlertsServiceDownShadow {
+    /// Unique identifier of this alert.
+    alert_id: ::uuid::Uuid,
+    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
+    alert_type: AlertsServiceDownAlertType,
+    /// How urgent the alert is.
+    severity: AlertSeverity,
+    /// Service the alert is about.
+    service_name: ::std::string::String,
+    /// When the alert condition was detected.
+    triggered_at: ::event_contracts_runtime::DateTime,
+    /// Human-readable summary.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    message: ::std::option::Option<::std::string::String>,
+    /// Affected tenant, when the alert is tenant-specific.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tenant_id: ::std::option::Option<::uuid::Uuid>,
+    /// Free-form context for debugging.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// When the service last answered a health check.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_seen_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+    /// Failed health checks in a row that triggered the alert.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    consecutive_failures: ::std::option::Option<u64>,
+    /// Instance (pod, host) that is down, if a single one.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    instance_id: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AlertsServiceDown {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AlertsServiceDownShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertsServiceDown {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AlertsServiceDown {
     #[inline]
@@ -1586,7 +2439,7 @@ impl ::event_contracts_runtime::Validate for AlertSeverity {
     }
 }
 /// `alerts.high_latency` - "High latency alert". Designed: the document names this subject but gives no fields. Common fields from Alert with `alert_type` narrowed to "high_latency"; adds the measured latency and the threshold it crossed.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AlertsHighLatency {
     /// Unique identifier of this alert.
     pub alert_id: ::uuid::Uuid,
@@ -1646,6 +2499,86 @@ pub struct AlertsHighLatency {
         skip_serializing_if = "Option::is_none"
     )]
     pub endpoint: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AlertsHighLatency")]
+#[allow(dead_code)]
+struct AlertsHighLatencyShadow {
+    /// Unique identifier of this alert.
+    alert_id: ::uuid::Uuid,
+    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
+    alert_type: AlertsHighLatencyAlertType,
+    /// How urgent the alert is.
+    severity: AlertSeverity,
+    /// Service the alert is about.
+    service_name: ::std::string::String,
+    /// When the alert condition was detected.
+    triggered_at: ::event_contracts_runtime::DateTime,
+    /// Human-readable summary.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    message: ::std::option::Option<::std::string::String>,
+    /// Affected tenant, when the alert is tenant-specific.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tenant_id: ::std::option::Option<::uuid::Uuid>,
+    /// Free-form context for debugging.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// Observed latency in milliseconds.
+    latency_ms: f64,
+    /// Configured latency threshold in milliseconds.
+    threshold_ms: f64,
+    /// Which latency statistic was measured.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    percentile: ::std::option::Option<AlertsHighLatencyPercentile>,
+    /// Measurement window in seconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    window_seconds: ::std::option::Option<u64>,
+    /// Endpoint or operation that is slow, if specific.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    endpoint: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AlertsHighLatency {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AlertsHighLatencyShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertsHighLatency {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AlertsHighLatency {
     #[inline]
@@ -1768,7 +2701,7 @@ impl ::event_contracts_runtime::Validate for AlertsHighLatencyPercentile {
     }
 }
 /// `alerts.quota_exceeded` - "Quota exceeded alert". Designed: the document names this subject but gives no fields. Common fields from Alert with `alert_type` narrowed to "quota_exceeded"; adds the tenant, the quota and the usage that exceeded it.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AlertsQuotaExceeded {
     /// Unique identifier of this alert.
     pub alert_id: ::uuid::Uuid,
@@ -1825,6 +2758,83 @@ pub struct AlertsQuotaExceeded {
         skip_serializing_if = "Option::is_none"
     )]
     pub period_start: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AlertsQuotaExceeded")]
+#[allow(dead_code)]
+struct AlertsQuotaExceededShadow {
+    /// Unique identifier of this alert.
+    alert_id: ::uuid::Uuid,
+    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
+    alert_type: AlertsQuotaExceededAlertType,
+    /// How urgent the alert is.
+    severity: AlertSeverity,
+    /// Service the alert is about.
+    service_name: ::std::string::String,
+    /// When the alert condition was detected.
+    triggered_at: ::event_contracts_runtime::DateTime,
+    /// Human-readable summary.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    message: ::std::option::Option<::std::string::String>,
+    /// Affected tenant, when the alert is tenant-specific.
+    tenant_id: ::uuid::Uuid,
+    /// Free-form context for debugging.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// Resource whose quota was exceeded (same vocabulary as UsageEvent `resource_type`, e.g. "tokens").
+    resource_type: ::std::string::String,
+    /// Allowed amount for the period, in `unit`.
+    quota: f64,
+    /// Amount used so far in the period, in `unit`.
+    used: f64,
+    /// Unit of `quota` and `used`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    unit: ::std::option::Option<::std::string::String>,
+    /// Quota period.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    period: ::std::option::Option<AlertsQuotaExceededPeriod>,
+    /// Start of the current quota period.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    period_start: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AlertsQuotaExceeded {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AlertsQuotaExceededShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertsQuotaExceeded {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AlertsQuotaExceeded {
     #[inline]
@@ -1941,7 +2951,7 @@ impl ::event_contracts_runtime::Validate for AlertsQuotaExceededPeriod {
     }
 }
 /// Common fields of `alerts.*` ("System alert events", produced by all services, consumed by notification-service and audit-log). Designed: the document names the subjects but gives no fields; every alert carries an id, a type tag, a severity, the affected service and when it triggered.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct Alert {
     /// Unique identifier of this alert.
     pub alert_id: ::uuid::Uuid,
@@ -1977,6 +2987,59 @@ pub struct Alert {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "Alert")]
+#[allow(dead_code)]
+struct AlertShadow {
+    /// Unique identifier of this alert.
+    alert_id: ::uuid::Uuid,
+    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
+    alert_type: ::std::string::String,
+    /// How urgent the alert is.
+    severity: AlertSeverity,
+    /// Service the alert is about.
+    service_name: ::std::string::String,
+    /// When the alert condition was detected.
+    triggered_at: ::event_contracts_runtime::DateTime,
+    /// Human-readable summary.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    message: ::std::option::Option<::std::string::String>,
+    /// Affected tenant, when the alert is tenant-specific.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tenant_id: ::std::option::Option<::uuid::Uuid>,
+    /// Free-form context for debugging.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for Alert {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AlertShadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Alert {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for Alert {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1999,7 +3062,7 @@ impl ::event_contracts_runtime::Validate for Alert {
     }
 }
 /// Common fields of `ingest.*` ("Document ingestion events", produced by ingestion-service, consumed by analytics-service and billing-service). Designed: the document names the subjects but gives no fields; this shape follows its UsageEvent conventions (event_id, timestamp, service_name, tenant_id, user_id) and its best practice to "Include correlation IDs for tracing".
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DocumentIngestEvent {
     /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
     pub event_id: ::uuid::Uuid,
@@ -2065,6 +3128,91 @@ pub struct DocumentIngestEvent {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "DocumentIngestEvent")]
+#[allow(dead_code)]
+struct DocumentIngestEventShadow {
+    /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
+    event_id: ::uuid::Uuid,
+    /// When the ingestion outcome was recorded.
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// Service that processed the document (normally "ingestion-service").
+    service_name: ::std::string::String,
+    /// Document that was ingested.
+    document_id: ::uuid::Uuid,
+    /// Tenant organization that owns the document.
+    tenant_id: ::uuid::Uuid,
+    /// User who uploaded the document, if any.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+    /// Outcome; matches the subject suffix.
+    status: DocumentIngestEventStatus,
+    /// Original file name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    filename: ::std::option::Option<::std::string::String>,
+    /// MIME type of the document, e.g. "application/pdf".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    content_type: ::std::option::Option<::std::string::String>,
+    /// Size of the source document in bytes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    size_bytes: ::std::option::Option<u64>,
+    /// Correlation ID for tracing (e.g. the request_id of the upload).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// Time spent processing the document, in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    processing_time_ms: ::std::option::Option<u64>,
+    /// Free-form context for debugging.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DocumentIngestEvent {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        DocumentIngestEventShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DocumentIngestEvent {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for DocumentIngestEvent {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -2122,7 +3270,7 @@ impl ::event_contracts_runtime::Validate for DocumentIngestEvent {
     }
 }
 /// OrchestratorStep. Purpose: "Track workflow execution steps". Published on `orchestrator.step.*` ("Orchestrator publishes step events … Services publish completion events"). Designed: `status` is the closed set of the three step subjects; `execution_time_ms` and `error` are optional here and required by `orchestrator.step.completed` / `orchestrator.step.failed`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct OrchestratorStep {
     /// "Unique step identifier".
     pub step_id: ::uuid::Uuid,
@@ -2167,6 +3315,70 @@ pub struct OrchestratorStep {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "OrchestratorStep")]
+#[allow(dead_code)]
+struct OrchestratorStepShadow {
+    /// "Unique step identifier".
+    step_id: ::uuid::Uuid,
+    /// "Parent workflow identifier".
+    workflow_id: ::uuid::Uuid,
+    /// "When the step occurred".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Human-readable step name".
+    step_name: ::std::string::String,
+    /// "Current step status"; matches the subject suffix.
+    status: OrchestratorStepStatus,
+    /// "Service executing the step".
+    service_name: ::std::string::String,
+    /// Kind of step (in the document's example, e.g. "data_processing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    step_type: ::std::option::Option<::std::string::String>,
+    /// "Time taken to execute", in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    execution_time_ms: ::std::option::Option<u64>,
+    /// "Error information if failed".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    error: ::std::option::Option<ErrorInfo>,
+    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for OrchestratorStep {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        OrchestratorStepShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OrchestratorStep {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for OrchestratorStep {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -2208,7 +3420,7 @@ impl ::event_contracts_runtime::Validate for OrchestratorStep {
     }
 }
 /// RealtimeMessage. Purpose: "Real-time messaging between services and clients". Published by realtime-gateway on `realtime.push.*`. Designed: `recipients` is optional (absent = everyone subscribed to `channel`); `payload` is a free-form object here and is narrowed per subject.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RealtimeMessage {
     /// "Unique message identifier".
     pub message_id: ::uuid::Uuid,
@@ -2229,6 +3441,47 @@ pub struct RealtimeMessage {
         skip_serializing_if = "Option::is_none"
     )]
     pub recipients: ::std::option::Option<::std::vec::Vec<MessageRecipient>>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RealtimeMessage")]
+#[allow(dead_code)]
+struct RealtimeMessageShadow {
+    /// "Unique message identifier".
+    message_id: ::uuid::Uuid,
+    /// "When the message was created".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Channel or topic" (e.g. "user:<user_id>").
+    channel: ::std::string::String,
+    /// "Type of message"; each `realtime.push.<message_type>` subject narrows it to a const.
+    message_type: ::std::string::String,
+    /// "Message data".
+    payload: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    /// "Information about the sender".
+    sender: MessageSender,
+    /// "List of recipients".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    recipients: ::std::option::Option<::std::vec::Vec<MessageRecipient>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RealtimeMessage {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RealtimeMessageShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RealtimeMessage {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for RealtimeMessage {
     #[inline]
@@ -2260,7 +3513,7 @@ impl ::event_contracts_runtime::Validate for RealtimeMessage {
     }
 }
 /// UsageEvent. Purpose: "Track service usage for billing and analytics". Published on `usage.metered.*`. Designed: the document lists key fields but no `required`; `user_id` is optional (usage may be triggered by the system, not a user) and `cost` is optional (a producer may leave pricing to billing-service); all other key fields are required.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct UsageEvent {
     /// "Unique identifier" of this usage event (use it as the idempotency key).
     pub event_id: ::uuid::Uuid,
@@ -2306,6 +3559,72 @@ pub struct UsageEvent {
         skip_serializing_if = "Option::is_none"
     )]
     pub cost: ::std::option::Option<Cost>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "UsageEvent")]
+#[allow(dead_code)]
+struct UsageEventShadow {
+    /// "Unique identifier" of this usage event (use it as the idempotency key).
+    event_id: ::uuid::Uuid,
+    /// "When the event occurred".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "Which service generated the event" (e.g. "model-gateway").
+    service_name: ::std::string::String,
+    /// "User who triggered the usage".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::uuid::Uuid>,
+    /// "Tenant organization".
+    tenant_id: ::uuid::Uuid,
+    /// "Type of usage (api_call, model_inference, etc.)". Open set; each `usage.metered.<event_type>` subject narrows it to a const.
+    event_type: ::std::string::String,
+    /// "Type of resource consumed" (e.g. "tokens", "requests").
+    resource_type: ::std::string::String,
+    /// "Amount consumed", in `unit`.
+    quantity: f64,
+    /// Unit of `quantity` (in the document's example, not among its key fields; e.g. "tokens").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    unit: ::std::option::Option<::std::string::String>,
+    /// Free-form context, e.g. {"model_name": "gpt-4", "response_time_ms": 1250}.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+    /// "Cost information".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    cost: ::std::option::Option<Cost>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for UsageEvent {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        UsageEventShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for UsageEvent {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for UsageEvent {
     #[inline]

@@ -7,7 +7,7 @@
  Source: `shared/docs/001_1cbaa4ae66f6c607.txt`; transport: redis.*/
 #![allow(clippy::all, deprecated)]
 /// "Provide a consistent envelope for cross-service messages (API ↔ workers ↔ downstream services)." Envelope Schema (JSON) v1, written with `XADD` to a Redis stream and read with `XREADGROUP`. `event_type` names the payload schema (see manifest.json); "All payloads use snake_case keys to align with Python models." All fields of the document's envelope are required; `span_id` is optional because the document plans it for later: "Add tracing headers (`trace_id`, `span_id`) to correlate logs once OpenTelemetry is introduced."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AudioEnvelope<D = ::serde_json::Value> {
     /// Envelope version; the document's envelope is "v1".
     pub schema_version: AudioEnvelopeSchemaVersion,
@@ -30,6 +30,50 @@ pub struct AudioEnvelope<D = ::serde_json::Value> {
     pub span_id: ::std::option::Option<::std::string::String>,
     /// "... domain-specific fields ...": the event's payload, validated by the schema named by `event_type`; snake_case keys.
     pub payload: D,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AudioEnvelope")]
+#[allow(dead_code)]
+struct AudioEnvelopeShadow<D = ::serde_json::Value> {
+    /// Envelope version; the document's envelope is "v1".
+    schema_version: AudioEnvelopeSchemaVersion,
+    /// "uuid4": unique per published event; consumers use it to drop redelivered messages.
+    event_id: ::uuid::Uuid,
+    /// PascalCase event name, e.g. "AudioChunkReceived"; selects the payload schema (events/<event_type>.json).
+    event_type: ::std::string::String,
+    /// Publishing service, e.g. "orchestration-api".
+    source: ::std::string::String,
+    /// When the event was published, e.g. "2024-10-19T12:34:56.789Z".
+    timestamp: ::event_contracts_runtime::DateTime,
+    /// "request-trace-id": the trace of the request that caused the event, propagated unchanged through workers ("tracing headers (`trace_id`, `span_id`) to correlate logs").
+    trace_id: ::std::string::String,
+    /// Optional. Span of the publishing operation within `trace_id`. The document lists it among the tracing headers to add "once OpenTelemetry is introduced", so producers written before that omit it; with OpenTelemetry it is the 16-hex-digit span id.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    span_id: ::std::option::Option<::std::string::String>,
+    /// "... domain-specific fields ...": the event's payload, validated by the schema named by `event_type`; snake_case keys.
+    payload: D,
+}
+impl<'de, D: ::serde::Deserialize<'de>> ::event_contracts_runtime::de::FromMap<'de>
+for AudioEnvelope<D> {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AudioEnvelopeShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de, D: ::serde::Deserialize<'de>> ::serde::Deserialize<'de> for AudioEnvelope<D> {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl<D> ::event_contracts_runtime::Validate for AudioEnvelope<D> {
     #[inline]
@@ -121,7 +165,7 @@ impl ::event_contracts_runtime::Validate for AudioEnvelopeSchemaVersion {
     }
 }
 /// Published by the API to `stream:audio-ingest` when "Client uploads/streams audio → API validates and publishes `AudioChunkReceived`"; the Audio Pipeline Worker "claims message (consumer group), pulls chunk from storage, runs pipeline." "Binary blobs (audio chunks) should be stored in object storage or Redis binary keys with the queue message carrying a reference (`storage_uri`)": exactly one of `storage_uri` or `audio_base64` ("inline base64 (dev only)") is present. `chunk_id` is the idempotency key. Designed: `sequence`, and `bot_id` (required when `source_type` is "bot").
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AudioChunkReceived {
     /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     pub session_id: ::std::string::String,
@@ -163,6 +207,68 @@ pub struct AudioChunkReceived {
     pub audio_config: AudioConfig,
     /// "`processing_flags` (transcribe, diarize, translate)".
     pub processing_flags: ProcessingFlags,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AudioChunkReceived")]
+#[allow(dead_code)]
+struct AudioChunkReceivedShadow {
+    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
+    session_id: ::std::string::String,
+    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
+    chunk_id: ::std::string::String,
+    /// User who owns the session (for bot sessions: the user who requested the bot).
+    user_id: ::std::string::String,
+    /// "`source_type` (`websocket`, `upload`, `bot`)": where the audio came from.
+    source_type: AudioChunkReceivedSourceType,
+    /// Designed: position of the chunk within the session (0-based), so results can be ordered.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    sequence: ::std::option::Option<u64>,
+    /// Designed: the meeting bot that captured the audio; required when `source_type` is "bot".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bot_id: ::std::option::Option<::std::string::String>,
+    /// Reference to the chunk in object storage or a Redis binary key ("the queue message carrying a reference (`storage_uri`)"), e.g. "s3://audio-chunks/…" or "redis://audio:chunk:…". Redis blobs carry a key TTL ("Use Redis key TTLs for temporary binary blobs to avoid leaking storage").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    storage_uri: ::std::option::Option<::std::string::String>,
+    /// The chunk inline as base64: "inline base64 (dev only)". Production producers use `storage_uri`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    audio_base64: ::std::option::Option<::std::string::String>,
+    /// "`audio_config` snapshot (sample rate, overlap)".
+    audio_config: AudioConfig,
+    /// "`processing_flags` (transcribe, diarize, translate)".
+    processing_flags: ProcessingFlags,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AudioChunkReceived {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AudioChunkReceivedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AudioChunkReceived {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AudioChunkReceived {
     #[inline]
@@ -283,7 +389,7 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceivedSourceType {
     }
 }
 /// "`audio_config` snapshot (sample rate, overlap)": the audio settings in effect when the chunk was captured, so the worker processes it the same way even if the configuration changes meanwhile. The document names only sample rate and overlap; the units and the optional `channels` / `encoding` / `chunk_duration_seconds` are designed.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AudioConfig {
     /// Sample rate in Hz ("sample rate"), e.g. 16000.
     pub sample_rate: u64,
@@ -310,6 +416,53 @@ pub struct AudioConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub chunk_duration_seconds: ::std::option::Option<f64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AudioConfig")]
+#[allow(dead_code)]
+struct AudioConfigShadow {
+    /// Sample rate in Hz ("sample rate"), e.g. 16000.
+    sample_rate: u64,
+    /// Overlap with the previous chunk in seconds ("overlap"); the worker uses it to de-duplicate words at chunk boundaries.
+    overlap_seconds: f64,
+    /// Designed: number of audio channels (1 = mono).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    channels: ::std::option::Option<u64>,
+    /// Designed: audio encoding / container of the chunk, e.g. "pcm_s16le", "wav", "webm_opus".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    encoding: ::std::option::Option<::std::string::String>,
+    /// Designed: nominal chunk length in seconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    chunk_duration_seconds: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AudioConfig {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AudioConfigShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AudioConfig {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AudioConfig {
     #[inline]
@@ -349,7 +502,7 @@ impl ::event_contracts_runtime::Validate for AudioConfig {
     }
 }
 /// "`processing_flags` (transcribe, diarize, translate)": which pipeline stages to run for a chunk. `target_languages` is designed (the document does not say where translation targets come from): required when `translate` is true.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ProcessingFlags {
     /// Run speech-to-text ("transcribe").
     pub transcribe: bool,
@@ -364,6 +517,41 @@ pub struct ProcessingFlags {
         skip_serializing_if = "Option::is_none"
     )]
     pub target_languages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ProcessingFlags")]
+#[allow(dead_code)]
+struct ProcessingFlagsShadow {
+    /// Run speech-to-text ("transcribe").
+    transcribe: bool,
+    /// Attribute segments to speakers ("diarize"); results then carry a speaker map.
+    diarize: bool,
+    /// Translate the transcript ("translate"): the audio worker "emits `TranscriptionCompleted` + optional `TranslationRequested`".
+    translate: bool,
+    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]; required when `translate` is true.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    target_languages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ProcessingFlags {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ProcessingFlagsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ProcessingFlags {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ProcessingFlags {
     #[inline]
@@ -387,7 +575,7 @@ impl ::event_contracts_runtime::Validate for ProcessingFlags {
     }
 }
 /// Published by the Audio Pipeline Worker to `stream:audio-results` after transcribing a chunk ("Worker emits `TranscriptionCompleted` + optional `TranslationRequested`"); the API delivers it to WebSocket clients. "Payload: transcripts, timing data, speaker map, latency metrics." Field names are designed; `chunk_id` identifies the chunk (retries of a chunk produce the same `chunk_id`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TranscriptionCompleted {
     /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     pub session_id: ::std::string::String,
@@ -424,6 +612,63 @@ pub struct TranscriptionCompleted {
         skip_serializing_if = "Option::is_none"
     )]
     pub model: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TranscriptionCompleted")]
+#[allow(dead_code)]
+struct TranscriptionCompletedShadow {
+    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
+    session_id: ::std::string::String,
+    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
+    chunk_id: ::std::string::String,
+    /// User who owns the session (for bot sessions: the user who requested the bot).
+    user_id: ::std::string::String,
+    /// Detected (or configured) language of the speech, BCP 47, e.g. "en".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    language: ::std::option::Option<::std::string::String>,
+    /// Full transcript text of the chunk ("transcripts"); empty when the chunk held no speech.
+    transcript: ::std::string::String,
+    /// Timed segments ("timing data").
+    segments: ::std::vec::Vec<TranscriptSegment>,
+    /// "speaker map"; present when the chunk's `processing_flags.diarize` was true.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    speaker_map: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, Speaker>,
+    >,
+    /// "latency metrics".
+    latency_metrics: LatencyMetrics,
+    /// Designed: speech-to-text model that produced the transcript, e.g. "whisper-large-v3".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    model: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TranscriptionCompleted {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TranscriptionCompletedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TranscriptionCompleted {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for TranscriptionCompleted {
     #[inline]
@@ -489,7 +734,7 @@ impl ::event_contracts_runtime::Validate for TranscriptionCompleted {
     }
 }
 /// One timed piece of a transcript: the "transcripts, timing data" of the `stream:audio-results` payload. Designed: the document gives no field names. Times are seconds from the start of the chunk.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TranscriptSegment {
     /// Segment start, seconds from the start of the chunk.
     pub start_seconds: f64,
@@ -511,6 +756,48 @@ pub struct TranscriptSegment {
         skip_serializing_if = "Option::is_none"
     )]
     pub confidence: ::std::option::Option<f64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TranscriptSegment")]
+#[allow(dead_code)]
+struct TranscriptSegmentShadow {
+    /// Segment start, seconds from the start of the chunk.
+    start_seconds: f64,
+    /// Segment end, seconds from the start of the chunk.
+    end_seconds: f64,
+    /// Recognised (or, in `TranslationCompleted`, translated) text of the segment.
+    text: ::std::string::String,
+    /// Speaker label, a key of the event's `speaker_map`; present when the chunk was diarized.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    speaker: ::std::option::Option<::std::string::String>,
+    /// Model confidence in [0, 1].
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    confidence: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TranscriptSegment {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TranscriptSegmentShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TranscriptSegment {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for TranscriptSegment {
     #[inline]
@@ -543,7 +830,7 @@ impl ::event_contracts_runtime::Validate for TranscriptSegment {
     }
 }
 /// One entry of the "speaker map": what is known about a diarization speaker label. Designed: the document gives no fields.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct Speaker {
     /// Name to show for the speaker (e.g. from the meeting roster), when known.
     #[serde(
@@ -566,6 +853,47 @@ pub struct Speaker {
         skip_serializing_if = "Option::is_none"
     )]
     pub talk_time_seconds: ::std::option::Option<f64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "Speaker")]
+#[allow(dead_code)]
+struct SpeakerShadow {
+    /// Name to show for the speaker (e.g. from the meeting roster), when known.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    display_name: ::std::option::Option<::std::string::String>,
+    /// Platform user the speaker was matched to, when known.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::std::string::String>,
+    /// Seconds of speech attributed to this speaker in the chunk.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    talk_time_seconds: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for Speaker {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        SpeakerShadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Speaker {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for Speaker {
     #[inline]
@@ -600,7 +928,7 @@ impl ::event_contracts_runtime::Validate for Speaker {
     }
 }
 /// "latency metrics" of a `stream:audio-results` payload. Designed: the document names them but gives no fields. All values in milliseconds.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct LatencyMetrics {
     /// Time the triggering message waited in its stream before a worker claimed it.
     pub queue_wait_ms: f64,
@@ -615,6 +943,41 @@ pub struct LatencyMetrics {
         skip_serializing_if = "Option::is_none"
     )]
     pub real_time_factor: ::std::option::Option<f64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "LatencyMetrics")]
+#[allow(dead_code)]
+struct LatencyMetricsShadow {
+    /// Time the triggering message waited in its stream before a worker claimed it.
+    queue_wait_ms: f64,
+    /// Time the worker spent processing (fetching audio, running the model).
+    processing_ms: f64,
+    /// From the `AudioChunkReceived` envelope `timestamp` to publishing this result.
+    end_to_end_ms: f64,
+    /// Processing time divided by audio duration (< 1 is faster than real time).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    real_time_factor: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for LatencyMetrics {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        LatencyMetricsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for LatencyMetrics {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for LatencyMetrics {
     #[inline]
@@ -641,7 +1004,7 @@ impl ::event_contracts_runtime::Validate for LatencyMetrics {
     }
 }
 /// Designed: the document names this event but gives no fields. "Worker emits `TranscriptionCompleted` + optional `TranslationRequested`. Translation worker processes text → emits `TranslationCompleted`." Published by the Audio Pipeline Worker for chunks whose `processing_flags.translate` is true. The document lists it under no stream; it travels on `stream:audio-results`, which the translation worker consumes. The translation worker publishes one `TranslationCompleted` per target language; (`chunk_id`, target language) is its idempotency key.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TranslationRequested {
     /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     pub session_id: ::std::string::String,
@@ -667,6 +1030,52 @@ pub struct TranslationRequested {
         skip_serializing_if = "Option::is_none"
     )]
     pub segments: ::std::option::Option<::std::vec::Vec<TranscriptSegment>>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TranslationRequested")]
+#[allow(dead_code)]
+struct TranslationRequestedShadow {
+    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
+    session_id: ::std::string::String,
+    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
+    chunk_id: ::std::string::String,
+    /// User who owns the session (for bot sessions: the user who requested the bot).
+    user_id: ::std::string::String,
+    /// Language of the transcript, BCP 47; absent to let the translator detect it.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    source_language: ::std::option::Option<::std::string::String>,
+    /// Languages to translate into, BCP 47 (from `processing_flags.target_languages`).
+    target_languages: ::std::vec::Vec<::std::string::String>,
+    /// Text to translate (the chunk's transcript).
+    transcript: ::std::string::String,
+    /// Timed segments to translate one by one, keeping their timing and speakers; absent to translate `transcript` as a whole.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    segments: ::std::option::Option<::std::vec::Vec<TranscriptSegment>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TranslationRequested {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TranslationRequestedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TranslationRequested {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for TranslationRequested {
     #[inline]
@@ -735,7 +1144,7 @@ impl ::event_contracts_runtime::Validate for TranslationRequested {
     }
 }
 /// Published by the translation worker to `stream:audio-results`: "Translation worker processes text → emits `TranslationCompleted`." "Payload: transcripts, timing data, speaker map, latency metrics." Field names are designed; one event per (`chunk_id`, `target_language`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TranslationCompleted {
     /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     pub session_id: ::std::string::String,
@@ -765,6 +1174,56 @@ pub struct TranslationCompleted {
         skip_serializing_if = "Option::is_none"
     )]
     pub model: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TranslationCompleted")]
+#[allow(dead_code)]
+struct TranslationCompletedShadow {
+    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
+    session_id: ::std::string::String,
+    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
+    chunk_id: ::std::string::String,
+    /// User who owns the session (for bot sessions: the user who requested the bot).
+    user_id: ::std::string::String,
+    /// Language translated from, BCP 47.
+    source_language: ::std::string::String,
+    /// Language translated into, BCP 47.
+    target_language: ::std::string::String,
+    /// Translated transcript of the chunk.
+    translated_text: ::std::string::String,
+    /// Translated segments with the original timing and speakers ("timing data"), when segments were requested.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    segments: ::std::option::Option<::std::vec::Vec<TranscriptSegment>>,
+    /// "latency metrics" of the translation.
+    latency_metrics: LatencyMetrics,
+    /// Designed: translation model or service used.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    model: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TranslationCompleted {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TranslationCompletedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TranslationCompleted {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for TranslationCompleted {
     #[inline]
@@ -830,7 +1289,7 @@ impl ::event_contracts_runtime::Validate for TranslationCompleted {
     }
 }
 /// Published to `stream:audio-results` when processing a chunk fails, so the API can notify the WebSocket client and Monitoring can count failures. Field names are designed: the document lists the event with "Payload: transcripts, timing data, speaker map, latency metrics" but no failure fields. Published by the Audio Pipeline Worker, and (designed) by the translation worker for the `translation` stage.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ProcessingFailed {
     /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     pub session_id: ::std::string::String,
@@ -860,6 +1319,56 @@ pub struct ProcessingFailed {
         skip_serializing_if = "Option::is_none"
     )]
     pub target_language: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ProcessingFailed")]
+#[allow(dead_code)]
+struct ProcessingFailedShadow {
+    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
+    session_id: ::std::string::String,
+    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
+    chunk_id: ::std::string::String,
+    /// User who owns the session (for bot sessions: the user who requested the bot).
+    user_id: ::std::string::String,
+    /// Pipeline stage that failed ("pulls chunk from storage, runs pipeline").
+    stage: ProcessingFailedStage,
+    /// Machine-readable error code, snake_case, e.g. "blob_not_found", "model_timeout".
+    error_code: ::std::string::String,
+    /// Human-readable error message.
+    error_message: ::std::string::String,
+    /// Whether the same chunk may succeed on retry (the message stays pending for another claim).
+    retryable: bool,
+    /// Delivery attempt that failed (1 = first).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    attempt: ::std::option::Option<u64>,
+    /// For `stage` "translation": the language whose translation failed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    target_language: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ProcessingFailed {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ProcessingFailedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ProcessingFailed {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ProcessingFailed {
     #[inline]
@@ -964,7 +1473,7 @@ impl ::event_contracts_runtime::Validate for ProcessingFailedStage {
     }
 }
 /// Designed: the document names this event but gives no fields beyond "Include checksum/version info for drift detection." Published by the Config Sync Worker to `stream:config-sync` with the current authoritative configuration of one component; consumers (the API, and whisper/translation services "through existing REST clients") apply it and compare checksums.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ConfigSnapshot {
     /// Component the configuration belongs to, e.g. "whisper-service", "translation-service", "orchestration-api".
     pub config_name: ::std::string::String,
@@ -981,6 +1490,43 @@ pub struct ConfigSnapshot {
         skip_serializing_if = "Option::is_none"
     )]
     pub previous_version: ::std::option::Option<u64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ConfigSnapshot")]
+#[allow(dead_code)]
+struct ConfigSnapshotShadow {
+    /// Component the configuration belongs to, e.g. "whisper-service", "translation-service", "orchestration-api".
+    config_name: ::std::string::String,
+    /// Configuration version, incremented on every accepted change.
+    version: u64,
+    /// "checksum": `sha256:` + 64 lowercase hex digits of the canonical configuration JSON.
+    checksum: ::std::string::String,
+    /// The configuration itself (free keys); `checksum` is computed over it.
+    settings: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    /// Version this snapshot replaces; absent for the first version.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    previous_version: ::std::option::Option<u64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ConfigSnapshot {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ConfigSnapshotShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ConfigSnapshot {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ConfigSnapshot {
     #[inline]
@@ -1015,7 +1561,7 @@ impl ::event_contracts_runtime::Validate for ConfigSnapshot {
     }
 }
 /// Designed: the document names this event but gives no fields beyond "Include checksum/version info for drift detection." Published by the Config Sync Worker to `stream:config-sync` when a component's running configuration (`observed`) differs from the authoritative one (`expected`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ConfigDriftDetected {
     /// Component whose configuration drifted.
     pub config_name: ::std::string::String,
@@ -1044,6 +1590,55 @@ pub struct ConfigDriftDetected {
         skip_serializing_if = "Option::is_none"
     )]
     pub rollback_recommended: ::std::option::Option<bool>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ConfigDriftDetected")]
+#[allow(dead_code)]
+struct ConfigDriftDetectedShadow {
+    /// Component whose configuration drifted.
+    config_name: ::std::string::String,
+    /// Instance found drifting (e.g. pod or container name); absent when the whole component drifted.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    service_instance: ::std::option::Option<::std::string::String>,
+    /// Authoritative version and checksum.
+    expected: ConfigVersion,
+    /// Version and checksum the component reported.
+    observed: ConfigVersion,
+    /// Setting keys that differ, when the worker could compare settings.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    drifted_keys: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// Whether the worker will follow up with `ConfigRollbackRequested`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    rollback_recommended: ::std::option::Option<bool>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ConfigDriftDetected {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ConfigDriftDetectedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ConfigDriftDetected {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ConfigDriftDetected {
     #[inline]
@@ -1084,12 +1679,38 @@ impl ::event_contracts_runtime::Validate for ConfigDriftDetected {
     }
 }
 /// Version and checksum of a configuration: "Include checksum/version info for drift detection." Designed shape: a monotonically increasing integer version and a `sha256:`-prefixed hex digest of the canonical (sorted-key) JSON of the configuration.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ConfigVersion {
     /// Configuration version, incremented on every accepted change.
     pub version: u64,
     /// "checksum": `sha256:` + 64 lowercase hex digits of the canonical configuration JSON.
     pub checksum: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ConfigVersion")]
+#[allow(dead_code)]
+struct ConfigVersionShadow {
+    /// Configuration version, incremented on every accepted change.
+    version: u64,
+    /// "checksum": `sha256:` + 64 lowercase hex digits of the canonical configuration JSON.
+    checksum: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ConfigVersion {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ConfigVersionShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ConfigVersion {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ConfigVersion {
     #[inline]
@@ -1110,7 +1731,7 @@ impl ::event_contracts_runtime::Validate for ConfigVersion {
     }
 }
 /// Designed: the document names this event but gives no fields beyond "Include checksum/version info for drift detection." Published by the Config Sync Worker to `stream:config-sync` to have a component's configuration restored to an earlier version; consumers apply `rollback_to` and confirm with a new `ConfigSnapshot`. Applying the same (`config_name`, `rollback_to.version`) twice is a no-op.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ConfigRollbackRequested {
     /// Component whose configuration to roll back.
     pub config_name: ::std::string::String,
@@ -1139,6 +1760,55 @@ pub struct ConfigRollbackRequested {
         skip_serializing_if = "Option::is_none"
     )]
     pub drift_event_id: ::std::option::Option<::uuid::Uuid>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ConfigRollbackRequested")]
+#[allow(dead_code)]
+struct ConfigRollbackRequestedShadow {
+    /// Component whose configuration to roll back.
+    config_name: ::std::string::String,
+    /// Version and checksum to restore; consumers refuse if their stored copy of that version has a different checksum.
+    rollback_to: ConfigVersion,
+    /// Version being replaced, when known.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    current: ::std::option::Option<ConfigVersion>,
+    /// Why the rollback is requested.
+    reason: ::std::string::String,
+    /// Service or user that asked for the rollback.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    requested_by: ::std::option::Option<::std::string::String>,
+    /// `event_id` of the `ConfigDriftDetected` that led to this request, if any.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    drift_event_id: ::std::option::Option<::uuid::Uuid>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ConfigRollbackRequested {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ConfigRollbackRequestedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ConfigRollbackRequested {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ConfigRollbackRequested {
     #[inline]
@@ -1174,7 +1844,7 @@ impl ::event_contracts_runtime::Validate for ConfigRollbackRequested {
     }
 }
 /// Published to `stream:bot-control` by the API ("start/stop requests") or by Monitoring ("recovery"); consumed by the Bot Orchestrator Worker, which starts a meeting bot. "Payload includes meeting metadata, auth tokens (reference), desired capabilities." "Ensure idempotency: include `chunk_id`/`bot_id` in message to deduplicate on retries": a second `BotRequested` with the same `bot_id` does not start a second bot. The bot's audio enters `stream:audio-ingest` as `AudioChunkReceived` with `source_type` "bot". Field names other than `bot_id` are designed.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct BotRequested {
     /// Bot identifier chosen by the requester; the idempotency key.
     pub bot_id: ::std::string::String,
@@ -1214,6 +1884,66 @@ pub struct BotRequested {
         skip_serializing_if = "Option::is_none"
     )]
     pub bot_display_name: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "BotRequested")]
+#[allow(dead_code)]
+struct BotRequestedShadow {
+    /// Bot identifier chosen by the requester; the idempotency key.
+    bot_id: ::std::string::String,
+    /// User the bot acts for (owner of the resulting audio session).
+    user_id: ::std::string::String,
+    /// Audio session the bot's chunks will carry; defaults to one derived from `bot_id`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    session_id: ::std::option::Option<::std::string::String>,
+    /// Who asked: "user" via the API ("start/stop requests"), "recovery" from Monitoring ("Monitoring (recovery)").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trigger: ::std::option::Option<BotRequestedTrigger>,
+    /// For `trigger` "recovery": the failed bot this one replaces.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    replaces_bot_id: ::std::option::Option<::std::string::String>,
+    /// "meeting metadata".
+    meeting: MeetingMetadata,
+    /// "auth tokens (reference)": where the bot orchestrator fetches the meeting credentials (a secret-store or Redis key URI, e.g. "vault://secret/bots/…", "redis://bot:auth:…"). Never the token itself: stream entries are persisted and fanned out.
+    auth_token_ref: ::std::string::String,
+    /// "desired capabilities".
+    capabilities: BotCapabilities,
+    /// Name the bot shows in the meeting.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bot_display_name: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for BotRequested {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        BotRequestedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotRequested {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for BotRequested {
     #[inline]
@@ -1313,7 +2043,7 @@ impl ::event_contracts_runtime::Validate for BotRequestedTrigger {
     }
 }
 /// "meeting metadata" of a bot-control payload: the meeting a bot joins. Designed: the document gives no fields.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MeetingMetadata {
     /// Meeting platform, snake_case, e.g. "google_meet", "zoom", "teams". Not closed to an enum: the document names no platforms.
     pub platform: ::std::string::String,
@@ -1347,6 +2077,60 @@ pub struct MeetingMetadata {
         skip_serializing_if = "Option::is_none"
     )]
     pub scheduled_end: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MeetingMetadata")]
+#[allow(dead_code)]
+struct MeetingMetadataShadow {
+    /// Meeting platform, snake_case, e.g. "google_meet", "zoom", "teams". Not closed to an enum: the document names no platforms.
+    platform: ::std::string::String,
+    /// Join URL (https).
+    meeting_url: ::std::string::String,
+    /// Platform meeting identifier, when known.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    meeting_id: ::std::option::Option<::std::string::String>,
+    /// Meeting title, for dashboards.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    title: ::std::option::Option<::std::string::String>,
+    /// Scheduled start time.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    scheduled_start: ::std::option::Option<::event_contracts_runtime::DateTime>,
+    /// Scheduled end time; the bot leaves after it unless stopped earlier.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    scheduled_end: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MeetingMetadata {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MeetingMetadataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingMetadata {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for MeetingMetadata {
     #[inline]
@@ -1382,7 +2166,7 @@ impl ::event_contracts_runtime::Validate for MeetingMetadata {
     }
 }
 /// "desired capabilities" of a requested bot. Designed: the document gives no fields. The bot's audio enters the pipeline as `AudioChunkReceived` with `source_type` "bot", so the capabilities are the processing flags for its chunks plus bot-only options.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct BotCapabilities {
     /// Run speech-to-text ("transcribe").
     pub transcribe: bool,
@@ -1412,6 +2196,55 @@ pub struct BotCapabilities {
     )]
     pub send_chat_messages: ::std::option::Option<bool>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "BotCapabilities")]
+#[allow(dead_code)]
+struct BotCapabilitiesShadow {
+    /// Run speech-to-text ("transcribe").
+    transcribe: bool,
+    /// Attribute segments to speakers ("diarize"); results then carry a speaker map.
+    diarize: bool,
+    /// Translate the transcript ("translate"): the audio worker "emits `TranscriptionCompleted` + optional `TranslationRequested`".
+    translate: bool,
+    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]; required when `translate` is true.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    target_languages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// Keep the full meeting recording in object storage (not only the short-lived chunk blobs).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    record_audio: ::std::option::Option<bool>,
+    /// Allow the bot to post messages (e.g. a recording notice) in the meeting chat.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    send_chat_messages: ::std::option::Option<bool>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for BotCapabilities {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        BotCapabilitiesShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotCapabilities {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for BotCapabilities {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1434,7 +2267,7 @@ impl ::event_contracts_runtime::Validate for BotCapabilities {
     }
 }
 /// Published to `stream:bot-control` by the API ("start/stop requests") or by Monitoring ("recovery"); the Bot Orchestrator Worker makes the bot leave the meeting and reports it with `BotStatusUpdate`. Designed: the document names this event but gives no fields other than the `bot_id` idempotency key; stopping an already stopped bot is a no-op.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct BotStopRequested {
     /// Bot to stop ("include `chunk_id`/`bot_id` in message to deduplicate on retries").
     pub bot_id: ::std::string::String,
@@ -1459,6 +2292,51 @@ pub struct BotStopRequested {
         skip_serializing_if = "Option::is_none"
     )]
     pub requested_by: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "BotStopRequested")]
+#[allow(dead_code)]
+struct BotStopRequestedShadow {
+    /// Bot to stop ("include `chunk_id`/`bot_id` in message to deduplicate on retries").
+    bot_id: ::std::string::String,
+    /// "user" via the API, "recovery" from Monitoring.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trigger: ::std::option::Option<BotStopRequestedTrigger>,
+    /// Why the bot is stopped, for dashboards and logs.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    reason: ::std::option::Option<::std::string::String>,
+    /// User or service that asked for the stop.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    requested_by: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for BotStopRequested {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        BotStopRequestedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotStopRequested {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for BotStopRequested {
     #[inline]
@@ -1522,7 +2400,7 @@ impl ::event_contracts_runtime::Validate for BotStopRequestedTrigger {
     }
 }
 /// "`BotStatusUpdate` (worker → API, for dashboards)": published by the Bot Orchestrator Worker to `stream:bot-control` whenever a bot changes state. Designed: the document gives no fields other than the `bot_id` key.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct BotStatusUpdate {
     /// Bot whose status changed.
     pub bot_id: ::std::string::String,
@@ -1570,6 +2448,74 @@ pub struct BotStatusUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub retryable: ::std::option::Option<bool>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "BotStatusUpdate")]
+#[allow(dead_code)]
+struct BotStatusUpdateShadow {
+    /// Bot whose status changed.
+    bot_id: ::std::string::String,
+    /// Bot lifecycle state.
+    status: BotStatusUpdateStatus,
+    /// Audio session the bot publishes chunks under.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    session_id: ::std::option::Option<::std::string::String>,
+    /// Platform meeting identifier.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    meeting_id: ::std::option::Option<::std::string::String>,
+    /// Participants seen in the meeting.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    participant_count: ::std::option::Option<u64>,
+    /// `AudioChunkReceived` events published for this bot so far.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    chunks_published: ::std::option::Option<u64>,
+    /// What went wrong; required when `status` is "failed".
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    error: ::std::option::Option<::std::string::String>,
+    /// For "failed": whether Monitoring may try recovery with a new `BotRequested`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    retryable: ::std::option::Option<bool>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for BotStatusUpdate {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        BotStatusUpdateShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotStatusUpdate {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for BotStatusUpdate {
     #[inline]
@@ -1682,7 +2628,7 @@ impl ::event_contracts_runtime::Validate for BotStatusUpdateStatus {
     }
 }
 /// Published by the Monitoring Worker to `stream:monitoring`; the API serves it at "`/api/system/health`" and the alerting service watches it. Designed: the document names this event but gives no fields. One report per service (instance).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ServiceHealthReport {
     /// Service reported on, e.g. "audio-pipeline", "orchestration-api", "whisper-service".
     pub service: ::std::string::String,
@@ -1716,6 +2662,60 @@ pub struct ServiceHealthReport {
         skip_serializing_if = "Option::is_none"
     )]
     pub checks: ::std::option::Option<::std::vec::Vec<HealthCheck>>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ServiceHealthReport")]
+#[allow(dead_code)]
+struct ServiceHealthReportShadow {
+    /// Service reported on, e.g. "audio-pipeline", "orchestration-api", "whisper-service".
+    service: ::std::string::String,
+    /// Instance reported on; absent when the report covers the whole service.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    instance_id: ::std::option::Option<::std::string::String>,
+    /// Overall status: the worst of `checks`.
+    status: HealthStatus,
+    /// Version of the running service.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    version: ::std::option::Option<::std::string::String>,
+    /// Seconds since the instance started.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    uptime_seconds: ::std::option::Option<u64>,
+    /// Individual checks behind `status`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    checks: ::std::option::Option<::std::vec::Vec<HealthCheck>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ServiceHealthReport {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ServiceHealthReportShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ServiceHealthReport {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ServiceHealthReport {
     #[inline]
@@ -1807,7 +2807,7 @@ impl ::event_contracts_runtime::Validate for HealthStatus {
     }
 }
 /// One check inside a `ServiceHealthReport` (a dependency or a probe). Designed: the document gives no fields.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct HealthCheck {
     /// Check name, snake_case, e.g. "redis", "whisper_model", "stream_backlog".
     pub name: ::std::string::String,
@@ -1827,6 +2827,46 @@ pub struct HealthCheck {
         skip_serializing_if = "Option::is_none"
     )]
     pub detail: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "HealthCheck")]
+#[allow(dead_code)]
+struct HealthCheckShadow {
+    /// Check name, snake_case, e.g. "redis", "whisper_model", "stream_backlog".
+    name: ::std::string::String,
+    /// Result of the check.
+    status: HealthStatus,
+    /// How long the check took, in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    latency_ms: ::std::option::Option<f64>,
+    /// Human-readable detail, e.g. the error or the measured backlog.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    detail: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for HealthCheck {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        HealthCheckShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for HealthCheck {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for HealthCheck {
     #[inline]
@@ -1850,7 +2890,7 @@ impl ::event_contracts_runtime::Validate for HealthCheck {
     }
 }
 /// Published by the Monitoring Worker to `stream:monitoring` for the API and the alerting service when a metric leaves its normal range. Designed: the document names this event but gives no fields. `recovery_action` links it to Monitoring's "recovery" messages on `stream:bot-control`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AnomalyDetected {
     /// Kind of anomaly, snake_case, e.g. "latency_spike", "error_rate", "stream_backlog", "bot_unresponsive", "config_drift".
     pub anomaly_type: ::std::string::String,
@@ -1909,6 +2949,85 @@ pub struct AnomalyDetected {
         skip_serializing_if = "Option::is_none"
     )]
     pub recovery_action: ::std::option::Option<AnomalyDetectedRecoveryAction>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AnomalyDetected")]
+#[allow(dead_code)]
+struct AnomalyDetectedShadow {
+    /// Kind of anomaly, snake_case, e.g. "latency_spike", "error_rate", "stream_backlog", "bot_unresponsive", "config_drift".
+    anomaly_type: ::std::string::String,
+    /// Service the anomaly concerns.
+    service: ::std::string::String,
+    /// How urgent it is; alerting pages on "critical".
+    severity: AnomalyDetectedSeverity,
+    /// Metric that triggered detection.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metric: ::std::option::Option<::std::string::String>,
+    /// Value of `metric` that was observed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    observed_value: ::std::option::Option<f64>,
+    /// Threshold or expected value it was compared with.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    threshold: ::std::option::Option<f64>,
+    /// Length of the observation window.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    window_seconds: ::std::option::Option<u64>,
+    /// Bot concerned, for bot anomalies.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bot_id: ::std::option::Option<::std::string::String>,
+    /// Audio session concerned, when the anomaly is session-specific.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    session_id: ::std::option::Option<::std::string::String>,
+    /// Human-readable summary for alerts and dashboards.
+    message: ::std::string::String,
+    /// What Monitoring did or requested about it (e.g. published `BotRequested` with `trigger` "recovery").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    recovery_action: ::std::option::Option<AnomalyDetectedRecoveryAction>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AnomalyDetected {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AnomalyDetectedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AnomalyDetected {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AnomalyDetected {
     #[inline]
@@ -2077,7 +3196,7 @@ impl ::event_contracts_runtime::Validate for AnomalyDetectedRecoveryAction {
     }
 }
 /// Published periodically by the Monitoring Worker to `stream:monitoring` for the API (dashboards, "`/api/system/health`") and the alerting service. Designed: the document names this event but gives no fields. Counts cover [`window_start`, `window_end`); without `user_id` they are platform-wide.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct UsageMetrics {
     /// Start of the aggregation window (inclusive).
     pub window_start: ::event_contracts_runtime::DateTime,
@@ -2114,6 +3233,63 @@ pub struct UsageMetrics {
         skip_serializing_if = "Option::is_none"
     )]
     pub active_bots: ::std::option::Option<u64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "UsageMetrics")]
+#[allow(dead_code)]
+struct UsageMetricsShadow {
+    /// Start of the aggregation window (inclusive).
+    window_start: ::event_contracts_runtime::DateTime,
+    /// End of the aggregation window (exclusive).
+    window_end: ::event_contracts_runtime::DateTime,
+    /// User the counts are for; absent for platform-wide totals.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_id: ::std::option::Option<::std::string::String>,
+    /// `AudioChunkReceived` events in the window.
+    chunks_received: u64,
+    /// Seconds of audio processed.
+    audio_seconds_processed: f64,
+    /// `TranscriptionCompleted` events in the window.
+    transcriptions_completed: u64,
+    /// `TranslationCompleted` events in the window.
+    translations_completed: u64,
+    /// `ProcessingFailed` events in the window.
+    processing_failures: u64,
+    /// Audio sessions active at `window_end`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    active_sessions: ::std::option::Option<u64>,
+    /// Meeting bots active at `window_end`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    active_bots: ::std::option::Option<u64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for UsageMetrics {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        UsageMetricsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for UsageMetrics {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for UsageMetrics {
     #[inline]
@@ -2165,7 +3341,7 @@ impl ::event_contracts_runtime::Validate for UsageMetrics {
     }
 }
 /// Identifies the audio chunk an audio event is about: the document's "Key payload fields: `session_id`, `chunk_id`, `user_id`" of `stream:audio-ingest`, carried on into `stream:audio-results` so the API can fan results out to the right WebSocket session. "Ensure idempotency: include `chunk_id`/`bot_id` in message to deduplicate on retries."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ChunkRef {
     /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     pub session_id: ::std::string::String,
@@ -2173,6 +3349,32 @@ pub struct ChunkRef {
     pub chunk_id: ::std::string::String,
     /// User who owns the session (for bot sessions: the user who requested the bot).
     pub user_id: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ChunkRef")]
+#[allow(dead_code)]
+struct ChunkRefShadow {
+    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
+    session_id: ::std::string::String,
+    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
+    chunk_id: ::std::string::String,
+    /// User who owns the session (for bot sessions: the user who requested the bot).
+    user_id: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ChunkRef {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ChunkRefShadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ChunkRef {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ChunkRef {
     #[inline]

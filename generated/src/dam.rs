@@ -7,7 +7,7 @@
  Source: `shared/docs/002_1a4eefb067ad4f62.txt`; transport: amqp.*/
 #![allow(clippy::all, deprecated)]
 /// "Emitted once upon successful start and AMQP connection. Used for system alignment, heartbeat, and initial state sync."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CaptureAlive {
     /// (string, always "capture-daemon")
     pub service: CaptureAliveService,
@@ -49,6 +49,68 @@ pub struct CaptureAlive {
     pub version: ::std::string::String,
     /// "array of current device summaries, can be empty"
     pub devices: ::std::vec::Vec<DeviceSummary>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CaptureAlive")]
+#[allow(dead_code)]
+struct CaptureAliveShadow {
+    /// (string, always "capture-daemon")
+    service: CaptureAliveService,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// "service version/Git SHA"
+    version: ::std::string::String,
+    /// "array of current device summaries, can be empty"
+    devices: ::std::vec::Vec<DeviceSummary>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureAlive {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CaptureAliveShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CaptureAlive {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for CaptureAlive {
     #[inline]
@@ -157,7 +219,7 @@ impl ::event_contracts_runtime::Validate for CaptureAliveService {
     }
 }
 /// Device Summary (`devices` array): one attached or known capture device, as listed by `capture.alive` ("array of current device summaries, can be empty") and `capture.device_list` ("Describes all attached and known capture devices.").
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DeviceSummary {
     /// Device identifier, e.g. "/dev/video0".
     pub id: ::std::string::String,
@@ -173,6 +235,42 @@ pub struct DeviceSummary {
     pub status: DeviceSummaryStatus,
     /// When the device was last seen (ISO timestamp).
     pub last_seen: ::event_contracts_runtime::DateTime,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "DeviceSummary")]
+#[allow(dead_code)]
+struct DeviceSummaryShadow {
+    /// Device identifier, e.g. "/dev/video0".
+    id: ::std::string::String,
+    /// Device kind, e.g. "v4l2". The document shows only `v4l2`, so this is not closed to an enum.
+    kind: ::std::string::String,
+    /// Device path, e.g. "/dev/video0".
+    path: ::std::string::String,
+    /// Human-readable device name, e.g. "UVC Camera (Logitech C920)".
+    name: ::std::string::String,
+    /// What the device can capture.
+    capabilities: DeviceSummaryCapabilities,
+    /// "online" // or "offline"
+    status: DeviceSummaryStatus,
+    /// When the device was last seen (ISO timestamp).
+    last_seen: ::event_contracts_runtime::DateTime,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DeviceSummary {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        DeviceSummaryShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DeviceSummary {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for DeviceSummary {
     #[inline]
@@ -201,7 +299,7 @@ impl ::event_contracts_runtime::Validate for DeviceSummary {
     }
 }
 /// What the device can capture.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DeviceSummaryCapabilities {
     /// Supported resolutions as `WIDTHxHEIGHT`, e.g. ["1920x1080", "1280x720"].
     pub resolutions: ::std::vec::Vec<::std::string::String>,
@@ -216,6 +314,41 @@ pub struct DeviceSummaryCapabilities {
         skip_serializing_if = "Option::is_none"
     )]
     pub audio: ::std::option::Option<bool>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "DeviceSummaryCapabilities")]
+#[allow(dead_code)]
+struct DeviceSummaryCapabilitiesShadow {
+    /// Supported resolutions as `WIDTHxHEIGHT`, e.g. ["1920x1080", "1280x720"].
+    resolutions: ::std::vec::Vec<::std::string::String>,
+    /// Supported frame rates, e.g. [30, 60].
+    fps: ::std::vec::Vec<u64>,
+    /// Supported pixel/codec formats, e.g. ["YUYV", "MJPEG", "H264"].
+    formats: ::std::vec::Vec<::std::string::String>,
+    /// Whether the device also captures audio. Optional: the document's `capture.device_list` example omits it.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    audio: ::std::option::Option<bool>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DeviceSummaryCapabilities {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        DeviceSummaryCapabilitiesShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DeviceSummaryCapabilities {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for DeviceSummaryCapabilities {
     #[inline]
@@ -291,7 +424,7 @@ impl ::event_contracts_runtime::Validate for DeviceSummaryStatus {
     }
 }
 /// "Emitted periodically (on scan, on change, or on request). Describes all attached and known capture devices."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CaptureDeviceList {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -331,6 +464,66 @@ pub struct CaptureDeviceList {
     pub principal_id: ::std::string::String,
     /// "array: see schema below" (Device Summary)
     pub devices: ::std::vec::Vec<DeviceSummary>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CaptureDeviceList")]
+#[allow(dead_code)]
+struct CaptureDeviceListShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// "array: see schema below" (Device Summary)
+    devices: ::std::vec::Vec<DeviceSummary>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureDeviceList {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CaptureDeviceListShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CaptureDeviceList {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for CaptureDeviceList {
     #[inline]
@@ -403,7 +596,7 @@ impl ::event_contracts_runtime::Validate for CaptureDeviceList {
     }
 }
 /// "Emitted when a device starts recording (ffmpeg loop starts)."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CaptureRecordingStarted {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -445,6 +638,68 @@ pub struct CaptureRecordingStarted {
     pub device: ::std::string::String,
     /// (string, output path)
     pub file: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CaptureRecordingStarted")]
+#[allow(dead_code)]
+struct CaptureRecordingStartedShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// (string, e.g., "/dev/video0")
+    device: ::std::string::String,
+    /// (string, output path)
+    file: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureRecordingStarted {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CaptureRecordingStartedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CaptureRecordingStarted {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for CaptureRecordingStarted {
     #[inline]
@@ -527,7 +782,7 @@ impl ::event_contracts_runtime::Validate for CaptureRecordingStarted {
     }
 }
 /// "Emitted when a device recording stops (graceful or error)."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CaptureRecordingStopped {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -576,6 +831,75 @@ pub struct CaptureRecordingStopped {
         skip_serializing_if = "Option::is_none"
     )]
     pub reason: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CaptureRecordingStopped")]
+#[allow(dead_code)]
+struct CaptureRecordingStoppedShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// Device path, e.g. "/dev/video0".
+    device: ::std::string::String,
+    /// Output path of the recording.
+    file: ::std::string::String,
+    /// (string, optional: "manual", "error", etc.); open-ended, so not an enum.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    reason: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureRecordingStopped {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CaptureRecordingStoppedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CaptureRecordingStopped {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for CaptureRecordingStopped {
     #[inline]
@@ -658,7 +982,7 @@ impl ::event_contracts_runtime::Validate for CaptureRecordingStopped {
     }
 }
 /// "Emitted on fatal error, device failure, or ffmpeg crash."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CaptureError {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -707,6 +1031,75 @@ pub struct CaptureError {
     pub context: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CaptureError")]
+#[allow(dead_code)]
+struct CaptureErrorShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// (string)
+    error: ::std::string::String,
+    /// (object, optional) free-form details.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    context: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureError {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CaptureErrorShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CaptureError {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for CaptureError {
     #[inline]
@@ -775,7 +1168,7 @@ impl ::event_contracts_runtime::Validate for CaptureError {
     }
 }
 /// "Emitted when a new ingest job is created for a recorded or uploaded video."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct VideoIngestJobCreated {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -819,6 +1212,70 @@ pub struct VideoIngestJobCreated {
     pub video_path: ::std::string::String,
     /// (string: "recording"|"upload")
     pub source: VideoIngestJobCreatedSource,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "VideoIngestJobCreated")]
+#[allow(dead_code)]
+struct VideoIngestJobCreatedShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// (string/UUID)
+    job_id: ::uuid::Uuid,
+    /// (string)
+    video_path: ::std::string::String,
+    /// (string: "recording"|"upload")
+    source: VideoIngestJobCreatedSource,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for VideoIngestJobCreated {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        VideoIngestJobCreatedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for VideoIngestJobCreated {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for VideoIngestJobCreated {
     #[inline]
@@ -933,7 +1390,7 @@ impl ::event_contracts_runtime::Validate for VideoIngestJobCreatedSource {
     }
 }
 /// "Emitted when an ingest job is complete (file indexed, preview/metadata extracted)."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct VideoIngestJobCompleted {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -977,6 +1434,70 @@ pub struct VideoIngestJobCompleted {
     pub video_path: ::std::string::String,
     /// (object: e.g., metadata summary); keys are free.
     pub result: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "VideoIngestJobCompleted")]
+#[allow(dead_code)]
+struct VideoIngestJobCompletedShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// Ingest job id (UUID), as in `video.ingest_job_created`.
+    job_id: ::uuid::Uuid,
+    /// Path of the ingested video.
+    video_path: ::std::string::String,
+    /// (object: e.g., metadata summary); keys are free.
+    result: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for VideoIngestJobCompleted {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        VideoIngestJobCompletedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for VideoIngestJobCompleted {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for VideoIngestJobCompleted {
     #[inline]
@@ -1052,7 +1573,7 @@ impl ::event_contracts_runtime::Validate for VideoIngestJobCompleted {
     }
 }
 /// "Emitted on ingest errors, database faults, etc."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct VideoError {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -1101,6 +1622,75 @@ pub struct VideoError {
     pub context: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "VideoError")]
+#[allow(dead_code)]
+struct VideoErrorShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// (string)
+    error: ::std::string::String,
+    /// (object, optional) free-form details.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    context: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for VideoError {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        VideoErrorShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for VideoError {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for VideoError {
     #[inline]
@@ -1169,7 +1759,7 @@ impl ::event_contracts_runtime::Validate for VideoError {
     }
 }
 /// "Emitted on service startup, ready to serve HTTP API."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct VideoReady {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -1211,6 +1801,68 @@ pub struct VideoReady {
     pub version: ::std::string::String,
     /// (object: e.g., status, DB connection, etc.); keys are free.
     pub health: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "VideoReady")]
+#[allow(dead_code)]
+struct VideoReadyShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// "service version/Git SHA"
+    version: ::std::string::String,
+    /// (object: e.g., status, DB connection, etc.); keys are free.
+    health: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for VideoReady {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        VideoReadyShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for VideoReady {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for VideoReady {
     #[inline]
@@ -1286,7 +1938,7 @@ impl ::event_contracts_runtime::Validate for VideoReady {
     }
 }
 /// "Emitted when web UI starts (optional, if you want frontends to self-register)."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct WebappAlive {
     /// (string: "video-web-app")
     pub service: WebappAliveService,
@@ -1333,6 +1985,73 @@ pub struct WebappAlive {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_agent: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "WebappAlive")]
+#[allow(dead_code)]
+struct WebappAliveShadow {
+    /// (string: "video-web-app")
+    service: WebappAliveService,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// Web app version.
+    version: ::std::string::String,
+    /// Browser user agent (optional).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_agent: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for WebappAlive {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        WebappAliveShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for WebappAlive {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for WebappAlive {
     #[inline]
@@ -1437,7 +2156,7 @@ impl ::event_contracts_runtime::Validate for WebappAliveService {
     }
 }
 /// "Emitted on high-value user actions (optional: e.g., start/stop recording, upload, search)."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct WebappUserAction {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -1486,6 +2205,75 @@ pub struct WebappUserAction {
     pub context: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "WebappUserAction")]
+#[allow(dead_code)]
+struct WebappUserActionShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// (string), e.g. start/stop recording, upload, search; open-ended, so not an enum.
+    action: ::std::string::String,
+    /// (object, optional) free-form details.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    context: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for WebappUserAction {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        WebappUserActionShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for WebappUserAction {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for WebappUserAction {
     #[inline]
@@ -1561,7 +2349,7 @@ impl ::event_contracts_runtime::Validate for WebappUserAction {
     }
 }
 /// "Emitted on frontend errors or failed API calls."
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct WebappError {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -1603,6 +2391,68 @@ pub struct WebappError {
     pub error: ::std::string::String,
     /// (object) free-form details; required here (the document does not mark it optional, unlike `capture.error`/`video.error`).
     pub context: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "WebappError")]
+#[allow(dead_code)]
+struct WebappErrorShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// Error message (the document gives no type; a string as in the other `*.error` events).
+    error: ::std::string::String,
+    /// (object) free-form details; required here (the document does not mark it optional, unlike `capture.error`/`video.error`).
+    context: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for WebappError {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        WebappErrorShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for WebappError {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for WebappError {
     #[inline]
@@ -1671,7 +2521,7 @@ impl ::event_contracts_runtime::Validate for WebappError {
     }
 }
 /// Designed: the document says "Requests emit `tenant.*` events on the message bus. These are also written to `data/audit.log` as an immutable trail" but names none. Emitted by the tenant middleware once per handled request, after the response status is known.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TenantRequest {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -1736,6 +2586,91 @@ pub struct TenantRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_agent: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TenantRequest")]
+#[allow(dead_code)]
+struct TenantRequestShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// HTTP method of the request.
+    method: TenantRequestMethod,
+    /// Request path (without query string).
+    path: ::std::string::String,
+    /// HTTP response status code.
+    status: u64,
+    /// Time taken to handle the request, in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    duration_ms: ::std::option::Option<f64>,
+    /// Client address as seen by the service.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    remote_addr: ::std::option::Option<::std::string::String>,
+    /// Client user agent.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    user_agent: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TenantRequest {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TenantRequestShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TenantRequest {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for TenantRequest {
     #[inline]
@@ -1878,7 +2813,7 @@ impl ::event_contracts_runtime::Validate for TenantRequestMethod {
     }
 }
 /// Designed: the document says "Requests emit `tenant.*` events on the message bus. These are also written to `data/audit.log` as an immutable trail" but names none. Emitted when a principal's request is refused because it is not authenticated for, or not authorised on, the resource in this tenant.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TenantAccessDenied {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -1941,6 +2876,89 @@ pub struct TenantAccessDenied {
         skip_serializing_if = "Option::is_none"
     )]
     pub reason: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TenantAccessDenied")]
+#[allow(dead_code)]
+struct TenantAccessDeniedShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// HTTP method of the request.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    method: ::std::option::Option<TenantAccessDeniedMethod>,
+    /// Request path (without query string).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    path: ::std::option::Option<::std::string::String>,
+    /// The resource that was requested, e.g. "video:<id>" or "device:/dev/video0".
+    resource: ::std::string::String,
+    /// The action that was attempted, e.g. "read", "delete", "start_recording".
+    action: ::std::string::String,
+    /// Why access was denied (optional).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    reason: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TenantAccessDenied {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TenantAccessDeniedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TenantAccessDenied {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for TenantAccessDenied {
     #[inline]
@@ -2089,7 +3107,7 @@ impl ::event_contracts_runtime::Validate for TenantAccessDeniedMethod {
     }
 }
 /// Designed: the document says "Requests emit `tenant.*` events on the message bus. These are also written to `data/audit.log` as an immutable trail" but names none. Emitted when a request creates, updates or deletes a tenant-owned resource (video, device setting, job …), so the audit trail records who changed what.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TenantResourceChanged {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -2142,6 +3160,79 @@ pub struct TenantResourceChanged {
     pub changes: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TenantResourceChanged")]
+#[allow(dead_code)]
+struct TenantResourceChangedShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+    /// Kind of resource, e.g. "video", "device", "ingest_job".
+    resource: ::std::string::String,
+    /// Identifier of the resource.
+    resource_id: ::std::string::String,
+    /// What happened to the resource.
+    action: TenantResourceChangedAction,
+    /// Changed fields and their new values (optional, free-form).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    changes: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TenantResourceChanged {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TenantResourceChangedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TenantResourceChanged {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for TenantResourceChanged {
     #[inline]
@@ -2266,7 +3357,7 @@ impl ::event_contracts_runtime::Validate for TenantResourceChangedAction {
     }
 }
 /// Fields every ThatDAMToolbox event payload carries. "Each payload should include at least: `service` (emitter service name), `ts` (ISO timestamp), `v` (schema version, optional but recommended)". "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing." "Event payloads **must** include both identifiers: `tenant_id` – logical tenant namespace, `principal_id` – authenticated user or agent." Events are flat JSON objects; the topic is the AMQP routing key, not a payload field.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DamCommon {
     /// "emitter service name"
     pub service: ::std::string::String,
@@ -2304,6 +3395,62 @@ pub struct DamCommon {
     pub tenant_id: ::std::string::String,
     /// "authenticated user or agent"; event payloads "**must**" include it.
     pub principal_id: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "DamCommon")]
+#[allow(dead_code)]
+struct DamCommonShadow {
+    /// "emitter service name"
+    service: ::std::string::String,
+    /// "ISO timestamp" (RFC 3339 date-time)
+    ts: ::event_contracts_runtime::DateTime,
+    /// "schema version, optional but recommended"
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    v: ::std::option::Option<::std::string::String>,
+    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_id: ::std::option::Option<::std::string::String>,
+    /// Identifier of the request that caused the event ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    /// Identifier correlating related events ("for tracing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    correlation_id: ::std::option::Option<::std::string::String>,
+    /// "logical tenant namespace"; event payloads "**must**" include it.
+    tenant_id: ::std::string::String,
+    /// "authenticated user or agent"; event payloads "**must**" include it.
+    principal_id: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DamCommon {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        DamCommonShadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DamCommon {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for DamCommon {
     #[inline]

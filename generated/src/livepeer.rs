@@ -7,7 +7,7 @@
  Source: `shared/docs/000_35c05b9c7e8cece0.txt`; transport: kafka.*/
 #![allow(clippy::all, deprecated)]
 /// "Every queued event is wrapped in a common envelope before being written to Kafka" (`monitor/kafka.go`, `GatewayEvent`). go-livepeer builds it in `SendQueueEventAsync(eventType, data)`: `id` is `uuid.New().String()`, `type` the `eventType` argument, `timestamp` `fmt.Sprint(time.Now().UnixMilli())` (a string), `gateway` the producer's configured gateway address, and `data` the payload exactly as passed. All five keys are always written: `ID` and `Gateway` are `omitempty` pointers but the pointers are never nil, so `gateway` is present even when it is `""`. Note: the unmerged pluggable-backend branch (`monitor/backend_kafka.go`) omits an empty `gateway`; that branch is not accepted here.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct GatewayEnvelope<D = ::serde_json::Value> {
     /// "generated UUID for the message key": `uuid.New().String()` (UUIDv4); also used as the Kafka message key.
     pub id: ::uuid::Uuid,
@@ -19,6 +19,40 @@ pub struct GatewayEnvelope<D = ::serde_json::Value> {
     pub gateway: ::std::string::String,
     /// "event payload" (object/array). Any JSON value: an object for most events, an array for `discovery_results` / `network_capabilities`, and `null` when Go marshals a nil slice (e.g. `network_capabilities` with no orchestrator). Its schema is chosen by `type`.
     pub data: D,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "GatewayEnvelope")]
+#[allow(dead_code)]
+struct GatewayEnvelopeShadow<D = ::serde_json::Value> {
+    /// "generated UUID for the message key": `uuid.New().String()` (UUIDv4); also used as the Kafka message key.
+    id: ::uuid::Uuid,
+    /// "top-level event type (for example `stream_trace`)". Names the schema of `data` (see manifest). Code vs document: for events relayed from an orchestrator/runner whose wrapper carries an `event` but no `queue_event_type`, go-livepeer (`startEventsSubscribe` in `server/ai_live_video.go` / `byoc/trickle.go`) sends `type: ""`, so the empty string is accepted; such events fall to the forwarded (`*`) schema.
+    r#type: ::std::string::String,
+    /// "enqueue time in Unix milliseconds", sent as a decimal string (`fmt.Sprint(timestampMs)` in `monitor/kafka.go`), e.g. `"1767966890412"`. It is the time `SendQueueEventAsync` was called, not the Kafka write time (events are batched and written up to ~1 s later).
+    timestamp: ::std::string::String,
+    /// "gateway address configured for the Kafka producer". Always present; `""` when not configured. Depending on the go-livepeer version it holds `-gatewayHost` or the `-ethAcctAddr` flag exactly as typed (casing not normalised), so no pattern is imposed.
+    gateway: ::std::string::String,
+    /// "event payload" (object/array). Any JSON value: an object for most events, an array for `discovery_results` / `network_capabilities`, and `null` when Go marshals a nil slice (e.g. `network_capabilities` with no orchestrator). Its schema is chosen by `type`.
+    data: D,
+}
+impl<'de, D: ::serde::Deserialize<'de>> ::event_contracts_runtime::de::FromMap<'de>
+for GatewayEnvelope<D> {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        GatewayEnvelopeShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de, D: ::serde::Deserialize<'de>> ::serde::Deserialize<'de>
+for GatewayEnvelope<D> {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl<D> ::event_contracts_runtime::Validate for GatewayEnvelope<D> {
     #[inline]
@@ -123,7 +157,7 @@ impl ::event_contracts_runtime::Validate for StreamTrace {
     }
 }
 /// `stream_trace` subtype `gateway_receive_stream_request`: "Stream request accepted at gateway". Emitted by `server/ai_mediaserver.go` (StartLiveVideo for RTMP/MediaMTX, CreateWhip) and `byoc/stream_gateway.go` setupStream; not gated by `-monitor`. `timestamp` is the request arrival time (`streamRequestTime`). "empty `orchestrator_info`": always `{"address":"","url":""}`. Sent as a Go `map[string]interface{}`, so keys arrive in alphabetical order. Code vs document: `timestamp` is a JSON NUMBER (int64 Unix ms, `time.Now().UnixMilli()`), unlike the envelope's string timestamp. All six keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveStreamRequest {
     /// int64 Unix milliseconds (a number, not a string).
     pub timestamp: i64,
@@ -135,6 +169,38 @@ pub struct StreamTraceGatewayReceiveStreamRequest {
     pub request_id: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceGatewayReceiveStreamRequest")]
+#[allow(dead_code)]
+struct StreamTraceGatewayReceiveStreamRequestShadow {
+    /// int64 Unix milliseconds (a number, not a string).
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Request id (8 hex characters for live video).
+    request_id: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceGatewayReceiveStreamRequest {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceGatewayReceiveStreamRequestShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceGatewayReceiveStreamRequest {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceGatewayReceiveStreamRequest {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -142,7 +208,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewayReceiveStreamRequ
     }
 }
 /// `orchestrator_info{address,url}` added by the gateway. Both keys are optional strings and are often empty: gateway-authored `gateway_receive_stream_request`, `gateway_ingest_stream_closed` and `gateway_no_orchestrators_available` always send `{"address":"","url":""}`. On the server path `address` is `hexutil.Encode(OrchestratorInfo.Address)` (lowercase `0x…`, or just `"0x"` when the orchestrator sent no address); on the BYOC path it is `JobToken.Address()` (lowercase hex, or `""`). `url` is the orchestrator's transcoder / service URL.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct OrchestratorInfo {
     /// Orchestrator Ethereum address: lowercase `0x…` (hexutil), `"0x"` or `""` when unknown.
     #[serde(
@@ -159,6 +225,42 @@ pub struct OrchestratorInfo {
     )]
     pub url: ::std::option::Option<::std::string::String>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "OrchestratorInfo")]
+#[allow(dead_code)]
+struct OrchestratorInfoShadow {
+    /// Orchestrator Ethereum address: lowercase `0x…` (hexutil), `"0x"` or `""` when unknown.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    address: ::std::option::Option<::std::string::String>,
+    /// Orchestrator service URI (`sess.Transcoder()` / `ServiceAddr`), `""` when no orchestrator is selected yet.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    url: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for OrchestratorInfo {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        OrchestratorInfoShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OrchestratorInfo {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for OrchestratorInfo {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -166,7 +268,7 @@ impl ::event_contracts_runtime::Validate for OrchestratorInfo {
     }
 }
 /// `stream_trace` subtype `gateway_ingest_stream_closed`: "Ingest connection closed/disconnected". Emitted by `server/ai_mediaserver.go` (after `RunSegmentation` or `whipConn.AwaitClose()`) and `byoc/stream_gateway.go`; not gated. Code vs document: the document says "usually empty `orchestrator_info`"; the code always sends `{"address":"","url":""}`. Sent as a Go `map[string]interface{}`, so keys arrive in alphabetical order. Code vs document: `timestamp` is a JSON NUMBER (int64 Unix ms, `time.Now().UnixMilli()`), unlike the envelope's string timestamp. All six keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayIngestStreamClosed {
     /// int64 Unix milliseconds (a number, not a string).
     pub timestamp: i64,
@@ -178,6 +280,38 @@ pub struct StreamTraceGatewayIngestStreamClosed {
     pub request_id: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceGatewayIngestStreamClosed")]
+#[allow(dead_code)]
+struct StreamTraceGatewayIngestStreamClosedShadow {
+    /// int64 Unix milliseconds (a number, not a string).
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Request id (8 hex characters for live video).
+    request_id: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceGatewayIngestStreamClosed {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceGatewayIngestStreamClosedShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceGatewayIngestStreamClosed {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceGatewayIngestStreamClosed {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -185,7 +319,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewayIngestStreamClose
     }
 }
 /// `stream_trace` subtype `gateway_send_first_ingest_segment`: "First segment sent from gateway to orchestrator". Emitted by `server/ai_live_video.go` startTricklePublish and `byoc/trickle.go`, only with `-monitor`. `orchestrator_info` is the selected orchestrator. Sent as a Go `map[string]interface{}`, so keys arrive in alphabetical order. Code vs document: `timestamp` is a JSON NUMBER (int64 Unix ms, `time.Now().UnixMilli()`), unlike the envelope's string timestamp. All six keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewaySendFirstIngestSegment {
     /// int64 Unix milliseconds (a number, not a string).
     pub timestamp: i64,
@@ -197,6 +331,38 @@ pub struct StreamTraceGatewaySendFirstIngestSegment {
     pub request_id: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceGatewaySendFirstIngestSegment")]
+#[allow(dead_code)]
+struct StreamTraceGatewaySendFirstIngestSegmentShadow {
+    /// int64 Unix milliseconds (a number, not a string).
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Request id (8 hex characters for live video).
+    request_id: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceGatewaySendFirstIngestSegment {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceGatewaySendFirstIngestSegmentShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceGatewaySendFirstIngestSegment {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceGatewaySendFirstIngestSegment {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -204,7 +370,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewaySendFirstIngestSe
     }
 }
 /// `stream_trace` subtype `gateway_receive_first_processed_segment`: "First processed segment received back". Emitted by `server/ai_live_video.go` startTrickleSubscribe and `byoc/trickle.go`, only with `-monitor`. Sent as a Go `map[string]interface{}`, so keys arrive in alphabetical order. Code vs document: `timestamp` is a JSON NUMBER (int64 Unix ms, `time.Now().UnixMilli()`), unlike the envelope's string timestamp. All six keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveFirstProcessedSegment {
     /// int64 Unix milliseconds (a number, not a string).
     pub timestamp: i64,
@@ -216,6 +382,38 @@ pub struct StreamTraceGatewayReceiveFirstProcessedSegment {
     pub request_id: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceGatewayReceiveFirstProcessedSegment")]
+#[allow(dead_code)]
+struct StreamTraceGatewayReceiveFirstProcessedSegmentShadow {
+    /// int64 Unix milliseconds (a number, not a string).
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Request id (8 hex characters for live video).
+    request_id: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceGatewayReceiveFirstProcessedSegment {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceGatewayReceiveFirstProcessedSegmentShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceGatewayReceiveFirstProcessedSegment {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate
 for StreamTraceGatewayReceiveFirstProcessedSegment {
     #[inline]
@@ -224,7 +422,7 @@ for StreamTraceGatewayReceiveFirstProcessedSegment {
     }
 }
 /// `stream_trace` subtype `gateway_receive_few_processed_segments`: "Third processed segment received (readiness signal)" (`segmentsReceived == 3`). Emitted by `server/ai_live_video.go` and `byoc/trickle.go`, only with `-monitor`. Sent as a Go `map[string]interface{}`, so keys arrive in alphabetical order. Code vs document: `timestamp` is a JSON NUMBER (int64 Unix ms, `time.Now().UnixMilli()`), unlike the envelope's string timestamp. All six keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveFewProcessedSegments {
     /// int64 Unix milliseconds (a number, not a string).
     pub timestamp: i64,
@@ -236,6 +434,38 @@ pub struct StreamTraceGatewayReceiveFewProcessedSegments {
     pub request_id: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceGatewayReceiveFewProcessedSegments")]
+#[allow(dead_code)]
+struct StreamTraceGatewayReceiveFewProcessedSegmentsShadow {
+    /// int64 Unix milliseconds (a number, not a string).
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Request id (8 hex characters for live video).
+    request_id: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceGatewayReceiveFewProcessedSegments {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceGatewayReceiveFewProcessedSegmentsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceGatewayReceiveFewProcessedSegments {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate
 for StreamTraceGatewayReceiveFewProcessedSegments {
     #[inline]
@@ -244,7 +474,7 @@ for StreamTraceGatewayReceiveFewProcessedSegments {
     }
 }
 /// `stream_trace` subtype `gateway_receive_first_data_segment`: "First data-channel segment received (BYOC event)". BYOC only: `byoc/trickle.go` startDataSubscribe, only with `-monitor`. The BYOC `orchestrator_info.address` is `JobToken.Address()` (lowercase hex or `""`). Sent as a Go `map[string]interface{}`, so keys arrive in alphabetical order. Code vs document: `timestamp` is a JSON NUMBER (int64 Unix ms, `time.Now().UnixMilli()`), unlike the envelope's string timestamp. All six keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveFirstDataSegment {
     /// int64 Unix milliseconds (a number, not a string).
     pub timestamp: i64,
@@ -256,6 +486,38 @@ pub struct StreamTraceGatewayReceiveFirstDataSegment {
     pub request_id: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceGatewayReceiveFirstDataSegment")]
+#[allow(dead_code)]
+struct StreamTraceGatewayReceiveFirstDataSegmentShadow {
+    /// int64 Unix milliseconds (a number, not a string).
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Request id (8 hex characters for live video).
+    request_id: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceGatewayReceiveFirstDataSegment {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceGatewayReceiveFirstDataSegmentShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceGatewayReceiveFirstDataSegment {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceGatewayReceiveFirstDataSegment {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -263,7 +525,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewayReceiveFirstDataS
     }
 }
 /// `stream_trace` subtype `gateway_no_orchestrators_available`: "Selection failed because no orchestrators available". Emitted by `server/ai_process.go` processAIRequest; not gated. `orchestrator_info` is always `{"address":"","url":""}`. Sent as a Go `map[string]interface{}`, so keys arrive in alphabetical order. Code vs document: `timestamp` is a JSON NUMBER (int64 Unix ms, `time.Now().UnixMilli()`), unlike the envelope's string timestamp. All six keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayNoOrchestratorsAvailable {
     /// int64 Unix milliseconds (a number, not a string).
     pub timestamp: i64,
@@ -275,6 +537,38 @@ pub struct StreamTraceGatewayNoOrchestratorsAvailable {
     pub request_id: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceGatewayNoOrchestratorsAvailable")]
+#[allow(dead_code)]
+struct StreamTraceGatewayNoOrchestratorsAvailableShadow {
+    /// int64 Unix milliseconds (a number, not a string).
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Request id (8 hex characters for live video).
+    request_id: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceGatewayNoOrchestratorsAvailable {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceGatewayNoOrchestratorsAvailableShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceGatewayNoOrchestratorsAvailable {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceGatewayNoOrchestratorsAvailable {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -282,7 +576,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewayNoOrchestratorsAv
     }
 }
 /// `stream_trace` subtype `orchestrator_swap`: "Mid-stream orchestrator swap event" with "`stream_id`, `request_id`, `pipeline`, `pipeline_id`, `message`, `orchestrator_info`". Server path only (`server/ai_mediaserver.go` processStream); BYOC reports swaps as an `ai_stream_events` error instead. Code vs document: there is NO `timestamp`; `orchestrator_info` is the orchestrator being swapped away from. Not gated by `-monitor`. All seven keys are always sent.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceOrchestratorSwap {
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -296,6 +590,39 @@ pub struct StreamTraceOrchestratorSwap {
     pub message: ::std::string::String,
     pub orchestrator_info: OrchestratorInfo,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceOrchestratorSwap")]
+#[allow(dead_code)]
+struct StreamTraceOrchestratorSwapShadow {
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// Request id.
+    request_id: ::std::string::String,
+    /// Pipeline name (e.g. `streamdiffusion`, `comfyui`).
+    pipeline: ::std::string::String,
+    /// Pipeline id; `""` unless the auth webhook returned one.
+    pipeline_id: ::std::string::String,
+    /// Swap reason: `err.Error()` of the failure, or `"unknown swap reason"`.
+    message: ::std::string::String,
+    pub orchestrator_info: OrchestratorInfo,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for StreamTraceOrchestratorSwap {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceOrchestratorSwapShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceOrchestratorSwap {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceOrchestratorSwap {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -303,7 +630,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceOrchestratorSwap {
     }
 }
 /// `stream_trace` subtype `runner_receive_stream_request`: Runner accepted the stream request. Not in the document: a subtype relayed from the ai-runner, which emits `{"type":"runner_receive_stream_request","timestamp":<ms>}` with `queue_event_type="stream_trace"` on its events channel (ai-runner `app/live` stream start); the gateway's `startEventsSubscribe` forwards it to Kafka type `stream_trace`. Shape after the gateway: the runner's `{type, timestamp}` plus the `stream_id`, `request_id`, `pipeline_id` the gateway writes over and, when it has a session, `orchestrator_info`. Any other key the runner adds passes through (open object).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceRunnerReceiveStreamRequest {
     /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
     pub timestamp: i64,
@@ -321,6 +648,44 @@ pub struct StreamTraceRunnerReceiveStreamRequest {
     )]
     pub orchestrator_info: ::std::option::Option<OrchestratorInfo>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceRunnerReceiveStreamRequest")]
+#[allow(dead_code)]
+struct StreamTraceRunnerReceiveStreamRequestShadow {
+    /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
+    timestamp: i64,
+    /// Stream id; the gateway writes its own value over whatever the runner sent.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`, written over whatever the runner sent.
+    pipeline_id: ::std::string::String,
+    /// Request id; the gateway writes its own value over whatever the runner sent.
+    request_id: ::std::string::String,
+    /// Added by the gateway: always on the BYOC path (address possibly `""`), on the server path only when a session exists, hence optional.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    orchestrator_info: ::std::option::Option<OrchestratorInfo>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceRunnerReceiveStreamRequest {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceRunnerReceiveStreamRequestShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceRunnerReceiveStreamRequest {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceRunnerReceiveStreamRequest {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -328,7 +693,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceRunnerReceiveStreamReque
     }
 }
 /// `stream_trace` subtype `runner_receive_first_ingest_segment`: Runner observed the first ingest segment. Not in the document: relayed from the ai-runner (`app/live/trickle` subscribe loop: `monitoring_callback({"type": "runner_receive_first_ingest_segment", "timestamp": int(time.time() * 1000)}, queue_event_type="stream_trace")`) and forwarded by the gateway as `stream_trace`. Shape after the gateway: the runner's `{type, timestamp}` plus the `stream_id`, `request_id`, `pipeline_id` the gateway writes over and, when it has a session, `orchestrator_info`. Any other key the runner adds passes through (open object).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceRunnerReceiveFirstIngestSegment {
     /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
     pub timestamp: i64,
@@ -346,6 +711,44 @@ pub struct StreamTraceRunnerReceiveFirstIngestSegment {
     )]
     pub orchestrator_info: ::std::option::Option<OrchestratorInfo>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceRunnerReceiveFirstIngestSegment")]
+#[allow(dead_code)]
+struct StreamTraceRunnerReceiveFirstIngestSegmentShadow {
+    /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
+    timestamp: i64,
+    /// Stream id; the gateway writes its own value over whatever the runner sent.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`, written over whatever the runner sent.
+    pipeline_id: ::std::string::String,
+    /// Request id; the gateway writes its own value over whatever the runner sent.
+    request_id: ::std::string::String,
+    /// Added by the gateway: always on the BYOC path (address possibly `""`), on the server path only when a session exists, hence optional.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    orchestrator_info: ::std::option::Option<OrchestratorInfo>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceRunnerReceiveFirstIngestSegment {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceRunnerReceiveFirstIngestSegmentShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceRunnerReceiveFirstIngestSegment {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceRunnerReceiveFirstIngestSegment {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -353,7 +756,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceRunnerReceiveFirstIngest
     }
 }
 /// `stream_trace` subtype `runner_send_first_processed_segment`: Runner published its first processed segment. Not in the document: relayed from the ai-runner (`app/live/trickle` publish loop, `queue_event_type="stream_trace"`) and forwarded by the gateway as `stream_trace`. Shape after the gateway: the runner's `{type, timestamp}` plus the `stream_id`, `request_id`, `pipeline_id` the gateway writes over and, when it has a session, `orchestrator_info`. Any other key the runner adds passes through (open object).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceRunnerSendFirstProcessedSegment {
     /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
     pub timestamp: i64,
@@ -371,6 +774,44 @@ pub struct StreamTraceRunnerSendFirstProcessedSegment {
     )]
     pub orchestrator_info: ::std::option::Option<OrchestratorInfo>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceRunnerSendFirstProcessedSegment")]
+#[allow(dead_code)]
+struct StreamTraceRunnerSendFirstProcessedSegmentShadow {
+    /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
+    timestamp: i64,
+    /// Stream id; the gateway writes its own value over whatever the runner sent.
+    stream_id: ::std::string::String,
+    /// `params.liveParams.pipelineID`, written over whatever the runner sent.
+    pipeline_id: ::std::string::String,
+    /// Request id; the gateway writes its own value over whatever the runner sent.
+    request_id: ::std::string::String,
+    /// Added by the gateway: always on the BYOC path (address possibly `""`), on the server path only when a session exists, hence optional.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    orchestrator_info: ::std::option::Option<OrchestratorInfo>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de>
+for StreamTraceRunnerSendFirstProcessedSegment {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceRunnerSendFirstProcessedSegmentShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceRunnerSendFirstProcessedSegment {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamTraceRunnerSendFirstProcessedSegment {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -378,7 +819,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceRunnerSendFirstProcessed
     }
 }
 /// `stream_ingest_metrics`: "Periodic ingest quality metrics" — "WHIP ingest stats snapshots emitted every 5s while stream is active"; key fields "`timestamp`, `stream_id`, `pipeline_id`, `request_id`, `stats`". Emitted by `runStats` in `server/ai_mediaserver.go` and `byoc/stream_gateway.go` (WHIP only; nothing is sent when `whipConn.Stats()` fails, e.g. after the peer closed). Code vs document: `timestamp` is a JSON number (int64 Unix ms), and on the BYOC path `pipeline_id` actually carries the pipeline / capability name (`runStats(..., stream.Pipeline, ...)`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamIngestMetrics {
     /// int64 Unix milliseconds (`time.Now().UnixMilli()`), a number.
     pub timestamp: i64,
@@ -390,6 +831,37 @@ pub struct StreamIngestMetrics {
     pub request_id: ::std::string::String,
     pub stats: MediaStats,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamIngestMetrics")]
+#[allow(dead_code)]
+struct StreamIngestMetricsShadow {
+    /// int64 Unix milliseconds (`time.Now().UnixMilli()`), a number.
+    timestamp: i64,
+    /// Stream id.
+    stream_id: ::std::string::String,
+    /// Pipeline id (server path; may be `""`) or, on the BYOC path, the pipeline name.
+    pipeline_id: ::std::string::String,
+    /// Request id.
+    request_id: ::std::string::String,
+    pub stats: MediaStats,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for StreamIngestMetrics {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamIngestMetricsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamIngestMetrics {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for StreamIngestMetrics {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -397,7 +869,7 @@ impl ::event_contracts_runtime::Validate for StreamIngestMetrics {
     }
 }
 /// "`stats` is a `media.MediaStats` object" with `peer_conn_stats`, `track_stats[]` and `conn_quality` (`media/whip_connection.go`). `peer_conn_stats` and `conn_quality` are always written; `track_stats` is `omitempty` and is missing until the WHIP tracks are known.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MediaStats {
     pub peer_conn_stats: PeerConnStats,
     /// `track_stats,omitempty`: absent before the tracks are set, otherwise one entry per track. `null` is accepted as well (a version without `omitempty` marshals the nil slice as `null`).
@@ -411,6 +883,40 @@ pub struct MediaStats {
     >,
     /// `ConnQuality.MarshalJSON` writes its `String()`: `"good"`, `"bad"` or `"unknown"` (`"good"` while tracks are not yet initialised). Kept a plain string so a new value is not rejected.
     pub conn_quality: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MediaStats")]
+#[allow(dead_code)]
+struct MediaStatsShadow {
+    pub peer_conn_stats: PeerConnStats,
+    /// `track_stats,omitempty`: absent before the tracks are set, otherwise one entry per track. `null` is accepted as well (a version without `omitempty` marshals the nil slice as `null`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    track_stats: ::std::option::Option<
+        ::std::option::Option<::std::vec::Vec<TrackStats>>,
+    >,
+    /// `ConnQuality.MarshalJSON` writes its `String()`: `"good"`, `"bad"` or `"unknown"` (`"good"` while tracks are not yet initialised). Kept a plain string so a new value is not rejected.
+    conn_quality: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MediaStats {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MediaStatsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MediaStats {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for MediaStats {
     #[inline]
@@ -433,7 +939,7 @@ impl ::event_contracts_runtime::Validate for MediaStats {
     }
 }
 /// `stats.peer_conn_stats` of `stream_ingest_metrics`: the document lists "`id`, `bytes_received`, `bytes_sent`". Code vs document (uncertain): `media.PeerConnStats` in `media/whip_connection.go` (latest stored version) is `struct { ID string; BytesReceived uint64; BytesSent uint64 }` with NO json tags, so encoding/json writes the Go field names `ID`, `BytesReceived`, `BytesSent`. The snake_case names would be right only if a newer version added tags. Both spellings are therefore accepted, all optional; a consumer should read whichever is present. The struct is zero-valued (`""`/0) when pion reports no transport stats.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PeerConnStats {
     /// Transport stats id (untagged Go field name, as the stored code sends it).
     #[serde(rename = "ID")]
@@ -484,6 +990,76 @@ pub struct PeerConnStats {
     )]
     pub bytes_sent_2: ::std::option::Option<u64>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "PeerConnStats")]
+#[allow(dead_code)]
+struct PeerConnStatsShadow {
+    /// Transport stats id (untagged Go field name, as the stored code sends it).
+    #[serde(rename = "ID")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    id: ::std::option::Option<::std::string::String>,
+    /// uint64 bytes received (untagged Go field name).
+    #[serde(rename = "BytesReceived")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bytes_received: ::std::option::Option<u64>,
+    /// uint64 bytes sent (untagged Go field name).
+    #[serde(rename = "BytesSent")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bytes_sent: ::std::option::Option<u64>,
+    /// Document spelling of `ID`; sent only if the struct gained json tags.
+    #[serde(rename = "id")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    id_2: ::std::option::Option<::std::string::String>,
+    /// Document spelling of `BytesReceived`.
+    #[serde(rename = "bytes_received")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bytes_received_2: ::std::option::Option<u64>,
+    /// Document spelling of `BytesSent`.
+    #[serde(rename = "bytes_sent")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bytes_sent_2: ::std::option::Option<u64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for PeerConnStats {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        PeerConnStatsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PeerConnStats {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for PeerConnStats {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -518,7 +1094,7 @@ impl ::event_contracts_runtime::Validate for PeerConnStats {
     }
 }
 /// One entry of `stats.track_stats[]`: "`type`, `jitter`, `packets_lost`, `packets_received`, `packet_loss_pct`, `rtt`, `last_input_ts`, `last_output_ts`, `latency`, optional `warnings`" (`media.TrackStats`, `media/whip_connection.go`). Units from the code: `jitter` is milliseconds (`Jitter / ClockRate * 1000`), `rtt` is a Go `time.Duration` so an int64 count of NANOSECONDS, `last_input_ts` is seconds (90 kHz MPEG-TS timestamp / 90000). Code vs document: `last_output_ts` and `latency` are not in the latest stored struct; where they exist, `server/ai_mediaserver.go` sets them on a copy inside `for _, s := range stats.TrackStats`, so they reach Kafka as 0, and BYOC never sets them; they are optional here. `last_input_ts` is optional because it is not in every version of the struct.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct TrackStats {
     /// `RTPCodecType.String()`: `"audio"` or `"video"` (pion may also report an unknown kind).
     pub r#type: ::std::string::String,
@@ -561,6 +1137,68 @@ pub struct TrackStats {
     )]
     pub warnings: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "TrackStats")]
+#[allow(dead_code)]
+struct TrackStatsShadow {
+    /// `RTPCodecType.String()`: `"audio"` or `"video"` (pion may also report an unknown kind).
+    r#type: ::std::string::String,
+    /// Interarrival jitter in milliseconds (0 when the clock rate is 0).
+    jitter: f64,
+    /// int64 cumulative packets lost (RTCP; can be negative with duplicates).
+    packets_lost: i64,
+    /// int64 packets received.
+    packets_received: i64,
+    /// Packet loss percentage, 0–100.
+    packet_loss_pct: f64,
+    /// Round-trip time as Go `time.Duration`: int64 NANOSECONDS (pion `RemoteInboundRTPStreamStats.RoundTripTime`).
+    rtt: i64,
+    /// Last input media timestamp in seconds (MPEG-TS ts / 90000).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_input_ts: ::std::option::Option<f64>,
+    /// Last output timestamp in seconds; only in newer versions and in practice always 0 (set on a range copy).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_output_ts: ::std::option::Option<f64>,
+    /// `last_input_ts - last_output_ts` in seconds; only in newer versions and in practice always 0.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    latency: ::std::option::Option<f64>,
+    /// `warnings,omitempty`: absent when there are none; e.g. `"jitter greater than 50 ms"`, `"packet loss greater than 2%"`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    warnings: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for TrackStats {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        TrackStatsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TrackStats {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for TrackStats {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -596,7 +1234,7 @@ impl ::event_contracts_runtime::Validate for TrackStats {
     }
 }
 /// `ai_stream_events`: "Generic AI stream event channel" — "Mix of gateway-authored events and forwarded event payloads from orchestrator/runner". "Gateway-authored examples: `type=params_update` with `params`; `type=error` with `message`." An open object, not a closed tagged union, because events relayed from the runner can have any `type`. Shapes in code: (1) `params_update` (`reportUpdate` in `server/ai_live_video.go` / `byoc/trickle.go`): `type, stream_id, request_id, pipeline, pipeline_id` strings, `params` = the raw JSON body of `/update` embedded as-is, `orchestrator_info`; no timestamp. (2) `error` (`LiveErrorEventSender`): a `map[string]string`, so EVERY value is a string: `type, stream_id, request_id, pipeline_id, pipeline, capability` (often `""`), `message` (`err.Error()`); code vs document: no `orchestrator_info` and no timestamp. (3) Relayed events (runner/orchestrator, and direct-JSON bodies without a wrapper): whatever the runner sent (numbers re-encoded via float64, e.g. runner `error` with `time`, runner `params_update` with `params_hash`/`update_time`, a `timestamp` in ms), with `stream_id`, `request_id`, `pipeline_id` written over by the gateway and `orchestrator_info` added when a session exists. Code vs document: a relayed event may have no `type` at all (the gateway only logs "Received event without a type"), so `type` is optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AiStreamEvents {
     /// Event kind: `params_update`, `error`, or anything a runner sends. Absent on relayed events that had none.
     #[serde(
@@ -674,6 +1312,112 @@ pub struct AiStreamEvents {
         skip_serializing_if = "Option::is_none"
     )]
     pub update_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Properties the schema does not declare, kept so a relay loses nothing.
+    #[serde(flatten)]
+    pub additional_properties: ::serde_json::Map<
+        ::std::string::String,
+        ::serde_json::Value,
+    >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AiStreamEvents")]
+#[allow(dead_code)]
+struct AiStreamEventsShadow {
+    /// Event kind: `params_update`, `error`, or anything a runner sends. Absent on relayed events that had none.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    r#type: ::std::option::Option<::std::string::String>,
+    /// `params_update`: the new pipeline params. Gateway: the raw `/update` body (`json.RawMessage`, any JSON; an invalid body makes the whole event be dropped). Runner: a params object.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    params: ::std::option::Option<::serde_json::Value>,
+    /// `error`: the error text (`err.Error()`), e.g. `"whip disconnected"`, `"mediamtx ingest disconnected"`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    message: ::std::option::Option<::std::string::String>,
+    /// Pipeline name (string on gateway-authored events; the document's summary omits it for `params_update`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pipeline: ::std::option::Option<::std::string::String>,
+    /// Stream id (gateway-authored, or written over by the gateway on relayed events).
+    stream_id: ::std::string::String,
+    /// Request id.
+    request_id: ::std::string::String,
+    /// Pipeline id; may be `""`.
+    pipeline_id: ::std::string::String,
+    /// Present on `params_update` and on relayed events when the gateway has a session; never on gateway `error` events.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    orchestrator_info: ::std::option::Option<OrchestratorInfo>,
+    /// Gateway `error` events: `clog.GetVal(ctx, "capability")`, often `""`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    capability: ::std::option::Option<::std::string::String>,
+    /// Relayed runner events: Unix ms set by the runner. Gateway-authored events carry none.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    timestamp: ::std::option::Option<i64>,
+    /// Relayed runner `error`: time of the error as reported by the runner.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Relayed runner `params_update`: hash of `params`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    params_hash: ::std::option::Option<::std::string::String>,
+    /// Relayed runner `params_update`: time of the update as reported by the runner (may be `null`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    update_time: ::std::option::Option<::std::option::Option<f64>>,
+    #[serde(flatten)]
+    additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AiStreamEvents {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AiStreamEventsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AiStreamEvents {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AiStreamEvents {
     #[inline]
@@ -703,7 +1447,7 @@ impl ::event_contracts_runtime::Validate for AiStreamEvents {
     }
 }
 /// `ai_stream_status`: "AI stream status snapshots" — "Special routing of forwarded events where `event.type == \"status\"`"; key fields "`type=status`, `inference_status` (runner status object), plus added context fields: `stream_id`, `request_id`, `pipeline_id`, `orchestrator_info`". Source: the runner (ai-runner `PipelineStatus.model_dump()` every ~10 s), relayed by the orchestrator and the gateway (`startEventsSubscribe`), which forces the Kafka type to `ai_stream_status` whatever `queue_event_type` said, writes over `stream_id`/`request_id`/`pipeline_id`, adds `orchestrator_info` (server path: only with a session) and coalesces `inference_status.last_restart_logs`/`last_params` from the previous status. The rest is the runner's object passed through `map[string]interface{}` (numbers re-encoded via float64). Code vs document: the runner also sends `pipeline`, `start_time`, `state`, `last_state_update_time`, `input_status` and a `timestamp`; older runners sent a FLAT status (`input_fps`, `output_fps`, `last_params`, `restart_count`, … at the top level, times in float seconds, no `inference_status`), so `inference_status` is optional and the flat fields are listed as optional too.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AiStreamStatus {
     /// Always `"status"` (that is what routes the event here).
     pub r#type: AiStreamStatusType,
@@ -859,6 +1603,190 @@ pub struct AiStreamStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub last_error_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Properties the schema does not declare, kept so a relay loses nothing.
+    #[serde(flatten)]
+    pub additional_properties: ::serde_json::Map<
+        ::std::string::String,
+        ::serde_json::Value,
+    >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "AiStreamStatus")]
+#[allow(dead_code)]
+struct AiStreamStatusShadow {
+    /// Always `"status"` (that is what routes the event here).
+    r#type: AiStreamStatusType,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    inference_status: ::std::option::Option<InferenceStatus>,
+    /// Stream id, written by the gateway.
+    stream_id: ::std::string::String,
+    /// Request id, written by the gateway.
+    request_id: ::std::string::String,
+    /// Pipeline id, written by the gateway; may be `""`.
+    pipeline_id: ::std::string::String,
+    /// Added by the gateway (server path: only when a session exists).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    orchestrator_info: ::std::option::Option<OrchestratorInfo>,
+    /// Runner pipeline name, e.g. `streamdiffusion`, `comfyui`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pipeline: ::std::option::Option<::std::string::String>,
+    /// Stream start: Unix ms in current runners, float seconds in old ones.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    start_time: ::std::option::Option<f64>,
+    /// Runner pipeline state, e.g. `OFFLINE`, `ONLINE`, `DEGRADED_INPUT`, `DEGRADED_INFERENCE`, `LOADING`, `ERROR`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    state: ::std::option::Option<::std::string::String>,
+    /// Unix ms of the last state change.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_state_update_time: ::std::option::Option<::std::option::Option<f64>>,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    input_status: ::std::option::Option<InputStatus>,
+    /// Unix ms set by the runner when it emitted the status.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    timestamp: ::std::option::Option<i64>,
+    /// Legacy flat status: input FPS.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    input_fps: ::std::option::Option<f64>,
+    /// Legacy flat status: output FPS.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    output_fps: ::std::option::Option<f64>,
+    /// Legacy flat status: last input time (float seconds).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_input_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Legacy flat status: last output time (float seconds).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_output_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Legacy flat status: last params.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_params: ::std::option::Option<
+        ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    >,
+    /// Legacy flat status: params hash.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_params_hash: ::std::option::Option<
+        ::std::option::Option<::std::string::String>,
+    >,
+    /// Legacy flat status: last params update time.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_params_update_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Legacy flat status: restart count.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    restart_count: ::std::option::Option<u64>,
+    /// Legacy flat status: last restart time.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_restart_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Legacy flat status: last restart logs.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_restart_logs: ::std::option::Option<
+        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    >,
+    /// Legacy flat status: last error.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_error: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    /// Legacy flat status: last error time.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_error_time: ::std::option::Option<::std::option::Option<f64>>,
+    #[serde(flatten)]
+    additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AiStreamStatus {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        AiStreamStatusShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AiStreamStatus {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for AiStreamStatus {
     #[inline]
@@ -1004,7 +1932,7 @@ impl ::event_contracts_runtime::Validate for AiStreamStatusType {
     }
 }
 /// `inference_status` ("runner status object") of an `ai_stream_status` event. Its shape is defined by the runner, not by go-livepeer (ai-runner `app/live/process/status.py`, `InferenceStatus`); the gateway relays it through `map[string]interface{}`, so every number is re-encoded from float64. "For status snapshots, gateway coalesces `inference_status.last_restart_logs` and `inference_status.last_params` from prior status state when omitted in incremental updates": the runner clears both after sending them once; the gateway copies the previous value, which can be an explicit `null` (or leaves the key absent when there is no previous status). Every field is therefore optional and the large ones nullable.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct InferenceStatus {
     /// Time of the last output frame, Unix ms; `null` before the first.
     #[serde(
@@ -1084,6 +2012,114 @@ pub struct InferenceStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub restart_count: ::std::option::Option<u64>,
+    /// Properties the schema does not declare, kept so a relay loses nothing.
+    #[serde(flatten)]
+    pub additional_properties: ::serde_json::Map<
+        ::std::string::String,
+        ::serde_json::Value,
+    >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "InferenceStatus")]
+#[allow(dead_code)]
+struct InferenceStatusShadow {
+    /// Time of the last output frame, Unix ms; `null` before the first.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_output_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Output (inference) frames per second.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    fps: ::std::option::Option<f64>,
+    /// Unix ms of the last params update.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_params_update_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// The last pipeline params (free-form object). `null` (or absent) in the incremental updates where neither the runner nor the gateway's coalescing supplies it.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_params: ::std::option::Option<
+        ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    >,
+    /// Hash of `last_params` (md5 hex in current runners).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_params_hash: ::std::option::Option<
+        ::std::option::Option<::std::string::String>,
+    >,
+    /// Unix ms of the last error.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_error_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Last error message.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_error: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    /// Unix ms of the last pipeline restart.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_restart_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Last log lines before the restart, or `null` (cleared after being sent once; coalesced by the gateway, possibly to `null`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_restart_logs: ::std::option::Option<
+        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    >,
+    /// Number of pipeline restarts.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    restart_count: ::std::option::Option<u64>,
+    #[serde(flatten)]
+    additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for InferenceStatus {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        InferenceStatusShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for InferenceStatus {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for InferenceStatus {
     #[inline]
@@ -1149,7 +2185,7 @@ impl ::event_contracts_runtime::Validate for InferenceStatus {
     }
 }
 /// `input_status` of a runner status event (ai-runner `app/live/process/status.py`, `InputStatus`), relayed unchanged by the gateway. Not described by the document. Numbers pass through Go `map[string]interface{}` (float64) on the gateway.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct InputStatus {
     /// Time of the last input frame, Unix ms (older runners: float seconds); `null` before the first frame.
     #[serde(
@@ -1165,6 +2201,42 @@ pub struct InputStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub fps: ::std::option::Option<f64>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "InputStatus")]
+#[allow(dead_code)]
+struct InputStatusShadow {
+    /// Time of the last input frame, Unix ms (older runners: float seconds); `null` before the first frame.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_input_time: ::std::option::Option<::std::option::Option<f64>>,
+    /// Input frames per second.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    fps: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for InputStatus {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        InputStatusShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for InputStatus {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for InputStatus {
     #[inline]
@@ -1190,7 +2262,7 @@ impl ::event_contracts_runtime::Validate for InputStatus {
     }
 }
 /// One element of `discovery_results`: "`{address, url, latency_ms}`". go-livepeer builds a `map[string]string` per orchestrator in `GetOrchestrators` (`discovery/discovery.go` / `discovery/db_discovery.go`), so all three values are strings and all three are always present.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DiscoveryResult {
     /// `hexutil.Encode(o.RemoteInfo.Address)`: lowercase `0x…`, or `"0x"` when the orchestrator sent no address.
     pub address: ::std::string::String,
@@ -1198,6 +2270,34 @@ pub struct DiscoveryResult {
     pub url: ::std::string::String,
     /// Code vs document: go-livepeer sends latency_ms as a decimal STRING, not a number: `strconv.FormatInt(o.LocalInfo.Latency.Milliseconds(), 10)` in discovery/discovery.go (e.g. `"42"`).
     pub latency_ms: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "DiscoveryResult")]
+#[allow(dead_code)]
+struct DiscoveryResultShadow {
+    /// `hexutil.Encode(o.RemoteInfo.Address)`: lowercase `0x…`, or `"0x"` when the orchestrator sent no address.
+    address: ::std::string::String,
+    /// `o.RemoteInfo.Transcoder`: the orchestrator's service URI.
+    url: ::std::string::String,
+    /// Code vs document: go-livepeer sends latency_ms as a decimal STRING, not a number: `strconv.FormatInt(o.LocalInfo.Latency.Milliseconds(), 10)` in discovery/discovery.go (e.g. `"42"`).
+    latency_ms: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DiscoveryResult {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        DiscoveryResultShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DiscoveryResult {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for DiscoveryResult {
     #[inline]
@@ -1224,7 +2324,7 @@ impl ::event_contracts_runtime::Validate for DiscoveryResults {
     }
 }
 /// `create_new_payment`: "Payment observability" — "Ticket batch/payment creation metadata"; key fields "`clientIP`, `requestID`, `capability`, `manifestID`, `sessionID`, `recipient`, `faceValue`, `winProb`, `price`, `numTickets`, `sender`, `orchestrator`". Emitted by `genPayment` in `server/segment_rpc.go`, only with `-monitor`. Keys are camelCase exactly as sent. Code vs document: the payload is a `map[string]string`, so EVERY value is a string, some with units embedded (`faceValue` "… WEI"/"… ETH", `price` "… wei/pixel"); all twelve keys are always present.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CreateNewPayment {
     /// Client IP from the request context (`clog.GetVal`); may be `""`.
     #[serde(rename = "clientIP")]
@@ -1257,6 +2357,59 @@ pub struct CreateNewPayment {
     pub sender: ::std::string::String,
     /// Orchestrator service URI (`sess.OrchestratorInfo.Transcoder`).
     pub orchestrator: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CreateNewPayment")]
+#[allow(dead_code)]
+struct CreateNewPaymentShadow {
+    /// Client IP from the request context (`clog.GetVal`); may be `""`.
+    #[serde(rename = "clientIP")]
+    client_ip: ::std::string::String,
+    /// Request id from the context; may be `""`.
+    #[serde(rename = "requestID")]
+    request_id: ::std::string::String,
+    /// Capability from the context; may be `""`.
+    capability: ::std::string::String,
+    /// `sess.Params.ManifestID`.
+    #[serde(rename = "manifestID")]
+    manifest_id: ::std::string::String,
+    /// `sess.OrchestratorInfo.AuthToken.SessionId`.
+    #[serde(rename = "sessionID")]
+    session_id: ::std::string::String,
+    /// Ticket recipient, `batch.Recipient.Hex()` (EIP-55 checksummed).
+    recipient: ::std::string::String,
+    /// `eth.FormatUnits(batch.FaceValue, "ETH")`: `"<wei> WEI"` below the threshold (0.01 ETH in current versions, 1 ETH in old ones), else `"<decimal> ETH"`.
+    #[serde(rename = "faceValue")]
+    face_value: ::std::string::String,
+    /// Winning probability, `batch.WinProbRat().FloatString(10)`, e.g. `"0.0000147059"`.
+    #[serde(rename = "winProb")]
+    win_prob: ::std::string::String,
+    /// `ratPrice.FloatString(3) + " wei/pixel"`, e.g. `"137.038 wei/pixel"`.
+    price: ::std::string::String,
+    /// Number of tickets as a decimal string (`fmt.Sprintf("%v", numTickets)`).
+    #[serde(rename = "numTickets")]
+    num_tickets: ::std::string::String,
+    /// Broadcaster address, `sess.Broadcaster.Address().Hex()` (checksummed).
+    sender: ::std::string::String,
+    /// Orchestrator service URI (`sess.OrchestratorInfo.Transcoder`).
+    orchestrator: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CreateNewPayment {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CreateNewPaymentShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CreateNewPayment {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for CreateNewPayment {
     #[inline]
@@ -1318,7 +2471,7 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
     }
 }
 /// One element of `network_capabilities`: "`address`, `local_address`, `orch_uri`, `capabilities`, `capabilities_prices`, `hardware`" (`common.OrchNetworkCapabilities` in `common/types.go`, filled by `orchInfoToOrchNetworkCapabilities`). The six keys have no `omitempty` and are always present; the pointer / slice values are `null` when nil.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct OrchNetworkCapabilities {
     /// EIP-55 checksummed ticket RECIPIENT (`ethcommon.BytesToAddress(info.TicketParams.Recipient).Hex()`); `""` when the orchestrator sent no TicketParams.
     pub address: ::std::string::String,
@@ -1334,6 +2487,42 @@ pub struct OrchNetworkCapabilities {
     /// `[]*net.HardwareInformation`; `null` when nil (transcoding-only orchestrators).
     #[serde(deserialize_with = "::event_contracts_runtime::de::nullable")]
     pub hardware: ::std::option::Option<::std::vec::Vec<NetHardwareInformation>>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "OrchNetworkCapabilities")]
+#[allow(dead_code)]
+struct OrchNetworkCapabilitiesShadow {
+    /// EIP-55 checksummed ticket RECIPIENT (`ethcommon.BytesToAddress(info.TicketParams.Recipient).Hex()`); `""` when the orchestrator sent no TicketParams.
+    address: ::std::string::String,
+    /// Checksummed `OrchestratorInfo.Address`; `"0x0000000000000000000000000000000000000000"` when empty (`BytesToAddress(nil)`).
+    local_address: ::std::string::String,
+    /// `info.GetTranscoder()`: the orchestrator's service URI.
+    orch_uri: ::std::string::String,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::nullable")]
+    capabilities: ::std::option::Option<NetCapabilities>,
+    /// `[]*net.PriceInfo`; `null` when nil.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::nullable")]
+    capabilities_prices: ::std::option::Option<::std::vec::Vec<NetPriceInfo>>,
+    /// `[]*net.HardwareInformation`; `null` when nil (transcoding-only orchestrators).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::nullable")]
+    hardware: ::std::option::Option<::std::vec::Vec<NetHardwareInformation>>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for OrchNetworkCapabilities {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        OrchNetworkCapabilitiesShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OrchNetworkCapabilities {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for OrchNetworkCapabilities {
     #[inline]
@@ -1361,7 +2550,7 @@ impl ::event_contracts_runtime::Validate for OrchNetworkCapabilities {
     }
 }
 /// `capabilities` of an `OrchNetworkCapabilities`: the orchestrator's `*net.Capabilities`. It is a protobuf message of `net/lp_rpc.pb.go` marshalled with encoding/json (not protojson), so the generated json tags apply as written (proto field names, mixed camelCase / snake_case) and EVERY field is `omitempty`: zero numbers, `false`, `""` and empty maps/lists are simply absent. All properties are therefore optional. Nullable: the Go field is a pointer and is `null` when the orchestrator's info carried no capabilities.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NetCapabilities {
     /// []uint64 capability bitmask words; values can exceed 2^53.
     #[serde(
@@ -1399,6 +2588,64 @@ pub struct NetCapabilities {
         skip_serializing_if = "Option::is_none"
     )]
     pub constraints: ::std::option::Option<NetCapabilitiesConstraints>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NetCapabilities")]
+#[allow(dead_code)]
+struct NetCapabilitiesShadow {
+    /// []uint64 capability bitmask words; values can exceed 2^53.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    bitstring: ::std::option::Option<::std::vec::Vec<u64>>,
+    /// []uint64 mandatory-capability bitmask words.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    mandatories: ::std::option::Option<::std::vec::Vec<u64>>,
+    /// Map capability id (decimal string key) → uint32 capacity.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    capacities: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, u64>,
+    >,
+    /// go-livepeer version of the orchestrator.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    version: ::std::option::Option<::std::string::String>,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    constraints: ::std::option::Option<NetCapabilitiesConstraints>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NetCapabilities {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NetCapabilitiesShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NetCapabilities {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for NetCapabilities {
     #[inline]
@@ -1443,7 +2690,7 @@ impl ::event_contracts_runtime::Validate for NetCapabilities {
     }
 }
 /// `net.Capabilities_Constraints`: `{minVersion, PerCapability}`. It is a protobuf message of `net/lp_rpc.pb.go` marshalled with encoding/json (not protojson), so the generated json tags apply as written (proto field names, mixed camelCase / snake_case) and EVERY field is `omitempty`: zero numbers, `false`, `""` and empty maps/lists are simply absent. All properties are therefore optional. The key `PerCapability` really is capitalised (its proto field name).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NetCapabilitiesConstraints {
     /// Minimum version required of the peer.
     #[serde(rename = "minVersion")]
@@ -1464,6 +2711,46 @@ pub struct NetCapabilitiesConstraints {
         ::std::collections::BTreeMap<::std::string::String, NetCapabilityConstraints>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NetCapabilitiesConstraints")]
+#[allow(dead_code)]
+struct NetCapabilitiesConstraintsShadow {
+    /// Minimum version required of the peer.
+    #[serde(rename = "minVersion")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    min_version: ::std::option::Option<::std::string::String>,
+    /// Map capability id (uint32, as a decimal string key) → its constraints.
+    #[serde(rename = "PerCapability")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    per_capability: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, NetCapabilityConstraints>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NetCapabilitiesConstraints {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NetCapabilitiesConstraintsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NetCapabilitiesConstraints {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for NetCapabilitiesConstraints {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1477,7 +2764,7 @@ impl ::event_contracts_runtime::Validate for NetCapabilitiesConstraints {
     }
 }
 /// `net.Capabilities_CapabilityConstraints`: the constraints of one capability, keyed by model id. It is a protobuf message of `net/lp_rpc.pb.go` marshalled with encoding/json (not protojson), so the generated json tags apply as written (proto field names, mixed camelCase / snake_case) and EVERY field is `omitempty`: zero numbers, `false`, `""` and empty maps/lists are simply absent. All properties are therefore optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NetCapabilityConstraints {
     /// Map model id → constraint (protobuf map, JSON object).
     #[serde(
@@ -1488,6 +2775,37 @@ pub struct NetCapabilityConstraints {
     pub models: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, NetModelConstraint>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NetCapabilityConstraints")]
+#[allow(dead_code)]
+struct NetCapabilityConstraintsShadow {
+    /// Map model id → constraint (protobuf map, JSON object).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    models: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, NetModelConstraint>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NetCapabilityConstraints {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NetCapabilityConstraintsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NetCapabilityConstraints {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for NetCapabilityConstraints {
     #[inline]
@@ -1502,7 +2820,7 @@ impl ::event_contracts_runtime::Validate for NetCapabilityConstraints {
     }
 }
 /// Per-model constraint `net.Capabilities_CapabilityConstraints_ModelConstraint` inside `capabilities.constraints.PerCapability.<capId>.models.<modelId>`. It is a protobuf message of `net/lp_rpc.pb.go` marshalled with encoding/json (not protojson), so the generated json tags apply as written (proto field names, mixed camelCase / snake_case) and EVERY field is `omitempty`: zero numbers, `false`, `""` and empty maps/lists are simply absent. All properties are therefore optional. Uncertain: newer protos add a capacity-in-use field (referenced by `discovery/db_discovery.go`) whose json tag was not verified, so both `capacity_in_use` and `capacityInUse` are accepted.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NetModelConstraint {
     /// Model is loaded (warm); absent when false.
     #[serde(
@@ -1534,6 +2852,57 @@ pub struct NetModelConstraint {
     )]
     pub capacity_in_use_2: ::std::option::Option<u64>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NetModelConstraint")]
+#[allow(dead_code)]
+struct NetModelConstraintShadow {
+    /// Model is loaded (warm); absent when false.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    warm: ::std::option::Option<bool>,
+    /// uint32 capacity; absent when 0.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    capacity: ::std::option::Option<u64>,
+    /// Capacity in use (newer protos; tag spelling unverified).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    capacity_in_use: ::std::option::Option<u64>,
+    /// Capacity in use, camelCase spelling (newer protos; tag spelling unverified).
+    #[serde(rename = "capacityInUse")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    capacity_in_use_2: ::std::option::Option<u64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NetModelConstraint {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NetModelConstraintShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NetModelConstraint {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for NetModelConstraint {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1561,7 +2930,7 @@ impl ::event_contracts_runtime::Validate for NetModelConstraint {
     }
 }
 /// One element of `capabilities_prices`: `net.PriceInfo` `{pricePerUnit, pixelsPerUnit, capability, constraint}`. It is a protobuf message of `net/lp_rpc.pb.go` marshalled with encoding/json (not protojson), so the generated json tags apply as written (proto field names, mixed camelCase / snake_case) and EVERY field is `omitempty`: zero numbers, `false`, `""` and empty maps/lists are simply absent. All properties are therefore optional. In particular `capability: 0` (transcoding) and an empty `constraint` are missing from the JSON.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NetPriceInfo {
     /// int64 price in wei per unit.
     #[serde(rename = "pricePerUnit")]
@@ -1594,6 +2963,58 @@ pub struct NetPriceInfo {
     )]
     pub constraint: ::std::option::Option<::std::string::String>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NetPriceInfo")]
+#[allow(dead_code)]
+struct NetPriceInfoShadow {
+    /// int64 price in wei per unit.
+    #[serde(rename = "pricePerUnit")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    price_per_unit: ::std::option::Option<i64>,
+    /// int64 pixels covered by the price.
+    #[serde(rename = "pixelsPerUnit")]
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pixels_per_unit: ::std::option::Option<i64>,
+    /// uint32 capability id; absent for 0.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    capability: ::std::option::Option<u64>,
+    /// Constraint (model id) the price applies to; absent when empty.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    constraint: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NetPriceInfo {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NetPriceInfoShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NetPriceInfo {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for NetPriceInfo {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1606,7 +3027,7 @@ impl ::event_contracts_runtime::Validate for NetPriceInfo {
     }
 }
 /// One element of `hardware`: `net.HardwareInformation` `{pipeline, model_id, gpu_info}`. It is a protobuf message of `net/lp_rpc.pb.go` marshalled with encoding/json (not protojson), so the generated json tags apply as written (proto field names, mixed camelCase / snake_case) and EVERY field is `omitempty`: zero numbers, `false`, `""` and empty maps/lists are simply absent. All properties are therefore optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NetHardwareInformation {
     /// Pipeline name, e.g. `live-video-to-video`.
     #[serde(
@@ -1632,6 +3053,51 @@ pub struct NetHardwareInformation {
         ::std::collections::BTreeMap<::std::string::String, NetGpuComputeInfo>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NetHardwareInformation")]
+#[allow(dead_code)]
+struct NetHardwareInformationShadow {
+    /// Pipeline name, e.g. `live-video-to-video`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pipeline: ::std::option::Option<::std::string::String>,
+    /// Model id served.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    model_id: ::std::option::Option<::std::string::String>,
+    /// Map GPU index (decimal string key) → GPU info.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    gpu_info: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, NetGpuComputeInfo>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NetHardwareInformation {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NetHardwareInformationShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NetHardwareInformation {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for NetHardwareInformation {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1645,7 +3111,7 @@ impl ::event_contracts_runtime::Validate for NetHardwareInformation {
     }
 }
 /// `net.GPUComputeInfo`: one GPU in `hardware[].gpu_info`. It is a protobuf message of `net/lp_rpc.pb.go` marshalled with encoding/json (not protojson), so the generated json tags apply as written (proto field names, mixed camelCase / snake_case) and EVERY field is `omitempty`: zero numbers, `false`, `""` and empty maps/lists are simply absent. All properties are therefore optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NetGpuComputeInfo {
     /// GPU id (e.g. NVIDIA UUID).
     #[serde(
@@ -1690,6 +3156,70 @@ pub struct NetGpuComputeInfo {
     )]
     pub memory_total: ::std::option::Option<i64>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NetGpuComputeInfo")]
+#[allow(dead_code)]
+struct NetGpuComputeInfoShadow {
+    /// GPU id (e.g. NVIDIA UUID).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    id: ::std::option::Option<::std::string::String>,
+    /// GPU model name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    name: ::std::option::Option<::std::string::String>,
+    /// uint32 compute capability major.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    major: ::std::option::Option<u64>,
+    /// uint32 compute capability minor.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    minor: ::std::option::Option<u64>,
+    /// int64 free memory in bytes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    memory_free: ::std::option::Option<i64>,
+    /// int64 total memory in bytes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    memory_total: ::std::option::Option<i64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NetGpuComputeInfo {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NetGpuComputeInfoShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NetGpuComputeInfo {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for NetGpuComputeInfo {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1728,7 +3258,7 @@ impl ::event_contracts_runtime::Validate for NetworkCapabilities {
     }
 }
 /// `create_signed_ticket`: NOT in the document. go-livepeer's remote signer (`GenerateLivePayment` in `server/remote_signer.go`) emits it with `monitor.SendQueueEventAsync("create_signed_ticket", map[string]interface{}{…})` after signing a payment, only with `-monitor`. Fields differ by version: all versions send the required keys below; newer ones add `model_id`, `auth_id`, and for usage-type requests `billable_units`, `quote_id`, `sell_unit`, `upcharge_bps`; `cost_per_pixel` was renamed `cost` in a later version (both accepted, optional). Some deployments add usage-identity fields (`issuer`, `client_id`, `usage_subject`, `usage_subject_type`). Times: `current_time` / `previous_time` are Go `time.Time` values (RFC 3339 strings with nanoseconds, UTC), the `_unix` twins are int64 Unix ms.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CreateSignedTicket {
     /// Remote payment state id (`state.StateID`).
     pub session_id: ::std::string::String,
@@ -1823,6 +3353,120 @@ pub struct CreateSignedTicket {
     )]
     pub upcharge_bps: ::std::option::Option<f64>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CreateSignedTicket")]
+#[allow(dead_code)]
+struct CreateSignedTicketShadow {
+    /// Remote payment state id (`state.StateID`).
+    session_id: ::std::string::String,
+    /// `"new"` for sequence number 0, else `"continuing"`.
+    session_status: ::std::string::String,
+    /// Pipeline label; `""` or `live-video-to-video` in older versions, a resolved usage label in newer ones.
+    pipeline: ::std::string::String,
+    /// Model label (newer versions).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    model_id: ::std::option::Option<::std::string::String>,
+    /// Request id.
+    request_id: ::std::string::String,
+    /// Orchestrator address, `orchAddr.Hex()` (checksummed).
+    orch_address: ::std::string::String,
+    /// Orchestrator service URI (`oInfo.Transcoder`).
+    orch_url: ::std::string::String,
+    /// Manifest id.
+    manifest_id: ::std::string::String,
+    /// Probabilistic-micropayment session id (`sess.PMSessionID`).
+    pm_session_id: ::std::string::String,
+    /// `now.UTC()` marshalled as RFC 3339 with nanoseconds.
+    current_time: ::event_contracts_runtime::DateTime,
+    /// `now.UTC().UnixMilli()`.
+    current_time_unix: i64,
+    /// Time of the previous payment (`lastUpdate.UTC()`), RFC 3339.
+    previous_time: ::event_contracts_runtime::DateTime,
+    /// `lastUpdate.UTC().UnixMilli()`.
+    previous_time_unix: i64,
+    /// Seconds billed since the previous payment (float).
+    billable_secs: f64,
+    /// int64 pixels billed (for BYOC jobs `ceil(billable_secs)`).
+    pixels: i64,
+    /// New session balance in wei, `FloatString(0)`.
+    session_balance: ::std::string::String,
+    /// Fee in wei, `fee.FloatString(0)`.
+    computed_fee: ::std::string::String,
+    /// Orchestrator price per pixel, `FloatString(10)` (older versions).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    cost_per_pixel: ::std::option::Option<::std::string::String>,
+    /// Same value as `cost_per_pixel` under its newer name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    cost: ::std::option::Option<::std::string::String>,
+    /// Remote payment state sequence number.
+    sequence_number: u64,
+    /// Tickets in this payment.
+    num_tickets: u64,
+    /// Auth id of the remote payment state (newer versions).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    auth_id: ::std::option::Option<::std::string::String>,
+    /// Usage-type requests: billable units (float).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    billable_units: ::std::option::Option<f64>,
+    /// Usage-type requests: quote id.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    quote_id: ::std::option::Option<::std::string::String>,
+    /// Usage-type requests: sell unit.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    sell_unit: ::std::option::Option<::std::string::String>,
+    /// Usage-type requests: upcharge in basis points.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    upcharge_bps: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CreateSignedTicket {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CreateSignedTicketShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CreateSignedTicket {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for CreateSignedTicket {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1906,7 +3550,7 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
     }
 }
 /// `<dynamic queue_event_type>`: "Forwarded custom event streams" — "In event subscriptions, `queue_event_type` can pass through arbitrary Kafka event types"; key fields "Arbitrary `event` object, with gateway-added `stream_id`, `request_id`, `pipeline_id`, `orchestrator_info`". This schema takes every envelope `type` not listed in the manifest, including `""` (a wrapper with `event` but no `queue_event_type`). Seen in code: the ai-runner's `stream_heartbeat` (`{type: "heartbeat", timestamp, urls, dimensions}`). Shape after the gateway (`startEventsSubscribe`): the relayed object as sent (numbers re-encoded via float64), with `stream_id`, `request_id`, `pipeline_id` always written over and `orchestrator_info` added on the BYOC path always, on the server path only when a session exists.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ForwardedEvent {
     /// The relayed event's own type, if it has one.
     #[serde(
@@ -1928,6 +3572,56 @@ pub struct ForwardedEvent {
         skip_serializing_if = "Option::is_none"
     )]
     pub orchestrator_info: ::std::option::Option<OrchestratorInfo>,
+    /// Properties the schema does not declare, kept so a relay loses nothing.
+    #[serde(flatten)]
+    pub additional_properties: ::serde_json::Map<
+        ::std::string::String,
+        ::serde_json::Value,
+    >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ForwardedEvent")]
+#[allow(dead_code)]
+struct ForwardedEventShadow {
+    /// The relayed event's own type, if it has one.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    r#type: ::std::option::Option<::std::string::String>,
+    /// Written by the gateway.
+    stream_id: ::std::string::String,
+    /// Written by the gateway.
+    request_id: ::std::string::String,
+    /// Written by the gateway; may be `""`.
+    pipeline_id: ::std::string::String,
+    /// Added by the gateway when it knows the orchestrator.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    orchestrator_info: ::std::option::Option<OrchestratorInfo>,
+    #[serde(flatten)]
+    additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ForwardedEvent {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ForwardedEventShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ForwardedEvent {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ForwardedEvent {
     #[inline]
@@ -1936,7 +3630,7 @@ impl ::event_contracts_runtime::Validate for ForwardedEvent {
     }
 }
 /// What an orchestrator / runner writes to the events trickle subscription, parsed by the gateway (`startEventsSubscribe` in `server/ai_live_video.go`, `byoc/trickle.go`) before anything goes to Kafka; it is never itself a Kafka payload. "Event subscriptions parse payloads as either: `{ \"queue_event_type\": \"...\", \"event\": { ... } }`, or direct event JSON (fallback), which defaults Kafka type to `ai_stream_events`." In code: the body is unmarshalled into `struct{QueueEventType string; Event map[string]interface{}}`; when `event` is missing or `null` the whole body is the event and the Kafka type is `ai_stream_events`; otherwise the Kafka type is `queue_event_type` (which is `""` when absent), except that `event.type == "status"` always becomes `ai_stream_status`. The gateway then overwrites `event.stream_id`, `event.request_id`, `event.pipeline_id` and sets `event.orchestrator_info` (server path: only when a session exists). The ai-runner sends `{"event": …, "queue_event_type": …}` with `ai_stream_events` (default), `stream_trace` or `stream_heartbeat`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ForwardedEventWrapper {
     /// Kafka envelope `type` to use for `event`.
     #[serde(
@@ -1956,6 +3650,46 @@ pub struct ForwardedEventWrapper {
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ForwardedEventWrapper")]
+#[allow(dead_code)]
+struct ForwardedEventWrapperShadow {
+    /// Kafka envelope `type` to use for `event`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    queue_event_type: ::std::option::Option<::std::string::String>,
+    /// The relayed event (any object); `null`/absent means the body itself is the event.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present_nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    event: ::std::option::Option<
+        ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ForwardedEventWrapper {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ForwardedEventWrapperShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ForwardedEventWrapper {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ForwardedEventWrapper {
     #[inline]

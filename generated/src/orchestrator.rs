@@ -7,7 +7,7 @@
  Source: `shared/docs/004_762e267f623edb46.txt`; transport: http.*/
 #![allow(clippy::all, deprecated)]
 /// "All events follow the CloudEvents v1.0 specification" (interface `CloudEventsEnvelope`), POSTed as structured-mode JSON to `/api/ingest/event` ("Receive CloudEvents envelope - Validate envelope structure"). CloudEvents itself only requires `id`, `source`, `specversion` and `type`, but this contract requires every attribute the document's interface marks non-optional: `specversion`, `id`, `source`, `type`, `subject`, `time`, `datacontenttype`, `data`. The `data` object is validated per `type` against the event schemas ("Look up schema in `EVENT_TYPE_DATA_SCHEMAS`"). Extensions: the CloudEvents JSON format carries extension attributes at the top level, so `seq` and `traceparent` are accepted there; the document's TypeScript interface shows them under an `extensions` object, so that optional object is accepted too (designed: producers may use either form; a consumer should prefer the top-level value when both are present).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CloudEventEnvelope<D = ::serde_json::Value> {
     /// `specversion: "1.0"`.
     pub specversion: CloudEventEnvelopeSpecversion,
@@ -46,6 +46,67 @@ pub struct CloudEventEnvelope<D = ::serde_json::Value> {
         skip_serializing_if = "Option::is_none"
     )]
     pub extensions: ::std::option::Option<CloudEventExtensions>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CloudEventEnvelope")]
+#[allow(dead_code)]
+struct CloudEventEnvelopeShadow<D = ::serde_json::Value> {
+    /// `specversion: "1.0"`.
+    specversion: CloudEventEnvelopeSpecversion,
+    /// "Unique event ID (UUID)". Not restricted to UUIDs: the document's own test event uses `"test-event-001"`. Used for deduplication ("Check Redis for duplicate event ID").
+    id: ::std::string::String,
+    /// "Event source identifier" (e.g. the worker sending the event; the document's test uses `"test"`).
+    source: ::std::string::String,
+    /// "Event type (e.g., \"ai.myfeature.started\")"; naming convention "Follow the pattern: `ai.{domain}.{action}`".
+    r#type: ::std::string::String,
+    /// "Target entity (e.g., \"run/{runId}\")".
+    subject: ::std::string::String,
+    /// "ISO8601 timestamp" of the event (RFC 3339 date-time).
+    time: ::event_contracts_runtime::DateTime,
+    /// `datacontenttype: "application/json"`.
+    datacontenttype: CloudEventEnvelopeDatacontenttype,
+    /// "Event-specific payload" (`Record<string, unknown>`); its shape is given by the event schema for `type`.
+    data: D,
+    /// CloudEvents extension attribute at the top level (CloudEvents JSON format): "Event sequence for ordering". Designed: the document types it as `number`; it is a non-negative integer sequence ("Update sequence tracking: Prevents out-of-order processing").
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    seq: ::std::option::Option<u64>,
+    /// CloudEvents extension attribute at the top level (Distributed Tracing extension): "OpenTelemetry trace ID" as a W3C Trace Context `traceparent` header value.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    traceparent: ::std::option::Option<::std::string::String>,
+    /// The document's interface form `extensions?: { seq?: number; traceparent?: string }`. Accepted in addition to the top-level `seq` / `traceparent` that the CloudEvents JSON format prescribes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    extensions: ::std::option::Option<CloudEventExtensions>,
+}
+impl<'de, D: ::serde::Deserialize<'de>> ::event_contracts_runtime::de::FromMap<'de>
+for CloudEventEnvelope<D> {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CloudEventEnvelopeShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de, D: ::serde::Deserialize<'de>> ::serde::Deserialize<'de>
+for CloudEventEnvelope<D> {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
     #[inline]
@@ -198,7 +259,7 @@ impl ::event_contracts_runtime::Validate for CloudEventEnvelopeDatacontenttype {
     }
 }
 /// The document's interface form `extensions?: { seq?: number; traceparent?: string }`. Accepted in addition to the top-level `seq` / `traceparent` that the CloudEvents JSON format prescribes.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CloudEventExtensions {
     /// "Event sequence for ordering" (designed as a non-negative integer; the document says `number`).
     #[serde(
@@ -214,6 +275,42 @@ pub struct CloudEventExtensions {
         skip_serializing_if = "Option::is_none"
     )]
     pub traceparent: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "CloudEventExtensions")]
+#[allow(dead_code)]
+struct CloudEventExtensionsShadow {
+    /// "Event sequence for ordering" (designed as a non-negative integer; the document says `number`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    seq: ::std::option::Option<u64>,
+    /// "OpenTelemetry trace ID" (W3C `traceparent`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    traceparent: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CloudEventExtensions {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        CloudEventExtensionsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CloudEventExtensions {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for CloudEventExtensions {
     #[inline]
@@ -240,7 +337,7 @@ impl ::event_contracts_runtime::Validate for CloudEventExtensions {
     }
 }
 /// `data` of `ai.run.started` (domain `run`, action `started`; listed in `EVENT_TYPE_DATA_SCHEMAS` as `RunStartedDataZ`, handled by `handleRunStarted`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). The other fields are optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RunStartedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -275,6 +372,60 @@ pub struct RunStartedData {
         ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RunStartedData")]
+#[allow(dead_code)]
+struct RunStartedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// When the worker started the run.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+    /// Identifier of the worker executing the run.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    worker_id: ::std::option::Option<::std::string::String>,
+    /// Name of the pipeline / workflow the run executes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pipeline: ::std::option::Option<::std::string::String>,
+    /// Run configuration as the worker received it (free-form).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    config: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunStartedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RunStartedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RunStartedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for RunStartedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -282,7 +433,7 @@ impl ::event_contracts_runtime::Validate for RunStartedData {
     }
 }
 /// `data` of `ai.run.completed` (domain `run`, action `completed`; listed in `EVENT_TYPE_DATA_SCHEMAS` as `RunCompletedDataZ`, handled by `handleRunCompleted`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). The other fields are optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RunCompletedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -317,6 +468,60 @@ pub struct RunCompletedData {
         ::std::collections::BTreeMap<::std::string::String, f64>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RunCompletedData")]
+#[allow(dead_code)]
+struct RunCompletedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// When the run finished.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+    /// Wall-clock duration of the run in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    duration_ms: ::std::option::Option<f64>,
+    /// Short human-readable summary of the outcome.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    summary: ::std::option::Option<::std::string::String>,
+    /// Final numeric metrics, by name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metrics: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, f64>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunCompletedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RunCompletedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RunCompletedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for RunCompletedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -341,7 +546,7 @@ impl ::event_contracts_runtime::Validate for RunCompletedData {
     }
 }
 /// `data` of `ai.run.failed` (domain `run`, action `failed`). Designed: the document names this type but gives no fields; it reuses the document's "Error Events" pattern (`ErrorDataZ`: `run_id`, `error_type`, `error_message`, `traceback?`, `context?`) and adds optional `stage`, `failed_at` and `retryable`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RunFailedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -387,6 +592,71 @@ pub struct RunFailedData {
     )]
     pub retryable: ::std::option::Option<bool>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RunFailedData")]
+#[allow(dead_code)]
+struct RunFailedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Error class or category (`z.string()`).
+    error_type: ::std::string::String,
+    /// Error message (`z.string()`).
+    error_message: ::std::string::String,
+    /// Stack trace (`z.string().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    traceback: ::std::option::Option<::std::string::String>,
+    /// Free-form context (`z.record(z.any()).optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    context: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+    >,
+    /// Stage in which the run failed, if any.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    stage: ::std::option::Option<::std::string::String>,
+    /// When the run failed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    failed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+    /// Whether the worker considers the failure transient.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    retryable: ::std::option::Option<bool>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunFailedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RunFailedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RunFailedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for RunFailedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -394,7 +664,7 @@ impl ::event_contracts_runtime::Validate for RunFailedData {
     }
 }
 /// `data` of `ai.run.canceled` (domain `run`, action `canceled`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). The other fields are optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RunCanceledData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -420,6 +690,51 @@ pub struct RunCanceledData {
     )]
     pub canceled_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RunCanceledData")]
+#[allow(dead_code)]
+struct RunCanceledDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Why the run was canceled.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    reason: ::std::option::Option<::std::string::String>,
+    /// Who or what canceled the run (user id, `system`, ...).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    canceled_by: ::std::option::Option<::std::string::String>,
+    /// When the run was canceled.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    canceled_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunCanceledData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RunCanceledDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RunCanceledData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for RunCanceledData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -427,7 +742,7 @@ impl ::event_contracts_runtime::Validate for RunCanceledData {
     }
 }
 /// `data` of `ai.run.stage_started`. Stage events live under the `run` domain: the naming table lists domain `stage` with actions started, progress, completed but gives `ai.run.stage_started` as the example, so the types are `ai.run.stage_<action>`. Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). `stage` is required; the rest is optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RunStageStartedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -454,6 +769,53 @@ pub struct RunStageStartedData {
         skip_serializing_if = "Option::is_none"
     )]
     pub started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RunStageStartedData")]
+#[allow(dead_code)]
+struct RunStageStartedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Name of the stage.
+    stage: ::std::string::String,
+    /// Zero-based position of the stage in the run.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    stage_index: ::std::option::Option<u64>,
+    /// Number of stages in the run.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    total_stages: ::std::option::Option<u64>,
+    /// When the stage started.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunStageStartedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RunStageStartedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RunStageStartedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for RunStageStartedData {
     #[inline]
@@ -482,7 +844,7 @@ impl ::event_contracts_runtime::Validate for RunStageStartedData {
     }
 }
 /// `data` of `ai.run.stage_progress`. Stage events live under the `run` domain: the naming table lists domain `stage` with actions started, progress, completed but gives `ai.run.stage_started` as the example, so the types are `ai.run.stage_<action>`. Designed: the document names this type but gives no fields; it reuses the document's "Progress Events" pattern (`ProgressDataZ`: `run_id`, `progress` 0.0 to 1.0, `iteration?`, `max_iterations?`, `current_step?`) plus the required `stage` name.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RunStageProgressData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -511,6 +873,55 @@ pub struct RunStageProgressData {
     pub current_step: ::std::option::Option<::std::string::String>,
     /// Name of the stage.
     pub stage: ::std::string::String,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RunStageProgressData")]
+#[allow(dead_code)]
+struct RunStageProgressDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Fraction done, "0.0 to 1.0" (`z.number().min(0).max(1)`).
+    progress: f64,
+    /// Current iteration (`z.number().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    iteration: ::std::option::Option<f64>,
+    /// Iteration budget (`z.number().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    max_iterations: ::std::option::Option<f64>,
+    /// Human-readable current step (`z.string().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    current_step: ::std::option::Option<::std::string::String>,
+    /// Name of the stage.
+    stage: ::std::string::String,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunStageProgressData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RunStageProgressDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RunStageProgressData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for RunStageProgressData {
     #[inline]
@@ -543,7 +954,7 @@ impl ::event_contracts_runtime::Validate for RunStageProgressData {
     }
 }
 /// `data` of `ai.run.stage_completed`. Stage events live under the `run` domain: the naming table lists domain `stage` with actions started, progress, completed but gives `ai.run.stage_started` as the example, so the types are `ai.run.stage_<action>`. Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). `stage` is required; `result` follows the `"success" | "failure"` enum of the document's `MyFeatureCompletedDataZ`; the rest is optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RunStageCompletedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -579,6 +990,62 @@ pub struct RunStageCompletedData {
     pub outputs: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
     >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "RunStageCompletedData")]
+#[allow(dead_code)]
+struct RunStageCompletedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Name of the stage.
+    stage: ::std::string::String,
+    /// Outcome of the stage (same values as `MyFeatureCompletedDataZ.result`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    result: ::std::option::Option<RunStageCompletedDataResult>,
+    /// Duration of the stage in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    duration_ms: ::std::option::Option<f64>,
+    /// When the stage completed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+    /// Free-form stage outputs (e.g. ids of produced artifacts).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    outputs: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunStageCompletedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        RunStageCompletedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RunStageCompletedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for RunStageCompletedData {
     #[inline]
@@ -639,7 +1106,7 @@ impl ::event_contracts_runtime::Validate for RunStageCompletedDataResult {
     }
 }
 /// `data` of `ai.node.created` (domain `node`, action `created`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). `node_id` is required; the rest is optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NodeCreatedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -674,6 +1141,60 @@ pub struct NodeCreatedData {
     )]
     pub created_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NodeCreatedData")]
+#[allow(dead_code)]
+struct NodeCreatedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Identifier of the node within the run.
+    node_id: ::std::string::String,
+    /// Parent node, absent for a root node.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    parent_node_id: ::std::option::Option<::std::string::String>,
+    /// Kind of node (e.g. `draft`, `improve`, `debug`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    node_type: ::std::option::Option<::std::string::String>,
+    /// Stage the node belongs to.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    stage: ::std::option::Option<::std::string::String>,
+    /// When the node was created.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    created_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NodeCreatedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NodeCreatedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NodeCreatedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for NodeCreatedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -687,7 +1208,7 @@ impl ::event_contracts_runtime::Validate for NodeCreatedData {
     }
 }
 /// `data` of `ai.node.executing` (domain `node`, action `executing`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). `node_id` is required; the rest is optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NodeExecutingData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -715,6 +1236,53 @@ pub struct NodeExecutingData {
     )]
     pub started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NodeExecutingData")]
+#[allow(dead_code)]
+struct NodeExecutingDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Identifier of the node within the run.
+    node_id: ::std::string::String,
+    /// Execution attempt, starting at 1.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    attempt: ::std::option::Option<u64>,
+    /// Worker executing the node.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    worker_id: ::std::option::Option<::std::string::String>,
+    /// When execution started.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NodeExecutingData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NodeExecutingDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NodeExecutingData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for NodeExecutingData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -735,7 +1303,7 @@ impl ::event_contracts_runtime::Validate for NodeExecutingData {
     }
 }
 /// `data` of `ai.node.completed` (domain `node`, action `completed`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). `node_id` is required; `result` follows the `"success" | "failure"` enum of the document's `MyFeatureCompletedDataZ`; the rest is optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct NodeCompletedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -778,6 +1346,69 @@ pub struct NodeCompletedData {
         skip_serializing_if = "Option::is_none"
     )]
     pub completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "NodeCompletedData")]
+#[allow(dead_code)]
+struct NodeCompletedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Identifier of the node within the run.
+    node_id: ::std::string::String,
+    /// Outcome of the node.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    result: ::std::option::Option<NodeCompletedDataResult>,
+    /// Execution time in milliseconds.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    duration_ms: ::std::option::Option<f64>,
+    /// Numeric metrics produced by the node, by name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metrics: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, f64>,
+    >,
+    /// Error message when `result` is `failure`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    error_message: ::std::option::Option<::std::string::String>,
+    /// When the node completed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for NodeCompletedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        NodeCompletedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NodeCompletedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for NodeCompletedData {
     #[inline]
@@ -849,7 +1480,7 @@ impl ::event_contracts_runtime::Validate for NodeCompletedDataResult {
     }
 }
 /// `data` of `ai.paper.started` (domain `paper`, action `started`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). The other fields are optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PaperStartedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -875,6 +1506,51 @@ pub struct PaperStartedData {
     )]
     pub started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "PaperStartedData")]
+#[allow(dead_code)]
+struct PaperStartedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Working title of the paper.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    title: ::std::option::Option<::std::string::String>,
+    /// Paper template / venue format used (e.g. `icml2024`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    template: ::std::option::Option<::std::string::String>,
+    /// When paper generation started.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for PaperStartedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        PaperStartedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PaperStartedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for PaperStartedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -882,7 +1558,7 @@ impl ::event_contracts_runtime::Validate for PaperStartedData {
     }
 }
 /// `data` of `ai.paper.generated` (domain `paper`, action `generated`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). The other fields are optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PaperGeneratedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -922,6 +1598,65 @@ pub struct PaperGeneratedData {
     )]
     pub generated_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "PaperGeneratedData")]
+#[allow(dead_code)]
+struct PaperGeneratedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Title of the generated paper.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    title: ::std::option::Option<::std::string::String>,
+    /// Where the generated paper is stored.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    uri: ::std::option::Option<::std::string::String>,
+    /// File format of the paper (e.g. `pdf`, `latex`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    format: ::std::option::Option<::std::string::String>,
+    /// Number of pages.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    page_count: ::std::option::Option<u64>,
+    /// When the paper was generated.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    generated_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for PaperGeneratedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        PaperGeneratedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PaperGeneratedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for PaperGeneratedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -945,7 +1680,7 @@ impl ::event_contracts_runtime::Validate for PaperGeneratedData {
     }
 }
 /// `data` of `ai.artifact.registered` (domain `artifact`, action `registered`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). `artifact_id` and `uri` are required (a registration is useless without them); the rest is optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ArtifactRegisteredData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -996,6 +1731,76 @@ pub struct ArtifactRegisteredData {
     )]
     pub node_id: ::std::option::Option<::std::string::String>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ArtifactRegisteredData")]
+#[allow(dead_code)]
+struct ArtifactRegisteredDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Identifier of the artifact.
+    artifact_id: ::std::string::String,
+    /// Artifact file / display name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    name: ::std::option::Option<::std::string::String>,
+    /// Kind of artifact (e.g. `plot`, `checkpoint`, `paper`, `log`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    kind: ::std::option::Option<::std::string::String>,
+    /// Where the artifact is stored.
+    uri: ::std::string::String,
+    /// MIME type of the artifact.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    content_type: ::std::option::Option<::std::string::String>,
+    /// Size in bytes.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    size_bytes: ::std::option::Option<u64>,
+    /// Content checksum, e.g. `sha256:<hex>`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    checksum: ::std::option::Option<::std::string::String>,
+    /// Node that produced the artifact, if any.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    node_id: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ArtifactRegisteredData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ArtifactRegisteredDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ArtifactRegisteredData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for ArtifactRegisteredData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1023,7 +1828,7 @@ impl ::event_contracts_runtime::Validate for ArtifactRegisteredData {
     }
 }
 /// `data` of `ai.artifact.failed` (domain `artifact`, action `failed`). Designed: the document names this type but gives no fields; it reuses the document's "Error Events" pattern (`ErrorDataZ`: `run_id`, `error_type`, `error_message`, `traceback?`, `context?`) and adds optional `artifact_id`, `name` and `uri` identifying the artifact that could not be produced or registered.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ArtifactFailedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1069,6 +1874,71 @@ pub struct ArtifactFailedData {
     )]
     pub uri: ::std::option::Option<::std::string::String>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ArtifactFailedData")]
+#[allow(dead_code)]
+struct ArtifactFailedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Error class or category (`z.string()`).
+    error_type: ::std::string::String,
+    /// Error message (`z.string()`).
+    error_message: ::std::string::String,
+    /// Stack trace (`z.string().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    traceback: ::std::option::Option<::std::string::String>,
+    /// Free-form context (`z.record(z.any()).optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    context: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+    >,
+    /// Identifier of the artifact, if one was assigned.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    artifact_id: ::std::option::Option<::std::string::String>,
+    /// Artifact file / display name.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    name: ::std::option::Option<::std::string::String>,
+    /// Intended storage location.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    uri: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ArtifactFailedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ArtifactFailedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ArtifactFailedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for ArtifactFailedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1076,7 +1946,7 @@ impl ::event_contracts_runtime::Validate for ArtifactFailedData {
     }
 }
 /// `data` of `ai.validation.auto_started` (domain `validation`, action `auto_started`: automatic validation of a run's results). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). The other fields are optional.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ValidationAutoStartedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1109,6 +1979,58 @@ pub struct ValidationAutoStartedData {
     )]
     pub started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ValidationAutoStartedData")]
+#[allow(dead_code)]
+struct ValidationAutoStartedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Identifier of this validation pass.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    validation_id: ::std::option::Option<::std::string::String>,
+    /// Validator / reviewer used.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    validator: ::std::option::Option<::std::string::String>,
+    /// Names of the checks that will run.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    checks: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// When validation started.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ValidationAutoStartedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ValidationAutoStartedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ValidationAutoStartedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for ValidationAutoStartedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1116,7 +2038,7 @@ impl ::event_contracts_runtime::Validate for ValidationAutoStartedData {
     }
 }
 /// `data` of `ai.validation.auto_completed` (domain `validation`, action `auto_completed`). Designed: the document names this type but gives no fields; only `run_id` comes from the document ("Include run_id in data: Needed for correlation"). The other fields are optional; `score` uses the document's 0.0 to 1.0 convention.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ValidationAutoCompletedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1170,6 +2092,79 @@ pub struct ValidationAutoCompletedData {
     )]
     pub completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ValidationAutoCompletedData")]
+#[allow(dead_code)]
+struct ValidationAutoCompletedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Identifier of this validation pass.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    validation_id: ::std::option::Option<::std::string::String>,
+    /// Overall verdict.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    passed: ::std::option::Option<bool>,
+    /// Overall score, 0.0 to 1.0.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    score: ::std::option::Option<f64>,
+    /// Number of checks that passed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    checks_passed: ::std::option::Option<u64>,
+    /// Number of checks that failed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    checks_failed: ::std::option::Option<u64>,
+    /// Human-readable problems found.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    issues: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// When validation completed.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ValidationAutoCompletedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ValidationAutoCompletedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ValidationAutoCompletedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for ValidationAutoCompletedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1197,7 +2192,7 @@ impl ::event_contracts_runtime::Validate for ValidationAutoCompletedData {
     }
 }
 /// Worked example from the SOP ("Adding new CloudEvents event types"), registered in `EVENT_TYPE_DATA_SCHEMAS` and handled by `handleMyFeatureStarted`: `MyFeatureStartedDataZ = z.object({ run_id: z.string().uuid(), feature_name: z.string(), config: z.record(z.any()).optional(), timestamp: z.string().datetime().optional() })`. Open object (Zod default).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MyFeatureStartedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1220,6 +2215,48 @@ pub struct MyFeatureStartedData {
     )]
     pub timestamp: ::std::option::Option<::event_contracts_runtime::DateTime>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MyFeatureStartedData")]
+#[allow(dead_code)]
+struct MyFeatureStartedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// `feature_name: z.string()`.
+    feature_name: ::std::string::String,
+    /// `config: z.record(z.any()).optional()`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    config: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+    >,
+    /// `timestamp: z.string().datetime().optional()` (Zod's default `datetime()` accepts only UTC `Z` timestamps).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    timestamp: ::std::option::Option<::event_contracts_runtime::DateTime>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MyFeatureStartedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MyFeatureStartedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MyFeatureStartedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for MyFeatureStartedData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1227,7 +2264,7 @@ impl ::event_contracts_runtime::Validate for MyFeatureStartedData {
     }
 }
 /// Worked example from the SOP ("Adding new CloudEvents event types"), registered in `EVENT_TYPE_DATA_SCHEMAS` and handled by `handleMyFeatureCompleted`: `MyFeatureCompletedDataZ = z.object({ run_id: z.string().uuid(), feature_name: z.string(), result: z.enum(["success", "failure"]), metrics: z.object({ duration_ms: z.number(), items_processed: z.number() }).optional(), error_message: z.string().optional() })`. Open object (Zod default).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MyFeatureCompletedData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1249,6 +2286,48 @@ pub struct MyFeatureCompletedData {
         skip_serializing_if = "Option::is_none"
     )]
     pub error_message: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MyFeatureCompletedData")]
+#[allow(dead_code)]
+struct MyFeatureCompletedDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// `feature_name: z.string()`.
+    feature_name: ::std::string::String,
+    /// `result: z.enum(["success", "failure"])`.
+    result: MyFeatureCompletedDataResult,
+    /// `metrics: z.object({ duration_ms: z.number(), items_processed: z.number() }).optional()`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    metrics: ::std::option::Option<MyFeatureCompletedDataMetrics>,
+    /// `error_message: z.string().optional()`; used when `result` is `failure`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    error_message: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MyFeatureCompletedData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MyFeatureCompletedDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MyFeatureCompletedData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for MyFeatureCompletedData {
     #[inline]
@@ -1298,12 +2377,38 @@ impl ::event_contracts_runtime::Validate for MyFeatureCompletedDataResult {
     }
 }
 /// `metrics: z.object({ duration_ms: z.number(), items_processed: z.number() }).optional()`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MyFeatureCompletedDataMetrics {
     /// `duration_ms: z.number()`.
     pub duration_ms: f64,
     /// `items_processed: z.number()`.
     pub items_processed: f64,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MyFeatureCompletedDataMetrics")]
+#[allow(dead_code)]
+struct MyFeatureCompletedDataMetricsShadow {
+    /// `duration_ms: z.number()`.
+    duration_ms: f64,
+    /// `items_processed: z.number()`.
+    items_processed: f64,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MyFeatureCompletedDataMetrics {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MyFeatureCompletedDataMetricsShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MyFeatureCompletedDataMetrics {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for MyFeatureCompletedDataMetrics {
     #[inline]
@@ -1319,7 +2424,7 @@ impl ::event_contracts_runtime::Validate for MyFeatureCompletedDataMetrics {
     }
 }
 /// Worked example from the SOP ("Adding new CloudEvents event types"), registered in `EVENT_TYPE_DATA_SCHEMAS` and handled by `handleMyFeatureProgress`: `MyFeatureProgressDataZ = z.object({ run_id: z.string().uuid(), feature_name: z.string(), progress: z.number().min(0).max(1), current_step: z.string().optional(), total_steps: z.number().optional() })`. Open object (Zod default).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MyFeatureProgressData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1342,6 +2447,48 @@ pub struct MyFeatureProgressData {
     )]
     pub total_steps: ::std::option::Option<f64>,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MyFeatureProgressData")]
+#[allow(dead_code)]
+struct MyFeatureProgressDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// `feature_name: z.string()`.
+    feature_name: ::std::string::String,
+    /// `progress: z.number().min(0).max(1)`.
+    progress: f64,
+    /// `current_step: z.string().optional()`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    current_step: ::std::option::Option<::std::string::String>,
+    /// `total_steps: z.number().optional()`.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    total_steps: ::std::option::Option<f64>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MyFeatureProgressData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MyFeatureProgressDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MyFeatureProgressData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for MyFeatureProgressData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1359,7 +2506,7 @@ impl ::event_contracts_runtime::Validate for MyFeatureProgressData {
     }
 }
 /// Common pattern "Error Events" from the document (`ErrorDataZ = z.object({ run_id: z.string().uuid(), error_type: z.string(), error_message: z.string(), traceback: z.string().optional(), context: z.record(z.any()).optional() })`). Zod objects are open, so unknown keys are allowed.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ErrorData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1384,6 +2531,48 @@ pub struct ErrorData {
         ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ErrorData")]
+#[allow(dead_code)]
+struct ErrorDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Error class or category (`z.string()`).
+    error_type: ::std::string::String,
+    /// Error message (`z.string()`).
+    error_message: ::std::string::String,
+    /// Stack trace (`z.string().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    traceback: ::std::option::Option<::std::string::String>,
+    /// Free-form context (`z.record(z.any()).optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    context: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ErrorData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ErrorDataShadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ErrorData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for ErrorData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1391,7 +2580,7 @@ impl ::event_contracts_runtime::Validate for ErrorData {
     }
 }
 /// Common pattern "Metric Events" from the document (`MetricDataZ = z.object({ run_id: z.string().uuid(), metric_name: z.string(), value: z.number(), unit: z.string().optional(), tags: z.record(z.string()).optional() })`). Zod objects are open, so unknown keys are allowed.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MetricData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1416,6 +2605,50 @@ pub struct MetricData {
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
 }
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "MetricData")]
+#[allow(dead_code)]
+struct MetricDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Metric name (`z.string()`).
+    metric_name: ::std::string::String,
+    /// Metric value (`z.number()`).
+    value: f64,
+    /// Unit of `value` (`z.string().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    unit: ::std::option::Option<::std::string::String>,
+    /// String tags (`z.record(z.string()).optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tags: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+    >,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MetricData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        MetricDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MetricData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
 impl ::event_contracts_runtime::Validate for MetricData {
     #[inline]
     fn is_valid(&self) -> bool {
@@ -1426,7 +2659,7 @@ impl ::event_contracts_runtime::Validate for MetricData {
     }
 }
 /// Common pattern "Progress Events" from the document (`ProgressDataZ = z.object({ run_id: z.string().uuid(), progress: z.number().min(0).max(1), iteration: z.number().optional(), max_iterations: z.number().optional(), current_step: z.string().optional() })`). Zod objects are open, so unknown keys are allowed.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ProgressData {
     /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     pub run_id: ::uuid::Uuid,
@@ -1453,6 +2686,53 @@ pub struct ProgressData {
         skip_serializing_if = "Option::is_none"
     )]
     pub current_step: ::std::option::Option<::std::string::String>,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "ProgressData")]
+#[allow(dead_code)]
+struct ProgressDataShadow {
+    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
+    run_id: ::uuid::Uuid,
+    /// Fraction done, "0.0 to 1.0" (`z.number().min(0).max(1)`).
+    progress: f64,
+    /// Current iteration (`z.number().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    iteration: ::std::option::Option<f64>,
+    /// Iteration budget (`z.number().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    max_iterations: ::std::option::Option<f64>,
+    /// Human-readable current step (`z.string().optional()`).
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    current_step: ::std::option::Option<::std::string::String>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ProgressData {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        ProgressDataShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ProgressData {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
 }
 impl ::event_contracts_runtime::Validate for ProgressData {
     #[inline]

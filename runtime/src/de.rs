@@ -30,3 +30,28 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// Decoding from a JSON object only. serde's derived structs also accept a JSON array of
+/// positional values, which JSON Schema never does; generated structs decode through this.
+pub trait FromMap<'de>: Sized {
+    fn from_map<A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// Deserializes `T` from a JSON object, refusing arrays and everything else.
+pub fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromMap<'de>,
+{
+    struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: FromMap<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::from_map(map)
+        }
+    }
+    d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+}
