@@ -174,6 +174,7 @@ impl<'g> Emitter<'g> {
             TypeKind::Struct { fields, presence, .. } => !presence.is_empty() || fields.iter().any(|f| sub(&f.ty, seen)),
             TypeKind::Newtype(t) => sub(t, seen),
             TypeKind::StrEnum { .. } => false,
+            TypeKind::Tagged { fallback: Some(_), .. } => true,
             TypeKind::Tagged { variants, .. } => variants.iter().any(|(_, v)| self.has_checks(*v, seen)),
         }
     }
@@ -367,7 +368,7 @@ impl<'g> Emitter<'g> {
                     }
                 }
             }
-            TypeKind::Tagged { tag, variants } => {
+            TypeKind::Tagged { tag, variants, fallback } => {
                 let values: Vec<String> = variants.iter().map(|(v, _)| v.clone()).collect();
                 let idents = variant_idents(&values);
                 let tys: Vec<_> = variants.iter().map(|(_, id)| ident(&self.graph.types[*id].name)).collect();
@@ -375,22 +376,60 @@ impl<'g> Emitter<'g> {
                     .iter()
                     .map(|(_, id)| self.check(&Ty::Named(*id), quote!(v), true).unwrap_or(quote!(true)))
                     .collect();
+                let (other_variant, other_tag, other_check) = match fallback {
+                    Some(fid) => {
+                        let fdef = &self.graph.types[*fid];
+                        let fty = ident(&fdef.name);
+                        let TypeKind::Struct { fields, .. } = &fdef.kind else { unreachable!("fallback branches are structs") };
+                        let tag_id = &field_idents(fields)[fields.iter().position(|f| &f.wire == tag).expect("the fallback keeps its tag")];
+                        let inner = self.check(&Ty::Named(*fid), quote!(v), true).map(|c| quote!(&& #c));
+                        (
+                            Some(quote! {
+                                /// A tag value the catalog does not list, kept whole.
+                                #[serde(untagged)]
+                                Other(#fty),
+                            }),
+                            Some(quote!(Self::Other(v) => v.#tag_id.as_str(),)),
+                            // serde tries the untagged variant after a listed one fails to decode:
+                            // a listed tag here means the listed schema was broken.
+                            Some(quote!(Self::Other(v) => !matches!(v.#tag_id.as_str(), #(#values)|*) #inner,)),
+                        )
+                    }
+                    None => (None, None, None),
+                };
+                let shadow = format_ident!("{}Shadow", name);
+                let remote = name.to_string();
                 quote! {
                     #doc
-                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+                    #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
                     #[serde(tag = #tag)]
-                    pub enum #name { #(#[serde(rename = #values)] #idents(#tys),)* }
+                    pub enum #name { #(#[serde(rename = #values)] #idents(#tys),)* #other_variant }
+                    #[derive(::serde::Deserialize)]
+                    #[serde(remote = #remote, tag = #tag)]
+                    #[allow(dead_code)]
+                    enum #shadow { #(#[serde(rename = #values)] #idents(#tys),)* #other_variant }
+                    impl<'de> ::serde::Deserialize<'de> for #name {
+                        fn deserialize<De: ::serde::Deserializer<'de>>(d: De) -> ::std::result::Result<Self, De::Error> {
+                            // serde's own tag reading also takes a variant *index* (`"type": 0`)
+                            // and a JSON array; the schema takes neither.
+                            let map = ::serde_json::Map::<::std::string::String, ::serde_json::Value>::deserialize(d)?;
+                            if !map.get(#tag).is_some_and(::serde_json::Value::is_string) {
+                                return Err(<De::Error as ::serde::de::Error>::custom(concat!("`", #tag, "` must be a string tag")));
+                            }
+                            #shadow::deserialize(::serde_json::Value::Object(map)).map_err(<De::Error as ::serde::de::Error>::custom)
+                        }
+                    }
                     impl #name {
                         /// The tag value on the wire.
-                        pub const fn tag(&self) -> &'static str {
-                            match self { #(Self::#idents(_) => #values,)* }
+                        pub fn tag(&self) -> &str {
+                            match self { #(Self::#idents(_) => #values,)* #other_tag }
                         }
                     }
                     impl #rt::Validate for #name {
                         #[inline]
                         #[allow(unused_variables)]
                         fn is_valid(&self) -> bool {
-                            match self { #(Self::#idents(v) => #checks,)* }
+                            match self { #(Self::#idents(v) => #checks,)* #other_check }
                         }
                     }
                 }

@@ -23,6 +23,14 @@ pub struct Manifest {
     /// Key convention the document sets for payloads; `snake_case` is enforced by `cargo xtask lint`.
     #[serde(default)]
     pub payload_keys: KeyStyle,
+    /// Properties every event payload must require (the DAM document's `tenant_id` and
+    /// `principal_id`); enforced by `cargo xtask lint`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_properties: Vec<String>,
+    /// A pattern every event name must match (CloudEvents' `ai.{domain}.{action}`); enforced by
+    /// `cargo xtask lint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_name_pattern: Option<String>,
     #[serde(default)]
     pub consumer_groups: Vec<ConsumerGroup>,
     pub events: Vec<EventEntry>,

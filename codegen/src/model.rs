@@ -152,7 +152,12 @@ pub enum TypeKind {
     /// A non-object root (an array event, a nullable array) wrapped so it can be an event.
     Newtype(Ty),
     StrEnum { values: Vec<String> },
-    Tagged { tag: String, variants: Vec<(String, usize)> },
+    Tagged {
+        tag: String,
+        variants: Vec<(String, usize)>,
+        /// The branch that takes every unlisted tag value (its tag is `not` the listed ones).
+        fallback: Option<usize>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -190,9 +195,11 @@ impl TypeGraph {
                         TypeKind::Struct { fields, .. } => fields.iter().any(|f| self.needs_schema_inner(&f.ty, seen)),
                         TypeKind::Newtype(t) => self.needs_schema_inner(t, seen),
                         TypeKind::StrEnum { .. } => false,
-                        TypeKind::Tagged { variants, .. } => variants
+                        TypeKind::Tagged { variants, fallback, .. } => variants
                             .iter()
-                            .any(|(_, v)| self.needs_schema_inner(&Ty::Named(*v), seen)),
+                            .map(|(_, v)| v)
+                            .chain(fallback)
+                            .any(|v| self.needs_schema_inner(&Ty::Named(*v), seen)),
                     }
             }
             Ty::Array { item, .. } => self.needs_schema_inner(item, seen),
@@ -281,6 +288,11 @@ pub struct Builder<'c> {
     names: HashMap<String, usize>,
     /// Wire name of the payload field, when building an envelope.
     payload_field: Option<(Loc, String)>,
+    /// Validator-only keywords met on non-object schemas so far; a struct whose fields raise
+    /// this count needs the schema validator.
+    validator_only_hits: usize,
+    /// The one `not` the generated code enforces itself: a fallback branch's tag.
+    exempt: Option<Loc>,
 }
 
 impl<'c> Builder<'c> {
@@ -292,6 +304,8 @@ impl<'c> Builder<'c> {
             memo: HashMap::new(),
             names: HashMap::new(),
             payload_field: None,
+            validator_only_hits: 0,
+            exempt: None,
         }
     }
 
@@ -425,6 +439,9 @@ impl<'c> Builder<'c> {
             }
         }
 
+        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) && self.exempt.as_ref() != Some(loc) {
+            self.validator_only_hits += 1;
+        }
         let (types, nullable) = self.types_of(loc, &m);
         if let Some(one_of) = m.get("oneOf") {
             if !is_presence_only(one_of) {
@@ -753,6 +770,7 @@ impl<'c> Builder<'c> {
             Some((ploc, field)) if ploc == loc => Some(field.clone()),
             _ => None,
         };
+        let hits_before = self.validator_only_hits;
         let mut fields = Vec::new();
         for (wire, locs) in &spec.props {
             if Some(wire.as_str()) == strip_tag {
@@ -779,7 +797,7 @@ impl<'c> Builder<'c> {
                 deprecated: pm.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
             });
         }
-        let mut needs_schema = spec.needs_schema;
+        let mut needs_schema = spec.needs_schema || self.validator_only_hits > hits_before;
         let index = |n: &String| fields.iter().position(|f| &f.wire == n);
         for r in &spec.required {
             if index(r).is_none() && Some(r.as_str()) != strip_tag {
@@ -926,7 +944,9 @@ impl<'c> Builder<'c> {
         }
         let tag = specs.first().and_then(|(_, first)| {
             first.props.iter().map(|(n, _)| n.clone()).find(|n| {
-                specs.iter().all(|(_, s)| s.required.contains(n) && self.const_of(s, n).is_some())
+                let listed = specs.iter().filter(|(_, s)| s.required.contains(n) && self.const_of(s, n).is_some()).count();
+                let fallbacks = specs.iter().filter(|(_, s)| s.required.contains(n) && self.excluded_of(s, n).is_some()).count();
+                listed >= 1 && fallbacks <= 1 && listed + fallbacks == specs.len()
             })
         });
         let Some(tag) = tag else {
@@ -939,10 +959,25 @@ impl<'c> Builder<'c> {
             return Ty::Any;
         };
         let doc = self.doc_of(loc);
-        let id = self.define(loc, hint.to_owned(), doc, TypeKind::Tagged { tag: tag.clone(), variants: vec![] }, false);
+        let id = self.define(loc, hint.to_owned(), doc, TypeKind::Tagged { tag: tag.clone(), variants: vec![], fallback: None }, false);
         self.memo.insert(key, id);
         let mut variants: Vec<(String, usize)> = Vec::new();
+        let mut fallback = None;
         for (at, spec) in &specs {
+            if let Some((tag_loc, excluded)) = self.excluded_of(spec, &tag) {
+                let listed: BTreeSet<String> = specs.iter().filter_map(|(_, s)| self.const_of(s, &tag)).collect();
+                if excluded.iter().cloned().collect::<BTreeSet<_>>() != listed {
+                    self.err(Code::UnsupportedShape, &tag_loc, "the fallback branch must exclude exactly the listed tag values", format!("write \"not\": {{\"enum\": {listed:?}}}"));
+                }
+                self.exempt = Some(tag_loc);
+                let vhint = format!("{hint}Other");
+                match self.object(at, &vhint, None) {
+                    Ty::Named(vid) => fallback = Some(vid),
+                    _ => self.err(Code::UnsupportedShape, at, "the fallback branch must be an object with properties", ""),
+                }
+                self.exempt = None;
+                continue;
+            }
             let value = self.const_of(spec, &tag).unwrap_or_default();
             if variants.iter().any(|(v, _)| *v == value) {
                 self.err(Code::UnsupportedShape, at, format!("two branches share the tag value `{value}`"), "make each branch's const distinct");
@@ -954,8 +989,9 @@ impl<'c> Builder<'c> {
                 _ => self.err(Code::UnsupportedShape, at, "a union branch must be an object with properties", ""),
             }
         }
-        if let TypeKind::Tagged { variants: v, .. } = &mut self.graph.types[id].kind {
+        if let TypeKind::Tagged { variants: v, fallback: f, .. } = &mut self.graph.types[id].kind {
             *v = variants;
+            *f = fallback;
         }
         Ty::Named(id)
     }
@@ -980,6 +1016,19 @@ impl<'c> Builder<'c> {
     /// Whether a type was already built at `loc` (in any form).
     pub fn has_type_at(&self, loc: &Loc) -> bool {
         self.memo.keys().any(|(l, _)| l == loc)
+    }
+
+    /// For a fallback branch: the tag property's location and the values its `not` excludes.
+    fn excluded_of(&self, spec: &ObjSpec, prop: &str) -> Option<(Loc, Vec<String>)> {
+        let (_, locs) = spec.props.iter().find(|(n, _)| n == prop)?;
+        let at = locs.last()?.clone();
+        let not = self.obj(&at)?.get("not")?.clone();
+        let values = match (not.get("enum"), not.get("const")) {
+            (Some(Value::Array(a)), _) => a.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?,
+            (_, Some(Value::String(s))) => vec![s.clone()],
+            _ => return None,
+        };
+        Some((at, values))
     }
 
     fn const_of(&self, spec: &ObjSpec, prop: &str) -> Option<String> {

@@ -80,8 +80,8 @@ impl<D> GatewayEnvelope<D> {
         }
     }
 }
-/// `stream_trace`: "Live-stream lifecycle tracing" — "Gateway trace events for ingest/processing/orchestrator lifecycle"; key fields "`type`, `stream_id`, `pipeline_id`, `request_id`, `orchestrator_info{address,url}`, optional `timestamp`, optional `pipeline`, optional `message`". `data` is a tagged union on `data.type`. The eight subtypes of the document are authored by the gateway (server and BYOC paths). Code vs document: three more subtypes reach this Kafka type without being in the document, because the ai-runner sends them with `queue_event_type="stream_trace"` and the gateway relays them unchanged apart from the ids it writes over: `runner_receive_stream_request`, `runner_receive_first_ingest_segment`, `runner_send_first_processed_segment`. Limitation: BYOC worker containers can relay further subtypes under `stream_trace` (e.g. app or client traces). The union is closed, so they fail validation; a consumer should route such failures to a side channel rather than treat them as corrupt.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+/// `stream_trace`: "Live-stream lifecycle tracing" — "Gateway trace events for ingest/processing/orchestrator lifecycle"; key fields "`type`, `stream_id`, `pipeline_id`, `request_id`, `orchestrator_info{address,url}`, optional `timestamp`, optional `pipeline`, optional `message`". `data` is a tagged union on `data.type`. The eight subtypes of the document are authored by the gateway (server and BYOC paths). Code vs document: three more subtypes reach this Kafka type without being in the document, because the ai-runner sends them with `queue_event_type="stream_trace"` and the gateway relays them unchanged apart from the ids it writes over: `runner_receive_stream_request`, `runner_receive_first_ingest_segment`, `runner_send_first_processed_segment`. Limitation: BYOC worker containers can relay further subtypes under `stream_trace` (e.g. app or client traces). The union is closed, so they fail validation; a consumer should route such failures to a side channel rather than treat them as corrupt. Subtypes the catalog does not list (BYOC workers' own traces, relayed unchanged) are accepted as `StreamTraceOther`.
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 #[serde(tag = "type")]
 pub enum StreamTrace {
     #[serde(rename = "gateway_receive_stream_request")]
@@ -106,10 +106,62 @@ pub enum StreamTrace {
     RunnerReceiveFirstIngestSegment(StreamTraceRunnerReceiveFirstIngestSegment),
     #[serde(rename = "runner_send_first_processed_segment")]
     RunnerSendFirstProcessedSegment(StreamTraceRunnerSendFirstProcessedSegment),
+    /// A tag value the catalog does not list, kept whole.
+    #[serde(untagged)]
+    Other(StreamTraceOther),
+}
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTrace", tag = "type")]
+#[allow(dead_code)]
+enum StreamTraceShadow {
+    #[serde(rename = "gateway_receive_stream_request")]
+    GatewayReceiveStreamRequest(StreamTraceGatewayReceiveStreamRequest),
+    #[serde(rename = "gateway_ingest_stream_closed")]
+    GatewayIngestStreamClosed(StreamTraceGatewayIngestStreamClosed),
+    #[serde(rename = "gateway_send_first_ingest_segment")]
+    GatewaySendFirstIngestSegment(StreamTraceGatewaySendFirstIngestSegment),
+    #[serde(rename = "gateway_receive_first_processed_segment")]
+    GatewayReceiveFirstProcessedSegment(StreamTraceGatewayReceiveFirstProcessedSegment),
+    #[serde(rename = "gateway_receive_few_processed_segments")]
+    GatewayReceiveFewProcessedSegments(StreamTraceGatewayReceiveFewProcessedSegments),
+    #[serde(rename = "gateway_receive_first_data_segment")]
+    GatewayReceiveFirstDataSegment(StreamTraceGatewayReceiveFirstDataSegment),
+    #[serde(rename = "gateway_no_orchestrators_available")]
+    GatewayNoOrchestratorsAvailable(StreamTraceGatewayNoOrchestratorsAvailable),
+    #[serde(rename = "orchestrator_swap")]
+    OrchestratorSwap(StreamTraceOrchestratorSwap),
+    #[serde(rename = "runner_receive_stream_request")]
+    RunnerReceiveStreamRequest(StreamTraceRunnerReceiveStreamRequest),
+    #[serde(rename = "runner_receive_first_ingest_segment")]
+    RunnerReceiveFirstIngestSegment(StreamTraceRunnerReceiveFirstIngestSegment),
+    #[serde(rename = "runner_send_first_processed_segment")]
+    RunnerSendFirstProcessedSegment(StreamTraceRunnerSendFirstProcessedSegment),
+    /// A tag value the catalog does not list, kept whole.
+    #[serde(untagged)]
+    Other(StreamTraceOther),
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTrace {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        let map = ::serde_json::Map::<
+            ::std::string::String,
+            ::serde_json::Value,
+        >::deserialize(d)?;
+        if !map.get("type").is_some_and(::serde_json::Value::is_string) {
+            return Err(
+                <De::Error as ::serde::de::Error>::custom(
+                    concat!("`", "type", "` must be a string tag"),
+                ),
+            );
+        }
+        StreamTraceShadow::deserialize(::serde_json::Value::Object(map))
+            .map_err(<De::Error as ::serde::de::Error>::custom)
+    }
 }
 impl StreamTrace {
     /// The tag value on the wire.
-    pub const fn tag(&self) -> &'static str {
+    pub fn tag(&self) -> &str {
         match self {
             Self::GatewayReceiveStreamRequest(_) => "gateway_receive_stream_request",
             Self::GatewayIngestStreamClosed(_) => "gateway_ingest_stream_closed",
@@ -134,6 +186,7 @@ impl StreamTrace {
             Self::RunnerSendFirstProcessedSegment(_) => {
                 "runner_send_first_processed_segment"
             }
+            Self::Other(v) => v.r#type.as_str(),
         }
     }
 }
@@ -153,6 +206,19 @@ impl ::event_contracts_runtime::Validate for StreamTrace {
             Self::RunnerReceiveStreamRequest(v) => true,
             Self::RunnerReceiveFirstIngestSegment(v) => true,
             Self::RunnerSendFirstProcessedSegment(v) => true,
+            Self::Other(v) => {
+                !matches!(
+                    v.r#type.as_str(), "gateway_receive_stream_request" |
+                    "gateway_ingest_stream_closed" | "gateway_send_first_ingest_segment"
+                    | "gateway_receive_first_processed_segment" |
+                    "gateway_receive_few_processed_segments" |
+                    "gateway_receive_first_data_segment" |
+                    "gateway_no_orchestrators_available" | "orchestrator_swap" |
+                    "runner_receive_stream_request" |
+                    "runner_receive_first_ingest_segment" |
+                    "runner_send_first_processed_segment"
+                )
+            }
         }
     }
 }
@@ -813,6 +879,86 @@ impl<'de> ::serde::Deserialize<'de> for StreamTraceRunnerSendFirstProcessedSegme
     }
 }
 impl ::event_contracts_runtime::Validate for StreamTraceRunnerSendFirstProcessedSegment {
+    #[inline]
+    fn is_valid(&self) -> bool {
+        true
+    }
+}
+/// A `stream_trace` subtype the catalog does not list. Code vs document: BYOC worker containers publish their own trace subtypes on the events channel and the gateway relays them to Kafka as `stream_trace` unchanged, so a consumer must accept them instead of dead-lettering real traffic. Every field is kept (`additionalProperties: true`); only `type` is required, and it must not be one of the listed subtypes (those are checked against their own schemas).
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+pub struct StreamTraceOther {
+    /// The relayed subtype.
+    pub r#type: ::std::string::String,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stream_id: ::std::option::Option<::std::string::String>,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub request_id: ::std::option::Option<::std::string::String>,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pipeline_id: ::std::option::Option<::std::string::String>,
+    /// Properties the schema does not declare, kept so a relay loses nothing.
+    #[serde(flatten)]
+    pub additional_properties: ::serde_json::Map<
+        ::std::string::String,
+        ::serde_json::Value,
+    >,
+}
+/// Decodes from JSON objects only (see `runtime::de::object`).
+#[derive(::serde::Deserialize)]
+#[serde(remote = "StreamTraceOther")]
+#[allow(dead_code)]
+struct StreamTraceOtherShadow {
+    /// The relayed subtype.
+    r#type: ::std::string::String,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    stream_id: ::std::option::Option<::std::string::String>,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    request_id: ::std::option::Option<::std::string::String>,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pipeline_id: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::event_contracts_runtime::de::FromMap<'de> for StreamTraceOther {
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        StreamTraceOtherShadow::deserialize(
+            ::serde::de::value::MapAccessDeserializer::new(map),
+        )
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamTraceOther {
+    fn deserialize<De: ::serde::Deserializer<'de>>(
+        d: De,
+    ) -> ::std::result::Result<Self, De::Error> {
+        ::event_contracts_runtime::de::object(d)
+    }
+}
+impl ::event_contracts_runtime::Validate for StreamTraceOther {
     #[inline]
     fn is_valid(&self) -> bool {
         true

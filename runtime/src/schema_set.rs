@@ -92,19 +92,37 @@ impl Validator {
 
     /// Every violation, or `Ok` for a valid value.
     pub fn check(&self, value: &Value) -> Result<(), Violations> {
-        let violations: Vec<Violation> = self
-            .inner
-            .iter_errors(value)
-            .map(|e| Violation {
-                pointer: e.instance_path().as_str().to_owned(),
-                keyword: e.kind().keyword().to_owned(),
-                message: e.to_string(),
-            })
-            .collect();
+        let mut violations = Vec::new();
+        for e in self.inner.iter_errors(value) {
+            push_violation(&e, &mut violations);
+        }
         if violations.is_empty() {
             Ok(())
         } else {
             Err(Violations(violations))
         }
     }
+}
+
+/// Records one error. A failed tagged `oneOf` is reported by the errors of the one branch
+/// whose tag matched, so `/data/timestamp: "x" is not of type "integer"` is said instead of
+/// "not valid under any of the schemas listed in the 'oneOf' keyword".
+fn push_violation(e: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
+    if let jsonschema::error::ValidationErrorKind::OneOfNotValid { context } = e.kind() {
+        let is_tag_miss = |b: &jsonschema::ValidationError<'_>| matches!(b.kind().keyword(), "const" | "enum");
+        let matched: Vec<_> = context.iter().filter(|branch| !branch.iter().any(is_tag_miss)).collect();
+        if let [branch] = matched.as_slice() {
+            if !branch.is_empty() {
+                for b in branch.iter() {
+                    push_violation(b, out);
+                }
+                return;
+            }
+        }
+    }
+    out.push(Violation {
+        pointer: e.instance_path().as_str().to_owned(),
+        keyword: e.kind().keyword().to_owned(),
+        message: e.to_string(),
+    });
 }

@@ -1,1 +1,175 @@
-pub fn run() -> anyhow::Result<std::process::ExitCode> { Ok(std::process::ExitCode::SUCCESS) }
+//! `cargo xtask lint`: the source documents' conventions as checks over the catalog.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use event_contracts_codegen::catalog::{Catalog, Loc};
+use event_contracts_codegen::diag::{Code, Diagnostics};
+use event_contracts_codegen::manifest::KeyStyle;
+use event_contracts_codegen::{check, schema_documents};
+use event_contracts_runtime::Validator;
+use serde_json::Value;
+
+use crate::project_root;
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let catalog = match Catalog::read_dir(&project_root().join("schemas")) {
+        Ok(c) => c,
+        Err(d) => {
+            eprintln!("{d}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut diags = match check(&catalog) {
+        Ok(_) => Diagnostics::default(),
+        Err(d) => d,
+    };
+    lint(&catalog, &mut diags);
+    if diags.is_empty() {
+        let events: usize = catalog.systems.iter().map(|s| s.manifest.events.len()).sum();
+        println!("lint: {} systems, {events} events, {} schema files: all conventions hold", catalog.systems.len(), catalog.files.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{}", diags.sorted());
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Every convention check, appended to `diags`.
+pub fn lint(catalog: &Catalog, diags: &mut Diagnostics) {
+    examples(catalog, diags);
+    for sys in &catalog.systems {
+        let m = &sys.manifest;
+        let manifest = Loc::new(sys.manifest_file.clone(), "");
+        let name_pattern = m.event_name_pattern.as_deref().map(regex::Regex::new);
+        for (i, ev) in m.events.iter().enumerate() {
+            let at = manifest.join("events").join(&i.to_string());
+            let schema = Loc::new(format!("{}/{}", sys.dir, ev.schema), "");
+            if ev.channel.address().trim().is_empty() {
+                diags.push(catalog.diag(Code::Convention, &at.join("channel"), format!("event `{}` has an empty channel", ev.name), "name its topic, stream, routing key, subject or path"));
+            }
+            if let (Some(Ok(re)), false) = (&name_pattern, ev.fallback) {
+                if !re.is_match(&ev.name) {
+                    diags.push(catalog.diag(Code::Convention, &at.join("name"), format!("event name `{}` does not follow {}", ev.name, re.as_str()), "name events ai.{domain}.{action}, e.g. ai.run.started"));
+                }
+            }
+            let required = required_of(catalog, &schema, 0);
+            for prop in &m.required_properties {
+                if !required.contains(prop) {
+                    diags.push(catalog.diag(Code::Convention, &schema, format!("event `{}` does not require `{prop}`", ev.name), format!("the {} document requires `{prop}` on every event: add it to `required` (or allOf the common definition)", m.source_document)));
+                }
+            }
+        }
+        if m.payload_keys == KeyStyle::SnakeCase {
+            let snake = regex::Regex::new("^[a-z][a-z0-9]*(_[a-z0-9]+)*$").expect("a regex");
+            for (path, file) in catalog.files.iter().filter(|(p, _)| p.starts_with(&format!("{}/", sys.dir)) && !p.ends_with("manifest.json")) {
+                let mut names = Vec::new();
+                property_names(&file.value, &mut String::new(), &mut names);
+                for (pointer, name) in names {
+                    if !snake.is_match(&name) {
+                        diags.push(catalog.diag(Code::Convention, &Loc::new(path.clone(), pointer), format!("property `{name}` is not snake_case"), format!("the {} document asks for snake_case payload keys", m.source_document)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every `properties` key in a schema document, with its pointer.
+fn property_names(v: &Value, at: &mut String, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                if k == "examples" || k.starts_with("x-") || k == "default" || k == "const" || k == "enum" {
+                    continue;
+                }
+                let len = at.len();
+                at.push('/');
+                at.push_str(&event_contracts_codegen::source::escape_token(k));
+                if k == "properties" {
+                    if let Value::Object(props) = child {
+                        for (name, schema) in props {
+                            let l2 = at.len();
+                            at.push('/');
+                            at.push_str(&event_contracts_codegen::source::escape_token(name));
+                            out.push((at.clone(), name.clone()));
+                            property_names(schema, at, out);
+                            at.truncate(l2);
+                        }
+                    }
+                } else {
+                    property_names(child, at, out);
+                }
+                at.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                property_names(item, at, out);
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The properties a schema requires, through `$ref` and `allOf`.
+fn required_of(catalog: &Catalog, loc: &Loc, depth: usize) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(v) = catalog.value(loc) else { return out };
+    if depth > 32 {
+        return out;
+    }
+    if let Some(req) = v.get("required").and_then(Value::as_array) {
+        out.extend(req.iter().filter_map(|r| r.as_str().map(str::to_owned)));
+    }
+    if let Some(r) = v.get("$ref").and_then(Value::as_str) {
+        if let Ok(target) = catalog.resolve_ref(loc, r) {
+            out.extend(required_of(catalog, &target, depth + 1));
+        }
+    }
+    if let Some(parts) = v.get("allOf").and_then(Value::as_array) {
+        for i in 0..parts.len() {
+            out.extend(required_of(catalog, &loc.join("allOf").join(&i.to_string()), depth + 1));
+        }
+    }
+    out
+}
+
+/// Every example validates; every invalid example fails at the pointer it names.
+fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
+    let docs = schema_documents(catalog);
+    for (path, file) in &catalog.files {
+        if path.ends_with("manifest.json") {
+            continue;
+        }
+        let id = format!("{}{path}", event_contracts_codegen::catalog::ID_BASE);
+        let Ok(validator) = Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), &id) else {
+            continue; // `check` already reported it
+        };
+        let base = Loc::new(path.clone(), "");
+        for (i, ex) in file.value.get("examples").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            if let Err(v) = validator.check(ex) {
+                diags.push(catalog.diag(Code::Example, &base.join("examples").join(&i.to_string()), format!("example does not validate: {v}"), "fix the example or the schema"));
+            }
+        }
+        for (i, case) in file.value.get("x-invalid-examples").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let at = base.join("x-invalid-examples").join(&i.to_string());
+            let (Some(instance), Some(pointer)) = (case.get("instance"), case.get("pointer").and_then(Value::as_str)) else {
+                diags.push(catalog.diag(Code::Example, &at, "an invalid example needs `instance` and `pointer`", "see schemas/CONVENTIONS.md"));
+                continue;
+            };
+            match validator.check(instance) {
+                Ok(()) => diags.push(catalog.diag(Code::Example, &at, "invalid example validates", "make it really invalid, or move it to `examples`")),
+                Err(v) if !v.0.iter().any(|v| v.pointer == pointer) => diags.push(catalog.diag(Code::Example, &at.join("pointer"), format!("expected an error at `{pointer}`, the validator reports: {v}"), "fix the pointer")),
+                Err(_) => {}
+            }
+        }
+        let is_event = catalog.systems.iter().any(|s| s.manifest.events.iter().any(|e| format!("{}/{}", s.dir, e.schema) == *path));
+        if is_event && file.value.get("examples").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+            diags.push(catalog.diag(Code::Example, &base, "event schema has no `examples`", "add at least one realistic example"));
+        }
+    }
+}
