@@ -2,7 +2,9 @@
 //! re-encode to the same JSON, invalid examples are rejected at the pointer they name, and a
 //! mutation sweep shows the fast typed path never accepts what the schema validator rejects.
 
-use event_contracts::{agents, audio, dam, livepeer, orchestrator, DecodeError, EventInfo, SCHEMAS};
+use event_contracts::{
+    agents, audio, dam, livepeer, orchestrator, DecodeError, EventInfo, SCHEMAS,
+};
 use serde_json::Value;
 
 type Decode = fn(&str, &[u8]) -> Result<Value, DecodeError>;
@@ -43,14 +45,24 @@ fn wire_name(info: &EventInfo) -> &'static str {
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
         _ => a == b,
     }
 }
 
 fn examples<'a>(schema: &'a Value, key: &str) -> &'a [Value] {
-    schema.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    schema
+        .get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 #[test]
@@ -63,9 +75,14 @@ fn every_valid_example_round_trips() {
             assert!(!valid.is_empty(), "{} has no examples", info.schema_id);
             for (i, example) in valid.iter().enumerate() {
                 let bytes = serde_json::to_vec(example).unwrap();
-                let back = decode(wire_name(info), &bytes)
-                    .unwrap_or_else(|e| panic!("{}#/examples/{i} does not decode: {e}", info.schema_id));
-                assert!(json_eq(example, &back), "{}#/examples/{i} changed on round trip:\n{example}\n{back}", info.schema_id);
+                let back = decode(wire_name(info), &bytes).unwrap_or_else(|e| {
+                    panic!("{}#/examples/{i} does not decode: {e}", info.schema_id)
+                });
+                assert!(
+                    json_eq(example, &back),
+                    "{}#/examples/{i} changed on round trip:\n{example}\n{back}",
+                    info.schema_id
+                );
                 count += 1;
             }
         }
@@ -80,7 +97,11 @@ fn every_invalid_example_is_rejected_at_its_pointer() {
         for info in events {
             let schema = SCHEMAS.get(info.schema_id).unwrap();
             let invalid = examples(schema, "x-invalid-examples");
-            assert!(!invalid.is_empty(), "{} has no invalid examples", info.schema_id);
+            assert!(
+                !invalid.is_empty(),
+                "{} has no invalid examples",
+                info.schema_id
+            );
             for (i, case) in invalid.iter().enumerate() {
                 let bytes = serde_json::to_vec(&case["instance"]).unwrap();
                 let want = case["pointer"].as_str().unwrap();
@@ -90,7 +111,10 @@ fn every_invalid_example_is_rejected_at_its_pointer() {
                         "{}#/x-invalid-examples/{i}: expected an error at `{want}`, got {v}",
                         info.schema_id
                     ),
-                    other => panic!("{}#/x-invalid-examples/{i} ({}) was not rejected: {other:?}", info.schema_id, case["description"]),
+                    other => panic!(
+                        "{}#/x-invalid-examples/{i} ({}) was not rejected: {other:?}",
+                        info.schema_id, case["description"]
+                    ),
                 }
                 count += 1;
             }
@@ -101,16 +125,23 @@ fn every_invalid_example_is_rejected_at_its_pointer() {
 
 #[test]
 fn envelope_examples_decode_as_whole_messages() {
-    let wrapped: [(&str, fn(&[u8]) -> Result<(), DecodeError>); 3] = [
-        ("livepeer/envelope.json", |b| livepeer::decode_message(b).map(|m| {
-            livepeer::encode_message(&m).expect("re-encodes");
-        })),
-        ("audio/envelope.json", |b| audio::decode_message(b).map(|m| {
-            audio::encode_message(&m).expect("re-encodes");
-        })),
-        ("orchestrator/envelope.json", |b| orchestrator::decode_message(b).map(|m| {
-            orchestrator::encode_message(&m).expect("re-encodes");
-        })),
+    type DecodeMessage = fn(&[u8]) -> Result<(), DecodeError>;
+    let wrapped: [(&str, DecodeMessage); 3] = [
+        ("livepeer/envelope.json", |b| {
+            livepeer::decode_message(b).map(|m| {
+                livepeer::encode_message(&m).expect("re-encodes");
+            })
+        }),
+        ("audio/envelope.json", |b| {
+            audio::decode_message(b).map(|m| {
+                audio::encode_message(&m).expect("re-encodes");
+            })
+        }),
+        ("orchestrator/envelope.json", |b| {
+            orchestrator::decode_message(b).map(|m| {
+                orchestrator::encode_message(&m).expect("re-encodes");
+            })
+        }),
     ];
     for (path, decode) in wrapped {
         let id = format!("https://event-contracts.local/schemas/{path}");
@@ -119,7 +150,10 @@ fn envelope_examples_decode_as_whole_messages() {
             match decode(&serde_json::to_vec(example).unwrap()) {
                 Ok(()) => {}
                 // An envelope example may carry a payload that is only illustrative.
-                Err(DecodeError::Invalid(v)) if v.0.iter().all(|v| v.pointer.starts_with("/data") || v.pointer.starts_with("/payload")) => {}
+                Err(DecodeError::Invalid(v))
+                    if v.0.iter().all(|v| {
+                        v.pointer.starts_with("/data") || v.pointer.starts_with("/payload")
+                    }) => {}
                 Err(e) => panic!("{path}#/examples/{i}: {e}"),
             }
         }
@@ -143,7 +177,10 @@ fn mutations(doc: &Value) -> Vec<Value> {
             serde_json::json!([]),
             serde_json::json!({}),
         ];
-        let pointer = at.iter().map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1"))).collect::<String>();
+        let pointer = at
+            .iter()
+            .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
+            .collect::<String>();
         for r in &replacements {
             let mut m = root.clone();
             *m.pointer_mut(&pointer).unwrap() = r.clone();
@@ -153,10 +190,18 @@ fn mutations(doc: &Value) -> Vec<Value> {
             Value::Object(map) => {
                 for (k, v) in map {
                     let mut m = root.clone();
-                    m.pointer_mut(&pointer).unwrap().as_object_mut().unwrap().remove(k);
+                    m.pointer_mut(&pointer)
+                        .unwrap()
+                        .as_object_mut()
+                        .unwrap()
+                        .remove(k);
                     out.push(m);
                     let mut m = root.clone();
-                    m.pointer_mut(&pointer).unwrap().as_object_mut().unwrap().insert(format!("{k}_extra"), Value::Null);
+                    m.pointer_mut(&pointer)
+                        .unwrap()
+                        .as_object_mut()
+                        .unwrap()
+                        .insert(format!("{k}_extra"), Value::Null);
                     out.push(m);
                     at.push(k.clone());
                     walk(root, at, v, out);
@@ -166,7 +211,11 @@ fn mutations(doc: &Value) -> Vec<Value> {
             Value::Array(items) => {
                 if let Some(first) = items.first() {
                     let mut m = root.clone();
-                    m.pointer_mut(&pointer).unwrap().as_array_mut().unwrap().push(first.clone());
+                    m.pointer_mut(&pointer)
+                        .unwrap()
+                        .as_array_mut()
+                        .unwrap()
+                        .push(first.clone());
                     out.push(m);
                 }
                 for (i, v) in items.iter().enumerate() {
@@ -189,14 +238,24 @@ fn typed_decoding_agrees_with_the_schema_validator() {
     for (events, decode) in systems() {
         for info in events {
             let schema = SCHEMAS.get(info.schema_id).unwrap();
-            let validator = event_contracts::runtime::Validator::compile(SCHEMAS.documents().iter().map(|(k, v)| (*k, v)), info.schema_id).unwrap();
+            let validator = event_contracts::runtime::Validator::compile(
+                SCHEMAS.documents().iter().map(|(k, v)| (*k, v)),
+                info.schema_id,
+            )
+            .unwrap();
             for example in examples(schema, "examples") {
                 for doc in mutations(example) {
                     let bytes = serde_json::to_vec(&doc).unwrap();
                     let schema_says = validator.is_valid(&doc);
                     match decode(wire_name(info), &bytes) {
-                        Ok(_) => assert!(schema_says, "{}: decoded a document the schema rejects:\n{doc}", info.schema_id),
-                        Err(DecodeError::Invalid(v)) => assert!(!schema_says, "{}: {v}", info.schema_id),
+                        Ok(_) => assert!(
+                            schema_says,
+                            "{}: decoded a document the schema rejects:\n{doc}",
+                            info.schema_id
+                        ),
+                        Err(DecodeError::Invalid(v)) => {
+                            assert!(!schema_says, "{}: {v}", info.schema_id)
+                        }
                         Err(DecodeError::Unrepresentable { .. }) => assert!(schema_says),
                         Err(e) => panic!("{}: unexpected {e}", info.schema_id),
                     }

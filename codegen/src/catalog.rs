@@ -135,7 +135,13 @@ impl Catalog {
     }
 
     /// A diagnostic located at `loc` (line and column from the file's text).
-    pub fn diag(&self, code: Code, loc: &Loc, message: impl Into<String>, hint: impl Into<String>) -> Diagnostic {
+    pub fn diag(
+        &self,
+        code: Code,
+        loc: &Loc,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Diagnostic {
         let position = self
             .files
             .get(&loc.file)
@@ -203,7 +209,10 @@ impl Catalog {
             return Err(self.diag(
                 Code::UnresolvedRef,
                 from,
-                format!("`$ref` `{reference}`: no value at `#{fragment}` in schemas/{}", target.file),
+                format!(
+                    "`$ref` `{reference}`: no value at `#{fragment}` in schemas/{}",
+                    target.file
+                ),
                 "check the JSON pointer after `#`",
             ));
         }

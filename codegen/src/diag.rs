@@ -100,8 +100,9 @@ impl Diagnostics {
     }
 
     pub fn sorted(mut self) -> Self {
-        self.0
-            .sort_by(|a, b| (&a.file, a.position, &a.pointer).cmp(&(&b.file, b.position, &b.pointer)));
+        self.0.sort_by(|a, b| {
+            (&a.file, a.position, &a.pointer).cmp(&(&b.file, b.position, &b.pointer))
+        });
         self
     }
 }

@@ -35,7 +35,11 @@ pub fn field_idents(fields: &[Field]) -> Vec<Ident> {
         .iter()
         .map(|f| {
             let base = f.wire.to_snake_case();
-            let base = if base.is_empty() { "field".to_owned() } else { base };
+            let base = if base.is_empty() {
+                "field".to_owned()
+            } else {
+                base
+            };
             let mut name = base.clone();
             let mut n = 2;
             while used.contains(&name) {
@@ -90,7 +94,9 @@ impl<'g> Emitter<'g> {
             Ty::AnyObject => quote!(::serde_json::Map<::std::string::String, ::serde_json::Value>),
             Ty::Bool => quote!(bool),
             Ty::Int { unsigned: true, .. } => quote!(u64),
-            Ty::Int { unsigned: false, .. } => quote!(i64),
+            Ty::Int {
+                unsigned: false, ..
+            } => quote!(i64),
             Ty::Num { .. } => quote!(f64),
             Ty::Str { .. } => quote!(::std::string::String),
             Ty::DateTime { .. } => quote!(#rt::DateTime),
@@ -125,8 +131,12 @@ impl<'g> Emitter<'g> {
             Ty::Any | Ty::AnyObject | Ty::Bool => None,
             Ty::Int { checks, .. } => num_check(checks, quote!(#value as f64), false),
             Ty::Num { checks } => num_check(checks, value, true),
-            Ty::Str { checks } | Ty::DateTime { checks } => str_check(checks, quote!(#expr.as_str())),
-            Ty::Uuid { checks } => str_check(checks, quote!(#expr.hyphenated().to_string().as_str())),
+            Ty::Str { checks } | Ty::DateTime { checks } => {
+                str_check(checks, quote!(#expr.as_str()))
+            }
+            Ty::Uuid { checks } => {
+                str_check(checks, quote!(#expr.hyphenated().to_string().as_str()))
+            }
             Ty::Named(id) => match &self.graph.types[*id].kind {
                 TypeKind::StrEnum { .. } => None,
                 _ if !self.has_checks(*id, &mut Vec::new()) => None,
@@ -171,19 +181,33 @@ impl<'g> Emitter<'g> {
         seen.push(id);
         let sub = |ty: &Ty, seen: &mut Vec<usize>| self.ty_has_checks(ty, seen);
         match &self.graph.types[id].kind {
-            TypeKind::Struct { fields, presence, .. } => !presence.is_empty() || fields.iter().any(|f| sub(&f.ty, seen)),
+            TypeKind::Struct {
+                fields, presence, ..
+            } => !presence.is_empty() || fields.iter().any(|f| sub(&f.ty, seen)),
             TypeKind::Newtype(t) => sub(t, seen),
             TypeKind::StrEnum { .. } => false,
-            TypeKind::Tagged { fallback: Some(_), .. } => true,
-            TypeKind::Tagged { variants, .. } => variants.iter().any(|(_, v)| self.has_checks(*v, seen)),
+            TypeKind::Tagged {
+                fallback: Some(_), ..
+            } => true,
+            TypeKind::Tagged { variants, .. } => {
+                variants.iter().any(|(_, v)| self.has_checks(*v, seen))
+            }
         }
     }
 
     fn ty_has_checks(&self, ty: &Ty, seen: &mut Vec<usize>) -> bool {
         match ty {
             Ty::Named(id) => self.has_checks(*id, seen),
-            Ty::Array { item, min_items, max_items, unique } => {
-                min_items.is_some() || max_items.is_some() || *unique || self.ty_has_checks(item, seen)
+            Ty::Array {
+                item,
+                min_items,
+                max_items,
+                unique,
+            } => {
+                min_items.is_some()
+                    || max_items.is_some()
+                    || *unique
+                    || self.ty_has_checks(item, seen)
             }
             Ty::Map { value } => self.ty_has_checks(value, seen),
             Ty::Nullable(t) => self.ty_has_checks(t, seen),
@@ -274,7 +298,10 @@ impl<'g> Emitter<'g> {
                 }
                 let body = and(conds).unwrap_or(quote!(true));
                 let map_payload = payload.as_ref().map(|p| {
-                    let pid = &idents[fields.iter().position(|f| &f.wire == p).expect("payload field exists")];
+                    let pid = &idents[fields
+                        .iter()
+                        .position(|f| &f.wire == p)
+                        .expect("payload field exists")];
                     let others: Vec<_> = idents.iter().filter(|i| *i != pid).collect();
                     quote! {
                         impl<D> #name<D> {
@@ -287,7 +314,10 @@ impl<'g> Emitter<'g> {
                 });
                 let shadow = format_ident!("{}Shadow", name);
                 let remote = name.to_string();
-                let de_bound = payload.as_ref().map(|_| quote!(<'de, D: ::serde::Deserialize<'de>>)).unwrap_or(quote!(<'de>));
+                let de_bound = payload
+                    .as_ref()
+                    .map(|_| quote!(<'de, D: ::serde::Deserialize<'de>>))
+                    .unwrap_or(quote!(<'de>));
                 let extra = additional.then(|| {
                     quote! {
                         /// Properties the schema does not declare, kept so a relay loses nothing.
@@ -335,7 +365,9 @@ impl<'g> Emitter<'g> {
             }
             TypeKind::Newtype(ty) => {
                 let inner = self.rust_ty(ty);
-                let body = self.check(ty, quote!(self.0), false).unwrap_or(quote!(true));
+                let body = self
+                    .check(ty, quote!(self.0), false)
+                    .unwrap_or(quote!(true));
                 quote! {
                     #doc
                     #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -368,21 +400,38 @@ impl<'g> Emitter<'g> {
                     }
                 }
             }
-            TypeKind::Tagged { tag, variants, fallback } => {
+            TypeKind::Tagged {
+                tag,
+                variants,
+                fallback,
+            } => {
                 let values: Vec<String> = variants.iter().map(|(v, _)| v.clone()).collect();
                 let idents = variant_idents(&values);
-                let tys: Vec<_> = variants.iter().map(|(_, id)| ident(&self.graph.types[*id].name)).collect();
+                let tys: Vec<_> = variants
+                    .iter()
+                    .map(|(_, id)| ident(&self.graph.types[*id].name))
+                    .collect();
                 let checks: Vec<_> = variants
                     .iter()
-                    .map(|(_, id)| self.check(&Ty::Named(*id), quote!(v), true).unwrap_or(quote!(true)))
+                    .map(|(_, id)| {
+                        self.check(&Ty::Named(*id), quote!(v), true)
+                            .unwrap_or(quote!(true))
+                    })
                     .collect();
                 let (other_variant, other_tag, other_check) = match fallback {
                     Some(fid) => {
                         let fdef = &self.graph.types[*fid];
                         let fty = ident(&fdef.name);
-                        let TypeKind::Struct { fields, .. } = &fdef.kind else { unreachable!("fallback branches are structs") };
-                        let tag_id = &field_idents(fields)[fields.iter().position(|f| &f.wire == tag).expect("the fallback keeps its tag")];
-                        let inner = self.check(&Ty::Named(*fid), quote!(v), true).map(|c| quote!(&& #c));
+                        let TypeKind::Struct { fields, .. } = &fdef.kind else {
+                            unreachable!("fallback branches are structs")
+                        };
+                        let tag_id = &field_idents(fields)[fields
+                            .iter()
+                            .position(|f| &f.wire == tag)
+                            .expect("the fallback keeps its tag")];
+                        let inner = self
+                            .check(&Ty::Named(*fid), quote!(v), true)
+                            .map(|c| quote!(&& #c));
                         (
                             Some(quote! {
                                 /// A tag value the catalog does not list, kept whole.
@@ -392,7 +441,9 @@ impl<'g> Emitter<'g> {
                             Some(quote!(Self::Other(v) => v.#tag_id.as_str(),)),
                             // serde tries the untagged variant after a listed one fails to decode:
                             // a listed tag here means the listed schema was broken.
-                            Some(quote!(Self::Other(v) => !matches!(v.#tag_id.as_str(), #(#values)|*) #inner,)),
+                            Some(
+                                quote!(Self::Other(v) => !matches!(v.#tag_id.as_str(), #(#values)|*) #inner,),
+                            ),
                         )
                     }
                     None => (None, None, None),
@@ -478,10 +529,16 @@ fn and(conds: Vec<TokenStream>) -> Option<TokenStream> {
         1 => conds.into_iter().next(),
         _ => {
             // A block first in a `&&` chain would parse as a statement.
-            let conds = conds.into_iter().map(|c| match c.clone().into_iter().next() {
-                Some(proc_macro2::TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Brace => quote!((#c)),
-                _ => c,
-            });
+            let conds = conds
+                .into_iter()
+                .map(|c| match c.clone().into_iter().next() {
+                    Some(proc_macro2::TokenTree::Group(g))
+                        if g.delimiter() == proc_macro2::Delimiter::Brace =>
+                    {
+                        quote!((#c))
+                    }
+                    _ => c,
+                });
             Some(quote!(#(#conds)&&*))
         }
     }
@@ -545,7 +602,9 @@ fn str_check(c: &StrChecks, s: TokenStream) -> Option<TokenStream> {
         conds.push(quote!({ let n = #rt::str_len(s); #len_conds }));
     }
     for p in &c.patterns {
-        conds.push(quote!({ static PATTERN: #rt::Pattern = #rt::Pattern::new(#p); PATTERN.is_match(s) }));
+        conds.push(
+            quote!({ static PATTERN: #rt::Pattern = #rt::Pattern::new(#p); PATTERN.is_match(s) }),
+        );
     }
     let conds = and(conds);
     Some(quote!({ let s: &str = #s; #conds }))

@@ -90,12 +90,16 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
         let envelope = match &sys.manifest.envelope {
             Envelope::Flat => None,
             Envelope::Wrapped {
-                schema, payload_field, ..
+                schema,
+                payload_field,
+                ..
             } => {
                 let file = system_file(schema);
                 if catalog.files.contains_key(&file) {
                     let loc = Loc::new(file.clone(), "");
-                    let name = title_of(catalog, &loc).unwrap_or_else(|| format!("{}Envelope", sys.manifest.system.to_upper_camel_case()));
+                    let name = title_of(catalog, &loc).unwrap_or_else(|| {
+                        format!("{}Envelope", sys.manifest.system.to_upper_camel_case())
+                    });
                     let id = b.envelope(&loc, &name, payload_field);
                     if b.graph.needs_schema(&model::Ty::Named(id)) {
                         diags.push(catalog.diag(
@@ -107,7 +111,12 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
                     }
                     Some(id)
                 } else {
-                    diags.push(catalog.diag(Code::Manifest, &manifest_loc.join("envelope"), format!("envelope schema schemas/{file} does not exist"), "fix the path (relative to the system folder)"));
+                    diags.push(catalog.diag(
+                        Code::Manifest,
+                        &manifest_loc.join("envelope"),
+                        format!("envelope schema schemas/{file} does not exist"),
+                        "fix the path (relative to the system folder)",
+                    ));
                     None
                 }
             }
@@ -117,18 +126,37 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
             let file = system_file(&ev.schema);
             let at = manifest_loc.join("events").join(&i.to_string());
             if !catalog.files.contains_key(&file) {
-                diags.push(catalog.diag(Code::Manifest, &at.join("schema"), format!("event schema schemas/{file} does not exist"), "fix the path (relative to the system folder)"));
+                diags.push(catalog.diag(
+                    Code::Manifest,
+                    &at.join("schema"),
+                    format!("event schema schemas/{file} does not exist"),
+                    "fix the path (relative to the system folder)",
+                ));
                 continue;
             }
             if ev.channel.transport() != sys.manifest.transport {
-                diags.push(catalog.diag(Code::Manifest, &at.join("channel"), format!("a {} channel in a {} system", ev.channel.transport().as_str(), sys.manifest.transport.as_str()), "use the system's transport"));
+                diags.push(catalog.diag(
+                    Code::Manifest,
+                    &at.join("channel"),
+                    format!(
+                        "a {} channel in a {} system",
+                        ev.channel.transport().as_str(),
+                        sys.manifest.transport.as_str()
+                    ),
+                    "use the system's transport",
+                ));
             }
             let loc = Loc::new(file, "");
             let name = title_of(catalog, &loc).unwrap_or_else(|| ev.name.to_upper_camel_case());
             events.push(b.root(&loc, &name));
         }
         // Shared definitions get their types even when no event uses them yet.
-        let defs: Vec<String> = catalog.files.keys().filter(|p| p.starts_with(&format!("{}/defs/", sys.dir))).cloned().collect();
+        let defs: Vec<String> = catalog
+            .files
+            .keys()
+            .filter(|p| p.starts_with(&format!("{}/defs/", sys.dir)))
+            .cloned()
+            .collect();
         for file in defs {
             let loc = Loc::new(file, "");
             if b.has_type_at(&loc) {
@@ -139,7 +167,12 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
         }
         let fallbacks = sys.manifest.events.iter().filter(|e| e.fallback).count();
         if fallbacks > 1 {
-            diags.push(catalog.diag(Code::Manifest, &manifest_loc.join("events"), "more than one event has `fallback: true`", "keep one fallback per system"));
+            diags.push(catalog.diag(
+                Code::Manifest,
+                &manifest_loc.join("events"),
+                "more than one event has `fallback: true`",
+                "keep one fallback per system",
+            ));
         }
         diags.0.extend(b.diags.0);
         systems.push(CheckedSystem {
@@ -158,7 +191,11 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
 }
 
 fn title_of(catalog: &Catalog, loc: &Loc) -> Option<String> {
-    catalog.value(loc)?.get("title")?.as_str().map(str::to_owned)
+    catalog
+        .value(loc)?
+        .get("title")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn check_ids(catalog: &Catalog, diags: &mut Diagnostics) {
@@ -170,11 +207,26 @@ fn check_ids(catalog: &Catalog, diags: &mut Diagnostics) {
         let loc = Loc::new(path.clone(), "/$id");
         let want = format!("{ID_BASE}{path}");
         match file.value.get("$id").and_then(Value::as_str) {
-            None => diags.push(catalog.diag(Code::SchemaId, &Loc::new(path.clone(), ""), "the schema has no `$id`", format!("add \"$id\": \"{want}\""))),
-            Some(id) if id != want => diags.push(catalog.diag(Code::SchemaId, &loc, format!("`$id` is `{id}` but the file is schemas/{path}"), format!("use \"$id\": \"{want}\""))),
+            None => diags.push(catalog.diag(
+                Code::SchemaId,
+                &Loc::new(path.clone(), ""),
+                "the schema has no `$id`",
+                format!("add \"$id\": \"{want}\""),
+            )),
+            Some(id) if id != want => diags.push(catalog.diag(
+                Code::SchemaId,
+                &loc,
+                format!("`$id` is `{id}` but the file is schemas/{path}"),
+                format!("use \"$id\": \"{want}\""),
+            )),
             Some(id) => {
                 if let Some(other) = seen.insert(id, path) {
-                    diags.push(catalog.diag(Code::SchemaId, &loc, format!("`$id` `{id}` is also used by schemas/{other}"), "give every schema its own `$id`"));
+                    diags.push(catalog.diag(
+                        Code::SchemaId,
+                        &loc,
+                        format!("`$id` `{id}` is also used by schemas/{other}"),
+                        "give every schema its own `$id`",
+                    ));
                 }
             }
         }
@@ -194,15 +246,26 @@ pub fn schema_documents(catalog: &Catalog) -> BTreeMap<String, Value> {
 fn compile_all(catalog: &Catalog, diags: &mut Diagnostics) {
     let docs = schema_documents(catalog);
     for id in docs.keys() {
-        if let Err(e) = event_contracts_runtime::Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), id) {
+        if let Err(e) = event_contracts_runtime::Validator::compile(
+            docs.iter().map(|(k, v)| (k.as_str(), v)),
+            id,
+        ) {
             let path = id.trim_start_matches(ID_BASE);
-            diags.push(catalog.diag(Code::UnresolvedRef, &Loc::new(path, ""), format!("the schema does not compile: {e}"), "fix the reference or keyword named above"));
+            diags.push(catalog.diag(
+                Code::UnresolvedRef,
+                &Loc::new(path, ""),
+                format!("the schema does not compile: {e}"),
+                "fix the reference or keyword named above",
+            ));
         }
     }
 }
 
 /// Generates every file of the crate from a loaded catalog.
-pub fn generate_catalog(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>, Diagnostics> {
+pub fn generate_catalog(
+    catalog: &Catalog,
+    command: &str,
+) -> Result<Vec<GeneratedFile>, Diagnostics> {
     let systems = check(catalog)?;
     let header = format!("// @generated by `{command}` from schemas/. Do not edit: change the schemas and run `{command}`.\n\n");
     let mut files = Vec::new();
@@ -235,7 +298,16 @@ pub fn generate_catalog(catalog: &Catalog, command: &str) -> Result<Vec<Generate
         ),
     });
     let mod_idents: Vec<_> = mods.iter().map(|m| ident(m)).collect();
-    let mod_docs: Vec<String> = systems.iter().map(|s| format!(" {} ({} transport).", s.source.manifest.title, s.source.manifest.transport.as_str())).collect();
+    let mod_docs: Vec<String> = systems
+        .iter()
+        .map(|s| {
+            format!(
+                " {} ({} transport).",
+                s.source.manifest.title,
+                s.source.manifest.transport.as_str()
+            )
+        })
+        .collect();
     let events_refs = mod_idents.iter().map(|m| quote!(#m::EVENTS.as_slice()));
     let sys_names = &mods;
     let n_sys = systems.len();
@@ -280,9 +352,16 @@ fn channel_tokens(c: &Channel) -> TokenStream {
     match c {
         Channel::Kafka { topic } => quote!(#rt::Channel::Kafka { topic: #topic }),
         Channel::Redis { stream } => quote!(#rt::Channel::Redis { stream: #stream }),
-        Channel::Amqp { exchange, routing_key } => quote!(#rt::Channel::Amqp { exchange: #exchange, routing_key: #routing_key }),
-        Channel::Nats { stream, subject } => quote!(#rt::Channel::Nats { stream: #stream, subject: #subject }),
-        Channel::Http { method, path } => quote!(#rt::Channel::Http { method: #method, path: #path }),
+        Channel::Amqp {
+            exchange,
+            routing_key,
+        } => quote!(#rt::Channel::Amqp { exchange: #exchange, routing_key: #routing_key }),
+        Channel::Nats { stream, subject } => {
+            quote!(#rt::Channel::Nats { stream: #stream, subject: #subject })
+        }
+        Channel::Http { method, path } => {
+            quote!(#rt::Channel::Http { method: #method, path: #path })
+        }
     }
 }
 
@@ -290,7 +369,13 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
     let rt = quote!(::event_contracts_runtime);
     let m = &sys.source.manifest;
     let e = emit::Emitter { graph: &sys.graph };
-    let module_doc = format!(" {}\n\n {}\n\n Source: `shared/docs/{}`; transport: {}.", m.title, m.description.replace('\n', "\n "), m.source_document, m.transport.as_str());
+    let module_doc = format!(
+        " {}\n\n {}\n\n Source: `shared/docs/{}`; transport: {}.",
+        m.title,
+        m.description.replace('\n', "\n "),
+        m.source_document,
+        m.transport.as_str()
+    );
     let types = sys.graph.types.iter().map(|d| e.type_def(d));
     let system = &m.system;
     let enum_name = ident(&format!("{}Event", system.to_upper_camel_case()));
@@ -309,7 +394,11 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
     for (i, (ev, &ty_id)) in m.events.iter().zip(&sys.events).enumerate() {
         let def = &sys.graph.types[ty_id];
         let ty = ident(&def.name);
-        let wire = if ev.fallback { "*".to_owned() } else { ev.name.clone() };
+        let wire = if ev.fallback {
+            "*".to_owned()
+        } else {
+            ev.name.clone()
+        };
         let schema_id = format!("{ID_BASE}{}/{}", sys.source.dir, ev.schema);
         let channel = channel_tokens(&ev.channel);
         let version = ev.version;
@@ -332,10 +421,19 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
                 }
             }
         });
-        let doc = format!(" `{}`{}", ev.name, ev.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default());
+        let doc = format!(
+            " `{}`{}",
+            ev.name,
+            ev.description
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        );
         if ev.fallback {
             variants.push(quote!(#[doc = #doc] #[doc = " Any name the catalog does not list; the name is kept."] #ty(::std::string::String, #ty),));
-            fallback_arm = Some(quote!(other => <#ty as #rt::Event>::decode(bytes).map(|e| Self::#ty(other.to_owned(), e)),));
+            fallback_arm = Some(
+                quote!(other => <#ty as #rt::Event>::decode(bytes).map(|e| Self::#ty(other.to_owned(), e)),),
+            );
             name_arms.push(quote!(Self::#ty(name, _) => name,));
             encode_arms.push(quote!(Self::#ty(_, e) => #rt::Event::encode(e),));
             info_arms.push(quote!(Self::#ty(..) => &EVENTS[#i],));

@@ -122,11 +122,24 @@ pub struct EventEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "transport", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Channel {
-    Kafka { topic: String },
-    Redis { stream: String },
-    Amqp { exchange: String, routing_key: String },
-    Nats { stream: String, subject: String },
-    Http { method: String, path: String },
+    Kafka {
+        topic: String,
+    },
+    Redis {
+        stream: String,
+    },
+    Amqp {
+        exchange: String,
+        routing_key: String,
+    },
+    Nats {
+        stream: String,
+        subject: String,
+    },
+    Http {
+        method: String,
+        path: String,
+    },
 }
 
 impl Channel {

@@ -89,11 +89,22 @@ pub enum Ty {
     /// Any JSON object: `serde_json::Map<String, Value>`.
     AnyObject,
     Bool,
-    Int { unsigned: bool, checks: NumChecks },
-    Num { checks: NumChecks },
-    Str { checks: StrChecks },
-    DateTime { checks: StrChecks },
-    Uuid { checks: StrChecks },
+    Int {
+        unsigned: bool,
+        checks: NumChecks,
+    },
+    Num {
+        checks: NumChecks,
+    },
+    Str {
+        checks: StrChecks,
+    },
+    DateTime {
+        checks: StrChecks,
+    },
+    Uuid {
+        checks: StrChecks,
+    },
     Named(usize),
     Array {
         item: Box<Ty>,
@@ -101,7 +112,9 @@ pub enum Ty {
         max_items: Option<u64>,
         unique: bool,
     },
-    Map { value: Box<Ty> },
+    Map {
+        value: Box<Ty>,
+    },
     Nullable(Box<Ty>),
 }
 
@@ -151,7 +164,9 @@ pub enum TypeKind {
     },
     /// A non-object root (an array event, a nullable array) wrapped so it can be an event.
     Newtype(Ty),
-    StrEnum { values: Vec<String> },
+    StrEnum {
+        values: Vec<String>,
+    },
     Tagged {
         tag: String,
         variants: Vec<(String, usize)>,
@@ -192,10 +207,14 @@ impl TypeGraph {
                 let def = &self.types[*id];
                 def.needs_schema
                     || match &def.kind {
-                        TypeKind::Struct { fields, .. } => fields.iter().any(|f| self.needs_schema_inner(&f.ty, seen)),
+                        TypeKind::Struct { fields, .. } => {
+                            fields.iter().any(|f| self.needs_schema_inner(&f.ty, seen))
+                        }
                         TypeKind::Newtype(t) => self.needs_schema_inner(t, seen),
                         TypeKind::StrEnum { .. } => false,
-                        TypeKind::Tagged { variants, fallback, .. } => variants
+                        TypeKind::Tagged {
+                            variants, fallback, ..
+                        } => variants
                             .iter()
                             .map(|(_, v)| v)
                             .chain(fallback)
@@ -340,7 +359,9 @@ impl<'c> Builder<'c> {
             self.err(
                 Code::UnsupportedShape,
                 loc,
-                format!("the envelope has no property `{payload_field}` (the manifest's payload_field)"),
+                format!(
+                    "the envelope has no property `{payload_field}` (the manifest's payload_field)"
+                ),
                 "declare the payload property in the envelope schema",
             );
         }
@@ -351,10 +372,20 @@ impl<'c> Builder<'c> {
         let Some(m) = self.obj(loc) else {
             return String::new();
         };
-        m.get("description").and_then(Value::as_str).unwrap_or_default().to_owned()
+        m.get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
     }
 
-    fn define(&mut self, loc: &Loc, name: String, doc: String, kind: TypeKind, needs_schema: bool) -> usize {
+    fn define(
+        &mut self,
+        loc: &Loc,
+        name: String,
+        doc: String,
+        kind: TypeKind,
+        needs_schema: bool,
+    ) -> usize {
         let id = self.graph.types.len();
         self.graph.types.push(TypeDef {
             name: name.clone(),
@@ -402,7 +433,12 @@ impl<'c> Builder<'c> {
     /// The type of the schema at `loc`; `hint` names it when it has no `title`.
     pub fn ty(&mut self, loc: &Loc, hint: &str) -> Ty {
         let Some(v) = self.cat.value(loc).cloned() else {
-            self.err(Code::UnresolvedRef, loc, "no schema here", "check the reference");
+            self.err(
+                Code::UnresolvedRef,
+                loc,
+                "no schema here",
+                "check the reference",
+            );
             return Ty::Any;
         };
         let m = match v {
@@ -426,7 +462,12 @@ impl<'c> Builder<'c> {
         if let Some(r) = m.get("$ref") {
             if shape.len() == 1 {
                 let Some(r) = r.as_str() else {
-                    self.err(Code::UnsupportedShape, &loc.join("$ref"), "`$ref` must be a string", "");
+                    self.err(
+                        Code::UnsupportedShape,
+                        &loc.join("$ref"),
+                        "`$ref` must be a string",
+                        "",
+                    );
                     return Ty::Any;
                 };
                 return match self.cat.resolve_ref(loc, r) {
@@ -464,7 +505,10 @@ impl<'c> Builder<'c> {
         }
         let base = match types.first().map(String::as_str) {
             None => {
-                if shape.iter().any(|k| !matches!(k.as_str(), "if" | "then" | "else" | "not")) {
+                if shape
+                    .iter()
+                    .any(|k| !matches!(k.as_str(), "if" | "then" | "else" | "not"))
+                {
                     self.err(
                         Code::UnsupportedShape,
                         loc,
@@ -477,7 +521,8 @@ impl<'c> Builder<'c> {
             Some("string") => self.string(loc, &m),
             Some("integer") => {
                 let checks = self.num_checks(loc, &m);
-                let unsigned = checks.minimum.is_some_and(|x| x >= 0.0) || checks.exclusive_minimum.is_some_and(|x| x >= -1.0);
+                let unsigned = checks.minimum.is_some_and(|x| x >= 0.0)
+                    || checks.exclusive_minimum.is_some_and(|x| x >= -1.0);
                 Ty::Int { unsigned, checks }
             }
             Some("number") => Ty::Num {
@@ -502,9 +547,17 @@ impl<'c> Builder<'c> {
         let mut types: Vec<String> = match m.get("type") {
             None => vec![],
             Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
             Some(_) => {
-                self.err(Code::UnsupportedShape, &loc.join("type"), "`type` must be a string or an array of strings", "");
+                self.err(
+                    Code::UnsupportedShape,
+                    &loc.join("type"),
+                    "`type` must be a string or an array of strings",
+                    "",
+                );
                 vec![]
             }
         };
@@ -514,12 +567,20 @@ impl<'c> Builder<'c> {
             self.err(
                 Code::UnsupportedShape,
                 &loc.join("type"),
-                format!("a value of several types ({}) has no tagged Rust form", types.join(", ")),
+                format!(
+                    "a value of several types ({}) has no tagged Rust form",
+                    types.join(", ")
+                ),
                 "use one type (plus \"null\"), or {} for any JSON value",
             );
         }
         if nullable && types.is_empty() {
-            self.err(Code::UnsupportedShape, &loc.join("type"), "a value that can only be null", "drop the property or give it a type");
+            self.err(
+                Code::UnsupportedShape,
+                &loc.join("type"),
+                "a value that can only be null",
+                "drop the property or give it a type",
+            );
         }
         (types, nullable)
     }
@@ -550,7 +611,12 @@ impl<'c> Builder<'c> {
         };
         if let Some(p) = m.get("pattern") {
             let Some(p) = p.as_str() else {
-                self.err(Code::UnsupportedShape, &loc.join("pattern"), "`pattern` must be a string", "");
+                self.err(
+                    Code::UnsupportedShape,
+                    &loc.join("pattern"),
+                    "`pattern` must be a string",
+                    "",
+                );
                 return c;
             };
             match jsonschema_regex::to_rust_regex(p) {
@@ -586,7 +652,12 @@ impl<'c> Builder<'c> {
             multiple_of: get("multipleOf"),
         };
         if c.multiple_of.is_some_and(|d| d <= 0.0) {
-            self.err(Code::UnsupportedShape, &loc.join("multipleOf"), "`multipleOf` must be greater than 0", "");
+            self.err(
+                Code::UnsupportedShape,
+                &loc.join("multipleOf"),
+                "`multipleOf` must be greater than 0",
+                "",
+            );
         }
         c
     }
@@ -600,7 +671,10 @@ impl<'c> Builder<'c> {
             item: Box::new(item),
             min_items: m.get("minItems").and_then(Value::as_u64),
             max_items: m.get("maxItems").and_then(Value::as_u64),
-            unique: m.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false),
+            unique: m
+                .get("uniqueItems")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         }
     }
 
@@ -626,11 +700,22 @@ impl<'c> Builder<'c> {
         let checks = self.str_checks(loc, m);
         for v in &values {
             if !checks.accepts(v) {
-                self.err(Code::UnsupportedShape, loc, format!("enum value `{v}` breaks this schema's own string constraints"), "fix the value or the constraint");
+                self.err(
+                    Code::UnsupportedShape,
+                    loc,
+                    format!("enum value `{v}` breaks this schema's own string constraints"),
+                    "fix the value or the constraint",
+                );
             }
         }
         let doc = self.doc_of(loc);
-        let id = self.define(loc, hint.to_owned(), doc, TypeKind::StrEnum { values }, false);
+        let id = self.define(
+            loc,
+            hint.to_owned(),
+            doc,
+            TypeKind::StrEnum { values },
+            false,
+        );
         self.memo.insert(key, id);
         Ty::Named(id)
     }
@@ -638,7 +723,12 @@ impl<'c> Builder<'c> {
     /// Collects the object keywords at `loc`, following `$ref` and `allOf`.
     fn gather(&mut self, loc: &Loc, spec: &mut ObjSpec, depth: usize) {
         if depth > 32 {
-            self.err(Code::UnsupportedShape, loc, "`$ref`/`allOf` nest too deep (a cycle?)", "break the cycle");
+            self.err(
+                Code::UnsupportedShape,
+                loc,
+                "`$ref`/`allOf` nest too deep (a cycle?)",
+                "break the cycle",
+            );
             return;
         }
         let Some(m) = self.obj(loc) else {
@@ -651,14 +741,22 @@ impl<'c> Builder<'c> {
         if depth > 0 {
             let (types, _) = self.types_of(loc, &m);
             if types.iter().any(|t| t != "object") {
-                self.err(Code::UnsupportedShape, loc, "an `allOf` part must describe an object", "merge only object schemas");
+                self.err(
+                    Code::UnsupportedShape,
+                    loc,
+                    "an `allOf` part must describe an object",
+                    "merge only object schemas",
+                );
             }
         }
         if spec.title.is_none() {
             spec.title = m.get("title").and_then(Value::as_str).map(str::to_owned);
         }
         if spec.doc.is_none() {
-            spec.doc = m.get("description").and_then(Value::as_str).map(str::to_owned);
+            spec.doc = m
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
         }
         if let Some(r) = m.get("$ref").and_then(Value::as_str) {
             match self.cat.resolve_ref(loc, r) {
@@ -710,7 +808,12 @@ impl<'c> Builder<'c> {
         }
         if let Some(Value::Object(dep)) = m.get("dependentRequired") {
             for (k, v) in dep {
-                let then: Vec<String> = v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+                let then: Vec<String> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect();
                 spec.dependent.push((k.clone(), then));
             }
         }
@@ -727,7 +830,13 @@ impl<'c> Builder<'c> {
         }
         let mut spec = ObjSpec::default();
         self.gather(loc, &mut spec, 0);
-        if spec.props.is_empty() && spec.closed.is_none() && spec.any_of.is_empty() && spec.one_of.is_empty() && spec.dependent.is_empty() && !spec.needs_schema {
+        if spec.props.is_empty()
+            && spec.closed.is_none()
+            && spec.any_of.is_empty()
+            && spec.one_of.is_empty()
+            && spec.dependent.is_empty()
+            && !spec.needs_schema
+        {
             return match &spec.additional {
                 Some(at) => {
                     let at = at.clone();
@@ -787,14 +896,23 @@ impl<'c> Builder<'c> {
             let doc = locs
                 .iter()
                 .rev()
-                .find_map(|l| self.obj(l).and_then(|m| m.get("description").and_then(Value::as_str).map(str::to_owned)))
+                .find_map(|l| {
+                    self.obj(l).and_then(|m| {
+                        m.get("description")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
+                })
                 .unwrap_or_default();
             fields.push(Field {
                 wire: wire.clone(),
                 ty,
                 required: spec.required.contains(wire),
                 doc,
-                deprecated: pm.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+                deprecated: pm
+                    .get("deprecated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             });
         }
         let mut needs_schema = spec.needs_schema || self.validator_only_hits > hits_before;
@@ -864,7 +982,9 @@ impl<'c> Builder<'c> {
                 self.ty(l, &hint)
             })
             .collect();
-        let best = (0..tys.len()).max_by_key(|&i| (tys[i].rank(), i)).unwrap_or(0);
+        let best = (0..tys.len())
+            .max_by_key(|&i| (tys[i].rank(), i))
+            .unwrap_or(0);
         let mut out = tys[best].clone();
         for (i, t) in tys.iter().enumerate() {
             if i == best {
@@ -872,7 +992,9 @@ impl<'c> Builder<'c> {
             }
             let ok = match (&mut out, t) {
                 (_, Ty::Any) => true,
-                (Ty::Named(id), Ty::AnyObject) => matches!(self.graph.types[*id].kind, TypeKind::Struct { .. }),
+                (Ty::Named(id), Ty::AnyObject) => {
+                    matches!(self.graph.types[*id].kind, TypeKind::Struct { .. })
+                }
                 (Ty::Named(id), Ty::Str { checks }) => match &self.graph.types[*id].kind {
                     TypeKind::StrEnum { values } => values.iter().all(|v| checks.accepts(v)),
                     _ => false,
@@ -882,12 +1004,21 @@ impl<'c> Builder<'c> {
                     a == b || self.narrows(a, b)
                 }
                 (Ty::Str { checks: a }, Ty::Str { checks: b })
-                | (Ty::DateTime { checks: a }, Ty::Str { checks: b } | Ty::DateTime { checks: b })
+                | (
+                    Ty::DateTime { checks: a },
+                    Ty::Str { checks: b } | Ty::DateTime { checks: b },
+                )
                 | (Ty::Uuid { checks: a }, Ty::Str { checks: b } | Ty::Uuid { checks: b }) => {
                     a.merge(b);
                     true
                 }
-                (Ty::Int { checks: a, unsigned }, Ty::Int { checks: b, .. } | Ty::Num { checks: b }) => {
+                (
+                    Ty::Int {
+                        checks: a,
+                        unsigned,
+                    },
+                    Ty::Int { checks: b, .. } | Ty::Num { checks: b },
+                ) => {
                     a.merge(b);
                     *unsigned |= b.minimum.is_some_and(|x| x >= 0.0);
                     true
@@ -914,7 +1045,9 @@ impl<'c> Builder<'c> {
     /// Whether enum `a` only holds values of enum `b`.
     fn narrows(&self, a: usize, b: usize) -> bool {
         match (&self.graph.types[a].kind, &self.graph.types[b].kind) {
-            (TypeKind::StrEnum { values: va }, TypeKind::StrEnum { values: vb }) => va.iter().all(|v| vb.contains(v)),
+            (TypeKind::StrEnum { values: va }, TypeKind::StrEnum { values: vb }) => {
+                va.iter().all(|v| vb.contains(v))
+            }
             _ => false,
         }
     }
@@ -934,7 +1067,11 @@ impl<'c> Builder<'c> {
                 );
             }
         }
-        let branches = m.get("oneOf").and_then(Value::as_array).cloned().unwrap_or_default();
+        let branches = m
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut specs = Vec::new();
         for i in 0..branches.len() {
             let at = self.through_refs(&loc.join("oneOf").join(&i.to_string()));
@@ -944,8 +1081,14 @@ impl<'c> Builder<'c> {
         }
         let tag = specs.first().and_then(|(_, first)| {
             first.props.iter().map(|(n, _)| n.clone()).find(|n| {
-                let listed = specs.iter().filter(|(_, s)| s.required.contains(n) && self.const_of(s, n).is_some()).count();
-                let fallbacks = specs.iter().filter(|(_, s)| s.required.contains(n) && self.excluded_of(s, n).is_some()).count();
+                let listed = specs
+                    .iter()
+                    .filter(|(_, s)| s.required.contains(n) && self.const_of(s, n).is_some())
+                    .count();
+                let fallbacks = specs
+                    .iter()
+                    .filter(|(_, s)| s.required.contains(n) && self.excluded_of(s, n).is_some())
+                    .count();
                 listed >= 1 && fallbacks <= 1 && listed + fallbacks == specs.len()
             })
         });
@@ -959,37 +1102,75 @@ impl<'c> Builder<'c> {
             return Ty::Any;
         };
         let doc = self.doc_of(loc);
-        let id = self.define(loc, hint.to_owned(), doc, TypeKind::Tagged { tag: tag.clone(), variants: vec![], fallback: None }, false);
+        let id = self.define(
+            loc,
+            hint.to_owned(),
+            doc,
+            TypeKind::Tagged {
+                tag: tag.clone(),
+                variants: vec![],
+                fallback: None,
+            },
+            false,
+        );
         self.memo.insert(key, id);
         let mut variants: Vec<(String, usize)> = Vec::new();
         let mut fallback = None;
         for (at, spec) in &specs {
             if let Some((tag_loc, excluded)) = self.excluded_of(spec, &tag) {
-                let listed: BTreeSet<String> = specs.iter().filter_map(|(_, s)| self.const_of(s, &tag)).collect();
+                let listed: BTreeSet<String> = specs
+                    .iter()
+                    .filter_map(|(_, s)| self.const_of(s, &tag))
+                    .collect();
                 if excluded.iter().cloned().collect::<BTreeSet<_>>() != listed {
-                    self.err(Code::UnsupportedShape, &tag_loc, "the fallback branch must exclude exactly the listed tag values", format!("write \"not\": {{\"enum\": {listed:?}}}"));
+                    self.err(
+                        Code::UnsupportedShape,
+                        &tag_loc,
+                        "the fallback branch must exclude exactly the listed tag values",
+                        format!("write \"not\": {{\"enum\": {listed:?}}}"),
+                    );
                 }
                 self.exempt = Some(tag_loc);
                 let vhint = format!("{hint}Other");
                 match self.object(at, &vhint, None) {
                     Ty::Named(vid) => fallback = Some(vid),
-                    _ => self.err(Code::UnsupportedShape, at, "the fallback branch must be an object with properties", ""),
+                    _ => self.err(
+                        Code::UnsupportedShape,
+                        at,
+                        "the fallback branch must be an object with properties",
+                        "",
+                    ),
                 }
                 self.exempt = None;
                 continue;
             }
             let value = self.const_of(spec, &tag).unwrap_or_default();
             if variants.iter().any(|(v, _)| *v == value) {
-                self.err(Code::UnsupportedShape, at, format!("two branches share the tag value `{value}`"), "make each branch's const distinct");
+                self.err(
+                    Code::UnsupportedShape,
+                    at,
+                    format!("two branches share the tag value `{value}`"),
+                    "make each branch's const distinct",
+                );
                 continue;
             }
             let vhint = format!("{hint}{}", value.to_upper_camel_case());
             match self.object(at, &vhint, Some(&tag)) {
                 Ty::Named(vid) => variants.push((value, vid)),
-                _ => self.err(Code::UnsupportedShape, at, "a union branch must be an object with properties", ""),
+                _ => self.err(
+                    Code::UnsupportedShape,
+                    at,
+                    "a union branch must be an object with properties",
+                    "",
+                ),
             }
         }
-        if let TypeKind::Tagged { variants: v, fallback: f, .. } = &mut self.graph.types[id].kind {
+        if let TypeKind::Tagged {
+            variants: v,
+            fallback: f,
+            ..
+        } = &mut self.graph.types[id].kind
+        {
             *v = variants;
             *f = fallback;
         }
@@ -1024,7 +1205,10 @@ impl<'c> Builder<'c> {
         let at = locs.last()?.clone();
         let not = self.obj(&at)?.get("not")?.clone();
         let values = match (not.get("enum"), not.get("const")) {
-            (Some(Value::Array(a)), _) => a.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?,
+            (Some(Value::Array(a)), _) => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()?,
             (_, Some(Value::String(s))) => vec![s.clone()],
             _ => return None,
         };
@@ -1059,8 +1243,10 @@ fn is_presence_only(v: &Value) -> bool {
     v.as_array().is_some_and(|a| {
         !a.is_empty()
             && a.iter().all(|b| {
-                b.as_object()
-                    .is_some_and(|o| o.contains_key("required") && o.keys().all(|k| k == "required" || is_annotation(k)))
+                b.as_object().is_some_and(|o| {
+                    o.contains_key("required")
+                        && o.keys().all(|k| k == "required" || is_annotation(k))
+                })
             })
     })
 }

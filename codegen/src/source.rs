@@ -213,9 +213,21 @@ mod tests {
         let f = SourceFile::parse("t.json", text).unwrap();
         assert_eq!(f.position(""), Position { line: 1, column: 1 });
         assert_eq!(f.position("/a"), Position { line: 2, column: 8 });
-        assert_eq!(f.position("/a/1/b~1c"), Position { line: 2, column: 22 });
+        assert_eq!(
+            f.position("/a/1/b~1c"),
+            Position {
+                line: 2,
+                column: 22
+            }
+        );
         assert_eq!(f.position("/d"), Position { line: 3, column: 8 });
-        assert_eq!(f.position("/a/1/missing"), Position { line: 2, column: 12 });
+        assert_eq!(
+            f.position("/a/1/missing"),
+            Position {
+                line: 2,
+                column: 12
+            }
+        );
     }
 
     #[test]

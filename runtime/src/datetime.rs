@@ -28,7 +28,9 @@ impl DateTime {
     /// The current time in UTC with millisecond precision.
     pub fn now_utc() -> Self {
         let now = time::OffsetDateTime::now_utc();
-        let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
+        let now = now
+            .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+            .unwrap_or(now);
         let text = now
             .format(&time::format_description::well_known::Rfc3339)
             .expect("UTC times format as RFC 3339");
@@ -90,7 +92,8 @@ pub fn is_valid_date_time(s: &str) -> bool {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
         return false;
     }
-    let (Some(y1), Some(y2), Some(month), Some(day)) = (two(&b[0..2]), two(&b[2..4]), two(&b[5..7]), two(&b[8..10]))
+    let (Some(y1), Some(y2), Some(month), Some(day)) =
+        (two(&b[0..2]), two(&b[2..4]), two(&b[5..7]), two(&b[8..10]))
     else {
         return false;
     };
@@ -110,7 +113,8 @@ pub fn is_valid_date_time(s: &str) -> bool {
     if t[2] != b':' || t[5] != b':' {
         return false;
     }
-    let (Some(hour), Some(minute), Some(second)) = (two(&t[0..2]), two(&t[3..5]), two(&t[6..8])) else {
+    let (Some(hour), Some(minute), Some(second)) = (two(&t[0..2]), two(&t[3..5]), two(&t[6..8]))
+    else {
         return false;
     };
     if hour > 23 || minute > 59 || second > 60 {
@@ -138,7 +142,12 @@ pub fn is_valid_date_time(s: &str) -> bool {
             }
             let local = (hour * 60 + minute) as i64;
             let offset = (oh * 60 + om) as i64;
-            let utc = if *sign == b'+' { local - offset } else { local + offset }.rem_euclid(24 * 60);
+            let utc = if *sign == b'+' {
+                local - offset
+            } else {
+                local + offset
+            }
+            .rem_euclid(24 * 60);
             ((utc / 60) as u32, (utc % 60) as u32)
         }
         _ => return false,

@@ -162,7 +162,11 @@ impl fmt::Display for Violations {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            let at = if v.pointer.is_empty() { "#" } else { &v.pointer };
+            let at = if v.pointer.is_empty() {
+                "#"
+            } else {
+                &v.pointer
+            };
             write!(f, "{at}: {} ({})", v.message, v.keyword)?;
         }
         Ok(())
@@ -335,7 +339,9 @@ pub fn wrapped_error(
         Err(e) => return e,
     };
     let mut violations = envelope.check(&value).err().unwrap_or_default().0;
-    let name = value.pointer(type_pointer).and_then(serde_json::Value::as_str);
+    let name = value
+        .pointer(type_pointer)
+        .and_then(serde_json::Value::as_str);
     if let (Some(name), Some(payload)) = (name, value.pointer(payload_pointer)) {
         if let Some(validator) = payload_validator(name) {
             if let Err(v) = validator.check(payload) {

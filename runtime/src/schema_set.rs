@@ -28,7 +28,12 @@ impl SchemaSet {
         self.parsed.get_or_init(|| {
             self.documents
                 .iter()
-                .map(|(id, text)| (*id, serde_json::from_str(text).expect("codegen embeds valid JSON")))
+                .map(|(id, text)| {
+                    (
+                        *id,
+                        serde_json::from_str(text).expect("codegen embeds valid JSON"),
+                    )
+                })
                 .collect()
         })
     }
@@ -42,7 +47,8 @@ impl SchemaSet {
     /// result; codegen has already compiled every schema, so failure here means the embedded
     /// catalog was edited by hand.
     pub fn compile(&'static self, id: &str) -> Validator {
-        Validator::compile(self.documents().iter().map(|(k, v)| (*k, v)), id).unwrap_or_else(|e| panic!("embedded schema {id} does not compile: {e}"))
+        Validator::compile(self.documents().iter().map(|(k, v)| (*k, v)), id)
+            .unwrap_or_else(|e| panic!("embedded schema {id} does not compile: {e}"))
     }
 }
 
@@ -60,16 +66,19 @@ impl jsonschema::Retrieve for SetRetriever {
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let key = uri.as_str();
         let key = key.split('#').next().unwrap_or(key);
-        self.0
-            .get(key)
-            .cloned()
-            .ok_or_else(|| format!("`{key}` is not in the catalog (references resolve only inside schemas/)").into())
+        self.0.get(key).cloned().ok_or_else(|| {
+            format!("`{key}` is not in the catalog (references resolve only inside schemas/)")
+                .into()
+        })
     }
 }
 
 impl Validator {
     /// Compiles `id` from `documents` with format assertions on and no network.
-    pub fn compile<'a>(documents: impl IntoIterator<Item = (&'a str, &'a Value)>, id: &str) -> Result<Self, String> {
+    pub fn compile<'a>(
+        documents: impl IntoIterator<Item = (&'a str, &'a Value)>,
+        id: &str,
+    ) -> Result<Self, String> {
         let all: HashMap<String, Value> = documents
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.clone()))
@@ -109,8 +118,12 @@ impl Validator {
 /// "not valid under any of the schemas listed in the 'oneOf' keyword".
 fn push_violation(e: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
     if let jsonschema::error::ValidationErrorKind::OneOfNotValid { context } = e.kind() {
-        let is_tag_miss = |b: &jsonschema::ValidationError<'_>| matches!(b.kind().keyword(), "const" | "enum");
-        let matched: Vec<_> = context.iter().filter(|branch| !branch.iter().any(is_tag_miss)).collect();
+        let is_tag_miss =
+            |b: &jsonschema::ValidationError<'_>| matches!(b.kind().keyword(), "const" | "enum");
+        let matched: Vec<_> = context
+            .iter()
+            .filter(|branch| !branch.iter().any(is_tag_miss))
+            .collect();
         if let [branch] = matched.as_slice() {
             if !branch.is_empty() {
                 for b in branch.iter() {

@@ -10,13 +10,18 @@ use event_contracts_codegen::{manifest::manifest_json_schema, Config, GeneratedF
 use crate::project_root;
 
 /// Every file the generators own, with its expected contents.
-pub fn expected_files(root: &Path) -> Result<Vec<(PathBuf, String)>, event_contracts_codegen::diag::Diagnostics> {
+pub fn expected_files(
+    root: &Path,
+) -> Result<Vec<(PathBuf, String)>, event_contracts_codegen::diag::Diagnostics> {
     let files = Config::new(root.join("schemas")).generate()?;
     let mut out: Vec<(PathBuf, String)> = files
         .into_iter()
         .map(|GeneratedFile { path, contents }| (root.join("generated").join(path), contents))
         .collect();
-    out.push((root.join("schemas/manifest.schema.json"), manifest_json_schema()));
+    out.push((
+        root.join("schemas/manifest.schema.json"),
+        manifest_json_schema(),
+    ));
     Ok(out)
 }
 
@@ -58,7 +63,9 @@ pub fn run(check: bool) -> anyhow::Result<ExitCode> {
         Ok(files) => files,
         Err(diags) => {
             eprintln!("{diags}");
-            eprintln!("nothing was written: fix the schemas above and run `cargo xtask codegen` again");
+            eprintln!(
+                "nothing was written: fix the schemas above and run `cargo xtask codegen` again"
+            );
             return Ok(ExitCode::from(1));
         }
     };
@@ -70,14 +77,18 @@ pub fn run(check: bool) -> anyhow::Result<ExitCode> {
     }
     for orphan in orphans(&root, &expected) {
         if !check {
-            std::fs::remove_file(&orphan).with_context(|| format!("removing {}", orphan.display()))?;
+            std::fs::remove_file(&orphan)
+                .with_context(|| format!("removing {}", orphan.display()))?;
         }
         stale.push(orphan);
     }
     let rel = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
     if check {
         if stale.is_empty() {
-            println!("generated/ is up to date with schemas/ ({} files)", expected.len());
+            println!(
+                "generated/ is up to date with schemas/ ({} files)",
+                expected.len()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         for p in &stale {

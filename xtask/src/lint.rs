@@ -26,8 +26,16 @@ pub fn run() -> anyhow::Result<ExitCode> {
     };
     lint(&catalog, &mut diags);
     if diags.is_empty() {
-        let events: usize = catalog.systems.iter().map(|s| s.manifest.events.len()).sum();
-        println!("lint: {} systems, {events} events, {} schema files: all conventions hold", catalog.systems.len(), catalog.files.len());
+        let events: usize = catalog
+            .systems
+            .iter()
+            .map(|s| s.manifest.events.len())
+            .sum();
+        println!(
+            "lint: {} systems, {events} events, {} schema files: all conventions hold",
+            catalog.systems.len(),
+            catalog.files.len()
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("{}", diags.sorted());
@@ -38,6 +46,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
 /// Every convention check, appended to `diags`.
 pub fn lint(catalog: &Catalog, diags: &mut Diagnostics) {
     examples(catalog, diags);
+    let snake = regex::Regex::new("^[a-z][a-z0-9]*(_[a-z0-9]+)*$").expect("a regex");
     for sys in &catalog.systems {
         let m = &sys.manifest;
         let manifest = Loc::new(sys.manifest_file.clone(), "");
@@ -46,11 +55,21 @@ pub fn lint(catalog: &Catalog, diags: &mut Diagnostics) {
             let at = manifest.join("events").join(&i.to_string());
             let schema = Loc::new(format!("{}/{}", sys.dir, ev.schema), "");
             if ev.channel.address().trim().is_empty() {
-                diags.push(catalog.diag(Code::Convention, &at.join("channel"), format!("event `{}` has an empty channel", ev.name), "name its topic, stream, routing key, subject or path"));
+                diags.push(catalog.diag(
+                    Code::Convention,
+                    &at.join("channel"),
+                    format!("event `{}` has an empty channel", ev.name),
+                    "name its topic, stream, routing key, subject or path",
+                ));
             }
             if let (Some(Ok(re)), false) = (&name_pattern, ev.fallback) {
                 if !re.is_match(&ev.name) {
-                    diags.push(catalog.diag(Code::Convention, &at.join("name"), format!("event name `{}` does not follow {}", ev.name, re.as_str()), "name events ai.{domain}.{action}, e.g. ai.run.started"));
+                    diags.push(catalog.diag(
+                        Code::Convention,
+                        &at.join("name"),
+                        format!("event name `{}` does not follow {}", ev.name, re.as_str()),
+                        "name events ai.{domain}.{action}, e.g. ai.run.started",
+                    ));
                 }
             }
             let required = required_of(catalog, &schema, 0);
@@ -61,13 +80,22 @@ pub fn lint(catalog: &Catalog, diags: &mut Diagnostics) {
             }
         }
         if m.payload_keys == KeyStyle::SnakeCase {
-            let snake = regex::Regex::new("^[a-z][a-z0-9]*(_[a-z0-9]+)*$").expect("a regex");
-            for (path, file) in catalog.files.iter().filter(|(p, _)| p.starts_with(&format!("{}/", sys.dir)) && !p.ends_with("manifest.json")) {
+            for (path, file) in catalog.files.iter().filter(|(p, _)| {
+                p.starts_with(&format!("{}/", sys.dir)) && !p.ends_with("manifest.json")
+            }) {
                 let mut names = Vec::new();
                 property_names(&file.value, &mut String::new(), &mut names);
                 for (pointer, name) in names {
                     if !snake.is_match(&name) {
-                        diags.push(catalog.diag(Code::Convention, &Loc::new(path.clone(), pointer), format!("property `{name}` is not snake_case"), format!("the {} document asks for snake_case payload keys", m.source_document)));
+                        diags.push(catalog.diag(
+                            Code::Convention,
+                            &Loc::new(path.clone(), pointer),
+                            format!("property `{name}` is not snake_case"),
+                            format!(
+                                "the {} document asks for snake_case payload keys",
+                                m.source_document
+                            ),
+                        ));
                     }
                 }
             }
@@ -80,7 +108,12 @@ fn property_names(v: &Value, at: &mut String, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(m) => {
             for (k, child) in m {
-                if k == "examples" || k.starts_with("x-") || k == "default" || k == "const" || k == "enum" {
+                if k == "examples"
+                    || k.starts_with("x-")
+                    || k == "default"
+                    || k == "const"
+                    || k == "enum"
+                {
                     continue;
                 }
                 let len = at.len();
@@ -118,7 +151,9 @@ fn property_names(v: &Value, at: &mut String, out: &mut Vec<(String, String)>) {
 /// The properties a schema requires, through `$ref` and `allOf`.
 fn required_of(catalog: &Catalog, loc: &Loc, depth: usize) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let Some(v) = catalog.value(loc) else { return out };
+    let Some(v) = catalog.value(loc) else {
+        return out;
+    };
     if depth > 32 {
         return out;
     }
@@ -132,7 +167,11 @@ fn required_of(catalog: &Catalog, loc: &Loc, depth: usize) -> BTreeSet<String> {
     }
     if let Some(parts) = v.get("allOf").and_then(Value::as_array) {
         for i in 0..parts.len() {
-            out.extend(required_of(catalog, &loc.join("allOf").join(&i.to_string()), depth + 1));
+            out.extend(required_of(
+                catalog,
+                &loc.join("allOf").join(&i.to_string()),
+                depth + 1,
+            ));
         }
     }
     out
@@ -146,30 +185,84 @@ fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
             continue;
         }
         let id = format!("{}{path}", event_contracts_codegen::catalog::ID_BASE);
-        let Ok(validator) = Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), &id) else {
+        let Ok(validator) = Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), &id)
+        else {
             continue; // `check` already reported it
         };
         let base = Loc::new(path.clone(), "");
-        for (i, ex) in file.value.get("examples").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, ex) in file
+            .value
+            .get("examples")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if let Err(v) = validator.check(ex) {
-                diags.push(catalog.diag(Code::Example, &base.join("examples").join(&i.to_string()), format!("example does not validate: {v}"), "fix the example or the schema"));
+                diags.push(catalog.diag(
+                    Code::Example,
+                    &base.join("examples").join(&i.to_string()),
+                    format!("example does not validate: {v}"),
+                    "fix the example or the schema",
+                ));
             }
         }
-        for (i, case) in file.value.get("x-invalid-examples").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, case) in file
+            .value
+            .get("x-invalid-examples")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let at = base.join("x-invalid-examples").join(&i.to_string());
-            let (Some(instance), Some(pointer)) = (case.get("instance"), case.get("pointer").and_then(Value::as_str)) else {
-                diags.push(catalog.diag(Code::Example, &at, "an invalid example needs `instance` and `pointer`", "see schemas/CONVENTIONS.md"));
+            let (Some(instance), Some(pointer)) = (
+                case.get("instance"),
+                case.get("pointer").and_then(Value::as_str),
+            ) else {
+                diags.push(catalog.diag(
+                    Code::Example,
+                    &at,
+                    "an invalid example needs `instance` and `pointer`",
+                    "see schemas/CONVENTIONS.md",
+                ));
                 continue;
             };
             match validator.check(instance) {
-                Ok(()) => diags.push(catalog.diag(Code::Example, &at, "invalid example validates", "make it really invalid, or move it to `examples`")),
-                Err(v) if !v.0.iter().any(|v| v.pointer == pointer) => diags.push(catalog.diag(Code::Example, &at.join("pointer"), format!("expected an error at `{pointer}`, the validator reports: {v}"), "fix the pointer")),
+                Ok(()) => diags.push(catalog.diag(
+                    Code::Example,
+                    &at,
+                    "invalid example validates",
+                    "make it really invalid, or move it to `examples`",
+                )),
+                Err(v) if !v.0.iter().any(|v| v.pointer == pointer) => diags.push(catalog.diag(
+                    Code::Example,
+                    &at.join("pointer"),
+                    format!("expected an error at `{pointer}`, the validator reports: {v}"),
+                    "fix the pointer",
+                )),
                 Err(_) => {}
             }
         }
-        let is_event = catalog.systems.iter().any(|s| s.manifest.events.iter().any(|e| format!("{}/{}", s.dir, e.schema) == *path));
-        if is_event && file.value.get("examples").and_then(Value::as_array).is_none_or(Vec::is_empty) {
-            diags.push(catalog.diag(Code::Example, &base, "event schema has no `examples`", "add at least one realistic example"));
+        let is_event = catalog.systems.iter().any(|s| {
+            s.manifest
+                .events
+                .iter()
+                .any(|e| format!("{}/{}", s.dir, e.schema) == *path)
+        });
+        if is_event
+            && file
+                .value
+                .get("examples")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+        {
+            diags.push(catalog.diag(
+                Code::Example,
+                &base,
+                "event schema has no `examples`",
+                "add at least one realistic example",
+            ));
         }
     }
 }

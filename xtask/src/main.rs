@@ -11,7 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "xtask", about = "Schema-first event contracts: generate, check, lint, validate")]
+#[command(
+    name = "xtask",
+    about = "Schema-first event contracts: generate, check, lint, validate"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

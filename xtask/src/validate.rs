@@ -24,15 +24,31 @@ struct Target<'c> {
 
 fn find<'c>(catalog: &'c Catalog, target: &str) -> Option<Target<'c>> {
     for system in &catalog.systems {
-        let by_name: Vec<_> = system.manifest.events.iter().filter(|e| e.name == target).collect();
+        let by_name: Vec<_> = system
+            .manifest
+            .events
+            .iter()
+            .filter(|e| e.name == target)
+            .collect();
         if !by_name.is_empty() {
-            return Some(Target { system, events: by_name });
+            return Some(Target {
+                system,
+                events: by_name,
+            });
         }
     }
     for system in &catalog.systems {
-        let on_channel: Vec<_> = system.manifest.events.iter().filter(|e| e.channel.address() == target).collect();
+        let on_channel: Vec<_> = system
+            .manifest
+            .events
+            .iter()
+            .filter(|e| e.channel.address() == target)
+            .collect();
         if !on_channel.is_empty() {
-            return Some(Target { system, events: on_channel });
+            return Some(Target {
+                system,
+                events: on_channel,
+            });
         }
     }
     None
@@ -44,27 +60,41 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
         Err(d) => bail!("the catalog does not load:\n{d}"),
     };
     let Some(found) = find(&catalog, target) else {
-        let mut known: Vec<String> = catalog.systems.iter().flat_map(|s| s.manifest.events.iter().map(|e| e.name.clone())).collect();
+        let mut known: Vec<String> = catalog
+            .systems
+            .iter()
+            .flat_map(|s| s.manifest.events.iter().map(|e| e.name.clone()))
+            .collect();
         known.sort();
-        eprintln!("error: no event or channel named `{target}`\n  hint: known events: {}", known.join(", "));
+        eprintln!(
+            "error: no event or channel named `{target}`\n  hint: known events: {}",
+            known.join(", ")
+        );
         return Ok(ExitCode::from(2));
     };
     let (label, text) = match file {
         None => ("<stdin>".to_owned(), read_stdin()?),
         Some(p) if p == Path::new("-") => ("<stdin>".to_owned(), read_stdin()?),
-        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        ),
     };
     let message = match SourceFile::parse(label.clone(), text) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("{label}:{}:{}: not JSON: {}", e.position.line, e.position.column, e.message);
+            eprintln!(
+                "{label}:{}:{}: not JSON: {}",
+                e.position.line, e.position.column, e.message
+            );
             return Ok(ExitCode::from(1));
         }
     };
     let docs = schema_documents(&catalog);
     let compile = |path: &str| -> anyhow::Result<Validator> {
         let id = format!("{ID_BASE}{}/{path}", found.system.dir);
-        Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), &id).map_err(|e| anyhow::anyhow!(e))
+        Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), &id)
+            .map_err(|e| anyhow::anyhow!(e))
     };
     let mut violations: Vec<Violation> = Vec::new();
     let event = match &found.system.manifest.envelope {
@@ -76,15 +106,28 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
             }
             event.name.clone()
         }
-        Envelope::Wrapped { schema, type_field, payload_field } => {
+        Envelope::Wrapped {
+            schema,
+            type_field,
+            payload_field,
+        } => {
             if let Err(v) = compile(schema)?.check(&message.value) {
                 violations.extend(v.0);
             }
-            let name = message.value.get(type_field).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let name = message
+                .value
+                .get(type_field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let events = &found.system.manifest.events;
             let listed = events.iter().any(|e| e.name == name);
             // A name the system does not list goes to its fallback event, when it has one.
-            let chosen = found.events.iter().copied().find(|e| e.name == name || (e.fallback && !listed));
+            let chosen = found
+                .events
+                .iter()
+                .copied()
+                .find(|e| e.name == name || (e.fallback && !listed));
             match (chosen, message.value.get(payload_field)) {
                 (Some(event), Some(payload)) => {
                     if let Err(v) = compile(&event.schema)?.check(payload) {
@@ -96,7 +139,12 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
                     keyword: "const".into(),
                     message: format!(
                         "`{name}` is not {}",
-                        found.events.iter().map(|e| format!("`{}`", e.name)).collect::<Vec<_>>().join(" or ")
+                        found
+                            .events
+                            .iter()
+                            .map(|e| format!("`{}`", e.name))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
                     ),
                 }),
                 (Some(_), None) => {} // the envelope schema already reported the missing payload
@@ -105,20 +153,35 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     };
     if violations.is_empty() {
-        println!("{label}: valid {} `{event}` message", found.system.manifest.system);
+        println!(
+            "{label}: valid {} `{event}` message",
+            found.system.manifest.system
+        );
         return Ok(ExitCode::SUCCESS);
     }
     for v in &violations {
         let pos = message.position(&v.pointer);
-        let at = if v.pointer.is_empty() { "#" } else { &v.pointer };
-        eprintln!("{label}:{}:{}: {at}: {} ({})", pos.line, pos.column, v.message, v.keyword);
+        let at = if v.pointer.is_empty() {
+            "#"
+        } else {
+            &v.pointer
+        };
+        eprintln!(
+            "{label}:{}:{}: {at}: {} ({})",
+            pos.line, pos.column, v.message, v.keyword
+        );
     }
-    eprintln!("{} error(s); the message does not match the `{event}` contract", violations.len());
+    eprintln!(
+        "{} error(s); the message does not match the `{event}` contract",
+        violations.len()
+    );
     Ok(ExitCode::from(1))
 }
 
 fn read_stdin() -> anyhow::Result<String> {
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).context("reading standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading standard input")?;
     Ok(s)
 }
