@@ -14,7 +14,12 @@ use serde_json::Value;
 
 fn messages<T: Event>() -> Vec<Vec<u8>> {
     let schema = SCHEMAS.get(T::SCHEMA_ID).expect("embedded schema");
-    schema["examples"].as_array().expect("examples").iter().map(|e| serde_json::to_vec(e).unwrap()).collect()
+    schema["examples"]
+        .as_array()
+        .expect("examples")
+        .iter()
+        .map(|e| serde_json::to_vec(e).unwrap())
+        .collect()
 }
 
 /// Messages per second of `f` over `msgs`, timed for about `budget`.

@@ -78,7 +78,7 @@ impl Catalog {
                 }
                 Err(e) => diags.push(Diagnostic {
                     code: Code::JsonSyntax,
-                    file: path,
+                    file: format!("schemas/{path}"),
                     position: e.position,
                     pointer: String::new(),
                     message: e.message,
@@ -102,7 +102,7 @@ impl Catalog {
                 }),
                 Err(e) => diags.push(Diagnostic {
                     code: Code::Manifest,
-                    file: path.clone(),
+                    file: format!("schemas/{path}"),
                     position: crate::source::Position {
                         line: e.line(),
                         column: e.column(),

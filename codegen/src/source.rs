@@ -217,7 +217,7 @@ mod tests {
             f.position("/a/1/b~1c"),
             Position {
                 line: 2,
-                column: 22
+                column: 20
             }
         );
         assert_eq!(f.position("/d"), Position { line: 3, column: 8 });

@@ -57,16 +57,17 @@ fn orphans(root: &Path, expected: &[(PathBuf, String)]) -> Vec<PathBuf> {
     out
 }
 
-pub fn run(check: bool) -> anyhow::Result<ExitCode> {
-    let root = project_root();
-    let expected = match expected_files(&root) {
+/// Brings every generated file up to date (or, with `check`, only reports): the stale files.
+/// `None` when the schemas do not generate (the diagnostics are printed).
+fn sync(root: &Path, check: bool) -> anyhow::Result<Option<(usize, Vec<PathBuf>)>> {
+    let expected = match expected_files(root) {
         Ok(files) => files,
         Err(diags) => {
             eprintln!("{diags}");
             eprintln!(
                 "nothing was written: fix the schemas above and run `cargo xtask codegen` again"
             );
-            return Ok(ExitCode::from(1));
+            return Ok(None);
         }
     };
     let mut stale = Vec::new();
@@ -75,20 +76,25 @@ pub fn run(check: bool) -> anyhow::Result<ExitCode> {
             stale.push(path.clone());
         }
     }
-    for orphan in orphans(&root, &expected) {
+    for orphan in orphans(root, &expected) {
         if !check {
             std::fs::remove_file(&orphan)
                 .with_context(|| format!("removing {}", orphan.display()))?;
         }
         stale.push(orphan);
     }
+    Ok(Some((expected.len(), stale)))
+}
+
+pub fn run(check: bool) -> anyhow::Result<ExitCode> {
+    let root = project_root();
+    let Some((total, stale)) = sync(&root, check)? else {
+        return Ok(ExitCode::from(1));
+    };
     let rel = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
     if check {
         if stale.is_empty() {
-            println!(
-                "generated/ is up to date with schemas/ ({} files)",
-                expected.len()
-            );
+            println!("generated/ is up to date with schemas/ ({total} files)");
             return Ok(ExitCode::SUCCESS);
         }
         for p in &stale {
@@ -100,6 +106,21 @@ pub fn run(check: bool) -> anyhow::Result<ExitCode> {
     for p in &stale {
         println!("updated {}", rel(p));
     }
-    println!("{} files checked, {} updated", expected.len(), stale.len());
+    println!("{total} files checked, {} updated", stale.len());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The same path as `cargo xtask codegen --check`.
+    #[test]
+    fn generated_code_is_fresh() {
+        let (_, stale) = super::sync(&crate::project_root(), true)
+            .unwrap()
+            .expect("the catalog generates");
+        assert!(
+            stale.is_empty(),
+            "stale: {stale:?}; run `cargo xtask codegen`"
+        );
+    }
 }
