@@ -214,7 +214,8 @@ fn diagnose(files: Vec<(String, String)>) -> Vec<event_contracts_codegen::diag::
 
 #[test]
 fn bad_input_gets_located_diagnostics_never_a_panic() {
-    let cases: Vec<(&str, Code, Vec<(String, String)>)> = vec![
+    type Case = (&'static str, Code, Vec<(String, String)>);
+    let cases: Vec<Case> = vec![
         (
             "syntax",
             Code::JsonSyntax,
