@@ -28,22 +28,15 @@ pub fn ident(name: &str) -> Ident {
     }
 }
 
-/// Field identifiers, unique within the struct (a second `ID` beside `id` becomes `id_2`).
-pub fn field_idents(fields: &[Field]) -> Vec<Ident> {
+/// Identifiers from base names, made unique by a numbered suffix (`sep` before the number).
+fn unique_idents(bases: impl Iterator<Item = String>, sep: &str) -> Vec<Ident> {
     let mut used: Vec<String> = Vec::new();
-    fields
-        .iter()
-        .map(|f| {
-            let base = f.wire.to_snake_case();
-            let base = if base.is_empty() {
-                "field".to_owned()
-            } else {
-                base
-            };
+    bases
+        .map(|base| {
             let mut name = base.clone();
             let mut n = 2;
             while used.contains(&name) {
-                name = format!("{base}_{n}");
+                name = format!("{base}{sep}{n}");
                 n += 1;
             }
             used.push(name.clone());
@@ -52,29 +45,23 @@ pub fn field_idents(fields: &[Field]) -> Vec<Ident> {
         .collect()
 }
 
+/// Field identifiers, unique within the struct (a second `ID` beside `id` becomes `id_2`).
+pub fn field_idents(fields: &[Field]) -> Vec<Ident> {
+    let bases = fields.iter().map(|f| match f.wire.to_snake_case() {
+        s if s.is_empty() => "field".to_owned(),
+        s => s,
+    });
+    unique_idents(bases, "_")
+}
+
 /// Variant identifiers for enum values, unique within the enum.
 pub fn variant_idents(values: &[String]) -> Vec<Ident> {
-    let mut used: Vec<String> = Vec::new();
-    values
-        .iter()
-        .map(|v| {
-            let mut base = v.to_upper_camel_case();
-            if base.is_empty() {
-                base = "Empty".into();
-            }
-            if base.starts_with(|c: char| c.is_ascii_digit()) {
-                base = format!("V{base}");
-            }
-            let mut name = base.clone();
-            let mut n = 2;
-            while used.contains(&name) {
-                name = format!("{base}{n}");
-                n += 1;
-            }
-            used.push(name.clone());
-            ident(&name)
-        })
-        .collect()
+    let bases = values.iter().map(|v| match v.to_upper_camel_case() {
+        s if s.is_empty() => "Empty".to_owned(),
+        s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("V{s}"),
+        s => s,
+    });
+    unique_idents(bases, "")
 }
 
 fn docs(text: &str) -> TokenStream {
