@@ -261,10 +261,10 @@ impl<'g> Emitter<'g> {
                 for rule in presence {
                     let set = |s: &Vec<usize>| {
                         let all: Vec<_> = s.iter().map(present).collect();
-                        if all.is_empty() {
-                            quote!(true)
-                        } else {
-                            quote!((#(#all)&&*))
+                        match all.len() {
+                            0 => quote!(true),
+                            1 => all[0].clone(),
+                            _ => quote!((#(#all)&&*)),
                         }
                     };
                     conds.push(match rule {
@@ -280,6 +280,24 @@ impl<'g> Emitter<'g> {
                             let p = present(i);
                             let t = set(then);
                             quote!((!#p || #t))
+                        }
+                        Presence::When {
+                            field,
+                            value,
+                            if_requires_field,
+                            then,
+                            otherwise,
+                        } => {
+                            let id = &idents[*field];
+                            let matches = if fields[*field].required {
+                                quote!(self.#id.as_str() == #value)
+                            } else if *if_requires_field {
+                                quote!(self.#id.as_ref().is_some_and(|v| v.as_str() == #value))
+                            } else {
+                                quote!(self.#id.as_ref().is_none_or(|v| v.as_str() == #value))
+                            };
+                            let (t, o) = (set(then), set(otherwise));
+                            quote!((if #matches { #t } else { #o }))
                         }
                     });
                 }

@@ -149,6 +149,15 @@ pub enum Presence {
     OneOf(Vec<Vec<usize>>),
     /// `dependentRequired`: when the first is present, all of the rest are.
     Dependent(usize, Vec<usize>),
+    /// `if: {properties: {f: {const: v}}, required?: [f]}` with `then`/`else` of only
+    /// `required`: the field's string value decides which set must be present.
+    When {
+        field: usize,
+        value: String,
+        if_requires_field: bool,
+        then: Vec<usize>,
+        otherwise: Vec<usize>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -283,6 +292,58 @@ fn is_annotation(k: &str) -> bool {
 /// Keywords whose subschemas the validator alone evaluates: not walked for types.
 const VALIDATOR_ONLY: &[&str] = &["if", "then", "else", "not"];
 
+struct Conditional {
+    field: String,
+    value: String,
+    if_requires_field: bool,
+    then: Vec<String>,
+    otherwise: Vec<String>,
+}
+
+/// Reads the one `if`/`then`/`else` shape generated code can check: a string `const` on one
+/// property deciding which properties are required.
+fn conditional(m: &Map<String, Value>) -> Option<Conditional> {
+    if m.contains_key("not") {
+        return None;
+    }
+    let cond = m.get("if")?.as_object()?;
+    if cond
+        .keys()
+        .any(|k| k != "properties" && k != "required" && !is_annotation(k))
+    {
+        return None;
+    }
+    let props = cond.get("properties")?.as_object()?;
+    let [(field, schema)] = props.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let schema = schema.as_object()?;
+    if schema.keys().any(|k| k != "const" && !is_annotation(k)) {
+        return None;
+    }
+    let value = schema.get("const")?.as_str()?.to_owned();
+    let if_required = required_of(&Value::Object(cond.clone()));
+    if if_required.iter().any(|r| r != field) {
+        return None;
+    }
+    let branch = |k: &str| -> Option<Vec<String>> {
+        match m.get(k) {
+            None => Some(vec![]),
+            Some(Value::Object(b)) if b.keys().all(|k| k == "required" || is_annotation(k)) => {
+                Some(required_of(&Value::Object(b.clone())))
+            }
+            Some(_) => None,
+        }
+    };
+    Some(Conditional {
+        field: field.clone(),
+        value,
+        if_requires_field: !if_required.is_empty(),
+        then: branch("then")?,
+        otherwise: branch("else")?,
+    })
+}
+
 #[derive(Default)]
 struct ObjSpec {
     props: Vec<(String, Vec<Loc>)>,
@@ -293,6 +354,7 @@ struct ObjSpec {
     any_of: Vec<Vec<String>>,
     one_of: Vec<Vec<String>>,
     dependent: Vec<(String, Vec<String>)>,
+    conditionals: Vec<Conditional>,
     needs_schema: bool,
     title: Option<String>,
     doc: Option<String>,
@@ -818,7 +880,10 @@ impl<'c> Builder<'c> {
             }
         }
         if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) {
-            spec.needs_schema = true;
+            match conditional(&m) {
+                Some(c) => spec.conditionals.push(c),
+                None => spec.needs_schema = true,
+            }
         }
     }
 
@@ -946,6 +1011,27 @@ impl<'c> Builder<'c> {
         for (k, then) in &spec.dependent {
             match (index(k), sets(&vec![then.clone()], &mut needs_schema).pop()) {
                 (Some(i), Some(t)) => presence.push(Presence::Dependent(i, t)),
+                _ => needs_schema = true,
+            }
+        }
+        for c in &spec.conditionals {
+            let string_valued = index(&c.field).is_some_and(|i| match &fields[i].ty {
+                Ty::Str { .. } => true,
+                Ty::Named(t) => matches!(self.graph.types[*t].kind, TypeKind::StrEnum { .. }),
+                _ => false,
+            });
+            let sets = sets(
+                &vec![c.then.clone(), c.otherwise.clone()],
+                &mut needs_schema,
+            );
+            match (index(&c.field), string_valued) {
+                (Some(field), true) => presence.push(Presence::When {
+                    field,
+                    value: c.value.clone(),
+                    if_requires_field: c.if_requires_field,
+                    then: sets[0].clone(),
+                    otherwise: sets[1].clone(),
+                }),
                 _ => needs_schema = true,
             }
         }

@@ -44,7 +44,12 @@ fn corpus() -> Vec<(String, String)> {
             ("a.conditional", "events/conditional.json"),
             ("a.union", "events/union.json"),
             ("a.list", "events/list.json"),
+            ("a.negated", "events/negated.json"),
         ]),
+        schema(
+            "corpus/events/negated.json",
+            r#""title":"Negated","type":"object","properties":{"n":{"type":"integer"}},"not":{"required":["forbidden"]},"if":{"properties":{"n":{"minimum":10}}},"then":{"required":["big"]}"#,
+        ),
         schema(
             "corpus/defs/shared.json",
             r#""title":"Shared","type":"object","properties":{"id":{"type":"string","format":"uuid"},"at":{"type":"string","format":"date-time"}},"required":["id"]"#,
@@ -186,10 +191,20 @@ fn numeric_and_array_bounds_are_enforced() {
 fn if_then_else_is_validated_not_panicked_on() {
     let m = generated();
     let m = module(&m);
-    let imp = &m[m
+    // The common "a string const decides what is required" form is checked by generated code...
+    let conditional = &m[m
         .find("impl ::event_contracts_runtime::Event for Conditional")
         .unwrap()..];
-    assert!(imp.contains("const NEEDS_SCHEMA: bool = true;"));
+    assert!(conditional.contains("const NEEDS_SCHEMA: bool = false;"));
+    assert!(
+        m.contains("if self.mode.as_ref().is_none_or(|v| v.as_str() == \"a\")"),
+        "{m}"
+    );
+    // ...every other `if`/`not` sends decoding through the schema validator.
+    let negated = &m[m
+        .find("impl ::event_contracts_runtime::Event for Negated")
+        .unwrap()..];
+    assert!(negated.contains("const NEEDS_SCHEMA: bool = true;"));
     // The presence-only oneOf is checked by generated code.
     assert!(m.contains(".filter(|held| **held)") && m.contains(".count() == 1"));
 }

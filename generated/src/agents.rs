@@ -1936,7 +1936,7 @@ impl ::event_contracts_runtime::Validate for MessageSender {
                     let n = ::event_contracts_runtime::str_len(s);
                     n >= 1usize
                 }
-            }) && ((self.service_name.is_some()) || (self.user_id.is_some()))
+            }) && (self.service_name.is_some() || self.user_id.is_some())
     }
 }
 /// One entry of RealtimeMessage `recipients`: "List of recipients". Example: {"user_id": "123e4567-…", "connection_id": "conn-abc123"}. Designed: at least one of `user_id` / `connection_id` must be present; a recipient without `connection_id` means every connection of that user.
@@ -2005,7 +2005,7 @@ impl ::event_contracts_runtime::Validate for MessageRecipient {
                     let n = ::event_contracts_runtime::str_len(s);
                     n >= 1usize
                 }
-            }) && ((self.user_id.is_some()) || (self.connection_id.is_some()))
+            }) && (self.user_id.is_some() || self.connection_id.is_some())
     }
 }
 /// `realtime.push.notification` - "Notification sent". RealtimeMessage with `message_type` narrowed to "notification". Designed: `payload` narrowed to NotificationPayload {title, body, link}; the document gives no notification fields.

@@ -340,10 +340,15 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceived {
                         })
                 }) && ::event_contracts_runtime::Validate::is_valid(&self.audio_config)
             && ::event_contracts_runtime::Validate::is_valid(&self.processing_flags)
-            && ([(self.storage_uri.is_some()), (self.audio_base64.is_some())]
+            && ([self.storage_uri.is_some(), self.audio_base64.is_some()]
                 .iter()
                 .filter(|held| **held)
                 .count() == 1)
+            && (if self.source_type.as_str() == "bot" {
+                self.bot_id.is_some()
+            } else {
+                true
+            })
     }
 }
 /// "`source_type` (`websocket`, `upload`, `bot`)": where the audio came from.
@@ -2001,6 +2006,11 @@ impl ::event_contracts_runtime::Validate for BotRequested {
                         n >= 1usize
                     }
                 })
+            && (if self.trigger.as_ref().is_some_and(|v| v.as_str() == "recovery") {
+                self.replaces_bot_id.is_some()
+            } else {
+                true
+            })
     }
 }
 /// Who asked: "user" via the API ("start/stop requests"), "recovery" from Monitoring ("Monitoring (recovery)").
@@ -2571,6 +2581,11 @@ impl ::event_contracts_runtime::Validate for BotStatusUpdate {
                         n >= 1usize
                     }
                 })
+            && (if self.status.as_str() == "failed" {
+                self.error.is_some()
+            } else {
+                true
+            })
     }
 }
 /// Bot lifecycle state.
@@ -3585,7 +3600,7 @@ impl ::event_contracts_runtime::Event for BotStopRequested {
 impl ::event_contracts_runtime::Event for BotStatusUpdate {
     const NAME: &'static str = "BotStatusUpdate";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/BotStatusUpdate.json";
-    const NEEDS_SCHEMA: bool = true;
+    const NEEDS_SCHEMA: bool = false;
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[10usize]
     }
