@@ -238,11 +238,9 @@ fn typed_decoding_agrees_with_the_schema_validator() {
     for (events, decode) in systems() {
         for info in events {
             let schema = SCHEMAS.get(info.schema_id).unwrap();
-            let validator = event_contracts::runtime::Validator::compile(
-                SCHEMAS.documents().iter().map(|(k, v)| (*k, v)),
-                info.schema_id,
-            )
-            .unwrap();
+            let validator =
+                event_contracts::runtime::Validator::compile(SCHEMAS.documents(), info.schema_id)
+                    .unwrap();
             for example in examples(schema, "examples") {
                 for doc in mutations(example) {
                     let bytes = serde_json::to_vec(&doc).unwrap();

@@ -219,9 +219,11 @@ impl<'g> Emitter<'g> {
                 let idents = field_idents(fields);
                 let deny = closed.then(|| quote!(#[serde(deny_unknown_fields)]));
                 let generic = payload.as_ref().map(|_| quote!(<D = ::serde_json::Value>));
-                let impl_generic = payload.as_ref().map(|_| quote!(<D>));
-                let ty_generic = payload.as_ref().map(|_| quote!(<D>));
+                let params = payload.as_ref().map(|_| quote!(<D>));
+                // The public struct and its decoding shadow list the same fields; only
+                // visibility differs.
                 let mut field_items = Vec::new();
+                let mut shadow_fields = Vec::new();
                 let mut conds = Vec::new();
                 for (f, id) in fields.iter().zip(&idents) {
                     let is_payload = payload.as_deref() == Some(f.wire.as_str());
@@ -237,6 +239,7 @@ impl<'g> Emitter<'g> {
                         self.field_ty(f)
                     };
                     field_items.push(quote! { #fdoc #deprecated #rename #attr pub #id: #ty, });
+                    shadow_fields.push(quote! { #rename #attr #id: #ty, });
                     if is_payload {
                         continue;
                     }
@@ -307,7 +310,10 @@ impl<'g> Emitter<'g> {
                         .iter()
                         .position(|f| &f.wire == p)
                         .expect("payload field exists")];
-                    let others: Vec<_> = idents.iter().filter(|i| *i != pid).collect();
+                    let mut others: Vec<_> = idents.iter().filter(|i| *i != pid).cloned().collect();
+                    if additional {
+                        others.push(format_ident!("additional_properties"));
+                    }
                     quote! {
                         impl<D> #name<D> {
                             /// The same envelope around another payload.
@@ -323,45 +329,36 @@ impl<'g> Emitter<'g> {
                     .as_ref()
                     .map(|_| quote!(<'de, D: ::serde::Deserialize<'de>>))
                     .unwrap_or(quote!(<'de>));
-                let extra = additional.then(|| {
-                    quote! {
+                if additional {
+                    let map = quote!(::serde_json::Map<::std::string::String, ::serde_json::Value>);
+                    field_items.push(quote! {
                         /// Properties the schema does not declare, kept so a relay loses nothing.
                         #[serde(flatten)]
-                        pub additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                    }
-                });
-                let extra_shadow = additional.then(|| {
-                    quote! {
-                        #[serde(flatten)]
-                        additional_properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                    }
-                });
-                let shadow_fields = field_items.iter().map(|f| {
-                    // The shadow mirrors the public struct; only visibility differs.
-                    let text = f.to_string().replace(" pub ", " ");
-                    text.parse::<TokenStream>().expect("field tokens reparse")
-                });
+                        pub additional_properties: #map,
+                    });
+                    shadow_fields.push(quote!(#[serde(flatten)] additional_properties: #map,));
+                }
                 quote! {
                     #doc
                     #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
-                    pub struct #name #generic { #(#field_items)* #extra }
+                    pub struct #name #generic { #(#field_items)* }
                     /// Decodes from JSON objects only (see `runtime::de::object`).
                     #[derive(::serde::Deserialize)]
                     #[serde(remote = #remote)]
                     #deny
                     #[allow(dead_code)]
-                    struct #shadow #generic { #(#shadow_fields)* #extra_shadow }
-                    impl #de_bound #rt::de::FromMap<'de> for #name #ty_generic {
+                    struct #shadow #generic { #(#shadow_fields)* }
+                    impl #de_bound #rt::de::FromMap<'de> for #name #params {
                         fn from_map<A: ::serde::de::MapAccess<'de>>(map: A) -> ::std::result::Result<Self, A::Error> {
                             #shadow::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
                         }
                     }
-                    impl #de_bound ::serde::Deserialize<'de> for #name #ty_generic {
+                    impl #de_bound ::serde::Deserialize<'de> for #name #params {
                         fn deserialize<De: ::serde::Deserializer<'de>>(d: De) -> ::std::result::Result<Self, De::Error> {
                             #rt::de::object(d)
                         }
                     }
-                    impl #impl_generic #rt::Validate for #name #ty_generic {
+                    impl #params #rt::Validate for #name #params {
                         #[inline]
                         fn is_valid(&self) -> bool { #body }
                     }
@@ -455,15 +452,17 @@ impl<'g> Emitter<'g> {
                 };
                 let shadow = format_ident!("{}Shadow", name);
                 let remote = name.to_string();
+                let variant_items =
+                    quote!(#(#[serde(rename = #values)] #idents(#tys),)* #other_variant);
                 quote! {
                     #doc
                     #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
                     #[serde(tag = #tag)]
-                    pub enum #name { #(#[serde(rename = #values)] #idents(#tys),)* #other_variant }
+                    pub enum #name { #variant_items }
                     #[derive(::serde::Deserialize)]
                     #[serde(remote = #remote, tag = #tag)]
                     #[allow(dead_code)]
-                    enum #shadow { #(#[serde(rename = #values)] #idents(#tys),)* #other_variant }
+                    enum #shadow { #variant_items }
                     impl<'de> ::serde::Deserialize<'de> for #name {
                         fn deserialize<De: ::serde::Deserializer<'de>>(d: De) -> ::std::result::Result<Self, De::Error> {
                             // serde's own tag reading also takes a variant *index* (`"type": 0`)
@@ -495,7 +494,6 @@ impl<'g> Emitter<'g> {
 
     /// The field's Rust type and the serde attribute that makes `null`/absence match the schema.
     fn field_ty(&self, f: &Field) -> (TokenStream, TokenStream) {
-        let rt = rt();
         let de = |name: &str| format!("{RT}::de::{name}");
         match (&f.ty, f.required) {
             (Ty::Nullable(inner), true) => {
@@ -518,7 +516,6 @@ impl<'g> Emitter<'g> {
             (ty, false) => {
                 let ty = self.rust_ty(ty);
                 let with = de("present");
-                let _ = &rt;
                 (
                     quote!(::std::option::Option<#ty>),
                     quote!(#[serde(default, deserialize_with = #with, skip_serializing_if = "Option::is_none")]),

@@ -20,7 +20,9 @@ pub mod source;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use event_contracts_runtime::Documents;
 use heck::ToUpperCamelCase;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -234,22 +236,21 @@ fn check_ids(catalog: &Catalog, diags: &mut Diagnostics) {
 }
 
 /// Every schema as the embedded validator will see it: `$id` to document.
-pub fn schema_documents(catalog: &Catalog) -> BTreeMap<String, Value> {
-    catalog
-        .files
-        .iter()
-        .filter(|(p, _)| !p.ends_with("manifest.json"))
-        .map(|(p, f)| (format!("{ID_BASE}{p}"), f.value.clone()))
-        .collect()
+pub fn schema_documents(catalog: &Catalog) -> Documents {
+    Arc::new(
+        catalog
+            .files
+            .iter()
+            .filter(|(p, _)| !p.ends_with("manifest.json"))
+            .map(|(p, f)| (format!("{ID_BASE}{p}"), f.value.clone()))
+            .collect(),
+    )
 }
 
 fn compile_all(catalog: &Catalog, diags: &mut Diagnostics) {
     let docs = schema_documents(catalog);
     for id in docs.keys() {
-        if let Err(e) = event_contracts_runtime::Validator::compile(
-            docs.iter().map(|(k, v)| (k.as_str(), v)),
-            id,
-        ) {
+        if let Err(e) = event_contracts_runtime::Validator::compile(&docs, id) {
             let path = id.trim_start_matches(ID_BASE);
             diags.push(catalog.diag(
                 Code::UnresolvedRef,
@@ -280,6 +281,8 @@ pub fn generate_catalog(
         });
     }
     let docs = schema_documents(catalog);
+    // Sorted by `$id`, so the embedded list never depends on hash order.
+    let docs: BTreeMap<&String, &Value> = docs.iter().collect();
     let entries = docs.iter().map(|(id, v)| {
         let text = serde_json::to_string(v).expect("JSON serializes");
         quote!((#id, #text))
@@ -387,9 +390,12 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
     let mut fallback_arm = None;
     let mut name_arms = Vec::new();
     let mut encode_arms = Vec::new();
+    let mut validate_arms = Vec::new();
     let mut info_arms = Vec::new();
     let mut ser_arms = Vec::new();
     let mut validator_arms = Vec::new();
+    // The fallback event, if any, answers for every unlisted name.
+    let mut validator_default = quote!(_ => None,);
     let mut known = Vec::new();
     for (i, (ev, &ty_id)) in m.events.iter().zip(&sys.events).enumerate() {
         let def = &sys.graph.types[ty_id];
@@ -436,33 +442,31 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
             );
             name_arms.push(quote!(Self::#ty(name, _) => name,));
             encode_arms.push(quote!(Self::#ty(_, e) => #rt::Event::encode(e),));
+            validate_arms.push(quote!(Self::#ty(_, e) => #rt::Event::validate(e),));
             info_arms.push(quote!(Self::#ty(..) => &EVENTS[#i],));
             ser_arms.push(quote!(Self::#ty(_, e) => e.serialize(s),));
-            validator_arms.push(quote!(_ => Some(<#ty as #rt::Event>::validator()),));
+            validator_default = quote!(_ => Some(<#ty as #rt::Event>::validator()),);
         } else {
             known.push(ev.name.clone());
             variants.push(quote!(#[doc = #doc] #ty(#ty),));
             decode_arms.push(quote!(#wire => <#ty as #rt::Event>::decode(bytes).map(Self::#ty),));
             name_arms.push(quote!(Self::#ty(_) => #wire,));
             encode_arms.push(quote!(Self::#ty(e) => #rt::Event::encode(e),));
+            validate_arms.push(quote!(Self::#ty(e) => #rt::Event::validate(e),));
             info_arms.push(quote!(Self::#ty(_) => &EVENTS[#i],));
             ser_arms.push(quote!(Self::#ty(e) => e.serialize(s),));
             validator_arms.push(quote!(#wire => Some(<#ty as #rt::Event>::validator()),));
         }
     }
-    // A fallback arm must come last in the validator lookup.
-    validator_arms.sort_by_key(|t| t.to_string().starts_with('_'));
     let known_list = known.join(", ");
     let fallback_arm = fallback_arm.unwrap_or_else(|| {
         quote!(other => Err(#rt::DecodeError::UnknownEvent { system: #system, name: other.to_owned(), known: #known_list.to_owned() }),)
     });
-    let has_fallback = m.events.iter().any(|e| e.fallback);
-    let validator_default = (!has_fallback).then(|| quote!(_ => None,));
     let n = infos.len();
     let enum_doc = format!(" Every event of the `{system}` system.");
 
     let message = sys.envelope.map(|env_id| {
-        let Envelope::Wrapped { type_field, payload_field, .. } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
+        let Envelope::Wrapped { schema, type_field, payload_field } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
         let env = &sys.graph.types[env_id];
         let env_ty = ident(&env.name);
         let TypeKind::Struct { fields, .. } = &env.kind else { unreachable!("envelopes are structs") };
@@ -470,7 +474,7 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
         let find = |w: &str| fields.iter().position(|f| f.wire == w).map(|i| idents[i].clone());
         let type_id = find(type_field).unwrap_or_else(|| ident(type_field));
         let payload_id = find(payload_field).unwrap_or_else(|| ident(payload_field));
-        let env_schema = format!("{ID_BASE}{}/{}", sys.source.dir, match &m.envelope { Envelope::Wrapped { schema, .. } => schema.as_str(), Envelope::Flat => "" });
+        let env_schema = format!("{ID_BASE}{}/{schema}", sys.source.dir);
         let type_ptr = format!("/{type_field}");
         let payload_ptr = format!("/{payload_field}");
         quote! {
@@ -545,10 +549,7 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
             /// Encodes the event, refusing one that breaks its schema.
             pub fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { match self { #(#encode_arms)* } }
             /// Every schema violation of the event.
-            pub fn validate(&self) -> ::std::result::Result<(), #rt::Violations> {
-                let value = ::serde_json::to_value(self).map_err(|e| #rt::Violations(vec![#rt::Violation { pointer: String::new(), keyword: "serialize".into(), message: e.to_string() }]))?;
-                match Self::validator_for(self.name()) { Some(v) => v.check(&value), None => Ok(()) }
-            }
+            pub fn validate(&self) -> ::std::result::Result<(), #rt::Violations> { match self { #(#validate_arms)* } }
             /// The catalog's facts about the event.
             pub fn info(&self) -> &'static #rt::EventInfo { match self { #(#info_arms)* } }
             /// The validator of the event named `name`, if the catalog knows it.

@@ -201,6 +201,34 @@ pub struct TypeGraph {
 }
 
 impl TypeGraph {
+    /// The properties every instance of type `id` must have (for a union: every branch).
+    pub fn required_properties(&self, id: usize) -> BTreeSet<String> {
+        match &self.types[id].kind {
+            TypeKind::Struct { fields, .. } => fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.wire.clone())
+                .collect(),
+            TypeKind::Tagged {
+                tag,
+                variants,
+                fallback,
+            } => {
+                let mut branches = variants
+                    .iter()
+                    .map(|(_, v)| *v)
+                    .chain(*fallback)
+                    .map(|v| self.required_properties(v));
+                let first = branches.next().unwrap_or_default();
+                let mut common: BTreeSet<String> =
+                    branches.fold(first, |acc, b| acc.intersection(&b).cloned().collect());
+                common.insert(tag.clone());
+                common
+            }
+            TypeKind::Newtype(_) | TypeKind::StrEnum { .. } => BTreeSet::new(),
+        }
+    }
+
     /// Whether `ty` (or anything it contains) needs the schema validator.
     pub fn needs_schema(&self, ty: &Ty) -> bool {
         let mut seen = BTreeSet::new();

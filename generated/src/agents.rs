@@ -94,61 +94,48 @@ pub struct IngestDocumentProcessed {
 #[serde(remote = "IngestDocumentProcessed")]
 #[allow(dead_code)]
 struct IngestDocumentProcessedShadow {
-    /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
     event_id: ::uuid::Uuid,
-    /// When the ingestion outcome was recorded.
     timestamp: ::event_contracts_runtime::DateTime,
-    /// Service that processed the document (normally "ingestion-service").
     service_name: ::std::string::String,
-    /// Document that was ingested.
     document_id: ::uuid::Uuid,
-    /// Tenant organization that owns the document.
     tenant_id: ::uuid::Uuid,
-    /// User who uploaded the document, if any.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::uuid::Uuid>,
-    /// Outcome; matches the subject suffix.
     status: IngestDocumentProcessedStatus,
-    /// Original file name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     filename: ::std::option::Option<::std::string::String>,
-    /// MIME type of the document, e.g. "application/pdf".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     content_type: ::std::option::Option<::std::string::String>,
-    /// Size of the source document in bytes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
-    /// Correlation ID for tracing (e.g. the request_id of the upload).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// Time spent processing the document, in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     processing_time_ms: ::std::option::Option<u64>,
-    /// Free-form context for debugging.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -157,16 +144,13 @@ struct IngestDocumentProcessedShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// Pages found in the document (paged formats only).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     page_count: ::std::option::Option<u64>,
-    /// Chunks the document was split into for indexing.
     chunk_count: u64,
-    /// Tokens extracted from the document (billable by billing-service).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -412,61 +396,48 @@ pub struct IngestDocumentFailed {
 #[serde(remote = "IngestDocumentFailed")]
 #[allow(dead_code)]
 struct IngestDocumentFailedShadow {
-    /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
     event_id: ::uuid::Uuid,
-    /// When the ingestion outcome was recorded.
     timestamp: ::event_contracts_runtime::DateTime,
-    /// Service that processed the document (normally "ingestion-service").
     service_name: ::std::string::String,
-    /// Document that was ingested.
     document_id: ::uuid::Uuid,
-    /// Tenant organization that owns the document.
     tenant_id: ::uuid::Uuid,
-    /// User who uploaded the document, if any.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::uuid::Uuid>,
-    /// Outcome; matches the subject suffix.
     status: IngestDocumentFailedStatus,
-    /// Original file name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     filename: ::std::option::Option<::std::string::String>,
-    /// MIME type of the document, e.g. "application/pdf".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     content_type: ::std::option::Option<::std::string::String>,
-    /// Size of the source document in bytes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
-    /// Correlation ID for tracing (e.g. the request_id of the upload).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// Time spent processing the document, in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     processing_time_ms: ::std::option::Option<u64>,
-    /// Free-form context for debugging.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -475,7 +446,6 @@ struct IngestDocumentFailedShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// Why processing failed and whether re-submitting may help.
     error: ErrorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for IngestDocumentFailed {
@@ -600,11 +570,8 @@ pub struct ErrorInfo {
 #[serde(remote = "ErrorInfo")]
 #[allow(dead_code)]
 struct ErrorInfoShadow {
-    /// Machine-readable error code, UPPER_SNAKE_CASE (e.g. "EMBEDDING_TIMEOUT").
     code: ::std::string::String,
-    /// Human-readable error message for logs and operators.
     message: ::std::string::String,
-    /// Whether retrying the same work may succeed (transient failure) or not (permanent failure).
     retryable: bool,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ErrorInfo {
@@ -697,40 +664,30 @@ pub struct OrchestratorStepStarted {
 #[serde(remote = "OrchestratorStepStarted")]
 #[allow(dead_code)]
 struct OrchestratorStepStartedShadow {
-    /// "Unique step identifier".
     step_id: ::uuid::Uuid,
-    /// "Parent workflow identifier".
     workflow_id: ::uuid::Uuid,
-    /// "When the step occurred".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Human-readable step name".
     step_name: ::std::string::String,
-    /// "Current step status"; matches the subject suffix.
     status: OrchestratorStepStartedStatus,
-    /// "Service executing the step".
     service_name: ::std::string::String,
-    /// Kind of step (in the document's example, e.g. "data_processing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     step_type: ::std::option::Option<::std::string::String>,
-    /// "Time taken to execute", in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     execution_time_ms: ::std::option::Option<u64>,
-    /// "Error information if failed".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     error: ::std::option::Option<ErrorInfo>,
-    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -919,35 +876,25 @@ pub struct OrchestratorStepCompleted {
 #[serde(remote = "OrchestratorStepCompleted")]
 #[allow(dead_code)]
 struct OrchestratorStepCompletedShadow {
-    /// "Unique step identifier".
     step_id: ::uuid::Uuid,
-    /// "Parent workflow identifier".
     workflow_id: ::uuid::Uuid,
-    /// "When the step occurred".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Human-readable step name".
     step_name: ::std::string::String,
-    /// "Current step status"; matches the subject suffix.
     status: OrchestratorStepCompletedStatus,
-    /// "Service executing the step".
     service_name: ::std::string::String,
-    /// Kind of step (in the document's example, e.g. "data_processing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     step_type: ::std::option::Option<::std::string::String>,
-    /// "Time taken to execute", in milliseconds.
     execution_time_ms: u64,
-    /// "Error information if failed".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     error: ::std::option::Option<ErrorInfo>,
-    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1091,35 +1038,25 @@ pub struct OrchestratorStepFailed {
 #[serde(remote = "OrchestratorStepFailed")]
 #[allow(dead_code)]
 struct OrchestratorStepFailedShadow {
-    /// "Unique step identifier".
     step_id: ::uuid::Uuid,
-    /// "Parent workflow identifier".
     workflow_id: ::uuid::Uuid,
-    /// "When the step occurred".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Human-readable step name".
     step_name: ::std::string::String,
-    /// "Current step status"; matches the subject suffix.
     status: OrchestratorStepFailedStatus,
-    /// "Service executing the step".
     service_name: ::std::string::String,
-    /// Kind of step (in the document's example, e.g. "data_processing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     step_type: ::std::option::Option<::std::string::String>,
-    /// "Time taken to execute", in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     execution_time_ms: ::std::option::Option<u64>,
-    /// "Error information if failed".
     error: ErrorInfo,
-    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1269,35 +1206,25 @@ pub struct UsageMeteredApiCall {
 #[serde(remote = "UsageMeteredApiCall")]
 #[allow(dead_code)]
 struct UsageMeteredApiCallShadow {
-    /// "Unique identifier" of this usage event (use it as the idempotency key).
     event_id: ::uuid::Uuid,
-    /// "When the event occurred".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Which service generated the event" (e.g. "model-gateway").
     service_name: ::std::string::String,
-    /// "User who triggered the usage".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::uuid::Uuid>,
-    /// "Tenant organization".
     tenant_id: ::uuid::Uuid,
-    /// "Type of usage (api_call, model_inference, etc.)". Open set; each `usage.metered.<event_type>` subject narrows it to a const.
     event_type: UsageMeteredApiCallEventType,
-    /// "Type of resource consumed" (e.g. "tokens", "requests").
     resource_type: ::std::string::String,
-    /// "Amount consumed", in `unit`.
     quantity: f64,
-    /// Unit of `quantity` (in the document's example, not among its key fields; e.g. "tokens").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     unit: ::std::option::Option<::std::string::String>,
-    /// Free-form context, e.g. {"model_name": "gpt-4", "response_time_ms": 1250}.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1306,7 +1233,6 @@ struct UsageMeteredApiCallShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// "Cost information".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1422,11 +1348,8 @@ pub struct Cost {
 #[serde(remote = "Cost")]
 #[allow(dead_code)]
 struct CostShadow {
-    /// Total cost of this usage (quantity x rate), in `currency`.
     amount: f64,
-    /// ISO 4217 currency code, e.g. "USD".
     currency: ::std::string::String,
-    /// Price per unit of the consumed resource, in `currency`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1526,35 +1449,25 @@ pub struct UsageMeteredModelInference {
 #[serde(remote = "UsageMeteredModelInference")]
 #[allow(dead_code)]
 struct UsageMeteredModelInferenceShadow {
-    /// "Unique identifier" of this usage event (use it as the idempotency key).
     event_id: ::uuid::Uuid,
-    /// "When the event occurred".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Which service generated the event" (e.g. "model-gateway").
     service_name: ::std::string::String,
-    /// "User who triggered the usage".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::uuid::Uuid>,
-    /// "Tenant organization".
     tenant_id: ::uuid::Uuid,
-    /// "Type of usage (api_call, model_inference, etc.)". Open set; each `usage.metered.<event_type>` subject narrows it to a const.
     event_type: UsageMeteredModelInferenceEventType,
-    /// "Type of resource consumed" (e.g. "tokens", "requests").
     resource_type: ::std::string::String,
-    /// "Amount consumed", in `unit`.
     quantity: f64,
-    /// Unit of `quantity` (in the document's example, not among its key fields; e.g. "tokens").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     unit: ::std::option::Option<::std::string::String>,
-    /// Free-form context, e.g. {"model_name": "gpt-4", "response_time_ms": 1250}.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1563,7 +1476,6 @@ struct UsageMeteredModelInferenceShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// "Cost information".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1687,19 +1599,12 @@ pub struct RealtimePushChatMessage {
 #[serde(remote = "RealtimePushChatMessage")]
 #[allow(dead_code)]
 struct RealtimePushChatMessageShadow {
-    /// "Unique message identifier".
     message_id: ::uuid::Uuid,
-    /// "When the message was created".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Channel or topic" (e.g. "user:<user_id>").
     channel: ::std::string::String,
-    /// "Type of message"; each `realtime.push.<message_type>` subject narrows it to a const.
     message_type: RealtimePushChatMessageMessageType,
-    /// "Message data".
     payload: ChatMessagePayload,
-    /// "Information about the sender".
     sender: MessageSender,
-    /// "List of recipients".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1796,9 +1701,7 @@ pub struct ChatMessagePayload {
 #[serde(remote = "ChatMessagePayload")]
 #[allow(dead_code)]
 struct ChatMessagePayloadShadow {
-    /// Message text.
     content: ::std::string::String,
-    /// Author role of the chat message.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1893,14 +1796,12 @@ pub struct MessageSender {
 #[serde(remote = "MessageSender")]
 #[allow(dead_code)]
 struct MessageSenderShadow {
-    /// Service that sent the message (e.g. "model-gateway").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     service_name: ::std::option::Option<::std::string::String>,
-    /// User on whose behalf the message was sent.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1962,14 +1863,12 @@ pub struct MessageRecipient {
 #[serde(remote = "MessageRecipient")]
 #[allow(dead_code)]
 struct MessageRecipientShadow {
-    /// Recipient user.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::uuid::Uuid>,
-    /// Specific client connection (e.g. a WebSocket) to deliver to.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2036,19 +1935,12 @@ pub struct RealtimePushNotification {
 #[serde(remote = "RealtimePushNotification")]
 #[allow(dead_code)]
 struct RealtimePushNotificationShadow {
-    /// "Unique message identifier".
     message_id: ::uuid::Uuid,
-    /// "When the message was created".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Channel or topic" (e.g. "user:<user_id>").
     channel: ::std::string::String,
-    /// "Type of message"; each `realtime.push.<message_type>` subject narrows it to a const.
     message_type: RealtimePushNotificationMessageType,
-    /// "Message data".
     payload: NotificationPayload,
-    /// "Information about the sender".
     sender: MessageSender,
-    /// "List of recipients".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2148,11 +2040,8 @@ pub struct NotificationPayload {
 #[serde(remote = "NotificationPayload")]
 #[allow(dead_code)]
 struct NotificationPayloadShadow {
-    /// Short notification title.
     title: ::std::string::String,
-    /// Notification text.
     body: ::std::string::String,
-    /// Optional in-app path or URL the notification points to.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2261,31 +2150,23 @@ pub struct AlertsServiceDown {
 #[serde(remote = "AlertsServiceDown")]
 #[allow(dead_code)]
 struct AlertsServiceDownShadow {
-    /// Unique identifier of this alert.
     alert_id: ::uuid::Uuid,
-    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
     alert_type: AlertsServiceDownAlertType,
-    /// How urgent the alert is.
     severity: AlertSeverity,
-    /// Service the alert is about.
     service_name: ::std::string::String,
-    /// When the alert condition was detected.
     triggered_at: ::event_contracts_runtime::DateTime,
-    /// Human-readable summary.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     message: ::std::option::Option<::std::string::String>,
-    /// Affected tenant, when the alert is tenant-specific.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     tenant_id: ::std::option::Option<::uuid::Uuid>,
-    /// Free-form context for debugging.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2294,21 +2175,18 @@ struct AlertsServiceDownShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// When the service last answered a health check.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     last_seen_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
-    /// Failed health checks in a row that triggered the alert.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     consecutive_failures: ::std::option::Option<u64>,
-    /// Instance (pod, host) that is down, if a single one.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2505,31 +2383,23 @@ pub struct AlertsHighLatency {
 #[serde(remote = "AlertsHighLatency")]
 #[allow(dead_code)]
 struct AlertsHighLatencyShadow {
-    /// Unique identifier of this alert.
     alert_id: ::uuid::Uuid,
-    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
     alert_type: AlertsHighLatencyAlertType,
-    /// How urgent the alert is.
     severity: AlertSeverity,
-    /// Service the alert is about.
     service_name: ::std::string::String,
-    /// When the alert condition was detected.
     triggered_at: ::event_contracts_runtime::DateTime,
-    /// Human-readable summary.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     message: ::std::option::Option<::std::string::String>,
-    /// Affected tenant, when the alert is tenant-specific.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     tenant_id: ::std::option::Option<::uuid::Uuid>,
-    /// Free-form context for debugging.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2538,25 +2408,20 @@ struct AlertsHighLatencyShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// Observed latency in milliseconds.
     latency_ms: f64,
-    /// Configured latency threshold in milliseconds.
     threshold_ms: f64,
-    /// Which latency statistic was measured.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     percentile: ::std::option::Option<AlertsHighLatencyPercentile>,
-    /// Measurement window in seconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     window_seconds: ::std::option::Option<u64>,
-    /// Endpoint or operation that is slow, if specific.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2764,26 +2629,18 @@ pub struct AlertsQuotaExceeded {
 #[serde(remote = "AlertsQuotaExceeded")]
 #[allow(dead_code)]
 struct AlertsQuotaExceededShadow {
-    /// Unique identifier of this alert.
     alert_id: ::uuid::Uuid,
-    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
     alert_type: AlertsQuotaExceededAlertType,
-    /// How urgent the alert is.
     severity: AlertSeverity,
-    /// Service the alert is about.
     service_name: ::std::string::String,
-    /// When the alert condition was detected.
     triggered_at: ::event_contracts_runtime::DateTime,
-    /// Human-readable summary.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     message: ::std::option::Option<::std::string::String>,
-    /// Affected tenant, when the alert is tenant-specific.
     tenant_id: ::uuid::Uuid,
-    /// Free-form context for debugging.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2792,27 +2649,21 @@ struct AlertsQuotaExceededShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// Resource whose quota was exceeded (same vocabulary as UsageEvent `resource_type`, e.g. "tokens").
     resource_type: ::std::string::String,
-    /// Allowed amount for the period, in `unit`.
     quota: f64,
-    /// Amount used so far in the period, in `unit`.
     used: f64,
-    /// Unit of `quota` and `used`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     unit: ::std::option::Option<::std::string::String>,
-    /// Quota period.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     period: ::std::option::Option<AlertsQuotaExceededPeriod>,
-    /// Start of the current quota period.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2992,31 +2843,23 @@ pub struct Alert {
 #[serde(remote = "Alert")]
 #[allow(dead_code)]
 struct AlertShadow {
-    /// Unique identifier of this alert.
     alert_id: ::uuid::Uuid,
-    /// Kind of alert; each `alerts.<alert_type>` subject narrows it to a const.
     alert_type: ::std::string::String,
-    /// How urgent the alert is.
     severity: AlertSeverity,
-    /// Service the alert is about.
     service_name: ::std::string::String,
-    /// When the alert condition was detected.
     triggered_at: ::event_contracts_runtime::DateTime,
-    /// Human-readable summary.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     message: ::std::option::Option<::std::string::String>,
-    /// Affected tenant, when the alert is tenant-specific.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     tenant_id: ::std::option::Option<::uuid::Uuid>,
-    /// Free-form context for debugging.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3133,61 +2976,48 @@ pub struct DocumentIngestEvent {
 #[serde(remote = "DocumentIngestEvent")]
 #[allow(dead_code)]
 struct DocumentIngestEventShadow {
-    /// Unique identifier of this event (idempotency key: "Handle duplicate events gracefully").
     event_id: ::uuid::Uuid,
-    /// When the ingestion outcome was recorded.
     timestamp: ::event_contracts_runtime::DateTime,
-    /// Service that processed the document (normally "ingestion-service").
     service_name: ::std::string::String,
-    /// Document that was ingested.
     document_id: ::uuid::Uuid,
-    /// Tenant organization that owns the document.
     tenant_id: ::uuid::Uuid,
-    /// User who uploaded the document, if any.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::uuid::Uuid>,
-    /// Outcome; matches the subject suffix.
     status: DocumentIngestEventStatus,
-    /// Original file name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     filename: ::std::option::Option<::std::string::String>,
-    /// MIME type of the document, e.g. "application/pdf".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     content_type: ::std::option::Option<::std::string::String>,
-    /// Size of the source document in bytes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
-    /// Correlation ID for tracing (e.g. the request_id of the upload).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// Time spent processing the document, in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     processing_time_ms: ::std::option::Option<u64>,
-    /// Free-form context for debugging.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3320,40 +3150,30 @@ pub struct OrchestratorStep {
 #[serde(remote = "OrchestratorStep")]
 #[allow(dead_code)]
 struct OrchestratorStepShadow {
-    /// "Unique step identifier".
     step_id: ::uuid::Uuid,
-    /// "Parent workflow identifier".
     workflow_id: ::uuid::Uuid,
-    /// "When the step occurred".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Human-readable step name".
     step_name: ::std::string::String,
-    /// "Current step status"; matches the subject suffix.
     status: OrchestratorStepStatus,
-    /// "Service executing the step".
     service_name: ::std::string::String,
-    /// Kind of step (in the document's example, e.g. "data_processing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     step_type: ::std::option::Option<::std::string::String>,
-    /// "Time taken to execute", in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     execution_time_ms: ::std::option::Option<u64>,
-    /// "Error information if failed".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     error: ::std::option::Option<ErrorInfo>,
-    /// Free-form context, e.g. user_id, tenant_id, request_id (correlation).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3447,19 +3267,12 @@ pub struct RealtimeMessage {
 #[serde(remote = "RealtimeMessage")]
 #[allow(dead_code)]
 struct RealtimeMessageShadow {
-    /// "Unique message identifier".
     message_id: ::uuid::Uuid,
-    /// "When the message was created".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Channel or topic" (e.g. "user:<user_id>").
     channel: ::std::string::String,
-    /// "Type of message"; each `realtime.push.<message_type>` subject narrows it to a const.
     message_type: ::std::string::String,
-    /// "Message data".
     payload: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    /// "Information about the sender".
     sender: MessageSender,
-    /// "List of recipients".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3565,35 +3378,25 @@ pub struct UsageEvent {
 #[serde(remote = "UsageEvent")]
 #[allow(dead_code)]
 struct UsageEventShadow {
-    /// "Unique identifier" of this usage event (use it as the idempotency key).
     event_id: ::uuid::Uuid,
-    /// "When the event occurred".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "Which service generated the event" (e.g. "model-gateway").
     service_name: ::std::string::String,
-    /// "User who triggered the usage".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::uuid::Uuid>,
-    /// "Tenant organization".
     tenant_id: ::uuid::Uuid,
-    /// "Type of usage (api_call, model_inference, etc.)". Open set; each `usage.metered.<event_type>` subject narrows it to a const.
     event_type: ::std::string::String,
-    /// "Type of resource consumed" (e.g. "tokens", "requests").
     resource_type: ::std::string::String,
-    /// "Amount consumed", in `unit`.
     quantity: f64,
-    /// Unit of `quantity` (in the document's example, not among its key fields; e.g. "tokens").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     unit: ::std::option::Option<::std::string::String>,
-    /// Free-form context, e.g. {"model_name": "gpt-4", "response_time_ms": 1250}.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3602,7 +3405,6 @@ struct UsageEventShadow {
     metadata: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
-    /// "Cost information".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -4211,16 +4013,35 @@ impl AgentsEvent {
     pub fn validate(
         &self,
     ) -> ::std::result::Result<(), ::event_contracts_runtime::Violations> {
-        let value = ::serde_json::to_value(self)
-            .map_err(|e| ::event_contracts_runtime::Violations(
-                vec![
-                    ::event_contracts_runtime::Violation { pointer : String::new(),
-                    keyword : "serialize".into(), message : e.to_string() }
-                ],
-            ))?;
-        match Self::validator_for(self.name()) {
-            Some(v) => v.check(&value),
-            None => Ok(()),
+        match self {
+            Self::IngestDocumentProcessed(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::IngestDocumentFailed(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::OrchestratorStepStarted(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::OrchestratorStepCompleted(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::OrchestratorStepFailed(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::UsageMeteredApiCall(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::UsageMeteredModelInference(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::RealtimePushChatMessage(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::RealtimePushNotification(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::AlertsServiceDown(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::AlertsHighLatency(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::AlertsQuotaExceeded(e) => ::event_contracts_runtime::Event::validate(e),
         }
     }
     /// The catalog's facts about the event.

@@ -36,26 +36,18 @@ pub struct AudioEnvelope<D = ::serde_json::Value> {
 #[serde(remote = "AudioEnvelope")]
 #[allow(dead_code)]
 struct AudioEnvelopeShadow<D = ::serde_json::Value> {
-    /// Envelope version; the document's envelope is "v1".
     schema_version: AudioEnvelopeSchemaVersion,
-    /// "uuid4": unique per published event; consumers use it to drop redelivered messages.
     event_id: ::uuid::Uuid,
-    /// PascalCase event name, e.g. "AudioChunkReceived"; selects the payload schema (events/<event_type>.json).
     event_type: ::std::string::String,
-    /// Publishing service, e.g. "orchestration-api".
     source: ::std::string::String,
-    /// When the event was published, e.g. "2024-10-19T12:34:56.789Z".
     timestamp: ::event_contracts_runtime::DateTime,
-    /// "request-trace-id": the trace of the request that caused the event, propagated unchanged through workers ("tracing headers (`trace_id`, `span_id`) to correlate logs").
     trace_id: ::std::string::String,
-    /// Optional. Span of the publishing operation within `trace_id`. The document lists it among the tracing headers to add "once OpenTelemetry is introduced", so producers written before that omit it; with OpenTelemetry it is the 16-hex-digit span id.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     span_id: ::std::option::Option<::std::string::String>,
-    /// "... domain-specific fields ...": the event's payload, validated by the schema named by `event_type`; snake_case keys.
     payload: D,
 }
 impl<'de, D: ::serde::Deserialize<'de>> ::event_contracts_runtime::de::FromMap<'de>
@@ -213,45 +205,35 @@ pub struct AudioChunkReceived {
 #[serde(remote = "AudioChunkReceived")]
 #[allow(dead_code)]
 struct AudioChunkReceivedShadow {
-    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     session_id: ::std::string::String,
-    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
     chunk_id: ::std::string::String,
-    /// User who owns the session (for bot sessions: the user who requested the bot).
     user_id: ::std::string::String,
-    /// "`source_type` (`websocket`, `upload`, `bot`)": where the audio came from.
     source_type: AudioChunkReceivedSourceType,
-    /// Designed: position of the chunk within the session (0-based), so results can be ordered.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     sequence: ::std::option::Option<u64>,
-    /// Designed: the meeting bot that captured the audio; required when `source_type` is "bot".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     bot_id: ::std::option::Option<::std::string::String>,
-    /// Reference to the chunk in object storage or a Redis binary key ("the queue message carrying a reference (`storage_uri`)"), e.g. "s3://audio-chunks/…" or "redis://audio:chunk:…". Redis blobs carry a key TTL ("Use Redis key TTLs for temporary binary blobs to avoid leaking storage").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     storage_uri: ::std::option::Option<::std::string::String>,
-    /// The chunk inline as base64: "inline base64 (dev only)". Production producers use `storage_uri`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     audio_base64: ::std::option::Option<::std::string::String>,
-    /// "`audio_config` snapshot (sample rate, overlap)".
     audio_config: AudioConfig,
-    /// "`processing_flags` (transcribe, diarize, translate)".
     processing_flags: ProcessingFlags,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for AudioChunkReceived {
@@ -427,25 +409,20 @@ pub struct AudioConfig {
 #[serde(remote = "AudioConfig")]
 #[allow(dead_code)]
 struct AudioConfigShadow {
-    /// Sample rate in Hz ("sample rate"), e.g. 16000.
     sample_rate: u64,
-    /// Overlap with the previous chunk in seconds ("overlap"); the worker uses it to de-duplicate words at chunk boundaries.
     overlap_seconds: f64,
-    /// Designed: number of audio channels (1 = mono).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     channels: ::std::option::Option<u64>,
-    /// Designed: audio encoding / container of the chunk, e.g. "pcm_s16le", "wav", "webm_opus".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     encoding: ::std::option::Option<::std::string::String>,
-    /// Designed: nominal chunk length in seconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -528,13 +505,9 @@ pub struct ProcessingFlags {
 #[serde(remote = "ProcessingFlags")]
 #[allow(dead_code)]
 struct ProcessingFlagsShadow {
-    /// Run speech-to-text ("transcribe").
     transcribe: bool,
-    /// Attribute segments to speakers ("diarize"); results then carry a speaker map.
     diarize: bool,
-    /// Translate the transcript ("translate"): the audio worker "emits `TranscriptionCompleted` + optional `TranslationRequested`".
     translate: bool,
-    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]; required when `translate` is true.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -623,24 +596,17 @@ pub struct TranscriptionCompleted {
 #[serde(remote = "TranscriptionCompleted")]
 #[allow(dead_code)]
 struct TranscriptionCompletedShadow {
-    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     session_id: ::std::string::String,
-    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
     chunk_id: ::std::string::String,
-    /// User who owns the session (for bot sessions: the user who requested the bot).
     user_id: ::std::string::String,
-    /// Detected (or configured) language of the speech, BCP 47, e.g. "en".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     language: ::std::option::Option<::std::string::String>,
-    /// Full transcript text of the chunk ("transcripts"); empty when the chunk held no speech.
     transcript: ::std::string::String,
-    /// Timed segments ("timing data").
     segments: ::std::vec::Vec<TranscriptSegment>,
-    /// "speaker map"; present when the chunk's `processing_flags.diarize` was true.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -649,9 +615,7 @@ struct TranscriptionCompletedShadow {
     speaker_map: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, Speaker>,
     >,
-    /// "latency metrics".
     latency_metrics: LatencyMetrics,
-    /// Designed: speech-to-text model that produced the transcript, e.g. "whisper-large-v3".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -767,20 +731,15 @@ pub struct TranscriptSegment {
 #[serde(remote = "TranscriptSegment")]
 #[allow(dead_code)]
 struct TranscriptSegmentShadow {
-    /// Segment start, seconds from the start of the chunk.
     start_seconds: f64,
-    /// Segment end, seconds from the start of the chunk.
     end_seconds: f64,
-    /// Recognised (or, in `TranslationCompleted`, translated) text of the segment.
     text: ::std::string::String,
-    /// Speaker label, a key of the event's `speaker_map`; present when the chunk was diarized.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     speaker: ::std::option::Option<::std::string::String>,
-    /// Model confidence in [0, 1].
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -864,21 +823,18 @@ pub struct Speaker {
 #[serde(remote = "Speaker")]
 #[allow(dead_code)]
 struct SpeakerShadow {
-    /// Name to show for the speaker (e.g. from the meeting roster), when known.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     display_name: ::std::option::Option<::std::string::String>,
-    /// Platform user the speaker was matched to, when known.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::std::string::String>,
-    /// Seconds of speech attributed to this speaker in the chunk.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -954,13 +910,9 @@ pub struct LatencyMetrics {
 #[serde(remote = "LatencyMetrics")]
 #[allow(dead_code)]
 struct LatencyMetricsShadow {
-    /// Time the triggering message waited in its stream before a worker claimed it.
     queue_wait_ms: f64,
-    /// Time the worker spent processing (fetching audio, running the model).
     processing_ms: f64,
-    /// From the `AudioChunkReceived` envelope `timestamp` to publishing this result.
     end_to_end_ms: f64,
-    /// Processing time divided by audio duration (< 1 is faster than real time).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1041,24 +993,17 @@ pub struct TranslationRequested {
 #[serde(remote = "TranslationRequested")]
 #[allow(dead_code)]
 struct TranslationRequestedShadow {
-    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     session_id: ::std::string::String,
-    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
     chunk_id: ::std::string::String,
-    /// User who owns the session (for bot sessions: the user who requested the bot).
     user_id: ::std::string::String,
-    /// Language of the transcript, BCP 47; absent to let the translator detect it.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     source_language: ::std::option::Option<::std::string::String>,
-    /// Languages to translate into, BCP 47 (from `processing_flags.target_languages`).
     target_languages: ::std::vec::Vec<::std::string::String>,
-    /// Text to translate (the chunk's transcript).
     transcript: ::std::string::String,
-    /// Timed segments to translate one by one, keeping their timing and speakers; absent to translate `transcript` as a whole.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1185,28 +1130,19 @@ pub struct TranslationCompleted {
 #[serde(remote = "TranslationCompleted")]
 #[allow(dead_code)]
 struct TranslationCompletedShadow {
-    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     session_id: ::std::string::String,
-    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
     chunk_id: ::std::string::String,
-    /// User who owns the session (for bot sessions: the user who requested the bot).
     user_id: ::std::string::String,
-    /// Language translated from, BCP 47.
     source_language: ::std::string::String,
-    /// Language translated into, BCP 47.
     target_language: ::std::string::String,
-    /// Translated transcript of the chunk.
     translated_text: ::std::string::String,
-    /// Translated segments with the original timing and speakers ("timing data"), when segments were requested.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     segments: ::std::option::Option<::std::vec::Vec<TranscriptSegment>>,
-    /// "latency metrics" of the translation.
     latency_metrics: LatencyMetrics,
-    /// Designed: translation model or service used.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1330,28 +1266,19 @@ pub struct ProcessingFailed {
 #[serde(remote = "ProcessingFailed")]
 #[allow(dead_code)]
 struct ProcessingFailedShadow {
-    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     session_id: ::std::string::String,
-    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
     chunk_id: ::std::string::String,
-    /// User who owns the session (for bot sessions: the user who requested the bot).
     user_id: ::std::string::String,
-    /// Pipeline stage that failed ("pulls chunk from storage, runs pipeline").
     stage: ProcessingFailedStage,
-    /// Machine-readable error code, snake_case, e.g. "blob_not_found", "model_timeout".
     error_code: ::std::string::String,
-    /// Human-readable error message.
     error_message: ::std::string::String,
-    /// Whether the same chunk may succeed on retry (the message stays pending for another claim).
     retryable: bool,
-    /// Delivery attempt that failed (1 = first).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     attempt: ::std::option::Option<u64>,
-    /// For `stage` "translation": the language whose translation failed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1501,15 +1428,10 @@ pub struct ConfigSnapshot {
 #[serde(remote = "ConfigSnapshot")]
 #[allow(dead_code)]
 struct ConfigSnapshotShadow {
-    /// Component the configuration belongs to, e.g. "whisper-service", "translation-service", "orchestration-api".
     config_name: ::std::string::String,
-    /// Configuration version, incremented on every accepted change.
     version: u64,
-    /// "checksum": `sha256:` + 64 lowercase hex digits of the canonical configuration JSON.
     checksum: ::std::string::String,
-    /// The configuration itself (free keys); `checksum` is computed over it.
     settings: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    /// Version this snapshot replaces; absent for the first version.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1601,27 +1523,21 @@ pub struct ConfigDriftDetected {
 #[serde(remote = "ConfigDriftDetected")]
 #[allow(dead_code)]
 struct ConfigDriftDetectedShadow {
-    /// Component whose configuration drifted.
     config_name: ::std::string::String,
-    /// Instance found drifting (e.g. pod or container name); absent when the whole component drifted.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     service_instance: ::std::option::Option<::std::string::String>,
-    /// Authoritative version and checksum.
     expected: ConfigVersion,
-    /// Version and checksum the component reported.
     observed: ConfigVersion,
-    /// Setting keys that differ, when the worker could compare settings.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     drifted_keys: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    /// Whether the worker will follow up with `ConfigRollbackRequested`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1696,9 +1612,7 @@ pub struct ConfigVersion {
 #[serde(remote = "ConfigVersion")]
 #[allow(dead_code)]
 struct ConfigVersionShadow {
-    /// Configuration version, incremented on every accepted change.
     version: u64,
-    /// "checksum": `sha256:` + 64 lowercase hex digits of the canonical configuration JSON.
     checksum: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ConfigVersion {
@@ -1771,27 +1685,21 @@ pub struct ConfigRollbackRequested {
 #[serde(remote = "ConfigRollbackRequested")]
 #[allow(dead_code)]
 struct ConfigRollbackRequestedShadow {
-    /// Component whose configuration to roll back.
     config_name: ::std::string::String,
-    /// Version and checksum to restore; consumers refuse if their stored copy of that version has a different checksum.
     rollback_to: ConfigVersion,
-    /// Version being replaced, when known.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     current: ::std::option::Option<ConfigVersion>,
-    /// Why the rollback is requested.
     reason: ::std::string::String,
-    /// Service or user that asked for the rollback.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     requested_by: ::std::option::Option<::std::string::String>,
-    /// `event_id` of the `ConfigDriftDetected` that led to this request, if any.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1895,38 +1803,29 @@ pub struct BotRequested {
 #[serde(remote = "BotRequested")]
 #[allow(dead_code)]
 struct BotRequestedShadow {
-    /// Bot identifier chosen by the requester; the idempotency key.
     bot_id: ::std::string::String,
-    /// User the bot acts for (owner of the resulting audio session).
     user_id: ::std::string::String,
-    /// Audio session the bot's chunks will carry; defaults to one derived from `bot_id`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     session_id: ::std::option::Option<::std::string::String>,
-    /// Who asked: "user" via the API ("start/stop requests"), "recovery" from Monitoring ("Monitoring (recovery)").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trigger: ::std::option::Option<BotRequestedTrigger>,
-    /// For `trigger` "recovery": the failed bot this one replaces.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     replaces_bot_id: ::std::option::Option<::std::string::String>,
-    /// "meeting metadata".
     meeting: MeetingMetadata,
-    /// "auth tokens (reference)": where the bot orchestrator fetches the meeting credentials (a secret-store or Redis key URI, e.g. "vault://secret/bots/…", "redis://bot:auth:…"). Never the token itself: stream entries are persisted and fanned out.
     auth_token_ref: ::std::string::String,
-    /// "desired capabilities".
     capabilities: BotCapabilities,
-    /// Name the bot shows in the meeting.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2093,32 +1992,26 @@ pub struct MeetingMetadata {
 #[serde(remote = "MeetingMetadata")]
 #[allow(dead_code)]
 struct MeetingMetadataShadow {
-    /// Meeting platform, snake_case, e.g. "google_meet", "zoom", "teams". Not closed to an enum: the document names no platforms.
     platform: ::std::string::String,
-    /// Join URL (https).
     meeting_url: ::std::string::String,
-    /// Platform meeting identifier, when known.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     meeting_id: ::std::option::Option<::std::string::String>,
-    /// Meeting title, for dashboards.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     title: ::std::option::Option<::std::string::String>,
-    /// Scheduled start time.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     scheduled_start: ::std::option::Option<::event_contracts_runtime::DateTime>,
-    /// Scheduled end time; the bot leaves after it unless stopped earlier.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2211,27 +2104,21 @@ pub struct BotCapabilities {
 #[serde(remote = "BotCapabilities")]
 #[allow(dead_code)]
 struct BotCapabilitiesShadow {
-    /// Run speech-to-text ("transcribe").
     transcribe: bool,
-    /// Attribute segments to speakers ("diarize"); results then carry a speaker map.
     diarize: bool,
-    /// Translate the transcript ("translate"): the audio worker "emits `TranscriptionCompleted` + optional `TranslationRequested`".
     translate: bool,
-    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]; required when `translate` is true.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     target_languages: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    /// Keep the full meeting recording in object storage (not only the short-lived chunk blobs).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     record_audio: ::std::option::Option<bool>,
-    /// Allow the bot to post messages (e.g. a recording notice) in the meeting chat.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2308,23 +2195,19 @@ pub struct BotStopRequested {
 #[serde(remote = "BotStopRequested")]
 #[allow(dead_code)]
 struct BotStopRequestedShadow {
-    /// Bot to stop ("include `chunk_id`/`bot_id` in message to deduplicate on retries").
     bot_id: ::std::string::String,
-    /// "user" via the API, "recovery" from Monitoring.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trigger: ::std::option::Option<BotStopRequestedTrigger>,
-    /// Why the bot is stopped, for dashboards and logs.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     reason: ::std::option::Option<::std::string::String>,
-    /// User or service that asked for the stop.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2464,46 +2347,38 @@ pub struct BotStatusUpdate {
 #[serde(remote = "BotStatusUpdate")]
 #[allow(dead_code)]
 struct BotStatusUpdateShadow {
-    /// Bot whose status changed.
     bot_id: ::std::string::String,
-    /// Bot lifecycle state.
     status: BotStatusUpdateStatus,
-    /// Audio session the bot publishes chunks under.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     session_id: ::std::option::Option<::std::string::String>,
-    /// Platform meeting identifier.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     meeting_id: ::std::option::Option<::std::string::String>,
-    /// Participants seen in the meeting.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     participant_count: ::std::option::Option<u64>,
-    /// `AudioChunkReceived` events published for this bot so far.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     chunks_published: ::std::option::Option<u64>,
-    /// What went wrong; required when `status` is "failed".
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     error: ::std::option::Option<::std::string::String>,
-    /// For "failed": whether Monitoring may try recovery with a new `BotRequested`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2683,32 +2558,26 @@ pub struct ServiceHealthReport {
 #[serde(remote = "ServiceHealthReport")]
 #[allow(dead_code)]
 struct ServiceHealthReportShadow {
-    /// Service reported on, e.g. "audio-pipeline", "orchestration-api", "whisper-service".
     service: ::std::string::String,
-    /// Instance reported on; absent when the report covers the whole service.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     instance_id: ::std::option::Option<::std::string::String>,
-    /// Overall status: the worst of `checks`.
     status: HealthStatus,
-    /// Version of the running service.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     version: ::std::option::Option<::std::string::String>,
-    /// Seconds since the instance started.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     uptime_seconds: ::std::option::Option<u64>,
-    /// Individual checks behind `status`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2848,18 +2717,14 @@ pub struct HealthCheck {
 #[serde(remote = "HealthCheck")]
 #[allow(dead_code)]
 struct HealthCheckShadow {
-    /// Check name, snake_case, e.g. "redis", "whisper_model", "stream_backlog".
     name: ::std::string::String,
-    /// Result of the check.
     status: HealthStatus,
-    /// How long the check took, in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     latency_ms: ::std::option::Option<f64>,
-    /// Human-readable detail, e.g. the error or the measured backlog.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2970,57 +2835,46 @@ pub struct AnomalyDetected {
 #[serde(remote = "AnomalyDetected")]
 #[allow(dead_code)]
 struct AnomalyDetectedShadow {
-    /// Kind of anomaly, snake_case, e.g. "latency_spike", "error_rate", "stream_backlog", "bot_unresponsive", "config_drift".
     anomaly_type: ::std::string::String,
-    /// Service the anomaly concerns.
     service: ::std::string::String,
-    /// How urgent it is; alerting pages on "critical".
     severity: AnomalyDetectedSeverity,
-    /// Metric that triggered detection.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     metric: ::std::option::Option<::std::string::String>,
-    /// Value of `metric` that was observed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     observed_value: ::std::option::Option<f64>,
-    /// Threshold or expected value it was compared with.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     threshold: ::std::option::Option<f64>,
-    /// Length of the observation window.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     window_seconds: ::std::option::Option<u64>,
-    /// Bot concerned, for bot anomalies.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     bot_id: ::std::option::Option<::std::string::String>,
-    /// Audio session concerned, when the anomaly is session-specific.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     session_id: ::std::option::Option<::std::string::String>,
-    /// Human-readable summary for alerts and dashboards.
     message: ::std::string::String,
-    /// What Monitoring did or requested about it (e.g. published `BotRequested` with `trigger` "recovery").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3254,35 +3108,25 @@ pub struct UsageMetrics {
 #[serde(remote = "UsageMetrics")]
 #[allow(dead_code)]
 struct UsageMetricsShadow {
-    /// Start of the aggregation window (inclusive).
     window_start: ::event_contracts_runtime::DateTime,
-    /// End of the aggregation window (exclusive).
     window_end: ::event_contracts_runtime::DateTime,
-    /// User the counts are for; absent for platform-wide totals.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::std::string::String>,
-    /// `AudioChunkReceived` events in the window.
     chunks_received: u64,
-    /// Seconds of audio processed.
     audio_seconds_processed: f64,
-    /// `TranscriptionCompleted` events in the window.
     transcriptions_completed: u64,
-    /// `TranslationCompleted` events in the window.
     translations_completed: u64,
-    /// `ProcessingFailed` events in the window.
     processing_failures: u64,
-    /// Audio sessions active at `window_end`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     active_sessions: ::std::option::Option<u64>,
-    /// Meeting bots active at `window_end`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3370,11 +3214,8 @@ pub struct ChunkRef {
 #[serde(remote = "ChunkRef")]
 #[allow(dead_code)]
 struct ChunkRefShadow {
-    /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
     session_id: ::std::string::String,
-    /// Unique chunk identifier; the idempotency key ("include `chunk_id`/`bot_id` in message to deduplicate on retries"). Retries of the same chunk reuse it.
     chunk_id: ::std::string::String,
-    /// User who owns the session (for bot sessions: the user who requested the bot).
     user_id: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for ChunkRef {
@@ -4000,16 +3841,29 @@ impl AudioEvent {
     pub fn validate(
         &self,
     ) -> ::std::result::Result<(), ::event_contracts_runtime::Violations> {
-        let value = ::serde_json::to_value(self)
-            .map_err(|e| ::event_contracts_runtime::Violations(
-                vec![
-                    ::event_contracts_runtime::Violation { pointer : String::new(),
-                    keyword : "serialize".into(), message : e.to_string() }
-                ],
-            ))?;
-        match Self::validator_for(self.name()) {
-            Some(v) => v.check(&value),
-            None => Ok(()),
+        match self {
+            Self::AudioChunkReceived(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::TranscriptionCompleted(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::TranslationRequested(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::TranslationCompleted(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::ProcessingFailed(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::ConfigSnapshot(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::ConfigDriftDetected(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::ConfigRollbackRequested(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::BotRequested(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::BotStopRequested(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::BotStatusUpdate(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::ServiceHealthReport(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::AnomalyDetected(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::UsageMetrics(e) => ::event_contracts_runtime::Event::validate(e),
         }
     }
     /// The catalog's facts about the event.

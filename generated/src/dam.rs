@@ -55,45 +55,35 @@ pub struct CaptureAlive {
 #[serde(remote = "CaptureAlive")]
 #[allow(dead_code)]
 struct CaptureAliveShadow {
-    /// (string, always "capture-daemon")
     service: CaptureAliveService,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// "service version/Git SHA"
     version: ::std::string::String,
-    /// "array of current device summaries, can be empty"
     devices: ::std::vec::Vec<DeviceSummary>,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureAlive {
@@ -241,19 +231,12 @@ pub struct DeviceSummary {
 #[serde(remote = "DeviceSummary")]
 #[allow(dead_code)]
 struct DeviceSummaryShadow {
-    /// Device identifier, e.g. "/dev/video0".
     id: ::std::string::String,
-    /// Device kind, e.g. "v4l2". The document shows only `v4l2`, so this is not closed to an enum.
     kind: ::std::string::String,
-    /// Device path, e.g. "/dev/video0".
     path: ::std::string::String,
-    /// Human-readable device name, e.g. "UVC Camera (Logitech C920)".
     name: ::std::string::String,
-    /// What the device can capture.
     capabilities: DeviceSummaryCapabilities,
-    /// "online" // or "offline"
     status: DeviceSummaryStatus,
-    /// When the device was last seen (ISO timestamp).
     last_seen: ::event_contracts_runtime::DateTime,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DeviceSummary {
@@ -320,13 +303,9 @@ pub struct DeviceSummaryCapabilities {
 #[serde(remote = "DeviceSummaryCapabilities")]
 #[allow(dead_code)]
 struct DeviceSummaryCapabilitiesShadow {
-    /// Supported resolutions as `WIDTHxHEIGHT`, e.g. ["1920x1080", "1280x720"].
     resolutions: ::std::vec::Vec<::std::string::String>,
-    /// Supported frame rates, e.g. [30, 60].
     fps: ::std::vec::Vec<u64>,
-    /// Supported pixel/codec formats, e.g. ["YUYV", "MJPEG", "H264"].
     formats: ::std::vec::Vec<::std::string::String>,
-    /// Whether the device also captures audio. Optional: the document's `capture.device_list` example omits it.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -470,43 +449,34 @@ pub struct CaptureDeviceList {
 #[serde(remote = "CaptureDeviceList")]
 #[allow(dead_code)]
 struct CaptureDeviceListShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// "array: see schema below" (Device Summary)
     devices: ::std::vec::Vec<DeviceSummary>,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureDeviceList {
@@ -644,45 +614,35 @@ pub struct CaptureRecordingStarted {
 #[serde(remote = "CaptureRecordingStarted")]
 #[allow(dead_code)]
 struct CaptureRecordingStartedShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// (string, e.g., "/dev/video0")
     device: ::std::string::String,
-    /// (string, output path)
     file: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CaptureRecordingStarted {
@@ -837,47 +797,36 @@ pub struct CaptureRecordingStopped {
 #[serde(remote = "CaptureRecordingStopped")]
 #[allow(dead_code)]
 struct CaptureRecordingStoppedShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// Device path, e.g. "/dev/video0".
     device: ::std::string::String,
-    /// Output path of the recording.
     file: ::std::string::String,
-    /// (string, optional: "manual", "error", etc.); open-ended, so not an enum.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1037,45 +986,35 @@ pub struct CaptureError {
 #[serde(remote = "CaptureError")]
 #[allow(dead_code)]
 struct CaptureErrorShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// (string)
     error: ::std::string::String,
-    /// (object, optional) free-form details.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1218,47 +1157,36 @@ pub struct VideoIngestJobCreated {
 #[serde(remote = "VideoIngestJobCreated")]
 #[allow(dead_code)]
 struct VideoIngestJobCreatedShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// (string/UUID)
     job_id: ::uuid::Uuid,
-    /// (string)
     video_path: ::std::string::String,
-    /// (string: "recording"|"upload")
     source: VideoIngestJobCreatedSource,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for VideoIngestJobCreated {
@@ -1440,47 +1368,36 @@ pub struct VideoIngestJobCompleted {
 #[serde(remote = "VideoIngestJobCompleted")]
 #[allow(dead_code)]
 struct VideoIngestJobCompletedShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// Ingest job id (UUID), as in `video.ingest_job_created`.
     job_id: ::uuid::Uuid,
-    /// Path of the ingested video.
     video_path: ::std::string::String,
-    /// (object: e.g., metadata summary); keys are free.
     result: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for VideoIngestJobCompleted {
@@ -1628,45 +1545,35 @@ pub struct VideoError {
 #[serde(remote = "VideoError")]
 #[allow(dead_code)]
 struct VideoErrorShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// (string)
     error: ::std::string::String,
-    /// (object, optional) free-form details.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1807,45 +1714,35 @@ pub struct VideoReady {
 #[serde(remote = "VideoReady")]
 #[allow(dead_code)]
 struct VideoReadyShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// "service version/Git SHA"
     version: ::std::string::String,
-    /// (object: e.g., status, DB connection, etc.); keys are free.
     health: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for VideoReady {
@@ -1991,45 +1888,35 @@ pub struct WebappAlive {
 #[serde(remote = "WebappAlive")]
 #[allow(dead_code)]
 struct WebappAliveShadow {
-    /// (string: "video-web-app")
     service: WebappAliveService,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// Web app version.
     version: ::std::string::String,
-    /// Browser user agent (optional).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2211,45 +2098,35 @@ pub struct WebappUserAction {
 #[serde(remote = "WebappUserAction")]
 #[allow(dead_code)]
 struct WebappUserActionShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// (string), e.g. start/stop recording, upload, search; open-ended, so not an enum.
     action: ::std::string::String,
-    /// (object, optional) free-form details.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2397,45 +2274,35 @@ pub struct WebappError {
 #[serde(remote = "WebappError")]
 #[allow(dead_code)]
 struct WebappErrorShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// Error message (the document gives no type; a string as in the other `*.error` events).
     error: ::std::string::String,
-    /// (object) free-form details; required here (the document does not mark it optional, unlike `capture.error`/`video.error`).
     context: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for WebappError {
@@ -2592,63 +2459,49 @@ pub struct TenantRequest {
 #[serde(remote = "TenantRequest")]
 #[allow(dead_code)]
 struct TenantRequestShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// HTTP method of the request.
     method: TenantRequestMethod,
-    /// Request path (without query string).
     path: ::std::string::String,
-    /// HTTP response status code.
     status: u64,
-    /// Time taken to handle the request, in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     duration_ms: ::std::option::Option<f64>,
-    /// Client address as seen by the service.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     remote_addr: ::std::option::Option<::std::string::String>,
-    /// Client user agent.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2882,61 +2735,48 @@ pub struct TenantAccessDenied {
 #[serde(remote = "TenantAccessDenied")]
 #[allow(dead_code)]
 struct TenantAccessDeniedShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// HTTP method of the request.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     method: ::std::option::Option<TenantAccessDeniedMethod>,
-    /// Request path (without query string).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     path: ::std::option::Option<::std::string::String>,
-    /// The resource that was requested, e.g. "video:<id>" or "device:/dev/video0".
     resource: ::std::string::String,
-    /// The action that was attempted, e.g. "read", "delete", "start_recording".
     action: ::std::string::String,
-    /// Why access was denied (optional).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3166,49 +3006,37 @@ pub struct TenantResourceChanged {
 #[serde(remote = "TenantResourceChanged")]
 #[allow(dead_code)]
 struct TenantResourceChangedShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
-    /// Kind of resource, e.g. "video", "device", "ingest_job".
     resource: ::std::string::String,
-    /// Identifier of the resource.
     resource_id: ::std::string::String,
-    /// What happened to the resource.
     action: TenantResourceChangedAction,
-    /// Changed fields and their new values (optional, free-form).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3401,41 +3229,33 @@ pub struct DamCommon {
 #[serde(remote = "DamCommon")]
 #[allow(dead_code)]
 struct DamCommonShadow {
-    /// "emitter service name"
     service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
     ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     v: ::std::option::Option<::std::string::String>,
-    /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     trace_id: ::std::option::Option<::std::string::String>,
-    /// Identifier of the request that caused the event ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     request_id: ::std::option::Option<::std::string::String>,
-    /// Identifier correlating related events ("for tracing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     correlation_id: ::std::option::Option<::std::string::String>,
-    /// "logical tenant namespace"; event payloads "**must**" include it.
     tenant_id: ::std::string::String,
-    /// "authenticated user or agent"; event payloads "**must**" include it.
     principal_id: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DamCommon {
@@ -4162,16 +3982,32 @@ impl DamEvent {
     pub fn validate(
         &self,
     ) -> ::std::result::Result<(), ::event_contracts_runtime::Violations> {
-        let value = ::serde_json::to_value(self)
-            .map_err(|e| ::event_contracts_runtime::Violations(
-                vec![
-                    ::event_contracts_runtime::Violation { pointer : String::new(),
-                    keyword : "serialize".into(), message : e.to_string() }
-                ],
-            ))?;
-        match Self::validator_for(self.name()) {
-            Some(v) => v.check(&value),
-            None => Ok(()),
+        match self {
+            Self::CaptureAlive(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::CaptureDeviceList(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::CaptureRecordingStarted(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::CaptureRecordingStopped(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::CaptureError(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::VideoIngestJobCreated(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::VideoIngestJobCompleted(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::VideoError(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::VideoReady(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::WebappAlive(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::WebappUserAction(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::WebappError(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::TenantRequest(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::TenantAccessDenied(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::TenantResourceChanged(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
         }
     }
     /// The catalog's facts about the event.

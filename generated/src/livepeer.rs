@@ -25,15 +25,10 @@ pub struct GatewayEnvelope<D = ::serde_json::Value> {
 #[serde(remote = "GatewayEnvelope")]
 #[allow(dead_code)]
 struct GatewayEnvelopeShadow<D = ::serde_json::Value> {
-    /// "generated UUID for the message key": `uuid.New().String()` (UUIDv4); also used as the Kafka message key.
     id: ::uuid::Uuid,
-    /// "top-level event type (for example `stream_trace`)". Names the schema of `data` (see manifest). Code vs document: for events relayed from an orchestrator/runner whose wrapper carries an `event` but no `queue_event_type`, go-livepeer (`startEventsSubscribe` in `server/ai_live_video.go` / `byoc/trickle.go`) sends `type: ""`, so the empty string is accepted; such events fall to the forwarded (`*`) schema.
     r#type: ::std::string::String,
-    /// "enqueue time in Unix milliseconds", sent as a decimal string (`fmt.Sprint(timestampMs)` in `monitor/kafka.go`), e.g. `"1767966890412"`. It is the time `SendQueueEventAsync` was called, not the Kafka write time (events are batched and written up to ~1 s later).
     timestamp: ::std::string::String,
-    /// "gateway address configured for the Kafka producer". Always present; `""` when not configured. Depending on the go-livepeer version it holds `-gatewayHost` or the `-ethAcctAddr` flag exactly as typed (casing not normalised), so no pattern is imposed.
     gateway: ::std::string::String,
-    /// "event payload" (object/array). Any JSON value: an object for most events, an array for `discovery_results` / `network_capabilities`, and `null` when Go marshals a nil slice (e.g. `network_capabilities` with no orchestrator). Its schema is chosen by `type`.
     data: D,
 }
 impl<'de, D: ::serde::Deserialize<'de>> ::event_contracts_runtime::de::FromMap<'de>
@@ -240,15 +235,11 @@ pub struct StreamTraceGatewayReceiveStreamRequest {
 #[serde(remote = "StreamTraceGatewayReceiveStreamRequest")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveStreamRequestShadow {
-    /// int64 Unix milliseconds (a number, not a string).
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Request id (8 hex characters for live video).
     request_id: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de>
 for StreamTraceGatewayReceiveStreamRequest {
@@ -296,14 +287,12 @@ pub struct OrchestratorInfo {
 #[serde(remote = "OrchestratorInfo")]
 #[allow(dead_code)]
 struct OrchestratorInfoShadow {
-    /// Orchestrator Ethereum address: lowercase `0x…` (hexutil), `"0x"` or `""` when unknown.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     address: ::std::option::Option<::std::string::String>,
-    /// Orchestrator service URI (`sess.Transcoder()` / `ServiceAddr`), `""` when no orchestrator is selected yet.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -351,15 +340,11 @@ pub struct StreamTraceGatewayIngestStreamClosed {
 #[serde(remote = "StreamTraceGatewayIngestStreamClosed")]
 #[allow(dead_code)]
 struct StreamTraceGatewayIngestStreamClosedShadow {
-    /// int64 Unix milliseconds (a number, not a string).
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Request id (8 hex characters for live video).
     request_id: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de>
 for StreamTraceGatewayIngestStreamClosed {
@@ -402,15 +387,11 @@ pub struct StreamTraceGatewaySendFirstIngestSegment {
 #[serde(remote = "StreamTraceGatewaySendFirstIngestSegment")]
 #[allow(dead_code)]
 struct StreamTraceGatewaySendFirstIngestSegmentShadow {
-    /// int64 Unix milliseconds (a number, not a string).
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Request id (8 hex characters for live video).
     request_id: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de>
 for StreamTraceGatewaySendFirstIngestSegment {
@@ -453,15 +434,11 @@ pub struct StreamTraceGatewayReceiveFirstProcessedSegment {
 #[serde(remote = "StreamTraceGatewayReceiveFirstProcessedSegment")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveFirstProcessedSegmentShadow {
-    /// int64 Unix milliseconds (a number, not a string).
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Request id (8 hex characters for live video).
     request_id: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de>
 for StreamTraceGatewayReceiveFirstProcessedSegment {
@@ -505,15 +482,11 @@ pub struct StreamTraceGatewayReceiveFewProcessedSegments {
 #[serde(remote = "StreamTraceGatewayReceiveFewProcessedSegments")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveFewProcessedSegmentsShadow {
-    /// int64 Unix milliseconds (a number, not a string).
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Request id (8 hex characters for live video).
     request_id: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de>
 for StreamTraceGatewayReceiveFewProcessedSegments {
@@ -557,15 +530,11 @@ pub struct StreamTraceGatewayReceiveFirstDataSegment {
 #[serde(remote = "StreamTraceGatewayReceiveFirstDataSegment")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveFirstDataSegmentShadow {
-    /// int64 Unix milliseconds (a number, not a string).
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Request id (8 hex characters for live video).
     request_id: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de>
 for StreamTraceGatewayReceiveFirstDataSegment {
@@ -608,15 +577,11 @@ pub struct StreamTraceGatewayNoOrchestratorsAvailable {
 #[serde(remote = "StreamTraceGatewayNoOrchestratorsAvailable")]
 #[allow(dead_code)]
 struct StreamTraceGatewayNoOrchestratorsAvailableShadow {
-    /// int64 Unix milliseconds (a number, not a string).
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Request id (8 hex characters for live video).
     request_id: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de>
 for StreamTraceGatewayNoOrchestratorsAvailable {
@@ -661,17 +626,12 @@ pub struct StreamTraceOrchestratorSwap {
 #[serde(remote = "StreamTraceOrchestratorSwap")]
 #[allow(dead_code)]
 struct StreamTraceOrchestratorSwapShadow {
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// Request id.
     request_id: ::std::string::String,
-    /// Pipeline name (e.g. `streamdiffusion`, `comfyui`).
     pipeline: ::std::string::String,
-    /// Pipeline id; `""` unless the auth webhook returned one.
     pipeline_id: ::std::string::String,
-    /// Swap reason: `err.Error()` of the failure, or `"unknown swap reason"`.
     message: ::std::string::String,
-    pub orchestrator_info: OrchestratorInfo,
+    orchestrator_info: OrchestratorInfo,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for StreamTraceOrchestratorSwap {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
@@ -719,15 +679,10 @@ pub struct StreamTraceRunnerReceiveStreamRequest {
 #[serde(remote = "StreamTraceRunnerReceiveStreamRequest")]
 #[allow(dead_code)]
 struct StreamTraceRunnerReceiveStreamRequestShadow {
-    /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
     timestamp: i64,
-    /// Stream id; the gateway writes its own value over whatever the runner sent.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`, written over whatever the runner sent.
     pipeline_id: ::std::string::String,
-    /// Request id; the gateway writes its own value over whatever the runner sent.
     request_id: ::std::string::String,
-    /// Added by the gateway: always on the BYOC path (address possibly `""`), on the server path only when a session exists, hence optional.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -782,15 +737,10 @@ pub struct StreamTraceRunnerReceiveFirstIngestSegment {
 #[serde(remote = "StreamTraceRunnerReceiveFirstIngestSegment")]
 #[allow(dead_code)]
 struct StreamTraceRunnerReceiveFirstIngestSegmentShadow {
-    /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
     timestamp: i64,
-    /// Stream id; the gateway writes its own value over whatever the runner sent.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`, written over whatever the runner sent.
     pipeline_id: ::std::string::String,
-    /// Request id; the gateway writes its own value over whatever the runner sent.
     request_id: ::std::string::String,
-    /// Added by the gateway: always on the BYOC path (address possibly `""`), on the server path only when a session exists, hence optional.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -845,15 +795,10 @@ pub struct StreamTraceRunnerSendFirstProcessedSegment {
 #[serde(remote = "StreamTraceRunnerSendFirstProcessedSegment")]
 #[allow(dead_code)]
 struct StreamTraceRunnerSendFirstProcessedSegmentShadow {
-    /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
     timestamp: i64,
-    /// Stream id; the gateway writes its own value over whatever the runner sent.
     stream_id: ::std::string::String,
-    /// `params.liveParams.pipelineID`, written over whatever the runner sent.
     pipeline_id: ::std::string::String,
-    /// Request id; the gateway writes its own value over whatever the runner sent.
     request_id: ::std::string::String,
-    /// Added by the gateway: always on the BYOC path (address possibly `""`), on the server path only when a session exists, hence optional.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -919,7 +864,6 @@ pub struct StreamTraceOther {
 #[serde(remote = "StreamTraceOther")]
 #[allow(dead_code)]
 struct StreamTraceOtherShadow {
-    /// The relayed subtype.
     r#type: ::std::string::String,
     #[serde(
         default,
@@ -982,15 +926,11 @@ pub struct StreamIngestMetrics {
 #[serde(remote = "StreamIngestMetrics")]
 #[allow(dead_code)]
 struct StreamIngestMetricsShadow {
-    /// int64 Unix milliseconds (`time.Now().UnixMilli()`), a number.
     timestamp: i64,
-    /// Stream id.
     stream_id: ::std::string::String,
-    /// Pipeline id (server path; may be `""`) or, on the BYOC path, the pipeline name.
     pipeline_id: ::std::string::String,
-    /// Request id.
     request_id: ::std::string::String,
-    pub stats: MediaStats,
+    stats: MediaStats,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for StreamIngestMetrics {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
@@ -1035,8 +975,7 @@ pub struct MediaStats {
 #[serde(remote = "MediaStats")]
 #[allow(dead_code)]
 struct MediaStatsShadow {
-    pub peer_conn_stats: PeerConnStats,
-    /// `track_stats,omitempty`: absent before the tracks are set, otherwise one entry per track. `null` is accepted as well (a version without `omitempty` marshals the nil slice as `null`).
+    peer_conn_stats: PeerConnStats,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -1045,7 +984,6 @@ struct MediaStatsShadow {
     track_stats: ::std::option::Option<
         ::std::option::Option<::std::vec::Vec<TrackStats>>,
     >,
-    /// `ConnQuality.MarshalJSON` writes its `String()`: `"good"`, `"bad"` or `"unknown"` (`"good"` while tracks are not yet initialised). Kept a plain string so a new value is not rejected.
     conn_quality: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MediaStats {
@@ -1141,7 +1079,6 @@ pub struct PeerConnStats {
 #[serde(remote = "PeerConnStats")]
 #[allow(dead_code)]
 struct PeerConnStatsShadow {
-    /// Transport stats id (untagged Go field name, as the stored code sends it).
     #[serde(rename = "ID")]
     #[serde(
         default,
@@ -1149,7 +1086,6 @@ struct PeerConnStatsShadow {
         skip_serializing_if = "Option::is_none"
     )]
     id: ::std::option::Option<::std::string::String>,
-    /// uint64 bytes received (untagged Go field name).
     #[serde(rename = "BytesReceived")]
     #[serde(
         default,
@@ -1157,7 +1093,6 @@ struct PeerConnStatsShadow {
         skip_serializing_if = "Option::is_none"
     )]
     bytes_received: ::std::option::Option<u64>,
-    /// uint64 bytes sent (untagged Go field name).
     #[serde(rename = "BytesSent")]
     #[serde(
         default,
@@ -1165,7 +1100,6 @@ struct PeerConnStatsShadow {
         skip_serializing_if = "Option::is_none"
     )]
     bytes_sent: ::std::option::Option<u64>,
-    /// Document spelling of `ID`; sent only if the struct gained json tags.
     #[serde(rename = "id")]
     #[serde(
         default,
@@ -1173,7 +1107,6 @@ struct PeerConnStatsShadow {
         skip_serializing_if = "Option::is_none"
     )]
     id_2: ::std::option::Option<::std::string::String>,
-    /// Document spelling of `BytesReceived`.
     #[serde(rename = "bytes_received")]
     #[serde(
         default,
@@ -1181,7 +1114,6 @@ struct PeerConnStatsShadow {
         skip_serializing_if = "Option::is_none"
     )]
     bytes_received_2: ::std::option::Option<u64>,
-    /// Document spelling of `BytesSent`.
     #[serde(rename = "bytes_sent")]
     #[serde(
         default,
@@ -1288,40 +1220,30 @@ pub struct TrackStats {
 #[serde(remote = "TrackStats")]
 #[allow(dead_code)]
 struct TrackStatsShadow {
-    /// `RTPCodecType.String()`: `"audio"` or `"video"` (pion may also report an unknown kind).
     r#type: ::std::string::String,
-    /// Interarrival jitter in milliseconds (0 when the clock rate is 0).
     jitter: f64,
-    /// int64 cumulative packets lost (RTCP; can be negative with duplicates).
     packets_lost: i64,
-    /// int64 packets received.
     packets_received: i64,
-    /// Packet loss percentage, 0–100.
     packet_loss_pct: f64,
-    /// Round-trip time as Go `time.Duration`: int64 NANOSECONDS (pion `RemoteInboundRTPStreamStats.RoundTripTime`).
     rtt: i64,
-    /// Last input media timestamp in seconds (MPEG-TS ts / 90000).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     last_input_ts: ::std::option::Option<f64>,
-    /// Last output timestamp in seconds; only in newer versions and in practice always 0 (set on a range copy).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     last_output_ts: ::std::option::Option<f64>,
-    /// `last_input_ts - last_output_ts` in seconds; only in newer versions and in practice always 0.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     latency: ::std::option::Option<f64>,
-    /// `warnings,omitempty`: absent when there are none; e.g. `"jitter greater than 50 ms"`, `"packet loss greater than 2%"`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1470,76 +1392,63 @@ pub struct AiStreamEvents {
 #[serde(remote = "AiStreamEvents")]
 #[allow(dead_code)]
 struct AiStreamEventsShadow {
-    /// Event kind: `params_update`, `error`, or anything a runner sends. Absent on relayed events that had none.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     r#type: ::std::option::Option<::std::string::String>,
-    /// `params_update`: the new pipeline params. Gateway: the raw `/update` body (`json.RawMessage`, any JSON; an invalid body makes the whole event be dropped). Runner: a params object.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     params: ::std::option::Option<::serde_json::Value>,
-    /// `error`: the error text (`err.Error()`), e.g. `"whip disconnected"`, `"mediamtx ingest disconnected"`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     message: ::std::option::Option<::std::string::String>,
-    /// Pipeline name (string on gateway-authored events; the document's summary omits it for `params_update`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     pipeline: ::std::option::Option<::std::string::String>,
-    /// Stream id (gateway-authored, or written over by the gateway on relayed events).
     stream_id: ::std::string::String,
-    /// Request id.
     request_id: ::std::string::String,
-    /// Pipeline id; may be `""`.
     pipeline_id: ::std::string::String,
-    /// Present on `params_update` and on relayed events when the gateway has a session; never on gateway `error` events.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     orchestrator_info: ::std::option::Option<OrchestratorInfo>,
-    /// Gateway `error` events: `clog.GetVal(ctx, "capability")`, often `""`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     capability: ::std::option::Option<::std::string::String>,
-    /// Relayed runner events: Unix ms set by the runner. Gateway-authored events carry none.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     timestamp: ::std::option::Option<i64>,
-    /// Relayed runner `error`: time of the error as reported by the runner.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Relayed runner `params_update`: hash of `params`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     params_hash: ::std::option::Option<::std::string::String>,
-    /// Relayed runner `params_update`: time of the update as reported by the runner (may be `null`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -1761,7 +1670,6 @@ pub struct AiStreamStatus {
 #[serde(remote = "AiStreamStatus")]
 #[allow(dead_code)]
 struct AiStreamStatusShadow {
-    /// Always `"status"` (that is what routes the event here).
     r#type: AiStreamStatusType,
     #[serde(
         default,
@@ -1769,41 +1677,33 @@ struct AiStreamStatusShadow {
         skip_serializing_if = "Option::is_none"
     )]
     inference_status: ::std::option::Option<InferenceStatus>,
-    /// Stream id, written by the gateway.
     stream_id: ::std::string::String,
-    /// Request id, written by the gateway.
     request_id: ::std::string::String,
-    /// Pipeline id, written by the gateway; may be `""`.
     pipeline_id: ::std::string::String,
-    /// Added by the gateway (server path: only when a session exists).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     orchestrator_info: ::std::option::Option<OrchestratorInfo>,
-    /// Runner pipeline name, e.g. `streamdiffusion`, `comfyui`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     pipeline: ::std::option::Option<::std::string::String>,
-    /// Stream start: Unix ms in current runners, float seconds in old ones.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     start_time: ::std::option::Option<f64>,
-    /// Runner pipeline state, e.g. `OFFLINE`, `ONLINE`, `DEGRADED_INPUT`, `DEGRADED_INFERENCE`, `LOADING`, `ERROR`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     state: ::std::option::Option<::std::string::String>,
-    /// Unix ms of the last state change.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -1816,42 +1716,36 @@ struct AiStreamStatusShadow {
         skip_serializing_if = "Option::is_none"
     )]
     input_status: ::std::option::Option<InputStatus>,
-    /// Unix ms set by the runner when it emitted the status.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     timestamp: ::std::option::Option<i64>,
-    /// Legacy flat status: input FPS.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     input_fps: ::std::option::Option<f64>,
-    /// Legacy flat status: output FPS.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     output_fps: ::std::option::Option<f64>,
-    /// Legacy flat status: last input time (float seconds).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_input_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Legacy flat status: last output time (float seconds).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_output_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Legacy flat status: last params.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -1862,7 +1756,6 @@ struct AiStreamStatusShadow {
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     >,
-    /// Legacy flat status: params hash.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -1871,28 +1764,24 @@ struct AiStreamStatusShadow {
     last_params_hash: ::std::option::Option<
         ::std::option::Option<::std::string::String>,
     >,
-    /// Legacy flat status: last params update time.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_params_update_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Legacy flat status: restart count.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     restart_count: ::std::option::Option<u64>,
-    /// Legacy flat status: last restart time.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_restart_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Legacy flat status: last restart logs.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -1901,14 +1790,12 @@ struct AiStreamStatusShadow {
     last_restart_logs: ::std::option::Option<
         ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     >,
-    /// Legacy flat status: last error.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_error: ::std::option::Option<::std::option::Option<::std::string::String>>,
-    /// Legacy flat status: last error time.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -2170,28 +2057,24 @@ pub struct InferenceStatus {
 #[serde(remote = "InferenceStatus")]
 #[allow(dead_code)]
 struct InferenceStatusShadow {
-    /// Time of the last output frame, Unix ms; `null` before the first.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_output_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Output (inference) frames per second.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     fps: ::std::option::Option<f64>,
-    /// Unix ms of the last params update.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_params_update_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// The last pipeline params (free-form object). `null` (or absent) in the incremental updates where neither the runner nor the gateway's coalescing supplies it.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -2202,7 +2085,6 @@ struct InferenceStatusShadow {
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     >,
-    /// Hash of `last_params` (md5 hex in current runners).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -2211,28 +2093,24 @@ struct InferenceStatusShadow {
     last_params_hash: ::std::option::Option<
         ::std::option::Option<::std::string::String>,
     >,
-    /// Unix ms of the last error.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_error_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Last error message.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_error: ::std::option::Option<::std::option::Option<::std::string::String>>,
-    /// Unix ms of the last pipeline restart.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_restart_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Last log lines before the restart, or `null` (cleared after being sent once; coalesced by the gateway, possibly to `null`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -2241,7 +2119,6 @@ struct InferenceStatusShadow {
     last_restart_logs: ::std::option::Option<
         ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     >,
-    /// Number of pipeline restarts.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2353,14 +2230,12 @@ pub struct InputStatus {
 #[serde(remote = "InputStatus")]
 #[allow(dead_code)]
 struct InputStatusShadow {
-    /// Time of the last input frame, Unix ms (older runners: float seconds); `null` before the first frame.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
         skip_serializing_if = "Option::is_none"
     )]
     last_input_time: ::std::option::Option<::std::option::Option<f64>>,
-    /// Input frames per second.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2422,11 +2297,8 @@ pub struct DiscoveryResult {
 #[serde(remote = "DiscoveryResult")]
 #[allow(dead_code)]
 struct DiscoveryResultShadow {
-    /// `hexutil.Encode(o.RemoteInfo.Address)`: lowercase `0x…`, or `"0x"` when the orchestrator sent no address.
     address: ::std::string::String,
-    /// `o.RemoteInfo.Transcoder`: the orchestrator's service URI.
     url: ::std::string::String,
-    /// Code vs document: go-livepeer sends latency_ms as a decimal STRING, not a number: `strconv.FormatInt(o.LocalInfo.Latency.Milliseconds(), 10)` in discovery/discovery.go (e.g. `"42"`).
     latency_ms: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for DiscoveryResult {
@@ -2509,36 +2381,24 @@ pub struct CreateNewPayment {
 #[serde(remote = "CreateNewPayment")]
 #[allow(dead_code)]
 struct CreateNewPaymentShadow {
-    /// Client IP from the request context (`clog.GetVal`); may be `""`.
     #[serde(rename = "clientIP")]
     client_ip: ::std::string::String,
-    /// Request id from the context; may be `""`.
     #[serde(rename = "requestID")]
     request_id: ::std::string::String,
-    /// Capability from the context; may be `""`.
     capability: ::std::string::String,
-    /// `sess.Params.ManifestID`.
     #[serde(rename = "manifestID")]
     manifest_id: ::std::string::String,
-    /// `sess.OrchestratorInfo.AuthToken.SessionId`.
     #[serde(rename = "sessionID")]
     session_id: ::std::string::String,
-    /// Ticket recipient, `batch.Recipient.Hex()` (EIP-55 checksummed).
     recipient: ::std::string::String,
-    /// `eth.FormatUnits(batch.FaceValue, "ETH")`: `"<wei> WEI"` below the threshold (0.01 ETH in current versions, 1 ETH in old ones), else `"<decimal> ETH"`.
     #[serde(rename = "faceValue")]
     face_value: ::std::string::String,
-    /// Winning probability, `batch.WinProbRat().FloatString(10)`, e.g. `"0.0000147059"`.
     #[serde(rename = "winProb")]
     win_prob: ::std::string::String,
-    /// `ratPrice.FloatString(3) + " wei/pixel"`, e.g. `"137.038 wei/pixel"`.
     price: ::std::string::String,
-    /// Number of tickets as a decimal string (`fmt.Sprintf("%v", numTickets)`).
     #[serde(rename = "numTickets")]
     num_tickets: ::std::string::String,
-    /// Broadcaster address, `sess.Broadcaster.Address().Hex()` (checksummed).
     sender: ::std::string::String,
-    /// Orchestrator service URI (`sess.OrchestratorInfo.Transcoder`).
     orchestrator: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for CreateNewPayment {
@@ -2639,18 +2499,13 @@ pub struct OrchNetworkCapabilities {
 #[serde(remote = "OrchNetworkCapabilities")]
 #[allow(dead_code)]
 struct OrchNetworkCapabilitiesShadow {
-    /// EIP-55 checksummed ticket RECIPIENT (`ethcommon.BytesToAddress(info.TicketParams.Recipient).Hex()`); `""` when the orchestrator sent no TicketParams.
     address: ::std::string::String,
-    /// Checksummed `OrchestratorInfo.Address`; `"0x0000000000000000000000000000000000000000"` when empty (`BytesToAddress(nil)`).
     local_address: ::std::string::String,
-    /// `info.GetTranscoder()`: the orchestrator's service URI.
     orch_uri: ::std::string::String,
     #[serde(deserialize_with = "::event_contracts_runtime::de::nullable")]
     capabilities: ::std::option::Option<NetCapabilities>,
-    /// `[]*net.PriceInfo`; `null` when nil.
     #[serde(deserialize_with = "::event_contracts_runtime::de::nullable")]
     capabilities_prices: ::std::option::Option<::std::vec::Vec<NetPriceInfo>>,
-    /// `[]*net.HardwareInformation`; `null` when nil (transcoding-only orchestrators).
     #[serde(deserialize_with = "::event_contracts_runtime::de::nullable")]
     hardware: ::std::option::Option<::std::vec::Vec<NetHardwareInformation>>,
 }
@@ -2740,21 +2595,18 @@ pub struct NetCapabilities {
 #[serde(remote = "NetCapabilities")]
 #[allow(dead_code)]
 struct NetCapabilitiesShadow {
-    /// []uint64 capability bitmask words; values can exceed 2^53.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     bitstring: ::std::option::Option<::std::vec::Vec<u64>>,
-    /// []uint64 mandatory-capability bitmask words.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     mandatories: ::std::option::Option<::std::vec::Vec<u64>>,
-    /// Map capability id (decimal string key) → uint32 capacity.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2763,7 +2615,6 @@ struct NetCapabilitiesShadow {
     capacities: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, u64>,
     >,
-    /// go-livepeer version of the orchestrator.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2862,7 +2713,6 @@ pub struct NetCapabilitiesConstraints {
 #[serde(remote = "NetCapabilitiesConstraints")]
 #[allow(dead_code)]
 struct NetCapabilitiesConstraintsShadow {
-    /// Minimum version required of the peer.
     #[serde(rename = "minVersion")]
     #[serde(
         default,
@@ -2870,7 +2720,6 @@ struct NetCapabilitiesConstraintsShadow {
         skip_serializing_if = "Option::is_none"
     )]
     min_version: ::std::option::Option<::std::string::String>,
-    /// Map capability id (uint32, as a decimal string key) → its constraints.
     #[serde(rename = "PerCapability")]
     #[serde(
         default,
@@ -2927,7 +2776,6 @@ pub struct NetCapabilityConstraints {
 #[serde(remote = "NetCapabilityConstraints")]
 #[allow(dead_code)]
 struct NetCapabilityConstraintsShadow {
-    /// Map model id → constraint (protobuf map, JSON object).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3003,28 +2851,24 @@ pub struct NetModelConstraint {
 #[serde(remote = "NetModelConstraint")]
 #[allow(dead_code)]
 struct NetModelConstraintShadow {
-    /// Model is loaded (warm); absent when false.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     warm: ::std::option::Option<bool>,
-    /// uint32 capacity; absent when 0.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     capacity: ::std::option::Option<u64>,
-    /// Capacity in use (newer protos; tag spelling unverified).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     capacity_in_use: ::std::option::Option<u64>,
-    /// Capacity in use, camelCase spelling (newer protos; tag spelling unverified).
     #[serde(rename = "capacityInUse")]
     #[serde(
         default,
@@ -3114,7 +2958,6 @@ pub struct NetPriceInfo {
 #[serde(remote = "NetPriceInfo")]
 #[allow(dead_code)]
 struct NetPriceInfoShadow {
-    /// int64 price in wei per unit.
     #[serde(rename = "pricePerUnit")]
     #[serde(
         default,
@@ -3122,7 +2965,6 @@ struct NetPriceInfoShadow {
         skip_serializing_if = "Option::is_none"
     )]
     price_per_unit: ::std::option::Option<i64>,
-    /// int64 pixels covered by the price.
     #[serde(rename = "pixelsPerUnit")]
     #[serde(
         default,
@@ -3130,14 +2972,12 @@ struct NetPriceInfoShadow {
         skip_serializing_if = "Option::is_none"
     )]
     pixels_per_unit: ::std::option::Option<i64>,
-    /// uint32 capability id; absent for 0.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     capability: ::std::option::Option<u64>,
-    /// Constraint (model id) the price applies to; absent when empty.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3204,21 +3044,18 @@ pub struct NetHardwareInformation {
 #[serde(remote = "NetHardwareInformation")]
 #[allow(dead_code)]
 struct NetHardwareInformationShadow {
-    /// Pipeline name, e.g. `live-video-to-video`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     pipeline: ::std::option::Option<::std::string::String>,
-    /// Model id served.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     model_id: ::std::option::Option<::std::string::String>,
-    /// Map GPU index (decimal string key) → GPU info.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3307,42 +3144,36 @@ pub struct NetGpuComputeInfo {
 #[serde(remote = "NetGpuComputeInfo")]
 #[allow(dead_code)]
 struct NetGpuComputeInfoShadow {
-    /// GPU id (e.g. NVIDIA UUID).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     id: ::std::option::Option<::std::string::String>,
-    /// GPU model name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     name: ::std::option::Option<::std::string::String>,
-    /// uint32 compute capability major.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     major: ::std::option::Option<u64>,
-    /// uint32 compute capability minor.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     minor: ::std::option::Option<u64>,
-    /// int64 free memory in bytes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     memory_free: ::std::option::Option<i64>,
-    /// int64 total memory in bytes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3504,92 +3335,66 @@ pub struct CreateSignedTicket {
 #[serde(remote = "CreateSignedTicket")]
 #[allow(dead_code)]
 struct CreateSignedTicketShadow {
-    /// Remote payment state id (`state.StateID`).
     session_id: ::std::string::String,
-    /// `"new"` for sequence number 0, else `"continuing"`.
     session_status: ::std::string::String,
-    /// Pipeline label; `""` or `live-video-to-video` in older versions, a resolved usage label in newer ones.
     pipeline: ::std::string::String,
-    /// Model label (newer versions).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     model_id: ::std::option::Option<::std::string::String>,
-    /// Request id.
     request_id: ::std::string::String,
-    /// Orchestrator address, `orchAddr.Hex()` (checksummed).
     orch_address: ::std::string::String,
-    /// Orchestrator service URI (`oInfo.Transcoder`).
     orch_url: ::std::string::String,
-    /// Manifest id.
     manifest_id: ::std::string::String,
-    /// Probabilistic-micropayment session id (`sess.PMSessionID`).
     pm_session_id: ::std::string::String,
-    /// `now.UTC()` marshalled as RFC 3339 with nanoseconds.
     current_time: ::event_contracts_runtime::DateTime,
-    /// `now.UTC().UnixMilli()`.
     current_time_unix: i64,
-    /// Time of the previous payment (`lastUpdate.UTC()`), RFC 3339.
     previous_time: ::event_contracts_runtime::DateTime,
-    /// `lastUpdate.UTC().UnixMilli()`.
     previous_time_unix: i64,
-    /// Seconds billed since the previous payment (float).
     billable_secs: f64,
-    /// int64 pixels billed (for BYOC jobs `ceil(billable_secs)`).
     pixels: i64,
-    /// New session balance in wei, `FloatString(0)`.
     session_balance: ::std::string::String,
-    /// Fee in wei, `fee.FloatString(0)`.
     computed_fee: ::std::string::String,
-    /// Orchestrator price per pixel, `FloatString(10)` (older versions).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     cost_per_pixel: ::std::option::Option<::std::string::String>,
-    /// Same value as `cost_per_pixel` under its newer name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     cost: ::std::option::Option<::std::string::String>,
-    /// Remote payment state sequence number.
     sequence_number: u64,
-    /// Tickets in this payment.
     num_tickets: u64,
-    /// Auth id of the remote payment state (newer versions).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     auth_id: ::std::option::Option<::std::string::String>,
-    /// Usage-type requests: billable units (float).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     billable_units: ::std::option::Option<f64>,
-    /// Usage-type requests: quote id.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     quote_id: ::std::option::Option<::std::string::String>,
-    /// Usage-type requests: sell unit.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     sell_unit: ::std::option::Option<::std::string::String>,
-    /// Usage-type requests: upcharge in basis points.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3730,20 +3535,15 @@ pub struct ForwardedEvent {
 #[serde(remote = "ForwardedEvent")]
 #[allow(dead_code)]
 struct ForwardedEventShadow {
-    /// The relayed event's own type, if it has one.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     r#type: ::std::option::Option<::std::string::String>,
-    /// Written by the gateway.
     stream_id: ::std::string::String,
-    /// Written by the gateway.
     request_id: ::std::string::String,
-    /// Written by the gateway; may be `""`.
     pipeline_id: ::std::string::String,
-    /// Added by the gateway when it knows the orchestrator.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3802,14 +3602,12 @@ pub struct ForwardedEventWrapper {
 #[serde(remote = "ForwardedEventWrapper")]
 #[allow(dead_code)]
 struct ForwardedEventWrapperShadow {
-    /// Kafka envelope `type` to use for `event`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     queue_event_type: ::std::option::Option<::std::string::String>,
-    /// The relayed event (any object); `null`/absent means the body itself is the event.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present_nullable",
@@ -4221,16 +4019,16 @@ impl LivepeerEvent {
     pub fn validate(
         &self,
     ) -> ::std::result::Result<(), ::event_contracts_runtime::Violations> {
-        let value = ::serde_json::to_value(self)
-            .map_err(|e| ::event_contracts_runtime::Violations(
-                vec![
-                    ::event_contracts_runtime::Violation { pointer : String::new(),
-                    keyword : "serialize".into(), message : e.to_string() }
-                ],
-            ))?;
-        match Self::validator_for(self.name()) {
-            Some(v) => v.check(&value),
-            None => Ok(()),
+        match self {
+            Self::StreamTrace(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::StreamIngestMetrics(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::AiStreamEvents(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::AiStreamStatus(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::DiscoveryResults(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::CreateNewPayment(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::NetworkCapabilities(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::CreateSignedTicket(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::ForwardedEvent(_, e) => ::event_contracts_runtime::Event::validate(e),
         }
     }
     /// The catalog's facts about the event.

@@ -52,37 +52,26 @@ pub struct CloudEventEnvelope<D = ::serde_json::Value> {
 #[serde(remote = "CloudEventEnvelope")]
 #[allow(dead_code)]
 struct CloudEventEnvelopeShadow<D = ::serde_json::Value> {
-    /// `specversion: "1.0"`.
     specversion: CloudEventEnvelopeSpecversion,
-    /// "Unique event ID (UUID)". Not restricted to UUIDs: the document's own test event uses `"test-event-001"`. Used for deduplication ("Check Redis for duplicate event ID").
     id: ::std::string::String,
-    /// "Event source identifier" (e.g. the worker sending the event; the document's test uses `"test"`).
     source: ::std::string::String,
-    /// "Event type (e.g., \"ai.myfeature.started\")"; naming convention "Follow the pattern: `ai.{domain}.{action}`".
     r#type: ::std::string::String,
-    /// "Target entity (e.g., \"run/{runId}\")".
     subject: ::std::string::String,
-    /// "ISO8601 timestamp" of the event (RFC 3339 date-time).
     time: ::event_contracts_runtime::DateTime,
-    /// `datacontenttype: "application/json"`.
     datacontenttype: CloudEventEnvelopeDatacontenttype,
-    /// "Event-specific payload" (`Record<string, unknown>`); its shape is given by the event schema for `type`.
     data: D,
-    /// CloudEvents extension attribute at the top level (CloudEvents JSON format): "Event sequence for ordering". Designed: the document types it as `number`; it is a non-negative integer sequence ("Update sequence tracking: Prevents out-of-order processing").
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     seq: ::std::option::Option<u64>,
-    /// CloudEvents extension attribute at the top level (Distributed Tracing extension): "OpenTelemetry trace ID" as a W3C Trace Context `traceparent` header value.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     traceparent: ::std::option::Option<::std::string::String>,
-    /// The document's interface form `extensions?: { seq?: number; traceparent?: string }`. Accepted in addition to the top-level `seq` / `traceparent` that the CloudEvents JSON format prescribes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -281,14 +270,12 @@ pub struct CloudEventExtensions {
 #[serde(remote = "CloudEventExtensions")]
 #[allow(dead_code)]
 struct CloudEventExtensionsShadow {
-    /// "Event sequence for ordering" (designed as a non-negative integer; the document says `number`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     seq: ::std::option::Option<u64>,
-    /// "OpenTelemetry trace ID" (W3C `traceparent`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -377,30 +364,25 @@ pub struct RunStartedData {
 #[serde(remote = "RunStartedData")]
 #[allow(dead_code)]
 struct RunStartedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// When the worker started the run.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     started_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
-    /// Identifier of the worker executing the run.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     worker_id: ::std::option::Option<::std::string::String>,
-    /// Name of the pipeline / workflow the run executes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     pipeline: ::std::option::Option<::std::string::String>,
-    /// Run configuration as the worker received it (free-form).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -473,30 +455,25 @@ pub struct RunCompletedData {
 #[serde(remote = "RunCompletedData")]
 #[allow(dead_code)]
 struct RunCompletedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// When the run finished.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
-    /// Wall-clock duration of the run in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     duration_ms: ::std::option::Option<f64>,
-    /// Short human-readable summary of the outcome.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     summary: ::std::option::Option<::std::string::String>,
-    /// Final numeric metrics, by name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -597,20 +574,15 @@ pub struct RunFailedData {
 #[serde(remote = "RunFailedData")]
 #[allow(dead_code)]
 struct RunFailedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Error class or category (`z.string()`).
     error_type: ::std::string::String,
-    /// Error message (`z.string()`).
     error_message: ::std::string::String,
-    /// Stack trace (`z.string().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     traceback: ::std::option::Option<::std::string::String>,
-    /// Free-form context (`z.record(z.any()).optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -619,21 +591,18 @@ struct RunFailedDataShadow {
     context: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
     >,
-    /// Stage in which the run failed, if any.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     stage: ::std::option::Option<::std::string::String>,
-    /// When the run failed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     failed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
-    /// Whether the worker considers the failure transient.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -695,23 +664,19 @@ pub struct RunCanceledData {
 #[serde(remote = "RunCanceledData")]
 #[allow(dead_code)]
 struct RunCanceledDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Why the run was canceled.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     reason: ::std::option::Option<::std::string::String>,
-    /// Who or what canceled the run (user id, `system`, ...).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     canceled_by: ::std::option::Option<::std::string::String>,
-    /// When the run was canceled.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -775,25 +740,20 @@ pub struct RunStageStartedData {
 #[serde(remote = "RunStageStartedData")]
 #[allow(dead_code)]
 struct RunStageStartedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Name of the stage.
     stage: ::std::string::String,
-    /// Zero-based position of the stage in the run.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     stage_index: ::std::option::Option<u64>,
-    /// Number of stages in the run.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     total_stages: ::std::option::Option<u64>,
-    /// When the stage started.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -879,32 +839,26 @@ pub struct RunStageProgressData {
 #[serde(remote = "RunStageProgressData")]
 #[allow(dead_code)]
 struct RunStageProgressDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Fraction done, "0.0 to 1.0" (`z.number().min(0).max(1)`).
     progress: f64,
-    /// Current iteration (`z.number().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     iteration: ::std::option::Option<f64>,
-    /// Iteration budget (`z.number().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     max_iterations: ::std::option::Option<f64>,
-    /// Human-readable current step (`z.string().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     current_step: ::std::option::Option<::std::string::String>,
-    /// Name of the stage.
     stage: ::std::string::String,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for RunStageProgressData {
@@ -996,32 +950,26 @@ pub struct RunStageCompletedData {
 #[serde(remote = "RunStageCompletedData")]
 #[allow(dead_code)]
 struct RunStageCompletedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Name of the stage.
     stage: ::std::string::String,
-    /// Outcome of the stage (same values as `MyFeatureCompletedDataZ.result`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     result: ::std::option::Option<RunStageCompletedDataResult>,
-    /// Duration of the stage in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     duration_ms: ::std::option::Option<f64>,
-    /// When the stage completed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     completed_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
-    /// Free-form stage outputs (e.g. ids of produced artifacts).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1146,32 +1094,26 @@ pub struct NodeCreatedData {
 #[serde(remote = "NodeCreatedData")]
 #[allow(dead_code)]
 struct NodeCreatedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Identifier of the node within the run.
     node_id: ::std::string::String,
-    /// Parent node, absent for a root node.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     parent_node_id: ::std::option::Option<::std::string::String>,
-    /// Kind of node (e.g. `draft`, `improve`, `debug`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     node_type: ::std::option::Option<::std::string::String>,
-    /// Stage the node belongs to.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     stage: ::std::option::Option<::std::string::String>,
-    /// When the node was created.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1241,25 +1183,20 @@ pub struct NodeExecutingData {
 #[serde(remote = "NodeExecutingData")]
 #[allow(dead_code)]
 struct NodeExecutingDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Identifier of the node within the run.
     node_id: ::std::string::String,
-    /// Execution attempt, starting at 1.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     attempt: ::std::option::Option<u64>,
-    /// Worker executing the node.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     worker_id: ::std::option::Option<::std::string::String>,
-    /// When execution started.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1352,25 +1289,20 @@ pub struct NodeCompletedData {
 #[serde(remote = "NodeCompletedData")]
 #[allow(dead_code)]
 struct NodeCompletedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Identifier of the node within the run.
     node_id: ::std::string::String,
-    /// Outcome of the node.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     result: ::std::option::Option<NodeCompletedDataResult>,
-    /// Execution time in milliseconds.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     duration_ms: ::std::option::Option<f64>,
-    /// Numeric metrics produced by the node, by name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1379,14 +1311,12 @@ struct NodeCompletedDataShadow {
     metrics: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, f64>,
     >,
-    /// Error message when `result` is `failure`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     error_message: ::std::option::Option<::std::string::String>,
-    /// When the node completed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1511,23 +1441,19 @@ pub struct PaperStartedData {
 #[serde(remote = "PaperStartedData")]
 #[allow(dead_code)]
 struct PaperStartedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Working title of the paper.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     title: ::std::option::Option<::std::string::String>,
-    /// Paper template / venue format used (e.g. `icml2024`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     template: ::std::option::Option<::std::string::String>,
-    /// When paper generation started.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1603,37 +1529,31 @@ pub struct PaperGeneratedData {
 #[serde(remote = "PaperGeneratedData")]
 #[allow(dead_code)]
 struct PaperGeneratedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Title of the generated paper.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     title: ::std::option::Option<::std::string::String>,
-    /// Where the generated paper is stored.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     uri: ::std::option::Option<::std::string::String>,
-    /// File format of the paper (e.g. `pdf`, `latex`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     format: ::std::option::Option<::std::string::String>,
-    /// Number of pages.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     page_count: ::std::option::Option<u64>,
-    /// When the paper was generated.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1736,48 +1656,39 @@ pub struct ArtifactRegisteredData {
 #[serde(remote = "ArtifactRegisteredData")]
 #[allow(dead_code)]
 struct ArtifactRegisteredDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Identifier of the artifact.
     artifact_id: ::std::string::String,
-    /// Artifact file / display name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     name: ::std::option::Option<::std::string::String>,
-    /// Kind of artifact (e.g. `plot`, `checkpoint`, `paper`, `log`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     kind: ::std::option::Option<::std::string::String>,
-    /// Where the artifact is stored.
     uri: ::std::string::String,
-    /// MIME type of the artifact.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     content_type: ::std::option::Option<::std::string::String>,
-    /// Size in bytes.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
-    /// Content checksum, e.g. `sha256:<hex>`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     checksum: ::std::option::Option<::std::string::String>,
-    /// Node that produced the artifact, if any.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1879,20 +1790,15 @@ pub struct ArtifactFailedData {
 #[serde(remote = "ArtifactFailedData")]
 #[allow(dead_code)]
 struct ArtifactFailedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Error class or category (`z.string()`).
     error_type: ::std::string::String,
-    /// Error message (`z.string()`).
     error_message: ::std::string::String,
-    /// Stack trace (`z.string().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     traceback: ::std::option::Option<::std::string::String>,
-    /// Free-form context (`z.record(z.any()).optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1901,21 +1807,18 @@ struct ArtifactFailedDataShadow {
     context: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
     >,
-    /// Identifier of the artifact, if one was assigned.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     artifact_id: ::std::option::Option<::std::string::String>,
-    /// Artifact file / display name.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     name: ::std::option::Option<::std::string::String>,
-    /// Intended storage location.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1984,30 +1887,25 @@ pub struct ValidationAutoStartedData {
 #[serde(remote = "ValidationAutoStartedData")]
 #[allow(dead_code)]
 struct ValidationAutoStartedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Identifier of this validation pass.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     validation_id: ::std::option::Option<::std::string::String>,
-    /// Validator / reviewer used.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     validator: ::std::option::Option<::std::string::String>,
-    /// Names of the checks that will run.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     checks: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    /// When validation started.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2097,51 +1995,43 @@ pub struct ValidationAutoCompletedData {
 #[serde(remote = "ValidationAutoCompletedData")]
 #[allow(dead_code)]
 struct ValidationAutoCompletedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Identifier of this validation pass.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     validation_id: ::std::option::Option<::std::string::String>,
-    /// Overall verdict.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     passed: ::std::option::Option<bool>,
-    /// Overall score, 0.0 to 1.0.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     score: ::std::option::Option<f64>,
-    /// Number of checks that passed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     checks_passed: ::std::option::Option<u64>,
-    /// Number of checks that failed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     checks_failed: ::std::option::Option<u64>,
-    /// Human-readable problems found.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     issues: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    /// When validation completed.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2220,11 +2110,8 @@ pub struct MyFeatureStartedData {
 #[serde(remote = "MyFeatureStartedData")]
 #[allow(dead_code)]
 struct MyFeatureStartedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// `feature_name: z.string()`.
     feature_name: ::std::string::String,
-    /// `config: z.record(z.any()).optional()`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2233,7 +2120,6 @@ struct MyFeatureStartedDataShadow {
     config: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
     >,
-    /// `timestamp: z.string().datetime().optional()` (Zod's default `datetime()` accepts only UTC `Z` timestamps).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2292,20 +2178,15 @@ pub struct MyFeatureCompletedData {
 #[serde(remote = "MyFeatureCompletedData")]
 #[allow(dead_code)]
 struct MyFeatureCompletedDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// `feature_name: z.string()`.
     feature_name: ::std::string::String,
-    /// `result: z.enum(["success", "failure"])`.
     result: MyFeatureCompletedDataResult,
-    /// `metrics: z.object({ duration_ms: z.number(), items_processed: z.number() }).optional()`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     metrics: ::std::option::Option<MyFeatureCompletedDataMetrics>,
-    /// `error_message: z.string().optional()`; used when `result` is `failure`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2389,9 +2270,7 @@ pub struct MyFeatureCompletedDataMetrics {
 #[serde(remote = "MyFeatureCompletedDataMetrics")]
 #[allow(dead_code)]
 struct MyFeatureCompletedDataMetricsShadow {
-    /// `duration_ms: z.number()`.
     duration_ms: f64,
-    /// `items_processed: z.number()`.
     items_processed: f64,
 }
 impl<'de> ::event_contracts_runtime::de::FromMap<'de> for MyFeatureCompletedDataMetrics {
@@ -2452,20 +2331,15 @@ pub struct MyFeatureProgressData {
 #[serde(remote = "MyFeatureProgressData")]
 #[allow(dead_code)]
 struct MyFeatureProgressDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// `feature_name: z.string()`.
     feature_name: ::std::string::String,
-    /// `progress: z.number().min(0).max(1)`.
     progress: f64,
-    /// `current_step: z.string().optional()`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     current_step: ::std::option::Option<::std::string::String>,
-    /// `total_steps: z.number().optional()`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2536,20 +2410,15 @@ pub struct ErrorData {
 #[serde(remote = "ErrorData")]
 #[allow(dead_code)]
 struct ErrorDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Error class or category (`z.string()`).
     error_type: ::std::string::String,
-    /// Error message (`z.string()`).
     error_message: ::std::string::String,
-    /// Stack trace (`z.string().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     traceback: ::std::option::Option<::std::string::String>,
-    /// Free-form context (`z.record(z.any()).optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2610,20 +2479,15 @@ pub struct MetricData {
 #[serde(remote = "MetricData")]
 #[allow(dead_code)]
 struct MetricDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Metric name (`z.string()`).
     metric_name: ::std::string::String,
-    /// Metric value (`z.number()`).
     value: f64,
-    /// Unit of `value` (`z.string().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     unit: ::std::option::Option<::std::string::String>,
-    /// String tags (`z.record(z.string()).optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2692,25 +2556,20 @@ pub struct ProgressData {
 #[serde(remote = "ProgressData")]
 #[allow(dead_code)]
 struct ProgressDataShadow {
-    /// The run this event belongs to (`run_id: z.string().uuid()`). "Include run_id in data: Needed for correlation". Expected to match the run id in the envelope `subject` ("run/{runId}").
     run_id: ::uuid::Uuid,
-    /// Fraction done, "0.0 to 1.0" (`z.number().min(0).max(1)`).
     progress: f64,
-    /// Current iteration (`z.number().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     iteration: ::std::option::Option<f64>,
-    /// Iteration budget (`z.number().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
     max_iterations: ::std::option::Option<f64>,
-    /// Human-readable current step (`z.string().optional()`).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3561,16 +3420,42 @@ impl OrchestratorEvent {
     pub fn validate(
         &self,
     ) -> ::std::result::Result<(), ::event_contracts_runtime::Violations> {
-        let value = ::serde_json::to_value(self)
-            .map_err(|e| ::event_contracts_runtime::Violations(
-                vec![
-                    ::event_contracts_runtime::Violation { pointer : String::new(),
-                    keyword : "serialize".into(), message : e.to_string() }
-                ],
-            ))?;
-        match Self::validator_for(self.name()) {
-            Some(v) => v.check(&value),
-            None => Ok(()),
+        match self {
+            Self::RunStartedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::RunCompletedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::RunFailedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::RunCanceledData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::RunStageStartedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::RunStageProgressData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::RunStageCompletedData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::NodeCreatedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::NodeExecutingData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::NodeCompletedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::PaperStartedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::PaperGeneratedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::ArtifactRegisteredData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::ArtifactFailedData(e) => ::event_contracts_runtime::Event::validate(e),
+            Self::ValidationAutoStartedData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::ValidationAutoCompletedData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::MyFeatureStartedData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::MyFeatureCompletedData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
+            Self::MyFeatureProgressData(e) => {
+                ::event_contracts_runtime::Event::validate(e)
+            }
         }
     }
     /// The catalog's facts about the event.

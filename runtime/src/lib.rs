@@ -14,7 +14,7 @@ pub mod de;
 use std::fmt;
 
 pub use datetime::DateTime;
-pub use schema_set::{SchemaSet, Validator};
+pub use schema_set::{Documents, SchemaSet, Validator};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Where an event travels on its transport.

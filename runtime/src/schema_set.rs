@@ -2,16 +2,20 @@
 //! resolve only against this set: no network, no file system.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 use crate::{Violation, Violations};
 
+/// Schema documents by `$id`, shared by every validator compiled from them (each `$ref`
+/// retrieval reads from here instead of a copy of the catalog).
+pub type Documents = Arc<HashMap<String, Value>>;
+
 /// Every schema document of a catalog, by `$id`.
 pub struct SchemaSet {
     documents: &'static [(&'static str, &'static str)],
-    parsed: OnceLock<HashMap<&'static str, Value>>,
+    parsed: OnceLock<Documents>,
 }
 
 impl SchemaSet {
@@ -24,17 +28,19 @@ impl SchemaSet {
     }
 
     /// Every document, parsed.
-    pub fn documents(&self) -> &HashMap<&'static str, Value> {
+    pub fn documents(&self) -> &Documents {
         self.parsed.get_or_init(|| {
-            self.documents
-                .iter()
-                .map(|(id, text)| {
-                    (
-                        *id,
-                        serde_json::from_str(text).expect("codegen embeds valid JSON"),
-                    )
-                })
-                .collect()
+            Arc::new(
+                self.documents
+                    .iter()
+                    .map(|(id, text)| {
+                        (
+                            (*id).to_owned(),
+                            serde_json::from_str(text).expect("codegen embeds valid JSON"),
+                        )
+                    })
+                    .collect(),
+            )
         })
     }
 
@@ -47,7 +53,7 @@ impl SchemaSet {
     /// result; codegen has already compiled every schema, so failure here means the embedded
     /// catalog was edited by hand.
     pub fn compile(&'static self, id: &str) -> Validator {
-        Validator::compile(self.documents().iter().map(|(k, v)| (*k, v)), id)
+        Validator::compile(self.documents(), id)
             .unwrap_or_else(|e| panic!("embedded schema {id} does not compile: {e}"))
     }
 }
@@ -57,7 +63,7 @@ pub struct Validator {
     inner: jsonschema::Validator,
 }
 
-struct SetRetriever(HashMap<String, Value>);
+struct SetRetriever(Documents);
 
 impl jsonschema::Retrieve for SetRetriever {
     fn retrieve(
@@ -75,21 +81,14 @@ impl jsonschema::Retrieve for SetRetriever {
 
 impl Validator {
     /// Compiles `id` from `documents` with format assertions on and no network.
-    pub fn compile<'a>(
-        documents: impl IntoIterator<Item = (&'a str, &'a Value)>,
-        id: &str,
-    ) -> Result<Self, String> {
-        let all: HashMap<String, Value> = documents
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
-            .collect();
-        let root = all
+    pub fn compile(documents: &Documents, id: &str) -> Result<Self, String> {
+        let root = documents
             .get(id)
             .ok_or_else(|| format!("no schema with $id `{id}`"))?;
         let inner = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
-            .with_retriever(SetRetriever(all.clone()))
+            .with_retriever(SetRetriever(Arc::clone(documents)))
             .build(root)
             .map_err(|e| e.to_string())?;
         Ok(Self { inner })

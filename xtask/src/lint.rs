@@ -1,12 +1,11 @@
 //! `cargo xtask lint`: the source documents' conventions as checks over the catalog.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use event_contracts_codegen::catalog::{Catalog, Loc};
 use event_contracts_codegen::diag::{Code, Diagnostics};
 use event_contracts_codegen::manifest::KeyStyle;
-use event_contracts_codegen::{check, schema_documents};
+use event_contracts_codegen::{check, schema_documents, CheckedSystem};
 use event_contracts_runtime::Validator;
 use serde_json::Value;
 
@@ -20,11 +19,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let mut diags = match check(&catalog) {
-        Ok(_) => Diagnostics::default(),
-        Err(d) => d,
-    };
-    lint(&catalog, &mut diags);
+    let checked = check(&catalog);
+    let mut diags = checked.as_ref().err().cloned().unwrap_or_default();
+    lint(&catalog, checked.as_deref().ok(), &mut diags);
     if diags.is_empty() {
         let events: usize = catalog
             .systems
@@ -43,14 +40,27 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Every convention check, appended to `diags`.
-pub fn lint(catalog: &Catalog, diags: &mut Diagnostics) {
+/// Every convention check, appended to `diags`. Checks that need the typed model (what an
+/// event requires once `$ref` and `allOf` are merged) run when `checked` is there.
+pub fn lint(catalog: &Catalog, checked: Option<&[CheckedSystem<'_>]>, diags: &mut Diagnostics) {
     examples(catalog, diags);
     let snake = regex::Regex::new("^[a-z][a-z0-9]*(_[a-z0-9]+)*$").expect("a regex");
     for sys in &catalog.systems {
         let m = &sys.manifest;
         let manifest = Loc::new(sys.manifest_file.clone(), "");
-        let name_pattern = m.event_name_pattern.as_deref().map(regex::Regex::new);
+        let name_pattern = match m.event_name_pattern.as_deref().map(regex::Regex::new) {
+            Some(Err(e)) => {
+                diags.push(catalog.diag(
+                    Code::Manifest,
+                    &manifest.join("event_name_pattern"),
+                    format!("`event_name_pattern` is not a regular expression: {e}"),
+                    "fix the pattern",
+                ));
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        let model = checked.and_then(|c| c.iter().find(|c| std::ptr::eq(c.source, sys)));
         for (i, ev) in m.events.iter().enumerate() {
             let at = manifest.join("events").join(&i.to_string());
             let schema = Loc::new(format!("{}/{}", sys.dir, ev.schema), "");
@@ -62,7 +72,7 @@ pub fn lint(catalog: &Catalog, diags: &mut Diagnostics) {
                     "name its topic, stream, routing key, subject or path",
                 ));
             }
-            if let (Some(Ok(re)), false) = (&name_pattern, ev.fallback) {
+            if let (Some(re), false) = (&name_pattern, ev.fallback) {
                 if !re.is_match(&ev.name) {
                     diags.push(catalog.diag(
                         Code::Convention,
@@ -72,7 +82,8 @@ pub fn lint(catalog: &Catalog, diags: &mut Diagnostics) {
                     ));
                 }
             }
-            let required = required_of(catalog, &schema, 0);
+            let Some(model) = model else { continue };
+            let required = model.graph.required_properties(model.events[i]);
             for prop in &m.required_properties {
                 if !required.contains(prop) {
                     diags.push(catalog.diag(Code::Convention, &schema, format!("event `{}` does not require `{prop}`", ev.name), format!("the {} document requires `{prop}` on every event: add it to `required` (or allOf the common definition)", m.source_document)));
@@ -148,35 +159,6 @@ fn property_names(v: &Value, at: &mut String, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// The properties a schema requires, through `$ref` and `allOf`.
-fn required_of(catalog: &Catalog, loc: &Loc, depth: usize) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let Some(v) = catalog.value(loc) else {
-        return out;
-    };
-    if depth > 32 {
-        return out;
-    }
-    if let Some(req) = v.get("required").and_then(Value::as_array) {
-        out.extend(req.iter().filter_map(|r| r.as_str().map(str::to_owned)));
-    }
-    if let Some(r) = v.get("$ref").and_then(Value::as_str) {
-        if let Ok(target) = catalog.resolve_ref(loc, r) {
-            out.extend(required_of(catalog, &target, depth + 1));
-        }
-    }
-    if let Some(parts) = v.get("allOf").and_then(Value::as_array) {
-        for i in 0..parts.len() {
-            out.extend(required_of(
-                catalog,
-                &loc.join("allOf").join(&i.to_string()),
-                depth + 1,
-            ));
-        }
-    }
-    out
-}
-
 /// Every example validates; every invalid example fails at the pointer it names.
 fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
     let docs = schema_documents(catalog);
@@ -185,8 +167,7 @@ fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
             continue;
         }
         let id = format!("{}{path}", event_contracts_codegen::catalog::ID_BASE);
-        let Ok(validator) = Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), &id)
-        else {
+        let Ok(validator) = Validator::compile(&docs, &id) else {
             continue; // `check` already reported it
         };
         let base = Loc::new(path.clone(), "");

@@ -93,8 +93,7 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let docs = schema_documents(&catalog);
     let compile = |path: &str| -> anyhow::Result<Validator> {
         let id = format!("{ID_BASE}{}/{path}", found.system.dir);
-        Validator::compile(docs.iter().map(|(k, v)| (k.as_str(), v)), &id)
-            .map_err(|e| anyhow::anyhow!(e))
+        Validator::compile(&docs, &id).map_err(|e| anyhow::anyhow!(e))
     };
     let mut violations: Vec<Violation> = Vec::new();
     let event = match &found.system.manifest.envelope {
