@@ -334,7 +334,8 @@ fn conditional(m: &Map<String, Value>) -> Option<Conditional> {
     if m.contains_key("not") {
         return None;
     }
-    let cond = m.get("if")?.as_object()?;
+    let cond_schema = m.get("if")?;
+    let cond = cond_schema.as_object()?;
     if cond
         .keys()
         .any(|k| k != "properties" && k != "required" && !is_annotation(k))
@@ -350,15 +351,17 @@ fn conditional(m: &Map<String, Value>) -> Option<Conditional> {
         return None;
     }
     let value = schema.get("const")?.as_str()?.to_owned();
-    let if_required = required_of(&Value::Object(cond.clone()));
+    let if_required = required_of(cond_schema);
     if if_required.iter().any(|r| r != field) {
         return None;
     }
     let branch = |k: &str| -> Option<Vec<String>> {
         match m.get(k) {
             None => Some(vec![]),
-            Some(Value::Object(b)) if b.keys().all(|k| k == "required" || is_annotation(k)) => {
-                Some(required_of(&Value::Object(b.clone())))
+            Some(branch @ Value::Object(b))
+                if b.keys().all(|k| k == "required" || is_annotation(k)) =>
+            {
+                Some(required_of(branch))
             }
             Some(_) => None,
         }
