@@ -98,7 +98,7 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let mut violations: Vec<Violation> = Vec::new();
     let event = match &found.system.manifest.envelope {
         Envelope::Flat => {
-            // A channel shared by several flat events is ambiguous only when they differ.
+            // In a flat system the channel (routing key, subject) names exactly one event.
             let event = found.events[0];
             if let Err(v) = compile(&event.schema)?.check(&message.value) {
                 violations.extend(v.0);
