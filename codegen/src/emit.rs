@@ -292,12 +292,24 @@ impl<'g> Emitter<'g> {
                             otherwise,
                         } => {
                             let id = &idents[*field];
+                            // `v` is a place of the field's type, or a reference to one.
+                            let equals = |v: TokenStream, by_ref: bool| match value {
+                                serde_json::Value::Bool(b) if by_ref => quote!(*#v == #b),
+                                serde_json::Value::Bool(b) => quote!(#v == #b),
+                                other => {
+                                    let s = other.as_str().unwrap_or_default();
+                                    quote!(#v.as_str() == #s)
+                                }
+                            };
                             let matches = if fields[*field].required {
-                                quote!(self.#id.as_str() == #value)
-                            } else if *if_requires_field {
-                                quote!(self.#id.as_ref().is_some_and(|v| v.as_str() == #value))
+                                equals(quote!(self.#id), false)
                             } else {
-                                quote!(self.#id.as_ref().is_none_or(|v| v.as_str() == #value))
+                                let test = equals(quote!(v), true);
+                                if *if_requires_field {
+                                    quote!(self.#id.as_ref().is_some_and(|v| #test))
+                                } else {
+                                    quote!(self.#id.as_ref().is_none_or(|v| #test))
+                                }
                             };
                             let (t, o) = (set(then), set(otherwise));
                             quote!((if #matches { #t } else { #o }))

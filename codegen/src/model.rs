@@ -150,10 +150,10 @@ pub enum Presence {
     /// `dependentRequired`: when the first is present, all of the rest are.
     Dependent(usize, Vec<usize>),
     /// `if: {properties: {f: {const: v}}, required?: [f]}` with `then`/`else` of only
-    /// `required`: the field's string value decides which set must be present.
+    /// `required`: the field's string or boolean value decides which set must be present.
     When {
         field: usize,
-        value: String,
+        value: Value,
         if_requires_field: bool,
         then: Vec<usize>,
         otherwise: Vec<usize>,
@@ -322,14 +322,14 @@ const VALIDATOR_ONLY: &[&str] = &["if", "then", "else", "not"];
 
 struct Conditional {
     field: String,
-    value: String,
+    value: Value,
     if_requires_field: bool,
     then: Vec<String>,
     otherwise: Vec<String>,
 }
 
-/// Reads the one `if`/`then`/`else` shape generated code can check: a string `const` on one
-/// property deciding which properties are required.
+/// Reads the one `if`/`then`/`else` shape generated code can check: a string or boolean
+/// `const` on one property deciding which properties are required.
 fn conditional(m: &Map<String, Value>) -> Option<Conditional> {
     if m.contains_key("not") {
         return None;
@@ -350,7 +350,10 @@ fn conditional(m: &Map<String, Value>) -> Option<Conditional> {
     if schema.keys().any(|k| k != "const" && !is_annotation(k)) {
         return None;
     }
-    let value = schema.get("const")?.as_str()?.to_owned();
+    let value = schema
+        .get("const")
+        .filter(|v| v.is_string() || v.is_boolean())?
+        .clone();
     let if_required = required_of(cond_schema);
     if if_required.iter().any(|r| r != field) {
         return None;
@@ -573,9 +576,6 @@ impl<'c> Builder<'c> {
             }
         }
 
-        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) && self.exempt.as_ref() != Some(loc) {
-            self.validator_only_hits += 1;
-        }
         let (types, nullable) = self.types_of(loc, &m);
         if let Some(one_of) = m.get("oneOf") {
             if !is_presence_only(one_of) {
@@ -591,6 +591,11 @@ impl<'c> Builder<'c> {
         if objectish {
             let t = self.object(loc, &hint, None);
             return wrap_nullable(t, nullable);
+        }
+        // Objects answer for their own validator-only keywords (see `gather`); a primitive's
+        // are counted for the struct that holds it.
+        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) && self.exempt.as_ref() != Some(loc) {
+            self.validator_only_hits += 1;
         }
         if let Some(e) = m.get("enum").or(m.get("const")) {
             let t = self.str_enum(loc, &hint, &m, e);
@@ -1046,16 +1051,19 @@ impl<'c> Builder<'c> {
             }
         }
         for c in &spec.conditionals {
-            let string_valued = index(&c.field).is_some_and(|i| match &fields[i].ty {
-                Ty::Str { .. } => true,
-                Ty::Named(t) => matches!(self.graph.types[*t].kind, TypeKind::StrEnum { .. }),
+            // The generated comparison needs the field typed like the const.
+            let comparable = index(&c.field).is_some_and(|i| match (&fields[i].ty, &c.value) {
+                (Ty::Str { .. }, Value::String(_)) | (Ty::Bool, Value::Bool(_)) => true,
+                (Ty::Named(t), Value::String(_)) => {
+                    matches!(self.graph.types[*t].kind, TypeKind::StrEnum { .. })
+                }
                 _ => false,
             });
             let sets = sets(
                 &vec![c.then.clone(), c.otherwise.clone()],
                 &mut needs_schema,
             );
-            match (index(&c.field), string_valued) {
+            match (index(&c.field), comparable) {
                 (Some(field), true) => presence.push(Presence::When {
                     field,
                     value: c.value.clone(),

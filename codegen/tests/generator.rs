@@ -45,7 +45,17 @@ fn corpus() -> Vec<(String, String)> {
             ("a.union", "events/union.json"),
             ("a.list", "events/list.json"),
             ("a.negated", "events/negated.json"),
+            ("a.excluded", "events/excluded.json"),
+            ("a.holder", "events/holder.json"),
         ]),
+        schema(
+            "corpus/events/holder.json",
+            r#""title":"Holder","type":"object","properties":{"inner":{"$ref":"conditional.json"}}"#,
+        ),
+        schema(
+            "corpus/events/excluded.json",
+            r#""title":"Excluded","type":"object","properties":{"code":{"type":"string","not":{"enum":["reserved"]}},"flag":{"type":"boolean"},"why":{"type":"string"}},"if":{"properties":{"flag":{"const":true}},"required":["flag"]},"then":{"required":["why"]}"#,
+        ),
         schema(
             "corpus/events/negated.json",
             r#""title":"Negated","type":"object","properties":{"n":{"type":"integer"}},"not":{"required":["forbidden"]},"if":{"properties":{"n":{"minimum":10}}},"then":{"required":["big"]}"#,
@@ -205,6 +215,20 @@ fn if_then_else_is_validated_not_panicked_on() {
         .find("impl ::event_contracts_runtime::Event for Negated")
         .unwrap()..];
     assert!(negated.contains("const NEEDS_SCHEMA: bool = true;"));
+    // A boolean const decides too; a `not` on a property still needs the validator.
+    assert!(
+        m.contains("self.flag.as_ref().is_some_and(|v| *v == true)"),
+        "{m}"
+    );
+    // An object holding a checked conditional does not need the validator either.
+    let holder = &m[m
+        .find("impl ::event_contracts_runtime::Event for Holder")
+        .unwrap()..];
+    assert!(holder.contains("const NEEDS_SCHEMA: bool = false;"));
+    let excluded = &m[m
+        .find("impl ::event_contracts_runtime::Event for Excluded")
+        .unwrap()..];
+    assert!(excluded.contains("const NEEDS_SCHEMA: bool = true;"));
     // The presence-only oneOf is checked by generated code.
     assert!(m.contains(".filter(|held| **held)") && m.contains(".count() == 1"));
 }

@@ -534,7 +534,8 @@ impl<'de> ::serde::Deserialize<'de> for ProcessingFlags {
 impl ::event_contracts_runtime::Validate for ProcessingFlags {
     #[inline]
     fn is_valid(&self) -> bool {
-        self.target_languages
+        self
+            .target_languages
             .as_ref()
             .is_none_or(|inner| {
                 inner.len() >= 1usize && ::event_contracts_runtime::all_unique(inner)
@@ -549,6 +550,11 @@ impl ::event_contracts_runtime::Validate for ProcessingFlags {
                                 PATTERN.is_match(s)
                             }
                         })
+            })
+            && (if self.translate == true {
+                self.target_languages.is_some()
+            } else {
+                true
             })
     }
 }
@@ -2145,7 +2151,8 @@ impl<'de> ::serde::Deserialize<'de> for BotCapabilities {
 impl ::event_contracts_runtime::Validate for BotCapabilities {
     #[inline]
     fn is_valid(&self) -> bool {
-        self.target_languages
+        self
+            .target_languages
             .as_ref()
             .is_none_or(|inner| {
                 inner.len() >= 1usize && ::event_contracts_runtime::all_unique(inner)
@@ -2160,6 +2167,11 @@ impl ::event_contracts_runtime::Validate for BotCapabilities {
                                 PATTERN.is_match(s)
                             }
                         })
+            })
+            && (if self.translate == true {
+                self.target_languages.is_some()
+            } else {
+                true
             })
     }
 }
@@ -3261,7 +3273,7 @@ impl ::event_contracts_runtime::Validate for ChunkRef {
 impl ::event_contracts_runtime::Event for AudioChunkReceived {
     const NAME: &'static str = "AudioChunkReceived";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/AudioChunkReceived.json";
-    const NEEDS_SCHEMA: bool = true;
+    const NEEDS_SCHEMA: bool = false;
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[0usize]
     }
@@ -3405,7 +3417,7 @@ impl ::event_contracts_runtime::Event for ConfigRollbackRequested {
 impl ::event_contracts_runtime::Event for BotRequested {
     const NAME: &'static str = "BotRequested";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/BotRequested.json";
-    const NEEDS_SCHEMA: bool = true;
+    const NEEDS_SCHEMA: bool = false;
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[8usize]
     }
