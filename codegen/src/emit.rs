@@ -332,6 +332,11 @@ impl<'g> Emitter<'g> {
                             pub fn map_payload<E>(self, f: impl FnOnce(D) -> E) -> #name<E> {
                                 #name { #(#others: self.#others,)* #pid: f(self.#pid) }
                             }
+
+                            /// The envelope without its payload, and the payload.
+                            pub fn into_parts(self) -> (#name<()>, D) {
+                                (#name { #(#others: self.#others,)* #pid: () }, self.#pid)
+                            }
                         }
                     }
                 });

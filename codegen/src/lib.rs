@@ -17,6 +17,7 @@ mod emit;
 pub mod manifest;
 pub mod model;
 pub mod source;
+mod transport;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -183,6 +184,9 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
             events,
             envelope,
         });
+    }
+    for sys in &systems {
+        transport::check(catalog, sys, &mut diags);
     }
     compile_all(catalog, &mut diags);
     if diags.is_empty() {
@@ -458,6 +462,16 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
             validator_arms.push(quote!(#wire => Some(<#ty as #rt::Event>::validator()),));
         }
     }
+    let items: Vec<transport::EventItem<'_>> = m
+        .events
+        .iter()
+        .zip(&sys.events)
+        .map(|(entry, &ty)| transport::EventItem {
+            entry,
+            def: &sys.graph.types[ty],
+        })
+        .collect();
+    let transport_items = transport::emit(sys, &enum_name, &items);
     let known_list = known.join(", ");
     let fallback_arm = fallback_arm.unwrap_or_else(|| {
         quote!(other => Err(#rt::DecodeError::UnknownEvent { system: #system, name: other.to_owned(), known: #known_list.to_owned() }),)
@@ -565,5 +579,7 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
         }
 
         #message
+
+        #transport_items
     }
 }

@@ -116,6 +116,16 @@ pub struct EventEntry {
     /// Takes every name not listed (relayed events of dynamic type).
     #[serde(default)]
     pub fallback: bool,
+    /// Payload property holding the event's unique id, for systems whose events travel
+    /// without an envelope: it becomes the transport's message id (`Nats-Msg-Id`, AMQP
+    /// `message-id`), so the broker or consumer drops a duplicate publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Payload properties identifying the unit of work (the audio document's `chunk_id` /
+    /// `bot_id`): a consumer group that finished a message with the same values skips a
+    /// redelivered or re-published one. Empty: the message id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idempotency_key: Vec<String>,
 }
 
 /// Where an event travels.

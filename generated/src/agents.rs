@@ -4164,3 +4164,425 @@ pub fn encode_message(
 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::event_contracts_runtime::EncodeError> {
     event.encode()
 }
+/// The `agents` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct System;
+/// The consumer groups of the catalog, with the channels each reads.
+pub static CONSUMER_GROUPS: [::event_contracts_runtime::transport::ConsumerGroup; 6usize] = [
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "analytics-service",
+        binds: &["ingest.>", "usage.metered.>"],
+        description: "Durable consumer of analytics-service: document ingestion events (ingest.*) and usage tracking events (usage.metered).",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "billing-service",
+        binds: &["ingest.>", "usage.metered.>"],
+        description: "Durable consumer of billing-service: document ingestion events (ingest.*) and usage tracking events (usage.metered) for billing.",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "usage-metering",
+        binds: &["orchestrator.step.>"],
+        description: "Durable consumer of usage-metering: workflow execution events (orchestrator.step).",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "audit-log",
+        binds: &["orchestrator.step.>", "alerts.>"],
+        description: "Durable consumer of audit-log: workflow execution events (orchestrator.step) and system alert events (alerts.*).",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "notification-service",
+        binds: &["realtime.push.>", "alerts.>"],
+        description: "Durable consumer of notification-service: real-time message events (realtime.push) and system alert events (alerts.*).",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "chat-clients",
+        binds: &["realtime.push.>"],
+        description: "\"Chat clients\": consumer of real-time message events (realtime.push) on behalf of connected clients; clients filter by `channel` / `recipients`.",
+    },
+];
+impl ::event_contracts_runtime::transport::Contract for System {
+    type Message = AgentsEvent;
+    const SYSTEM: &'static str = "agents";
+    fn events() -> &'static [::event_contracts_runtime::EventInfo] {
+        &EVENTS
+    }
+    fn consumer_groups() -> &'static [::event_contracts_runtime::transport::ConsumerGroup] {
+        &CONSUMER_GROUPS
+    }
+    fn decode(
+        channel: &str,
+        bytes: &[u8],
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::DecodeError> {
+        decode_message(channel, bytes)
+    }
+    fn outgoing(
+        message: &AgentsEvent,
+    ) -> ::std::result::Result<
+        ::event_contracts_runtime::transport::Outgoing,
+        ::event_contracts_runtime::EncodeError,
+    > {
+        let payload = encode_message(message)?;
+        let message_id = Self::message_id(message)
+            .unwrap_or_else(|| {
+                ::event_contracts_runtime::transport::Meta::default().id_or_new()
+            });
+        let mut headers = ::event_contracts_runtime::transport::Headers::new();
+        headers.insert("content-type", "application/json");
+        Ok(::event_contracts_runtime::transport::Outgoing {
+            channel: message.info().channel.address().to_owned(),
+            key: Some(message_id.clone()),
+            message_id,
+            payload,
+            headers,
+        })
+    }
+    fn event_name(message: &AgentsEvent) -> &str {
+        message.name()
+    }
+    fn message_id(
+        message: &AgentsEvent,
+    ) -> ::std::option::Option<::std::string::String> {
+        match message {
+            AgentsEvent::IngestDocumentProcessed(e) => Some(e.event_id.to_string()),
+            AgentsEvent::IngestDocumentFailed(e) => Some(e.event_id.to_string()),
+            AgentsEvent::OrchestratorStepStarted(_) => None,
+            AgentsEvent::OrchestratorStepCompleted(_) => None,
+            AgentsEvent::OrchestratorStepFailed(_) => None,
+            AgentsEvent::UsageMeteredApiCall(e) => Some(e.event_id.to_string()),
+            AgentsEvent::UsageMeteredModelInference(e) => Some(e.event_id.to_string()),
+            AgentsEvent::RealtimePushChatMessage(e) => Some(e.message_id.to_string()),
+            AgentsEvent::RealtimePushNotification(e) => Some(e.message_id.to_string()),
+            AgentsEvent::AlertsServiceDown(e) => Some(e.alert_id.to_string()),
+            AgentsEvent::AlertsHighLatency(e) => Some(e.alert_id.to_string()),
+            AgentsEvent::AlertsQuotaExceeded(e) => Some(e.alert_id.to_string()),
+        }
+    }
+    fn idempotency_key(
+        message: &AgentsEvent,
+    ) -> ::std::option::Option<::std::string::String> {
+        let key: ::std::option::Option<::std::string::String> = match message {
+            AgentsEvent::IngestDocumentProcessed(_) => None,
+            AgentsEvent::IngestDocumentFailed(_) => None,
+            AgentsEvent::OrchestratorStepStarted(e) => {
+                Some(
+                    ["orchestrator.step.started".to_owned(), e.step_id.to_string()]
+                        .join(":"),
+                )
+            }
+            AgentsEvent::OrchestratorStepCompleted(e) => {
+                Some(
+                    ["orchestrator.step.completed".to_owned(), e.step_id.to_string()]
+                        .join(":"),
+                )
+            }
+            AgentsEvent::OrchestratorStepFailed(e) => {
+                Some(
+                    ["orchestrator.step.failed".to_owned(), e.step_id.to_string()]
+                        .join(":"),
+                )
+            }
+            AgentsEvent::UsageMeteredApiCall(_) => None,
+            AgentsEvent::UsageMeteredModelInference(_) => None,
+            AgentsEvent::RealtimePushChatMessage(_) => None,
+            AgentsEvent::RealtimePushNotification(_) => None,
+            AgentsEvent::AlertsServiceDown(_) => None,
+            AgentsEvent::AlertsHighLatency(_) => None,
+            AgentsEvent::AlertsQuotaExceeded(_) => None,
+        };
+        key.or_else(|| Self::message_id(message))
+    }
+    fn traceparent(
+        _message: &AgentsEvent,
+    ) -> ::std::option::Option<::std::string::String> {
+        None
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<IngestDocumentProcessed>
+for System {
+    fn wrap(
+        event: IngestDocumentProcessed,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::IngestDocumentProcessed(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<IngestDocumentFailed> for System {
+    fn wrap(
+        event: IngestDocumentFailed,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::IngestDocumentFailed(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<OrchestratorStepStarted>
+for System {
+    fn wrap(
+        event: OrchestratorStepStarted,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::OrchestratorStepStarted(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<OrchestratorStepCompleted>
+for System {
+    fn wrap(
+        event: OrchestratorStepCompleted,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::OrchestratorStepCompleted(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<OrchestratorStepFailed> for System {
+    fn wrap(
+        event: OrchestratorStepFailed,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::OrchestratorStepFailed(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<UsageMeteredApiCall> for System {
+    fn wrap(
+        event: UsageMeteredApiCall,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::UsageMeteredApiCall(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<UsageMeteredModelInference>
+for System {
+    fn wrap(
+        event: UsageMeteredModelInference,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::UsageMeteredModelInference(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RealtimePushChatMessage>
+for System {
+    fn wrap(
+        event: RealtimePushChatMessage,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::RealtimePushChatMessage(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RealtimePushNotification>
+for System {
+    fn wrap(
+        event: RealtimePushNotification,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::RealtimePushNotification(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<AlertsServiceDown> for System {
+    fn wrap(
+        event: AlertsServiceDown,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::AlertsServiceDown(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<AlertsHighLatency> for System {
+    fn wrap(
+        event: AlertsHighLatency,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::AlertsHighLatency(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<AlertsQuotaExceeded> for System {
+    fn wrap(
+        event: AlertsQuotaExceeded,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<AgentsEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(AgentsEvent::AlertsQuotaExceeded(event))
+    }
+}
+/// Typed handlers of this system's events: implement the methods of the events your
+/// consumer group reads. A method returns `HandlerError::Retry` for a transient
+/// failure (retried with backoff, then dead-lettered) or `HandlerError::Reject` for a
+/// message that can never succeed (dead-lettered at once).
+pub trait Handler: Send + Sync + 'static {
+    /// `ingest.document.processed` on `ingest.document.processed`. Default: acknowledge it unread.
+    fn ingest_document_processed(
+        &self,
+        message: IngestDocumentProcessed,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ingest.document.failed` on `ingest.document.failed`. Default: acknowledge it unread.
+    fn ingest_document_failed(
+        &self,
+        message: IngestDocumentFailed,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `orchestrator.step.started` on `orchestrator.step.started`. Default: acknowledge it unread.
+    fn orchestrator_step_started(
+        &self,
+        message: OrchestratorStepStarted,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `orchestrator.step.completed` on `orchestrator.step.completed`. Default: acknowledge it unread.
+    fn orchestrator_step_completed(
+        &self,
+        message: OrchestratorStepCompleted,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `orchestrator.step.failed` on `orchestrator.step.failed`. Default: acknowledge it unread.
+    fn orchestrator_step_failed(
+        &self,
+        message: OrchestratorStepFailed,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `usage.metered.api_call` on `usage.metered.api_call`. Default: acknowledge it unread.
+    fn usage_metered_api_call(
+        &self,
+        message: UsageMeteredApiCall,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `usage.metered.model_inference` on `usage.metered.model_inference`. Default: acknowledge it unread.
+    fn usage_metered_model_inference(
+        &self,
+        message: UsageMeteredModelInference,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `realtime.push.chat_message` on `realtime.push.chat_message`. Default: acknowledge it unread.
+    fn realtime_push_chat_message(
+        &self,
+        message: RealtimePushChatMessage,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `realtime.push.notification` on `realtime.push.notification`. Default: acknowledge it unread.
+    fn realtime_push_notification(
+        &self,
+        message: RealtimePushNotification,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `alerts.service_down` on `alerts.service_down`. Default: acknowledge it unread.
+    fn alerts_service_down(
+        &self,
+        message: AlertsServiceDown,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `alerts.high_latency` on `alerts.high_latency`. Default: acknowledge it unread.
+    fn alerts_high_latency(
+        &self,
+        message: AlertsHighLatency,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `alerts.quota_exceeded` on `alerts.quota_exceeded`. Default: acknowledge it unread.
+    fn alerts_quota_exceeded(
+        &self,
+        message: AlertsQuotaExceeded,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+}
+/// Adapts a [`Handler`] to the consumer engine (`runtime::transport::run`).
+#[derive(Clone, Debug, Default)]
+pub struct Dispatch<H>(pub H);
+impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
+    async fn handle(
+        &self,
+        message: <System as ::event_contracts_runtime::transport::Contract>::Message,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> ::event_contracts_runtime::transport::HandlerResult {
+        match message {
+            AgentsEvent::IngestDocumentProcessed(event) => {
+                self.0.ingest_document_processed(event, context).await
+            }
+            AgentsEvent::IngestDocumentFailed(event) => {
+                self.0.ingest_document_failed(event, context).await
+            }
+            AgentsEvent::OrchestratorStepStarted(event) => {
+                self.0.orchestrator_step_started(event, context).await
+            }
+            AgentsEvent::OrchestratorStepCompleted(event) => {
+                self.0.orchestrator_step_completed(event, context).await
+            }
+            AgentsEvent::OrchestratorStepFailed(event) => {
+                self.0.orchestrator_step_failed(event, context).await
+            }
+            AgentsEvent::UsageMeteredApiCall(event) => {
+                self.0.usage_metered_api_call(event, context).await
+            }
+            AgentsEvent::UsageMeteredModelInference(event) => {
+                self.0.usage_metered_model_inference(event, context).await
+            }
+            AgentsEvent::RealtimePushChatMessage(event) => {
+                self.0.realtime_push_chat_message(event, context).await
+            }
+            AgentsEvent::RealtimePushNotification(event) => {
+                self.0.realtime_push_notification(event, context).await
+            }
+            AgentsEvent::AlertsServiceDown(event) => {
+                self.0.alerts_service_down(event, context).await
+            }
+            AgentsEvent::AlertsHighLatency(event) => {
+                self.0.alerts_high_latency(event, context).await
+            }
+            AgentsEvent::AlertsQuotaExceeded(event) => {
+                self.0.alerts_quota_exceeded(event, context).await
+            }
+        }
+    }
+}

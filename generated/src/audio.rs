@@ -119,6 +119,22 @@ impl<D> AudioEnvelope<D> {
             payload: f(self.payload),
         }
     }
+    /// The envelope without its payload, and the payload.
+    pub fn into_parts(self) -> (AudioEnvelope<()>, D) {
+        (
+            AudioEnvelope {
+                schema_version: self.schema_version,
+                event_id: self.event_id,
+                event_type: self.event_type,
+                source: self.source,
+                timestamp: self.timestamp,
+                trace_id: self.trace_id,
+                span_id: self.span_id,
+                payload: (),
+            },
+            self.payload,
+        )
+    }
 }
 /// Envelope version; the document's envelope is "v1".
 #[derive(
@@ -4061,4 +4077,1128 @@ pub fn encode_message(
         );
     }
     Ok(::serde_json::to_vec(message)?)
+}
+/// The `audio` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct System;
+/// The consumer groups of the catalog, with the channels each reads.
+pub static CONSUMER_GROUPS: [::event_contracts_runtime::transport::ConsumerGroup; 6usize] = [
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "audio-pipeline",
+        binds: &["stream:audio-ingest"],
+        description: "Audio Pipeline Worker: \"claims message (consumer group), pulls chunk from storage, runs pipeline\" for each `AudioChunkReceived`.",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "bot-orchestrator",
+        binds: &["stream:bot-control"],
+        description: "Bot Orchestrator Worker: the \"Consumer\" of `stream:bot-control`; acts on `BotRequested` / `BotStopRequested` (and ignores its own `BotStatusUpdate`).",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "config-sync",
+        binds: &["stream:config-sync"],
+        description: "Config sync consumers of `stream:config-sync` other than the API: the document's \"whisper/translation services (through existing REST clients) or additional workers\" — a worker in this group applies snapshots and rollbacks to those services through their REST clients.",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "monitoring",
+        binds: &["stream:audio-results"],
+        description: "Monitoring Worker: a consumer of `stream:audio-results` (latency, failures, usage); it publishes `stream:monitoring` and recovery requests on `stream:bot-control`.",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "orchestration-api",
+        binds: &[
+            "stream:audio-results",
+            "stream:config-sync",
+            "stream:bot-control",
+            "stream:monitoring",
+        ],
+        description: "The FastAPI orchestration service's own group: \"API subscribes to `stream:audio-results` (separate consumer group) and delivers updates to WebSocket clients\"; it also reads `stream:config-sync` (consumer \"API\"), `BotStatusUpdate` on `stream:bot-control` (\"worker → API, for dashboards\") and `stream:monitoring` (\"for `/api/system/health`\").",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "translation-worker",
+        binds: &["stream:audio-results"],
+        description: "Translation Worker (\"optional\" consumer of `stream:audio-results`): \"processes text → emits `TranslationCompleted`\" for each `TranslationRequested`, ignoring the other results.",
+    },
+];
+impl ::event_contracts_runtime::transport::Contract for System {
+    type Message = Message;
+    const SYSTEM: &'static str = "audio";
+    fn events() -> &'static [::event_contracts_runtime::EventInfo] {
+        &EVENTS
+    }
+    fn consumer_groups() -> &'static [::event_contracts_runtime::transport::ConsumerGroup] {
+        &CONSUMER_GROUPS
+    }
+    fn decode(
+        _channel: &str,
+        bytes: &[u8],
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
+        decode_message(bytes)
+    }
+    fn outgoing(
+        message: &Message,
+    ) -> ::std::result::Result<
+        ::event_contracts_runtime::transport::Outgoing,
+        ::event_contracts_runtime::EncodeError,
+    > {
+        let payload = encode_message(message)?;
+        let message_id: ::std::option::Option<::std::string::String> = Some(
+            message.event_id.to_string(),
+        );
+        let message_id = message_id.unwrap_or_default();
+        let mut headers = ::event_contracts_runtime::transport::Headers::new();
+        headers.insert("content-type", "application/json");
+        Ok(::event_contracts_runtime::transport::Outgoing {
+            channel: message.payload.info().channel.address().to_owned(),
+            key: Some(message_id.clone()),
+            message_id,
+            payload,
+            headers,
+        })
+    }
+    fn event_name(message: &Message) -> &str {
+        message.payload.name()
+    }
+    fn message_id(message: &Message) -> ::std::option::Option<::std::string::String> {
+        Some(message.event_id.to_string())
+    }
+    fn idempotency_key(
+        message: &Message,
+    ) -> ::std::option::Option<::std::string::String> {
+        let key: ::std::option::Option<::std::string::String> = match &message.payload {
+            AudioEvent::AudioChunkReceived(e) => {
+                Some(["AudioChunkReceived".to_owned(), e.chunk_id.to_string()].join(":"))
+            }
+            AudioEvent::TranscriptionCompleted(e) => {
+                Some(
+                    ["TranscriptionCompleted".to_owned(), e.chunk_id.to_string()]
+                        .join(":"),
+                )
+            }
+            AudioEvent::TranslationRequested(e) => {
+                Some(
+                    ["TranslationRequested".to_owned(), e.chunk_id.to_string()].join(":"),
+                )
+            }
+            AudioEvent::TranslationCompleted(e) => {
+                Some(
+                    ["TranslationCompleted".to_owned(), e.chunk_id.to_string()].join(":"),
+                )
+            }
+            AudioEvent::ProcessingFailed(_) => None,
+            AudioEvent::ConfigSnapshot(_) => None,
+            AudioEvent::ConfigDriftDetected(_) => None,
+            AudioEvent::ConfigRollbackRequested(_) => None,
+            AudioEvent::BotRequested(e) => {
+                Some(["BotRequested".to_owned(), e.bot_id.to_string()].join(":"))
+            }
+            AudioEvent::BotStopRequested(e) => {
+                Some(["BotStopRequested".to_owned(), e.bot_id.to_string()].join(":"))
+            }
+            AudioEvent::BotStatusUpdate(_) => None,
+            AudioEvent::ServiceHealthReport(_) => None,
+            AudioEvent::AnomalyDetected(_) => None,
+            AudioEvent::UsageMetrics(_) => None,
+        };
+        key.or_else(|| Self::message_id(message))
+    }
+    fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
+        message
+            .span_id
+            .as_deref()
+            .and_then(|span| {
+                ::event_contracts_runtime::transport::trace::TraceParent::parse(
+                        &format!("00-{}-{span}-01", message.trace_id),
+                    )
+                    .map(|t| t.to_string())
+            })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<AudioChunkReceived> for System {
+    fn wrap(
+        event: AudioChunkReceived,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "AudioChunkReceived".to_owned();
+        let payload = AudioEvent::AudioChunkReceived(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<TranscriptionCompleted> for System {
+    fn wrap(
+        event: TranscriptionCompleted,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "TranscriptionCompleted".to_owned();
+        let payload = AudioEvent::TranscriptionCompleted(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<TranslationRequested> for System {
+    fn wrap(
+        event: TranslationRequested,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "TranslationRequested".to_owned();
+        let payload = AudioEvent::TranslationRequested(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<TranslationCompleted> for System {
+    fn wrap(
+        event: TranslationCompleted,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "TranslationCompleted".to_owned();
+        let payload = AudioEvent::TranslationCompleted(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ProcessingFailed> for System {
+    fn wrap(
+        event: ProcessingFailed,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "ProcessingFailed".to_owned();
+        let payload = AudioEvent::ProcessingFailed(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ConfigSnapshot> for System {
+    fn wrap(
+        event: ConfigSnapshot,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "ConfigSnapshot".to_owned();
+        let payload = AudioEvent::ConfigSnapshot(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ConfigDriftDetected> for System {
+    fn wrap(
+        event: ConfigDriftDetected,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "ConfigDriftDetected".to_owned();
+        let payload = AudioEvent::ConfigDriftDetected(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ConfigRollbackRequested>
+for System {
+    fn wrap(
+        event: ConfigRollbackRequested,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "ConfigRollbackRequested".to_owned();
+        let payload = AudioEvent::ConfigRollbackRequested(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<BotRequested> for System {
+    fn wrap(
+        event: BotRequested,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "BotRequested".to_owned();
+        let payload = AudioEvent::BotRequested(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<BotStopRequested> for System {
+    fn wrap(
+        event: BotStopRequested,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "BotStopRequested".to_owned();
+        let payload = AudioEvent::BotStopRequested(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<BotStatusUpdate> for System {
+    fn wrap(
+        event: BotStatusUpdate,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "BotStatusUpdate".to_owned();
+        let payload = AudioEvent::BotStatusUpdate(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ServiceHealthReport> for System {
+    fn wrap(
+        event: ServiceHealthReport,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "ServiceHealthReport".to_owned();
+        let payload = AudioEvent::ServiceHealthReport(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<AnomalyDetected> for System {
+    fn wrap(
+        event: AnomalyDetected,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "AnomalyDetected".to_owned();
+        let payload = AudioEvent::AnomalyDetected(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<UsageMetrics> for System {
+    fn wrap(
+        event: UsageMetrics,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let event_type: ::std::string::String = "UsageMetrics".to_owned();
+        let payload = AudioEvent::UsageMetrics(event);
+        Ok(AudioEnvelope {
+            schema_version: AudioEnvelopeSchemaVersion::V1,
+            event_id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/event_id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            event_type,
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            trace_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.trace_id)
+                .unwrap_or_else(|| {
+                    ::event_contracts_runtime::transport::trace::TraceParent::new_root()
+                        .trace_id
+                }),
+            span_id: meta
+                .traceparent
+                .as_deref()
+                .and_then(
+                    ::event_contracts_runtime::transport::trace::TraceParent::parse,
+                )
+                .map(|t| t.parent_id),
+            payload,
+        })
+    }
+}
+/// Typed handlers of this system's events: implement the methods of the events your
+/// consumer group reads. A method returns `HandlerError::Retry` for a transient
+/// failure (retried with backoff, then dead-lettered) or `HandlerError::Reject` for a
+/// message that can never succeed (dead-lettered at once).
+pub trait Handler: Send + Sync + 'static {
+    /// `AudioChunkReceived` on `stream:audio-ingest`. Default: acknowledge it unread.
+    fn audio_chunk_received(
+        &self,
+        message: AudioEnvelope<AudioChunkReceived>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `TranscriptionCompleted` on `stream:audio-results`. Default: acknowledge it unread.
+    fn transcription_completed(
+        &self,
+        message: AudioEnvelope<TranscriptionCompleted>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `TranslationRequested` on `stream:audio-results`. Default: acknowledge it unread.
+    fn translation_requested(
+        &self,
+        message: AudioEnvelope<TranslationRequested>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `TranslationCompleted` on `stream:audio-results`. Default: acknowledge it unread.
+    fn translation_completed(
+        &self,
+        message: AudioEnvelope<TranslationCompleted>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ProcessingFailed` on `stream:audio-results`. Default: acknowledge it unread.
+    fn processing_failed(
+        &self,
+        message: AudioEnvelope<ProcessingFailed>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ConfigSnapshot` on `stream:config-sync`. Default: acknowledge it unread.
+    fn config_snapshot(
+        &self,
+        message: AudioEnvelope<ConfigSnapshot>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ConfigDriftDetected` on `stream:config-sync`. Default: acknowledge it unread.
+    fn config_drift_detected(
+        &self,
+        message: AudioEnvelope<ConfigDriftDetected>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ConfigRollbackRequested` on `stream:config-sync`. Default: acknowledge it unread.
+    fn config_rollback_requested(
+        &self,
+        message: AudioEnvelope<ConfigRollbackRequested>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `BotRequested` on `stream:bot-control`. Default: acknowledge it unread.
+    fn bot_requested(
+        &self,
+        message: AudioEnvelope<BotRequested>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `BotStopRequested` on `stream:bot-control`. Default: acknowledge it unread.
+    fn bot_stop_requested(
+        &self,
+        message: AudioEnvelope<BotStopRequested>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `BotStatusUpdate` on `stream:bot-control`. Default: acknowledge it unread.
+    fn bot_status_update(
+        &self,
+        message: AudioEnvelope<BotStatusUpdate>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ServiceHealthReport` on `stream:monitoring`. Default: acknowledge it unread.
+    fn service_health_report(
+        &self,
+        message: AudioEnvelope<ServiceHealthReport>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `AnomalyDetected` on `stream:monitoring`. Default: acknowledge it unread.
+    fn anomaly_detected(
+        &self,
+        message: AudioEnvelope<AnomalyDetected>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `UsageMetrics` on `stream:monitoring`. Default: acknowledge it unread.
+    fn usage_metrics(
+        &self,
+        message: AudioEnvelope<UsageMetrics>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+}
+/// Adapts a [`Handler`] to the consumer engine (`runtime::transport::run`).
+#[derive(Clone, Debug, Default)]
+pub struct Dispatch<H>(pub H);
+impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
+    async fn handle(
+        &self,
+        message: <System as ::event_contracts_runtime::transport::Contract>::Message,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> ::event_contracts_runtime::transport::HandlerResult {
+        let (envelope, event) = message.into_parts();
+        match event {
+            AudioEvent::AudioChunkReceived(event) => {
+                self.0
+                    .audio_chunk_received(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::TranscriptionCompleted(event) => {
+                self.0
+                    .transcription_completed(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::TranslationRequested(event) => {
+                self.0
+                    .translation_requested(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::TranslationCompleted(event) => {
+                self.0
+                    .translation_completed(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::ProcessingFailed(event) => {
+                self.0.processing_failed(envelope.map_payload(|()| event), context).await
+            }
+            AudioEvent::ConfigSnapshot(event) => {
+                self.0.config_snapshot(envelope.map_payload(|()| event), context).await
+            }
+            AudioEvent::ConfigDriftDetected(event) => {
+                self.0
+                    .config_drift_detected(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::ConfigRollbackRequested(event) => {
+                self.0
+                    .config_rollback_requested(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::BotRequested(event) => {
+                self.0.bot_requested(envelope.map_payload(|()| event), context).await
+            }
+            AudioEvent::BotStopRequested(event) => {
+                self.0
+                    .bot_stop_requested(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::BotStatusUpdate(event) => {
+                self.0.bot_status_update(envelope.map_payload(|()| event), context).await
+            }
+            AudioEvent::ServiceHealthReport(event) => {
+                self.0
+                    .service_health_report(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            AudioEvent::AnomalyDetected(event) => {
+                self.0.anomaly_detected(envelope.map_payload(|()| event), context).await
+            }
+            AudioEvent::UsageMetrics(event) => {
+                self.0.usage_metrics(envelope.map_payload(|()| event), context).await
+            }
+        }
+    }
 }

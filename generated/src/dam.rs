@@ -4135,3 +4135,456 @@ pub fn encode_message(
 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::event_contracts_runtime::EncodeError> {
     event.encode()
 }
+/// The `dam` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct System;
+/// The consumer groups of the catalog, with the channels each reads.
+pub static CONSUMER_GROUPS: [::event_contracts_runtime::transport::ConsumerGroup; 5usize] = [
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "video-api",
+        binds: &["capture.*"],
+        description: "The video-api service: picks up recordings and device state from the capture daemon to create ingest jobs (\"service communication\").",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "web-ui",
+        binds: &["capture.*", "video.*"],
+        description: "The video-web-app frontend (via its backend): \"UI updates\" for devices, recordings and ingest jobs.",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "automation-agents",
+        binds: &["capture.recording_stopped", "video.ingest_job_completed", "*.error"],
+        description: "\"automation agents\": react to finished recordings, completed ingest jobs and errors from any service.",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "observability",
+        binds: &["#"],
+        description: "\"observability\": metrics, logs and tracing over every topic.",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "audit-log",
+        binds: &["tenant.#"],
+        description: "Writes `tenant.*` events to `data/audit.log` \"as an immutable trail\".",
+    },
+];
+impl ::event_contracts_runtime::transport::Contract for System {
+    type Message = DamEvent;
+    const SYSTEM: &'static str = "dam";
+    fn events() -> &'static [::event_contracts_runtime::EventInfo] {
+        &EVENTS
+    }
+    fn consumer_groups() -> &'static [::event_contracts_runtime::transport::ConsumerGroup] {
+        &CONSUMER_GROUPS
+    }
+    fn decode(
+        channel: &str,
+        bytes: &[u8],
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::DecodeError> {
+        decode_message(channel, bytes)
+    }
+    fn outgoing(
+        message: &DamEvent,
+    ) -> ::std::result::Result<
+        ::event_contracts_runtime::transport::Outgoing,
+        ::event_contracts_runtime::EncodeError,
+    > {
+        let payload = encode_message(message)?;
+        let message_id = Self::message_id(message)
+            .unwrap_or_else(|| {
+                ::event_contracts_runtime::transport::Meta::default().id_or_new()
+            });
+        let mut headers = ::event_contracts_runtime::transport::Headers::new();
+        headers.insert("content-type", "application/json");
+        Ok(::event_contracts_runtime::transport::Outgoing {
+            channel: message.info().channel.address().to_owned(),
+            key: Some(message_id.clone()),
+            message_id,
+            payload,
+            headers,
+        })
+    }
+    fn event_name(message: &DamEvent) -> &str {
+        message.name()
+    }
+    fn message_id(message: &DamEvent) -> ::std::option::Option<::std::string::String> {
+        match message {
+            DamEvent::CaptureAlive(_) => None,
+            DamEvent::CaptureDeviceList(_) => None,
+            DamEvent::CaptureRecordingStarted(_) => None,
+            DamEvent::CaptureRecordingStopped(_) => None,
+            DamEvent::CaptureError(_) => None,
+            DamEvent::VideoIngestJobCreated(_) => None,
+            DamEvent::VideoIngestJobCompleted(_) => None,
+            DamEvent::VideoError(_) => None,
+            DamEvent::VideoReady(_) => None,
+            DamEvent::WebappAlive(_) => None,
+            DamEvent::WebappUserAction(_) => None,
+            DamEvent::WebappError(_) => None,
+            DamEvent::TenantRequest(_) => None,
+            DamEvent::TenantAccessDenied(_) => None,
+            DamEvent::TenantResourceChanged(_) => None,
+        }
+    }
+    fn idempotency_key(
+        message: &DamEvent,
+    ) -> ::std::option::Option<::std::string::String> {
+        let key: ::std::option::Option<::std::string::String> = match message {
+            DamEvent::CaptureAlive(_) => None,
+            DamEvent::CaptureDeviceList(_) => None,
+            DamEvent::CaptureRecordingStarted(_) => None,
+            DamEvent::CaptureRecordingStopped(_) => None,
+            DamEvent::CaptureError(_) => None,
+            DamEvent::VideoIngestJobCreated(_) => None,
+            DamEvent::VideoIngestJobCompleted(_) => None,
+            DamEvent::VideoError(_) => None,
+            DamEvent::VideoReady(_) => None,
+            DamEvent::WebappAlive(_) => None,
+            DamEvent::WebappUserAction(_) => None,
+            DamEvent::WebappError(_) => None,
+            DamEvent::TenantRequest(_) => None,
+            DamEvent::TenantAccessDenied(_) => None,
+            DamEvent::TenantResourceChanged(_) => None,
+        };
+        key.or_else(|| Self::message_id(message))
+    }
+    fn traceparent(_message: &DamEvent) -> ::std::option::Option<::std::string::String> {
+        None
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<CaptureAlive> for System {
+    fn wrap(
+        event: CaptureAlive,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::CaptureAlive(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<CaptureDeviceList> for System {
+    fn wrap(
+        event: CaptureDeviceList,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::CaptureDeviceList(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<CaptureRecordingStarted>
+for System {
+    fn wrap(
+        event: CaptureRecordingStarted,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::CaptureRecordingStarted(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<CaptureRecordingStopped>
+for System {
+    fn wrap(
+        event: CaptureRecordingStopped,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::CaptureRecordingStopped(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<CaptureError> for System {
+    fn wrap(
+        event: CaptureError,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::CaptureError(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<VideoIngestJobCreated> for System {
+    fn wrap(
+        event: VideoIngestJobCreated,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::VideoIngestJobCreated(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<VideoIngestJobCompleted>
+for System {
+    fn wrap(
+        event: VideoIngestJobCompleted,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::VideoIngestJobCompleted(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<VideoError> for System {
+    fn wrap(
+        event: VideoError,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::VideoError(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<VideoReady> for System {
+    fn wrap(
+        event: VideoReady,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::VideoReady(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<WebappAlive> for System {
+    fn wrap(
+        event: WebappAlive,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::WebappAlive(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<WebappUserAction> for System {
+    fn wrap(
+        event: WebappUserAction,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::WebappUserAction(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<WebappError> for System {
+    fn wrap(
+        event: WebappError,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::WebappError(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<TenantRequest> for System {
+    fn wrap(
+        event: TenantRequest,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::TenantRequest(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<TenantAccessDenied> for System {
+    fn wrap(
+        event: TenantAccessDenied,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::TenantAccessDenied(event))
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<TenantResourceChanged> for System {
+    fn wrap(
+        event: TenantResourceChanged,
+        _meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<DamEvent, ::event_contracts_runtime::EncodeError> {
+        Ok(DamEvent::TenantResourceChanged(event))
+    }
+}
+/// Typed handlers of this system's events: implement the methods of the events your
+/// consumer group reads. A method returns `HandlerError::Retry` for a transient
+/// failure (retried with backoff, then dead-lettered) or `HandlerError::Reject` for a
+/// message that can never succeed (dead-lettered at once).
+pub trait Handler: Send + Sync + 'static {
+    /// `capture.alive` on `capture.alive`. Default: acknowledge it unread.
+    fn capture_alive(
+        &self,
+        message: CaptureAlive,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `capture.device_list` on `capture.device_list`. Default: acknowledge it unread.
+    fn capture_device_list(
+        &self,
+        message: CaptureDeviceList,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `capture.recording_started` on `capture.recording_started`. Default: acknowledge it unread.
+    fn capture_recording_started(
+        &self,
+        message: CaptureRecordingStarted,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `capture.recording_stopped` on `capture.recording_stopped`. Default: acknowledge it unread.
+    fn capture_recording_stopped(
+        &self,
+        message: CaptureRecordingStopped,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `capture.error` on `capture.error`. Default: acknowledge it unread.
+    fn capture_error(
+        &self,
+        message: CaptureError,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `video.ingest_job_created` on `video.ingest_job_created`. Default: acknowledge it unread.
+    fn video_ingest_job_created(
+        &self,
+        message: VideoIngestJobCreated,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `video.ingest_job_completed` on `video.ingest_job_completed`. Default: acknowledge it unread.
+    fn video_ingest_job_completed(
+        &self,
+        message: VideoIngestJobCompleted,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `video.error` on `video.error`. Default: acknowledge it unread.
+    fn video_error(
+        &self,
+        message: VideoError,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `video.ready` on `video.ready`. Default: acknowledge it unread.
+    fn video_ready(
+        &self,
+        message: VideoReady,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `webapp.alive` on `webapp.alive`. Default: acknowledge it unread.
+    fn webapp_alive(
+        &self,
+        message: WebappAlive,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `webapp.user_action` on `webapp.user_action`. Default: acknowledge it unread.
+    fn webapp_user_action(
+        &self,
+        message: WebappUserAction,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `webapp.error` on `webapp.error`. Default: acknowledge it unread.
+    fn webapp_error(
+        &self,
+        message: WebappError,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `tenant.request` on `tenant.request`. Default: acknowledge it unread.
+    fn tenant_request(
+        &self,
+        message: TenantRequest,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `tenant.access_denied` on `tenant.access_denied`. Default: acknowledge it unread.
+    fn tenant_access_denied(
+        &self,
+        message: TenantAccessDenied,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `tenant.resource_changed` on `tenant.resource_changed`. Default: acknowledge it unread.
+    fn tenant_resource_changed(
+        &self,
+        message: TenantResourceChanged,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+}
+/// Adapts a [`Handler`] to the consumer engine (`runtime::transport::run`).
+#[derive(Clone, Debug, Default)]
+pub struct Dispatch<H>(pub H);
+impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
+    async fn handle(
+        &self,
+        message: <System as ::event_contracts_runtime::transport::Contract>::Message,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> ::event_contracts_runtime::transport::HandlerResult {
+        match message {
+            DamEvent::CaptureAlive(event) => self.0.capture_alive(event, context).await,
+            DamEvent::CaptureDeviceList(event) => {
+                self.0.capture_device_list(event, context).await
+            }
+            DamEvent::CaptureRecordingStarted(event) => {
+                self.0.capture_recording_started(event, context).await
+            }
+            DamEvent::CaptureRecordingStopped(event) => {
+                self.0.capture_recording_stopped(event, context).await
+            }
+            DamEvent::CaptureError(event) => self.0.capture_error(event, context).await,
+            DamEvent::VideoIngestJobCreated(event) => {
+                self.0.video_ingest_job_created(event, context).await
+            }
+            DamEvent::VideoIngestJobCompleted(event) => {
+                self.0.video_ingest_job_completed(event, context).await
+            }
+            DamEvent::VideoError(event) => self.0.video_error(event, context).await,
+            DamEvent::VideoReady(event) => self.0.video_ready(event, context).await,
+            DamEvent::WebappAlive(event) => self.0.webapp_alive(event, context).await,
+            DamEvent::WebappUserAction(event) => {
+                self.0.webapp_user_action(event, context).await
+            }
+            DamEvent::WebappError(event) => self.0.webapp_error(event, context).await,
+            DamEvent::TenantRequest(event) => self.0.tenant_request(event, context).await,
+            DamEvent::TenantAccessDenied(event) => {
+                self.0.tenant_access_denied(event, context).await
+            }
+            DamEvent::TenantResourceChanged(event) => {
+                self.0.tenant_resource_changed(event, context).await
+            }
+        }
+    }
+}

@@ -74,6 +74,19 @@ impl<D> GatewayEnvelope<D> {
             data: f(self.data),
         }
     }
+    /// The envelope without its payload, and the payload.
+    pub fn into_parts(self) -> (GatewayEnvelope<()>, D) {
+        (
+            GatewayEnvelope {
+                id: self.id,
+                r#type: self.r#type,
+                timestamp: self.timestamp,
+                gateway: self.gateway,
+                data: (),
+            },
+            self.data,
+        )
+    }
 }
 /// `stream_trace`: "Live-stream lifecycle tracing" — "Gateway trace events for ingest/processing/orchestrator lifecycle"; key fields "`type`, `stream_id`, `pipeline_id`, `request_id`, `orchestrator_info{address,url}`, optional `timestamp`, optional `pipeline`, optional `message`". `data` is a tagged union on `data.type`. The eight subtypes of the document are authored by the gateway (server and BYOC paths). Code vs document: three more subtypes reach this Kafka type without being in the document, because the ai-runner sends them with `queue_event_type="stream_trace"` and the gateway relays them unchanged apart from the ids it writes over: `runner_receive_stream_request`, `runner_receive_first_ingest_segment`, `runner_send_first_processed_segment`. Limitation: BYOC worker containers can relay further subtypes under `stream_trace` (e.g. app or client traces). The union is closed, so they fail validation; a consumer should route such failures to a side channel rather than treat them as corrupt. Subtypes the catalog does not list (BYOC workers' own traces, relayed unchanged) are accepted as `StreamTraceOther`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
@@ -4178,4 +4191,548 @@ pub fn encode_message(
         );
     }
     Ok(::serde_json::to_vec(message)?)
+}
+/// The `livepeer` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct System;
+/// The consumer groups of the catalog, with the channels each reads.
+pub static CONSUMER_GROUPS: [::event_contracts_runtime::transport::ConsumerGroup; 2usize] = [
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "analytics",
+        binds: &["livepeer-gateway-events"],
+        description: "Analytics pipeline: stores every event (lifecycle latencies from `stream_trace`, ingest quality, payments, discovery and capability snapshots).",
+    },
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "stream-monitor",
+        binds: &["livepeer-gateway-events"],
+        description: "Stream monitoring: follows live streams (`stream_trace`, `stream_ingest_metrics`, `ai_stream_events`, `ai_stream_status`) to raise alerts and show stream health.",
+    },
+];
+impl ::event_contracts_runtime::transport::Contract for System {
+    type Message = Message;
+    const SYSTEM: &'static str = "livepeer";
+    fn events() -> &'static [::event_contracts_runtime::EventInfo] {
+        &EVENTS
+    }
+    fn consumer_groups() -> &'static [::event_contracts_runtime::transport::ConsumerGroup] {
+        &CONSUMER_GROUPS
+    }
+    fn decode(
+        _channel: &str,
+        bytes: &[u8],
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
+        decode_message(bytes)
+    }
+    fn outgoing(
+        message: &Message,
+    ) -> ::std::result::Result<
+        ::event_contracts_runtime::transport::Outgoing,
+        ::event_contracts_runtime::EncodeError,
+    > {
+        let payload = encode_message(message)?;
+        let message_id: ::std::option::Option<::std::string::String> = Some(
+            message.id.to_string(),
+        );
+        let message_id = message_id.unwrap_or_default();
+        let mut headers = ::event_contracts_runtime::transport::Headers::new();
+        headers.insert("content-type", "application/json");
+        Ok(::event_contracts_runtime::transport::Outgoing {
+            channel: message.data.info().channel.address().to_owned(),
+            key: Some(message_id.clone()),
+            message_id,
+            payload,
+            headers,
+        })
+    }
+    fn event_name(message: &Message) -> &str {
+        message.data.name()
+    }
+    fn message_id(message: &Message) -> ::std::option::Option<::std::string::String> {
+        Some(message.id.to_string())
+    }
+    fn idempotency_key(
+        message: &Message,
+    ) -> ::std::option::Option<::std::string::String> {
+        let key: ::std::option::Option<::std::string::String> = match &message.data {
+            LivepeerEvent::StreamTrace(_) => None,
+            LivepeerEvent::StreamIngestMetrics(_) => None,
+            LivepeerEvent::AiStreamEvents(_) => None,
+            LivepeerEvent::AiStreamStatus(_) => None,
+            LivepeerEvent::DiscoveryResults(_) => None,
+            LivepeerEvent::CreateNewPayment(_) => None,
+            LivepeerEvent::NetworkCapabilities(_) => None,
+            LivepeerEvent::CreateSignedTicket(_) => None,
+            LivepeerEvent::ForwardedEvent(_, _) => None,
+        };
+        key.or_else(|| Self::message_id(message))
+    }
+    fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
+        let _ = message;
+        None
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<StreamTrace> for System {
+    fn wrap(
+        event: StreamTrace,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "stream_trace".to_owned();
+        let data = LivepeerEvent::StreamTrace(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<StreamIngestMetrics> for System {
+    fn wrap(
+        event: StreamIngestMetrics,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "stream_ingest_metrics".to_owned();
+        let data = LivepeerEvent::StreamIngestMetrics(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<AiStreamEvents> for System {
+    fn wrap(
+        event: AiStreamEvents,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai_stream_events".to_owned();
+        let data = LivepeerEvent::AiStreamEvents(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<AiStreamStatus> for System {
+    fn wrap(
+        event: AiStreamStatus,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai_stream_status".to_owned();
+        let data = LivepeerEvent::AiStreamStatus(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<DiscoveryResults> for System {
+    fn wrap(
+        event: DiscoveryResults,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "discovery_results".to_owned();
+        let data = LivepeerEvent::DiscoveryResults(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<CreateNewPayment> for System {
+    fn wrap(
+        event: CreateNewPayment,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "create_new_payment".to_owned();
+        let data = LivepeerEvent::CreateNewPayment(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<NetworkCapabilities> for System {
+    fn wrap(
+        event: NetworkCapabilities,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "network_capabilities".to_owned();
+        let data = LivepeerEvent::NetworkCapabilities(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<CreateSignedTicket> for System {
+    fn wrap(
+        event: CreateSignedTicket,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "create_signed_ticket".to_owned();
+        let data = LivepeerEvent::CreateSignedTicket(event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ForwardedEvent> for System {
+    fn wrap(
+        event: ForwardedEvent,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = ::event_contracts_runtime::transport::Meta::require(
+                &meta.event_type,
+                "/type",
+                "the event's wire name (`Meta::event_type`)",
+            )?
+            .to_owned();
+        let data = LivepeerEvent::ForwardedEvent(r#type.clone(), event);
+        Ok(GatewayEnvelope {
+            id: match &meta.id {
+                Some(id) => {
+                    ::uuid::Uuid::parse_str(id)
+                        .map_err(|e| ::event_contracts_runtime::EncodeError::Invalid(
+                            ::event_contracts_runtime::Violations(
+                                vec![
+                                    ::event_contracts_runtime::Violation { pointer : "/id"
+                                    .into(), keyword : "format".into(), message :
+                                    format!("`{id}` is not a UUID: {e}") }
+                                ],
+                            ),
+                        ))?
+                }
+                None => ::uuid::Uuid::new_v4(),
+            },
+            r#type,
+            timestamp: ::std::time::SystemTime::now()
+                .duration_since(::std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default()
+                .to_string(),
+            gateway: meta.source.clone().unwrap_or_default(),
+            data,
+        })
+    }
+}
+/// Typed handlers of this system's events: implement the methods of the events your
+/// consumer group reads. A method returns `HandlerError::Retry` for a transient
+/// failure (retried with backoff, then dead-lettered) or `HandlerError::Reject` for a
+/// message that can never succeed (dead-lettered at once).
+pub trait Handler: Send + Sync + 'static {
+    /// `stream_trace` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn stream_trace(
+        &self,
+        message: GatewayEnvelope<StreamTrace>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `stream_ingest_metrics` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn stream_ingest_metrics(
+        &self,
+        message: GatewayEnvelope<StreamIngestMetrics>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai_stream_events` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn ai_stream_events(
+        &self,
+        message: GatewayEnvelope<AiStreamEvents>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai_stream_status` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn ai_stream_status(
+        &self,
+        message: GatewayEnvelope<AiStreamStatus>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `discovery_results` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn discovery_results(
+        &self,
+        message: GatewayEnvelope<DiscoveryResults>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `create_new_payment` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn create_new_payment(
+        &self,
+        message: GatewayEnvelope<CreateNewPayment>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `network_capabilities` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn network_capabilities(
+        &self,
+        message: GatewayEnvelope<NetworkCapabilities>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `create_signed_ticket` on `livepeer-gateway-events`. Default: acknowledge it unread.
+    fn create_signed_ticket(
+        &self,
+        message: GatewayEnvelope<CreateSignedTicket>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// Any event the catalog does not list (its name is in the envelope). Default: acknowledge it unread.
+    fn forwarded_event(
+        &self,
+        message: GatewayEnvelope<ForwardedEvent>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+}
+/// Adapts a [`Handler`] to the consumer engine (`runtime::transport::run`).
+#[derive(Clone, Debug, Default)]
+pub struct Dispatch<H>(pub H);
+impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
+    async fn handle(
+        &self,
+        message: <System as ::event_contracts_runtime::transport::Contract>::Message,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> ::event_contracts_runtime::transport::HandlerResult {
+        let (envelope, event) = message.into_parts();
+        match event {
+            LivepeerEvent::StreamTrace(event) => {
+                self.0.stream_trace(envelope.map_payload(|()| event), context).await
+            }
+            LivepeerEvent::StreamIngestMetrics(event) => {
+                self.0
+                    .stream_ingest_metrics(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            LivepeerEvent::AiStreamEvents(event) => {
+                self.0.ai_stream_events(envelope.map_payload(|()| event), context).await
+            }
+            LivepeerEvent::AiStreamStatus(event) => {
+                self.0.ai_stream_status(envelope.map_payload(|()| event), context).await
+            }
+            LivepeerEvent::DiscoveryResults(event) => {
+                self.0.discovery_results(envelope.map_payload(|()| event), context).await
+            }
+            LivepeerEvent::CreateNewPayment(event) => {
+                self.0
+                    .create_new_payment(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            LivepeerEvent::NetworkCapabilities(event) => {
+                self.0
+                    .network_capabilities(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            LivepeerEvent::CreateSignedTicket(event) => {
+                self.0
+                    .create_signed_ticket(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            LivepeerEvent::ForwardedEvent(_, event) => {
+                self.0.forwarded_event(envelope.map_payload(|()| event), context).await
+            }
+        }
+    }
 }

@@ -174,6 +174,25 @@ impl<D> CloudEventEnvelope<D> {
             data: f(self.data),
         }
     }
+    /// The envelope without its payload, and the payload.
+    pub fn into_parts(self) -> (CloudEventEnvelope<()>, D) {
+        (
+            CloudEventEnvelope {
+                specversion: self.specversion,
+                id: self.id,
+                source: self.source,
+                r#type: self.r#type,
+                subject: self.subject,
+                time: self.time,
+                datacontenttype: self.datacontenttype,
+                seq: self.seq,
+                traceparent: self.traceparent,
+                extensions: self.extensions,
+                data: (),
+            },
+            self.data,
+        )
+    }
 }
 /// `specversion: "1.0"`.
 #[derive(
@@ -3680,4 +3699,1019 @@ pub fn encode_message(
         );
     }
     Ok(::serde_json::to_vec(message)?)
+}
+/// The `orchestrator` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct System;
+/// The consumer groups of the catalog, with the channels each reads.
+pub static CONSUMER_GROUPS: [::event_contracts_runtime::transport::ConsumerGroup; 1usize] = [
+    ::event_contracts_runtime::transport::ConsumerGroup {
+        name: "orchestrator-ingest",
+        binds: &["/api/ingest/event"],
+        description: "The orchestrator's ingestion endpoint (`app/api/ingest/event/route.ts`): validates the envelope and data, deduplicates by id (Redis), stores the event (MongoDB `events`), and dispatches to `events.service` handlers.",
+    },
+];
+impl ::event_contracts_runtime::transport::Contract for System {
+    type Message = Message;
+    const SYSTEM: &'static str = "orchestrator";
+    fn events() -> &'static [::event_contracts_runtime::EventInfo] {
+        &EVENTS
+    }
+    fn consumer_groups() -> &'static [::event_contracts_runtime::transport::ConsumerGroup] {
+        &CONSUMER_GROUPS
+    }
+    fn decode(
+        _channel: &str,
+        bytes: &[u8],
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
+        decode_message(bytes)
+    }
+    fn outgoing(
+        message: &Message,
+    ) -> ::std::result::Result<
+        ::event_contracts_runtime::transport::Outgoing,
+        ::event_contracts_runtime::EncodeError,
+    > {
+        let payload = encode_message(message)?;
+        let message_id: ::std::option::Option<::std::string::String> = Some(
+            message.id.to_string(),
+        );
+        let message_id = message_id.unwrap_or_default();
+        let mut headers = ::event_contracts_runtime::transport::Headers::new();
+        headers.insert("content-type", "application/json");
+        Ok(::event_contracts_runtime::transport::Outgoing {
+            channel: message.data.info().channel.address().to_owned(),
+            key: Some(message_id.clone()),
+            message_id,
+            payload,
+            headers,
+        })
+    }
+    fn event_name(message: &Message) -> &str {
+        message.data.name()
+    }
+    fn message_id(message: &Message) -> ::std::option::Option<::std::string::String> {
+        Some(message.id.to_string())
+    }
+    fn idempotency_key(
+        message: &Message,
+    ) -> ::std::option::Option<::std::string::String> {
+        let key: ::std::option::Option<::std::string::String> = match &message.data {
+            OrchestratorEvent::RunStartedData(_) => None,
+            OrchestratorEvent::RunCompletedData(_) => None,
+            OrchestratorEvent::RunFailedData(_) => None,
+            OrchestratorEvent::RunCanceledData(_) => None,
+            OrchestratorEvent::RunStageStartedData(_) => None,
+            OrchestratorEvent::RunStageProgressData(_) => None,
+            OrchestratorEvent::RunStageCompletedData(_) => None,
+            OrchestratorEvent::NodeCreatedData(_) => None,
+            OrchestratorEvent::NodeExecutingData(_) => None,
+            OrchestratorEvent::NodeCompletedData(_) => None,
+            OrchestratorEvent::PaperStartedData(_) => None,
+            OrchestratorEvent::PaperGeneratedData(_) => None,
+            OrchestratorEvent::ArtifactRegisteredData(_) => None,
+            OrchestratorEvent::ArtifactFailedData(_) => None,
+            OrchestratorEvent::ValidationAutoStartedData(_) => None,
+            OrchestratorEvent::ValidationAutoCompletedData(_) => None,
+            OrchestratorEvent::MyFeatureStartedData(_) => None,
+            OrchestratorEvent::MyFeatureCompletedData(_) => None,
+            OrchestratorEvent::MyFeatureProgressData(_) => None,
+        };
+        key.or_else(|| Self::message_id(message))
+    }
+    fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
+        message.traceparent.clone()
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RunStartedData> for System {
+    fn wrap(
+        event: RunStartedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.run.started".to_owned();
+        let data = OrchestratorEvent::RunStartedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RunCompletedData> for System {
+    fn wrap(
+        event: RunCompletedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.run.completed".to_owned();
+        let data = OrchestratorEvent::RunCompletedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RunFailedData> for System {
+    fn wrap(
+        event: RunFailedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.run.failed".to_owned();
+        let data = OrchestratorEvent::RunFailedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RunCanceledData> for System {
+    fn wrap(
+        event: RunCanceledData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.run.canceled".to_owned();
+        let data = OrchestratorEvent::RunCanceledData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RunStageStartedData> for System {
+    fn wrap(
+        event: RunStageStartedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.run.stage_started".to_owned();
+        let data = OrchestratorEvent::RunStageStartedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RunStageProgressData> for System {
+    fn wrap(
+        event: RunStageProgressData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.run.stage_progress".to_owned();
+        let data = OrchestratorEvent::RunStageProgressData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<RunStageCompletedData> for System {
+    fn wrap(
+        event: RunStageCompletedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.run.stage_completed".to_owned();
+        let data = OrchestratorEvent::RunStageCompletedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<NodeCreatedData> for System {
+    fn wrap(
+        event: NodeCreatedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.node.created".to_owned();
+        let data = OrchestratorEvent::NodeCreatedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<NodeExecutingData> for System {
+    fn wrap(
+        event: NodeExecutingData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.node.executing".to_owned();
+        let data = OrchestratorEvent::NodeExecutingData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<NodeCompletedData> for System {
+    fn wrap(
+        event: NodeCompletedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.node.completed".to_owned();
+        let data = OrchestratorEvent::NodeCompletedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<PaperStartedData> for System {
+    fn wrap(
+        event: PaperStartedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.paper.started".to_owned();
+        let data = OrchestratorEvent::PaperStartedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<PaperGeneratedData> for System {
+    fn wrap(
+        event: PaperGeneratedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.paper.generated".to_owned();
+        let data = OrchestratorEvent::PaperGeneratedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ArtifactRegisteredData> for System {
+    fn wrap(
+        event: ArtifactRegisteredData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.artifact.registered".to_owned();
+        let data = OrchestratorEvent::ArtifactRegisteredData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ArtifactFailedData> for System {
+    fn wrap(
+        event: ArtifactFailedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.artifact.failed".to_owned();
+        let data = OrchestratorEvent::ArtifactFailedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ValidationAutoStartedData>
+for System {
+    fn wrap(
+        event: ValidationAutoStartedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.validation.auto_started".to_owned();
+        let data = OrchestratorEvent::ValidationAutoStartedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<ValidationAutoCompletedData>
+for System {
+    fn wrap(
+        event: ValidationAutoCompletedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.validation.auto_completed".to_owned();
+        let data = OrchestratorEvent::ValidationAutoCompletedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<MyFeatureStartedData> for System {
+    fn wrap(
+        event: MyFeatureStartedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.myfeature.started".to_owned();
+        let data = OrchestratorEvent::MyFeatureStartedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<MyFeatureCompletedData> for System {
+    fn wrap(
+        event: MyFeatureCompletedData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.myfeature.completed".to_owned();
+        let data = OrchestratorEvent::MyFeatureCompletedData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+impl ::event_contracts_runtime::transport::Publishes<MyFeatureProgressData> for System {
+    fn wrap(
+        event: MyFeatureProgressData,
+        meta: &::event_contracts_runtime::transport::Meta,
+    ) -> ::std::result::Result<Message, ::event_contracts_runtime::EncodeError> {
+        let r#type: ::std::string::String = "ai.myfeature.progress".to_owned();
+        let data = OrchestratorEvent::MyFeatureProgressData(event);
+        Ok(CloudEventEnvelope {
+            specversion: CloudEventEnvelopeSpecversion::V10,
+            id: meta.id_or_new(),
+            source: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.source,
+                    "/source",
+                    "the publishing service (`source`)",
+                )?
+                .to_owned(),
+            r#type,
+            subject: ::event_contracts_runtime::transport::Meta::require(
+                    &meta.subject,
+                    "/subject",
+                    "a `subject` (e.g. `run/{runId}`)",
+                )?
+                .to_owned(),
+            time: ::event_contracts_runtime::DateTime::now_utc(),
+            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            data,
+            seq: meta.seq,
+            traceparent: meta.traceparent.clone(),
+            extensions: None,
+        })
+    }
+}
+/// Typed handlers of this system's events: implement the methods of the events your
+/// consumer group reads. A method returns `HandlerError::Retry` for a transient
+/// failure (retried with backoff, then dead-lettered) or `HandlerError::Reject` for a
+/// message that can never succeed (dead-lettered at once).
+pub trait Handler: Send + Sync + 'static {
+    /// `ai.run.started` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn run_started_data(
+        &self,
+        message: CloudEventEnvelope<RunStartedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.run.completed` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn run_completed_data(
+        &self,
+        message: CloudEventEnvelope<RunCompletedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.run.failed` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn run_failed_data(
+        &self,
+        message: CloudEventEnvelope<RunFailedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.run.canceled` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn run_canceled_data(
+        &self,
+        message: CloudEventEnvelope<RunCanceledData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.run.stage_started` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn run_stage_started_data(
+        &self,
+        message: CloudEventEnvelope<RunStageStartedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.run.stage_progress` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn run_stage_progress_data(
+        &self,
+        message: CloudEventEnvelope<RunStageProgressData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.run.stage_completed` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn run_stage_completed_data(
+        &self,
+        message: CloudEventEnvelope<RunStageCompletedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.node.created` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn node_created_data(
+        &self,
+        message: CloudEventEnvelope<NodeCreatedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.node.executing` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn node_executing_data(
+        &self,
+        message: CloudEventEnvelope<NodeExecutingData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.node.completed` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn node_completed_data(
+        &self,
+        message: CloudEventEnvelope<NodeCompletedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.paper.started` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn paper_started_data(
+        &self,
+        message: CloudEventEnvelope<PaperStartedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.paper.generated` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn paper_generated_data(
+        &self,
+        message: CloudEventEnvelope<PaperGeneratedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.artifact.registered` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn artifact_registered_data(
+        &self,
+        message: CloudEventEnvelope<ArtifactRegisteredData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.artifact.failed` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn artifact_failed_data(
+        &self,
+        message: CloudEventEnvelope<ArtifactFailedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.validation.auto_started` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn validation_auto_started_data(
+        &self,
+        message: CloudEventEnvelope<ValidationAutoStartedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.validation.auto_completed` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn validation_auto_completed_data(
+        &self,
+        message: CloudEventEnvelope<ValidationAutoCompletedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.myfeature.started` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn my_feature_started_data(
+        &self,
+        message: CloudEventEnvelope<MyFeatureStartedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.myfeature.completed` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn my_feature_completed_data(
+        &self,
+        message: CloudEventEnvelope<MyFeatureCompletedData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+    /// `ai.myfeature.progress` on `/api/ingest/event`. Default: acknowledge it unread.
+    fn my_feature_progress_data(
+        &self,
+        message: CloudEventEnvelope<MyFeatureProgressData>,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
+        let _ = (message, context);
+        ::std::future::ready(Ok(()))
+    }
+}
+/// Adapts a [`Handler`] to the consumer engine (`runtime::transport::run`).
+#[derive(Clone, Debug, Default)]
+pub struct Dispatch<H>(pub H);
+impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
+    async fn handle(
+        &self,
+        message: <System as ::event_contracts_runtime::transport::Contract>::Message,
+        context: &::event_contracts_runtime::transport::Context,
+    ) -> ::event_contracts_runtime::transport::HandlerResult {
+        let (envelope, event) = message.into_parts();
+        match event {
+            OrchestratorEvent::RunStartedData(event) => {
+                self.0.run_started_data(envelope.map_payload(|()| event), context).await
+            }
+            OrchestratorEvent::RunCompletedData(event) => {
+                self.0
+                    .run_completed_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::RunFailedData(event) => {
+                self.0.run_failed_data(envelope.map_payload(|()| event), context).await
+            }
+            OrchestratorEvent::RunCanceledData(event) => {
+                self.0.run_canceled_data(envelope.map_payload(|()| event), context).await
+            }
+            OrchestratorEvent::RunStageStartedData(event) => {
+                self.0
+                    .run_stage_started_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::RunStageProgressData(event) => {
+                self.0
+                    .run_stage_progress_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::RunStageCompletedData(event) => {
+                self.0
+                    .run_stage_completed_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::NodeCreatedData(event) => {
+                self.0.node_created_data(envelope.map_payload(|()| event), context).await
+            }
+            OrchestratorEvent::NodeExecutingData(event) => {
+                self.0
+                    .node_executing_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::NodeCompletedData(event) => {
+                self.0
+                    .node_completed_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::PaperStartedData(event) => {
+                self.0
+                    .paper_started_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::PaperGeneratedData(event) => {
+                self.0
+                    .paper_generated_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::ArtifactRegisteredData(event) => {
+                self.0
+                    .artifact_registered_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::ArtifactFailedData(event) => {
+                self.0
+                    .artifact_failed_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::ValidationAutoStartedData(event) => {
+                self.0
+                    .validation_auto_started_data(
+                        envelope.map_payload(|()| event),
+                        context,
+                    )
+                    .await
+            }
+            OrchestratorEvent::ValidationAutoCompletedData(event) => {
+                self.0
+                    .validation_auto_completed_data(
+                        envelope.map_payload(|()| event),
+                        context,
+                    )
+                    .await
+            }
+            OrchestratorEvent::MyFeatureStartedData(event) => {
+                self.0
+                    .my_feature_started_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::MyFeatureCompletedData(event) => {
+                self.0
+                    .my_feature_completed_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+            OrchestratorEvent::MyFeatureProgressData(event) => {
+                self.0
+                    .my_feature_progress_data(envelope.map_payload(|()| event), context)
+                    .await
+            }
+        }
+    }
 }

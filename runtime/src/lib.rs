@@ -10,6 +10,7 @@ mod datetime;
 mod schema_set;
 
 pub mod de;
+pub mod transport;
 
 use std::fmt;
 

@@ -1,0 +1,239 @@
+//! The consumer engine: one decision per delivery ([`process`]), the same on every transport,
+//! and the loop ([`run`]) that carries the decision out through a transport's [`Source`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::{
+    Context, Contract, DeadLetter, DeadLetterReason, Delivery, Handle, HandlerError,
+    IdempotencyStore, NoIdempotency, RetryPolicy, Shutdown, TransportError, UnknownPolicy,
+    TRACEPARENT_HEADER,
+};
+use crate::DecodeError;
+
+/// How a consumer treats failures.
+#[derive(Clone, Debug, Default)]
+pub struct Policy<I = NoIdempotency> {
+    /// The consumer group (recorded on dead letters and idempotency keys).
+    pub group: String,
+    pub retry: RetryPolicy,
+    pub unknown: UnknownPolicy,
+    /// Units of work already done are skipped (a redelivered or re-published message).
+    pub idempotency: I,
+}
+
+impl Policy<NoIdempotency> {
+    pub fn new(group: impl Into<String>) -> Self {
+        Self {
+            group: group.into(),
+            ..Self::default()
+        }
+    }
+}
+
+impl<I> Policy<I> {
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_unknown(mut self, unknown: UnknownPolicy) -> Self {
+        self.unknown = unknown;
+        self
+    }
+
+    pub fn with_idempotency<J: IdempotencyStore>(self, idempotency: J) -> Policy<J> {
+        Policy {
+            group: self.group,
+            retry: self.retry,
+            unknown: self.unknown,
+            idempotency,
+        }
+    }
+}
+
+/// What to do with one delivery.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Disposition {
+    /// Handled: acknowledge.
+    Ack,
+    /// Nothing to do (unknown event under [`UnknownPolicy::Skip`], or a unit of work already
+    /// done): acknowledge.
+    Skip { why: String },
+    /// The handler failed transiently: redeliver after `after`, as attempt `attempt + 1`.
+    Retry { after: Duration, error: String },
+    /// Cannot be handled: dead-letter, then acknowledge.
+    DeadLetter(DeadLetter),
+}
+
+/// Decides one delivery: decode and validate, skip finished work, run the handler, and turn
+/// its failure into a retry or a dead letter. Never panics on bad input.
+pub async fn process<C, H, I>(handler: &H, delivery: &Delivery, policy: &Policy<I>) -> Disposition
+where
+    C: Contract,
+    H: Handle<C>,
+    I: IdempotencyStore,
+{
+    let dead = |reason: DeadLetterReason, error: String| {
+        Disposition::DeadLetter(DeadLetter {
+            reason,
+            error,
+            attempts: delivery.attempt,
+            origin: delivery.origin.clone(),
+            channel: delivery.channel.clone(),
+        })
+    };
+    let message = match C::decode(&delivery.channel, &delivery.payload) {
+        Ok(message) => message,
+        Err(error @ DecodeError::UnknownEvent { .. }) if policy.unknown == UnknownPolicy::Skip => {
+            tracing::info!(origin = %delivery.origin, %error, "skipping an unknown event");
+            return Disposition::Skip {
+                why: error.to_string(),
+            };
+        }
+        Err(error) => return dead(DeadLetterReason::of(&error), error.to_string()),
+    };
+    let key = C::idempotency_key(&message).map(|k| format!("{}:{}:{k}", C::SYSTEM, policy.group));
+    if let Some(key) = &key {
+        match policy.idempotency.is_done(key).await {
+            Ok(true) => {
+                return Disposition::Skip {
+                    why: format!("already processed ({key})"),
+                }
+            }
+            Ok(false) => {}
+            Err(e) => return retry(policy, delivery, format!("idempotency store: {e}")),
+        }
+    }
+    let context = Context {
+        channel: delivery.channel.clone(),
+        attempt: delivery.attempt,
+        origin: delivery.origin.clone(),
+        headers: delivery.headers.clone(),
+        traceparent: delivery
+            .headers
+            .get_str(TRACEPARENT_HEADER)
+            .map(str::to_owned)
+            .or_else(|| C::traceparent(&message)),
+    };
+    match handler.handle(message, &context).await {
+        Ok(()) => {
+            if let Some(key) = &key {
+                if let Err(e) = policy.idempotency.mark_done(key).await {
+                    // The work is done; a redelivery would redo it, which is what marking
+                    // prevents, so say so loudly but still acknowledge.
+                    tracing::warn!(%key, error = %e, "could not record a finished unit of work");
+                }
+            }
+            Disposition::Ack
+        }
+        Err(HandlerError::Reject(e)) => dead(DeadLetterReason::Rejected, e.to_string()),
+        Err(HandlerError::Retry(e)) => retry(policy, delivery, e.to_string()),
+    }
+}
+
+fn retry<I>(policy: &Policy<I>, delivery: &Delivery, error: String) -> Disposition {
+    if delivery.attempt >= policy.retry.max_attempts {
+        Disposition::DeadLetter(DeadLetter {
+            reason: DeadLetterReason::RetriesExhausted,
+            error,
+            attempts: delivery.attempt,
+            origin: delivery.origin.clone(),
+            channel: delivery.channel.clone(),
+        })
+    } else {
+        Disposition::Retry {
+            after: policy.retry.backoff(delivery.attempt),
+            error,
+        }
+    }
+}
+
+/// A transport's consuming half. `run` calls `next`, decides, then settles the delivery with
+/// exactly one of `ack`, `retry` or `dead_letter`.
+pub trait Source: Send {
+    /// Settles one delivery (a delivery tag, an offset, a stream entry id).
+    type Token: Send;
+    /// The next delivery; `None` when the source has ended.
+    fn next(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<(Delivery, Self::Token)>, TransportError>> + Send;
+    fn ack(&mut self, token: Self::Token)
+        -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Arranges a redelivery after `after` counted as attempt `delivery.attempt + 1` (a
+    /// broker nak with delay, or a republish with the attempt header), then settles the
+    /// original.
+    fn retry(
+        &mut self,
+        token: Self::Token,
+        delivery: &Delivery,
+        after: Duration,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Publishes the dead-letter copy (original bytes, original headers plus
+    /// `letter.headers(..)`), waits for the broker's confirmation, then acknowledges the
+    /// original.
+    fn dead_letter(
+        &mut self,
+        token: Self::Token,
+        delivery: &Delivery,
+        letter: &DeadLetter,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// What a consumer did, for logs, tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub handled: u64,
+    pub skipped: u64,
+    pub retried: u64,
+    pub dead_lettered: u64,
+}
+
+/// Consumes until the source ends or `shutdown` triggers. Shutdown stops taking new
+/// deliveries; the one in hand is finished and settled, nothing unfinished is acknowledged.
+/// A transport error ends the loop with that error (unsettled deliveries are redelivered by
+/// the broker).
+pub async fn run<C, H, I, S>(
+    mut source: S,
+    handler: &H,
+    policy: &Policy<I>,
+    shutdown: &Shutdown,
+) -> Result<Stats, TransportError>
+where
+    C: Contract,
+    H: Handle<C>,
+    I: IdempotencyStore,
+    S: Source,
+{
+    let mut stats = Stats::default();
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = shutdown.triggered() => break,
+            next = source.next() => next?,
+        };
+        let Some((delivery, token)) = next else { break };
+        match process::<C, H, I>(handler, &delivery, policy).await {
+            Disposition::Ack => {
+                source.ack(token).await?;
+                stats.handled += 1;
+            }
+            Disposition::Skip { why } => {
+                tracing::debug!(origin = %delivery.origin, %why, "skipped");
+                source.ack(token).await?;
+                stats.skipped += 1;
+            }
+            Disposition::Retry { after, error } => {
+                tracing::warn!(origin = %delivery.origin, attempt = delivery.attempt, %error, ?after, "handler failed; retrying");
+                source.retry(token, &delivery, after).await?;
+                stats.retried += 1;
+            }
+            Disposition::DeadLetter(letter) => {
+                tracing::warn!(origin = %delivery.origin, reason = letter.reason.as_str(), error = %letter.error, "dead-lettering");
+                source.dead_letter(token, &delivery, &letter).await?;
+                stats.dead_lettered += 1;
+            }
+        }
+    }
+    Ok(stats)
+}

@@ -1,0 +1,149 @@
+//! Typed publishing: a generated system's events go through [`Publisher`] to any [`Sink`].
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use super::{trace, Contract, Outgoing, Publishes, TransportError, TRACEPARENT_HEADER};
+use crate::{EncodeError, Event};
+
+/// Envelope facts of one publish that the event does not carry. Unset fields take the
+/// publisher's defaults, then generated values (a new UUID v4 id, the current time, a new
+/// trace).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Meta {
+    /// Message id (envelope `id` / `event_id`, CloudEvents `id`).
+    pub id: Option<String>,
+    /// The publishing service (audio `source`, livepeer `gateway`, CloudEvents `source`).
+    pub source: Option<String>,
+    /// CloudEvents `subject` (`run/{runId}`).
+    pub subject: Option<String>,
+    /// W3C `traceparent` of the publishing operation.
+    pub traceparent: Option<String>,
+    /// CloudEvents `seq` extension.
+    pub seq: Option<u64>,
+    /// Wire name of an event published through a fallback (`*`) schema.
+    pub event_type: Option<String>,
+}
+
+impl Meta {
+    /// `self`, with every unset field taken from `defaults`.
+    pub fn or(&self, defaults: &Meta) -> Meta {
+        Meta {
+            id: self.id.clone().or_else(|| defaults.id.clone()),
+            source: self.source.clone().or_else(|| defaults.source.clone()),
+            subject: self.subject.clone().or_else(|| defaults.subject.clone()),
+            traceparent: self
+                .traceparent
+                .clone()
+                .or_else(|| defaults.traceparent.clone()),
+            seq: self.seq.or(defaults.seq),
+            event_type: self.event_type.clone().or_else(|| defaults.event_type.clone()),
+        }
+    }
+
+    /// The id, or a new UUID v4.
+    pub fn id_or_new(&self) -> String {
+        self.id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A field the system's envelope requires, or an encode error naming it.
+    pub fn require<'a>(
+        field: &'a Option<String>,
+        pointer: &str,
+        what: &str,
+    ) -> Result<&'a str, EncodeError> {
+        field.as_deref().ok_or_else(|| {
+            EncodeError::Invalid(crate::Violations(vec![crate::Violation {
+                pointer: pointer.to_owned(),
+                keyword: "required".into(),
+                message: format!("the envelope needs {what}; set it in the publisher's Meta"),
+            }]))
+        })
+    }
+}
+
+/// A transport's publishing half: sends one message and waits for the broker to confirm it.
+pub trait Sink: Send + Sync + 'static {
+    fn send(&self, message: Outgoing) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Refused before it left: the event or envelope breaks its schema.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The broker did not confirm it.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+/// Publishes system `C`'s events on a transport: one typed call per event, envelope, channel,
+/// ids and trace context applied, validated before it leaves.
+pub struct Publisher<C: Contract, S: Sink> {
+    sink: S,
+    defaults: Meta,
+    system: PhantomData<fn() -> C>,
+}
+
+impl<C: Contract, S: Sink> Publisher<C, S> {
+    /// `defaults` fills what each publish leaves unset (typically `source`).
+    pub fn new(sink: S, defaults: Meta) -> Self {
+        Self {
+            sink,
+            defaults,
+            system: PhantomData,
+        }
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Publishes `event` with the publisher's defaults; returns the message id.
+    pub async fn publish<E: Event>(&self, event: E) -> Result<String, PublishError>
+    where
+        C: Publishes<E>,
+    {
+        self.publish_with(event, &Meta::default()).await
+    }
+
+    /// Publishes `event` with per-message envelope facts (`ctx.meta()` inside a handler).
+    pub async fn publish_with<E: Event>(&self, event: E, meta: &Meta) -> Result<String, PublishError>
+    where
+        C: Publishes<E>,
+    {
+        let mut meta = meta.or(&self.defaults);
+        let traceparent = meta
+            .traceparent
+            .take()
+            .unwrap_or_else(|| trace::child_or_new(None));
+        meta.traceparent = Some(traceparent.clone());
+        let message = C::wrap(event, &meta)?;
+        let mut outgoing = C::outgoing(&message)?;
+        if outgoing.headers.get(TRACEPARENT_HEADER).is_none() {
+            outgoing.headers.insert(TRACEPARENT_HEADER, traceparent);
+        }
+        self.send(outgoing).await
+    }
+
+    /// Publishes a whole message as built (relayed or forwarded traffic).
+    pub async fn publish_message(&self, message: &C::Message) -> Result<String, PublishError> {
+        let mut outgoing = C::outgoing(message)?;
+        if outgoing.headers.get(TRACEPARENT_HEADER).is_none() {
+            let traceparent = C::traceparent(message)
+                .or_else(|| self.defaults.traceparent.clone())
+                .unwrap_or_else(|| trace::child_or_new(None));
+            outgoing.headers.insert(TRACEPARENT_HEADER, traceparent);
+        }
+        self.send(outgoing).await
+    }
+
+    async fn send(&self, outgoing: Outgoing) -> Result<String, PublishError> {
+        let id = outgoing.message_id.clone();
+        self.sink.send(outgoing).await?;
+        Ok(id)
+    }
+}
