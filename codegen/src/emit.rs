@@ -233,13 +233,19 @@ impl<'g> Emitter<'g> {
                         quote!(#[serde(rename = #w)])
                     });
                     let deprecated = f.deprecated.then(|| quote!(#[deprecated]));
+                    // `x-renamed-from`: messages written with the old name still decode.
+                    let alias = f
+                        .renamed_from
+                        .as_ref()
+                        .map(|old| quote!(#[serde(alias = #old)]));
                     let (ty, attr) = if is_payload {
                         (quote!(D), quote!())
                     } else {
                         self.field_ty(f)
                     };
-                    field_items.push(quote! { #fdoc #deprecated #rename #attr pub #id: #ty, });
-                    shadow_fields.push(quote! { #rename #attr #id: #ty, });
+                    field_items
+                        .push(quote! { #fdoc #deprecated #rename #alias #attr pub #id: #ty, });
+                    shadow_fields.push(quote! { #rename #alias #attr #id: #ty, });
                     if is_payload {
                         continue;
                     }

@@ -138,6 +138,8 @@ pub struct Field {
     pub required: bool,
     pub doc: String,
     pub deprecated: bool,
+    /// `x-renamed-from`: the property's earlier wire name, accepted as a serde alias.
+    pub renamed_from: Option<String>,
 }
 
 /// Presence constraints the validator-only keywords impose on optional fields (by field index).
@@ -1014,6 +1016,13 @@ impl<'c> Builder<'c> {
                     .get("deprecated")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+                renamed_from: locs.iter().rev().find_map(|l| {
+                    self.obj(l).and_then(|m| {
+                        m.get("x-renamed-from")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
+                }),
             });
         }
         let mut needs_schema = spec.needs_schema || self.validator_only_hits > hits_before;

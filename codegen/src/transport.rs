@@ -60,8 +60,14 @@ pub(crate) fn check(catalog: &Catalog, sys: &CheckedSystem<'_>, diags: &mut Diag
             }
         }
     }
-    if let (Some(env_id), Envelope::Wrapped { type_field, payload_field, .. }) =
-        (sys.envelope, &manifest.envelope)
+    if let (
+        Some(env_id),
+        Envelope::Wrapped {
+            type_field,
+            payload_field,
+            ..
+        },
+    ) = (sys.envelope, &manifest.envelope)
     {
         let env = &sys.graph.types[env_id];
         if let TypeKind::Struct { fields, .. } = &env.kind {

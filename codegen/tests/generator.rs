@@ -347,6 +347,26 @@ fn bad_input_gets_located_diagnostics_never_a_panic() {
                 ),
             ],
         ),
+        (
+            "message id names no required property",
+            Code::Manifest,
+            vec![
+                {
+                    let (path, text) = manifest(&[("e", "events/e.json")]);
+                    (
+                        path,
+                        text.replace(
+                            r#""consumers":["c"]"#,
+                            r#""consumers":["c"],"message_id":"nope""#,
+                        ),
+                    )
+                },
+                schema(
+                    "corpus/events/e.json",
+                    r#""title":"E","type":"object","properties":{"id":{"type":"string"}}"#,
+                ),
+            ],
+        ),
     ];
     for (label, code, files) in cases {
         let diags = diagnose(files);
