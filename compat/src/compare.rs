@@ -1,0 +1,1907 @@
+//! The comparison: old and new canonical schemas walked together. Every difference becomes a
+//! [`Change`] with a rule and two decisions: BACKWARD (every message an old producer writes is
+//! accepted by a new consumer) and FORWARD (the converse), each holding, breaking with recipes
+//! for a counterexample, or unknown with the keyword that could not be decided.
+
+use std::collections::BTreeSet;
+
+use event_contracts_codegen::catalog::Loc;
+use event_contracts_codegen::source::escape_token;
+use serde_json::Value;
+
+use crate::finding::Semantics;
+use crate::lang::{self, Search};
+use crate::schema::{
+    self, eval, json_eq, type_names, Bound, Schema, ARR, BOOL, INT, NULL, NUM, OBJ, STR,
+};
+use crate::synth::{self, Leaf, Mutation, Recipe, Seg};
+
+/// One direction's decision.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dec {
+    Holds,
+    /// Ways to build a counterexample from an instance of the accepting side (old for
+    /// BACKWARD, new for FORWARD).
+    Breaks(Vec<Recipe>),
+    Unknown(String),
+}
+
+impl Dec {
+    pub fn holds(&self) -> bool {
+        matches!(self, Dec::Holds)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub rule: &'static str,
+    /// Pointer into the message.
+    pub path: String,
+    pub message: String,
+    pub old: Option<Loc>,
+    pub new: Option<Loc>,
+    pub backward: Dec,
+    pub forward: Dec,
+    /// The keyword an unverified break is undecided on.
+    pub keyword: String,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Cx {
+    path: String,
+    old_segs: Vec<Seg>,
+    new_segs: Vec<Seg>,
+    /// Inside a union branch: a description for messages.
+    branch: Option<String>,
+}
+
+impl Cx {
+    fn prop(&self, name: &str) -> Cx {
+        self.prop2(name, name)
+    }
+
+    fn prop2(&self, old: &str, new: &str) -> Cx {
+        let mut c = self.clone();
+        c.path = format!("{}/{}", self.path, escape_token(new));
+        c.old_segs.push(Seg::Prop(old.to_owned()));
+        c.new_segs.push(Seg::Prop(new.to_owned()));
+        c
+    }
+
+    fn child(&self, token: &str, seg: Seg) -> Cx {
+        let mut c = self.clone();
+        c.path = format!("{}/{}", self.path, token);
+        c.old_segs.push(seg.clone());
+        c.new_segs.push(seg);
+        c
+    }
+
+    fn old_at(&self, leaf: Leaf) -> Dec {
+        Dec::Breaks(vec![vec![Mutation {
+            segs: self.old_segs.clone(),
+            leaf,
+        }]])
+    }
+
+    fn new_at(&self, leaf: Leaf) -> Dec {
+        Dec::Breaks(vec![vec![Mutation {
+            segs: self.new_segs.clone(),
+            leaf,
+        }]])
+    }
+
+    fn here(&self) -> String {
+        let at = if self.path.is_empty() {
+            "the message root".to_owned()
+        } else {
+            format!("`{}`", self.path)
+        };
+        match &self.branch {
+            Some(b) => format!("{at} ({b})"),
+            None => at,
+        }
+    }
+}
+
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 60 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(57).map(|(i, _)| i).unwrap_or(s.len())]
+        )
+    } else {
+        s
+    }
+}
+
+fn show_list(vs: &[Value]) -> String {
+    vs.iter().map(show).collect::<Vec<_>>().join(", ")
+}
+
+/// Types a schema restricted to one aspect holds, ignoring the other aspects.
+fn str_view(s: &Schema) -> Schema {
+    Schema {
+        types: Some(STR),
+        min_length: s.min_length,
+        max_length: s.max_length,
+        patterns: s.patterns.clone(),
+        format: s.format.clone(),
+        ..Schema::default()
+    }
+}
+
+fn num_view(s: &Schema, integral: bool) -> Schema {
+    Schema {
+        types: Some(if integral { INT } else { INT | NUM }),
+        lower: s.lower,
+        upper: s.upper,
+        multiple_of: s.multiple_of,
+        ..Schema::default()
+    }
+}
+
+fn lower_le(x: Option<Bound>, y: Option<Bound>) -> bool {
+    match (x, y) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(a), Some(b)) => {
+            a.value < b.value || (a.value == b.value && (!a.exclusive || b.exclusive))
+        }
+    }
+}
+
+fn upper_ge(x: Option<Bound>, y: Option<Bound>) -> bool {
+    match (x, y) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(a), Some(b)) => {
+            a.value > b.value || (a.value == b.value && (!a.exclusive || b.exclusive))
+        }
+    }
+}
+
+fn show_bound(b: Option<Bound>, lower: bool) -> String {
+    match b {
+        None => "none".into(),
+        Some(b) => {
+            let op = match (lower, b.exclusive) {
+                (true, false) => ">=",
+                (true, true) => ">",
+                (false, false) => "<=",
+                (false, true) => "<",
+            };
+            format!("{op} {}", synth::num_value(b.value))
+        }
+    }
+}
+
+fn lowest_kind(t: schema::Types) -> schema::Types {
+    for k in [NULL, BOOL, OBJ, ARR, STR, INT, NUM] {
+        if t & k != 0 {
+            return k;
+        }
+    }
+    0
+}
+
+/// A loc-free rendering of a schema, for pairing union branches that did not change.
+fn shape_key(s: &Schema) -> String {
+    fn strip(s: &Schema) -> Schema {
+        let mut c = s.clone();
+        c.loc = None;
+        c.title = None;
+        c.kw_locs.clear();
+        c.items = c.items.map(|i| Box::new(strip(&i)));
+        c.additional = c.additional.map(|i| Box::new(strip(&i)));
+        for (_, p) in c.props.iter_mut() {
+            p.loc = None;
+            p.schema = strip(&p.schema);
+        }
+        for l in c.one_of.iter_mut().chain(c.any_of.iter_mut()) {
+            for b in l.iter_mut() {
+                *b = strip(b);
+            }
+        }
+        for o in c.opaque.iter_mut() {
+            o.loc = Loc::new("", "");
+        }
+        c
+    }
+    format!("{:?}", strip(s))
+}
+
+/// The comparison of two schemas.
+pub struct Comparer {
+    pub semantics: Semantics,
+    pub changes: Vec<Change>,
+    depth: usize,
+}
+
+impl Comparer {
+    pub fn new(semantics: Semantics) -> Self {
+        Self {
+            semantics,
+            changes: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    /// Compares two whole messages.
+    pub fn compare(&mut self, old: &Schema, new: &Schema) {
+        self.cmp(old, new, &Cx::default());
+    }
+
+    /// Whether every instance of `a` (as a producer writes it) is accepted by `b`.
+    fn subset(&self, a: &Schema, b: &Schema) -> Option<bool> {
+        if self.depth > 8 {
+            return None;
+        }
+        let mut c = Comparer {
+            semantics: self.semantics,
+            changes: Vec::new(),
+            depth: self.depth + 1,
+        };
+        c.cmp(a, b, &Cx::default());
+        let mut unknown = false;
+        for ch in &c.changes {
+            match ch.backward {
+                Dec::Breaks(_) => return Some(false),
+                Dec::Unknown(_) => unknown = true,
+                Dec::Holds => {}
+            }
+        }
+        (!unknown).then_some(true)
+    }
+
+    /// Whether a producer of `s` may write properties it does not declare.
+    fn producer_open(&self, s: &Schema) -> bool {
+        self.semantics == Semantics::Set
+            || s.keep_unknown
+            || (s.props.is_empty()
+                && s.one_of
+                    .iter()
+                    .chain(&s.any_of)
+                    .flatten()
+                    .all(|b| b.props.is_empty()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        rule: &'static str,
+        cx: &Cx,
+        message: String,
+        old: Option<Loc>,
+        new: Option<Loc>,
+        backward: Dec,
+        forward: Dec,
+    ) {
+        self.changes.push(Change {
+            rule,
+            path: cx.path.clone(),
+            message,
+            old,
+            new,
+            backward,
+            forward,
+            keyword: default_keyword(rule).to_owned(),
+        });
+    }
+
+    fn set_keyword(&mut self, keyword: &str) {
+        if let Some(c) = self.changes.last_mut() {
+            c.keyword = keyword.to_owned();
+        }
+    }
+
+    fn cmp(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        if (o.never && n.never) || (o.is_any() && n.is_any()) {
+            return;
+        }
+        if o.never || n.never {
+            let (bw, fw) = if n.never {
+                (cx.old_at(Leaf::Keep), Dec::Holds)
+            } else {
+                (Dec::Holds, cx.new_at(Leaf::Keep))
+            };
+            let what = if n.never {
+                "now accepts no value"
+            } else {
+                "accepted no value and now accepts some"
+            };
+            self.push(
+                if n.never { "EC-D010" } else { "EC-D011" },
+                cx,
+                format!("{} {what}", cx.here()),
+                o.loc.clone(),
+                n.loc.clone(),
+                bw,
+                fw,
+            );
+            return;
+        }
+        if self.lifted(o, n, cx) {
+            return;
+        }
+        if o.enumeration.is_some() || n.enumeration.is_some() {
+            self.enums(o, n, cx);
+        } else {
+            let (to, tn) = (o.type_set(), n.type_set());
+            self.types(o, n, to, tn, cx);
+            if to & tn & STR != 0 {
+                self.strings(o, n, cx);
+            }
+            if to & tn & INT != 0 {
+                self.numbers(o, n, (to & tn) & NUM == 0, cx);
+            }
+            if to & tn & ARR != 0 {
+                self.arrays(o, n, cx);
+            }
+            if to & tn & OBJ != 0 {
+                self.objects(o, n, cx);
+            }
+        }
+        self.unions(o, n, true, cx);
+        self.unions(o, n, false, cx);
+        self.opaque(o, n, cx);
+    }
+
+    /// When one side has a union and the other has none but equals one of its branches (a
+    /// union reduced to one branch, or grown from one), compares both as unions with the
+    /// common part pushed into the branches: `base ∧ oneOf(Bi)` is `oneOf(base ∧ Bi)`.
+    fn lifted(&mut self, o: &Schema, n: &Schema, cx: &Cx) -> bool {
+        for one_of in [true, false] {
+            let lists = |s: &Schema| {
+                if one_of {
+                    s.one_of.len()
+                } else {
+                    s.any_of.len()
+                }
+            };
+            let (lo, ln) = (lists(o), lists(n));
+            if !((lo == 1 && ln == 0) || (lo == 0 && ln == 1)) {
+                continue;
+            }
+            let other_lists = |s: &Schema| {
+                if one_of {
+                    s.any_of.len()
+                } else {
+                    s.one_of.len()
+                }
+            };
+            if other_lists(o) != other_lists(n) {
+                continue;
+            }
+            let spread = |s: &Schema| -> Schema {
+                let list = if one_of { &s.one_of[0] } else { &s.any_of[0] };
+                let mut base = s.clone();
+                if one_of {
+                    base.one_of.clear();
+                } else {
+                    base.any_of.clear();
+                }
+                let branches: Vec<Schema> = list.iter().map(|b| schema::merge(&base, b)).collect();
+                let mut out = Schema {
+                    loc: s.loc.clone(),
+                    kw_locs: s.kw_locs.clone(),
+                    ..Schema::default()
+                };
+                if one_of {
+                    out.one_of.push(branches);
+                } else {
+                    out.any_of.push(branches);
+                }
+                out
+            };
+            let single = |s: &Schema| -> Schema {
+                let mut out = Schema {
+                    loc: s.loc.clone(),
+                    kw_locs: s.kw_locs.clone(),
+                    ..Schema::default()
+                };
+                if one_of {
+                    out.one_of.push(vec![s.clone()]);
+                } else {
+                    out.any_of.push(vec![s.clone()]);
+                }
+                out
+            };
+            let (o2, n2) = if lo == 1 {
+                (spread(o), single(n))
+            } else {
+                (single(o), spread(n))
+            };
+            let (lb, sb) = if lo == 1 {
+                (
+                    if one_of { &o2.one_of[0] } else { &o2.any_of[0] },
+                    if one_of {
+                        &n2.one_of[0][0]
+                    } else {
+                        &n2.any_of[0][0]
+                    },
+                )
+            } else {
+                (
+                    if one_of { &n2.one_of[0] } else { &n2.any_of[0] },
+                    if one_of {
+                        &o2.one_of[0][0]
+                    } else {
+                        &o2.any_of[0][0]
+                    },
+                )
+            };
+            let matches = match union_tag(lb, std::slice::from_ref(sb)) {
+                Some(t) => {
+                    let v = |b: &Schema| b.prop(&t).and_then(|p| p.schema.enumeration.clone());
+                    lb.iter().any(|b| v(b) == v(sb))
+                }
+                None => {
+                    let k = shape_key(sb);
+                    lb.iter().any(|b| shape_key(b) == k)
+                }
+            };
+            if !matches {
+                continue;
+            }
+            self.union_list(&o2, &n2, one_of, 0, 0, cx);
+            return true;
+        }
+        false
+    }
+
+    fn enums(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let ol = o.kw_loc("enum").or_else(|| o.kw_loc("const"));
+        let nl = n.kw_loc("enum").or_else(|| n.kw_loc("const"));
+        // Values one side holds that the other rejects.
+        let missing = |from: &[Value], other: &Schema| -> (Vec<Value>, bool) {
+            let mut out = Vec::new();
+            let mut unsure = false;
+            for v in from {
+                match eval(other, v) {
+                    Some(false) => out.push(v.clone()),
+                    None => unsure = true,
+                    Some(true) => {}
+                }
+            }
+            (out, unsure)
+        };
+        match (&o.enumeration, &n.enumeration) {
+            (Some(ov), Some(nv)) => {
+                let (removed, ru) = missing(ov, n);
+                let (added, au) = missing(nv, o);
+                let bw = match (removed.first(), ru) {
+                    (Some(v), _) => cx.old_at(Leaf::Set(v.clone())),
+                    (None, true) => Dec::Unknown("enum".into()),
+                    (None, false) => Dec::Holds,
+                };
+                let fw = match (added.first(), au) {
+                    (Some(v), _) => cx.new_at(Leaf::Set(v.clone())),
+                    (None, true) => Dec::Unknown("enum".into()),
+                    (None, false) => Dec::Holds,
+                };
+                if bw.holds() && fw.holds() {
+                    return;
+                }
+                let (rule, message) = match (removed.is_empty(), added.is_empty()) {
+                    (false, false) if ov.len() == 1 && nv.len() == 1 => (
+                        "EC-D015",
+                        format!(
+                            "{}: const changed from {} to {}",
+                            cx.here(),
+                            show(&ov[0]),
+                            show(&nv[0])
+                        ),
+                    ),
+                    (false, false) => (
+                        "EC-D015",
+                        format!(
+                            "{}: enum values removed ({}) and added ({})",
+                            cx.here(),
+                            show_list(&removed),
+                            show_list(&added)
+                        ),
+                    ),
+                    (false, true) => (
+                        "EC-D013",
+                        format!(
+                            "{}: enum value(s) removed: {}",
+                            cx.here(),
+                            show_list(&removed)
+                        ),
+                    ),
+                    (true, false) => (
+                        "EC-D014",
+                        format!("{}: enum value(s) added: {}", cx.here(), show_list(&added)),
+                    ),
+                    (true, true) => (
+                        "EC-D015",
+                        format!(
+                            "{}: enum/const changed in a way that could not be decided",
+                            cx.here()
+                        ),
+                    ),
+                };
+                self.push(rule, cx, message, ol, nl, bw, fw);
+            }
+            (None, Some(nv)) => {
+                let bw = match synth::separating(o, n) {
+                    Some(v) => cx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("enum".into()),
+                };
+                let (added, au) = missing(nv, o);
+                let fw = match (added.first(), au) {
+                    (Some(v), _) => cx.new_at(Leaf::Set(v.clone())),
+                    (None, true) => Dec::Unknown("enum".into()),
+                    (None, false) => Dec::Holds,
+                };
+                let what = if nv.len() == 1 {
+                    format!("now const {}", show(&nv[0]))
+                } else {
+                    format!("now restricted to {}", show_list(nv))
+                };
+                self.push(
+                    "EC-D013",
+                    cx,
+                    format!("{}: {what}", cx.here()),
+                    o.loc.clone(),
+                    nl,
+                    bw,
+                    fw,
+                );
+            }
+            (Some(ov), None) => {
+                let fw = match synth::separating(n, o) {
+                    Some(v) => cx.new_at(Leaf::Set(v)),
+                    None => Dec::Unknown("enum".into()),
+                };
+                let (removed, ru) = missing(ov, n);
+                let bw = match (removed.first(), ru) {
+                    (Some(v), _) => cx.old_at(Leaf::Set(v.clone())),
+                    (None, true) => Dec::Unknown("enum".into()),
+                    (None, false) => Dec::Holds,
+                };
+                self.push(
+                    "EC-D014",
+                    cx,
+                    format!("{}: no longer restricted to {}", cx.here(), show_list(ov)),
+                    ol,
+                    n.loc.clone(),
+                    bw,
+                    fw,
+                );
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn types(&mut self, o: &Schema, n: &Schema, to: schema::Types, tn: schema::Types, cx: &Cx) {
+        let lost = to & !tn;
+        let gained = tn & !to;
+        if lost == 0 && gained == 0 {
+            return;
+        }
+        let witness = |s: &Schema, t: schema::Types, side_new: bool| -> Dec {
+            let k = lowest_kind(t);
+            match synth::synth_kind(s, k) {
+                Some(v) if side_new => cx.new_at(Leaf::Set(v)),
+                Some(v) => cx.old_at(Leaf::Set(v)),
+                None => Dec::Unknown("type".into()),
+            }
+        };
+        let bw = if lost != 0 {
+            witness(o, lost, false)
+        } else {
+            Dec::Holds
+        };
+        let fw = if gained != 0 {
+            witness(n, gained, true)
+        } else {
+            Dec::Holds
+        };
+        let rule = match (lost != 0, gained != 0) {
+            (true, false) => "EC-D010",
+            (false, true) => "EC-D011",
+            _ => "EC-D012",
+        };
+        let verb = match rule {
+            "EC-D010" => "narrowed",
+            "EC-D011" => "widened",
+            _ => "changed",
+        };
+        let mut message = format!(
+            "{}: type {verb} from `{}` to `{}`",
+            cx.here(),
+            type_names(to),
+            type_names(tn)
+        );
+        if lost == NULL || gained == NULL {
+            message.push_str(if lost == NULL {
+                " (no longer nullable)"
+            } else {
+                " (now nullable)"
+            });
+        }
+        self.push(
+            rule,
+            cx,
+            message,
+            o.kw_loc("type"),
+            n.kw_loc("type"),
+            bw,
+            fw,
+        );
+    }
+
+    fn strings(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let (os, ns) = (str_view(o), str_view(n));
+        // Lengths.
+        let (omin, nmin) = (o.min_length.unwrap_or(0), n.min_length.unwrap_or(0));
+        let (omax, nmax) = (o.max_length, n.max_length);
+        let tighter = nmin > omin
+            || matches!((omax, nmax), (None, Some(_)))
+            || matches!((omax, nmax), (Some(a), Some(b)) if b < a);
+        let looser = nmin < omin
+            || matches!((omax, nmax), (Some(_), None))
+            || matches!((omax, nmax), (Some(a), Some(b)) if b > a);
+        if tighter || looser {
+            let breaking = |a: &Schema, b: &Schema| -> Option<Value> {
+                // Shorter than b's minimum, or longer than its maximum.
+                let bmin = b.min_length.unwrap_or(0);
+                if bmin > a.min_length.unwrap_or(0) {
+                    let mut v = a.clone();
+                    v.max_length = Some(bmin - 1);
+                    if let Some(x) = synth::synth_string(&v, &|_| true) {
+                        return Some(Value::String(x));
+                    }
+                }
+                if let Some(bmax) = b.max_length {
+                    if a.max_length.is_none_or(|m| m > bmax) {
+                        let mut v = a.clone();
+                        v.min_length = Some(bmax + 1);
+                        if let Some(x) = synth::synth_string(&v, &|_| true) {
+                            return Some(Value::String(x));
+                        }
+                    }
+                }
+                None
+            };
+            let dec = |a: &Schema, b: &Schema, breaks: bool, new_side: bool| -> Dec {
+                if !breaks {
+                    return Dec::Holds;
+                }
+                match breaking(a, b) {
+                    Some(v) if new_side => cx.new_at(Leaf::Set(v)),
+                    Some(v) => cx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("maxLength".into()),
+                }
+            };
+            let bw = dec(&os, &ns, tighter, false);
+            let fw = dec(&ns, &os, looser, true);
+            let show_len = |min: u64, max: Option<u64>| match max {
+                Some(m) => format!("{min}..={m}"),
+                None => format!("{min}.."),
+            };
+            let kw = if nmin != omin {
+                "minLength"
+            } else {
+                "maxLength"
+            };
+            self.push(
+                if tighter { "EC-D016" } else { "EC-D017" },
+                cx,
+                format!(
+                    "{}: string length {} from {} to {}",
+                    cx.here(),
+                    match (tighter, looser) {
+                        (true, true) => "changed",
+                        (true, false) => "tightened",
+                        _ => "loosened",
+                    },
+                    show_len(omin, omax),
+                    show_len(nmin, nmax)
+                ),
+                o.kw_loc(kw),
+                n.kw_loc(kw),
+                bw,
+                fw,
+            );
+        }
+        // Patterns.
+        let op: BTreeSet<&String> = o.patterns.iter().collect();
+        let np: BTreeSet<&String> = n.patterns.iter().collect();
+        if op != np {
+            let dir = |a: &Schema, b: &Schema, new_side: bool| -> Dec {
+                let bp: BTreeSet<&String> = b.patterns.iter().collect();
+                let ap: BTreeSet<&String> = a.patterns.iter().collect();
+                if bp.is_subset(&ap) {
+                    return Dec::Holds;
+                }
+                let (Some(la), Some(lb)) = (lang::langs(&a.patterns), lang::langs(&b.patterns))
+                else {
+                    return Dec::Unknown("pattern".into());
+                };
+                let fmt = a.format.clone();
+                let keep = |x: &str| {
+                    fmt.as_deref()
+                        .is_none_or(|f| schema::format_ok(f, x) == Some(true))
+                };
+                match lang::search(&la, &lb, a.min_length.unwrap_or(0), a.max_length, &keep) {
+                    Search::None => Dec::Holds,
+                    Search::Found(x) if new_side => cx.new_at(Leaf::Set(Value::String(x))),
+                    Search::Found(x) => cx.old_at(Leaf::Set(Value::String(x))),
+                    Search::Unknown => Dec::Unknown("pattern".into()),
+                }
+            };
+            let bw = dir(&os, &ns, false);
+            let fw = dir(&ns, &os, true);
+            if !(bw.holds() && fw.holds()) {
+                let rule = match (&bw, &fw) {
+                    (Dec::Breaks(_), Dec::Holds) => "EC-D018",
+                    (Dec::Holds, Dec::Breaks(_)) => "EC-D019",
+                    _ if o.patterns.is_empty() => "EC-D018",
+                    _ if n.patterns.is_empty() => "EC-D019",
+                    _ => "EC-D020",
+                };
+                let show_p = |p: &[String]| {
+                    if p.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        p.iter()
+                            .map(|x| format!("`{x}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    }
+                };
+                let verb = match rule {
+                    "EC-D018" => "narrowed",
+                    "EC-D019" => "widened",
+                    _ => "changed",
+                };
+                self.push(
+                    rule,
+                    cx,
+                    format!(
+                        "{}: pattern {verb} from {} to {}",
+                        cx.here(),
+                        show_p(&o.patterns),
+                        show_p(&n.patterns)
+                    ),
+                    o.kw_loc("pattern"),
+                    n.kw_loc("pattern"),
+                    bw,
+                    fw,
+                );
+            }
+        }
+        // Format.
+        if o.format != n.format {
+            let dir = |a: &Schema, b: &Schema, new_side: bool| -> Dec {
+                let Some(bf) = &b.format else {
+                    return Dec::Holds;
+                };
+                let keep = |x: &str| schema::format_ok(bf, x) == Some(false);
+                match synth::synth_string(a, &keep) {
+                    Some(x) if new_side => cx.new_at(Leaf::Set(Value::String(x))),
+                    Some(x) => cx.old_at(Leaf::Set(Value::String(x))),
+                    None => Dec::Unknown("format".into()),
+                }
+            };
+            let bw = dir(&os, &ns, false);
+            let fw = dir(&ns, &os, true);
+            let show_f =
+                |f: &Option<String>| f.clone().map(|x| format!("`{x}`")).unwrap_or("none".into());
+            self.push(
+                "EC-D021",
+                cx,
+                format!(
+                    "{}: format changed from {} to {}",
+                    cx.here(),
+                    show_f(&o.format),
+                    show_f(&n.format)
+                ),
+                o.kw_loc("format"),
+                n.kw_loc("format"),
+                bw,
+                fw,
+            );
+        }
+    }
+
+    fn numbers(&mut self, o: &Schema, n: &Schema, integral: bool, cx: &Cx) {
+        let (ov, nv) = (num_view(o, integral), num_view(n, integral));
+        let witness = |a: &Schema, b: &Schema| -> Option<Value> {
+            synth::number_candidates(a, true)
+                .into_iter()
+                .chain(if integral {
+                    vec![]
+                } else {
+                    synth::number_candidates(a, false)
+                })
+                .chain(synth::number_candidates(b, true))
+                .chain(if integral {
+                    vec![]
+                } else {
+                    synth::number_candidates(b, false)
+                })
+                .map(synth::num_value)
+                .find(|v| eval(a, v) == Some(true) && eval(b, v) == Some(false))
+        };
+        let bounds_changed = o.lower != n.lower || o.upper != n.upper;
+        if bounds_changed {
+            let tighter = !lower_le(n.lower, o.lower) || !upper_ge(n.upper, o.upper);
+            let looser = !lower_le(o.lower, n.lower) || !upper_ge(o.upper, n.upper);
+            let mut ol = ov.clone();
+            ol.multiple_of = None;
+            let mut nl = nv.clone();
+            nl.multiple_of = None;
+            let bw = if tighter {
+                match witness(&ol, &nl) {
+                    Some(v) => cx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("minimum".into()),
+                }
+            } else {
+                Dec::Holds
+            };
+            let fw = if looser {
+                match witness(&nl, &ol) {
+                    Some(v) => cx.new_at(Leaf::Set(v)),
+                    None => Dec::Unknown("minimum".into()),
+                }
+            } else {
+                Dec::Holds
+            };
+            if tighter || looser {
+                let lower_changed = o.lower != n.lower;
+                let (kw, desc) = if lower_changed {
+                    (
+                        if n.lower.is_some_and(|b| b.exclusive) {
+                            "exclusiveMinimum"
+                        } else {
+                            "minimum"
+                        },
+                        format!(
+                            "lower bound from {} to {}",
+                            show_bound(o.lower, true),
+                            show_bound(n.lower, true)
+                        ),
+                    )
+                } else {
+                    (
+                        if n.upper.is_some_and(|b| b.exclusive) {
+                            "exclusiveMaximum"
+                        } else {
+                            "maximum"
+                        },
+                        format!(
+                            "upper bound from {} to {}",
+                            show_bound(o.upper, false),
+                            show_bound(n.upper, false)
+                        ),
+                    )
+                };
+                let okw = if lower_changed {
+                    if o.lower.is_some_and(|b| b.exclusive) {
+                        "exclusiveMinimum"
+                    } else {
+                        "minimum"
+                    }
+                } else if o.upper.is_some_and(|b| b.exclusive) {
+                    "exclusiveMaximum"
+                } else {
+                    "maximum"
+                };
+                let extra = if lower_changed && o.upper != n.upper {
+                    format!(
+                        ", upper bound from {} to {}",
+                        show_bound(o.upper, false),
+                        show_bound(n.upper, false)
+                    )
+                } else {
+                    String::new()
+                };
+                self.push(
+                    if tighter { "EC-D022" } else { "EC-D023" },
+                    cx,
+                    format!(
+                        "{}: {} {desc}{extra}",
+                        cx.here(),
+                        match (tighter, looser) {
+                            (true, true) => "range moved:",
+                            (true, false) => "range narrowed:",
+                            _ => "range widened:",
+                        }
+                    ),
+                    o.kw_loc(okw),
+                    n.kw_loc(kw),
+                    bw,
+                    fw,
+                );
+            }
+        }
+        if o.multiple_of != n.multiple_of {
+            let holds = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (_, None) => true,
+                (Some(x), Some(y)) => schema::is_multiple(x, y),
+                (None, Some(y)) => integral && y.fract() == 0.0 && y == 1.0,
+            };
+            let bw = if holds(o.multiple_of, n.multiple_of) {
+                Dec::Holds
+            } else {
+                match witness(&ov, &nv) {
+                    Some(v) => cx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("multipleOf".into()),
+                }
+            };
+            let fw = if holds(n.multiple_of, o.multiple_of) {
+                Dec::Holds
+            } else {
+                match witness(&nv, &ov) {
+                    Some(v) => cx.new_at(Leaf::Set(v)),
+                    None => Dec::Unknown("multipleOf".into()),
+                }
+            };
+            let show_m = |m: Option<f64>| {
+                m.map(|x| synth::num_value(x).to_string())
+                    .unwrap_or("none".into())
+            };
+            self.push(
+                "EC-D024",
+                cx,
+                format!(
+                    "{}: multipleOf changed from {} to {}",
+                    cx.here(),
+                    show_m(o.multiple_of),
+                    show_m(n.multiple_of)
+                ),
+                o.kw_loc("multipleOf"),
+                n.kw_loc("multipleOf"),
+                bw,
+                fw,
+            );
+        }
+    }
+
+    fn arrays(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        if o.items.is_some() || n.items.is_some() {
+            let any = Schema::any();
+            let oi = o.items.as_deref().unwrap_or(&any);
+            let ni = n.items.as_deref().unwrap_or(&any);
+            self.cmp(oi, ni, &cx.child("*", Seg::Items));
+        }
+        let (omin, nmin) = (o.min_items.unwrap_or(0), n.min_items.unwrap_or(0));
+        let (omax, nmax) = (o.max_items, n.max_items);
+        let tighter = nmin > omin
+            || matches!((omax, nmax), (None, Some(_)))
+            || matches!((omax, nmax), (Some(a), Some(b)) if b < a);
+        let looser = nmin < omin
+            || matches!((omax, nmax), (Some(_), None))
+            || matches!((omax, nmax), (Some(a), Some(b)) if b > a);
+        if tighter || looser {
+            let breaking = |a: &Schema, b: &Schema| -> Option<Value> {
+                let mut v = a.clone();
+                v.types = Some(ARR);
+                let bmin = b.min_items.unwrap_or(0);
+                if bmin > a.min_items.unwrap_or(0) {
+                    v.max_items = Some(bmin - 1);
+                    v.min_items = a.min_items;
+                } else if let Some(bmax) = b.max_items {
+                    v.min_items = Some(bmax + 1);
+                } else {
+                    return None;
+                }
+                synth::synth_kind(&v, ARR)
+            };
+            let bw = if tighter {
+                match breaking(o, n) {
+                    Some(v) => cx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("minItems".into()),
+                }
+            } else {
+                Dec::Holds
+            };
+            let fw = if looser {
+                match breaking(n, o) {
+                    Some(v) => cx.new_at(Leaf::Set(v)),
+                    None => Dec::Unknown("minItems".into()),
+                }
+            } else {
+                Dec::Holds
+            };
+            let show_len = |min: u64, max: Option<u64>| match max {
+                Some(m) => format!("{min}..={m}"),
+                None => format!("{min}.."),
+            };
+            let kw = if nmin != omin { "minItems" } else { "maxItems" };
+            self.push(
+                if tighter { "EC-D026" } else { "EC-D027" },
+                cx,
+                format!(
+                    "{}: number of items {} from {} to {}",
+                    cx.here(),
+                    match (tighter, looser) {
+                        (true, true) => "changed",
+                        (true, false) => "tightened",
+                        _ => "loosened",
+                    },
+                    show_len(omin, omax),
+                    show_len(nmin, nmax)
+                ),
+                o.kw_loc(kw),
+                n.kw_loc(kw),
+                bw,
+                fw,
+            );
+        }
+        if o.unique != n.unique {
+            let dup = |a: &Schema| -> Option<Value> {
+                let items = a.items.as_deref().cloned().unwrap_or_default();
+                let x = synth::synth(&items, false)?;
+                let n = a.min_items.unwrap_or(2).max(2) as usize;
+                if a.max_items.is_some_and(|m| (m as usize) < n) {
+                    return None;
+                }
+                Some(Value::Array(vec![x; n]))
+            };
+            let (rule, bw, fw, what) = if n.unique {
+                let bw = match dup(o) {
+                    Some(v) => cx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("uniqueItems".into()),
+                };
+                ("EC-D028", bw, Dec::Holds, "items must now be unique")
+            } else {
+                let fw = match dup(n) {
+                    Some(v) => cx.new_at(Leaf::Set(v)),
+                    None => Dec::Unknown("uniqueItems".into()),
+                };
+                (
+                    "EC-D029",
+                    Dec::Holds,
+                    fw,
+                    "items no longer need to be unique",
+                )
+            };
+            self.push(
+                rule,
+                cx,
+                format!("{}: {what}", cx.here()),
+                o.kw_loc("uniqueItems"),
+                n.kw_loc("uniqueItems"),
+                bw,
+                fw,
+            );
+        }
+    }
+
+    fn objects(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let mut names: Vec<String> = Vec::new();
+        for s in [o, n] {
+            for (p, _) in &s.props {
+                if !names.contains(p) {
+                    names.push(p.clone());
+                }
+            }
+            for r in &s.required {
+                if !names.contains(r) {
+                    names.push(r.clone());
+                }
+            }
+        }
+        let declared = |s: &Schema, p: &str| s.prop(p).is_some() || s.required.contains(p);
+        // Declared renames: new property `p` was `r`.
+        let mut renamed: Vec<(String, String)> = Vec::new();
+        if self.semantics == Semantics::Generated {
+            for (p, prop) in &n.props {
+                if let Some(r) = &prop.renamed_from {
+                    if declared(o, r) && !declared(n, r) && !declared(o, p) {
+                        renamed.push((r.clone(), p.clone()));
+                    }
+                }
+            }
+        }
+        for name in &names {
+            if renamed.iter().any(|(r, p)| r == name || p == name) {
+                continue;
+            }
+            let (in_o, in_n) = (declared(o, name), declared(n, name));
+            let pcx = cx.prop(name);
+            let oloc = o.prop(name).and_then(|p| p.loc.clone());
+            let nloc = n.prop(name).and_then(|p| p.loc.clone());
+            let (oreq, nreq) = (o.required.contains(name), n.required.contains(name));
+            match (in_o, in_n) {
+                (true, true) => {
+                    self.cmp(&o.prop_schema(name), &n.prop_schema(name), &pcx);
+                    self.required_change(o, n, name, oreq, nreq, &pcx);
+                }
+                (true, false) => self.removed(o, n, name, oreq, &pcx, oloc),
+                (false, true) => self.added(o, n, name, nreq, &pcx, nloc),
+                (false, false) => {}
+            }
+        }
+        for (r, p) in &renamed {
+            let rcx = cx.prop2(r, p);
+            let oreq = o.required.contains(r);
+            let nreq = n.required.contains(p);
+            let fw = if oreq {
+                Dec::Breaks(vec![vec![Mutation {
+                    segs: cx.new_segs.clone(),
+                    leaf: Leaf::Keep,
+                }]])
+            } else {
+                Dec::Holds
+            };
+            self.push(
+                "EC-D038",
+                &rcx,
+                format!(
+                    "{}: property `{r}` renamed to `{p}` (declared with x-renamed-from; generated consumers accept both names)",
+                    cx.here()
+                ),
+                o.prop(r).and_then(|x| x.loc.clone()),
+                n.prop(p).and_then(|x| x.loc.clone()),
+                Dec::Holds,
+                fw,
+            );
+            self.cmp(&o.prop_schema(r), &n.prop_schema(p), &rcx);
+            if nreq && !oreq {
+                self.required_change(o, n, p, false, true, &rcx);
+            }
+        }
+        self.additional(o, n, cx);
+        self.dependent(o, n, cx);
+    }
+
+    fn required_change(
+        &mut self,
+        o: &Schema,
+        n: &Schema,
+        name: &str,
+        oreq: bool,
+        nreq: bool,
+        pcx: &Cx,
+    ) {
+        let oloc = o.kw_loc("required");
+        let nloc = n.kw_loc("required");
+        if !oreq && nreq {
+            let default = n.prop(name).and_then(|p| p.default.clone());
+            let (rule, message) = match &default {
+                Some(d) => (
+                    "EC-D004",
+                    format!(
+                        "{}: optional property is now required (its default {} does not make validators accept messages without it)",
+                        pcx.here(),
+                        show(d)
+                    ),
+                ),
+                None => ("EC-D003", format!("{}: optional property is now required", pcx.here())),
+            };
+            self.push(
+                rule,
+                pcx,
+                message,
+                oloc,
+                nloc,
+                pcx.old_at(Leaf::Remove),
+                Dec::Holds,
+            );
+        } else if oreq && !nreq {
+            self.push(
+                "EC-D005",
+                pcx,
+                format!("{}: required property is now optional", pcx.here()),
+                oloc,
+                nloc,
+                Dec::Holds,
+                pcx.new_at(Leaf::Remove),
+            );
+        }
+    }
+
+    fn removed(
+        &mut self,
+        o: &Schema,
+        n: &Schema,
+        name: &str,
+        oreq: bool,
+        pcx: &Cx,
+        oloc: Option<Loc>,
+    ) {
+        // BACKWARD: an old producer writes it; the new consumer sees an undeclared property.
+        let bw = match n.additional.as_deref() {
+            None => Dec::Holds,
+            Some(a) if a.never => pcx.old_at(Leaf::Keep),
+            Some(a) => match self.subset(&o.prop_schema(name), a) {
+                Some(true) => Dec::Holds,
+                _ => match synth::separating(&o.prop_schema(name), a) {
+                    Some(v) => pcx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("additionalProperties".into()),
+                },
+            },
+        };
+        // FORWARD: a new producer omits it (or, when it may write anything, writes any value).
+        let fw = if oreq {
+            pcx.new_at(Leaf::Remove)
+        } else if self.producer_open(n) {
+            let allowed = n.prop_schema(name);
+            match self.subset(&allowed, &o.prop_schema(name)) {
+                Some(true) => Dec::Holds,
+                _ => match synth::separating(&allowed, &o.prop_schema(name)) {
+                    Some(v) => pcx.new_at(Leaf::Set(v)),
+                    None => Dec::Unknown("properties".into()),
+                },
+            }
+        } else {
+            Dec::Holds
+        };
+        let what = if oreq {
+            "required property"
+        } else {
+            "optional property"
+        };
+        self.push(
+            "EC-D002",
+            pcx,
+            format!("{}: {what} removed", pcx.here()),
+            oloc,
+            n.kw_loc("properties").or_else(|| n.loc.clone()),
+            bw,
+            fw,
+        );
+    }
+
+    fn added(
+        &mut self,
+        o: &Schema,
+        n: &Schema,
+        name: &str,
+        nreq: bool,
+        pcx: &Cx,
+        nloc: Option<Loc>,
+    ) {
+        let np = n.prop_schema(name);
+        let bw = if nreq {
+            pcx.old_at(Leaf::Remove)
+        } else if self.producer_open(o) {
+            let allowed = o.prop_schema(name);
+            match self.subset(&allowed, &np) {
+                Some(true) => Dec::Holds,
+                _ => match synth::separating(&allowed, &np) {
+                    Some(v) => pcx.old_at(Leaf::Set(v)),
+                    None => Dec::Unknown("properties".into()),
+                },
+            }
+        } else {
+            Dec::Holds
+        };
+        let fw = match o.additional.as_deref() {
+            None => Dec::Holds,
+            Some(a) if a.never => pcx.new_at(Leaf::Keep),
+            Some(a) => match self.subset(&np, a) {
+                Some(true) => Dec::Holds,
+                _ => match synth::separating(&np, a) {
+                    Some(v) => pcx.new_at(Leaf::Set(v)),
+                    None => Dec::Unknown("additionalProperties".into()),
+                },
+            },
+        };
+        let (rule, message) = if nreq {
+            match n.prop(name).and_then(|p| p.default.clone()) {
+                Some(d) => (
+                    "EC-D004",
+                    format!(
+                        "{}: required property added (its default {} does not make validators accept messages without it)",
+                        pcx.here(),
+                        show(&d)
+                    ),
+                ),
+                None => ("EC-D003", format!("{}: required property added", pcx.here())),
+            }
+        } else {
+            let closed = if o.closed() {
+                " to a closed object"
+            } else {
+                ""
+            };
+            (
+                "EC-D001",
+                format!("{}: optional property added{closed}", pcx.here()),
+            )
+        };
+        self.push(
+            rule,
+            pcx,
+            message,
+            o.kw_loc("properties").or_else(|| o.loc.clone()),
+            nloc,
+            bw,
+            fw,
+        );
+    }
+
+    fn additional(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let oa = o.additional.as_deref();
+        let na = n.additional.as_deref();
+        let ol = o.kw_loc("additionalProperties").or_else(|| o.loc.clone());
+        let nl = n.kw_loc("additionalProperties").or_else(|| n.loc.clone());
+        match (oa, na) {
+            (None, None) => {}
+            (Some(x), Some(y)) if !x.never && !y.never => {
+                let mut c = cx.child("*", Seg::MapValue);
+                c.branch = cx.branch.clone();
+                self.cmp(x, y, &c);
+            }
+            (Some(x), Some(y)) if x.never && y.never => {}
+            (_, Some(y)) if y.never => {
+                // Closed now.
+                let bw = if self.producer_open(o) {
+                    if oa.is_some() {
+                        let mut c = cx.child("*", Seg::MapValue);
+                        c.path = cx.path.clone();
+                        c.old_at(Leaf::Synth)
+                    } else {
+                        cx.old_at(Leaf::AddUndeclared)
+                    }
+                } else {
+                    Dec::Holds
+                };
+                self.push(
+                    "EC-D006",
+                    cx,
+                    format!("{}: object closed (additionalProperties: false)", cx.here()),
+                    ol,
+                    nl,
+                    bw,
+                    Dec::Holds,
+                );
+            }
+            (Some(x), _) if x.never => {
+                let fw = if self.producer_open(n) {
+                    match na {
+                        Some(_) => {
+                            let mut c = cx.child("*", Seg::MapValue);
+                            c.path = cx.path.clone();
+                            c.new_at(Leaf::Synth)
+                        }
+                        None => cx.new_at(Leaf::AddUndeclared),
+                    }
+                } else {
+                    Dec::Holds
+                };
+                self.push(
+                    "EC-D007",
+                    cx,
+                    format!(
+                        "{}: object opened (additionalProperties: false removed)",
+                        cx.here()
+                    ),
+                    ol,
+                    nl,
+                    Dec::Holds,
+                    fw,
+                );
+            }
+            (None, Some(y)) => {
+                let bw = if self.producer_open(o) {
+                    match synth::separating(&Schema::any(), y) {
+                        Some(v) => {
+                            let c = cx.child("*", Seg::MapValue);
+                            c.old_at(Leaf::Set(v))
+                        }
+                        None => Dec::Unknown("additionalProperties".into()),
+                    }
+                } else {
+                    Dec::Holds
+                };
+                self.push(
+                    "EC-D008",
+                    cx,
+                    format!(
+                        "{}: map values now constrained (additionalProperties schema added)",
+                        cx.here()
+                    ),
+                    ol,
+                    nl,
+                    bw,
+                    Dec::Holds,
+                );
+            }
+            (Some(x), None) => {
+                let fw = if self.producer_open(n) {
+                    match synth::separating(&Schema::any(), x) {
+                        Some(v) => {
+                            let c = cx.child("*", Seg::MapValue);
+                            c.new_at(Leaf::Set(v))
+                        }
+                        None => Dec::Unknown("additionalProperties".into()),
+                    }
+                } else {
+                    Dec::Holds
+                };
+                self.push(
+                    "EC-D009",
+                    cx,
+                    format!("{}: map values no longer constrained (additionalProperties schema removed)", cx.here()),
+                    ol,
+                    nl,
+                    Dec::Holds,
+                    fw,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn dependent(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let implied = |s: &Schema, k: &str, d: &str| {
+            s.required.contains(d) || s.dependent.get(k).is_some_and(|x| x.contains(d))
+        };
+        let mut keys: BTreeSet<&String> = o.dependent.keys().collect();
+        keys.extend(n.dependent.keys());
+        for k in keys {
+            let added: Vec<&String> = n
+                .dependent
+                .get(k)
+                .into_iter()
+                .flatten()
+                .filter(|d| !implied(o, k, d))
+                .collect();
+            let removed: Vec<&String> = o
+                .dependent
+                .get(k)
+                .into_iter()
+                .flatten()
+                .filter(|d| !implied(n, k, d))
+                .collect();
+            let recipe = |segs: &Vec<Seg>, deps: &[&String]| -> Vec<Recipe> {
+                let mut r = vec![Mutation {
+                    segs: [segs.clone(), vec![Seg::Prop(k.clone())]].concat(),
+                    leaf: Leaf::Keep,
+                }];
+                for d in deps {
+                    r.push(Mutation {
+                        segs: [segs.clone(), vec![Seg::Prop((*d).clone())]].concat(),
+                        leaf: Leaf::Remove,
+                    });
+                }
+                vec![r]
+            };
+            if !added.is_empty() {
+                let bw = if o.prop(k).is_some() || self.producer_open(o) {
+                    Dec::Breaks(recipe(&cx.old_segs, &added))
+                } else {
+                    Dec::Holds
+                };
+                let list = added
+                    .iter()
+                    .map(|d| format!("`{d}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.push(
+                    "EC-D036",
+                    cx,
+                    format!("{}: when `{k}` is present, {list} must now be present too (dependentRequired)", cx.here()),
+                    o.kw_loc("dependentRequired").or_else(|| o.loc.clone()),
+                    n.kw_loc("dependentRequired"),
+                    bw,
+                    Dec::Holds,
+                );
+            }
+            if !removed.is_empty() {
+                let fw = if n.prop(k).is_some() || self.producer_open(n) {
+                    Dec::Breaks(recipe(&cx.new_segs, &removed))
+                } else {
+                    Dec::Holds
+                };
+                let list = removed
+                    .iter()
+                    .map(|d| format!("`{d}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.push(
+                    "EC-D037",
+                    cx,
+                    format!(
+                        "{}: `{k}` no longer requires {list} (dependentRequired)",
+                        cx.here()
+                    ),
+                    o.kw_loc("dependentRequired"),
+                    n.kw_loc("dependentRequired").or_else(|| n.loc.clone()),
+                    Dec::Holds,
+                    fw,
+                );
+            }
+        }
+    }
+
+    fn unions(&mut self, o: &Schema, n: &Schema, one_of: bool, cx: &Cx) {
+        let (ol, nl) = if one_of {
+            (&o.one_of, &n.one_of)
+        } else {
+            (&o.any_of, &n.any_of)
+        };
+        let kw = if one_of { "oneOf" } else { "anyOf" };
+        let paired = ol.len().min(nl.len());
+        for li in 0..paired {
+            self.union_list(o, n, one_of, li, li, cx);
+        }
+        // Whole lists added or removed: a new conjunct.
+        for _ in paired..nl.len() {
+            let bw = Dec::Breaks(vec![vec![Mutation {
+                segs: cx.old_segs.clone(),
+                leaf: Leaf::Keep,
+            }]]);
+            self.push(
+                if one_of { "EC-D030" } else { "EC-D033" },
+                cx,
+                format!("{}: `{kw}` added", cx.here()),
+                o.loc.clone(),
+                n.kw_loc(kw),
+                bw,
+                Dec::Holds,
+            );
+        }
+        for _ in paired..ol.len() {
+            let fw = Dec::Breaks(vec![vec![Mutation {
+                segs: cx.new_segs.clone(),
+                leaf: Leaf::Keep,
+            }]]);
+            self.push(
+                if one_of { "EC-D031" } else { "EC-D034" },
+                cx,
+                format!("{}: `{kw}` removed", cx.here()),
+                o.kw_loc(kw),
+                n.loc.clone(),
+                Dec::Holds,
+                fw,
+            );
+        }
+    }
+
+    fn union_list(
+        &mut self,
+        o: &Schema,
+        n: &Schema,
+        one_of: bool,
+        oli: usize,
+        nli: usize,
+        cx: &Cx,
+    ) {
+        let (obs, nbs) = if one_of {
+            (&o.one_of[oli], &n.one_of[nli])
+        } else {
+            (&o.any_of[oli], &n.any_of[nli])
+        };
+        let kw = if one_of { "oneOf" } else { "anyOf" };
+        // Pair branches: by tag value, then by unchanged shape, then by position.
+        let tag = union_tag(obs, nbs);
+        let key = |b: &Schema| -> Option<String> {
+            let t = tag.as_ref()?;
+            b.prop(t)?
+                .schema
+                .enumeration
+                .as_ref()?
+                .first()
+                .map(|v| v.to_string())
+        };
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        let mut used_n: Vec<bool> = vec![false; nbs.len()];
+        let mut used_o: Vec<bool> = vec![false; obs.len()];
+        if tag.is_some() {
+            for (i, ob) in obs.iter().enumerate() {
+                if let Some(j) = (0..nbs.len()).find(|&j| !used_n[j] && key(&nbs[j]) == key(ob)) {
+                    pairs.push((i, j));
+                    used_n[j] = true;
+                    used_o[i] = true;
+                }
+            }
+        } else {
+            for (i, ob) in obs.iter().enumerate() {
+                let k = shape_key(ob);
+                if let Some(j) = (0..nbs.len()).find(|&j| !used_n[j] && shape_key(&nbs[j]) == k) {
+                    pairs.push((i, j));
+                    used_n[j] = true;
+                    used_o[i] = true;
+                }
+            }
+            if obs.len() == nbs.len() {
+                for (i, used) in used_o.iter_mut().enumerate() {
+                    if !*used {
+                        if let Some(j) = (0..nbs.len()).find(|&j| !used_n[j]) {
+                            pairs.push((i, j));
+                            used_n[j] = true;
+                            *used = true;
+                        }
+                    }
+                }
+            }
+        }
+        let branch_name = |b: &Schema, i: usize| -> String {
+            match (key(b), &b.title) {
+                (Some(k), _) => format!("{kw} branch {}={k}", tag.clone().unwrap_or_default()),
+                (None, Some(t)) => format!("{kw} branch `{t}`"),
+                (None, None) => format!("{kw} branch {i}"),
+            }
+        };
+        for &(i, j) in &pairs {
+            let mut c = cx.clone();
+            c.old_segs.push(Seg::Branch {
+                one_of,
+                list: oli,
+                index: i,
+            });
+            c.new_segs.push(Seg::Branch {
+                one_of,
+                list: nli,
+                index: j,
+            });
+            c.branch = Some(branch_name(&nbs[j], j));
+            self.cmp(&obs[i], &nbs[j], &c);
+        }
+        for (j, nb) in nbs.iter().enumerate() {
+            if used_n[j] {
+                continue;
+            }
+            // FORWARD: a new producer writes this branch; does some old branch accept it?
+            let covered = obs.iter().any(|ob| self.subset(nb, ob) == Some(true));
+            let fw = if covered {
+                Dec::Holds
+            } else {
+                let mut segs = cx.new_segs.clone();
+                segs.push(Seg::Branch {
+                    one_of,
+                    list: nli,
+                    index: j,
+                });
+                Dec::Breaks(vec![vec![Mutation {
+                    segs,
+                    leaf: Leaf::Keep,
+                }]])
+            };
+            self.push(
+                if one_of { "EC-D030" } else { "EC-D033" },
+                cx,
+                format!("{}: {} added", cx.here(), branch_name(nb, j)),
+                o.kw_loc(kw),
+                nb.loc.clone().or_else(|| n.kw_loc(kw)),
+                Dec::Holds,
+                fw,
+            );
+            if one_of {
+                for (k, other) in nbs.iter().enumerate() {
+                    if k == j {
+                        continue;
+                    }
+                    let both = schema::merge(nb, other);
+                    if both.never {
+                        continue;
+                    }
+                    let bw = match synth::synth(&both, false) {
+                        Some(v) if eval(nb, &v) == Some(true) && eval(other, &v) == Some(true) => {
+                            cx.old_at(Leaf::Set(v))
+                        }
+                        _ => Dec::Unknown("oneOf".into()),
+                    };
+                    self.push(
+                        "EC-D032",
+                        cx,
+                        format!(
+                            "{}: new {} overlaps {}: a message matching both fails `oneOf`",
+                            cx.here(),
+                            branch_name(nb, j),
+                            branch_name(other, k)
+                        ),
+                        other.loc.clone(),
+                        nb.loc.clone().or_else(|| n.kw_loc(kw)),
+                        bw,
+                        Dec::Holds,
+                    );
+                }
+            }
+        }
+        for (i, ob) in obs.iter().enumerate() {
+            if used_o[i] {
+                continue;
+            }
+            let covered = nbs.iter().any(|nb| self.subset(ob, nb) == Some(true));
+            let bw = if covered {
+                Dec::Holds
+            } else {
+                let mut segs = cx.old_segs.clone();
+                segs.push(Seg::Branch {
+                    one_of,
+                    list: oli,
+                    index: i,
+                });
+                Dec::Breaks(vec![vec![Mutation {
+                    segs,
+                    leaf: Leaf::Keep,
+                }]])
+            };
+            self.push(
+                if one_of { "EC-D031" } else { "EC-D034" },
+                cx,
+                format!("{}: {} removed", cx.here(), branch_name(ob, i)),
+                ob.loc.clone().or_else(|| o.kw_loc(kw)),
+                n.kw_loc(kw),
+                bw,
+                Dec::Holds,
+            );
+        }
+    }
+
+    fn opaque(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let same = |a: &schema::Opaque, b: &schema::Opaque| {
+            a.keyword == b.keyword && json_eq(&a.value, &b.value)
+        };
+        for no in &n.opaque {
+            if o.opaque.iter().any(|oo| same(oo, no)) {
+                continue;
+            }
+            let bw = Dec::Breaks(conditional_recipes(no, &cx.old_segs));
+            self.push(
+                opaque_rule(&no.keyword),
+                cx,
+                format!(
+                    "{}: `{}` constraint added or changed",
+                    cx.here(),
+                    no.keyword
+                ),
+                o.kw_loc(&no.keyword).or_else(|| o.loc.clone()),
+                Some(no.loc.clone()),
+                bw,
+                Dec::Holds,
+            );
+            self.set_keyword(&no.keyword);
+        }
+        for oo in &o.opaque {
+            if n.opaque.iter().any(|no| same(oo, no)) {
+                continue;
+            }
+            let fw = Dec::Breaks(conditional_recipes(oo, &cx.new_segs));
+            self.push(
+                opaque_rule(&oo.keyword),
+                cx,
+                format!(
+                    "{}: `{}` constraint removed or changed",
+                    cx.here(),
+                    oo.keyword
+                ),
+                Some(oo.loc.clone()),
+                n.kw_loc(&oo.keyword).or_else(|| n.loc.clone()),
+                Dec::Holds,
+                fw,
+            );
+            self.set_keyword(&oo.keyword);
+        }
+    }
+}
+
+/// The keyword named when a rule's break cannot be confirmed.
+pub fn default_keyword(rule: &str) -> &'static str {
+    match rule {
+        "EC-D001" | "EC-D002" => "properties",
+        "EC-D003" | "EC-D004" | "EC-D005" => "required",
+        "EC-D006" | "EC-D007" | "EC-D008" | "EC-D009" => "additionalProperties",
+        "EC-D010" | "EC-D011" | "EC-D012" => "type",
+        "EC-D013" | "EC-D014" | "EC-D015" => "enum",
+        "EC-D016" | "EC-D017" => "maxLength",
+        "EC-D018" | "EC-D019" | "EC-D020" => "pattern",
+        "EC-D021" => "format",
+        "EC-D022" | "EC-D023" => "minimum",
+        "EC-D024" => "multipleOf",
+        "EC-D026" | "EC-D027" => "minItems",
+        "EC-D028" | "EC-D029" => "uniqueItems",
+        "EC-D030" | "EC-D031" | "EC-D032" => "oneOf",
+        "EC-D033" | "EC-D034" => "anyOf",
+        "EC-D035" => "if",
+        "EC-D036" | "EC-D037" => "dependentRequired",
+        "EC-D038" => "x-renamed-from",
+        "EC-D039" => "not",
+        _ => "schema",
+    }
+}
+
+fn opaque_rule(keyword: &str) -> &'static str {
+    match keyword {
+        "if" => "EC-D035",
+        "not" => "EC-D039",
+        _ => "EC-D040",
+    }
+}
+
+/// Mutations that may make an instance violate a conditional or negated constraint.
+fn conditional_recipes(op: &schema::Opaque, segs: &[Seg]) -> Vec<Recipe> {
+    let mut out: Vec<Recipe> = vec![vec![Mutation {
+        segs: segs.to_vec(),
+        leaf: Leaf::Keep,
+    }]];
+    let at = |p: &str| [segs.to_vec(), vec![Seg::Prop(p.to_owned())]].concat();
+    let required = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(|x| x.get("required"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    match op.keyword.as_str() {
+        "if" => {
+            let cond = op.value.get("if");
+            let mut set_if: Vec<Mutation> = Vec::new();
+            if let Some(Value::Object(props)) = cond.and_then(|c| c.get("properties")) {
+                for (p, s) in props {
+                    if let Some(c) = s
+                        .get("const")
+                        .or_else(|| s.get("enum").and_then(|e| e.get(0)))
+                    {
+                        set_if.push(Mutation {
+                            segs: at(p),
+                            leaf: Leaf::Set(c.clone()),
+                        });
+                    }
+                }
+            }
+            for r in required(cond) {
+                set_if.push(Mutation {
+                    segs: at(&r),
+                    leaf: Leaf::Keep,
+                });
+            }
+            let then = required(op.value.get("then"));
+            for t in &then {
+                let mut r = set_if.clone();
+                r.push(Mutation {
+                    segs: at(t),
+                    leaf: Leaf::Remove,
+                });
+                out.push(r);
+            }
+            let otherwise = required(op.value.get("else"));
+            for t in &otherwise {
+                out.push(vec![Mutation {
+                    segs: at(t),
+                    leaf: Leaf::Remove,
+                }]);
+            }
+        }
+        "not" => {
+            for r in required(Some(&op.value)) {
+                out.push(vec![Mutation {
+                    segs: at(&r),
+                    leaf: Leaf::Keep,
+                }]);
+            }
+            if let Some(c) = op.value.get("const") {
+                out.push(vec![Mutation {
+                    segs: segs.to_vec(),
+                    leaf: Leaf::Set(c.clone()),
+                }]);
+            }
+            if let Some(Value::Array(e)) = op.value.get("enum") {
+                for c in e {
+                    out.push(vec![Mutation {
+                        segs: segs.to_vec(),
+                        leaf: Leaf::Set(c.clone()),
+                    }]);
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The property every branch of both lists requires with a one-value enum.
+fn union_tag(a: &[Schema], b: &[Schema]) -> Option<String> {
+    let first = a.first().or(b.first())?;
+    first.props.iter().map(|(n, _)| n.clone()).find(|n| {
+        a.iter().chain(b).all(|br| {
+            br.required.contains(n)
+                && br
+                    .prop(n)
+                    .and_then(|p| p.schema.enumeration.as_ref())
+                    .is_some_and(|e| e.len() == 1)
+        })
+    })
+}
