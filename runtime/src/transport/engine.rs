@@ -93,7 +93,11 @@ where
         }
         Err(error) => return dead(DeadLetterReason::of(&error), error.to_string()),
     };
-    let key = C::idempotency_key(&message).map(|k| format!("{}:{}:{k}", C::SYSTEM, policy.group));
+    let key = if I::ENABLED {
+        C::idempotency_key(&message).map(|k| format!("{}:{}:{k}", C::SYSTEM, policy.group))
+    } else {
+        None
+    };
     if let Some(key) = &key {
         match policy.idempotency.is_done(key).await {
             Ok(true) => {
@@ -158,8 +162,10 @@ pub trait Source: Send {
     fn next(
         &mut self,
     ) -> impl Future<Output = Result<Option<(Delivery, Self::Token)>, TransportError>> + Send;
-    fn ack(&mut self, token: Self::Token)
-        -> impl Future<Output = Result<(), TransportError>> + Send;
+    fn ack(
+        &mut self,
+        token: Self::Token,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
     /// Arranges a redelivery after `after` counted as attempt `delivery.attempt + 1` (a
     /// broker nak with delay, or a republish with the attempt header), then settles the
     /// original.

@@ -21,6 +21,17 @@ pub mod memory;
 mod publish;
 pub mod trace;
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(feature = "redis")]
+pub mod redis;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -141,7 +152,9 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait before delivery `attempt + 1`, after delivery `attempt` (1-based) failed.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.multiplier.powi(attempt.saturating_sub(1).min(62) as i32);
+        let exp = self
+            .multiplier
+            .powi(attempt.saturating_sub(1).min(62) as i32);
         let base = (self.initial_backoff.as_secs_f64() * exp).min(self.max_backoff.as_secs_f64());
         let spread = base * self.jitter.clamp(0.0, 1.0);
         let jittered = base - spread + 2.0 * spread * fastrand::f64();
@@ -227,7 +240,7 @@ impl DeadLetter {
         let mut headers = original.clone();
         headers.insert(h::REASON, self.reason.as_str());
         headers.insert(h::ERROR, &self.error);
-        headers.insert(h::ATTEMPTS, &self.attempts.to_string());
+        headers.insert(h::ATTEMPTS, self.attempts.to_string());
         headers.insert(h::ORIGIN, &self.origin);
         headers.insert(h::CHANNEL, &self.channel);
         headers.insert(h::CONSUMER_GROUP, group);
@@ -288,6 +301,8 @@ pub trait Handle<C: Contract>: Send + Sync + 'static {
 /// Remembers which units of work a consumer group finished, across processes (Redis) or in
 /// one (memory, for tests).
 pub trait IdempotencyStore: Send + Sync + 'static {
+    /// False for [`NoIdempotency`]: the engine then neither builds keys nor asks the store.
+    const ENABLED: bool = true;
     /// True when `key` was marked done.
     fn is_done(&self, key: &str) -> impl Future<Output = Result<bool, BoxError>> + Send;
     fn mark_done(&self, key: &str) -> impl Future<Output = Result<(), BoxError>> + Send;
@@ -298,6 +313,7 @@ pub trait IdempotencyStore: Send + Sync + 'static {
 pub struct NoIdempotency;
 
 impl IdempotencyStore for NoIdempotency {
+    const ENABLED: bool = false;
     async fn is_done(&self, _key: &str) -> Result<bool, BoxError> {
         Ok(false)
     }
@@ -315,7 +331,10 @@ impl IdempotencyStore for MemoryIdempotency {
         Ok(self.0.lock().map_err(|e| e.to_string())?.contains(key))
     }
     async fn mark_done(&self, key: &str) -> Result<(), BoxError> {
-        self.0.lock().map_err(|e| e.to_string())?.insert(key.to_owned());
+        self.0
+            .lock()
+            .map_err(|e| e.to_string())?
+            .insert(key.to_owned());
         Ok(())
     }
 }

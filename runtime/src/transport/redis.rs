@@ -1,0 +1,1030 @@
+//! Redis Streams binding (feature `redis`): [`RedisSink`] publishes with `XADD`,
+//! [`RedisSource`] consumes one consumer group with `XREADGROUP`, settles with `XACK`, retries
+//! through the group's pending entries list (PEL) and reclaims what crashed consumers left with
+//! `XAUTOCLAIM`; [`RedisIdempotency`] remembers finished units of work across processes.
+//!
+//! # Stream entries
+//!
+//! One message is one stream entry on the key `{namespace}{channel}` (`stream:audio-ingest`
+//! with the default empty namespace). Its fields:
+//!
+//! | field | value |
+//! |---|---|
+//! | `envelope` ([`ENVELOPE_FIELD`]) | the encoded, validated v1 envelope (JSON bytes, unchanged) |
+//! | `h:<name>` ([`HEADER_PREFIX`]) | one per transport header: `h:traceparent`, `h:content-type`, … |
+//!
+//! A consumer turns the `h:` fields back into [`Headers`] (prefix removed, order kept); any
+//! other field a foreign producer wrote is carried along untouched and copied unchanged onto a
+//! dead letter. An entry without an `envelope` field is a malformed message.
+//!
+//! # Publishing
+//!
+//! [`RedisSink::send`] returns once Redis answered the `XADD` with the new entry id: the entry
+//! is in the server's memory and, with `appendonly yes` + `appendfsync always`, on disk.
+//! Trimming (`MAXLEN ~ n`) is off by default because it can delete entries a slow consumer
+//! group has not read yet; turn it on with [`RedisSink::with_max_len`] only when losing old
+//! entries is acceptable. A publish that fails with a connection error may or may not have been
+//! applied: republishing is at-least-once, which idempotency on the consumer side absorbs.
+//!
+//! # Consuming
+//!
+//! [`RedisSource::connect`] creates the group on each of its streams if missing
+//! (`XGROUP CREATE <stream> <group> 0 MKSTREAM`): by default ([`GroupStart::Beginning`]) a new
+//! group starts at the beginning of the stream, so nothing published before the first worker
+//! of a group ever started is lost; [`GroupStart::New`] (`$`) starts after the last entry.
+//!
+//! - New entries are read with `XREADGROUP GROUP <group> <consumer> COUNT <batch> BLOCK <ms>
+//!   STREAMS <streams…> > …`; their attempt is 1.
+//! - [`Source::ack`] is `XACK`. Entries are not deleted (other groups may still need them).
+//! - [`Source::retry`] does not acknowledge: the entry stays pending, and once the backoff has
+//!   passed this consumer claims it again with `XCLAIM <min-idle = backoff>`, which makes Redis
+//!   increment its delivery count. The attempt of every redelivered entry is Redis's delivery
+//!   count, read with `XPENDING` right after the claim; the local schedule only decides *when*.
+//!   If this consumer dies before then, the entry is reclaimed by another one (below).
+//! - Every `claim_interval`, `XAUTOCLAIM <stream> <group> <consumer> <claim_idle> <cursor>`
+//!   takes over entries that have been pending longer than `claim_idle`, whoever holds them (a
+//!   crashed consumer, this consumer's previous incarnation, a consumer stuck in a handler).
+//!   `claim_idle` must therefore exceed the longest handler run and the largest backoff.
+//! - [`Source::dead_letter`] `XADD`s the original fields unchanged plus the dead-letter headers
+//!   (`h:x-dead-letter-reason`, `-error`, `-attempts`, `-origin`, `-channel`, `-group`) to
+//!   `{namespace}{channel}:dead-letter` ([`DEAD_LETTER_SUFFIX`]), and only after Redis confirmed
+//!   it `XACK`s the original.
+//! - Reads, acks and claims retry transient failures (connection loss, `LOADING` after a
+//!   restart) for [`RedisSourceConfig::reconnect_for`] before giving up with an error.
+//!   A group that disappeared (`NOGROUP`, e.g. a restarted broker without persistence) is
+//!   created again.
+//!
+//! On shutdown the engine stops calling [`Source::next`]; entries this consumer read ahead but
+//! never handled stay pending (Redis Streams has no "release") and are reclaimed after
+//! `claim_idle`. Nothing unfinished is acknowledged.
+//!
+//! [`Delivery::origin`] is `redis:{stream-key}/{entry-id}`; [`Delivery::key`] is `None`.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, RedisError, Value};
+
+use super::{
+    BoxError, Contract, DeadLetter, Delivery, Headers, IdempotencyStore, Outgoing, Sink, Source,
+    TransportError,
+};
+
+/// The entry field holding the encoded envelope.
+pub const ENVELOPE_FIELD: &str = "envelope";
+/// Prefix of the entry fields holding transport headers (`h:traceparent`).
+pub const HEADER_PREFIX: &str = "h:";
+/// Suffix of a stream's dead-letter stream (`stream:audio-ingest:dead-letter`).
+pub const DEAD_LETTER_SUFFIX: &str = ":dead-letter";
+
+const TRANSPORT: &str = "redis";
+
+/// Where Redis is and how to talk to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RedisOptions {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// Prepended to every key this binding touches (streams, dead-letter streams, idempotency
+    /// keys): `staging:` gives `staging:stream:audio-ingest`. Empty by default.
+    pub namespace: String,
+    /// Bound on establishing the first connection.
+    pub connect_timeout: Duration,
+    /// Bound on one command's reply (a blocking read adds its block time to it).
+    pub response_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            namespace: String::new(),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RedisOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// The stream key of a catalog channel.
+    pub fn stream_key(&self, channel: &str) -> String {
+        format!("{}{channel}", self.namespace)
+    }
+
+    /// The dead-letter stream key of a catalog channel.
+    pub fn dead_letter_key(&self, channel: &str) -> String {
+        format!("{}{channel}{DEAD_LETTER_SUFFIX}", self.namespace)
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn error(what: impl Into<String>, e: RedisError) -> TransportError {
+    let what = what.into();
+    TransportError::with_source(TRANSPORT, format!("{what}: {e}"), e)
+}
+
+/// A failure worth retrying on the same connection manager (it reconnects by itself).
+fn transient(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.code(),
+            Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN")
+        )
+}
+
+async fn connect(
+    options: &RedisOptions,
+    response_timeout: Duration,
+) -> Result<ConnectionManager, TransportError> {
+    let url = redacted(&options.url);
+    let client = redis::Client::open(options.url.as_str())
+        .map_err(|e| error(format!("invalid Redis URL `{url}`"), e))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(options.connect_timeout))
+        .set_response_timeout(Some(response_timeout))
+        .set_min_delay(Duration::from_millis(20))
+        .set_max_delay(Duration::from_millis(500))
+        .set_number_of_retries(8);
+    match tokio::time::timeout(
+        options.connect_timeout,
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    {
+        Ok(Ok(manager)) => Ok(manager),
+        Ok(Err(e)) => Err(error(
+            format!("cannot connect to {url} (is redis-server running?)"),
+            e,
+        )),
+        Err(_) => Err(TransportError::new(
+            TRANSPORT,
+            format!(
+                "cannot connect to {url}: no connection within {:?} (is redis-server running?)",
+                options.connect_timeout
+            ),
+        )),
+    }
+}
+
+/// Runs `cmd`, retrying transient failures until `patience` has passed.
+async fn query_patiently(
+    conn: &mut ConnectionManager,
+    cmd: &Cmd,
+    patience: Duration,
+) -> Result<Value, RedisError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match cmd.query_async::<Value>(conn).await {
+            Ok(value) => return Ok(value),
+            Err(e) if transient(&e) && started.elapsed() < patience => {
+                tracing::warn!(error = %e, "redis: transient failure; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn xadd<'a>(
+    key: &str,
+    max_len: Option<usize>,
+    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Cmd {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(key);
+    if let Some(n) = max_len {
+        cmd.arg("MAXLEN").arg("~").arg(n);
+    }
+    cmd.arg("*");
+    for (name, value) in fields {
+        cmd.arg(name).arg(value);
+    }
+    cmd
+}
+
+fn header_field(name: &str) -> Vec<u8> {
+    let mut field = Vec::with_capacity(HEADER_PREFIX.len() + name.len());
+    field.extend_from_slice(HEADER_PREFIX.as_bytes());
+    field.extend_from_slice(name.as_bytes());
+    field
+}
+
+/// Publishes [`Outgoing`] messages with `XADD` (see the module docs for the entry layout).
+/// Cheap to clone; clones share one multiplexed, self-reconnecting connection, so concurrent
+/// publishes are pipelined.
+#[derive(Clone)]
+pub struct RedisSink {
+    conn: ConnectionManager,
+    options: RedisOptions,
+    max_len: Option<usize>,
+}
+
+impl std::fmt::Debug for RedisSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSink")
+            .field("url", &redacted(&self.options.url))
+            .field("namespace", &self.options.namespace)
+            .field("max_len", &self.max_len)
+            .finish()
+    }
+}
+
+impl RedisSink {
+    /// Connects (bounded by `options.connect_timeout`).
+    pub async fn connect(options: &RedisOptions) -> Result<Self, TransportError> {
+        Ok(Self {
+            conn: connect(options, options.response_timeout).await?,
+            options: options.clone(),
+            max_len: None,
+        })
+    }
+
+    /// Trims each stream to about `n` entries on every publish (`XADD … MAXLEN ~ n`). Off by
+    /// default: trimming deletes entries whether or not every group has read them.
+    pub fn with_max_len(mut self, n: usize) -> Self {
+        self.max_len = Some(n);
+        self
+    }
+
+    pub fn options(&self) -> &RedisOptions {
+        &self.options
+    }
+
+    /// Publishes one message and returns the stream entry id Redis assigned.
+    pub async fn add(&self, message: &Outgoing) -> Result<String, TransportError> {
+        let key = self.options.stream_key(&message.channel);
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(&key);
+        if let Some(n) = self.max_len {
+            cmd.arg("MAXLEN").arg("~").arg(n);
+        }
+        cmd.arg("*").arg(ENVELOPE_FIELD).arg(&message.payload);
+        for (name, value) in message.headers.iter() {
+            cmd.arg(header_field(name)).arg(value);
+        }
+        let mut conn = self.conn.clone();
+        cmd.query_async::<String>(&mut conn)
+            .await
+            .map_err(|e| error(format!("XADD to `{key}` was not confirmed"), e))
+    }
+}
+
+impl Sink for RedisSink {
+    async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
+        self.add(&message).await.map(drop)
+    }
+}
+
+/// Where a newly created consumer group starts reading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GroupStart {
+    /// `0`: every entry still in the stream (the default: nothing published before the group
+    /// existed is lost).
+    #[default]
+    Beginning,
+    /// `$`: only entries added after the group was created.
+    New,
+}
+
+/// One consumer of one consumer group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RedisSourceConfig {
+    pub group: String,
+    /// Unique among the group's live consumers; a stable name (the pod or host name) lets a
+    /// restarted worker see its own old entries as its own.
+    pub consumer: String,
+    /// Catalog channels (stream names without the namespace) the group reads.
+    pub streams: Vec<String>,
+    /// `COUNT` of one read or claim.
+    pub batch: usize,
+    /// `BLOCK` of one read.
+    pub block: Duration,
+    /// Entries pending longer than this are taken over (`XAUTOCLAIM` min-idle-time).
+    pub claim_idle: Duration,
+    /// How often to look for such entries.
+    pub claim_interval: Duration,
+    pub start: GroupStart,
+    /// How long reads, acks and claims retry transient failures before `next`/`ack` fail.
+    pub reconnect_for: Duration,
+}
+
+impl RedisSourceConfig {
+    pub fn new(
+        group: impl Into<String>,
+        consumer: impl Into<String>,
+        streams: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            group: group.into(),
+            consumer: consumer.into(),
+            streams: streams.into_iter().map(Into::into).collect(),
+            batch: 32,
+            block: Duration::from_secs(2),
+            claim_idle: Duration::from_secs(60),
+            claim_interval: Duration::from_secs(10),
+            start: GroupStart::default(),
+            reconnect_for: Duration::from_secs(30),
+        }
+    }
+
+    /// A consumer of catalog group `group` of system `C`, reading the streams it binds.
+    pub fn for_group<C: Contract>(
+        group: &str,
+        consumer: impl Into<String>,
+    ) -> Result<Self, TransportError> {
+        let found = C::consumer_groups()
+            .iter()
+            .find(|g| g.name == group)
+            .ok_or_else(|| {
+                let known: Vec<_> = C::consumer_groups().iter().map(|g| g.name).collect();
+                TransportError::new(
+                    TRANSPORT,
+                    format!(
+                        "`{group}` is not a consumer group of system `{}` (known: {})",
+                        C::SYSTEM,
+                        known.join(", ")
+                    ),
+                )
+            })?;
+        Ok(Self::new(group, consumer, found.binds.iter().copied()))
+    }
+
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    pub fn with_block(mut self, block: Duration) -> Self {
+        self.block = block;
+        self
+    }
+
+    /// Sets `claim_idle`, and `claim_interval` to a quarter of it.
+    pub fn with_claim_idle(mut self, idle: Duration) -> Self {
+        self.claim_idle = idle;
+        self.claim_interval = (idle / 4).max(Duration::from_millis(10));
+        self
+    }
+
+    pub fn with_claim_interval(mut self, interval: Duration) -> Self {
+        self.claim_interval = interval;
+        self
+    }
+
+    pub fn with_start(mut self, start: GroupStart) -> Self {
+        self.start = start;
+        self
+    }
+
+    pub fn with_reconnect_for(mut self, patience: Duration) -> Self {
+        self.reconnect_for = patience;
+        self
+    }
+}
+
+/// Settles one delivery of a [`RedisSource`].
+#[derive(Debug)]
+pub struct RedisToken {
+    stream: usize,
+    id: String,
+    /// Whether the entry had an `envelope` field.
+    has_envelope: bool,
+    /// Fields that were neither the envelope nor headers, as received.
+    extra: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl RedisToken {
+    /// The stream entry id.
+    pub fn entry_id(&self) -> &str {
+        &self.id
+    }
+}
+
+struct Scheduled {
+    stream: usize,
+    id: String,
+    due: Instant,
+    min_idle: Duration,
+}
+
+/// One raw stream entry.
+struct Entry {
+    id: String,
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Consumes one consumer group as one named consumer (see the module docs).
+pub struct RedisSource {
+    conn: ConnectionManager,
+    options: RedisOptions,
+    config: RedisSourceConfig,
+    keys: Vec<String>,
+    buffer: VecDeque<(Delivery, RedisToken)>,
+    scheduled: Vec<Scheduled>,
+    cursors: Vec<String>,
+    next_claim: Instant,
+}
+
+impl std::fmt::Debug for RedisSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSource")
+            .field("url", &redacted(&self.options.url))
+            .field("config", &self.config)
+            .field("keys", &self.keys)
+            .field("buffered", &self.buffer.len())
+            .field("scheduled", &self.scheduled.len())
+            .finish()
+    }
+}
+
+fn bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(b) => Some(b.clone()),
+        Value::SimpleString(s) => Some(s.clone().into_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.clone().into_bytes()),
+        Value::Int(i) => Some(i.to_string().into_bytes()),
+        _ => None,
+    }
+}
+
+fn string(value: &Value) -> Option<String> {
+    bytes(value).and_then(|b| String::from_utf8(b).ok())
+}
+
+fn items(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) | Value::Set(items) => items,
+        Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `[id, [field, value, …]]`; `None` for an entry deleted meanwhile (`[id, nil]`).
+fn parse_entry(value: Value) -> Option<Entry> {
+    let mut parts = items(value).into_iter();
+    let id = string(&parts.next()?)?;
+    let fields = items(parts.next()?);
+    if fields.is_empty() {
+        return None;
+    }
+    let fields = fields
+        .chunks(2)
+        .filter_map(|pair| Some((bytes(pair.first()?)?, bytes(pair.get(1)?)?)))
+        .collect();
+    Some(Entry { id, fields })
+}
+
+fn parse_entries(value: Value) -> Vec<Entry> {
+    items(value).into_iter().filter_map(parse_entry).collect()
+}
+
+fn parse_stream_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
+impl RedisSource {
+    /// Connects and creates the group on each stream if missing.
+    pub async fn connect(
+        options: &RedisOptions,
+        config: RedisSourceConfig,
+    ) -> Result<Self, TransportError> {
+        if config.streams.is_empty() {
+            return Err(TransportError::new(
+                TRANSPORT,
+                format!("consumer group `{}` reads no stream", config.group),
+            ));
+        }
+        let conn = connect(options, options.response_timeout + config.block).await?;
+        let keys: Vec<String> = config
+            .streams
+            .iter()
+            .map(|s| options.stream_key(s))
+            .collect();
+        let mut source = Self {
+            conn,
+            options: options.clone(),
+            cursors: vec!["0-0".to_owned(); keys.len()],
+            keys,
+            config,
+            buffer: VecDeque::new(),
+            scheduled: Vec::new(),
+            next_claim: Instant::now(),
+        };
+        source.ensure_groups().await.map_err(|e| {
+            error(
+                format!("cannot create consumer group `{}`", source.config.group),
+                e,
+            )
+        })?;
+        Ok(source)
+    }
+
+    pub fn config(&self) -> &RedisSourceConfig {
+        &self.config
+    }
+
+    async fn ensure_groups(&mut self) -> Result<(), RedisError> {
+        let start = match self.config.start {
+            GroupStart::Beginning => "0",
+            GroupStart::New => "$",
+        };
+        for key in &self.keys {
+            let mut cmd = redis::cmd("XGROUP");
+            cmd.arg("CREATE")
+                .arg(key)
+                .arg(&self.config.group)
+                .arg(start)
+                .arg("MKSTREAM");
+            match query_patiently(&mut self.conn, &cmd, self.config.reconnect_for).await {
+                Ok(_) => {
+                    tracing::info!(stream = %key, group = %self.config.group, start, "created consumer group");
+                }
+                Err(e) if e.code() == Some("BUSYGROUP") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Entries of this group still pending (read by some consumer, not yet acknowledged),
+    /// over all its streams.
+    pub async fn pending(&mut self) -> Result<u64, TransportError> {
+        let mut total = 0;
+        for key in &self.keys {
+            let mut cmd = redis::cmd("XPENDING");
+            cmd.arg(key).arg(&self.config.group);
+            let summary = query_patiently(&mut self.conn, &cmd, self.config.reconnect_for)
+                .await
+                .map_err(|e| error(format!("XPENDING `{key}`"), e))?;
+            if let Some(Value::Int(n)) = items(summary).first() {
+                total += u64::try_from(*n).unwrap_or(0);
+            }
+        }
+        Ok(total)
+    }
+
+    fn delivery(&self, stream: usize, entry: Entry, attempt: u32) -> (Delivery, RedisToken) {
+        let mut payload = None;
+        let mut headers = Headers::new();
+        let mut extra = Vec::new();
+        for (name, value) in entry.fields {
+            if payload.is_none() && name == ENVELOPE_FIELD.as_bytes() {
+                payload = Some(value);
+                continue;
+            }
+            match name
+                .strip_prefix(HEADER_PREFIX.as_bytes())
+                .and_then(|n| std::str::from_utf8(n).ok())
+            {
+                Some(header) => headers.append(header, value),
+                None => extra.push((name, value)),
+            }
+        }
+        let has_envelope = payload.is_some();
+        let delivery = Delivery {
+            channel: self.config.streams[stream].clone(),
+            key: None,
+            payload: payload.unwrap_or_default(),
+            headers,
+            attempt,
+            origin: format!("redis:{}/{}", self.keys[stream], entry.id),
+        };
+        let token = RedisToken {
+            stream,
+            id: entry.id,
+            has_envelope,
+            extra,
+        };
+        (delivery, token)
+    }
+
+    /// Redis's delivery counts of this consumer's pending entries `ids` of stream `stream`.
+    async fn delivery_counts(
+        &mut self,
+        stream: usize,
+        ids: &[&str],
+    ) -> Result<HashMap<String, u32>, RedisError> {
+        let (Some(first), Some(last)) = (
+            ids.iter().min_by_key(|id| parse_stream_id(id)),
+            ids.iter().max_by_key(|id| parse_stream_id(id)),
+        ) else {
+            return Ok(HashMap::new());
+        };
+        let mut cmd = redis::cmd("XPENDING");
+        cmd.arg(&self.keys[stream])
+            .arg(&self.config.group)
+            .arg(*first)
+            .arg(*last)
+            .arg(ids.len() + self.scheduled.len() + self.buffer.len() + 16)
+            .arg(&self.config.consumer);
+        let reply = query_patiently(&mut self.conn, &cmd, self.config.reconnect_for).await?;
+        Ok(items(reply)
+            .into_iter()
+            .filter_map(|row| {
+                let row = items(row);
+                let id = string(row.first()?)?;
+                let count = match row.get(3)? {
+                    Value::Int(n) => u32::try_from(*n).ok()?,
+                    other => string(other)?.parse().ok()?,
+                };
+                Some((id, count))
+            })
+            .collect())
+    }
+
+    /// Buffers entries this consumer just claimed, with Redis's delivery counts.
+    async fn buffer_claimed(
+        &mut self,
+        stream: usize,
+        entries: Vec<Entry>,
+    ) -> Result<(), RedisError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let counts = self.delivery_counts(stream, &id_refs).await?;
+        self.scheduled
+            .retain(|s| !(s.stream == stream && ids.contains(&s.id)));
+        for entry in entries {
+            // Claimed entries were delivered at least once before this claim.
+            let attempt = counts.get(&entry.id).copied().unwrap_or(2).max(1);
+            let item = self.delivery(stream, entry, attempt);
+            self.buffer.push_back(item);
+        }
+        Ok(())
+    }
+
+    /// Claims back this consumer's retries whose backoff has passed (`XCLAIM`).
+    async fn claim_due_retries(&mut self) -> Result<(), RedisError> {
+        let now = Instant::now();
+        if !self.scheduled.iter().any(|s| s.due <= now) {
+            return Ok(());
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.scheduled)
+            .into_iter()
+            .partition(|s| s.due <= now);
+        self.scheduled = waiting;
+        for stream in 0..self.keys.len() {
+            let mine: Vec<&Scheduled> = due.iter().filter(|s| s.stream == stream).collect();
+            let Some(min_idle) = mine.iter().map(|s| s.min_idle).min() else {
+                continue;
+            };
+            let mut cmd = redis::cmd("XCLAIM");
+            cmd.arg(&self.keys[stream])
+                .arg(&self.config.group)
+                .arg(&self.config.consumer)
+                .arg(min_idle.as_millis() as u64);
+            for s in &mine {
+                cmd.arg(&s.id);
+            }
+            let reply = query_patiently(&mut self.conn, &cmd, self.config.reconnect_for).await;
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(e) => {
+                    // Keep them scheduled; XAUTOCLAIM would find them anyway.
+                    self.scheduled
+                        .extend(due.into_iter().filter(|s| s.stream >= stream));
+                    return Err(e);
+                }
+            };
+            // Entries not returned were deleted, or taken over by another consumer meanwhile.
+            let entries = parse_entries(reply);
+            self.buffer_claimed(stream, entries).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes over entries pending longer than `claim_idle` (`XAUTOCLAIM`).
+    async fn autoclaim(&mut self) -> Result<(), RedisError> {
+        for stream in 0..self.keys.len() {
+            let mut cmd = redis::cmd("XAUTOCLAIM");
+            cmd.arg(&self.keys[stream])
+                .arg(&self.config.group)
+                .arg(&self.config.consumer)
+                .arg(self.config.claim_idle.as_millis() as u64)
+                .arg(&self.cursors[stream])
+                .arg("COUNT")
+                .arg(self.config.batch);
+            let reply = query_patiently(&mut self.conn, &cmd, self.config.reconnect_for).await?;
+            let mut parts = items(reply).into_iter();
+            let cursor = parts.next().as_ref().and_then(string);
+            let entries = parts.next().map(parse_entries).unwrap_or_default();
+            let deleted = parts.next().map(items).unwrap_or_default();
+            self.cursors[stream] = cursor.unwrap_or_else(|| "0-0".to_owned());
+            if !deleted.is_empty() {
+                tracing::warn!(
+                    stream = %self.keys[stream],
+                    count = deleted.len(),
+                    "pending entries were deleted from the stream before they were handled (trimmed?)"
+                );
+            }
+            if !entries.is_empty() {
+                tracing::info!(
+                    stream = %self.keys[stream],
+                    group = %self.config.group,
+                    count = entries.len(),
+                    idle = ?self.config.claim_idle,
+                    "reclaimed entries another consumer left pending"
+                );
+            }
+            self.buffer_claimed(stream, entries).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads new entries (`XREADGROUP … >`), blocking at most `block`.
+    async fn read_new(&mut self, block: Duration) -> Result<(), RedisError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.config.group)
+            .arg(&self.config.consumer)
+            .arg("COUNT")
+            .arg(self.config.batch)
+            .arg("BLOCK")
+            .arg(block.as_millis().max(1) as u64)
+            .arg("STREAMS");
+        for key in &self.keys {
+            cmd.arg(key);
+        }
+        for _ in &self.keys {
+            cmd.arg(">");
+        }
+        let reply = query_patiently(&mut self.conn, &cmd, self.config.reconnect_for).await?;
+        // RESP2: [[stream, entries], …]; RESP3: {stream: entries}; nil when nothing came.
+        let pairs: Vec<(Value, Value)> = match reply {
+            Value::Map(pairs) => pairs,
+            Value::Array(streams) => streams
+                .into_iter()
+                .filter_map(|s| {
+                    let mut pair = items(s).into_iter();
+                    Some((pair.next()?, pair.next()?))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (name, entries) in pairs {
+            let Some(stream) = string(&name).and_then(|n| self.keys.iter().position(|k| *k == n))
+            else {
+                continue;
+            };
+            for entry in parse_entries(entries) {
+                let item = self.delivery(stream, entry, 1);
+                self.buffer.push_back(item);
+            }
+        }
+        Ok(())
+    }
+
+    async fn fill(&mut self) -> Result<(), RedisError> {
+        self.claim_due_retries().await?;
+        if !self.buffer.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= self.next_claim {
+            self.next_claim = now + self.config.claim_interval;
+            self.autoclaim().await?;
+            if !self.buffer.is_empty() {
+                return Ok(());
+            }
+        }
+        let now = Instant::now();
+        let mut block = self
+            .config
+            .block
+            .min(self.next_claim.saturating_duration_since(now));
+        if let Some(due) = self.scheduled.iter().map(|s| s.due).min() {
+            block = block.min(due.saturating_duration_since(now));
+        }
+        self.read_new(block).await
+    }
+
+    async fn xack(&mut self, stream: usize, id: &str) -> Result<(), TransportError> {
+        let key = &self.keys[stream];
+        let mut cmd = redis::cmd("XACK");
+        cmd.arg(key).arg(&self.config.group).arg(id);
+        let acked = query_patiently(&mut self.conn, &cmd, self.config.reconnect_for)
+            .await
+            .map_err(|e| error(format!("XACK `{key}` {id}"), e))?;
+        if acked == Value::Int(0) {
+            tracing::warn!(stream = %key, %id, "entry was already acknowledged (taken over by another consumer?)");
+        }
+        Ok(())
+    }
+}
+
+impl Source for RedisSource {
+    type Token = RedisToken;
+
+    async fn next(&mut self) -> Result<Option<(Delivery, RedisToken)>, TransportError> {
+        loop {
+            if let Some(item) = self.buffer.pop_front() {
+                return Ok(Some(item));
+            }
+            match self.fill().await {
+                Ok(()) => {}
+                Err(e) if e.code() == Some("NOGROUP") => {
+                    tracing::warn!(group = %self.config.group, error = %e, "consumer group vanished; creating it again");
+                    self.ensure_groups().await.map_err(|e| {
+                        error(
+                            format!("cannot create consumer group `{}`", self.config.group),
+                            e,
+                        )
+                    })?;
+                }
+                Err(e) => {
+                    return Err(error(
+                        format!(
+                            "reading group `{}` as `{}` from {}",
+                            self.config.group,
+                            self.config.consumer,
+                            self.keys.join(", ")
+                        ),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
+    async fn ack(&mut self, token: RedisToken) -> Result<(), TransportError> {
+        self.xack(token.stream, &token.id).await
+    }
+
+    async fn retry(
+        &mut self,
+        token: RedisToken,
+        _delivery: &Delivery,
+        after: Duration,
+    ) -> Result<(), TransportError> {
+        // Left pending on purpose: Redis counts the next delivery when it is claimed back.
+        self.scheduled.push(Scheduled {
+            stream: token.stream,
+            id: token.id,
+            due: Instant::now() + after,
+            min_idle: after,
+        });
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &mut self,
+        token: RedisToken,
+        delivery: &Delivery,
+        letter: &DeadLetter,
+    ) -> Result<(), TransportError> {
+        let key = self
+            .options
+            .dead_letter_key(&self.config.streams[token.stream]);
+        let headers = letter.headers(&delivery.headers, &self.config.group);
+        let names: Vec<Vec<u8>> = headers.iter().map(|(n, _)| header_field(n)).collect();
+        let envelope = token
+            .has_envelope
+            .then_some((ENVELOPE_FIELD.as_bytes(), delivery.payload.as_slice()));
+        let fields = envelope
+            .into_iter()
+            .chain(
+                token
+                    .extra
+                    .iter()
+                    .map(|(n, v)| (n.as_slice(), v.as_slice())),
+            )
+            .chain(
+                names
+                    .iter()
+                    .zip(headers.iter())
+                    .map(|(n, (_, v))| (n.as_slice(), v)),
+            );
+        let cmd = xadd(&key, None, fields);
+        query_patiently(&mut self.conn, &cmd, self.config.reconnect_for)
+            .await
+            .map_err(|e| {
+                error(
+                    format!("XADD of a dead letter to `{key}` was not confirmed"),
+                    e,
+                )
+            })?;
+        self.xack(token.stream, &token.id).await
+    }
+}
+
+/// An [`IdempotencyStore`] in Redis: one key per finished unit of work,
+/// `{namespace}idempotency:{key}` (the engine's key is `{system}:{group}:{unit}`, e.g.
+/// `audio:audio-pipeline:AudioChunkReceived:<chunk_id>`), set with `SET … NX PX <ttl>`, so
+/// every consumer process of a group sees what the others finished.
+#[derive(Clone)]
+pub struct RedisIdempotency {
+    conn: ConnectionManager,
+    prefix: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for RedisIdempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisIdempotency")
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl RedisIdempotency {
+    /// Keys expire after `ttl`: longer than any redelivery or producer retry can come late.
+    pub async fn connect(options: &RedisOptions, ttl: Duration) -> Result<Self, TransportError> {
+        Ok(Self {
+            conn: connect(options, options.response_timeout).await?,
+            prefix: format!("{}idempotency:", options.namespace),
+            ttl: ttl.max(Duration::from_millis(1)),
+        })
+    }
+
+    /// The Redis key of a unit of work.
+    pub fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+impl IdempotencyStore for RedisIdempotency {
+    async fn is_done(&self, key: &str) -> Result<bool, BoxError> {
+        let mut conn = self.conn.clone();
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn mark_done(&self, key: &str) -> Result<(), BoxError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(self.ttl.as_millis() as u64)
+            .query_async::<Value>(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redacted("redis://:pw@h:1/0"), "redis://***@h:1/0");
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn parses_entries_and_skips_deleted_ones() {
+        let entry = Value::Array(vec![
+            Value::BulkString(b"1-2".to_vec()),
+            Value::Array(vec![
+                Value::BulkString(b"envelope".to_vec()),
+                Value::BulkString(b"{}".to_vec()),
+            ]),
+        ]);
+        let deleted = Value::Array(vec![Value::BulkString(b"1-3".to_vec()), Value::Nil]);
+        let parsed = parse_entries(Value::Array(vec![entry, deleted]));
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].id, "1-2");
+        assert_eq!(
+            parsed[0].fields,
+            vec![(b"envelope".to_vec(), b"{}".to_vec())]
+        );
+        assert_eq!(parse_stream_id("17-3"), (17, 3));
+        assert!(parse_stream_id("9-0") < parse_stream_id("10-0"));
+    }
+}
