@@ -1,8 +1,10 @@
 //! Repository automation: `cargo xtask codegen [--check]`, `cargo xtask lint`,
-//! `cargo xtask validate <event-or-channel> [FILE|-]`.
+//! `cargo xtask validate <event-or-channel> [FILE|-]`, `cargo xtask compat`, `cargo xtask diff`,
+//! `cargo xtask test`.
 
 mod codegen;
 mod lint;
+mod test_cmd;
 mod validate;
 
 use std::path::PathBuf;
@@ -38,6 +40,17 @@ enum Command {
         /// The message file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// Check schema compatibility against a git revision, or between two schema files.
+    Compat(xtask::compat::CompatArgs),
+    /// A review-ready changelog of schemas/ since a git revision, with rollout advice.
+    Diff(xtask::diff::DiffArgs),
+    /// The test suite: starts the brokers the integration tests talk to (`.ci/services.sh`),
+    /// then runs `cargo test --workspace` with any further arguments.
+    Test {
+        /// Passed on to `cargo test --workspace` (e.g. `--test redis_transport`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// The workspace root (xtask lives one level below it).
@@ -49,11 +62,32 @@ pub fn project_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `compat` and `diff` promise exit 3 for usage errors; the other commands keep
+            // clap's 2.
+            let sub = std::env::args().nth(1);
+            if e.use_stderr() && matches!(sub.as_deref(), Some("compat" | "diff")) {
+                let _ = e.print();
+                return ExitCode::from(xtask::compat::EXIT_USAGE);
+            }
+            e.exit()
+        }
+    };
     let result = match cli.command {
+        Command::Compat(args) => {
+            let output = args.common.output.clone();
+            return xtask::compat::run(&args).finish(output.as_deref());
+        }
+        Command::Diff(args) => {
+            let output = args.common.output.clone();
+            return xtask::diff::run(&args).finish(output.as_deref());
+        }
         Command::Codegen { check } => codegen::run(check),
         Command::Lint => lint::run(),
         Command::Validate { target, file } => validate::run(&target, file.as_deref()),
+        Command::Test { args } => test_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
