@@ -9,26 +9,22 @@ use std::time::Duration;
 use event_contracts::audio::{self, AudioChunkReceived, AudioEnvelope};
 use event_contracts::runtime::transport::{
     self, dead_letter_headers as dl, memory::MemoryBroker, Context, HandlerError, HandlerResult,
-    Headers, Meta, MemoryIdempotency, Policy, Publisher, RetryPolicy, Shutdown, Source,
+    Headers, MemoryIdempotency, Meta, Policy, Publisher, RetryPolicy, Shutdown, Source,
 };
 use event_contracts::Event;
 
 fn example<E: Event>() -> E {
-    let schema: serde_json::Value = serde_json::from_str(
-        event_contracts::SCHEMAS
-            .documents()
-            .get(E::SCHEMA_ID)
-            .map(|v| v.to_string())
-            .as_deref()
-            .expect("schema embedded"),
-    )
-    .expect("schema is JSON");
+    let documents = event_contracts::SCHEMAS.documents();
+    let schema = documents.get(E::SCHEMA_ID).expect("schema embedded");
     serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
 }
 
+/// What a handler saw: chunk id, attempt, trace context.
+type Seen = (String, u32, Option<String>);
+
 #[derive(Default, Clone)]
 struct Recorder {
-    seen: Arc<Mutex<Vec<(String, u32, Option<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     fail_first: Arc<AtomicU32>,
 }
 

@@ -399,3 +399,24 @@ fn syntax_errors_point_at_line_and_column() {
 fn generation_is_deterministic() {
     assert_eq!(generated(), generated());
 }
+
+#[test]
+fn renamed_property_gets_a_serde_alias_in_struct_and_shadow() {
+    let files = vec![
+        manifest(&[("a.renamed", "events/renamed.json")]),
+        schema(
+            "corpus/events/renamed.json",
+            r#""title":"Renamed","type":"object","properties":{"login":{"type":"string","x-renamed-from":"user_name"},"plain":{"type":"string"}},"required":["login"]"#,
+        ),
+    ];
+    let catalog = Catalog::from_texts(files).expect("parses");
+    let out = generate_catalog(&catalog, "cargo xtask codegen").expect("generates");
+    let m = module(&out);
+    // Once on the public struct, once on its decoding shadow; never on the plain field.
+    assert_eq!(
+        m.matches("#[serde(alias = \"user_name\")]").count(),
+        2,
+        "{m}"
+    );
+    assert_eq!(m.matches("alias =").count(), 2, "{m}");
+}

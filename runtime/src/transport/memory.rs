@@ -293,7 +293,10 @@ mod tests {
         assert!(channel_matches("tenant.#", "tenant"));
         assert!(channel_matches("ingest.>", "ingest.document.processed"));
         assert!(!channel_matches("ingest.>", "ingest"));
-        assert!(channel_matches("stream:audio-ingest", "stream:audio-ingest"));
+        assert!(channel_matches(
+            "stream:audio-ingest",
+            "stream:audio-ingest"
+        ));
         assert!(!channel_matches("stream:audio-ingest", "stream:monitoring"));
     }
 }

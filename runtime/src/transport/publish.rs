@@ -37,7 +37,10 @@ impl Meta {
                 .clone()
                 .or_else(|| defaults.traceparent.clone()),
             seq: self.seq.or(defaults.seq),
-            event_type: self.event_type.clone().or_else(|| defaults.event_type.clone()),
+            event_type: self
+                .event_type
+                .clone()
+                .or_else(|| defaults.event_type.clone()),
         }
     }
 
@@ -111,7 +114,11 @@ impl<C: Contract, S: Sink> Publisher<C, S> {
     }
 
     /// Publishes `event` with per-message envelope facts (`ctx.meta()` inside a handler).
-    pub async fn publish_with<E: Event>(&self, event: E, meta: &Meta) -> Result<String, PublishError>
+    pub async fn publish_with<E: Event>(
+        &self,
+        event: E,
+        meta: &Meta,
+    ) -> Result<String, PublishError>
     where
         C: Publishes<E>,
     {

@@ -21,7 +21,9 @@ impl TraceParent {
         let flags = parts.next()?;
         let rest = parts.next();
         let hex = |s: &str, n: usize| {
-            s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
         if !hex(version, 2) || version == "ff" || (version == "00" && rest.is_some()) {
             return None;

@@ -1,0 +1,314 @@
+//! The client side: typed events to the ingest endpoint over reqwest.
+
+use std::time::Duration;
+
+use super::cloudevents::{self, BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE};
+use super::{BatchResult, EventResult, Outcome, Problem, RETRY_AFTER_MS_HEADER};
+use crate::transport::{
+    trace, Meta, Outgoing, PublishError, Publishes, RetryPolicy, Sink, TransportError,
+    ATTEMPT_HEADER, TRACEPARENT_HEADER,
+};
+use crate::Event;
+
+/// How [`HttpClient`] puts a single event on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SendMode {
+    /// The whole event as the body, `Content-Type: application/cloudevents+json`.
+    #[default]
+    Structured,
+    /// Attributes as percent-encoded `ce-*` headers, `data` as the body.
+    Binary,
+}
+
+/// Why a send failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The server answered `4xx` (or a `5xx` that is not worth retrying): not retried. The
+    /// problem document says what is wrong, with JSON pointers.
+    #[error("{url} answered {status}: {}", describe(.problem, .body))]
+    Refused {
+        url: String,
+        status: u16,
+        problem: Option<Problem>,
+        body: String,
+    },
+    /// Every attempt failed with a connection error, a timeout, `429` or `5xx`.
+    #[error("{url}: gave up after {attempts} attempts; last: {last}")]
+    GaveUp {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+    /// The message cannot be put on the wire (binary mode of a payload that is not an event).
+    #[error("cannot build the request: {0}")]
+    Request(String),
+}
+
+impl HttpError {
+    /// The problem document of a refusal.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            HttpError::Refused { problem, .. } => problem.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+fn describe(problem: &Option<Problem>, body: &str) -> String {
+    match problem {
+        Some(p) => p.to_string(),
+        None => body.chars().take(500).collect(),
+    }
+}
+
+/// A client of the ingest endpoint. Implements [`Sink`], so
+/// `Publisher::<orchestrator::System, HttpClient>::publish(event)` sends typed events.
+///
+/// Retries: connection errors, timeouts, `429` and `5xx` are retried up to
+/// `retry.max_attempts` sends in all, waiting the server's `x-retry-after-ms` /
+/// `Retry-After` when given, else the policy's exponential backoff with jitter; every resend
+/// carries `x-attempt: n`. Give the client at least as many attempts as the server's policy so
+/// the server, not the client, decides when an event is dead-lettered. `4xx` fails at once
+/// with [`HttpError::Refused`] and the problem details. Resending is safe: the server drops
+/// duplicates by `source` + `id`.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    http: reqwest::Client,
+    base: String,
+    mode: SendMode,
+    retry: RetryPolicy,
+}
+
+impl HttpClient {
+    /// A client of the server at `base_url` (`http://127.0.0.1:3000`); each message goes to
+    /// `base_url` + its channel (`/api/ingest/event`). Structured mode, 30 s timeout per
+    /// request, 8 attempts from 100 ms to 5 s.
+    pub fn new(base_url: impl Into<String>) -> Result<Self, TransportError> {
+        Self::build(base_url.into(), Duration::from_secs(30))
+    }
+
+    fn build(base: String, timeout: Duration) -> Result<Self, TransportError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| TransportError::with_source("http", "cannot build the HTTP client", e))?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            mode: SendMode::Structured,
+            retry: RetryPolicy {
+                max_attempts: 8,
+                initial_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            },
+        })
+    }
+
+    pub fn with_mode(mut self, mode: SendMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The timeout of each request.
+    pub fn with_timeout(self, timeout: Duration) -> Result<Self, TransportError> {
+        let mut next = Self::build(self.base, timeout)?;
+        next.mode = self.mode;
+        next.retry = self.retry;
+        Ok(next)
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one event (in the client's mode) until the server accepts it; the server's
+    /// answer about it.
+    pub async fn post(&self, message: &Outgoing) -> Result<EventResult, HttpError> {
+        let (status, text) = self.post_text(message).await?;
+        Ok(serde_json::from_str(&text).unwrap_or(EventResult {
+            status,
+            outcome: Outcome::Handled,
+            id: Some(message.message_id.clone()),
+            source: None,
+            event_type: None,
+            seq: None,
+            retry_after_ms: None,
+            problem: None,
+        }))
+    }
+
+    /// Sends one event; the `2xx` status and the answer's text.
+    async fn post_text(&self, message: &Outgoing) -> Result<(u16, String), HttpError> {
+        let url = format!("{}{}", self.base, message.channel);
+        let mut headers: Vec<(String, String)> = message
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type"))
+            .filter_map(|(n, v)| Some((n.to_owned(), std::str::from_utf8(v).ok()?.to_owned())))
+            .collect();
+        let body = match self.mode {
+            SendMode::Structured => {
+                headers.push((
+                    "content-type".into(),
+                    format!("{STRUCTURED_CONTENT_TYPE}; charset=utf-8"),
+                ));
+                message.payload.clone()
+            }
+            SendMode::Binary => {
+                let (ce, content_type, body) = cloudevents::structured_to_binary(&message.payload)
+                    .map_err(HttpError::Request)?;
+                headers.extend(ce);
+                headers.push(("content-type".into(), content_type));
+                body
+            }
+        };
+        self.send_with_retries(&url, &headers, body).await
+    }
+
+    /// Sends events in one batched-mode request (to the first message's channel) until the
+    /// server answers it without asking for a retry; one result per event, in order. An
+    /// event the server refused (invalid, dead-lettered) is a result with a `4xx` status, not
+    /// an error: the others were still handled. No `traceparent` header is sent: each event
+    /// carries its own `traceparent` attribute.
+    pub async fn post_batch(&self, messages: &[Outgoing]) -> Result<Vec<EventResult>, HttpError> {
+        let Some(first) = messages.first() else {
+            return Ok(Vec::new());
+        };
+        let url = format!("{}{}", self.base, first.channel);
+        let mut body =
+            Vec::with_capacity(messages.iter().map(|m| m.payload.len() + 1).sum::<usize>() + 2);
+        body.push(b'[');
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&m.payload);
+        }
+        body.push(b']');
+        let headers = vec![(
+            "content-type".to_owned(),
+            format!("{BATCH_CONTENT_TYPE}; charset=utf-8"),
+        )];
+        let (status, text) = self.send_with_retries(&url, &headers, body).await?;
+        serde_json::from_str::<BatchResult>(&text)
+            .map(|b| b.results)
+            .map_err(|e| HttpError::Refused {
+                url,
+                status,
+                problem: None,
+                body: format!("the batch answer is not a result list ({e}): {text}"),
+            })
+    }
+
+    async fn send_with_retries(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<(u16, String), HttpError> {
+        let max = self.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let mut request = self.http.post(url);
+            for (name, value) in headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            if attempt > 1 {
+                request = request.header(ATTEMPT_HEADER, attempt.to_string());
+            }
+            let (failure, hint) = match request.body(body.clone()).send().await {
+                Err(e) => (format!("{e}{}", source_chain(&e)), None),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let hint = retry_hint(response.headers());
+                    match response.text().await {
+                        Ok(text) if (200..300).contains(&status) => return Ok((status, text)),
+                        Ok(text) if status == 429 || status >= 500 && status != 501 => {
+                            let problem = serde_json::from_str::<Problem>(&text).ok();
+                            (format!("{status}: {}", describe(&problem, &text)), hint)
+                        }
+                        Ok(text) => {
+                            return Err(HttpError::Refused {
+                                url: url.to_owned(),
+                                status,
+                                problem: serde_json::from_str(&text).ok(),
+                                body: text,
+                            })
+                        }
+                        // The answer was lost on the way: the server may have handled it;
+                        // resending is safe (duplicates are dropped).
+                        Err(e) => (format!("{status}, then the body failed: {e}"), hint),
+                    }
+                }
+            };
+            if attempt >= max {
+                return Err(HttpError::GaveUp {
+                    url: url.to_owned(),
+                    attempts: attempt,
+                    last: failure,
+                });
+            }
+            let wait = hint.unwrap_or_else(|| self.retry.backoff(attempt));
+            tracing::debug!(%url, attempt, %failure, ?wait, "resending");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
+fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let read = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    read(RETRY_AFTER_MS_HEADER)
+        .map(Duration::from_millis)
+        .or_else(|| read("retry-after").map(Duration::from_secs))
+}
+
+impl Sink for HttpClient {
+    /// Sends one event; `Ok` once the server answered `2xx` (handled, duplicate, or accepted
+    /// as an unknown type).
+    async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
+        self.post_text(&message)
+            .await
+            .map(drop)
+            .map_err(|e| TransportError::with_source("http", e.to_string(), e))
+    }
+}
+
+/// One typed event as the [`Publisher`](crate::transport::Publisher) would send it (envelope,
+/// ids, `traceparent` header), without sending it: the input of [`HttpClient::post_batch`].
+pub fn prepare<C, E>(event: E, meta: &Meta) -> Result<Outgoing, PublishError>
+where
+    C: Publishes<E>,
+    E: Event,
+{
+    let mut meta = meta.clone();
+    let traceparent = meta
+        .traceparent
+        .take()
+        .unwrap_or_else(|| trace::child_or_new(None));
+    meta.traceparent = Some(traceparent.clone());
+    let message = C::wrap(event, &meta)?;
+    let mut outgoing = C::outgoing(&message)?;
+    if outgoing.headers.get(TRACEPARENT_HEADER).is_none() {
+        outgoing.headers.insert(TRACEPARENT_HEADER, traceparent);
+    }
+    Ok(outgoing)
+}

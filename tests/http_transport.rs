@@ -1,0 +1,729 @@
+//! CloudEvents over HTTP end to end: a real axum server on 127.0.0.1:<ephemeral port>, a real
+//! reqwest client, typed `orchestrator::Handler`s, and Redis (127.0.0.1:6379) for the dedupe,
+//! `seq` and dead-letter store.
+
+mod http_support;
+
+use std::time::Duration;
+
+use event_contracts::orchestrator;
+use event_contracts::runtime::transport::http::{
+    prepare, DeadLetterStore, HttpClient, HttpError, IngestStore, MemoryStore, Outcome, SendMode,
+    SeqClass,
+};
+use event_contracts::runtime::transport::{
+    dead_letter_headers as dl, Meta, Outgoing, Publisher, TransportError,
+};
+use event_contracts::Event;
+use http_support::*;
+
+const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn meta(source: &str, seq: Option<u64>) -> Meta {
+    Meta {
+        source: Some(source.to_owned()),
+        subject: Some(format!("run/{}", uuid::Uuid::new_v4())),
+        traceparent: Some(TRACE.to_owned()),
+        seq,
+        ..Meta::default()
+    }
+}
+
+fn client(base: &str) -> HttpClient {
+    HttpClient::new(base)
+        .expect("client builds")
+        .with_retry(fast_retry(6))
+}
+
+/// (type, id, data) of what was sent, checked against what the handler saw.
+fn check_seen(recorder: &Recorder, sent: &[(String, String, serde_json::Value)], how: &str) {
+    let seen = recorder.seen();
+    for (event_type, id, data) in sent {
+        let matching: Vec<_> = seen.iter().filter(|s| &s.id == id).collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "{how}: `{event_type}` {id} handled once: {seen:#?}"
+        );
+        let s = matching[0];
+        assert_eq!(&s.event_type, event_type, "{how}: type of {id}");
+        assert_eq!(&s.data, data, "{how}: data of {event_type} round-trips");
+        assert_eq!(s.attempt, 1, "{how}: first attempt");
+        let trace = s
+            .traceparent
+            .as_deref()
+            .unwrap_or_else(|| panic!("{how}: {event_type} carries a traceparent"));
+        assert_eq!(
+            &trace[..36],
+            &TRACE[..36],
+            "{how}: same trace id as sent: {trace}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_event_round_trips_in_structured_binary_and_batch_modes() {
+    let running = start(MemoryStore::new(), 3, None).await;
+    let source = unique("worker");
+
+    for mode in [SendMode::Structured, SendMode::Binary] {
+        let publisher = Publisher::<orchestrator::System, _>::new(
+            client(&running.base).with_mode(mode),
+            Meta::default(),
+        );
+        let mut sent = Vec::new();
+        macro_rules! publish_each {
+            ($($ty:ident),*) => {$(
+                let event: orchestrator::$ty = example();
+                let data = serde_json::to_value(&event).unwrap();
+                let id = publisher
+                    .publish_with(event, &meta(&source, Some(sent.len() as u64)))
+                    .await
+                    .unwrap_or_else(|e| panic!("{mode:?}: {} publishes: {e}", orchestrator::$ty::NAME));
+                sent.push((orchestrator::$ty::NAME.to_owned(), id, data));
+            )*};
+        }
+        each_event!(publish_each);
+        assert_eq!(
+            sent.len(),
+            orchestrator::EVENTS.len(),
+            "every catalogued event was sent"
+        );
+        check_seen(&running.recorder, &sent, &format!("{mode:?} mode"));
+    }
+
+    // Batched mode: every event in one request, each answered on its own.
+    let mut batch: Vec<Outgoing> = Vec::new();
+    let mut sent = Vec::new();
+    macro_rules! prepare_each {
+        ($($ty:ident),*) => {$(
+            let event: orchestrator::$ty = example();
+            let data = serde_json::to_value(&event).unwrap();
+            let outgoing = prepare::<orchestrator::System, _>(event, &meta(&source, None)).expect("valid");
+            sent.push((orchestrator::$ty::NAME.to_owned(), outgoing.message_id.clone(), data));
+            batch.push(outgoing);
+        )*};
+    }
+    each_event!(prepare_each);
+    let results = client(&running.base)
+        .post_batch(&batch)
+        .await
+        .expect("batch accepted");
+    assert_eq!(results.len(), batch.len());
+    for (result, (event_type, id, _)) in results.iter().zip(&sent) {
+        assert_eq!(
+            (result.status, result.outcome),
+            (200, Outcome::Handled),
+            "{event_type}: {result:?}"
+        );
+        assert_eq!(result.id.as_deref(), Some(id.as_str()));
+    }
+    check_seen(&running.recorder, &sent, "batch mode");
+
+    // The document's own curl example: plain `application/json` holding a structured event.
+    let envelope_schema: serde_json::Value = serde_json::from_str(
+        &event_contracts::SCHEMAS
+            .documents()
+            .get("https://event-contracts.local/schemas/orchestrator/envelope.json")
+            .expect("envelope schema embedded")
+            .to_string(),
+    )
+    .unwrap();
+    let mut doc_example = envelope_schema["examples"][0].clone();
+    doc_example["source"] = serde_json::Value::String(source.clone());
+    // The document's placeholder run id is not a UUID, which the data schema requires.
+    let run_id = uuid::Uuid::new_v4().to_string();
+    doc_example["data"]["run_id"] = serde_json::Value::String(run_id.clone());
+    doc_example["subject"] = serde_json::Value::String(format!("run/{run_id}"));
+    let raw = post_raw(
+        &running.url(),
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&doc_example).unwrap(),
+    )
+    .await;
+    assert_eq!(raw.status, 200, "{}", raw.body);
+    assert_eq!(raw.json()["outcome"], "handled");
+    assert!(running
+        .recorder
+        .seen()
+        .iter()
+        .any(|s| s.id == "test-event-001"
+            && s.event_type == "ai.myfeature.started"
+            && s.source == source));
+    running.stop().await;
+}
+
+async fn duplicates_are_dropped<S: IngestStore>(first: S, second: Option<S>) {
+    let a = start(first, 3, None).await;
+    let source = unique("worker");
+    let event: orchestrator::RunStartedData = example();
+    let outgoing = prepare::<orchestrator::System, _>(event, &meta(&source, None)).unwrap();
+    let c = client(&a.base);
+    assert_eq!(c.post(&outgoing).await.unwrap().outcome, Outcome::Handled);
+    let again = c.post(&outgoing).await.expect("a duplicate is a success");
+    assert_eq!((again.status, again.outcome), (200, Outcome::Duplicate));
+    // Binary mode of the same event is the same event.
+    let binary = client(&a.base)
+        .with_mode(SendMode::Binary)
+        .post(&outgoing)
+        .await
+        .unwrap();
+    assert_eq!(binary.outcome, Outcome::Duplicate);
+    // Same id from another source is another event.
+    let mut other: serde_json::Value = serde_json::from_slice(&outgoing.payload).unwrap();
+    other["source"] = serde_json::Value::String(format!("{source}-other"));
+    let raw = post_raw(
+        &a.url(),
+        &[("content-type", "application/cloudevents+json")],
+        serde_json::to_vec(&other).unwrap(),
+    )
+    .await;
+    assert_eq!(raw.json()["outcome"], "handled", "{}", raw.body);
+    assert_eq!(
+        a.recorder.seen_ids(),
+        vec![outgoing.message_id.clone(), outgoing.message_id.clone()],
+        "handled once per (source, id)"
+    );
+    // A new server process state sharing the store (Redis) still knows the event.
+    if let Some(second) = second {
+        let b = start(second, 3, None).await;
+        let result = client(&b.base).post(&outgoing).await.unwrap();
+        assert_eq!(
+            result.outcome,
+            Outcome::Duplicate,
+            "known across servers through Redis"
+        );
+        assert!(
+            b.recorder.seen().is_empty(),
+            "not handled again: {:?}",
+            b.recorder.seen()
+        );
+        b.stop().await;
+    }
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn duplicates_by_source_and_id_are_dropped_with_the_memory_store() {
+    duplicates_are_dropped(MemoryStore::new(), None).await;
+}
+
+#[tokio::test]
+async fn duplicates_by_source_and_id_are_dropped_with_the_redis_store_across_servers() {
+    let store = redis_store("dedupe").await;
+    duplicates_are_dropped(store.clone(), Some(store.clone())).await;
+    store.clear().await.unwrap();
+}
+
+async fn seq_is_classified_and_recorded<S: IngestStore>(store: S) {
+    let a = start(store, 3, None).await;
+    let c = client(&a.base);
+    let source = unique("worker");
+    let subject = format!("run/{}", uuid::Uuid::new_v4());
+    let mut classes = Vec::new();
+    let mut ids = Vec::new();
+    for seq in [1u64, 2, 4, 3, 4, 5] {
+        let m = Meta {
+            subject: Some(subject.clone()),
+            ..meta(&source, Some(seq))
+        };
+        let outgoing =
+            prepare::<orchestrator::System, _>(example::<orchestrator::RunStageProgressData>(), &m)
+                .unwrap();
+        let result = c.post(&outgoing).await.expect("never rejected for its seq");
+        assert_eq!(result.outcome, Outcome::Handled);
+        classes.push(result.seq.expect("seq classified"));
+        ids.push(outgoing.message_id);
+    }
+    use SeqClass::*;
+    assert_eq!(
+        classes,
+        [InOrder, InOrder, Gap, OutOfOrder, Duplicate, InOrder]
+    );
+    // The document's `extensions: {seq}` form counts too.
+    let mut ext: serde_json::Value = serde_json::from_slice(
+        &prepare::<orchestrator::System, _>(
+            example::<orchestrator::RunStageProgressData>(),
+            &Meta {
+                subject: Some(subject.clone()),
+                ..meta(&source, None)
+            },
+        )
+        .unwrap()
+        .payload,
+    )
+    .unwrap();
+    ext["extensions"] = serde_json::json!({"seq": 8});
+    let raw = post_raw(
+        &a.url(),
+        &[("content-type", "application/cloudevents+json")],
+        serde_json::to_vec(&ext).unwrap(),
+    )
+    .await;
+    assert_eq!(raw.json()["seq"], "gap", "{}", raw.body);
+
+    let record = a.server.store().seq_record(&subject).await.unwrap();
+    assert_eq!(record.last, Some(8));
+    assert_eq!(
+        (
+            record.in_order,
+            record.gaps,
+            record.duplicates,
+            record.out_of_order
+        ),
+        (3, 2, 1, 1),
+        "{record:?}"
+    );
+    let logged: Vec<(u64, SeqClass)> = record.log.iter().map(|e| (e.seq, e.class)).collect();
+    assert_eq!(
+        logged,
+        [
+            (1, InOrder),
+            (2, InOrder),
+            (4, Gap),
+            (3, OutOfOrder),
+            (4, Duplicate),
+            (5, InOrder),
+            (8, Gap)
+        ]
+    );
+    assert_eq!(record.log[4].id, ids[4]);
+    assert_eq!(
+        a.recorder.seen().len(),
+        7,
+        "every event handled, whatever its seq"
+    );
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn seq_is_classified_and_recorded_in_memory() {
+    seq_is_classified_and_recorded(MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn seq_is_classified_and_recorded_in_redis() {
+    let store = redis_store("seq").await;
+    seq_is_classified_and_recorded(store.clone()).await;
+    store.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_type_is_accepted_with_202_and_not_handled() {
+    let a = start(MemoryStore::new(), 3, None).await;
+    let mut event: serde_json::Value = serde_json::from_slice(
+        &prepare::<orchestrator::System, _>(
+            example::<orchestrator::RunStartedData>(),
+            &meta("w", None),
+        )
+        .unwrap()
+        .payload,
+    )
+    .unwrap();
+    event["type"] = serde_json::Value::String("ai.future.thing".into());
+    let raw = post_raw(
+        &a.url(),
+        &[("content-type", "application/cloudevents+json")],
+        serde_json::to_vec(&event).unwrap(),
+    )
+    .await;
+    assert_eq!(raw.status, 202, "{}", raw.body);
+    assert_eq!(raw.json()["outcome"], "accepted-unknown-type");
+    assert!(a.recorder.calls.lock().unwrap().is_empty());
+    assert!(a.server.store().dead_letters().await.unwrap().is_empty());
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_input_is_a_400_problem_with_pointers_and_dead_lettered_while_later_events_flow() {
+    let store = redis_store("invalid").await;
+    let a = start(store.clone(), 3, None).await;
+    let valid = |source: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &prepare::<orchestrator::System, _>(
+                example::<orchestrator::RunStartedData>(),
+                &meta(source, None),
+            )
+            .unwrap()
+            .payload,
+        )
+        .unwrap()
+    };
+    let structured = [
+        ("content-type", "application/cloudevents+json"),
+        ("x-test-marker", "kept"),
+    ];
+
+    // Bad JSON: line and column.
+    let bad_json = b"{\n  \"specversion\": \"1.0\",\n  \"id\": }".to_vec();
+    let raw = post_raw(&a.url(), &structured, bad_json.clone()).await;
+    assert_eq!(raw.status, 400, "{}", raw.body);
+    assert_eq!(raw.header("content-type"), Some("application/problem+json"));
+    let problem = raw.json();
+    assert_eq!(
+        (problem["line"].as_u64(), problem["column"].is_u64()),
+        (Some(3), true),
+        "{problem}"
+    );
+    assert_eq!(problem["dead_letter"]["reason"], "malformed");
+
+    // Envelope violations: every pointer listed.
+    let mut envelope = valid("w");
+    envelope["specversion"] = "0.3".into();
+    envelope["subject"] = "not-a-run".into();
+    let envelope_bytes = serde_json::to_vec(&envelope).unwrap();
+    let raw = post_raw(&a.url(), &structured, envelope_bytes.clone()).await;
+    assert_eq!(raw.status, 400, "{}", raw.body);
+    let pointers = raw.pointers();
+    assert!(
+        pointers.contains(&"/specversion".to_owned()) && pointers.contains(&"/subject".to_owned()),
+        "{pointers:?}"
+    );
+
+    // Data violation against the schema of its type.
+    let mut data = valid("w");
+    data["data"]["run_id"] = serde_json::json!(42);
+    let data_bytes = serde_json::to_vec(&data).unwrap();
+    let raw = post_raw(&a.url(), &structured, data_bytes.clone()).await;
+    assert_eq!(raw.status, 400, "{}", raw.body);
+    assert!(
+        raw.pointers().contains(&"/data/run_id".to_owned()),
+        "{:?}",
+        raw.pointers()
+    );
+
+    // Binary mode with a body that is not JSON.
+    let raw = post_raw(
+        &a.url(),
+        &[
+            ("content-type", "application/json"),
+            ("ce-specversion", "1.0"),
+            ("ce-id", "b-1"),
+            ("ce-source", "w"),
+            ("ce-type", "ai.run.started"),
+            ("x-test-marker", "kept"),
+        ],
+        b"{oops".to_vec(),
+    )
+    .await;
+    assert_eq!(raw.status, 400, "{}", raw.body);
+    assert_eq!(raw.pointers(), ["/data"]);
+
+    // The client reports the problem details.
+    let mut bad = prepare::<orchestrator::System, _>(
+        example::<orchestrator::RunStartedData>(),
+        &meta("w", None),
+    )
+    .unwrap();
+    bad.payload = data_bytes.clone();
+    let error = client(&a.base)
+        .post(&bad)
+        .await
+        .expect_err("a 400 is an error");
+    let HttpError::Refused {
+        status: 400,
+        problem: Some(problem),
+        ..
+    } = &error
+    else {
+        panic!("refused with a problem: {error}")
+    };
+    assert!(
+        problem.errors.iter().any(|e| e.pointer == "/data/run_id"),
+        "{problem:?}"
+    );
+    assert!(
+        error.to_string().contains("/data/run_id"),
+        "the message names the pointer: {error}"
+    );
+
+    // Later events still flow.
+    let later = prepare::<orchestrator::System, _>(
+        example::<orchestrator::RunStartedData>(),
+        &meta("w", None),
+    )
+    .unwrap();
+    assert_eq!(
+        client(&a.base).post(&later).await.unwrap().outcome,
+        Outcome::Handled
+    );
+    assert_eq!(a.recorder.seen_ids(), vec![later.message_id.clone()]);
+
+    let letters = store.dead_letters().await.unwrap();
+    let summary: Vec<(&str, &[u8])> = letters
+        .iter()
+        .map(|l| (l.reason.as_str(), l.payload.as_slice()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("malformed", bad_json.as_slice()),
+            ("schema-violation", envelope_bytes.as_slice()),
+            ("schema-violation", data_bytes.as_slice()),
+            ("malformed", b"{oops".as_slice()),
+            ("schema-violation", data_bytes.as_slice()),
+        ],
+        "original bytes with their reasons"
+    );
+    for letter in &letters[..4] {
+        assert_eq!(
+            letter.headers.get_str("x-test-marker"),
+            Some("kept"),
+            "original headers kept: {letter:?}"
+        );
+        assert_eq!(
+            letter.headers.get_str(dl::REASON),
+            Some(letter.reason.as_str())
+        );
+        assert_eq!(letter.headers.get_str(dl::ATTEMPTS), Some("1"));
+        assert_eq!(
+            letter.headers.get_str(dl::CONSUMER_GROUP),
+            Some("orchestrator-ingest")
+        );
+        assert!(
+            !letter.error.is_empty() && letter.origin.starts_with("http:/api/ingest/event"),
+            "{letter:?}"
+        );
+    }
+    assert_eq!(
+        letters[3].headers.get_str("ce-id"),
+        Some("b-1"),
+        "binary-mode headers kept"
+    );
+    assert!(
+        letters[2].error.contains("/data/run_id"),
+        "{}",
+        letters[2].error
+    );
+    a.stop().await;
+    store.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_and_an_unknown_content_type_is_415() {
+    let a = start(MemoryStore::new(), 3, Some(512)).await;
+    let mut big: serde_json::Value = serde_json::from_slice(
+        &prepare::<orchestrator::System, _>(
+            example::<orchestrator::RunStartedData>(),
+            &meta("w", None),
+        )
+        .unwrap()
+        .payload,
+    )
+    .unwrap();
+    big["padding"] = "x".repeat(2048).into();
+    let raw = post_raw(
+        &a.url(),
+        &[("content-type", "application/cloudevents+json")],
+        serde_json::to_vec(&big).unwrap(),
+    )
+    .await;
+    assert_eq!(raw.status, 413, "{}", raw.body);
+    assert_eq!(raw.header("content-type"), Some("application/problem+json"));
+
+    let raw = post_raw(&a.url(), &[("content-type", "text/plain")], "hello").await;
+    assert_eq!(raw.status, 415, "{}", raw.body);
+    let raw = post_raw(&a.url(), &[], "{}").await;
+    assert_eq!(raw.status, 415, "no content type: {}", raw.body);
+    let raw = post_raw(
+        &a.url(),
+        &[
+            ("content-type", "text/plain"),
+            ("ce-specversion", "1.0"),
+            ("ce-id", "1"),
+            ("ce-source", "w"),
+            ("ce-type", "ai.run.started"),
+        ],
+        "plain data",
+    )
+    .await;
+    assert_eq!(
+        raw.status, 415,
+        "binary mode with non-JSON data: {}",
+        raw.body
+    );
+    let error = client(&a.base)
+        .post(&Outgoing {
+            channel: "/api/ingest/event".into(),
+            key: None,
+            message_id: "x".into(),
+            payload: vec![b'{'; 600],
+            headers: Default::default(),
+        })
+        .await
+        .expect_err("413");
+    assert!(
+        matches!(error, HttpError::Refused { status: 413, .. }),
+        "{error}"
+    );
+    assert!(a.recorder.calls.lock().unwrap().is_empty());
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_handler_failing_twice_is_retried_by_the_client_and_handled_once_on_attempt_3() {
+    let store = redis_store("retry").await;
+    let a = start(store.clone(), 4, None).await;
+    let outgoing = prepare::<orchestrator::System, _>(
+        example::<orchestrator::NodeCompletedData>(),
+        &meta("w", None),
+    )
+    .unwrap();
+
+    // A single try sees the 503 with the backoff the retry policy computed.
+    a.recorder
+        .fail_times
+        .lock()
+        .unwrap()
+        .insert(outgoing.message_id.clone(), 2);
+    let raw = post_raw(
+        &a.url(),
+        &[("content-type", "application/cloudevents+json")],
+        outgoing.payload.clone(),
+    )
+    .await;
+    assert_eq!(raw.status, 503, "{}", raw.body);
+    assert_eq!(
+        raw.header("retry-after"),
+        Some("1"),
+        "10 ms rounds up to 1 s"
+    );
+    let ms: u64 = raw
+        .header("x-retry-after-ms")
+        .expect("exact wait")
+        .parse()
+        .unwrap();
+    assert!((8..=12).contains(&ms), "initial backoff 10 ms ±20%: {ms}");
+
+    // The client resends with x-attempt; the second failure and the success follow.
+    a.recorder
+        .fail_times
+        .lock()
+        .unwrap()
+        .insert(outgoing.message_id.clone(), 2);
+    let publisher_client = client(&a.base);
+    let result = publisher_client
+        .post(&outgoing)
+        .await
+        .expect("handled after retries");
+    assert_eq!(result.outcome, Outcome::Handled);
+    let seen = a.recorder.seen();
+    assert_eq!(seen.len(), 1, "handled once: {seen:?}");
+    assert_eq!(seen[0].attempt, 3, "third attempt, counted from x-attempt");
+    let calls = a.recorder.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls.iter().map(|c| c.1).collect::<Vec<_>>(),
+        [1, 1, 2, 3],
+        "{calls:?}"
+    );
+    // Sending it again is a duplicate.
+    assert_eq!(
+        publisher_client.post(&outgoing).await.unwrap().outcome,
+        Outcome::Duplicate
+    );
+    assert!(store.dead_letters().await.unwrap().is_empty());
+    a.stop().await;
+    store.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn rejected_and_exhausted_events_are_dead_lettered_with_422() {
+    let a = start(MemoryStore::new(), 3, None).await;
+    let rejected = prepare::<orchestrator::System, _>(
+        example::<orchestrator::PaperGeneratedData>(),
+        &meta("w", None),
+    )
+    .unwrap();
+    let failing = prepare::<orchestrator::System, _>(
+        example::<orchestrator::PaperStartedData>(),
+        &meta("w", None),
+    )
+    .unwrap();
+    a.recorder
+        .reject
+        .lock()
+        .unwrap()
+        .insert(rejected.message_id.clone());
+    a.recorder
+        .always_fail
+        .lock()
+        .unwrap()
+        .insert(failing.message_id.clone());
+
+    let publisher = Publisher::<orchestrator::System, _>::new(client(&a.base), Meta::default());
+    let error: TransportError = match publisher
+        .publish_message(&orchestrator::decode_message(&rejected.payload).unwrap())
+        .await
+    {
+        Err(event_contracts::runtime::transport::PublishError::Transport(e)) => e,
+        other => panic!("a rejected event fails the publish: {other:?}"),
+    };
+    assert!(
+        error.message.contains("422") && error.message.contains("rejected"),
+        "{error}"
+    );
+    let error = client(&a.base)
+        .post(&failing)
+        .await
+        .expect_err("dead-lettered after 3 attempts");
+    let problem = error.problem().expect("problem details").clone();
+    assert_eq!(
+        (
+            problem.status,
+            problem.dead_letter.as_ref().map(|d| d.reason.as_str())
+        ),
+        (422, Some("retries-exhausted"))
+    );
+
+    let letters = a.server.store().dead_letters().await.unwrap();
+    let summary: Vec<(&str, u32, &[u8])> = letters
+        .iter()
+        .map(|l| (l.reason.as_str(), l.attempts, l.payload.as_slice()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("rejected", 1, rejected.payload.as_slice()),
+            ("retries-exhausted", 3, failing.payload.as_slice())
+        ]
+    );
+    assert!(
+        letters[1].error.contains("database is down"),
+        "{:?}",
+        letters[1]
+    );
+    assert!(a.recorder.seen().is_empty());
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_the_request_in_flight_and_stops_accepting() {
+    let a = start(MemoryStore::new(), 3, None).await;
+    let base = a.base.clone();
+    let outgoing = prepare::<orchestrator::System, _>(
+        example::<orchestrator::RunStartedData>(),
+        &meta("w", None),
+    )
+    .unwrap();
+    assert_eq!(
+        client(&base).post(&outgoing).await.unwrap().outcome,
+        Outcome::Handled
+    );
+    a.stop().await;
+    let error = client(&base)
+        .with_retry(fast_retry(2))
+        .post(
+            &prepare::<orchestrator::System, _>(
+                example::<orchestrator::RunStartedData>(),
+                &meta("w", None),
+            )
+            .unwrap(),
+        )
+        .await
+        .expect_err("nothing listens after shutdown");
+    assert!(
+        matches!(error, HttpError::GaveUp { attempts: 2, .. }),
+        "{error}"
+    );
+    let _ = Duration::ZERO;
+}
