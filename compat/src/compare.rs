@@ -44,6 +44,25 @@ pub struct Change {
     pub forward: Dec,
     /// The keyword an unverified break is undecided on.
     pub keyword: String,
+    /// What the finding's fingerprint is computed from: `path` with every union branch the
+    /// change lies in named (`/data/oneOf[type="a"]/x`), so that the same change in two
+    /// branches gets two fingerprints. Equal to `path` outside unions.
+    pub fp: String,
+    /// The innermost union branch the change lies in, for merging the copies of one change
+    /// to the surrounding schema that every branch reports.
+    mark: Option<BranchMark>,
+}
+
+/// A union branch a change lies in.
+#[derive(Clone, Debug, PartialEq)]
+struct BranchMark {
+    /// How many branches deep (1: a branch of an outermost union).
+    depth: usize,
+    /// The branch's description in messages.
+    desc: String,
+    /// The fingerprint path of the union, and of the branch.
+    outer_fp: String,
+    inner_fp: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -53,6 +72,10 @@ struct Cx {
     new_segs: Vec<Seg>,
     /// Inside a union branch: a description for messages.
     branch: Option<String>,
+    /// The fingerprint path: `path` with the union branches named.
+    fp: String,
+    /// The innermost union branch.
+    mark: Option<BranchMark>,
 }
 
 impl Cx {
@@ -63,6 +86,7 @@ impl Cx {
     fn prop2(&self, old: &str, new: &str) -> Cx {
         let mut c = self.clone();
         c.path = format!("{}/{}", self.path, escape_token(new));
+        c.fp = format!("{}/{}", self.fp, escape_token(new));
         c.old_segs.push(Seg::Prop(old.to_owned()));
         c.new_segs.push(Seg::Prop(new.to_owned()));
         c
@@ -71,6 +95,7 @@ impl Cx {
     fn child(&self, token: &str, seg: Seg) -> Cx {
         let mut c = self.clone();
         c.path = format!("{}/{}", self.path, token);
+        c.fp = format!("{}/{}", self.fp, token);
         c.old_segs.push(seg.clone());
         c.new_segs.push(seg);
         c
@@ -286,7 +311,16 @@ impl Comparer {
             backward,
             forward,
             keyword: default_keyword(rule).to_owned(),
+            fp: cx.fp.clone(),
+            mark: cx.mark.clone(),
         });
+    }
+
+    /// Names the branch(es) a union-level finding is about in its fingerprint.
+    fn set_fp(&mut self, fp: String) {
+        if let Some(c) = self.changes.last_mut() {
+            c.fp = fp;
+        }
     }
 
     fn set_keyword(&mut self, keyword: &str) {
@@ -324,9 +358,13 @@ impl Comparer {
         if self.lifted(o, n, cx) {
             return;
         }
+        // Properties next to a union (or merged in through allOf) are evaluated together with
+        // each branch: compare them inside the branches, where a generated producer writes them.
+        let spread = spread_mode(o, n);
         if o.enumeration.is_some() || n.enumeration.is_some() {
             self.enums(o, n, cx);
         } else {
+            self.exclusions(o, n, cx);
             let (to, tn) = (o.type_set(), n.type_set());
             self.types(o, n, to, tn, cx);
             if to & tn & STR != 0 {
@@ -338,13 +376,134 @@ impl Comparer {
             if to & tn & ARR != 0 {
                 self.arrays(o, n, cx);
             }
-            if to & tn & OBJ != 0 {
+            if to & tn & OBJ != 0 && !spread {
                 self.objects(o, n, cx);
             }
         }
-        self.unions(o, n, true, cx);
-        self.unions(o, n, false, cx);
+        let mark = self.changes.len();
+        self.unions(o, n, true, spread, cx);
+        self.unions(o, n, false, spread, cx);
+        if spread {
+            self.collapse(mark, cx);
+        }
         self.opaque(o, n, cx);
+    }
+
+    /// Merges the copies of one change that several branches of the unions at `cx` report (a
+    /// change to the surrounding schema, spread into every branch): same rule, path, message
+    /// and locations. The merged change breaks when any copy breaks.
+    fn collapse(&mut self, from: usize, cx: &Cx) {
+        let depth = cx.mark.as_ref().map_or(0, |m| m.depth) + 1;
+        let rest: Vec<Change> = self.changes.drain(from..).collect();
+        // Groups of copies: (message without the branch, copies).
+        let mut groups: Vec<(Option<String>, Vec<Change>)> = Vec::new();
+        for c in rest {
+            let Some(m) = c.mark.clone().filter(|m| m.depth == depth) else {
+                groups.push((None, vec![c]));
+                continue;
+            };
+            let message = c.message.replace(&format!(" ({})", m.desc), "");
+            let same = groups.iter().position(|(k, g)| {
+                k.as_deref() == Some(message.as_str())
+                    && g[0].rule == c.rule
+                    && g[0].path == c.path
+                    && g[0].old == c.old
+                    && g[0].new == c.new
+            });
+            match same {
+                Some(i) => groups[i].1.push(c),
+                None => groups.push((Some(message), vec![c])),
+            }
+        }
+        for (message, mut copies) in groups {
+            if copies.len() == 1 {
+                self.changes.append(&mut copies);
+                continue;
+            }
+            let mut d = copies[0].clone();
+            for c in &copies[1..] {
+                d.backward = join(&d.backward, &c.backward);
+                d.forward = join(&d.forward, &c.forward);
+            }
+            if let (Some(msg), Some(m)) = (message, &d.mark) {
+                d.message = format!("{msg} (in {} union branches)", copies.len());
+                d.fp = format!(
+                    "{}{}",
+                    m.outer_fp,
+                    d.fp.get(m.inner_fp.len()..).unwrap_or_default()
+                );
+            }
+            d.mark = cx.mark.clone();
+            self.changes.push(d);
+        }
+    }
+
+    /// `not: {enum}` / `not: {const}` exclusions, old vs new (neither side an enumeration).
+    fn exclusions(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let none = Vec::new();
+        let oe = o.excluded.as_ref().unwrap_or(&none);
+        let ne = n.excluded.as_ref().unwrap_or(&none);
+        let only = |a: &[Value], b: &[Value]| -> Vec<Value> {
+            a.iter()
+                .filter(|v| !b.iter().any(|w| json_eq(v, w)))
+                .cloned()
+                .collect()
+        };
+        let (now_excluded, now_allowed) = (only(ne, oe), only(oe, ne));
+        if now_excluded.is_empty() && now_allowed.is_empty() {
+            return;
+        }
+        // Values one side accepts (as far as the evaluator tells) among `vs`.
+        let accepted = |vs: &[Value], by: &Schema| -> (Option<Value>, bool) {
+            let mut unsure = false;
+            for v in vs {
+                match eval(by, v) {
+                    Some(true) => return (Some(v.clone()), false),
+                    None => unsure = true,
+                    Some(false) => {}
+                }
+            }
+            (None, unsure)
+        };
+        let bw = match accepted(&now_excluded, o) {
+            (Some(v), _) => cx.old_at(Leaf::Set(v)),
+            (None, true) => Dec::Unknown("not".into()),
+            (None, false) => Dec::Holds,
+        };
+        let fw = match accepted(&now_allowed, n) {
+            (Some(v), _) => cx.new_at(Leaf::Set(v)),
+            (None, true) => Dec::Unknown("not".into()),
+            (None, false) => Dec::Holds,
+        };
+        if bw.holds() && fw.holds() {
+            return;
+        }
+        let mut parts = Vec::new();
+        if !now_excluded.is_empty() {
+            parts.push(format!("now excluded: {}", show_list(&now_excluded)));
+        }
+        if !now_allowed.is_empty() {
+            parts.push(format!("no longer excluded: {}", show_list(&now_allowed)));
+        }
+        let rule = match (now_excluded.is_empty(), now_allowed.is_empty()) {
+            (false, true) => "EC-D013",
+            (true, false) => "EC-D014",
+            _ => "EC-D015",
+        };
+        self.push(
+            rule,
+            cx,
+            format!(
+                "{}: values excluded by `not` changed ({})",
+                cx.here(),
+                parts.join("; ")
+            ),
+            o.kw_loc("not").or_else(|| o.loc.clone()),
+            n.kw_loc("not").or_else(|| n.loc.clone()),
+            bw,
+            fw,
+        );
+        self.set_keyword("not");
     }
 
     /// When one side has a union and the other has none but equals one of its branches (a
@@ -444,7 +603,7 @@ impl Comparer {
             if !matches {
                 continue;
             }
-            self.union_list(&o2, &n2, one_of, 0, 0, cx);
+            self.union_list(&o2, &n2, one_of, 0, 0, false, cx);
             return true;
         }
         false
@@ -1513,7 +1672,7 @@ impl Comparer {
         }
     }
 
-    fn unions(&mut self, o: &Schema, n: &Schema, one_of: bool, cx: &Cx) {
+    fn unions(&mut self, o: &Schema, n: &Schema, one_of: bool, spread: bool, cx: &Cx) {
         let (ol, nl) = if one_of {
             (&o.one_of, &n.one_of)
         } else {
@@ -1522,7 +1681,7 @@ impl Comparer {
         let kw = if one_of { "oneOf" } else { "anyOf" };
         let paired = ol.len().min(nl.len());
         for li in 0..paired {
-            self.union_list(o, n, one_of, li, li, cx);
+            self.union_list(o, n, one_of, li, li, spread, cx);
         }
         // Whole lists added or removed: a new conjunct.
         for _ in paired..nl.len() {
@@ -1557,6 +1716,7 @@ impl Comparer {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn union_list(
         &mut self,
         o: &Schema,
@@ -1564,12 +1724,30 @@ impl Comparer {
         one_of: bool,
         oli: usize,
         nli: usize,
+        spread: bool,
         cx: &Cx,
     ) {
         let (obs, nbs) = if one_of {
             (&o.one_of[oli], &n.one_of[nli])
         } else {
             (&o.any_of[oli], &n.any_of[nli])
+        };
+        // Each branch together with the surrounding object's properties, as validators
+        // evaluate them.
+        let (obs_spread, nbs_spread);
+        let (obs, nbs) = if spread {
+            let (bo, bn) = (object_parts(o), object_parts(n));
+            obs_spread = obs
+                .iter()
+                .map(|b| schema::merge(&bo, b))
+                .collect::<Vec<_>>();
+            nbs_spread = nbs
+                .iter()
+                .map(|b| schema::merge(&bn, b))
+                .collect::<Vec<_>>();
+            (&obs_spread, &nbs_spread)
+        } else {
+            (obs, nbs)
         };
         let kw = if one_of { "oneOf" } else { "anyOf" };
         // Pair branches: by tag value, then by unchanged shape, then by position.
@@ -1622,8 +1800,28 @@ impl Comparer {
                 (None, None) => format!("{kw} branch {i}"),
             }
         };
+        // The branch in fingerprints: its tag value, else its title, else its position.
+        let list_kw = if nli == 0 {
+            kw.to_owned()
+        } else {
+            format!("{kw}{nli}")
+        };
+        let token = |b: &Schema, i: usize| -> String {
+            match (key(b), &b.title) {
+                (Some(k), _) => format!("{list_kw}[{}={k}]", tag.clone().unwrap_or_default()),
+                (None, Some(t)) => format!("{list_kw}[{t}]"),
+                (None, None) => format!("{list_kw}[{i}]"),
+            }
+        };
         for &(i, j) in &pairs {
             let mut c = cx.clone();
+            c.fp = format!("{}/{}", cx.fp, token(&nbs[j], j));
+            c.mark = Some(BranchMark {
+                depth: cx.mark.as_ref().map_or(0, |m| m.depth) + 1,
+                desc: branch_name(&nbs[j], j),
+                outer_fp: cx.fp.clone(),
+                inner_fp: c.fp.clone(),
+            });
             c.old_segs.push(Seg::Branch {
                 one_of,
                 list: oli,
@@ -1636,6 +1834,64 @@ impl Comparer {
             });
             c.branch = Some(branch_name(&nbs[j], j));
             self.cmp(&obs[i], &nbs[j], &c);
+        }
+        if one_of {
+            // A changed branch that now overlaps another one (a value dropped from a fallback
+            // branch's exclusion, a tag widened): messages matching both fail `oneOf`.
+            let old_of = |j: usize| pairs.iter().find(|p| p.1 == j).map(|p| p.0);
+            let mut seen: Vec<(usize, usize)> = Vec::new();
+            for &(i, j) in &pairs {
+                if shape_key(&obs[i]) == shape_key(&nbs[j]) {
+                    continue;
+                }
+                for k in 0..nbs.len() {
+                    let Some(ok) = old_of(k) else { continue };
+                    if k == j || seen.contains(&(k.min(j), k.max(j))) {
+                        continue;
+                    }
+                    seen.push((k.min(j), k.max(j)));
+                    let both = schema::merge(&nbs[j], &nbs[k]);
+                    if both.never {
+                        continue;
+                    }
+                    let witness = |a: &Schema, b: &Schema, m: &Schema| {
+                        synth::synth(m, false)
+                            .filter(|v| eval(a, v) == Some(true) && eval(b, v) == Some(true))
+                    };
+                    // Only overlaps the old branches did not already have.
+                    let before = schema::merge(&obs[i], &obs[ok]);
+                    if !before.never && witness(&obs[i], &obs[ok], &before).is_some() {
+                        continue;
+                    }
+                    let bw = match witness(&nbs[j], &nbs[k], &both) {
+                        Some(v) => cx.old_at(Leaf::Set(v)),
+                        None if before.never => {
+                            Dec::Unknown(first_opaque(&both, 0).unwrap_or_else(|| "oneOf".into()))
+                        }
+                        None => continue,
+                    };
+                    self.push(
+                        "EC-D032",
+                        cx,
+                        format!(
+                            "{}: changed {} now overlaps {}: a message matching both fails `oneOf`",
+                            cx.here(),
+                            branch_name(&nbs[j], j),
+                            branch_name(&nbs[k], k)
+                        ),
+                        obs[i].loc.clone(),
+                        nbs[j].loc.clone().or_else(|| n.kw_loc(kw)),
+                        bw,
+                        Dec::Holds,
+                    );
+                    self.set_fp(format!(
+                        "{}/{}&{}",
+                        cx.fp,
+                        token(&nbs[j], j),
+                        token(&nbs[k], k)
+                    ));
+                }
+            }
         }
         for (j, nb) in nbs.iter().enumerate() {
             if used_n[j] {
@@ -1666,6 +1922,7 @@ impl Comparer {
                 Dec::Holds,
                 fw,
             );
+            self.set_fp(format!("{}/{}", cx.fp, token(nb, j)));
             if one_of {
                 for (k, other) in nbs.iter().enumerate() {
                     if k == j {
@@ -1679,7 +1936,7 @@ impl Comparer {
                         Some(v) if eval(nb, &v) == Some(true) && eval(other, &v) == Some(true) => {
                             cx.old_at(Leaf::Set(v))
                         }
-                        _ => Dec::Unknown("oneOf".into()),
+                        _ => Dec::Unknown(first_opaque(&both, 0).unwrap_or_else(|| "oneOf".into())),
                     };
                     self.push(
                         "EC-D032",
@@ -1695,6 +1952,7 @@ impl Comparer {
                         bw,
                         Dec::Holds,
                     );
+                    self.set_fp(format!("{}/{}&{}", cx.fp, token(nb, j), token(other, k)));
                 }
             }
         }
@@ -1726,6 +1984,7 @@ impl Comparer {
                 bw,
                 Dec::Holds,
             );
+            self.set_fp(format!("{}/{}", cx.fp, token(ob, i)));
         }
     }
 
@@ -1892,16 +2151,95 @@ fn conditional_recipes(op: &schema::Opaque, segs: &[Seg]) -> Vec<Recipe> {
     out
 }
 
-/// The property every branch of both lists requires with a one-value enum.
+/// The property every branch of both lists requires with a one-value enum, except fallback
+/// branches, whose tag is any value but some listed ones (`not: {enum: [...]}`).
 fn union_tag(a: &[Schema], b: &[Schema]) -> Option<String> {
-    let first = a.first().or(b.first())?;
-    first.props.iter().map(|(n, _)| n.clone()).find(|n| {
-        a.iter().chain(b).all(|br| {
-            br.required.contains(n)
-                && br
-                    .prop(n)
-                    .and_then(|p| p.schema.enumeration.as_ref())
-                    .is_some_and(|e| e.len() == 1)
+    let tagged = |br: &Schema, n: &str| {
+        br.prop(n)
+            .and_then(|p| p.schema.enumeration.as_ref())
+            .is_some_and(|e| e.len() == 1)
+    };
+    let fallback = |br: &Schema, n: &str| {
+        br.prop(n).is_some_and(|p| {
+            p.schema.enumeration.is_none() && !p.schema.never && p.schema.excluded.is_some()
         })
+    };
+    let first = a.iter().chain(b).find(|br| !br.props.is_empty())?;
+    first.props.iter().map(|(n, _)| n.clone()).find(|n| {
+        a.iter().chain(b).any(|br| tagged(br, n))
+            && a.iter()
+                .chain(b)
+                .all(|br| br.required.contains(n) && (tagged(br, n) || fallback(br, n)))
     })
+}
+
+/// Whether the two sides' unions pair list for list and the surrounding schema declares
+/// object members that apply inside every branch.
+fn spread_mode(o: &Schema, n: &Schema) -> bool {
+    let has_unions = |s: &Schema| !s.one_of.is_empty() || !s.any_of.is_empty();
+    let object_members = |s: &Schema| {
+        !s.props.is_empty()
+            || !s.required.is_empty()
+            || s.additional.is_some()
+            || s.keep_unknown
+            || !s.dependent.is_empty()
+    };
+    has_unions(o)
+        && has_unions(n)
+        && o.one_of.len() == n.one_of.len()
+        && o.any_of.len() == n.any_of.len()
+        && (object_members(o) || object_members(n))
+}
+
+/// The object members of a schema (properties, required, additionalProperties,
+/// dependentRequired), to merge into each union branch.
+fn object_parts(s: &Schema) -> Schema {
+    let mut out = Schema {
+        props: s.props.clone(),
+        required: s.required.clone(),
+        additional: s.additional.clone(),
+        keep_unknown: s.keep_unknown,
+        dependent: s.dependent.clone(),
+        ..Schema::default()
+    };
+    for kw in [
+        "properties",
+        "required",
+        "additionalProperties",
+        "dependentRequired",
+    ] {
+        if let Some(l) = s.kw_locs.get(kw) {
+            out.kw_locs.insert(kw.to_owned(), l.clone());
+        }
+    }
+    out
+}
+
+/// The first keyword kept opaque in `s` or its members, naming why it cannot be evaluated.
+fn first_opaque(s: &Schema, depth: usize) -> Option<String> {
+    if depth > 16 {
+        return None;
+    }
+    if let Some(o) = s.opaque.first() {
+        return Some(o.keyword.clone());
+    }
+    s.props
+        .iter()
+        .map(|(_, p)| &p.schema)
+        .chain(s.items.as_deref())
+        .chain(s.additional.as_deref())
+        .chain(s.one_of.iter().chain(&s.any_of).flatten())
+        .find_map(|x| first_opaque(x, depth + 1))
+}
+
+/// Two decisions on copies of one change: breaks when either breaks.
+fn join(a: &Dec, b: &Dec) -> Dec {
+    match (a, b) {
+        (Dec::Breaks(x), Dec::Breaks(y)) => Dec::Breaks([x.clone(), y.clone()].concat()),
+        (Dec::Breaks(_), _) => a.clone(),
+        (_, Dec::Breaks(_)) => b.clone(),
+        (Dec::Unknown(_), _) => a.clone(),
+        (_, Dec::Unknown(_)) => b.clone(),
+        _ => Dec::Holds,
+    }
 }

@@ -518,18 +518,21 @@ fn decide_changes(
             .new
             .as_ref()
             .map(|l| sides[1].location(l, &options.path_prefix));
+        let mut f = finding(
+            c.rule,
+            &r,
+            system,
+            event,
+            mode,
+            &c.path,
+            c.message.clone(),
+            old,
+            new,
+        );
+        // Names the union branch(es), so one change in two branches is two fingerprints.
+        f.fingerprint = fingerprint(f.rule, system, event, &c.fp);
         out.push(Decided {
-            finding: finding(
-                c.rule,
-                &r,
-                system,
-                event,
-                mode,
-                &c.path,
-                c.message.clone(),
-                old,
-                new,
-            ),
+            finding: f,
             bw: bw.verdict,
             fw: fw.verdict,
         });

@@ -126,8 +126,8 @@ pub struct Finding {
     pub new: Option<Location>,
     pub counterexample: Option<Counterexample>,
     pub undecided_keyword: Option<String>,
-    /// Stable across runs and unrelated edits: hash of rule, system, event, path (not line
-    /// numbers, not message text). Keys the allow-list.
+    /// Stable across runs and unrelated edits: hash of rule, system, event, path with the
+    /// union branch named (not line numbers, not message text). Keys the allow-list.
     pub fingerprint: String,
     /// Set by the CLI when the allow-list accepts this finding: the recorded reason.
     pub allowed: Option<String>,

@@ -90,7 +90,9 @@ pub fn check_files(
 }
 
 /// A stable fingerprint of a finding: FNV-1a 64 of `rule\0system\0event\0path`, as 16 hex
-/// digits. Line numbers and message text do not enter it.
+/// digits. Line numbers and message text do not enter it. For a finding inside a union branch
+/// the path names the branch (`/data/oneOf[type="a"]/x`: tag value, else title, else
+/// position), so the same change in two branches has two fingerprints.
 pub fn fingerprint(rule: RuleId, system: Option<&str>, event: Option<&str>, path: &str) -> String {
     let text = format!(
         "{}\0{}\0{}\0{}",

@@ -1,7 +1,8 @@
 //! The canonical form two schema versions are compared in: `$ref` resolved, `allOf` merged,
 //! `type` arrays and type-disjoint `anyOf`/`oneOf` folded into one type set, `const` as a
-//! one-value `enum`, integer bounds made inclusive, annotations dropped. Keywords that cannot be
-//! folded (`not`, `if`/`then`/`else`, `patternProperties`, …) are kept as opaque conjuncts.
+//! one-value `enum`, integer bounds made inclusive, annotations dropped, `not: {enum}` /
+//! `not: {const}` as a set of excluded values. Keywords that cannot be folded (any other `not`,
+//! `if`/`then`/`else`, `patternProperties`, …) are kept as opaque conjuncts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};
@@ -121,6 +122,10 @@ pub struct Schema {
     /// `None`: any type.
     pub types: Option<Types>,
     pub enumeration: Option<Vec<Value>>,
+    /// Values excluded by `not: {enum: [...]}` / `not: {const: x}` (a value-set complement);
+    /// only values of the schema's types, and never together with `enumeration` (which is
+    /// filtered instead).
+    pub excluded: Option<Vec<Value>>,
     pub min_length: Option<u64>,
     pub max_length: Option<u64>,
     /// ECMA patterns, all of which must match.
@@ -164,6 +169,7 @@ impl Schema {
         !self.never
             && self.types.is_none()
             && self.enumeration.is_none()
+            && self.excluded.is_none()
             && self.min_length.is_none()
             && self.max_length.is_none()
             && self.patterns.is_empty()
@@ -246,6 +252,18 @@ pub fn merge(a: &Schema, b: &Schema) -> Schema {
                 .cloned()
                 .collect(),
         ),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    };
+    out.excluded = match (&a.excluded, &b.excluded) {
+        (Some(x), Some(y)) => {
+            let mut all = x.clone();
+            for v in y {
+                if !all.iter().any(|w| json_eq(v, w)) {
+                    all.push(v.clone());
+                }
+            }
+            Some(all)
+        }
         (x, y) => x.clone().or_else(|| y.clone()),
     };
     out.min_length = max_opt(a.min_length, b.min_length);
@@ -449,6 +467,20 @@ pub fn finalize(s: &mut Schema) {
             s.multiple_of = None;
         }
     }
+    if let Some(x) = s.excluded.take() {
+        let mut kept: Vec<Value> = Vec::new();
+        for v in x {
+            if types_of(&v) & t != 0 && !kept.iter().any(|k| json_eq(k, &v)) {
+                kept.push(v);
+            }
+        }
+        match &mut s.enumeration {
+            // An enumeration minus the excluded values is an enumeration.
+            Some(e) => e.retain(|v| !kept.iter().any(|k| json_eq(k, v))),
+            None if !kept.is_empty() => s.excluded = Some(kept),
+            None => {}
+        }
+    }
     if let Some(e) = &s.enumeration {
         let mut kept: Vec<Value> = Vec::new();
         for v in e {
@@ -526,6 +558,22 @@ pub fn canonical(v: &Value) -> Value {
         }
         Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
         other => other.clone(),
+    }
+}
+
+/// The values a `not` excludes when it is a plain value set: `{"enum": [...]}` or
+/// `{"const": x}` (annotations aside). Any other `not` is opaque.
+pub fn excluded_values(not: &Value) -> Option<Vec<Value>> {
+    let Value::Object(m) = canonical(not) else {
+        return None;
+    };
+    if m.len() != 1 {
+        return None;
+    }
+    match (m.get("enum"), m.get("const")) {
+        (Some(Value::Array(e)), None) => Some(e.clone()),
+        (None, Some(c)) => Some(vec![c.clone()]),
+        _ => None,
     }
 }
 
@@ -732,6 +780,9 @@ impl<'c> Normalizer<'c> {
                 }
                 "$ref" | "allOf" | "anyOf" | "oneOf" => {}
                 "if" | "then" | "else" => {}
+                "not" if excluded_values(val).is_some() => {
+                    s.excluded = excluded_values(val);
+                }
                 _ => s.opaque.push(Opaque {
                     keyword: k.clone(),
                     value: canonical(val),
@@ -918,6 +969,11 @@ fn combine(list: Vec<Schema>, one_of: bool) -> Schema {
                 }
                 _ => {}
             }
+            if let Some(x) = &b.excluded {
+                out.excluded
+                    .get_or_insert_with(Vec::new)
+                    .extend(x.iter().cloned());
+            }
             for (kw, l) in &b.kw_locs {
                 out.kw_locs.entry(kw.clone()).or_insert_with(|| l.clone());
             }
@@ -1006,6 +1062,11 @@ pub fn eval(s: &Schema, v: &Value) -> Option<bool> {
     }
     if let Some(e) = &s.enumeration {
         if !e.iter().any(|x| json_eq(x, v)) {
+            return Some(false);
+        }
+    }
+    if let Some(x) = &s.excluded {
+        if x.iter().any(|w| json_eq(w, v)) {
             return Some(false);
         }
     }

@@ -115,7 +115,10 @@ fn synth_in(s: &Schema, kind: Option<schema::Types>, full: bool, depth: usize) -
         }
         let v = match k {
             NULL => Some(Value::Null),
-            BOOL => Some(Value::Bool(true)),
+            BOOL => [true, false]
+                .into_iter()
+                .map(Value::Bool)
+                .find(|v| eval(s, v) != Some(false)),
             STR => synth_string(s, &|_| true).map(Value::String),
             INT => synth_number(s, true),
             NUM => synth_number(s, false),
@@ -163,6 +166,7 @@ pub fn synth_string(s: &Schema, keep: &dyn Fn(&str) -> bool) -> Option<String> {
     let format = s.format.clone();
     let keep_all = |x: &str| {
         keep(x)
+            && !s.excluded.iter().flatten().any(|v| v.as_str() == Some(x))
             && format
                 .as_deref()
                 .is_none_or(|f| schema::format_ok(f, x) != Some(false))

@@ -242,3 +242,38 @@ fn real_catalog_mutations_are_caught_with_the_right_rule() {
     assert_eq!(f.rule.0, "EC-D017");
     assert_eq!(f.verdict, Verdict::Incompatible);
 }
+
+#[test]
+fn stream_trace_fallback_is_decided() {
+    let files = catalog();
+    // The fallback branch excludes every listed subtype: no overlap, nothing undecided.
+    let report = check_catalogs(&files, &files, &[], &Options::default()).expect("checks");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+
+    // A listed subtype dropped from the exclusion overlaps its own branch: a message of that
+    // subtype matches both, which `oneOf` rejects.
+    let other = "livepeer/defs/stream_trace/other.json";
+    let dropped = edit(&files, other, |v| {
+        let list = v["properties"]["type"]["not"]["enum"]
+            .as_array_mut()
+            .expect("the exclusion list");
+        list.retain(|x| x != "orchestrator_swap");
+    });
+    let options = Options {
+        mode: Some(Mode::Full),
+        ..Options::default()
+    };
+    let report = check_catalogs(&files, &dropped, &[], &options).expect("checks");
+    let overlap = report
+        .findings
+        .iter()
+        .find(|f| f.rule.0 == "EC-D032")
+        .unwrap_or_else(|| panic!("no overlap: {:#?}", report.findings));
+    assert_eq!(overlap.verdict, Verdict::Incompatible, "{overlap:#?}");
+    let cx = overlap.counterexample.as_ref().expect("a counterexample");
+    assert_eq!(cx.message["data"]["type"], "orchestrator_swap");
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.verdict != Verdict::Unknown));
+}

@@ -716,6 +716,152 @@ static CASES: &[Case] = &[
         'I',
         'C',
     ),
+    // --- fallback branches and `not` value sets --------------------------------------------
+    c(
+        "fallback branch whose tag is `not` the listed values does not overlap them",
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"title":"B","type":"object","properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"title":"B","type":"object","properties":{"t":{"const":"b"}},"required":["t"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"enum":["a","b"]}}},"required":["t"],"additionalProperties":true}]}"##,
+        &["EC-D030"],
+        'C',
+        'I',
+    ),
+    c(
+        "fallback branch excluding the listed tag with `not: {const}` does not overlap it",
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]}]}"##,
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"const":"a"}}},"required":["t"]}]}"##,
+        &["EC-D030"],
+        'C',
+        'I',
+    ),
+    c(
+        "new listed subtype the fallback does not exclude overlaps it",
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"}},"required":["t"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"enum":["a"]}},"y":{"type":"string"}},"required":["t"],"additionalProperties":true}]}"##,
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"}},"required":["t"]},{"title":"B","type":"object","properties":{"t":{"const":"b"},"y":{"type":"string"}},"required":["t","y"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"enum":["a"]}},"y":{"type":"string"}},"required":["t"],"additionalProperties":true}]}"##,
+        &["EC-D030", "EC-D032"],
+        'I',
+        'C',
+    ),
+    c(
+        "listed subtype dropped from the fallback's exclusion overlaps it",
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"title":"B","type":"object","properties":{"t":{"const":"b"}},"required":["t"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"enum":["a","b"]}}},"required":["t"],"additionalProperties":true}]}"##,
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"title":"B","type":"object","properties":{"t":{"const":"b"}},"required":["t"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"enum":["b"]}}},"required":["t"],"additionalProperties":true}]}"##,
+        &["EC-D014", "EC-D032"],
+        'I',
+        'I',
+    ),
+    c(
+        "subtype moved out of the fallback into a listed branch",
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"}},"required":["t"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"enum":["a"]}},"y":{"type":"string"}},"required":["t"],"additionalProperties":true}]}"##,
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"}},"required":["t"]},{"title":"B","type":"object","properties":{"t":{"const":"b"},"y":{"type":"string"}},"required":["t","y"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"enum":["a","b"]}},"y":{"type":"string"}},"required":["t"],"additionalProperties":true}]}"##,
+        &["EC-D013", "EC-D030"],
+        'I',
+        'C',
+    ),
+    c(
+        "fallback whose tag is excluded by another kind of `not` stays undecided",
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]}]}"##,
+        r##"{"oneOf":[{"title":"A","type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"title":"Other","type":"object","properties":{"t":{"type":"string","not":{"pattern":"^a$"}}},"required":["t"]}]}"##,
+        &["EC-D030", "EC-D032"],
+        'U',
+        'I',
+    ),
+    c(
+        "value added to a `not: {enum}` exclusion",
+        r##"{"type":"string","not":{"enum":["a"]}}"##,
+        r##"{"type":"string","not":{"enum":["a","b"]}}"##,
+        &["EC-D013"],
+        'I',
+        'C',
+    ),
+    c(
+        "value removed from a `not: {enum}` exclusion",
+        r##"{"type":"string","not":{"enum":["a","b"]}}"##,
+        r##"{"type":"string","not":{"enum":["a"]}}"##,
+        &["EC-D014"],
+        'C',
+        'I',
+    ),
+    c(
+        "`not: {const}` dropped",
+        r##"{"type":"object","properties":{"k":{"type":"string","not":{"const":"internal"}}}}"##,
+        r##"{"type":"object","properties":{"k":{"type":"string"}}}"##,
+        &["EC-D014"],
+        'C',
+        'I',
+    ),
+    c(
+        "`not: {const}` replaced by another",
+        r##"{"type":"integer","not":{"const":0}}"##,
+        r##"{"type":"integer","not":{"const":1}}"##,
+        &["EC-D015"],
+        'I',
+        'I',
+    ),
+    c(
+        "`not: {enum}` restated as `not: {const}` is no change",
+        r##"{"type":"string","not":{"enum":["a"],"description":"not a"}}"##,
+        r##"{"type":"string","not":{"const":"a"}}"##,
+        &[],
+        'C',
+        'C',
+    ),
+    c(
+        "excluded value of another type is no constraint",
+        r##"{"type":"string"}"##,
+        r##"{"type":"string","not":{"enum":[1,null]}}"##,
+        &[],
+        'C',
+        'C',
+    ),
+    c(
+        "exclusion replaced by an enum of the values it allowed",
+        r##"{"type":"string","not":{"enum":["a"]}}"##,
+        r##"{"enum":["b","c"]}"##,
+        &["EC-D013"],
+        'I',
+        'C',
+    ),
+    // --- properties around a union ----------------------------------------------------------
+    c(
+        "branch narrows a property the surrounding object declares",
+        r##"{"type":"object","properties":{"x":{"type":"string"}},"oneOf":[{"properties":{"t":{"const":"a"}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        r##"{"type":"object","properties":{"x":{"type":"string"}},"oneOf":[{"properties":{"t":{"const":"a"},"x":{"maxLength":3}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        &["EC-D016"],
+        'I',
+        'C',
+    ),
+    c(
+        "branch gives a surrounding property another type",
+        r##"{"type":"object","properties":{"x":{"type":"string"}},"oneOf":[{"properties":{"t":{"const":"a"}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        r##"{"type":"object","properties":{"x":{"type":"string"}},"oneOf":[{"properties":{"t":{"const":"a"},"x":{"type":"integer"}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        &["EC-D010"],
+        'I',
+        'C',
+    ),
+    c(
+        "branch narrows a property merged in through allOf",
+        r##"{"allOf":[{"type":"object","properties":{"n":{"type":"integer"}}},{"anyOf":[{"properties":{"t":{"const":"a"}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}]}"##,
+        r##"{"allOf":[{"type":"object","properties":{"n":{"type":"integer"}}},{"anyOf":[{"properties":{"t":{"const":"a"}},"required":["t"]},{"properties":{"t":{"const":"b"},"n":{"minimum":0}},"required":["t"]}]}]}"##,
+        &["EC-D022"],
+        'I',
+        'C',
+    ),
+    c(
+        "property moved from the surrounding object into every branch is no change",
+        r##"{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"oneOf":[{"properties":{"t":{"const":"a"}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        r##"{"type":"object","oneOf":[{"properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"properties":{"t":{"const":"b"},"x":{"type":"string"}},"required":["t","x"]}]}"##,
+        &[],
+        'C',
+        'C',
+    ),
+    c(
+        "surrounding property narrowed is one finding, not one per branch",
+        r##"{"type":"object","properties":{"x":{"type":"string"}},"oneOf":[{"properties":{"t":{"const":"a"}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        r##"{"type":"object","properties":{"x":{"type":"string","maxLength":3}},"oneOf":[{"properties":{"t":{"const":"a"}},"required":["t"]},{"properties":{"t":{"const":"b"}},"required":["t"]}]}"##,
+        &["EC-D016"],
+        'I',
+        'C',
+    ),
     // --- allOf and $ref refactors ------------------------------------------------------------
     c(
         "constraint added inside allOf (keyword-diff tools miss it)",
@@ -968,6 +1114,65 @@ pub fn assert_counterexample_holds(old: &Value, new: &Value, f: &Finding) {
         f.rule.0,
         cx.message
     );
+}
+
+/// Data findings of a BACKWARD check of two schemas.
+fn data_findings(old: &str, new: &str) -> Vec<Finding> {
+    let (old, new) = (wrap(old), wrap(new));
+    check_files(
+        ("old.json", &old),
+        ("new.json", &new),
+        Mode::Full,
+        &Options::default(),
+    )
+    .expect("checks")
+    .findings
+    .into_iter()
+    .filter(|f| f.category == Category::Data)
+    .collect()
+}
+
+#[test]
+fn one_change_in_two_branches_is_two_fingerprints() {
+    let old = r##"{"oneOf":[{"type":"object","properties":{"t":{"const":"a"},"n":{"type":"integer"}},"required":["t","n"]},{"type":"object","properties":{"t":{"const":"b"},"n":{"type":"integer"}},"required":["t","n"]}]}"##;
+    let new = r##"{"oneOf":[{"type":"object","properties":{"t":{"const":"a"},"n":{"type":"integer","minimum":10}},"required":["t","n"]},{"type":"object","properties":{"t":{"const":"b"},"n":{"type":"integer","minimum":10}},"required":["t","n"]}]}"##;
+    let found = data_findings(old, new);
+    let d022: Vec<&Finding> = found.iter().filter(|f| f.rule.0 == "EC-D022").collect();
+    assert_eq!(d022.len(), 2, "{found:#?}");
+    assert_eq!(d022[0].path, d022[1].path);
+    assert_ne!(d022[0].fingerprint, d022[1].fingerprint);
+
+    // Overlaps of one new branch with two others: two fingerprints.
+    let old = r##"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"},"c":{"type":"string"}},"oneOf":[{"required":["a"]},{"required":["b"]}]}"##;
+    let new = r##"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"},"c":{"type":"string"}},"oneOf":[{"required":["a"]},{"required":["b"]},{"required":["c"]}]}"##;
+    let found = data_findings(old, new);
+    let d032: Vec<&Finding> = found.iter().filter(|f| f.rule.0 == "EC-D032").collect();
+    assert_eq!(d032.len(), 2, "{found:#?}");
+    assert_ne!(d032[0].fingerprint, d032[1].fingerprint);
+
+    // Outside unions the fingerprint is still rule, system, event and path.
+    let found = data_findings(
+        r##"{"type":"object","properties":{"a":{"type":"string"}}}"##,
+        r##"{"type":"object","properties":{"a":{"type":"string","maxLength":3}}}"##,
+    );
+    assert_eq!(
+        found[0].fingerprint,
+        event_contracts_compat::fingerprint(found[0].rule, None, None, "/a")
+    );
+}
+
+#[test]
+fn other_not_is_undecided_on_not() {
+    let found = data_findings(
+        r##"{"oneOf":[{"type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]}]}"##,
+        r##"{"oneOf":[{"type":"object","properties":{"t":{"const":"a"},"x":{"type":"string"}},"required":["t","x"]},{"type":"object","properties":{"t":{"type":"string","not":{"pattern":"^a$"}}},"required":["t"]}]}"##,
+    );
+    let overlap = found
+        .iter()
+        .find(|f| f.rule.0 == "EC-D032")
+        .expect("an overlap finding");
+    assert_eq!(overlap.verdict, Verdict::Unknown);
+    assert_eq!(overlap.undecided_keyword.as_deref(), Some("not"));
 }
 
 #[test]
