@@ -1,0 +1,214 @@
+//! A NATS server restart while publishing loses no confirmed message and stores none twice.
+//!
+//! Runs a private `nats-server -js` (from `$NATS_SERVER`, else `nats-server` on `PATH`, else
+//! `/usr/sbin/nats-server`) on a free port with its own store directory, publishes
+//! continuously through the binding, kills the server (SIGKILL) mid-way and starts it again on
+//! the same port and store. The publisher retries every unconfirmed publish with the same
+//! `Nats-Msg-Id`; at the end every confirmed event is in the stream exactly once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use event_contracts::agents;
+use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport, MSG_ID_HEADER};
+use event_contracts::runtime::transport::{Meta, Publisher, RetryPolicy};
+use event_contracts::Event;
+
+fn example<E: Event>() -> E {
+    let schema = event_contracts::SCHEMAS
+        .documents()
+        .get(E::SCHEMA_ID)
+        .expect("schema embedded")
+        .clone();
+    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
+}
+
+fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("NATS_SERVER") {
+        return path.into();
+    }
+    for dir in std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/bin")])
+    {
+        let candidate = dir.join("nats-server");
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("nats-server is not installed (`apt-get install nats-server`, or set NATS_SERVER)");
+}
+
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    fn start(port: u16, store: &Path) -> Self {
+        let child = Command::new(server_binary())
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        Self { child }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn wait_until_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "private nats-server did not listen on {port} within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_loses_no_confirmed_message() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let store = std::env::temp_dir().join(format!("nats-restart-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&store).expect("store dir");
+    let mut server = Server::start(port, &store);
+    wait_until_listening(port).await;
+
+    let url = format!("nats://127.0.0.1:{port}");
+    let nats = NatsTransport::connect(NatsConfig {
+        request_timeout: Duration::from_secs(1),
+        // One try per publish call: the retries are the test's own, so it can count them (the
+        // sink retries the same way, same `Nats-Msg-Id`, when `publish_attempts` > 1).
+        publish_attempts: 1,
+        max_reconnect_delay: Duration::from_millis(100),
+        ..NatsConfig::new(url.clone())
+    })
+    .await
+    .expect("connects to the private server");
+    nats.setup::<agents::System>(&RetryPolicy::default())
+        .await
+        .expect("setup");
+    let publisher = Publisher::<agents::System, _>::new(nats.sink(), Meta::default());
+
+    const TOTAL: usize = 400;
+    const KILL_AT: usize = 150;
+    let progress = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    // The publisher runs on its own; the server dies under it at an arbitrary point.
+    let publishing = tokio::spawn({
+        let progress = progress.clone();
+        async move {
+            let mut confirmed = Vec::new();
+            let mut unconfirmed_tries = 0;
+            for _ in 0..TOTAL {
+                publish_until_confirmed(&publisher, &mut confirmed, &mut unconfirmed_tries).await;
+                progress.store(confirmed.len(), Ordering::SeqCst);
+            }
+            (confirmed, unconfirmed_tries)
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while progress.load(Ordering::SeqCst) < KILL_AT {
+        assert!(
+            Instant::now() < deadline,
+            "{KILL_AT} publishes not confirmed within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    server.kill();
+    let at_kill = progress.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server = Server::start(port, &store);
+    let (confirmed, unconfirmed_tries) = tokio::time::timeout(Duration::from_secs(60), publishing)
+        .await
+        .expect("the publisher finishes within 60 s of the restart")
+        .expect("the publisher does not panic");
+    assert!(at_kill < TOTAL, "the server died while publishing went on");
+    assert!(
+        unconfirmed_tries > 0,
+        "the restart should have left at least one publish unconfirmed"
+    );
+    eprintln!(
+        "killed after {at_kill} confirmed; {unconfirmed_tries} unconfirmed tries retried; {:?} in all",
+        started.elapsed()
+    );
+
+    // Every confirmed event exactly once, nothing else.
+    let client = async_nats::connect(url.as_str()).await.expect("raw client");
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js
+        .get_stream("USAGE")
+        .await
+        .expect("USAGE survived the restart");
+    let state = stream.info().await.expect("info").state.clone();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for seq in state.first_sequence..=state.last_sequence {
+        let message = stream.get_raw_message(seq).await.expect("stored message");
+        let id = message
+            .headers
+            .get(MSG_ID_HEADER)
+            .map(|v| v.as_str().to_owned())
+            .expect("every message has its Nats-Msg-Id");
+        *counts.entry(id).or_default() += 1;
+    }
+    assert_eq!(confirmed.len(), TOTAL);
+    assert_eq!(counts.len(), TOTAL, "{} distinct ids stored", counts.len());
+    for id in &confirmed {
+        assert_eq!(counts.get(id), Some(&1), "confirmed {id} stored once");
+    }
+    assert_eq!(state.messages as usize, TOTAL, "no unconfirmed extras");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&store);
+}
+
+/// Publishes one new event, retrying (same id) until the server confirms it (at most 30 s).
+async fn publish_until_confirmed(
+    publisher: &Publisher<agents::System, impl event_contracts::runtime::transport::Sink>,
+    confirmed: &mut Vec<String>,
+    unconfirmed_tries: &mut usize,
+) {
+    let mut event: agents::UsageMeteredApiCall = example();
+    event.event_id = uuid::Uuid::new_v4();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match publisher.publish(event.clone()).await {
+            Ok(id) => {
+                confirmed.push(id);
+                return;
+            }
+            Err(e) => {
+                *unconfirmed_tries += 1;
+                assert!(
+                    Instant::now() < deadline,
+                    "no confirmation within 30 s: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
