@@ -349,8 +349,9 @@ where
         &self.handler
     }
 
-    /// The axum router serving `POST {path}`; merge it into a larger app if you like.
-    pub fn router(&self) -> axum::Router {
+    /// The axum router serving `POST {path}`. Private: an axum type in the public API would
+    /// make an axum upgrade an API break; [`IngestServer::serve`] is the public entry.
+    fn router(&self) -> axum::Router {
         let inner = Arc::new(Inner {
             handler: self.handler.clone(),
             store: self.store.clone(),
