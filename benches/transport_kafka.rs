@@ -1,0 +1,272 @@
+//! Events/s through the Kafka binding vs the raw rdkafka client doing the same work on the
+//! same broker in the same run (`cargo bench --bench transport_kafka`; needs
+//! `bash .ci/services.sh`, `KAFKA_BROKERS` overrides 127.0.0.1:9092).
+//!
+//! - publish: N copies of one pre-encoded livepeer message (record key, `traceparent` and
+//!   `content-type` headers), all in flight at once, each awaited until its delivery report;
+//!   binding = `KafkaSink::send`, raw = `FutureProducer::send` with the same settings
+//!   (`acks=all`, idempotence, `linger.ms=1`).
+//! - consume: the N messages with a fresh consumer group, each decoded and validated
+//!   (`livepeer::decode_message`) and its offset committed (async) after handling;
+//!   binding = `KafkaSource` + `transport::run` with a typed handler, raw = `StreamConsumer`
+//!   with `decode_message` and `commit`. Timed from the first message to the N-th (the
+//!   group join is not timed).
+//!
+//! Rounds alternate which side goes first; the median of the rounds is reported. N is kept
+//! moderate: with `.ci/services.sh` tansu stores into a moto S3 server, which is the
+//! bottleneck (and grows in memory) for large runs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use event_contracts::livepeer::{self, GatewayEnvelope, StreamTrace};
+use event_contracts::runtime::transport::kafka::{KafkaConfig, KafkaSink, KafkaSource};
+use event_contracts::runtime::transport::{
+    self, Context, HandlerResult, Meta, Outgoing, Policy, Publisher, Shutdown, Sink,
+};
+use event_contracts::Event;
+use futures_util::future::join_all;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+const N: usize = 5_000;
+const ROUNDS: usize = 5;
+
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+fn config() -> KafkaConfig {
+    KafkaConfig::new(brokers())
+        .set("session.timeout.ms", "2000")
+        .set("heartbeat.interval.ms", "300")
+        .with_partitions(3)
+}
+
+fn raw_producer() -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "1")
+        .set("message.timeout.ms", "30000")
+        .create()
+        .expect("raw producer")
+}
+
+fn raw_consumer(group: &str, topic: &str) -> StreamConsumer {
+    let c: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "2000")
+        .set("heartbeat.interval.ms", "300")
+        .set("fetch.wait.max.ms", "100")
+        .create()
+        .expect("raw consumer");
+    c.subscribe(&[topic]).expect("subscribe");
+    c
+}
+
+fn example<E: Event>() -> E {
+    let schema = event_contracts::SCHEMAS
+        .documents()
+        .get(E::SCHEMA_ID)
+        .map(|v| v.to_string())
+        .expect("schema embedded");
+    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
+    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
+}
+
+/// A sink that keeps the message instead of sending it: the pre-encoded message.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Option<Outgoing>>>);
+
+impl Sink for Capture {
+    async fn send(&self, message: Outgoing) -> Result<(), transport::TransportError> {
+        *self.0.lock().unwrap() = Some(message);
+        Ok(())
+    }
+}
+
+async fn encoded() -> Outgoing {
+    let capture = Capture::default();
+    let publisher = Publisher::<livepeer::System, _>::new(
+        capture.clone(),
+        Meta {
+            source: Some("bench-gateway:8935".into()),
+            ..Meta::default()
+        },
+    );
+    publisher
+        .publish(example::<StreamTrace>())
+        .await
+        .expect("the example encodes");
+    let out = capture.0.lock().unwrap().take();
+    out.expect("captured")
+}
+
+async fn publish_binding(sink: &KafkaSink, message: &Outgoing) -> f64 {
+    let start = Instant::now();
+    let results = join_all((0..N).map(|_| sink.send(message.clone()))).await;
+    let secs = start.elapsed().as_secs_f64();
+    for r in results {
+        r.expect("binding publish confirmed");
+    }
+    N as f64 / secs
+}
+
+async fn publish_raw(producer: &FutureProducer, topic: &str, message: &Outgoing) -> f64 {
+    let start = Instant::now();
+    let key = message.key.clone().unwrap_or_default();
+    let results = join_all((0..N).map(|_| {
+        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
+        for (k, v) in message.headers.iter() {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v),
+            });
+        }
+        let record = FutureRecord::to(topic)
+            .key(key.as_bytes())
+            .payload(&message.payload)
+            .headers(headers);
+        producer.send(record, Duration::from_secs(30))
+    }))
+    .await;
+    let secs = start.elapsed().as_secs_f64();
+    for r in results {
+        r.map_err(|(e, _)| e).expect("raw publish confirmed");
+    }
+    N as f64 / secs
+}
+
+#[derive(Clone)]
+struct Count {
+    handled: Arc<AtomicU64>,
+    first: Arc<Mutex<Option<Instant>>>,
+    last: Arc<Mutex<Option<Instant>>>,
+    shutdown: Shutdown,
+}
+
+impl livepeer::Handler for Count {
+    async fn stream_trace(&self, m: GatewayEnvelope<StreamTrace>, _: &Context) -> HandlerResult {
+        std::hint::black_box(&m);
+        let n = self.handled.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == 1 {
+            *self.first.lock().unwrap() = Some(Instant::now());
+        }
+        if n as usize == N {
+            *self.last.lock().unwrap() = Some(Instant::now());
+            self.shutdown.trigger();
+        }
+        Ok(())
+    }
+}
+
+async fn consume_binding(topic: &str, group: &str) -> f64 {
+    let source = KafkaSource::connect(&config(), group, &[topic])
+        .await
+        .expect("binding source");
+    let count = Count {
+        handled: Arc::default(),
+        first: Arc::default(),
+        last: Arc::default(),
+        shutdown: Shutdown::new(),
+    };
+    let policy = Policy::new(group);
+    let handler = livepeer::Dispatch(count.clone());
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        transport::run::<livepeer::System, _, _, _>(source, &handler, &policy, &count.shutdown),
+    )
+    .await
+    .expect("binding consumer finished in time")
+    .expect("binding consumer ran");
+    let first = count.first.lock().unwrap().expect("first");
+    let last = count.last.lock().unwrap().expect("last");
+    (N - 1) as f64 / (last - first).as_secs_f64()
+}
+
+async fn consume_raw(topic: &str, group: &str) -> f64 {
+    let consumer = raw_consumer(group, topic);
+    let mut first = None;
+    for _ in 0..N {
+        let m = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
+            .await
+            .expect("raw consumer in time")
+            .expect("raw message");
+        if first.is_none() {
+            first = Some(Instant::now());
+        }
+        let message = livepeer::decode_message(m.payload().unwrap_or_default()).expect("decodes");
+        std::hint::black_box(&message);
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(m.topic(), m.partition(), Offset::Offset(m.offset() + 1))
+            .expect("tpl");
+        consumer.commit(&tpl, CommitMode::Async).expect("commit");
+    }
+    let first = first.expect("first");
+    (N - 1) as f64 / first.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        &Meta::default().id_or_new()[..8]
+    );
+    let message = encoded().await;
+    let sink = KafkaSink::connect(&config())
+        .await
+        .unwrap_or_else(|e| panic!("Kafka needed for this bench: {e}"));
+    let producer = raw_producer();
+    let (mut pb, mut pr, mut cb, mut cr) = (vec![], vec![], vec![], vec![]);
+    println!(
+        "kafka bench: {N} messages of {} bytes per run, {ROUNDS} rounds",
+        message.payload.len()
+    );
+    for round in 0..ROUNDS {
+        let tb = format!("bench-b-{run}-{round}");
+        let tr = format!("bench-r-{run}-{round}");
+        config().ensure_topics(&[&tb, &tr]).await.expect("topics");
+        let sink = sink.clone().with_topic(&tb);
+        let gb = format!("bench-gb-{run}-{round}");
+        let gr = format!("bench-gr-{run}-{round}");
+        if round % 2 == 0 {
+            pb.push(publish_binding(&sink, &message).await);
+            pr.push(publish_raw(&producer, &tr, &message).await);
+            cb.push(consume_binding(&tb, &gb).await);
+            cr.push(consume_raw(&tr, &gr).await);
+        } else {
+            pr.push(publish_raw(&producer, &tr, &message).await);
+            pb.push(publish_binding(&sink, &message).await);
+            cr.push(consume_raw(&tr, &gr).await);
+            cb.push(consume_binding(&tb, &gb).await);
+        }
+        println!(
+            "round {round}: publish binding {:>8.0}/s raw {:>8.0}/s | consume binding {:>8.0}/s raw {:>8.0}/s",
+            pb[round], pr[round], cb[round], cr[round]
+        );
+    }
+    let (pb, pr, cb, cr) = (median(pb), median(pr), median(cb), median(cr));
+    println!(
+        "median publish: binding {pb:.0} events/s, raw {pr:.0} events/s, binding/raw {:.3}",
+        pb / pr
+    );
+    println!(
+        "median consume: binding {cb:.0} events/s, raw {cr:.0} events/s, binding/raw {:.3}",
+        cb / cr
+    );
+}

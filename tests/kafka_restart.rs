@@ -1,0 +1,297 @@
+//! A Kafka broker restart during publishing loses no confirmed message. Runs in its own
+//! process: it starts a private tansu broker on a free port, storing into its own bucket of
+//! the local S3 server (moto on 127.0.0.1:9000, which `bash .ci/services.sh` starts; tansu's
+//! `memory://` storage would lose everything on restart, and this tansu build has no
+//! `postgres://` storage). `TANSU_BIN` overrides the broker binary (default
+//! `target/tansu/tansu`, cached by `.ci/services.sh`); `S3_ENDPOINT` the S3 address.
+//!
+//! A publisher sends continuously while the broker is killed (SIGKILL) and started again;
+//! a publish that was not confirmed is retried with the same envelope id until it is. Every
+//! confirmed message must then be in the topic.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use event_contracts::livepeer::{self, StreamTrace};
+use event_contracts::runtime::transport::kafka::{KafkaConfig, KafkaSink, KafkaSource};
+use event_contracts::runtime::transport::{Meta, Publisher, Source};
+use event_contracts::Event;
+
+const S3_ENV: [(&str, &str); 4] = [
+    ("AWS_ACCESS_KEY_ID", "tansu"),
+    ("AWS_SECRET_ACCESS_KEY", "tansu"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+    ("AWS_ALLOW_HTTP", "true"),
+];
+
+fn example<E: Event>() -> E {
+    let schema = event_contracts::SCHEMAS
+        .documents()
+        .get(E::SCHEMA_ID)
+        .map(|v| v.to_string())
+        .expect("schema embedded");
+    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
+    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
+}
+
+fn tansu_bin() -> PathBuf {
+    let bin = std::env::var_os("TANSU_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tansu/tansu"));
+    assert!(
+        bin.is_file(),
+        "the tansu broker binary is not at {} (run `bash .ci/services.sh`, which caches it \
+         there, or set TANSU_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// `PUT /<bucket>` on the S3 server: creates the private bucket this broker stores into.
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| {
+        panic!(
+            "the S3 server (moto) on {host} is needed for tansu's durable storage: {e}; start it \
+             with `bash .ci/services.sh`"
+        )
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("socket timeout");
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("S3 request");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response.lines().next().unwrap_or_default();
+    assert!(
+        status.contains(" 200") || status.contains(" 409"),
+        "creating S3 bucket {bucket} on {host} answered `{status}`"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+struct Broker {
+    child: Option<Child>,
+    bin: PathBuf,
+    port: u16,
+    storage: String,
+    endpoint: String,
+    log: PathBuf,
+}
+
+impl Broker {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("broker log");
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(&self.bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", &self.storage])
+            .envs(S3_ENV)
+            .env("AWS_ENDPOINT", &self.endpoint)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn wait_connect(config: &KafkaConfig, deadline: Duration) -> KafkaSink {
+    let start = Instant::now();
+    loop {
+        match KafkaSink::connect(config).await {
+            Ok(sink) => return sink,
+            Err(e) if start.elapsed() > deadline => {
+                panic!("the private tansu broker did not answer within {deadline:?}: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
+    let endpoint = std::env::var("S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".into());
+    let suffix = &Meta::default().id_or_new()[..8];
+    let bucket = format!("lp-restart-{}-{suffix}", std::process::id());
+    create_bucket(&endpoint, &bucket);
+    let port = free_port();
+    let mut broker = Broker {
+        child: None,
+        bin: tansu_bin(),
+        port,
+        storage: format!("s3://{bucket}/"),
+        endpoint,
+        log: std::env::temp_dir().join(format!("{bucket}.log")),
+    };
+    broker.start();
+
+    let config = KafkaConfig::new(format!("127.0.0.1:{port}"))
+        .set("session.timeout.ms", "2000")
+        .set("heartbeat.interval.ms", "300")
+        // A publish not confirmed within 5 s is reported failed (and retried below).
+        .set("message.timeout.ms", "5000")
+        .with_partitions(1)
+        .with_connect_timeout(Duration::from_secs(5));
+    let topic = format!("lp-restart-{suffix}");
+    let sink = wait_connect(&config, Duration::from_secs(20))
+        .await
+        .with_topic(&topic);
+    config
+        .ensure_topics(&[&topic])
+        .await
+        .expect("topic created");
+    let publisher = Arc::new(Publisher::<livepeer::System, _>::new(
+        sink,
+        Meta {
+            source: Some("restart-test".into()),
+            ..Meta::default()
+        },
+    ));
+
+    let confirmed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publishing = {
+        let (publisher, confirmed, failures, stop) = (
+            publisher.clone(),
+            confirmed.clone(),
+            failures.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let event: StreamTrace = example();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                // One message, retried with the same id until the broker confirms it.
+                let id = Meta::default().id_or_new();
+                let meta = Meta {
+                    id: Some(id.clone()),
+                    ..Meta::default()
+                };
+                loop {
+                    match publisher.publish_with(event.clone(), &meta).await {
+                        Ok(_) => {
+                            confirmed.lock().unwrap().push(id);
+                            break;
+                        }
+                        Err(e) => {
+                            failures.lock().unwrap().push(e.to_string());
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let count = |c: &Arc<Mutex<Vec<String>>>| c.lock().unwrap().len();
+    let wait_for = |target: usize, what: &'static str| {
+        let confirmed = confirmed.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(40), async {
+                while confirmed.lock().unwrap().len() < target {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| {
+                panic!("timed out waiting for {target} confirmed publishes ({what})")
+            })
+        }
+    };
+    wait_for(30, "before the restart").await;
+    broker.kill();
+    let at_kill = count(&confirmed);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    broker.start();
+    wait_for(at_kill + 30, "after the restart").await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(30), publishing)
+        .await
+        .expect("the publisher stops")
+        .expect("the publisher task does not panic");
+    let confirmed: Vec<String> = confirmed.lock().unwrap().clone();
+    let failures = failures.lock().unwrap().clone();
+    eprintln!(
+        "restart: {} confirmed ({at_kill} before the kill), {} failed attempts (retried); first: {:?}",
+        confirmed.len(),
+        failures.len(),
+        failures.first()
+    );
+
+    // Everything confirmed is in the topic after the restart.
+    let mut reader = KafkaSource::connect(&config, &format!("reader-{suffix}"), &[&topic])
+        .await
+        .expect("reader joins");
+    let want: BTreeSet<&str> = confirmed.iter().map(String::as_str).collect();
+    let mut found = BTreeSet::new();
+    let mut records = 0usize;
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        while !want.iter().all(|id| found.contains(*id)) {
+            let (delivery, token) = reader
+                .next()
+                .await
+                .expect("reading works")
+                .expect("a Kafka source does not end");
+            records += 1;
+            let body: serde_json::Value =
+                serde_json::from_slice(&delivery.payload).expect("a published envelope");
+            found.insert(body["id"].as_str().unwrap_or_default().to_owned());
+            reader.ack(token).await.expect("ack");
+        }
+    })
+    .await;
+    let lost: Vec<&&str> = want.iter().filter(|id| !found.contains(**id)).collect();
+    assert!(
+        read.is_ok() && lost.is_empty(),
+        "{} of {} confirmed messages are missing after the broker restart (read {records} \
+         records); first missing: {:?}",
+        lost.len(),
+        want.len(),
+        lost.first()
+    );
+    eprintln!(
+        "restart: all {} confirmed messages read back ({records} records)",
+        want.len()
+    );
+    drop(reader);
+    broker.kill();
+}
