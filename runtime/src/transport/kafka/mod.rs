@@ -44,6 +44,15 @@
 //! Tested against tansu (an Apache-Kafka-compatible broker). Consumer group joins wait for
 //! about half the session timeout there, so the defaults below keep it short; see
 //! [`KafkaConfig`].
+//!
+//! The producer default `enable.idempotence=true` is right for Apache Kafka, whose idempotent
+//! produce is atomic. tansu 0.6 (S3/dynostore storage) stores an idempotent producer's
+//! sequence number before the batch itself: a broker killed between the two answers the
+//! retry of that batch with `DUPLICATE_SEQUENCE_NUMBER`, which librdkafka reports as
+//! delivered, so a confirmed record can be missing after a crash (`tests/kafka_restart.rs`
+//! found it as a hole in the partition's offsets). Against such a broker set
+//! `enable.idempotence=false`: a retried batch is then written again at a new offset
+//! (at-least-once; consumers absorb the duplicate through the event's idempotency key).
 
 pub mod forward;
 
