@@ -335,13 +335,16 @@ impl<'a> Verifier<'a> {
         let (a, r) = (idx(side), 1 - idx(side));
         let schema = self.schemas[a];
         if self.bases[a].is_none() {
-            let mut out: Vec<Value> = self.examples[a].clone();
+            // The accepting side's examples first, then the other side's: an example the
+            // new version's author wrote usually already has what the new schema added, so a
+            // mutation of it is refused only for the change being explained.
+            let mut out: Vec<Value> = self.examples[a].iter().take(4).cloned().collect();
+            out.extend(self.examples[r].iter().take(2).cloned());
             if self.semantics == Semantics::Generated {
                 for v in out.iter_mut() {
                     synth::strip_undeclared(schema, v);
                 }
             }
-            out.truncate(4);
             out.extend(synth::synth(schema, false));
             out.extend(synth::synth(schema, true));
             self.bases[a] = Some(out);
@@ -349,7 +352,7 @@ impl<'a> Verifier<'a> {
         let mut candidates: Vec<Value> = Vec::new();
         for recipe in recipes {
             for base in self.bases[a].iter().flatten() {
-                if let Some(c) = synth::apply_recipe(schema, base, recipe) {
+                for c in synth::apply_recipe(schema, base, recipe) {
                     if !candidates.contains(&c) {
                         candidates.push(c);
                     }
@@ -358,6 +361,15 @@ impl<'a> Verifier<'a> {
         }
         self.validator(a)?;
         self.validator(r)?;
+        let targets: Vec<Vec<Option<String>>> = recipes
+            .iter()
+            .flatten()
+            .map(|m| synth::instance_path(&m.segs))
+            .collect();
+        // The first candidate the rejecting side refuses only at the changed place wins; the
+        // first one refused at all is the fallback (a base that misses something else the
+        // other side requires is still a counterexample, but a confusing one to read).
+        let mut fallback: Option<Counterexample> = None;
         for c in candidates.into_iter().take(48) {
             let ok_a = self.validator(a).is_some_and(|v| v.is_valid(&c));
             if !ok_a {
@@ -366,28 +378,51 @@ impl<'a> Verifier<'a> {
             let Some(vr) = self.validator(r) else {
                 continue;
             };
-            let because = vr.iter_errors(&c).next().map(|err| {
-                let pointer = err.instance_path().as_str().to_owned();
-                format!(
-                    "{}: {}",
-                    if pointer.is_empty() {
-                        "/"
-                    } else {
-                        pointer.as_str()
-                    },
-                    err
-                )
-            });
-            if let Some(because) = because {
-                return Some(Counterexample {
-                    message: c,
-                    accepted_by: side,
-                    rejected_because: because,
-                });
+            let errors: Vec<(String, String)> = vr
+                .iter_errors(&c)
+                .map(|err| (err.instance_path().as_str().to_owned(), err.to_string()))
+                .collect();
+            if errors.is_empty() {
+                continue;
             }
+            let at_change = |pointer: &str| targets.iter().any(|t| related(pointer, t));
+            let all_at_change = errors.iter().all(|(p, _)| at_change(p));
+            // The deepest error at the change says most; the first error otherwise.
+            let (pointer, message) = errors
+                .iter()
+                .filter(|(p, _)| at_change(p))
+                .max_by_key(|(p, _)| p.matches('/').count())
+                .unwrap_or(&errors[0]);
+            let found = Counterexample {
+                message: c,
+                accepted_by: side,
+                rejected_because: format!(
+                    "{}: {message}",
+                    if pointer.is_empty() { "/" } else { pointer }
+                ),
+            };
+            if all_at_change {
+                return Some(found);
+            }
+            fallback.get_or_insert(found);
         }
-        None
+        fallback
     }
+}
+
+/// Whether a validator error at `pointer` concerns the instance path `target` (`None` segments
+/// match any token): one is a prefix of the other, so a `required` error on the parent object
+/// and a type error inside the changed value both count.
+fn related(pointer: &str, target: &[Option<String>]) -> bool {
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    tokens
+        .iter()
+        .zip(target)
+        .all(|(token, want)| want.as_ref().is_none_or(|w| w == token))
 }
 
 /// One direction, resolved.

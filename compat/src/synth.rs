@@ -46,6 +46,18 @@ pub type Recipe = Vec<Mutation>;
 
 pub const UNDECLARED: &str = "x_undeclared_property";
 
+/// The instance location a mutation path reaches, one token per step into the instance:
+/// a property name, or `None` for an array item or map value (any index or key).
+pub fn instance_path(segs: &[Seg]) -> Vec<Option<String>> {
+    segs.iter()
+        .filter_map(|seg| match seg {
+            Seg::Prop(name) => Some(Some(name.clone())),
+            Seg::Items | Seg::MapValue => Some(None),
+            Seg::Branch { .. } => None,
+        })
+        .collect()
+}
+
 /// A valid instance of `s`: only required properties (`full = false`) or every declared one.
 pub fn synth(s: &Schema, full: bool) -> Option<Value> {
     synth_in(s, None, full, 0)
@@ -348,17 +360,28 @@ pub fn separating(a: &Schema, b: &Schema) -> Option<Value> {
 }
 
 /// Applies a recipe to `base` (an instance of `root`), building missing parts from `root`.
-pub fn apply_recipe(root: &Schema, base: &Value, recipe: &Recipe) -> Option<Value> {
-    let mut v = base.clone();
-    for m in recipe {
-        if !apply(root, &mut v, &m.segs, &m.leaf) {
-            return None;
+///
+/// Where the evaluator cannot tell whether the instance already matches a union branch the
+/// recipe goes through (an `if`/`then` or `not` inside it), there are two candidates: the
+/// instance kept as it is (its example values intact, so a conditional it satisfies stays
+/// satisfied) and the instance rebuilt from the branch. Both are returned, kept first; the
+/// real validators decide which one, if any, is a counterexample.
+pub fn apply_recipe(root: &Schema, base: &Value, recipe: &Recipe) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::with_capacity(2);
+    for keep_undecided in [true, false] {
+        let mut v = base.clone();
+        if recipe
+            .iter()
+            .all(|m| apply(root, &mut v, &m.segs, &m.leaf, keep_undecided))
+            && !out.contains(&v)
+        {
+            out.push(v);
         }
     }
-    Some(v)
+    out
 }
 
-fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf) -> bool {
+fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf, keep_undecided: bool) -> bool {
     let Some(first) = segs.first() else {
         return match leaf {
             Leaf::Keep => true,
@@ -405,7 +428,7 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf) -> bool {
                 o.insert(name.clone(), x);
             }
             match o.get_mut(name) {
-                Some(c) => apply(&child, c, rest, leaf),
+                Some(c) => apply(&child, c, rest, leaf, keep_undecided),
                 None => false,
             }
         }
@@ -421,7 +444,7 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf) -> bool {
                 };
                 a.push(x);
             }
-            apply(&items, &mut a[0], rest, leaf)
+            apply(&items, &mut a[0], rest, leaf, keep_undecided)
         }
         Seg::MapValue => {
             let child = s.additional.as_deref().cloned().unwrap_or_default();
@@ -441,7 +464,7 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf) -> bool {
                 o.insert(key.clone(), x);
             }
             match o.get_mut(&key) {
-                Some(c) => apply(&child, c, rest, leaf),
+                Some(c) => apply(&child, c, rest, leaf, keep_undecided),
                 None => false,
             }
         }
@@ -453,7 +476,11 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf) -> bool {
             let Some(target) = branch_schema(s, *one_of, *list, *index) else {
                 return false;
             };
-            if eval(&target, v) != Some(true) {
+            let rebuild = match eval(&target, v) {
+                Some(matches) => !matches,
+                None => !keep_undecided,
+            };
+            if rebuild {
                 // Keep what the instance has where the branch allows it.
                 let mut candidate = synth(&target, false);
                 if let (Some(Value::Object(c)), Value::Object(old)) = (&mut candidate, &*v) {
@@ -483,7 +510,7 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf) -> bool {
                     None => return false,
                 }
             }
-            apply(&target, v, rest, leaf)
+            apply(&target, v, rest, leaf, keep_undecided)
         }
     }
 }

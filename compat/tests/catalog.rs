@@ -277,3 +277,119 @@ fn stream_trace_fallback_is_decided() {
         .iter()
         .all(|f| f.verdict != Verdict::Unknown));
 }
+
+/// Every event of the real catalog, one at a time: a required property added at the schema's
+/// root must be a verified break (never "unknown" because no counterexample could be built),
+/// and the counterexample must be rejected for that property, not for something else.
+#[test]
+fn a_required_property_added_to_any_real_event_is_a_verified_break() {
+    let files = catalog();
+    let events: Vec<String> = files
+        .iter()
+        .map(|(p, _)| p.clone())
+        .filter(|p| p.contains("/events/"))
+        .collect();
+    assert!(events.len() > 60, "{}", events.len());
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in &events {
+        let schema: serde_json::Value =
+            serde_json::from_str(&files.iter().find(|(p, _)| p == path).expect("listed").1)
+                .expect("json");
+        // `required` means nothing to an array payload (livepeer's discovery results).
+        if schema.get("type").is_some_and(|t| t != "object") {
+            continue;
+        }
+        checked += 1;
+        // One system's files suffice: events never reference another system's schemas.
+        let system = format!("{}/", path.split('/').next().expect("system folder"));
+        let files: Vec<(String, String)> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with(&system))
+            .cloned()
+            .collect();
+        let new = edit(&files, path, |v| {
+            let root = v.as_object_mut().expect("an event schema is an object");
+            let props = root
+                .entry("properties")
+                .or_insert_with(|| serde_json::json!({}));
+            props["sweep_added"] = serde_json::json!({"type": "string"});
+            let required = root
+                .entry("required")
+                .or_insert_with(|| serde_json::json!([]));
+            required
+                .as_array_mut()
+                .expect("required is an array")
+                .push("sweep_added".into());
+        });
+        let report = check_catalogs(&files, &new, &[], &Options::default()).expect("checks");
+        let hit = report
+            .findings
+            .iter()
+            .find(|f| f.rule.0 == "EC-D003" && f.path.ends_with("/sweep_added"));
+        match hit {
+            Some(f) if f.verdict == Verdict::Incompatible => {
+                let cx = f
+                    .counterexample
+                    .as_ref()
+                    .expect("a break has a counterexample");
+                if !cx.rejected_because.contains("sweep_added") {
+                    failures.push(format!(
+                        "{path}: rejected for another reason: {}",
+                        cx.rejected_because
+                    ));
+                }
+            }
+            other => failures.push(format!(
+                "{path}: {:?}\n{}",
+                other.map(|f| (f.verdict, f.undecided_keyword.clone())),
+                event_contracts_compat::render::text(&report)
+            )),
+        }
+    }
+    assert!(checked > 60, "{checked}");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} events:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A counterexample is explained by the change it illustrates: with a required property added
+/// and another property's length tightened in one edit, the length finding's counterexample is
+/// refused for the length, and the added property's for its absence.
+#[test]
+fn each_counterexample_is_refused_for_its_own_change() {
+    let files = catalog();
+    let new = edit(&files, "dam/events/capture.alive.json", |v| {
+        let part = &mut v["allOf"][1];
+        part["properties"]["host"] = serde_json::json!({"type": "string"});
+        part["properties"]["version"]["minLength"] = serde_json::json!(3);
+        part["required"]
+            .as_array_mut()
+            .expect("array")
+            .push("host".into());
+    });
+    let report = check_catalogs(&files, &new, &[], &Options::default()).expect("checks");
+    let because = |rule: &str| {
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.rule.0 == rule)
+            .unwrap_or_else(|| panic!("no {rule}: {:#?}", report.findings));
+        assert_eq!(f.verdict, Verdict::Incompatible, "{rule}");
+        f.counterexample
+            .as_ref()
+            .expect("counterexample")
+            .rejected_because
+            .clone()
+    };
+    let length = because("EC-D016");
+    assert!(length.starts_with("/version: "), "{length}");
+    let required = because("EC-D003");
+    assert!(
+        required.contains("\"host\" is a required property"),
+        "{required}"
+    );
+}
