@@ -7,8 +7,9 @@
 # The base is `git merge-base HEAD origin/main` (or `main` when there is no origin/main). When
 # HEAD is on main itself (the merge base is HEAD) or there is no merge base, the base is HEAD~1;
 # with no HEAD~1 either (first commit, shallow clone) the check is skipped with a message.
-# Prints the findings as text; under GitHub Actions also as annotations, and the changelog
-# (`cargo xtask diff`) goes to the job summary. Exits with `cargo xtask compat`'s code:
+# Prints the findings as text and, when schemas/ changed, the changelog (`cargo xtask diff`) as
+# Markdown; under GitHub Actions also the findings as annotations and the changelog in the job
+# summary. Exits with `cargo xtask compat`'s code:
 # 0 compatible, 1 incompatible, 2 unknown, 3 usage, git or parse error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,14 @@ fi
 echo "compat: schemas/ at ${against:0:12} ($how) -> working tree"
 status=0
 cargo xtask compat --against "$against" --format text || status=$?
+
+# The reviewer's view: when schemas/ changed, the changelog in words (breaking findings first,
+# each with its counterexample, then rollout advice) goes into the log of every CI run.
+if [[ $status -ne 3 ]] && ! git diff --quiet "$against" -- schemas; then
+    echo
+    echo "compat: schema changes since ${against:0:12} (cargo xtask diff --against $against):"
+    cargo xtask diff --against "$against" --format markdown || true
+fi
 
 if [[ -n ${GITHUB_ACTIONS:-} && $status -ne 3 ]]; then
     cargo xtask compat --against "$against" --format github 2>/dev/null || true
