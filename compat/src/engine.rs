@@ -378,20 +378,32 @@ impl<'a> Verifier<'a> {
             let Some(vr) = self.validator(r) else {
                 continue;
             };
-            let errors: Vec<(String, String)> = vr
+            // Each error with the place it is about: a missing required property is about
+            // that property, not the object reporting it, so a candidate that also lacks an
+            // unrelated new required property is not taken as refused only at the change.
+            let errors: Vec<(String, String, String)> = vr
                 .iter_errors(&c)
-                .map(|err| (err.instance_path().as_str().to_owned(), err.to_string()))
+                .map(|err| {
+                    let pointer = err.instance_path().as_str().to_owned();
+                    let about = match err.kind() {
+                        jsonschema::error::ValidationErrorKind::Required {
+                            property: Value::String(name),
+                        } => format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1")),
+                        _ => pointer.clone(),
+                    };
+                    (pointer, about, err.to_string())
+                })
                 .collect();
             if errors.is_empty() {
                 continue;
             }
             let at_change = |pointer: &str| targets.iter().any(|t| related(pointer, t));
-            let all_at_change = errors.iter().all(|(p, _)| at_change(p));
+            let all_at_change = errors.iter().all(|(_, about, _)| at_change(about));
             // The deepest error at the change says most; the first error otherwise.
-            let (pointer, message) = errors
+            let (pointer, _, message) = errors
                 .iter()
-                .filter(|(p, _)| at_change(p))
-                .max_by_key(|(p, _)| p.matches('/').count())
+                .filter(|(_, about, _)| at_change(about))
+                .max_by_key(|(_, about, _)| about.matches('/').count())
                 .unwrap_or(&errors[0]);
             let found = Counterexample {
                 message: c,

@@ -356,40 +356,56 @@ fn a_required_property_added_to_any_real_event_is_a_verified_break() {
     );
 }
 
-/// A counterexample is explained by the change it illustrates: with a required property added
-/// and another property's length tightened in one edit, the length finding's counterexample is
-/// refused for the length, and the added property's for its absence.
+/// A counterexample is explained by the change it illustrates. Old: `capture.alive` with an
+/// optional `host`. New: `host` required and `version` at least 3 characters, in one edit. The
+/// length finding's counterexample has a `host` (an old producer can write one), so it is
+/// refused for its length alone; the required finding's is refused for lacking `host`.
 #[test]
 fn each_counterexample_is_refused_for_its_own_change() {
     let files = catalog();
-    let new = edit(&files, "dam/events/capture.alive.json", |v| {
+    let path = "dam/events/capture.alive.json";
+    let old = edit(&files, path, |v| {
+        v["allOf"][1]["properties"]["host"] = serde_json::json!({"type": "string"});
+    });
+    let new = edit(&old, path, |v| {
         let part = &mut v["allOf"][1];
-        part["properties"]["host"] = serde_json::json!({"type": "string"});
         part["properties"]["version"]["minLength"] = serde_json::json!(3);
         part["required"]
             .as_array_mut()
             .expect("array")
             .push("host".into());
+        // As `cargo xtask lint` demands of the author: the examples are valid again.
+        for example in v["examples"].as_array_mut().expect("examples") {
+            example["host"] = "capture-01".into();
+        }
     });
-    let report = check_catalogs(&files, &new, &[], &Options::default()).expect("checks");
-    let because = |rule: &str| {
+    let report = check_catalogs(&old, &new, &[], &Options::default()).expect("checks");
+    let counterexample = |rule: &str| {
         let f = report
             .findings
             .iter()
             .find(|f| f.rule.0 == rule)
             .unwrap_or_else(|| panic!("no {rule}: {:#?}", report.findings));
         assert_eq!(f.verdict, Verdict::Incompatible, "{rule}");
-        f.counterexample
-            .as_ref()
-            .expect("counterexample")
-            .rejected_because
-            .clone()
+        f.counterexample.clone().expect("counterexample")
     };
-    let length = because("EC-D016");
-    assert!(length.starts_with("/version: "), "{length}");
-    let required = because("EC-D003");
+    let length = counterexample("EC-D016");
     assert!(
-        required.contains("\"host\" is a required property"),
-        "{required}"
+        length.rejected_because.starts_with("/version: "),
+        "{}",
+        length.rejected_because
+    );
+    assert!(
+        length.message.get("host").is_some(),
+        "the length counterexample would also be refused for lacking `host`: {}",
+        length.message
+    );
+    let required = counterexample("EC-D003");
+    assert!(
+        required
+            .rejected_because
+            .contains("\"host\" is a required property"),
+        "{}",
+        required.rejected_because
     );
 }
