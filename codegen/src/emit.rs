@@ -11,8 +11,9 @@ use crate::model::{Field, NumChecks, Presence, StrChecks, Ty, TypeDef, TypeGraph
 
 const RT: &str = "::event_contracts_runtime";
 
+/// The runtime crate's path (`RT` as tokens; built, not parsed, as it is needed per field).
 fn rt() -> TokenStream {
-    RT.parse().expect("a path")
+    quote!(::event_contracts_runtime)
 }
 
 /// A Rust identifier for a name already in the right case: snake_case fields, UpperCamelCase
@@ -31,10 +32,21 @@ pub fn ident(name: &str) -> Ident {
     }
     match clean.as_str() {
         "self" | "Self" | "super" | "crate" => format_ident!("{}_", clean),
-        s if syn::parse_str::<Ident>(s).is_err() => Ident::new_raw(s, Span::call_site()),
+        s if KEYWORDS.contains(&s) => Ident::new_raw(s, Span::call_site()),
         s => Ident::new(s, Span::call_site()),
     }
 }
+
+/// Words that are no identifier unless written raw: the ones `syn` refuses (Rust's strict
+/// and reserved keywords), plus `gen`, reserved since the 2024 edition. Looked up rather than
+/// parsed: an enum of 220,000 values asks 220,000 times.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "Self", "self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
 
 /// Identifiers from base names, made unique by a numbered suffix (`sep` before the number).
 /// Uniqueness is decided on the final identifiers (`self` and `self_` both become `self_`);
@@ -150,9 +162,18 @@ fn docs(text: &str) -> TokenStream {
 
 pub struct Emitter<'g> {
     pub graph: &'g TypeGraph,
+    /// Per type: whether its `is_valid` checks anything, itself or in a type it holds.
+    checked: Vec<bool>,
 }
 
 impl<'g> Emitter<'g> {
+    pub fn new(graph: &'g TypeGraph) -> Self {
+        Self {
+            graph,
+            checked: checked_types(graph),
+        }
+    }
+
     pub fn rust_ty(&self, ty: &Ty) -> TokenStream {
         let rt = rt();
         match ty {
@@ -205,7 +226,7 @@ impl<'g> Emitter<'g> {
             }
             Ty::Named(id) => match &self.graph.types[*id].kind {
                 TypeKind::StrEnum { .. } => None,
-                _ if !self.has_checks(*id, &mut Vec::new()) => None,
+                _ if !self.checked[*id] => None,
                 _ => Some(quote!(#rt::Validate::is_valid(#reference))),
             },
             Ty::Array {
@@ -238,47 +259,6 @@ impl<'g> Emitter<'g> {
             Ty::Nullable(inner) => self
                 .check(inner, quote!(inner), true)
                 .map(|c| quote!(#expr.as_ref().is_none_or(|inner| #c))),
-        }
-    }
-
-    fn has_checks(&self, id: usize, seen: &mut Vec<usize>) -> bool {
-        if seen.contains(&id) {
-            return false;
-        }
-        seen.push(id);
-        let sub = |ty: &Ty, seen: &mut Vec<usize>| self.ty_has_checks(ty, seen);
-        match &self.graph.types[id].kind {
-            TypeKind::Struct {
-                fields, presence, ..
-            } => !presence.is_empty() || fields.iter().any(|f| sub(&f.ty, seen)),
-            TypeKind::Newtype(t) => sub(t, seen),
-            TypeKind::StrEnum { .. } => false,
-            TypeKind::Tagged {
-                fallback: Some(_), ..
-            } => true,
-            TypeKind::Tagged { variants, .. } => {
-                variants.iter().any(|(_, v)| self.has_checks(*v, seen))
-            }
-        }
-    }
-
-    fn ty_has_checks(&self, ty: &Ty, seen: &mut Vec<usize>) -> bool {
-        match ty {
-            Ty::Named(id) => self.has_checks(*id, seen),
-            Ty::Array {
-                item,
-                min_items,
-                max_items,
-                unique,
-            } => {
-                min_items.is_some_and(|n| n > 0)
-                    || max_items.is_some_and(|n| n < u64::MAX)
-                    || *unique
-                    || self.ty_has_checks(item, seen)
-            }
-            Ty::Map { value } => self.ty_has_checks(value, seen),
-            Ty::Nullable(t) => self.ty_has_checks(t, seen),
-            other => self.check(other, quote!(x), false).is_some(),
         }
     }
 
@@ -642,6 +622,88 @@ impl<'g> Emitter<'g> {
                     quote!(#[serde(default, deserialize_with = #with, skip_serializing_if = "Option::is_none")]),
                 )
             }
+        }
+    }
+}
+
+/// Which types check something in `is_valid`: those with checks of their own, and every type
+/// that holds one of them. Computed once, backwards from the former, in linear time (asking
+/// per field walked everything a type holds, again for every field).
+fn checked_types(graph: &TypeGraph) -> Vec<bool> {
+    let n = graph.types.len();
+    let mut checked = vec![false; n];
+    let mut holders: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut found = std::collections::VecDeque::new();
+    for (id, def) in graph.types.iter().enumerate() {
+        let mut held = Vec::new();
+        let own = match &def.kind {
+            TypeKind::Struct {
+                fields, presence, ..
+            } => {
+                // Every field, not only up to the first with checks: all held types count.
+                let mut fields_check = false;
+                for f in fields {
+                    fields_check |= own_checks(&f.ty, &mut held);
+                }
+                !presence.is_empty() || fields_check
+            }
+            TypeKind::Newtype(t) => own_checks(t, &mut held),
+            TypeKind::StrEnum { .. } => false,
+            TypeKind::Tagged {
+                variants, fallback, ..
+            } => {
+                held.extend(variants.iter().map(|(_, v)| *v).chain(*fallback));
+                // The fallback checks that its tag is none of the listed ones.
+                fallback.is_some()
+            }
+        };
+        for t in held {
+            holders[t].push(id);
+        }
+        if own {
+            checked[id] = true;
+            found.push_back(id);
+        }
+    }
+    while let Some(t) = found.pop_front() {
+        for &holder in &holders[t] {
+            if !checked[holder] {
+                checked[holder] = true;
+                found.push_back(holder);
+            }
+        }
+    }
+    checked
+}
+
+/// Whether a value of `ty` has constraints to check besides those of the named types it
+/// holds, which it lists in `held`.
+fn own_checks(ty: &Ty, held: &mut Vec<usize>) -> bool {
+    match ty {
+        Ty::Named(id) => {
+            held.push(*id);
+            false
+        }
+        Ty::Array {
+            item,
+            min_items,
+            max_items,
+            unique,
+        } => {
+            let item_checks = own_checks(item, held);
+            min_items.is_some_and(|n| n > 0)
+                || max_items.is_some_and(|n| n < u64::MAX)
+                || *unique
+                || item_checks
+        }
+        Ty::Map { value } => own_checks(value, held),
+        Ty::Nullable(inner) => own_checks(inner, held),
+        Ty::Any | Ty::AnyObject | Ty::Bool => false,
+        Ty::Int { checks, .. } => num_check(checks, quote!(x), false).is_some(),
+        // Every number is checked to be finite.
+        Ty::Num { .. } => true,
+        Ty::Str { checks } | Ty::DateTime { checks } | Ty::Uuid { checks } => {
+            str_check(checks, quote!(x)).is_some()
         }
     }
 }

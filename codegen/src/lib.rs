@@ -461,12 +461,11 @@ fn generate_here(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>,
     let mut files = Vec::new();
     let mut mods = Vec::new();
     for sys in &systems {
-        let tokens = emit_system(sys);
         let name = sys.source.manifest.system.clone();
         mods.push(name.clone());
         files.push(GeneratedFile {
             path: format!("src/{name}.rs"),
-            contents: format!("{header}{}", format(tokens)),
+            contents: format!("{header}{}", emit_system(sys)),
         });
     }
     let docs = schema_documents(catalog);
@@ -576,10 +575,14 @@ fn channel_tokens(c: &Channel) -> TokenStream {
     }
 }
 
-fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
-    let rt = quote!(::event_contracts_runtime);
+/// Below this many types a system module is emitted and formatted on one thread.
+const TYPES_PER_THREAD: usize = 256;
+
+/// A system module's text: its types, then the events, the event enum and the transport half.
+/// The types are most of it; on a large system they are emitted and formatted in parallel,
+/// in contiguous slices whose texts are joined in order (items format independently).
+fn emit_system(sys: &CheckedSystem<'_>) -> String {
     let m = &sys.source.manifest;
-    let e = emit::Emitter { graph: &sys.graph };
     let module_doc = format!(
         " {}\n\n {}\n\n Source: `shared/docs/{}`; transport: {}.",
         m.title,
@@ -587,7 +590,61 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
         m.source_document,
         m.transport.as_str()
     );
-    let types = sys.graph.types.iter().map(|d| e.type_def(d));
+    let types = &sys.graph.types;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(types.len().div_ceil(TYPES_PER_THREAD))
+        .max(1);
+    let per_thread = types.len().div_ceil(threads).max(1);
+    let emitter = emit::Emitter::new(&sys.graph);
+    // One type at a time: small token streams and syntax trees stay in cache and their
+    // memory is reused, where one tree of the whole module costs page faults and frees.
+    let emit_types = |slice: &[model::TypeDef]| {
+        slice
+            .iter()
+            .map(|d| format(emitter.type_def(d)))
+            .collect::<String>()
+    };
+    let (texts, rest) = std::thread::scope(|scope| {
+        let workers: Vec<_> = types
+            .chunks(per_thread)
+            .skip(1)
+            .map(|slice| {
+                std::thread::Builder::new()
+                    .stack_size(STACK_BYTES)
+                    .spawn_scoped(scope, move || emit_types(slice))
+            })
+            .collect();
+        let mut texts = vec![emit_types(types.chunks(per_thread).next().unwrap_or(&[]))];
+        let rest = format(emit_events(sys));
+        for (worker, slice) in workers.into_iter().zip(types.chunks(per_thread).skip(1)) {
+            // A thread that cannot start leaves its slice to this one.
+            texts.push(match worker {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => emit_types(slice),
+            });
+        }
+        (texts, rest)
+    });
+    let head = format(quote! {
+        #![doc = #module_doc]
+        #![allow(clippy::all, deprecated)]
+    });
+    let mut out = String::with_capacity(
+        head.len() + rest.len() + texts.iter().map(String::len).sum::<usize>(),
+    );
+    out.push_str(&head);
+    texts.iter().for_each(|t| out.push_str(t));
+    out.push_str(&rest);
+    out
+}
+
+/// Everything of a system module after its types.
+fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
+    let rt = quote!(::event_contracts_runtime);
+    let m = &sys.source.manifest;
     let system = &m.system;
     let enum_name = ident(&format!("{}Event", system.to_upper_camel_case()));
 
@@ -746,9 +803,6 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
     });
 
     quote! {
-        #![doc = #module_doc]
-        #![allow(clippy::all, deprecated)]
-        #(#types)*
         #(#impls)*
         /// The catalog's facts about each event, in manifest order.
         pub static EVENTS: [#rt::EventInfo; #n] = [#(#infos),*];

@@ -574,8 +574,11 @@ impl<'c> Builder<'c> {
         self.diags.push(d);
     }
 
-    fn obj(&self, loc: &Loc) -> Option<Map<String, Value>> {
-        self.cat.value(loc).and_then(Value::as_object).cloned()
+    /// The schema object at `loc`, borrowed from the catalog (not from the builder, so the
+    /// builder stays free to change while it reads).
+    fn obj(&self, loc: &Loc) -> Option<&'c Map<String, Value>> {
+        let cat: &'c Catalog = self.cat;
+        cat.value(loc).and_then(Value::as_object)
     }
 
     /// The event's own type: a named type defined at `loc`, wrapping non-object roots.
@@ -880,7 +883,8 @@ impl<'c> Builder<'c> {
     }
 
     fn ty_here(&mut self, loc: &Loc, hint: &str) -> Ty {
-        let Some(v) = self.cat.value(loc).cloned() else {
+        let cat: &'c Catalog = self.cat;
+        let Some(v) = cat.value(loc) else {
             self.err(
                 Code::UnresolvedRef,
                 loc,
@@ -902,7 +906,7 @@ impl<'c> Builder<'c> {
                 return Ty::Any;
             }
         };
-        self.check_keywords(loc, &m);
+        self.check_keywords(loc, m);
         let title = m.get("title").and_then(Value::as_str).map(str::to_owned);
         let hint = title.as_deref().unwrap_or(hint).to_owned();
         let shape: Vec<&String> = m.keys().filter(|k| !is_annotation(k)).collect();
@@ -935,10 +939,10 @@ impl<'c> Builder<'c> {
             }
         }
 
-        let (types, nullable) = self.types_of(loc, &m);
+        let (types, nullable) = self.types_of(loc, m);
         if let Some(one_of) = m.get("oneOf") {
             if !is_presence_only(one_of) {
-                let t = self.tagged(loc, &hint, &m);
+                let t = self.tagged(loc, &hint, m);
                 return wrap_nullable(t, nullable);
             }
         }
@@ -957,7 +961,7 @@ impl<'c> Builder<'c> {
             self.validator_only_hits += 1;
         }
         if let Some(e) = m.get("enum").or(m.get("const")) {
-            let t = self.str_enum(loc, &hint, &m, e);
+            let t = self.str_enum(loc, &hint, m, e);
             return wrap_nullable(t, nullable);
         }
         let base = match types.first().map(String::as_str) {
@@ -975,18 +979,18 @@ impl<'c> Builder<'c> {
                 }
                 return Ty::Any;
             }
-            Some("string") => self.string(loc, &m),
+            Some("string") => self.string(loc, m),
             Some("integer") => {
-                let checks = self.num_checks(loc, &m);
+                let checks = self.num_checks(loc, m);
                 let unsigned = checks.minimum.is_some_and(|x| x >= 0.0)
                     || checks.exclusive_minimum.is_some_and(|x| x >= -1.0);
                 Ty::Int { unsigned, checks }
             }
             Some("number") => Ty::Num {
-                checks: self.num_checks(loc, &m),
+                checks: self.num_checks(loc, m),
             },
             Some("boolean") => Ty::Bool,
-            Some("array") => self.array(loc, &hint, &m),
+            Some("array") => self.array(loc, &hint, m),
             Some(other) => {
                 self.err(
                     Code::UnsupportedShape,
@@ -1216,9 +1220,9 @@ impl<'c> Builder<'c> {
             }
             return;
         };
-        self.check_keywords(loc, &m);
+        self.check_keywords(loc, m);
         if depth > 0 {
-            let (types, _) = self.types_of(loc, &m);
+            let (types, _) = self.types_of(loc, m);
             if types.iter().any(|t| t != "object") {
                 self.err(
                     Code::UnsupportedShape,
@@ -1300,7 +1304,7 @@ impl<'c> Builder<'c> {
             }
         }
         if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) {
-            match conditional(&m) {
+            match conditional(m) {
                 Some(c) => spec.conditionals.push(c),
                 None => spec.needs_schema = true,
             }
@@ -1383,7 +1387,8 @@ impl<'c> Builder<'c> {
                 self.merged(locs, &name, &field_hint)
             };
             let last = locs.last().expect("a property has a location");
-            let pm = self.obj(last).unwrap_or_default();
+            let no_keywords = Map::new();
+            let pm = self.obj(last).unwrap_or(&no_keywords);
             let doc = locs
                 .iter()
                 .rev()
@@ -1590,13 +1595,9 @@ impl<'c> Builder<'c> {
                 );
             }
         }
-        let branches = m
-            .get("oneOf")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let branches = m.get("oneOf").and_then(Value::as_array).map_or(0, Vec::len);
         let mut specs = Vec::new();
-        for i in 0..branches.len() {
+        for i in 0..branches {
             let at = self.through_refs(&loc.join("oneOf").join(&i.to_string()));
             let mut spec = ObjSpec::default();
             self.gather(&at, &mut spec, 0);
