@@ -64,7 +64,7 @@ impl Code {
 }
 
 /// One problem, located by file, line:column and JSON pointer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub code: Code,
     pub file: String,
@@ -99,20 +99,23 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// Adds `d`; the same diagnostic twice is reported once (see [`Diagnostics::sorted`]).
     pub fn push(&mut self, d: Diagnostic) {
-        if !self.0.contains(&d) {
-            self.0.push(d);
-        }
+        self.0.push(d);
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Sorted by file and position, each diagnostic once. Duplicates are dropped here rather
+    /// than looked for on every push, which was quadratic in the number of diagnostics.
     pub fn sorted(mut self) -> Self {
         self.0.sort_by(|a, b| {
             (&a.file, a.position, &a.pointer).cmp(&(&b.file, b.position, &b.pointer))
         });
+        let mut seen = std::collections::HashSet::new();
+        self.0.retain(|d| seen.insert(d.clone()));
         self
     }
 }

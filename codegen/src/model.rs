@@ -3,7 +3,7 @@
 //! definition referenced from many files is one Rust type. Problems are collected, never
 //! panicked on.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use heck::ToUpperCamelCase;
 use serde_json::{Map, Value};
@@ -69,15 +69,22 @@ impl StrChecks {
         }
     }
 
-    /// Whether a literal satisfies these checks (used on enum values merged with a string).
-    fn accepts(&self, s: &str) -> bool {
-        let n = s.chars().count() as u64;
-        self.min_length.is_none_or(|m| n >= m)
-            && self.max_length.is_none_or(|m| n <= m)
-            && self
-                .patterns
-                .iter()
-                .all(|p| regex::Regex::new(p).is_ok_and(|r| r.is_match(s)))
+    /// A test of whether a literal satisfies these checks (used on enum values merged with a
+    /// string); the patterns are compiled once, not per value.
+    fn acceptor(&self) -> impl Fn(&str) -> bool + '_ {
+        let patterns: Vec<Option<regex::Regex>> = self
+            .patterns
+            .iter()
+            .map(|p| regex::Regex::new(p).ok())
+            .collect();
+        move |s: &str| {
+            let n = s.chars().count() as u64;
+            self.min_length.is_none_or(|m| n >= m)
+                && self.max_length.is_none_or(|m| n <= m)
+                && patterns
+                    .iter()
+                    .all(|r| r.as_ref().is_some_and(|r| r.is_match(s)))
+        }
     }
 }
 
@@ -472,7 +479,10 @@ fn conditional(m: &Map<String, Value>) -> Option<Conditional> {
 #[derive(Default)]
 struct ObjSpec {
     props: Vec<(String, Vec<Loc>)>,
+    /// Index of each property in `props`: objects may declare tens of thousands.
+    prop_index: HashMap<String, usize>,
     required: Vec<String>,
+    required_set: HashSet<String>,
     closed: Option<Loc>,
     additional: Option<Loc>,
     keep_unknown: bool,
@@ -1166,8 +1176,9 @@ impl<'c> Builder<'c> {
             return Ty::Any;
         };
         let checks = self.str_checks(loc, m);
+        let accepts = checks.acceptor();
         for v in &values {
-            if !checks.accepts(v) {
+            if !accepts(v) {
                 self.err(
                     Code::UnsupportedShape,
                     loc,
@@ -1258,17 +1269,12 @@ impl<'c> Builder<'c> {
         if let Some(Value::Object(props)) = m.get("properties") {
             for name in props.keys() {
                 let at = loc.join("properties").join(name);
-                match spec.props.iter_mut().find(|(n, _)| n == name) {
-                    Some((_, locs)) => locs.push(at),
-                    None => spec.props.push((name.clone(), vec![at])),
-                }
+                spec.add_prop(name, at);
             }
         }
         if let Some(Value::Array(req)) = m.get("required") {
             for r in req.iter().filter_map(Value::as_str) {
-                if !spec.required.iter().any(|x| x == r) {
-                    spec.required.push(r.to_owned());
-                }
+                spec.add_required(r);
             }
         }
         match m.get("additionalProperties") {
@@ -1403,7 +1409,7 @@ impl<'c> Builder<'c> {
             fields.push(Field {
                 wire: wire.clone(),
                 ty,
-                required: spec.required.contains(wire),
+                required: spec.is_required(wire),
                 doc,
                 deprecated: pm
                     .get("deprecated")
@@ -1420,7 +1426,12 @@ impl<'c> Builder<'c> {
             });
         }
         let mut needs_schema = spec.needs_schema || self.validator_only_hits > hits_before;
-        let index = |n: &String| fields.iter().position(|f| &f.wire == n);
+        let field_index: HashMap<&str, usize> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.wire.as_str(), i))
+            .collect();
+        let index = |n: &String| field_index.get(n.as_str()).copied();
         for r in &spec.required {
             if index(r).is_none() && Some(r.as_str()) != strip_tag {
                 // A required property with no declared schema: serde cannot see it.
@@ -1524,7 +1535,10 @@ impl<'c> Builder<'c> {
                     matches!(self.graph.types[*id].kind, TypeKind::Struct { .. })
                 }
                 (Ty::Named(id), Ty::Str { checks }) => match &self.graph.types[*id].kind {
-                    TypeKind::StrEnum { values } => values.iter().all(|v| checks.accepts(v)),
+                    TypeKind::StrEnum { values } => {
+                        let accepts = checks.acceptor();
+                        values.iter().all(|v| accepts(v))
+                    }
                     _ => false,
                 },
                 (Ty::Named(a), Ty::Named(b)) => {
@@ -1574,6 +1588,7 @@ impl<'c> Builder<'c> {
     fn narrows(&self, a: usize, b: usize) -> bool {
         match (&self.graph.types[a].kind, &self.graph.types[b].kind) {
             (TypeKind::StrEnum { values: va }, TypeKind::StrEnum { values: vb }) => {
+                let vb: HashSet<&String> = vb.iter().collect();
                 va.iter().all(|v| vb.contains(v))
             }
             _ => false,
@@ -1607,11 +1622,11 @@ impl<'c> Builder<'c> {
             first.props.iter().map(|(n, _)| n.clone()).find(|n| {
                 let listed = specs
                     .iter()
-                    .filter(|(_, s)| s.required.contains(n) && self.const_of(s, n).is_some())
+                    .filter(|(_, s)| s.is_required(n) && self.const_of(s, n).is_some())
                     .count();
                 let fallbacks = specs
                     .iter()
-                    .filter(|(_, s)| s.required.contains(n) && self.excluded_of(s, n).is_some())
+                    .filter(|(_, s)| s.is_required(n) && self.excluded_of(s, n).is_some())
                     .count();
                 listed >= 1 && fallbacks <= 1 && listed + fallbacks == specs.len()
             })
@@ -1727,8 +1742,7 @@ impl<'c> Builder<'c> {
 
     /// For a fallback branch: the tag property's location and the values its `not` excludes.
     fn excluded_of(&self, spec: &ObjSpec, prop: &str) -> Option<(Loc, Vec<String>)> {
-        let (_, locs) = spec.props.iter().find(|(n, _)| n == prop)?;
-        let at = locs.last()?.clone();
+        let at = spec.prop(prop)?.last()?.clone();
         let not = self.obj(&at)?.get("not")?.clone();
         let values = match (not.get("enum"), not.get("const")) {
             (Some(Value::Array(a)), _) => a
@@ -1742,8 +1756,7 @@ impl<'c> Builder<'c> {
     }
 
     fn const_of(&self, spec: &ObjSpec, prop: &str) -> Option<String> {
-        let (_, locs) = spec.props.iter().find(|(n, _)| n == prop)?;
-        locs.iter().rev().find_map(|l| {
+        spec.prop(prop)?.iter().rev().find_map(|l| {
             let m = self.obj(l)?;
             match m.get("const") {
                 Some(Value::String(s)) => Some(s.clone()),
@@ -1775,6 +1788,34 @@ fn is_presence_only(v: &Value) -> bool {
                 })
             })
     })
+}
+
+impl ObjSpec {
+    fn add_prop(&mut self, name: &str, at: Loc) {
+        match self.prop_index.get(name) {
+            Some(&i) => self.props[i].1.push(at),
+            None => {
+                self.prop_index.insert(name.to_owned(), self.props.len());
+                self.props.push((name.to_owned(), vec![at]));
+            }
+        }
+    }
+
+    fn prop(&self, name: &str) -> Option<&[Loc]> {
+        self.prop_index
+            .get(name)
+            .map(|&i| self.props[i].1.as_slice())
+    }
+
+    fn add_required(&mut self, name: &str) {
+        if self.required_set.insert(name.to_owned()) {
+            self.required.push(name.to_owned());
+        }
+    }
+
+    fn is_required(&self, name: &str) -> bool {
+        self.required_set.contains(name)
+    }
 }
 
 fn required_of(v: &Value) -> Vec<String> {
