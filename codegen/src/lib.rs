@@ -12,6 +12,7 @@
 //! ```
 
 pub mod catalog;
+mod compile;
 mod cycles;
 pub mod diag;
 mod emit;
@@ -233,7 +234,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
     for sys in &systems {
         transport::check(catalog, sys, &mut diags);
     }
-    compile_all(catalog, &mut diags);
+    compile::compile_all(catalog, &mut diags);
     if diags.is_empty() {
         Ok(systems)
     } else {
@@ -430,21 +431,6 @@ pub fn schema_documents(catalog: &Catalog) -> Documents {
             .map(|(p, f)| (format!("{ID_BASE}{p}"), f.value.clone()))
             .collect(),
     )
-}
-
-fn compile_all(catalog: &Catalog, diags: &mut Diagnostics) {
-    let docs = schema_documents(catalog);
-    for id in docs.keys() {
-        if let Err(e) = event_contracts_runtime::Validator::compile(&docs, id) {
-            let path = id.trim_start_matches(ID_BASE);
-            diags.push(catalog.diag(
-                Code::UnresolvedRef,
-                &Loc::new(path, ""),
-                format!("the schema does not compile: {e}"),
-                "fix the reference or keyword named above",
-            ));
-        }
-    }
 }
 
 /// Generates every file of the crate from a loaded catalog.

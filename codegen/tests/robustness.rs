@@ -890,6 +890,23 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            // Only the validator reads `not` and `if`: their references are checked by
+            // compiling the schema.
+            "unresolved_references_the_validator_alone_reads",
+            Refused(&[Code::UnresolvedRef]),
+            vec![
+                manifest("corpus", &[("e", "events/e.json")]),
+                event(
+                    "e.json",
+                    json!({"title": "E", "type": "object", "properties": {"a": {"type": "string", "not": {"$ref": "../defs/gone.json"}}},
+                           "if": {"$ref": "../defs/shared.json#/$defs/missing"}, "then": {"required": ["a"]}}),
+                    json!([{}]),
+                    json!([]),
+                ),
+                schema("corpus/defs/shared.json", json!({"title": "Shared", "$defs": {"there": {"type": "string"}}})),
+            ],
+        ),
+        case(
             "event_file_that_is_no_schema",
             // The validator cannot compile it either (E004).
             Refused(&[Code::SchemaId, Code::UnsupportedShape, Code::UnresolvedRef]),
@@ -1085,7 +1102,9 @@ fn every_case_is_diagnosed_or_compiles_and_round_trips() {
             );
         }
     }
-    compile_and_round_trip(&accepted);
+    if !accepted.is_empty() {
+        compile_and_round_trip(&accepted);
+    }
 }
 
 fn workspace_root() -> PathBuf {

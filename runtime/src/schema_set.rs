@@ -85,6 +85,12 @@ impl Validator {
         let root = documents
             .get(id)
             .ok_or_else(|| format!("no schema with $id `{id}`"))?;
+        Self::compile_root(root, documents)
+    }
+
+    /// Compiles the schema `root`, whose `$ref`s resolve against `documents`, with the same
+    /// options as [`Validator::compile`].
+    pub fn compile_root(root: &Value, documents: &Documents) -> Result<Self, String> {
         let inner = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
