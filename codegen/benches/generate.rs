@@ -8,7 +8,8 @@
 //!
 //! Catalogs: the repository's own `schemas/`; a synthetic system of 1,000 events (about
 //! 10 MB: every supported keyword, shared definitions, a 120-value enum, nested objects and
-//! arrays per event); and one 5 MB schema holding a 220,000-value enum. Each is timed as
+//! arrays per event); one 5 MB schema holding a 220,000-value enum; one object of 50,000
+//! required properties; and 1,000 events referring to one 2.6 MB definition. Each is timed as
 //! parse (`Catalog::from_texts`: JSON plus the line:column map), check (types and
 //! diagnostics, every schema compiled by the validator) and generate (check, emit, format).
 //! Prints the median with the fastest and slowest round, and generate's ratio to parse.
@@ -189,6 +190,46 @@ fn huge_enum() -> Vec<(String, String)> {
     ]
 }
 
+/// One event whose object declares 50,000 properties, every one required.
+fn wide_object() -> Files {
+    let props: Map<String, Value> = (0..50_000)
+        .map(|i| (format!("field_{i}"), json!({"type": "integer"})))
+        .collect();
+    let required: Vec<String> = props.keys().cloned().collect();
+    vec![
+        manifest(
+            "wide",
+            std::iter::once(("wide.event".into(), "events/e.json".into())),
+        ),
+        schema(
+            "wide/events/e.json",
+            json!({"title": "Wide", "type": "object", "properties": props, "required": required}),
+        ),
+    ]
+}
+
+/// 1,000 small events that all refer to one 2.6 MB definition (a 100,000-value enum).
+fn shared_large_definition() -> Files {
+    let mut files = vec![manifest(
+        "shared",
+        (0..1000).map(|i| (format!("shared.event_{i}"), format!("events/e{i}.json"))),
+    )];
+    let values: Vec<String> = (0..100_000).map(|i| format!("code-{i:06}")).collect();
+    files.push(schema(
+        "shared/defs/code.json",
+        json!({"title": "Code", "enum": values}),
+    ));
+    for i in 0..1000 {
+        files.push(schema(
+            &format!("shared/events/e{i}.json"),
+            json!({"title": format!("Event{i}"), "type": "object",
+                   "properties": {"code": {"$ref": "../defs/code.json"}, "n": {"type": "integer"}},
+                   "required": ["code"]}),
+        ));
+    }
+    files
+}
+
 fn repository() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
     let mut out = Vec::new();
@@ -235,6 +276,16 @@ fn main() {
             key: "enum",
             label: "one 220,000-value enum",
             files: huge_enum,
+        },
+        Bench {
+            key: "wide",
+            label: "one 50,000-property object",
+            files: wide_object,
+        },
+        Bench {
+            key: "shared",
+            label: "1,000 events sharing a 2.6 MB definition",
+            files: shared_large_definition,
         },
     ];
     for Bench { key, label, files } in catalogs {
