@@ -18,6 +18,7 @@ pub mod diag;
 mod emit;
 pub mod manifest;
 pub mod model;
+pub mod notice;
 pub mod source;
 mod transport;
 
@@ -37,6 +38,7 @@ use crate::manifest::{Channel, Envelope};
 use crate::model::{Builder, TypeGraph, TypeKind};
 
 pub use emit::{field_idents, ident};
+pub use notice::{notices, Notice};
 
 /// One output file, relative to the generated crate's root.
 #[derive(Clone, Debug, PartialEq, Eq)]
