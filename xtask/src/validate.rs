@@ -59,6 +59,11 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(d) => bail!("the catalog does not load:\n{d}"),
     };
+    // A catalog codegen refuses has no verdict to give: a schema defined as itself (a `$ref`
+    // cycle) would otherwise accept every message.
+    if let Err(d) = event_contracts_codegen::check(&catalog) {
+        bail!("the catalog does not check:\n{d}");
+    }
     let Some(found) = find(&catalog, target) else {
         let mut known: Vec<String> = catalog
             .systems
