@@ -619,6 +619,24 @@ impl<'c> Normalizer<'c> {
         if let Some(s) = self.memo.get(loc) {
             return s.clone();
         }
+        if let Some(start) = self.stack.iter().position(|l| l == loc) {
+            // Back at a schema on the same value with no property or item in between: it is
+            // defined as itself, and no verdict about it means anything.
+            let cycle: Vec<&Loc> = self.stack[start..].iter().chain([loc]).collect();
+            if !cycle.windows(2).any(|w| descends(w[0], w[1])) {
+                let names: Vec<String> = cycle
+                    .iter()
+                    .map(|l| format!("{}#{}", l.file, l.pointer))
+                    .collect();
+                self.error(
+                    loc,
+                    format!(
+                        "this schema is defined as itself: {} (a `$ref` cycle with no property or item in between)",
+                        names.join(" → ")
+                    ),
+                );
+            }
+        }
         if self.stack.contains(loc) || self.stack.len() > 64 {
             // A recursive schema: compared opaquely from here on.
             self.recursive = true;
@@ -883,6 +901,23 @@ impl<'c> Normalizer<'c> {
             other => other.clone(),
         }
     }
+}
+
+/// Whether `child` applies to a part of the value `parent` applies to (a property, an item, a
+/// map value) rather than to the same value (`$ref`, `allOf`, `anyOf`, `oneOf`).
+fn descends(parent: &Loc, child: &Loc) -> bool {
+    let Some(rest) = child
+        .pointer
+        .strip_prefix(parent.pointer.as_str())
+        .filter(|_| child.file == parent.file)
+    else {
+        return false;
+    };
+    rest == "/items"
+        || rest == "/additionalProperties"
+        || rest
+            .strip_prefix("/properties/")
+            .is_some_and(|name| !name.contains('/'))
 }
 
 /// The kind of values a folded branch holds.
