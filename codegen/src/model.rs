@@ -928,7 +928,7 @@ impl<'c> Builder<'c> {
                         Code::UnsupportedShape,
                         &loc.join("$ref"),
                         "`$ref` must be a string",
-                        "",
+                        "write the reference as a string, e.g. \"../defs/x.json\" or \"#/$defs/X\"",
                     );
                     return Ty::Any;
                 };
@@ -1027,7 +1027,7 @@ impl<'c> Builder<'c> {
                     Code::UnsupportedShape,
                     &loc.join("type"),
                     "`type` must be a string or an array of strings",
-                    "",
+                    "write e.g. \"string\" or [\"string\", \"null\"]",
                 );
                 vec![]
             }
@@ -1086,7 +1086,7 @@ impl<'c> Builder<'c> {
                     Code::UnsupportedShape,
                     &loc.join("pattern"),
                     "`pattern` must be a string",
-                    "",
+                    "write the regular expression as a string, e.g. \"^[a-z]+$\"",
                 );
                 return c;
             };
@@ -1127,7 +1127,7 @@ impl<'c> Builder<'c> {
                 Code::UnsupportedShape,
                 &loc.join("multipleOf"),
                 "`multipleOf` must be greater than 0",
-                "",
+                "use a positive step such as 1 or 0.01, or drop the keyword",
             );
         }
         c
@@ -1227,7 +1227,12 @@ impl<'c> Builder<'c> {
     fn gather_here(&mut self, loc: &Loc, spec: &mut ObjSpec, depth: usize) {
         let Some(m) = self.obj(loc) else {
             if self.cat.value(loc) != Some(&Value::Bool(true)) {
-                self.err(Code::UnsupportedShape, loc, "expected an object schema", "");
+                self.err(
+                    Code::UnsupportedShape,
+                    loc,
+                    "expected an object schema",
+                    "`$ref`s and `allOf` parts merged into an object must be object schemas",
+                );
             }
             return;
         };
@@ -1679,7 +1684,7 @@ impl<'c> Builder<'c> {
                         Code::UnsupportedShape,
                         at,
                         "the fallback branch must be an object with properties",
-                        "",
+                        "give the branch \"type\": \"object\" and its tag property",
                     ),
                 }
                 self.exempt = None;
@@ -1702,7 +1707,7 @@ impl<'c> Builder<'c> {
                     Code::UnsupportedShape,
                     at,
                     "a union branch must be an object with properties",
-                    "",
+                    "give the branch \"type\": \"object\" and its tag property",
                 ),
             }
         }

@@ -907,6 +907,21 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            // Keywords with values of the wrong kind: each located, each with a hint (the
+            // validator refuses them too: E004).
+            "keyword_values_of_the_wrong_kind",
+            Refused(&[Code::UnsupportedShape, Code::UnresolvedRef]),
+            one_event(
+                json!({"title": "E", "type": "object", "properties": {
+                    "r": {"$ref": 5}, "t": {"type": 5}, "p": {"type": "string", "pattern": 5},
+                    "m": {"type": "number", "multipleOf": 0},
+                    "u": {"oneOf": [{"type": "object", "properties": {"k": {"const": "a"}}, "required": ["k"]}, {"const": "b"}]}
+                }}),
+                json!([{}]),
+                json!([]),
+            ),
+        ),
+        case(
             "event_file_that_is_no_schema",
             // The validator cannot compile it either (E004).
             Refused(&[Code::SchemaId, Code::UnsupportedShape, Code::UnresolvedRef]),
@@ -1048,7 +1063,16 @@ fn every_case_is_diagnosed_or_compiles_and_round_trips() {
     let mut accepted = Vec::new();
     let mut failures = Vec::new();
     for case in &cases {
-        match (run(case), &case.expect) {
+        let outcome = run(case);
+        // The table of outcomes, for `--nocapture`.
+        match &outcome {
+            Ok(_) => println!("{:<55} compiles + round-trips", case.name),
+            Err(diags) => {
+                let codes: BTreeSet<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+                println!("{:<55} {}", case.name, Vec::from_iter(codes).join(" "));
+            }
+        }
+        match (outcome, &case.expect) {
             (Ok(files), Expect::Accepted) => accepted.push((case, files)),
             (Err(diags), Expect::Refused(codes)) => {
                 failures.extend(diags.iter().filter_map(|d| located(case, d).err()));
@@ -1293,4 +1317,42 @@ fn round_trip_test(case: &Case, module: &str) -> String {
         }
     }
     format!("\n#[test]\nfn {module}() {{\n{body}}}\n")
+}
+
+fn diagnostics_of(name: &str) -> Vec<Diagnostic> {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .expect("a case of that name");
+    run(&case).expect_err("diagnostics")
+}
+
+#[test]
+fn a_schema_file_named_twice_is_reported_at_the_second_event_naming_the_first() {
+    let diags = diagnostics_of("two_events_name_one_schema_file");
+    let [d] = diags.as_slice() else {
+        panic!("{diags:?}")
+    };
+    assert_eq!(d.pointer, "/events/1/schema", "{d}");
+    assert!(
+        d.message.contains("event `b`") && d.message.contains("of event `a`"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_ref_cycle_is_reported_once_naming_every_schema_in_it() {
+    let diags = diagnostics_of("ref_cycle_between_files");
+    let [d] = diags.as_slice() else {
+        panic!("{diags:?}")
+    };
+    assert_eq!(
+        (d.file.as_str(), d.pointer.as_str()),
+        ("schemas/corpus/defs/a.json", "/$ref")
+    );
+    assert!(
+        d.message
+            .contains("corpus/defs/a.json# → corpus/defs/b.json# → corpus/defs/a.json#"),
+        "{d}"
+    );
 }
