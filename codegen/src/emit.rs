@@ -155,9 +155,59 @@ pub fn variant_idents(values: &[String]) -> Vec<Ident> {
     unique_idents(variant_bases(values), "", &[])
 }
 
+/// Doc attributes for a schema's description. rustdoc compiles and runs every Rust code block
+/// in docs as a test, and a description quoting a document is no Rust: a fence rustdoc would
+/// take for Rust is marked `text`, and a line indented like a code block loses that indent.
 fn docs(text: &str) -> TokenStream {
-    let lines = text.lines().map(|l| format!(" {}", l.trim_end()));
+    let mut fence: Option<&str> = None;
+    let lines = text.lines().map(|l| {
+        let line = l.trim_end();
+        let trimmed = line.trim_start();
+        let opens = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f));
+        match (fence, opens) {
+            (None, Some(f)) => {
+                fence = Some(f);
+                let info = &trimmed[f.len()..];
+                if is_rust_fence(info) {
+                    return format!(" {f}text");
+                }
+                format!(" {trimmed}")
+            }
+            (Some(open), Some(f)) if f == open && trimmed.trim_end_matches(f).is_empty() => {
+                fence = None;
+                format!(" {trimmed}")
+            }
+            (Some(_), _) => format!(" {line}"),
+            (None, None) if line.starts_with("    ") || line.starts_with('\t') => {
+                format!(" {trimmed}")
+            }
+            (None, None) => format!(" {line}"),
+        }
+    });
     quote! { #(#[doc = #lines])* }
+}
+
+/// Whether rustdoc takes a code fence with this info string for Rust (and so as a doctest):
+/// no info string, or only `rust` and rustdoc's own attributes.
+fn is_rust_fence(info: &str) -> bool {
+    info.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .all(|t| {
+            matches!(
+                t,
+                "rust"
+                    | "ignore"
+                    | "should_panic"
+                    | "no_run"
+                    | "compile_fail"
+                    | "test_harness"
+                    | "standalone_crate"
+            ) || t.starts_with("edition")
+                || t.starts_with("ignore-")
+                || (t.len() == 5
+                    && t.starts_with('E')
+                    && t[1..].chars().all(|c| c.is_ascii_digit()))
+        })
 }
 
 pub struct Emitter<'g> {
@@ -796,4 +846,63 @@ fn str_check(c: &StrChecks, s: TokenStream) -> Option<TokenStream> {
     }
     let conds = and(conds);
     Some(quote!({ let s: &str = #s; #conds }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc_lines(text: &str) -> Vec<String> {
+        docs(text)
+            .to_string()
+            .split("# [doc = ")
+            .skip(1)
+            .map(|l| {
+                let lit: syn::LitStr =
+                    syn::parse_str(l.trim().trim_end_matches(']')).expect("a string");
+                lit.value()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn descriptions_never_become_doctests() {
+        let text = "Intro\n\n    let x = 1;\n\n```\nfn f() {}\n```\n\n```rust,ignore\nx\n```\n\n```json\n    {\"a\": 1}\n```";
+        assert_eq!(
+            doc_lines(text),
+            [
+                " Intro",
+                " ",
+                " let x = 1;",
+                " ",
+                " ```text",
+                " fn f() {}",
+                " ```",
+                " ",
+                " ```text",
+                " x",
+                " ```",
+                " ",
+                " ```json",
+                "     {\"a\": 1}",
+                " ```",
+            ]
+        );
+    }
+
+    #[test]
+    fn identifiers_are_unique_after_escaping_and_never_panic() {
+        let ids = unique_idents(
+            ["self", "self_", "type", "_", "1st", "_1st", "é", ""]
+                .map(String::from)
+                .into_iter(),
+            "_",
+            &[],
+        );
+        let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            ["self_", "self_2", "r#type", "__", "_1st", "_1st_2", "__2", "_2"]
+        );
+    }
 }
