@@ -32,6 +32,9 @@ pub enum Code {
     Convention,
     /// E012: an unknown event or channel was named.
     UnknownEvent,
+    /// E020: the manifest's envelope roles do not fit the envelope schema, or a required
+    /// envelope property plays no role.
+    EnvelopeRole,
 }
 
 impl Code {
@@ -49,6 +52,7 @@ impl Code {
             Code::Example => "E010",
             Code::Convention => "E011",
             Code::UnknownEvent => "E012",
+            Code::EnvelopeRole => "E020",
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod catalog;
 pub mod diag;
 mod emit;
+mod envelope;
 pub mod manifest;
 pub mod model;
 pub mod source;
@@ -480,7 +481,7 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
     let enum_doc = format!(" Every event of the `{system}` system.");
 
     let message = sys.envelope.map(|env_id| {
-        let Envelope::Wrapped { schema, type_field, payload_field } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
+        let Envelope::Wrapped { schema, type_field, payload_field, .. } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
         let env = &sys.graph.types[env_id];
         let env_ty = ident(&env.name);
         let TypeKind::Struct { fields, .. } = &env.kind else { unreachable!("envelopes are structs") };

@@ -130,6 +130,7 @@ impl Ev<'_> {
                 schema,
                 type_field,
                 payload_field,
+                ..
             } => Some((
                 format!("{}/{}", self.dir, schema),
                 type_field.as_str(),

@@ -4230,10 +4230,10 @@ impl ::event_contracts_runtime::transport::Contract for System {
         ::event_contracts_runtime::EncodeError,
     > {
         let payload = encode_message(message)?;
-        let message_id: ::std::option::Option<::std::string::String> = Some(
-            message.id.to_string(),
-        );
-        let message_id = message_id.unwrap_or_default();
+        let message_id = Self::message_id(message)
+            .unwrap_or_else(|| {
+                ::event_contracts_runtime::transport::Meta::default().id_or_new()
+            });
         let mut headers = ::event_contracts_runtime::transport::Headers::new();
         headers.insert("content-type", "application/json");
         Ok(::event_contracts_runtime::transport::Outgoing {
@@ -4266,8 +4266,7 @@ impl ::event_contracts_runtime::transport::Contract for System {
         };
         key.or_else(|| Self::message_id(message))
     }
-    fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
-        let _ = message;
+    fn traceparent(_message: &Message) -> ::std::option::Option<::std::string::String> {
         None
     }
 }
@@ -4295,10 +4294,7 @@ impl ::event_contracts_runtime::transport::Publishes<StreamTrace> for System {
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4329,10 +4325,7 @@ impl ::event_contracts_runtime::transport::Publishes<StreamIngestMetrics> for Sy
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4363,10 +4356,7 @@ impl ::event_contracts_runtime::transport::Publishes<AiStreamEvents> for System 
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4397,10 +4387,7 @@ impl ::event_contracts_runtime::transport::Publishes<AiStreamStatus> for System 
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4431,10 +4418,7 @@ impl ::event_contracts_runtime::transport::Publishes<DiscoveryResults> for Syste
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4465,10 +4449,7 @@ impl ::event_contracts_runtime::transport::Publishes<CreateNewPayment> for Syste
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4499,10 +4480,7 @@ impl ::event_contracts_runtime::transport::Publishes<NetworkCapabilities> for Sy
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4533,10 +4511,7 @@ impl ::event_contracts_runtime::transport::Publishes<CreateSignedTicket> for Sys
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4572,10 +4547,7 @@ impl ::event_contracts_runtime::transport::Publishes<ForwardedEvent> for System 
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,

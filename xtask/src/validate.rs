@@ -109,6 +109,7 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
             schema,
             type_field,
             payload_field,
+            ..
         } => {
             if let Err(v) = compile(schema)?.check(&message.value) {
                 violations.extend(v.0);
