@@ -44,6 +44,7 @@ fn finding(rule: &'static str, verdict: Verdict, path: &str, message: &str) -> F
             Some("audio"),
             Some("AudioChunkReceived"),
             path,
+            "",
         ),
         allowed: None,
     }
@@ -114,6 +115,7 @@ fn report() -> Report {
         Some("audio"),
         Some("BotStopRequested"),
         "",
+        "removed",
     );
     removed.old = Some(loc(
         Side::Old,
@@ -136,6 +138,7 @@ fn report() -> Report {
                 rollout: Rollout::Undecided,
                 producers: vec!["orchestration-api".into()],
                 consumers: vec!["audio-pipeline".into()],
+                renamed: None,
             },
             EventSummary {
                 system: "audio".into(),
@@ -147,6 +150,7 @@ fn report() -> Report {
                 rollout: Rollout::ProducersFirst,
                 producers: vec!["orchestration-api".into(), "monitoring".into()],
                 consumers: vec!["bot-orchestrator".into()],
+                renamed: None,
             },
             EventSummary {
                 system: "audio".into(),
@@ -158,8 +162,10 @@ fn report() -> Report {
                 rollout: Rollout::AnyOrder,
                 producers: vec![],
                 consumers: vec![],
+                renamed: None,
             },
         ],
+        old_revision: Some("0123abcdef".into()),
     }
 }
 
@@ -233,15 +239,27 @@ fn exit_codes_follow_the_policy() {
 }
 
 #[test]
-fn fingerprints_are_stable() {
-    // FNV-1a 64: fixed across runs and platforms.
+fn fingerprints_are_stable_and_cover_what_broke() {
+    let fp = |path: &str, what: &str| {
+        fingerprint(RuleId("EC-D013"), Some("audio"), Some("X"), path, what)
+    };
+    // FNV-1a 64 behind the format's prefix: fixed across runs and platforms.
     assert_eq!(
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/a"),
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/a")
+        fp("/unit", "removed [\"hpa\"] added []"),
+        "ec2-b40db4ed520c7c1e"
+    );
+    assert_eq!(
+        fp("/unit", "removed [\"hpa\"] added []"),
+        fp("/unit", "removed [\"hpa\"] added []")
     );
     assert_ne!(
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/a"),
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/b")
+        fp("/unit", "removed [\"hpa\"] added []"),
+        fp("/other", "removed [\"hpa\"] added []")
     );
-    assert_eq!(fingerprint(RuleId(""), None, None, "").len(), 16);
+    // A larger break at the same place is another finding for the allow-list.
+    assert_ne!(
+        fp("/unit", "removed [\"hpa\"] added []"),
+        fp("/unit", "removed [\"hpa\",\"percent\"] added []")
+    );
+    assert_eq!(fingerprint(RuleId(""), None, None, "", "").len(), 20);
 }
