@@ -44,6 +44,10 @@ pub struct Change {
     pub forward: Dec,
     /// The keyword an unverified break is undecided on.
     pub keyword: String,
+    /// What broke, canonically: the values, bounds, names or constraint involved (sorted
+    /// where they are sets), never line numbers or message wording. It enters the
+    /// fingerprint, so a larger break at the same place needs its own allow-list entry.
+    pub what: String,
     /// What the finding's fingerprint is computed from: `path` with every union branch the
     /// change lies in named (`/data/oneOf[type="a"]/x`), so that the same change in two
     /// branches gets two fingerprints. Equal to `path` outside unions.
@@ -144,6 +148,30 @@ fn show_list(vs: &[Value]) -> String {
     vs.iter().map(show).collect::<Vec<_>>().join(", ")
 }
 
+/// A value as JSON with object keys sorted at every level, so equal values print equally
+/// whatever order their source wrote the keys in.
+pub(crate) fn canon(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canon(&m[k])))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(canon).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// A set of values in canonical, sorted form (whatever order the schema listed them in).
+fn canon_set(vs: &[Value]) -> String {
+    let set: BTreeSet<String> = vs.iter().map(canon).collect();
+    format!("[{}]", set.into_iter().collect::<Vec<_>>().join(","))
+}
+
 /// Types a schema restricted to one aspect holds, ignoring the other aspects.
 fn str_view(s: &Schema) -> Schema {
     Schema {
@@ -210,8 +238,9 @@ fn lowest_kind(t: schema::Types) -> schema::Types {
     0
 }
 
-/// A loc-free rendering of a schema, for pairing union branches that did not change.
-fn shape_key(s: &Schema) -> String {
+/// A loc-free rendering of a schema, for pairing union branches that did not change (and
+/// events that were renamed).
+pub(crate) fn shape_key(s: &Schema) -> String {
     fn strip(s: &Schema) -> Schema {
         let mut c = s.clone();
         c.loc = None;
@@ -297,6 +326,7 @@ impl Comparer {
         rule: &'static str,
         cx: &Cx,
         message: String,
+        what: String,
         old: Option<Loc>,
         new: Option<Loc>,
         backward: Dec,
@@ -306,6 +336,7 @@ impl Comparer {
             rule,
             path: cx.path.clone(),
             message,
+            what,
             old,
             new,
             backward,
@@ -348,6 +379,7 @@ impl Comparer {
                 if n.never { "EC-D010" } else { "EC-D011" },
                 cx,
                 format!("{} {what}", cx.here()),
+                what.to_owned(),
                 o.loc.clone(),
                 n.loc.clone(),
                 bw,
@@ -497,6 +529,11 @@ impl Comparer {
                 "{}: values excluded by `not` changed ({})",
                 cx.here(),
                 parts.join("; ")
+            ),
+            format!(
+                "excluded {} no longer excluded {}",
+                canon_set(&now_excluded),
+                canon_set(&now_allowed)
             ),
             o.kw_loc("not").or_else(|| o.loc.clone()),
             n.kw_loc("not").or_else(|| n.loc.clone()),
@@ -681,7 +718,12 @@ impl Comparer {
                         ),
                     ),
                 };
-                self.push(rule, cx, message, ol, nl, bw, fw);
+                let what = format!(
+                    "removed {} added {}",
+                    canon_set(&removed),
+                    canon_set(&added)
+                );
+                self.push(rule, cx, message, what, ol, nl, bw, fw);
             }
             (None, Some(nv)) => {
                 let bw = match synth::separating(o, n) {
@@ -703,6 +745,7 @@ impl Comparer {
                     "EC-D013",
                     cx,
                     format!("{}: {what}", cx.here()),
+                    format!("restricted to {}", canon_set(nv)),
                     o.loc.clone(),
                     nl,
                     bw,
@@ -724,6 +767,7 @@ impl Comparer {
                     "EC-D014",
                     cx,
                     format!("{}: no longer restricted to {}", cx.here(), show_list(ov)),
+                    format!("unrestricted from {}", canon_set(ov)),
                     ol,
                     n.loc.clone(),
                     bw,
@@ -785,6 +829,7 @@ impl Comparer {
             rule,
             cx,
             message,
+            format!("type {} -> {}", type_names(to), type_names(tn)),
             o.kw_loc("type"),
             n.kw_loc("type"),
             bw,
@@ -860,6 +905,11 @@ impl Comparer {
                     show_len(omin, omax),
                     show_len(nmin, nmax)
                 ),
+                format!(
+                    "length {} -> {}",
+                    show_len(omin, omax),
+                    show_len(nmin, nmax)
+                ),
                 o.kw_loc(kw),
                 n.kw_loc(kw),
                 bw,
@@ -926,6 +976,7 @@ impl Comparer {
                         show_p(&o.patterns),
                         show_p(&n.patterns)
                     ),
+                    format!("pattern {op:?} -> {np:?}"),
                     o.kw_loc("pattern"),
                     n.kw_loc("pattern"),
                     bw,
@@ -959,6 +1010,7 @@ impl Comparer {
                     show_f(&o.format),
                     show_f(&n.format)
                 ),
+                format!("format {:?} -> {:?}", o.format, n.format),
                 o.kw_loc("format"),
                 n.kw_loc("format"),
                 bw,
@@ -1071,6 +1123,13 @@ impl Comparer {
                             _ => "range widened:",
                         }
                     ),
+                    format!(
+                        "range {} {} -> {} {}",
+                        show_bound(o.lower, true),
+                        show_bound(o.upper, false),
+                        show_bound(n.lower, true),
+                        show_bound(n.upper, false)
+                    ),
                     o.kw_loc(okw),
                     n.kw_loc(kw),
                     bw,
@@ -1110,6 +1169,11 @@ impl Comparer {
                 format!(
                     "{}: multipleOf changed from {} to {}",
                     cx.here(),
+                    show_m(o.multiple_of),
+                    show_m(n.multiple_of)
+                ),
+                format!(
+                    "multipleOf {} -> {}",
                     show_m(o.multiple_of),
                     show_m(n.multiple_of)
                 ),
@@ -1186,6 +1250,7 @@ impl Comparer {
                     show_len(omin, omax),
                     show_len(nmin, nmax)
                 ),
+                format!("items {} -> {}", show_len(omin, omax), show_len(nmin, nmax)),
                 o.kw_loc(kw),
                 n.kw_loc(kw),
                 bw,
@@ -1224,6 +1289,7 @@ impl Comparer {
                 rule,
                 cx,
                 format!("{}: {what}", cx.here()),
+                format!("uniqueItems {} -> {}", o.unique, n.unique),
                 o.kw_loc("uniqueItems"),
                 n.kw_loc("uniqueItems"),
                 bw,
@@ -1296,6 +1362,7 @@ impl Comparer {
                     "{}: property `{r}` renamed to `{p}` (declared with x-renamed-from; generated consumers accept both names)",
                     cx.here()
                 ),
+                format!("renamed {r:?} -> {p:?} required {oreq}"),
                 o.prop(r).and_then(|x| x.loc.clone()),
                 n.prop(p).and_then(|x| x.loc.clone()),
                 Dec::Holds,
@@ -1338,6 +1405,7 @@ impl Comparer {
                 rule,
                 pcx,
                 message,
+                "now required".to_owned(),
                 oloc,
                 nloc,
                 pcx.old_at(Leaf::Remove),
@@ -1348,6 +1416,7 @@ impl Comparer {
                 "EC-D005",
                 pcx,
                 format!("{}: required property is now optional", pcx.here()),
+                "now optional".to_owned(),
                 oloc,
                 nloc,
                 Dec::Holds,
@@ -1401,6 +1470,7 @@ impl Comparer {
             "EC-D002",
             pcx,
             format!("{}: {what} removed", pcx.here()),
+            format!("removed {what}"),
             oloc,
             n.kw_loc("properties").or_else(|| n.loc.clone()),
             bw,
@@ -1466,10 +1536,16 @@ impl Comparer {
                 format!("{}: optional property added{closed}", pcx.here()),
             )
         };
+        let what = format!(
+            "added {} to {} object",
+            if nreq { "required" } else { "optional" },
+            if o.closed() { "a closed" } else { "an open" }
+        );
         self.push(
             rule,
             pcx,
             message,
+            what,
             o.kw_loc("properties").or_else(|| o.loc.clone()),
             nloc,
             bw,
@@ -1507,6 +1583,7 @@ impl Comparer {
                     "EC-D006",
                     cx,
                     format!("{}: object closed (additionalProperties: false)", cx.here()),
+                    "closed".to_owned(),
                     ol,
                     nl,
                     bw,
@@ -1533,6 +1610,7 @@ impl Comparer {
                         "{}: object opened (additionalProperties: false removed)",
                         cx.here()
                     ),
+                    "opened".to_owned(),
                     ol,
                     nl,
                     Dec::Holds,
@@ -1558,6 +1636,7 @@ impl Comparer {
                         "{}: map values now constrained (additionalProperties schema added)",
                         cx.here()
                     ),
+                    format!("map values constrained to {}", shape_key(y)),
                     ol,
                     nl,
                     bw,
@@ -1580,6 +1659,7 @@ impl Comparer {
                     "EC-D009",
                     cx,
                     format!("{}: map values no longer constrained (additionalProperties schema removed)", cx.here()),
+                    format!("map values unconstrained from {}", shape_key(x)),
                     ol,
                     nl,
                     Dec::Holds,
@@ -1639,6 +1719,7 @@ impl Comparer {
                     "EC-D036",
                     cx,
                     format!("{}: when `{k}` is present, {list} must now be present too (dependentRequired)", cx.here()),
+                    format!("{k:?} now requires {added:?}"),
                     o.kw_loc("dependentRequired").or_else(|| o.loc.clone()),
                     n.kw_loc("dependentRequired"),
                     bw,
@@ -1663,6 +1744,7 @@ impl Comparer {
                         "{}: `{k}` no longer requires {list} (dependentRequired)",
                         cx.here()
                     ),
+                    format!("{k:?} no longer requires {removed:?}"),
                     o.kw_loc("dependentRequired"),
                     n.kw_loc("dependentRequired").or_else(|| n.loc.clone()),
                     Dec::Holds,
@@ -1693,6 +1775,7 @@ impl Comparer {
                 if one_of { "EC-D030" } else { "EC-D033" },
                 cx,
                 format!("{}: `{kw}` added", cx.here()),
+                format!("{kw} added"),
                 o.loc.clone(),
                 n.kw_loc(kw),
                 bw,
@@ -1708,6 +1791,7 @@ impl Comparer {
                 if one_of { "EC-D031" } else { "EC-D034" },
                 cx,
                 format!("{}: `{kw}` removed", cx.here()),
+                format!("{kw} removed"),
                 o.kw_loc(kw),
                 n.loc.clone(),
                 Dec::Holds,
@@ -1879,6 +1963,7 @@ impl Comparer {
                             branch_name(&nbs[j], j),
                             branch_name(&nbs[k], k)
                         ),
+                        "changed branch overlaps".to_owned(),
                         obs[i].loc.clone(),
                         nbs[j].loc.clone().or_else(|| n.kw_loc(kw)),
                         bw,
@@ -1917,6 +2002,7 @@ impl Comparer {
                 if one_of { "EC-D030" } else { "EC-D033" },
                 cx,
                 format!("{}: {} added", cx.here(), branch_name(nb, j)),
+                "branch added".to_owned(),
                 o.kw_loc(kw),
                 nb.loc.clone().or_else(|| n.kw_loc(kw)),
                 Dec::Holds,
@@ -1947,6 +2033,7 @@ impl Comparer {
                             branch_name(nb, j),
                             branch_name(other, k)
                         ),
+                        "new branch overlaps".to_owned(),
                         other.loc.clone(),
                         nb.loc.clone().or_else(|| n.kw_loc(kw)),
                         bw,
@@ -1979,6 +2066,7 @@ impl Comparer {
                 if one_of { "EC-D031" } else { "EC-D034" },
                 cx,
                 format!("{}: {} removed", cx.here(), branch_name(ob, i)),
+                "branch removed".to_owned(),
                 ob.loc.clone().or_else(|| o.kw_loc(kw)),
                 n.kw_loc(kw),
                 bw,
@@ -2005,6 +2093,7 @@ impl Comparer {
                     cx.here(),
                     no.keyword
                 ),
+                format!("{} now {}", no.keyword, canon(&no.value)),
                 o.kw_loc(&no.keyword).or_else(|| o.loc.clone()),
                 Some(no.loc.clone()),
                 bw,
@@ -2025,6 +2114,7 @@ impl Comparer {
                     cx.here(),
                     oo.keyword
                 ),
+                format!("{} was {}", oo.keyword, canon(&oo.value)),
                 Some(oo.loc.clone()),
                 n.kw_loc(&oo.keyword).or_else(|| n.loc.clone()),
                 Dec::Holds,

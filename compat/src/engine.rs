@@ -12,7 +12,7 @@ use event_contracts_codegen::source::SourceFile;
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use serde_json::{json, Value};
 
-use crate::compare::{Change, Comparer, Dec};
+use crate::compare::{shape_key, Change, Comparer, Dec};
 use crate::finding::*;
 use crate::schema::{self, merge, Normalizer, Schema};
 use crate::synth;
@@ -515,6 +515,7 @@ fn finding(
     mode: Mode,
     path: &str,
     message: String,
+    what: &str,
     old: Option<Location>,
     new: Option<Location>,
 ) -> Finding {
@@ -539,7 +540,7 @@ fn finding(
         new,
         counterexample: verdict.counterexample.clone(),
         undecided_keyword: verdict.keyword.clone(),
-        fingerprint: fingerprint(rule.id, system, event, path),
+        fingerprint: fingerprint(rule.id, system, event, path, what),
         allowed: None,
     }
 }
@@ -574,11 +575,12 @@ fn decide_changes(
             mode,
             &c.path,
             c.message.clone(),
+            &c.what,
             old,
             new,
         );
         // Names the union branch(es), so one change in two branches is two fingerprints.
-        f.fingerprint = fingerprint(f.rule, system, event, &c.fp);
+        f.fingerprint = fingerprint(f.rule, system, event, &c.fp, &c.what);
         out.push(Decided {
             finding: f,
             bw: bw.verdict,
@@ -641,6 +643,8 @@ struct RustFinding {
     rule: &'static str,
     path: String,
     message: String,
+    /// The names and Rust types involved, for the fingerprint.
+    what: String,
     old: Option<Loc>,
     new: Option<Loc>,
 }
@@ -665,6 +669,7 @@ impl RustCmp<'_> {
                 rule: if root { "EC-S001" } else { "EC-S002" },
                 path: path.to_owned(),
                 message: format!("Rust type `{}` renamed to `{}`", ot.name, nt.name),
+                what: format!("{} -> {}", ot.name, nt.name),
                 old: Some(ot.loc.clone()),
                 new: Some(nt.loc.clone()),
             });
@@ -713,6 +718,7 @@ impl RustCmp<'_> {
                                     nt.name,
                                     f.wire.to_snake_case()
                                 ),
+                                what: format!("{} -> {} {fty}", f.wire, same[0].wire),
                                 old: Some(floc),
                                 new: Some(nt.loc.join("properties").join(&same[0].wire)),
                             });
@@ -725,6 +731,7 @@ impl RustCmp<'_> {
                                     f.wire.to_snake_case(),
                                     nt.name
                                 ),
+                                what: format!("removed {fty}"),
                                 old: Some(floc),
                                 new: Some(nt.loc.clone()),
                             });
@@ -742,6 +749,7 @@ impl RustCmp<'_> {
                                 nt.name,
                                 g.wire.to_snake_case()
                             ),
+                            what: format!("{} -> {}", f.wire, g.wire),
                             old: Some(floc.clone()),
                             new: Some(gloc.clone()),
                         });
@@ -759,6 +767,7 @@ impl RustCmp<'_> {
                                 g.wire.to_snake_case(),
                                 nt.name
                             ),
+                            what: format!("{a} -> {b}"),
                             old: Some(floc),
                             new: Some(gloc),
                         });
@@ -778,6 +787,7 @@ impl RustCmp<'_> {
                             nt.name,
                             v.to_upper_camel_case()
                         ),
+                        what: format!("variant {v:?}"),
                         old: Some(ot.loc.clone()),
                         new: Some(nt.loc.clone()),
                     });
@@ -791,6 +801,7 @@ impl RustCmp<'_> {
                             nt.name,
                             v.to_upper_camel_case()
                         ),
+                        what: format!("variant {v:?}"),
                         old: Some(ot.loc.clone()),
                         new: Some(nt.loc.clone()),
                     });
@@ -819,6 +830,7 @@ impl RustCmp<'_> {
                                 nt.name,
                                 tag.to_upper_camel_case()
                             ),
+                            what: format!("variant {tag:?}"),
                             old: Some(ot.loc.clone()),
                             new: Some(nt.loc.clone()),
                         }),
@@ -833,6 +845,7 @@ impl RustCmp<'_> {
                             nt.name,
                             tag.to_upper_camel_case()
                         ),
+                        what: format!("variant {tag:?}"),
                         old: Some(ot.loc.clone()),
                         new: Some(nt.loc.clone()),
                     });
@@ -851,6 +864,7 @@ impl RustCmp<'_> {
                             "`{}` changes its inner Rust type from `{x}` to `{y}`",
                             nt.name
                         ),
+                        what: format!("{x} -> {y}"),
                         old: Some(ot.loc.clone()),
                         new: Some(nt.loc.clone()),
                     });
@@ -869,6 +883,7 @@ impl RustCmp<'_> {
                         kind_name(a),
                         kind_name(b)
                     ),
+                    what: format!("{} -> {}", kind_name(a), kind_name(b)),
                     old: Some(ot.loc.clone()),
                     new: Some(nt.loc.clone()),
                 });
@@ -1082,6 +1097,11 @@ pub fn check_catalogs(
     } else {
         (None, None)
     };
+    let renamed_to = renames(&eo, &en, &mut norm_o, &mut norm_n);
+    let renamed_from: HashMap<(&str, &str), &str> = renamed_to
+        .iter()
+        .map(|((system, old), new)| ((system.as_str(), new.as_str()), old.as_str()))
+        .collect();
     let mut keys: BTreeSet<&(String, String)> = eo.keys().collect();
     keys.extend(en.keys());
     let loc_of = |l: &Loaded, loc: &Loc| Some(l.location(loc, &options.path_prefix));
@@ -1107,6 +1127,7 @@ pub fn check_catalogs(
             rollout: Rollout::AnyOrder,
             producers,
             consumers,
+            renamed: None,
         };
         let simple = |verdict: Verdict| Resolved {
             verdict,
@@ -1145,22 +1166,52 @@ pub fn check_catalogs(
                 };
                 let fw = simple(Verdict::Compatible);
                 let r = combine(mode, &bw, &fw);
-                report.findings.push(finding(
-                    "EC-T001",
-                    &r,
-                    Some(system),
-                    Some(name),
-                    mode,
-                    "",
-                    format!("event `{name}` removed from system `{system}`"),
-                    loc_of(&lo, &o.manifest_loc()),
-                    None,
-                ));
+                let renamed = renamed_to.get(key).and_then(|new_name| {
+                    Some((new_name, en.get(&(key.0.clone(), new_name.clone()))?))
+                });
+                report.findings.push(match renamed {
+                    Some((new_name, added)) => {
+                        summary.renamed = Some(new_name.clone());
+                        finding(
+                            "EC-T006",
+                            &r,
+                            Some(system),
+                            Some(name),
+                            mode,
+                            "",
+                            format!(
+                                "event `{name}` removed and `{new_name}` added: looks like a rename of `{name}` (same schema)"
+                            ),
+                            &format!("renamed to {new_name:?}"),
+                            loc_of(&lo, &o.manifest_loc()),
+                            loc_of(&ln, &added.manifest_loc()),
+                        )
+                    }
+                    None => finding(
+                        "EC-T001",
+                        &r,
+                        Some(system),
+                        Some(name),
+                        mode,
+                        "",
+                        format!("event `{name}` removed from system `{system}`"),
+                        "removed",
+                        loc_of(&lo, &o.manifest_loc()),
+                        None,
+                    ),
+                });
                 summary.backward = bw.verdict;
                 summary.forward = fw.verdict;
             }
             (None, Some(n)) => {
                 summary.change = "added";
+                if let Some(old_name) = renamed_from.get(&(system, name)) {
+                    // The removed event's EC-T006 finding says it all.
+                    summary.renamed = Some((*old_name).to_owned());
+                    summary.rollout = rollout(summary.backward, summary.forward);
+                    report.events.push(summary);
+                    continue;
+                }
                 report.findings.push(finding(
                     "EC-T004",
                     &simple(Verdict::Compatible),
@@ -1169,6 +1220,7 @@ pub fn check_catalogs(
                     mode,
                     "",
                     format!("event `{name}` added to system `{system}`"),
+                    "added",
                     None,
                     loc_of(&ln, &n.manifest_loc()),
                 ));
@@ -1180,6 +1232,7 @@ pub fn check_catalogs(
                 let incompatible = simple(Verdict::Incompatible);
                 let transport = |rule: &str,
                                  message: String,
+                                 what: String,
                                  findings: &mut Vec<Finding>,
                                  old_ptr: &str,
                                  new_ptr: &str| {
@@ -1192,6 +1245,7 @@ pub fn check_catalogs(
                         mode,
                         "",
                         message,
+                        &what,
                         loc_of(&lo, &o.manifest_loc().join(old_ptr)),
                         loc_of(&ln, &n.manifest_loc().join(new_ptr)),
                     ));
@@ -1204,6 +1258,7 @@ pub fn check_catalogs(
                             channel_text(o.entry),
                             channel_text(n.entry)
                         ),
+                        format!("{} -> {}", channel_text(o.entry), channel_text(n.entry)),
                         &mut findings,
                         "channel",
                         "channel",
@@ -1216,6 +1271,11 @@ pub fn check_catalogs(
                         "EC-T003",
                         format!(
                             "envelope changed from {} to {}",
+                            envelope_text(o.envelope),
+                            envelope_text(n.envelope)
+                        ),
+                        format!(
+                            "{} -> {}",
                             envelope_text(o.envelope),
                             envelope_text(n.envelope)
                         ),
@@ -1238,6 +1298,7 @@ pub fn check_catalogs(
                             "schema file moved from `{}` to `{}` (same event)",
                             o.schema_file, n.schema_file
                         ),
+                        &format!("{} -> {}", o.schema_file, n.schema_file),
                         loc_of(&lo, &o.manifest_loc().join("schema")),
                         loc_of(&ln, &n.manifest_loc().join("schema")),
                     ));
@@ -1302,6 +1363,7 @@ pub fn check_catalogs(
                                     mode,
                                     &rf.path,
                                     rf.message,
+                                    &rf.what,
                                     rf.old.and_then(|l| loc_of(&lo, &l)),
                                     rf.new.and_then(|l| loc_of(&ln, &l)),
                                 ));
@@ -1323,6 +1385,7 @@ pub fn check_catalogs(
                             mode_of(o.entry.compatibility),
                             mode_of(n.entry.compatibility)
                         ),
+                        &format!("{:?} -> {:?}", o.entry.compatibility, n.entry.compatibility),
                         loc_of(&lo, &o.manifest_loc()),
                         loc_of(&ln, &n.manifest_loc()),
                     ));
@@ -1343,6 +1406,7 @@ pub fn check_catalogs(
                             "event version changed from {} to {}",
                             o.entry.version, n.entry.version
                         ),
+                        &format!("{} -> {}", o.entry.version, n.entry.version),
                         loc_of(&lo, &o.manifest_loc().join("version")),
                         loc_of(&ln, &n.manifest_loc().join("version")),
                     ));
@@ -1355,6 +1419,7 @@ pub fn check_catalogs(
                         mode,
                         "",
                         format!("breaking change to `{name}` under {mode:?} without a version bump (still {})", n.entry.version),
+                        &format!("version {}", n.entry.version),
                         loc_of(&lo, &o.manifest_loc().join("version")),
                         loc_of(&ln, &n.manifest_loc().join("version")),
                     ));
@@ -1375,6 +1440,7 @@ pub fn check_catalogs(
                             o.entry.consumers,
                             n.entry.consumers
                         ),
+                        "producers or consumers",
                         loc_of(&lo, &o.manifest_loc()),
                         loc_of(&ln, &n.manifest_loc()),
                     ));
@@ -1422,6 +1488,7 @@ pub fn check_catalogs(
                     Mode::Backward,
                     &rf.path,
                     rf.message,
+                    &rf.what,
                     rf.old.and_then(|l| loc_of(&lo, &l)),
                     rf.new.and_then(|l| loc_of(&ln, &l)),
                 ));
@@ -1430,6 +1497,56 @@ pub fn check_catalogs(
     }
     sort_report(&mut report);
     Ok(report)
+}
+
+/// Events removed from a system and events added to it whose payload schemas are equal once
+/// normalised (the normal form keeps no `$id`, `title`, `description` or examples), paired
+/// one to one: (system, old name) → new name. An event matching several others is left
+/// unpaired: which one it became is a guess.
+fn renames(
+    eo: &BTreeMap<(String, String), Ev>,
+    en: &BTreeMap<(String, String), Ev>,
+    norm_o: &mut Normalizer,
+    norm_n: &mut Normalizer,
+) -> BTreeMap<(String, String), String> {
+    /// ((system, event), payload shape) of the events in `evs` that `others` lacks.
+    fn only_in(
+        evs: &BTreeMap<(String, String), Ev>,
+        others: &BTreeMap<(String, String), Ev>,
+        norm: &mut Normalizer,
+    ) -> Vec<((String, String), String)> {
+        evs.iter()
+            .filter(|(k, _)| !others.contains_key(*k))
+            .map(|(k, ev)| {
+                let payload = norm.node(&Loc::new(ev.schema_file.clone(), ""));
+                (k.clone(), shape_key(&payload))
+            })
+            .collect()
+    }
+    fn same_shape<'l>(
+        list: &'l [((String, String), String)],
+        system: &str,
+        shape: &str,
+    ) -> Vec<&'l str> {
+        list.iter()
+            .filter(|(k, s)| k.0 == system && s == shape)
+            .map(|(k, _)| k.1.as_str())
+            .collect()
+    }
+    let removed = only_in(eo, en, norm_o);
+    if removed.is_empty() {
+        return BTreeMap::new();
+    }
+    let added = only_in(en, eo, norm_n);
+    let mut out = BTreeMap::new();
+    for (old_key, shape) in &removed {
+        if let [new_name] = same_shape(&added, &old_key.0, shape).as_slice() {
+            if same_shape(&removed, &old_key.0, shape).len() == 1 {
+                out.insert(old_key.clone(), (*new_name).to_owned());
+            }
+        }
+    }
+    out
 }
 
 pub fn check_files(
@@ -1551,6 +1668,7 @@ pub fn check_files(
             mode,
             &rf.path,
             rf.message,
+            &rf.what,
             rf.old.map(|l| lo.location(&l, &options.path_prefix)),
             rf.new.map(|l| ln.location(&l, &options.path_prefix)),
         ));
@@ -1570,6 +1688,7 @@ pub fn check_files(
         rollout: rollout(bw, fw),
         producers: vec![],
         consumers: vec![],
+        renamed: None,
     });
     sort_report(&mut report);
     Ok(report)

@@ -85,6 +85,7 @@ static RULES: &[Rule] = &[
     rule("EC-T003", Transport, Error, "envelope changed", "keep the envelope kind and fields; version the envelope instead"),
     rule("EC-T004", Transport, Info, "event added", "no action needed: new events are compatible"),
     rule("EC-T005", Transport, Info, "event schema file moved", "no action needed: the event is matched by system and name"),
+    rule("EC-T006", Transport, Error, "event renamed (removed, and added under another name with the same schema)", "consumers of the old name no longer receive it: publish under both names for one release (move the consumers to the new name, then stop publishing the old one), keep the old name as an alias, or publish a new event version instead"),
     rule("EC-P001", Policy, Warning, "compatibility mode changed", "make the mode change in its own reviewed pull request"),
     rule("EC-P002", Policy, Warning, "breaking change without a version bump", "bump the event's `version` in the manifest for a breaking change"),
     rule("EC-P003", Policy, Info, "producers or consumers changed", "check the rollout order with the services listed"),
