@@ -69,6 +69,34 @@ pub struct EventInfo {
     pub consumers: &'static [&'static str],
 }
 
+/// One catalogued system, type-erased: what tools and test suites need to work over any
+/// catalog without naming its Rust types (every generated crate lists its systems in
+/// `SYSTEMS`).
+#[derive(Clone, Copy, Debug)]
+pub struct SystemInfo {
+    /// The system's module name (`livepeer`, `audio`, …).
+    pub name: &'static str,
+    pub events: &'static [EventInfo],
+    /// `$id` of the envelope schema, for a wrapped system.
+    pub envelope_schema_id: Option<&'static str>,
+    /// Validates and decodes the event named `name` (its wire name) from its payload bytes,
+    /// then encodes the typed event again.
+    pub reencode_event: fn(&str, &[u8]) -> Result<Vec<u8>, RoundTripError>,
+    /// For a wrapped system: validates and decodes a whole message (envelope and event),
+    /// then encodes it again.
+    pub reencode_message: Option<fn(&[u8]) -> Result<Vec<u8>, RoundTripError>>,
+}
+
+/// Why a type-erased round trip failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundTripError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A decoded value that does not encode again: a generator defect, never bad input.
+    #[error("a decoded message does not encode again: {0}")]
+    Encode(#[from] EncodeError),
+}
+
 /// Constraint checks generated from the schema that serde's typing does not already enforce
 /// (patterns, lengths, ranges, array bounds, uniqueness, presence rules).
 pub trait Validate {

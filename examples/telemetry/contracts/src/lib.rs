@@ -20,3 +20,7 @@ pub mod telemetry;
 pub fn systems() -> [(&'static str, &'static [EventInfo]); 1usize] {
     [("telemetry", telemetry::EVENTS.as_slice())]
 }
+/// Every system, type-erased (events, envelope, round trips).
+pub static SYSTEMS: [&::event_contracts_runtime::SystemInfo; 1usize] = [
+    &telemetry::SYSTEM_INFO,
+];

@@ -655,6 +655,17 @@ pub fn encode_message(
     }
     Ok(::serde_json::to_vec(message)?)
 }
+/// This system, type-erased: its events and round trips for tools that work over any
+/// catalog.
+pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contracts_runtime::SystemInfo {
+    name: "telemetry",
+    events: &EVENTS,
+    envelope_schema_id: Some(
+        "https://event-contracts.local/schemas/telemetry/envelope.json",
+    ),
+    reencode_event: |name, bytes| Ok(TelemetryEvent::decode(name, bytes)?.encode()?),
+    reencode_message: Some(|bytes| Ok(encode_message(&decode_message(bytes)?)?)),
+};
 /// The `telemetry` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct System;
