@@ -81,11 +81,16 @@ pub struct SystemInfo {
     pub envelope_schema_id: Option<&'static str>,
     /// Validates and decodes the event named `name` (its wire name) from its payload bytes,
     /// then encodes the typed event again.
-    pub reencode_event: fn(&str, &[u8]) -> Result<Vec<u8>, RoundTripError>,
+    pub reencode_event: ReencodeEvent,
     /// For a wrapped system: validates and decodes a whole message (envelope and event),
     /// then encodes it again.
-    pub reencode_message: Option<fn(&[u8]) -> Result<Vec<u8>, RoundTripError>>,
+    pub reencode_message: Option<ReencodeMessage>,
 }
+
+/// Decodes the event named by the first argument from its bytes and encodes it again.
+pub type ReencodeEvent = fn(&str, &[u8]) -> Result<Vec<u8>, RoundTripError>;
+/// Decodes a whole message (envelope and event) and encodes it again.
+pub type ReencodeMessage = fn(&[u8]) -> Result<Vec<u8>, RoundTripError>;
 
 /// Why a type-erased round trip failed.
 #[derive(Debug, thiserror::Error)]
