@@ -235,15 +235,14 @@ pub fn run(args: &PrCommentArgs, env: &GithubEnv) -> Outcome {
         o
     };
     if let Some(path) = &env.step_summary {
-        let mut summary = review::fit(
-            &prepared.full,
-            "",
-            review::SUMMARY_LIMIT,
-            &format!(
-                "`cargo xtask diff --against {}` prints the whole changelog",
+        let whole = match &args.common.output {
+            Some(file) => format!("`{}`, this step's `--output`", file.display()),
+            None => format!(
+                "`cargo xtask pr-comment --against {} --dry-run`",
                 args.against
             ),
-        );
+        };
+        let mut summary = review::fit(&prepared.full, "", review::SUMMARY, &whole);
         if prepared.pr.from_fork && !args.dry_run {
             summary.push_str(
                 "\n_This pull request comes from a fork, whose token may not comment: the review \
@@ -309,7 +308,7 @@ pub fn run(args: &PrCommentArgs, env: &GithubEnv) -> Outcome {
     let body = review::fit(
         &prepared.full,
         &prepared.footer,
-        review::COMMENT_LIMIT,
+        review::COMMENT,
         &prepared.full_report,
     );
     match upsert(
@@ -392,7 +391,7 @@ fn prepare(args: &PrCommentArgs, env: &GithubEnv, stderr: &mut String) -> anyhow
                 env.server_url.as_deref().unwrap_or("https://github.com")
             ),
             _ => format!(
-                "`cargo xtask diff --against {}` prints the whole changelog",
+                "`cargo xtask pr-comment --against {} --dry-run`",
                 loaded.rev.short()
             ),
         },

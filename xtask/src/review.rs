@@ -20,6 +20,24 @@ pub const COMMENT_LIMIT: usize = 65_536;
 /// GitHub Actions refuses a step summary over 1 MiB.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
 
+/// A size a body must fit, and how the cut notice names it.
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    pub bytes: usize,
+    pub what: &'static str,
+}
+
+/// A pull-request comment.
+pub const COMMENT: Limit = Limit {
+    bytes: COMMENT_LIMIT,
+    what: "a GitHub comment may be (65,536 characters)",
+};
+/// A job summary.
+pub const SUMMARY: Limit = Limit {
+    bytes: SUMMARY_LIMIT,
+    what: "a job summary may be (1 MiB)",
+};
+
 /// What the review compares and where the rest of it can be found.
 pub struct Context<'a> {
     /// The old side: the merge base's commit id (or whatever `--against` named).
@@ -147,7 +165,7 @@ pub fn footer(ctx: &Context<'_>) -> String {
         .map(|h| format!(" for `{}`", short(h)))
         .unwrap_or_default();
     format!(
-        "<sub>Updated{head} by `cargo xtask pr-comment` on every push; the whole review: {}.</sub>\n",
+        "<sub>Updated{head} by `cargo xtask pr-comment` on every push. The whole review: {}.</sub>\n",
         ctx.full_report
     )
 }
@@ -157,12 +175,11 @@ fn is_boundary(line: &str) -> bool {
     line.starts_with('#') || line.starts_with("- **")
 }
 
-/// `body` + `footer` within `limit` bytes. A body that does not fit is cut before the last
-/// finding or heading that still fits, and a line says how many findings were left out and
-/// where the whole review is (`full_report`). The review's first heading and verdict are never
-/// cut.
-pub fn fit(body: &str, footer: &str, limit: usize, full_report: &str) -> String {
-    if body.len() + footer.len() <= limit {
+/// `body` + `footer` within `limit`. A body that does not fit is cut before the last finding or
+/// heading that still fits, and a line says how many findings were left out and where the whole
+/// review is (`full_report`). The review's first heading and verdict are never cut.
+pub fn fit(body: &str, footer: &str, limit: Limit, full_report: &str) -> String {
+    if body.len() + footer.len() <= limit.bytes {
         return format!("{body}{footer}");
     }
     let mut starts = Vec::new();
@@ -181,8 +198,9 @@ pub fn fit(body: &str, footer: &str, limit: usize, full_report: &str) -> String 
             .filter(|l| l.starts_with("- **"))
             .count();
         format!(
-            "\n> [!WARNING]\n> **The review is cut here:** it is longer than a GitHub comment may be \
-             ({COMMENT_LIMIT} characters); {} not shown. The whole review: {full_report}.\n\n",
+            "\n> [!WARNING]\n> **The review is cut here:** it is longer than {}; {} not \
+             shown. The whole review: {full_report}.\n\n",
+            limit.what,
             plural(left_out, "more finding is", "more findings are")
         )
     };
@@ -191,7 +209,7 @@ pub fn fit(body: &str, footer: &str, limit: usize, full_report: &str) -> String 
         .rev()
         .copied()
         .filter(|&s| s >= floor)
-        .find(|&s| s + notice(s).len() + footer.len() <= limit)
+        .find(|&s| s + notice(s).len() + footer.len() <= limit.bytes)
         .unwrap_or(floor);
     format!("{}{}{footer}", &body[..cut], notice(cut))
 }
@@ -202,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_short_body_is_kept_whole() {
-        assert_eq!(fit("# a\nb\n", "f\n", 100, "x"), "# a\nb\nf\n");
+        assert_eq!(fit("# a\nb\n", "f\n", COMMENT, "x"), "# a\nb\nf\n");
     }
 
     #[test]
@@ -214,7 +232,11 @@ mod tests {
                 i % 10
             ));
         }
-        let out = fit(&body, "footer\n", 600, "the job summary");
+        let small = Limit {
+            bytes: 600,
+            what: "this test allows",
+        };
+        let out = fit(&body, "footer\n", small, "the job summary");
         assert!(out.len() <= 600, "{} bytes", out.len());
         assert!(out.starts_with("## Schema review\n\nverdict\n"));
         assert!(out.ends_with("footer\n"));
