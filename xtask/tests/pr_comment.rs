@@ -252,10 +252,12 @@ fn a_pull_request_that_never_changed_schemas_gets_no_comment() {
 }
 
 #[test]
-fn the_review_is_found_among_120_comments_on_two_pages() {
+fn the_review_is_found_among_120_comments_on_three_pages() {
     let s = breaking();
     let ours = {
         let mut state = s.github.state();
+        // Pages smaller than asked for: the client must follow the Link header, not count.
+        state.max_per_page = 50;
         let mut ours = 0;
         for i in 0..120 {
             if i == 114 {
@@ -288,12 +290,33 @@ fn the_review_is_found_among_120_comments_on_two_pages() {
         gets,
         [
             "/repos/acme/shop/issues/7/comments?per_page=100".to_owned(),
-            format!("/repositories/{REPO_ID}/issues/7/comments?page=2&per_page=100"),
+            format!("/repositories/{REPO_ID}/issues/7/comments?page=2&per_page=50"),
+            format!("/repositories/{REPO_ID}/issues/7/comments?page=3&per_page=50"),
         ]
     );
     assert_eq!(state.count("POST"), 0);
     assert_eq!(state.comments.len(), 120);
     assert!(state.marked(MARKER)[0].body.contains("**EC-D003**"));
+}
+
+#[test]
+fn the_token_is_not_sent_to_a_next_page_outside_the_api() {
+    let s = breaking();
+    {
+        let mut state = s.github.state();
+        state.link_base = Some("http://127.0.0.1:9".into());
+        for i in 0..101 {
+            state.add_comment(&format!("comment {i}"), "alice");
+        }
+    }
+    let o = s.run();
+    assert_eq!(o.code, 8, "{}", o.stderr);
+    assert!(
+        error_line(&o).contains("the next page is outside the API (http://127.0.0.1:9/"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(s.github.state().requests.len(), 1);
 }
 
 #[test]

@@ -56,6 +56,10 @@ pub struct State {
     next_id: u64,
     pub requests: Vec<Recorded>,
     pub faults: VecDeque<Fault>,
+    /// The largest page served, whatever `per_page` asks for (GitHub's is 100).
+    pub max_per_page: u64,
+    /// Where page links point instead of this server (a server linking elsewhere).
+    pub link_base: Option<String>,
 }
 
 impl State {
@@ -105,6 +109,8 @@ impl FakeGithub {
             next_id: 1000,
             requests: Vec::new(),
             faults: VecDeque::new(),
+            max_per_page: 100,
+            link_base: None,
         }));
         let thread = {
             let (server, state, url) = (Arc::clone(&server), Arc::clone(&state), url.clone());
@@ -281,7 +287,9 @@ fn route(state: &mut State, r: &Recorded, base: &str) -> Answer {
             if n.parse::<u64>().ok() != Some(state.number) {
                 return Answer::error(404);
             }
-            let per_page = query(&r.url, "per_page").unwrap_or(30).clamp(1, 100) as usize;
+            let per_page = query(&r.url, "per_page")
+                .unwrap_or(30)
+                .clamp(1, state.max_per_page) as usize;
             let page = query(&r.url, "page").unwrap_or(1).max(1) as usize;
             let pages = state.comments.len().div_ceil(per_page).max(1);
             let items: Vec<Value> = state
@@ -291,6 +299,7 @@ fn route(state: &mut State, r: &Recorded, base: &str) -> Answer {
                 .take(per_page)
                 .map(|c| comment_json(c, state))
                 .collect();
+            let base = state.link_base.as_deref().unwrap_or(base);
             let link_to = |p: usize| {
                 format!(
                     "{base}/repositories/{REPO_ID}/issues/{}/comments?page={p}&per_page={per_page}",
