@@ -19,6 +19,7 @@
 pub mod compare;
 mod engine;
 pub mod finding;
+pub mod junit;
 pub mod lang;
 pub mod render;
 pub mod rules;

@@ -2,7 +2,7 @@
 //! revision (or is NEW.json compatible with OLD.json)?
 //!
 //! ```text
-//! cargo xtask compat --against main [--format text|json|github|sarif|markdown]
+//! cargo xtask compat --against main [--format text|json|github|sarif|markdown|junit]
 //! cargo xtask compat OLD.json NEW.json [--mode backward|forward|full]
 //! ```
 //!
@@ -93,6 +93,8 @@ pub enum Format {
     Sarif,
     /// A Markdown summary (PR comment).
     Markdown,
+    /// JUnit XML: one testcase per event, a failure per breaking finding (CI test reports).
+    Junit,
 }
 
 /// Flags shared by `compat` and `diff`.
@@ -385,6 +387,7 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Github => engine::render::github(report),
         Format::Sarif => engine::render::sarif(report),
         Format::Markdown => engine::render::markdown(report),
+        Format::Junit => engine::junit::junit(report),
     }
 }
 
