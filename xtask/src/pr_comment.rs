@@ -396,7 +396,8 @@ fn prepare(args: &PrCommentArgs, env: &GithubEnv, stderr: &mut String) -> anyhow
             ),
         },
     };
-    let allow = compat::read_allow(&args.common, &root)?;
+    let today = allow::today();
+    let allow = compat::read_allow(&args.common, &root, today)?;
     let allow_file = allow
         .as_ref()
         .map(|a| a.label.clone())
@@ -406,6 +407,7 @@ fn prepare(args: &PrCommentArgs, env: &GithubEnv, stderr: &mut String) -> anyhow
         head: pr.head_sha.as_deref(),
         allow_file: &allow_file,
         full_report: &full_report,
+        today,
     };
     let footer = review::footer(&ctx);
     if loaded.old == loaded.new {
@@ -426,7 +428,7 @@ fn prepare(args: &PrCommentArgs, env: &GithubEnv, stderr: &mut String) -> anyhow
     )
     .map_err(|e| compat::engine_error(e, Some(&loaded.rev)))?;
     if let Some(list) = &allow {
-        for w in list.apply(&mut report.findings, allow::today()) {
+        for w in list.apply(&mut report.findings) {
             stderr.push_str(&format!("{w}\n"));
         }
     }

@@ -49,6 +49,8 @@ pub struct Context<'a> {
     /// Where the whole review is, when the comment has to be cut (Markdown, e.g. a link to the
     /// run's job summary).
     pub full_report: &'a str,
+    /// The day the review is composed: suggested allow-list entries expire relative to it.
+    pub today: time::Date,
 }
 
 fn short(rev: &str) -> &str {
@@ -143,7 +145,10 @@ pub fn review(report: &Report, changelog: &str, ctx: &Context<'_>) -> String {
         )
         .ok();
         out.push_str("```json\n");
-        out.push_str(&allow::suggest(&report.findings));
+        out.push_str(&allow::entries_text(&allow::suggest(
+            &report.findings,
+            ctx.today,
+        )));
         out.push_str("```\n\n");
     }
     out

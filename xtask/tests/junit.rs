@@ -252,7 +252,7 @@ fn an_allowed_break_passes_and_keeps_its_reason() {
         .failing()
         .map(|f| {
             format!(
-                r#"{{ "fingerprint": "{}", "rule": "{}", "event": "shop/{}", "reason": "checkout & billing <already> send it" }}"#,
+                r#"{{ "fingerprint": "{}", "rule": "{}", "event": "shop/{}", "reason": "checkout & billing <already> send it", "expires": "2999-12-31" }}"#,
                 f.fingerprint,
                 f.rule.0,
                 f.event.as_deref().unwrap_or_default()

@@ -631,7 +631,22 @@ fn breaking_review() -> String {
         s.github.state().requests.is_empty(),
         "--dry-run posts nothing"
     );
-    redact_commits(&s.repo, &o.stdout)
+    redact_expiry(&redact_commits(&s.repo, &o.stdout))
+}
+
+/// Suggested entries expire 90 days after the day the review is written.
+fn redact_expiry(text: &str) -> String {
+    const KEY: &str = "\"expires\": \"";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(i + KEY.len());
+        out.push_str(head);
+        out.push_str("<today + 90 days>");
+        rest = tail.get(10..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
