@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use event_contracts_runtime::display_pointer;
+
 use crate::source::Position;
 
 /// A stable diagnostic code. Codes never change meaning; new ones are appended.
@@ -77,11 +79,7 @@ impl fmt::Display for Diagnostic {
             self.position.line,
             self.position.column,
             self.code.as_str(),
-            if self.pointer.is_empty() {
-                "#"
-            } else {
-                &self.pointer
-            },
+            display_pointer(&self.pointer),
             self.message,
             self.hint
         )
@@ -117,5 +115,31 @@ impl fmt::Display for Diagnostics {
             writeln!(f, "{d}")?;
         }
         write!(f, "{} error(s)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Code, Diagnostic};
+    use crate::source::Position;
+
+    #[test]
+    fn a_diagnostic_about_the_whole_document_shows_the_root_pointer_as_rfc_6901_writes_it() {
+        let diagnostic = |pointer: &str| Diagnostic {
+            code: Code::UnsupportedShape,
+            file: "schemas/x/events/e.json".into(),
+            position: Position { line: 1, column: 1 },
+            pointer: pointer.into(),
+            message: "an event schema must be an object".into(),
+            hint: "start the file with `{`".into(),
+        };
+        assert_eq!(
+            diagnostic("").to_string(),
+            "schemas/x/events/e.json:1:1: error[E007] at \"\": an event schema must be an \
+             object\n  hint: start the file with `{`"
+        );
+        assert!(diagnostic("/properties/a")
+            .to_string()
+            .contains(" at /properties/a: "));
     }
 }

@@ -9,6 +9,7 @@ use event_contracts_codegen::catalog::{Catalog, Loc, ID_BASE};
 use event_contracts_codegen::manifest::{Compatibility, Envelope, EventEntry};
 use event_contracts_codegen::model::{Builder, Ty, TypeGraph, TypeKind};
 use event_contracts_codegen::source::SourceFile;
+use event_contracts_runtime::display_pointer;
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use serde_json::{json, Value};
 
@@ -409,10 +410,7 @@ impl<'a> Verifier<'a> {
             let found = Counterexample {
                 message: c,
                 accepted_by: side,
-                rejected_because: format!(
-                    "{}: {message}",
-                    if pointer.is_empty() { "/" } else { pointer }
-                ),
+                rejected_because: format!("{}: {message}", display_pointer(pointer)),
             };
             if all_at_change {
                 return Some(found);
@@ -1151,7 +1149,8 @@ pub fn check_catalogs(
                         message: m,
                         accepted_by: Side::Old,
                         rejected_because: format!(
-                            "/: no event `{name}` in system `{system}` of the new catalog"
+                            "{}: no event `{name}` in system `{system}` of the new catalog",
+                            display_pointer("")
                         ),
                     });
                 }

@@ -6,7 +6,7 @@ use event_contracts_codegen::catalog::{Catalog, Loc};
 use event_contracts_codegen::diag::{Code, Diagnostics};
 use event_contracts_codegen::manifest::KeyStyle;
 use event_contracts_codegen::{check, schema_documents, CheckedSystem};
-use event_contracts_runtime::Validator;
+use event_contracts_runtime::{display_pointer, Validator};
 use serde_json::Value;
 
 use crate::project_root;
@@ -228,7 +228,10 @@ fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
                 Err(v) if !v.0.iter().any(|v| v.pointer == pointer) => diags.push(catalog.diag(
                     Code::Example,
                     &at.join("pointer"),
-                    format!("expected an error at `{pointer}`, the validator reports: {v}"),
+                    format!(
+                        "expected an error at `{}`, the validator reports: {v}",
+                        display_pointer(pointer)
+                    ),
                     "fix the pointer",
                 )),
                 Err(_) => {}
