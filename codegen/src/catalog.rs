@@ -94,30 +94,34 @@ impl Catalog {
             .collect();
         for path in manifests {
             let file = &catalog.files[&path];
-            match serde_json::from_value::<Manifest>(file.value.clone()) {
+            // From the text, not the parsed value: serde then says where it stopped.
+            match serde_json::from_str::<Manifest>(&file.text) {
                 Ok(manifest) => catalog.systems.push(SystemSource {
                     dir: path.trim_end_matches("/manifest.json").to_owned(),
                     manifest_file: path.clone(),
                     manifest,
                 }),
-                Err(e) => diags.push(Diagnostic {
-                    code: Code::Manifest,
-                    file: format!("schemas/{path}"),
-                    position: crate::source::Position {
+                Err(e) => {
+                    let pointer = file.pointer_at(crate::source::Position {
                         line: e.line(),
                         column: e.column(),
-                    },
-                    pointer: String::new(),
-                    message: format!("manifest does not match manifest.schema.json: {e}"),
-                    hint: "see schemas/CONVENTIONS.md for the manifest format".into(),
-                }),
+                    });
+                    diags.push(Diagnostic {
+                        code: Code::Manifest,
+                        file: format!("schemas/{path}"),
+                        position: file.position(&pointer),
+                        pointer,
+                        message: format!("manifest does not match manifest.schema.json: {e}"),
+                        hint: "see schemas/CONVENTIONS.md for the manifest format".into(),
+                    })
+                }
             }
         }
         if catalog.systems.is_empty() && diags.is_empty() {
             diags.push(Diagnostic {
                 code: Code::Manifest,
                 file: "schemas".into(),
-                position: Default::default(),
+                position: crate::source::Position::START,
                 pointer: String::new(),
                 message: "no schemas/<system>/manifest.json found".into(),
                 hint: "run from the workspace root, or add a system manifest".into(),
@@ -146,7 +150,7 @@ impl Catalog {
             .files
             .get(&loc.file)
             .map(|f| f.position(&loc.pointer))
-            .unwrap_or_default();
+            .unwrap_or(crate::source::Position::START);
         Diagnostic {
             code,
             file: format!("schemas/{}", loc.file),
@@ -227,7 +231,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, diags: &mut
             diags.push(Diagnostic {
                 code: Code::Io,
                 file: dir.display().to_string(),
-                position: Default::default(),
+                position: crate::source::Position::START,
                 pointer: String::new(),
                 message: format!("cannot read directory: {e}"),
                 hint: "run from the workspace root (where schemas/ is)".into(),
@@ -253,7 +257,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, diags: &mut
                 Err(e) => diags.push(Diagnostic {
                     code: Code::Io,
                     file: path.display().to_string(),
-                    position: Default::default(),
+                    position: crate::source::Position::START,
                     pointer: String::new(),
                     message: format!("cannot read: {e}"),
                     hint: "check the file's permissions and encoding (UTF-8)".into(),

@@ -34,7 +34,14 @@ pub enum Code {
     Convention,
     /// E012: an unknown event or channel was named.
     UnknownEvent,
-    /// E020: the manifest's envelope roles do not fit the envelope schema, or a required
+    /// E013: `$ref`s (or `allOf`/`oneOf`/`not` parts) lead back to the schema they start from
+    /// with no property or array item in between: a schema defined as itself.
+    RefCycle,
+    /// E014: schemas nest deeper than the generator follows.
+    TooDeep,
+    /// E015: a `title` or system name that cannot be a Rust name.
+    InvalidName,
+    /// E016: the manifest's envelope roles do not fit the envelope schema, or a required
     /// envelope property plays no role.
     EnvelopeRole,
 }
@@ -54,7 +61,10 @@ impl Code {
             Code::Example => "E010",
             Code::Convention => "E011",
             Code::UnknownEvent => "E012",
-            Code::EnvelopeRole => "E020",
+            Code::RefCycle => "E013",
+            Code::TooDeep => "E014",
+            Code::InvalidName => "E015",
+            Code::EnvelopeRole => "E016",
         }
     }
 }

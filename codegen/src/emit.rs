@@ -1,6 +1,8 @@
 //! The typed model to Rust tokens: the emit step. Nothing here can fail; every decision that
 //! could was made (and diagnosed) in `model`.
 
+use std::collections::{HashMap, HashSet};
+
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -13,14 +15,20 @@ fn rt() -> TokenStream {
     RT.parse().expect("a path")
 }
 
-/// A Rust identifier for a wire name: snake_case fields, UpperCamelCase types and variants,
-/// raw identifiers for keywords.
+/// A Rust identifier for a name already in the right case: snake_case fields, UpperCamelCase
+/// types and variants, raw identifiers for keywords. Never fails: a character no identifier
+/// may hold becomes `_`.
 pub fn ident(name: &str) -> Ident {
-    let clean = if name.starts_with(|c: char| c.is_ascii_digit()) || name.is_empty() {
-        format!("_{name}")
-    } else {
-        name.to_owned()
-    };
+    let mut clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
+        clean.insert(0, '_');
+    }
+    if clean == "_" {
+        clean.push('_');
+    }
     match clean.as_str() {
         "self" | "Self" | "super" | "crate" => format_ident!("{}_", clean),
         s if syn::parse_str::<Ident>(s).is_err() => Ident::new_raw(s, Span::call_site()),
@@ -29,39 +37,110 @@ pub fn ident(name: &str) -> Ident {
 }
 
 /// Identifiers from base names, made unique by a numbered suffix (`sep` before the number).
-fn unique_idents(bases: impl Iterator<Item = String>, sep: &str) -> Vec<Ident> {
-    let mut used: Vec<String> = Vec::new();
+/// Uniqueness is decided on the final identifiers (`self` and `self_` both become `self_`);
+/// `taken` are identifiers the caller uses beside these. Linear in the number of names.
+fn unique_idents(bases: impl Iterator<Item = String>, sep: &str, taken: &[&str]) -> Vec<Ident> {
+    let mut used: HashSet<String> = taken.iter().map(|t| (*t).to_owned()).collect();
+    // The next number to try per base: lower ones are already taken.
+    let mut next: HashMap<String, usize> = HashMap::new();
     bases
         .map(|base| {
-            let mut name = base.clone();
-            let mut n = 2;
-            while used.contains(&name) {
-                name = format!("{base}{sep}{n}");
-                n += 1;
+            let mut id = ident(&base);
+            if used.insert(id.to_string()) {
+                return id;
             }
-            used.push(name.clone());
-            ident(&name)
+            // `self_` + `_2` would be `self__2`, which is not snake_case.
+            let stem = if sep == "_" {
+                base.trim_end_matches('_')
+            } else {
+                &base
+            };
+            let n = next.entry(base.clone()).or_insert(2);
+            loop {
+                id = ident(&format!("{stem}{sep}{n}"));
+                *n += 1;
+                if used.insert(id.to_string()) {
+                    return id;
+                }
+            }
         })
         .collect()
 }
 
+/// `name` in ASCII: every other letter or digit spelled as its code point (`größe` becomes
+/// `gr_uf6_udf_e` in snake_case, `GrUF6UDFe` in UpperCamelCase), so distinct names stay
+/// distinct and no identifier trips the confusable-character lints.
+fn ascii_name(name: &str, snake: bool) -> String {
+    if name.is_ascii() {
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else if c.is_alphanumeric() && snake {
+            out.push_str(&format!("_u{:x}_", c as u32));
+        } else if c.is_alphanumeric() {
+            out.push_str(&format!("U{:X}", c as u32));
+        }
+    }
+    if snake {
+        // Keep one underscore between words, none at the ends (snake_case lint).
+        let mut collapsed = String::with_capacity(out.len());
+        for c in out.chars() {
+            if !(c == '_' && (collapsed.is_empty() || collapsed.ends_with('_'))) {
+                collapsed.push(c);
+            }
+        }
+        collapsed.trim_end_matches('_').to_owned()
+    } else {
+        out
+    }
+}
+
+fn field_bases(fields: &[Field]) -> impl Iterator<Item = String> + '_ {
+    fields
+        .iter()
+        .map(|f| match ascii_name(&f.wire.to_snake_case(), true) {
+            s if s.is_empty() => "field".to_owned(),
+            s => s,
+        })
+}
+
 /// Field identifiers, unique within the struct (a second `ID` beside `id` becomes `id_2`).
 pub fn field_idents(fields: &[Field]) -> Vec<Ident> {
-    let bases = fields.iter().map(|f| match f.wire.to_snake_case() {
-        s if s.is_empty() => "field".to_owned(),
-        s => s,
-    });
-    unique_idents(bases, "_")
+    unique_idents(field_bases(fields), "_", &[])
+}
+
+/// The field identifiers and, after them, the one of the map that keeps undeclared
+/// properties (`additional_properties`, unless a declared property took that name).
+fn field_idents_with_additional(fields: &[Field]) -> (Vec<Ident>, Ident) {
+    let mut idents = unique_idents(
+        field_bases(fields).chain(["additional_properties".to_owned()]),
+        "_",
+        &[],
+    );
+    let additional = idents
+        .pop()
+        .unwrap_or_else(|| format_ident!("additional_properties"));
+    (idents, additional)
+}
+
+fn variant_bases(values: &[String]) -> impl Iterator<Item = String> + '_ {
+    values
+        .iter()
+        .map(|v| match ascii_name(&v.to_upper_camel_case(), false) {
+            s if s.is_empty() => "Empty".to_owned(),
+            s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("V{s}"),
+            // `Self_` would not be UpperCamelCase.
+            s if s == "Self" => "SelfValue".to_owned(),
+            s => s,
+        })
 }
 
 /// Variant identifiers for enum values, unique within the enum.
 pub fn variant_idents(values: &[String]) -> Vec<Ident> {
-    let bases = values.iter().map(|v| match v.to_upper_camel_case() {
-        s if s.is_empty() => "Empty".to_owned(),
-        s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("V{s}"),
-        s => s,
-    });
-    unique_idents(bases, "")
+    unique_idents(variant_bases(values), "", &[])
 }
 
 fn docs(text: &str) -> TokenStream {
@@ -136,12 +215,13 @@ impl<'g> Emitter<'g> {
                 unique,
             } => {
                 let mut conds = Vec::new();
-                if let Some(n) = min_items {
-                    let n = *n as usize;
+                // A bound every length meets is no check (and rustc denies the comparison).
+                if let Some(n) = min_items.filter(|n| *n > 0) {
+                    let n = n as usize;
                     conds.push(quote!(#expr.len() >= #n));
                 }
-                if let Some(n) = max_items {
-                    let n = *n as usize;
+                if let Some(n) = max_items.filter(|n| *n < u64::MAX) {
+                    let n = n as usize;
                     conds.push(quote!(#expr.len() <= #n));
                 }
                 if *unique {
@@ -191,8 +271,8 @@ impl<'g> Emitter<'g> {
                 max_items,
                 unique,
             } => {
-                min_items.is_some()
-                    || max_items.is_some()
+                min_items.is_some_and(|n| n > 0)
+                    || max_items.is_some_and(|n| n < u64::MAX)
                     || *unique
                     || self.ty_has_checks(item, seen)
             }
@@ -216,7 +296,7 @@ impl<'g> Emitter<'g> {
                 additional,
             } => {
                 let additional = *additional;
-                let idents = field_idents(fields);
+                let (idents, additional_id) = field_idents_with_additional(fields);
                 let deny = closed.then(|| quote!(#[serde(deny_unknown_fields)]));
                 let generic = payload.as_ref().map(|_| quote!(<D = ::serde_json::Value>));
                 let params = payload.as_ref().map(|_| quote!(<D>));
@@ -330,7 +410,7 @@ impl<'g> Emitter<'g> {
                         .expect("payload field exists")];
                     let mut others: Vec<_> = idents.iter().filter(|i| *i != pid).cloned().collect();
                     if additional {
-                        others.push(format_ident!("additional_properties"));
+                        others.push(additional_id.clone());
                     }
                     quote! {
                         impl<D> #name<D> {
@@ -357,9 +437,9 @@ impl<'g> Emitter<'g> {
                     field_items.push(quote! {
                         /// Properties the schema does not declare, kept so a relay loses nothing.
                         #[serde(flatten)]
-                        pub additional_properties: #map,
+                        pub #additional_id: #map,
                     });
-                    shadow_fields.push(quote!(#[serde(flatten)] additional_properties: #map,));
+                    shadow_fields.push(quote!(#[serde(flatten)] #additional_id: #map,));
                 }
                 quote! {
                     #doc
@@ -431,7 +511,13 @@ impl<'g> Emitter<'g> {
                 fallback,
             } => {
                 let values: Vec<String> = variants.iter().map(|(v, _)| v.clone()).collect();
-                let idents = variant_idents(&values);
+                let mut idents = unique_idents(
+                    variant_bases(&values).chain(fallback.map(|_| "Other".to_owned())),
+                    "",
+                    &[],
+                );
+                // The fallback's variant, named `Other` unless a listed tag took that name.
+                let other = fallback.and_then(|_| idents.pop());
                 let tys: Vec<_> = variants
                     .iter()
                     .map(|(_, id)| ident(&self.graph.types[*id].name))
@@ -447,6 +533,7 @@ impl<'g> Emitter<'g> {
                     Some(fid) => {
                         let fdef = &self.graph.types[*fid];
                         let fty = ident(&fdef.name);
+                        let other = other.clone().unwrap_or_else(|| format_ident!("Other"));
                         let TypeKind::Struct { fields, .. } = &fdef.kind else {
                             unreachable!("fallback branches are structs")
                         };
@@ -461,13 +548,13 @@ impl<'g> Emitter<'g> {
                             Some(quote! {
                                 /// A tag value the catalog does not list, kept whole.
                                 #[serde(untagged)]
-                                Other(#fty),
+                                #other(#fty),
                             }),
-                            Some(quote!(Self::Other(v) => v.#tag_id.as_str(),)),
+                            Some(quote!(Self::#other(v) => v.#tag_id.as_str(),)),
                             // serde tries the untagged variant after a listed one fails to decode:
                             // a listed tag here means the listed schema was broken.
                             Some(
-                                quote!(Self::Other(v) => !matches!(v.#tag_id.as_str(), #(#values)|*) #inner,),
+                                quote!(Self::#other(v) => !matches!(v.#tag_id.as_str(), #(#values)|*) #inner,),
                             ),
                         )
                     }
@@ -515,21 +602,32 @@ impl<'g> Emitter<'g> {
         }
     }
 
+    /// The Rust type of a field's value, boxed when the field closes a by-value cycle (the
+    /// `Box` goes inside the `Option` of a nullable value).
+    fn value_ty(&self, ty: &Ty, boxed: bool) -> TokenStream {
+        let t = self.rust_ty(ty);
+        if boxed {
+            quote!(::std::boxed::Box<#t>)
+        } else {
+            t
+        }
+    }
+
     /// The field's Rust type and the serde attribute that makes `null`/absence match the schema.
     fn field_ty(&self, f: &Field) -> (TokenStream, TokenStream) {
         let de = |name: &str| format!("{RT}::de::{name}");
         match (&f.ty, f.required) {
             (Ty::Nullable(inner), true) => {
-                let inner = self.rust_ty(inner);
+                let inner = self.value_ty(inner, f.boxed);
                 let with = de("nullable");
                 (
                     quote!(::std::option::Option<#inner>),
                     quote!(#[serde(deserialize_with = #with)]),
                 )
             }
-            (ty, true) => (self.rust_ty(ty), quote!()),
+            (ty, true) => (self.value_ty(ty, f.boxed), quote!()),
             (Ty::Nullable(inner), false) => {
-                let inner = self.rust_ty(inner);
+                let inner = self.value_ty(inner, f.boxed);
                 let with = de("present_nullable");
                 (
                     quote!(::std::option::Option<::std::option::Option<#inner>>),
@@ -537,7 +635,7 @@ impl<'g> Emitter<'g> {
                 )
             }
             (ty, false) => {
-                let ty = self.rust_ty(ty);
+                let ty = self.value_ty(ty, f.boxed);
                 let with = de("present");
                 (
                     quote!(::std::option::Option<#ty>),
@@ -608,18 +706,21 @@ fn num_check(c: &NumChecks, v: TokenStream, finite: bool) -> Option<TokenStream>
 }
 
 fn str_check(c: &StrChecks, s: TokenStream) -> Option<TokenStream> {
-    if c.is_empty() {
+    // A bound every length meets is no check (and rustc denies the comparison).
+    let min_length = c.min_length.filter(|n| *n > 0);
+    let max_length = c.max_length.filter(|n| *n < u64::MAX);
+    if min_length.is_none() && max_length.is_none() && c.patterns.is_empty() {
         return None;
     }
     let rt = rt();
     let mut conds = Vec::new();
-    if c.min_length.is_some() || c.max_length.is_some() {
+    if min_length.is_some() || max_length.is_some() {
         let mut len_conds = Vec::new();
-        if let Some(n) = c.min_length {
+        if let Some(n) = min_length {
             let n = n as usize;
             len_conds.push(quote!(n >= #n));
         }
-        if let Some(n) = c.max_length {
+        if let Some(n) = max_length {
             let n = n as usize;
             len_conds.push(quote!(n <= #n));
         }

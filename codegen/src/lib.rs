@@ -12,6 +12,7 @@
 //! ```
 
 pub mod catalog;
+mod cycles;
 pub mod diag;
 mod emit;
 mod envelope;
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use event_contracts_runtime::Documents;
-use heck::ToUpperCamelCase;
+use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::TokenStream;
 use quote::quote;
 use serde_json::Value;
@@ -84,11 +85,53 @@ pub struct CheckedSystem<'c> {
 
 /// Checks the whole catalog: ids, references, keywords, types, schema compilation.
 pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
+    on_big_stack(|| check_here(catalog))
+}
+
+/// Stack for checking and emitting: building a type recurses a few frames per nesting level,
+/// and a catalog nested up to [`model::MAX_NESTING`] levels must not exhaust a caller's small
+/// stack (test threads get 2 MiB). Only the pages used are ever committed.
+const STACK_BYTES: usize = 256 << 20;
+
+/// Runs `f` on a thread with a [`STACK_BYTES`] stack (on this thread if none can be started).
+fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let task = std::sync::Mutex::new(Some(f));
+    let run = || task.lock().ok().and_then(|mut f| f.take()).map(|f| f());
+    let result = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("codegen".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, run);
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => None,
+        }
+    });
+    match result {
+        Some(out) => out,
+        None => run().expect("the task runs once: here, when no thread could take it"),
+    }
+}
+
+fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
     let mut diags = Diagnostics::default();
     check_ids(catalog, &mut diags);
+    check_manifests(catalog, &mut diags);
+    let before = diags.0.len();
+    cycles::check(catalog, &mut diags);
+    if diags.0.len() > before {
+        // A schema defined as itself has no type, and validating it never ends: nothing
+        // below could say more than "fix that first".
+        return Err(diags.sorted());
+    }
     let mut systems = Vec::new();
     for sys in &catalog.systems {
         let mut b = Builder::new(catalog);
+        for (name, what) in module_items(&sys.manifest.system) {
+            b.reserve(&name, what);
+        }
         let manifest_loc = Loc::new(sys.manifest_file.clone(), "");
         let system_file = |rel: &str| format!("{}/{}", sys.dir, rel);
         let envelope = match &sys.manifest.envelope {
@@ -178,6 +221,8 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
                 "keep one fallback per system",
             ));
         }
+        check_handler_methods(catalog, sys, &b.graph, &events, &mut diags);
+        b.graph.box_recursive_fields();
         diags.0.extend(b.diags.0);
         systems.push(CheckedSystem {
             source: sys,
@@ -194,6 +239,142 @@ pub fn check(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> {
         Ok(systems)
     } else {
         Err(diags.sorted())
+    }
+}
+
+/// The names a system module defines besides its types (here and in `transport`), with what
+/// they are; plus the prelude names generated code uses unqualified. A type may not take one.
+fn module_items(system: &str) -> Vec<(String, &'static str)> {
+    let mut items: Vec<(String, &'static str)> = vec![
+        (
+            format!("{}Event", system.to_upper_camel_case()),
+            "the system's event enum",
+        ),
+        ("EVENTS".into(), "the static list of events"),
+        ("Message".into(), "the envelope's message type"),
+        ("decode_message".into(), "the message decoding function"),
+        ("encode_message".into(), "the message encoding function"),
+        (
+            "envelope_validator".into(),
+            "the envelope validator function",
+        ),
+        ("System".into(), "the transport marker type"),
+        (
+            "CONSUMER_GROUPS".into(),
+            "the static list of consumer groups",
+        ),
+        ("Handler".into(), "the handler trait"),
+        ("Dispatch".into(), "the handler adapter"),
+    ];
+    for prelude in [
+        "Option", "Some", "None", "Ok", "Err", "Send", "Sync", "FnOnce",
+    ] {
+        items.push((prelude.into(), "a prelude item generated code uses"));
+    }
+    items
+}
+
+/// Names of the generated crate's root that a system module may not take.
+const ROOT_ITEMS: &[&str] = &["lib", "schemas", "runtime", "systems"];
+
+/// What the manifests say on their own: system names that are module names, once each; each
+/// event's name and schema file once per system.
+fn check_manifests(catalog: &Catalog, diags: &mut Diagnostics) {
+    let mut systems: HashMap<&str, &str> = HashMap::new();
+    for sys in &catalog.systems {
+        let at = Loc::new(sys.manifest_file.clone(), "/system");
+        let name = sys.manifest.system.as_str();
+        let is_module = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !name.contains("__")
+            && !name.ends_with('_')
+            && syn::parse_str::<syn::Ident>(name).is_ok();
+        if !is_module || ROOT_ITEMS.contains(&name) {
+            diags.push(catalog.diag(
+                Code::InvalidName,
+                &at,
+                format!("system `{name}` cannot name a module of the generated crate"),
+                format!(
+                    "use a snake_case name that is not a Rust keyword nor one of {}",
+                    ROOT_ITEMS.join(", ")
+                ),
+            ));
+        }
+        if let Some(first) = systems.insert(name, &sys.manifest_file) {
+            diags.push(catalog.diag(
+                Code::Manifest,
+                &at,
+                format!("system `{name}` is also declared by schemas/{first}"),
+                "give each system its own name: it is a module of the generated crate",
+            ));
+        }
+        let events = Loc::new(sys.manifest_file.clone(), "/events");
+        let mut files: HashMap<&str, usize> = HashMap::new();
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, ev) in sys.manifest.events.iter().enumerate() {
+            let at = events.join(&i.to_string());
+            if let Some(first) = files.insert(ev.schema.as_str(), i) {
+                files.insert(ev.schema.as_str(), first);
+                diags.push(catalog.diag(
+                    Code::Manifest,
+                    &at.join("schema"),
+                    format!(
+                        "event `{}` names the schema file `{}` of event `{}` (events/{first})",
+                        ev.name, ev.schema, sys.manifest.events[first].name
+                    ),
+                    "give each event its own schema file; to share a shape, `$ref` a definition from both",
+                ));
+            }
+            // The fallback's name is never matched on the wire.
+            if ev.fallback {
+                continue;
+            }
+            if let Some(first) = names.insert(ev.name.as_str(), i) {
+                names.insert(ev.name.as_str(), first);
+                diags.push(catalog.diag(
+                    Code::Manifest,
+                    &at.join("name"),
+                    format!("event name `{}` is also used by events/{first}", ev.name),
+                    "an event's name identifies it on the wire: make each one unique",
+                ));
+            }
+        }
+    }
+}
+
+/// One `Handler` method per event, named after its type in snake_case: two types whose names
+/// differ only in case (`HTTPServer`, `HttpServer`) would give one method twice.
+fn check_handler_methods(
+    catalog: &Catalog,
+    sys: &SystemSource,
+    graph: &TypeGraph,
+    events: &[usize],
+    diags: &mut Diagnostics,
+) {
+    let mut methods: HashMap<String, usize> = HashMap::new();
+    for &id in events {
+        let def = &graph.types[id];
+        let method = ident(&def.name.to_snake_case()).to_string();
+        match methods.get(&method) {
+            None => {
+                methods.insert(method, id);
+            }
+            Some(&first) if first == id => {}
+            Some(&first) => diags.push(catalog.diag(
+                Code::NameCollision,
+                &match catalog.value(&def.loc).and_then(|v| v.get("title")) {
+                    Some(_) => def.loc.join("title"),
+                    None => def.loc.clone(),
+                },
+                format!(
+                    "events `{}` and `{}` would both be handled by `Handler::{method}` in system `{}`",
+                    graph.types[first].name, def.name, sys.manifest.system
+                ),
+                "give one of them a `title` that differs in more than letter case",
+            )),
+        }
     }
 }
 
@@ -272,7 +453,11 @@ pub fn generate_catalog(
     catalog: &Catalog,
     command: &str,
 ) -> Result<Vec<GeneratedFile>, Diagnostics> {
-    let systems = check(catalog)?;
+    on_big_stack(|| generate_here(catalog, command))
+}
+
+fn generate_here(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>, Diagnostics> {
+    let systems = check_here(catalog)?;
     let header = format!("// @generated by `{command}` from schemas/. Do not edit: change the schemas and run `{command}`.\n\n");
     let mut files = Vec::new();
     let mut mods = Vec::new();
@@ -306,6 +491,10 @@ pub fn generate_catalog(
         ),
     });
     let mod_idents: Vec<_> = mods.iter().map(|m| ident(m)).collect();
+    let recursion_limit = recursion_limit(&systems).map(|n| {
+        let n = n.to_string();
+        quote!(#![recursion_limit = #n])
+    });
     let mod_docs: Vec<String> = systems
         .iter()
         .map(|s| {
@@ -331,6 +520,7 @@ pub fn generate_catalog(
                 //! envelope generic over its payload with `decode_message`/`encode_message`.
                 #![deny(warnings)]
                 #![forbid(unsafe_code)]
+                #recursion_limit
                 pub use ::event_contracts_runtime as runtime;
                 pub use ::event_contracts_runtime::{Channel, DateTime, DecodeError, EncodeError, Event, EventInfo, Validate, Violation, Violations};
                 mod schemas;
@@ -347,6 +537,20 @@ pub fn generate_catalog(
     });
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// rustc follows types within types when it proves `Send` or drop order, and gives up past
+/// 128 steps (a few per level: the type, an `Option` or `Vec` around it). A catalog nesting
+/// deeper than rustc's default allows gets a limit that fits.
+fn recursion_limit(systems: &[CheckedSystem<'_>]) -> Option<usize> {
+    const STEPS_PER_LEVEL: usize = 8;
+    const DEFAULT_LIMIT: usize = 128;
+    let depth = systems
+        .iter()
+        .map(|s| s.graph.nesting_depth())
+        .max()
+        .unwrap_or(0);
+    (depth * STEPS_PER_LEVEL > DEFAULT_LIMIT).then(|| (depth * STEPS_PER_LEVEL).next_power_of_two())
 }
 
 fn format(tokens: TokenStream) -> String {

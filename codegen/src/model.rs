@@ -140,6 +140,9 @@ pub struct Field {
     pub deprecated: bool,
     /// `x-renamed-from`: the property's earlier wire name, accepted as a serde alias.
     pub renamed_from: Option<String>,
+    /// The field holds a type that holds this struct again with no `Vec` or map in between:
+    /// it is boxed, or the struct would have infinite size.
+    pub boxed: bool,
 }
 
 /// Presence constraints the validator-only keywords impose on optional fields (by field index).
@@ -231,6 +234,92 @@ impl TypeGraph {
         }
     }
 
+    /// Boxes every struct field through which the struct contains itself by value (directly,
+    /// through an `Option` or through other structs and unions), so every type has a finite
+    /// size. Recursion through a `Vec` or a map needs no box.
+    pub fn box_recursive_fields(&mut self) {
+        let edges: Vec<Vec<usize>> = (0..self.types.len())
+            .map(|id| self.by_value_edges(id))
+            .collect();
+        let (component, _) = components(&edges);
+        for (id, def) in self.types.iter_mut().enumerate() {
+            if let TypeKind::Struct { fields, .. } = &mut def.kind {
+                for f in fields {
+                    if by_value(&f.ty).is_some_and(|t| component[t] == component[id]) {
+                        f.boxed = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The types each type holds by value (not behind a `Vec` or a map).
+    fn by_value_edges(&self, id: usize) -> Vec<usize> {
+        match &self.types[id].kind {
+            TypeKind::Struct { fields, .. } => {
+                fields.iter().filter_map(|f| by_value(&f.ty)).collect()
+            }
+            TypeKind::Newtype(t) => by_value(t).into_iter().collect(),
+            TypeKind::Tagged {
+                variants, fallback, ..
+            } => variants.iter().map(|(_, v)| *v).chain(*fallback).collect(),
+            TypeKind::StrEnum { .. } => Vec::new(),
+        }
+    }
+
+    /// The types each type mentions anywhere in its fields, items, values or variants.
+    fn contained_edges(&self, id: usize) -> Vec<usize> {
+        fn named(ty: &Ty, out: &mut Vec<usize>) {
+            match ty {
+                Ty::Named(id) => out.push(*id),
+                Ty::Array { item, .. } => named(item, out),
+                Ty::Map { value } => named(value, out),
+                Ty::Nullable(inner) => named(inner, out),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        match &self.types[id].kind {
+            TypeKind::Struct { fields, .. } => fields.iter().for_each(|f| named(&f.ty, &mut out)),
+            TypeKind::Newtype(t) => named(t, &mut out),
+            TypeKind::Tagged {
+                variants, fallback, ..
+            } => out.extend(variants.iter().map(|(_, v)| *v).chain(*fallback)),
+            TypeKind::StrEnum { .. } => {}
+        }
+        out
+    }
+
+    /// How many types deep the longest chain of types inside types goes (a recursive group
+    /// counts once per member): what rustc's trait solver walks to prove `Send` or drop order.
+    pub fn nesting_depth(&self) -> usize {
+        let edges: Vec<Vec<usize>> = (0..self.types.len())
+            .map(|id| self.contained_edges(id))
+            .collect();
+        let (component, count) = components(&edges);
+        let mut size = vec![0; count];
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for (id, &c) in component.iter().enumerate() {
+            size[c] += 1;
+            members[c].push(id);
+        }
+        // Tarjan numbers a component after every component it reaches: lower numbers first.
+        let mut depth = vec![0; count];
+        for c in 0..count {
+            let below = members[c]
+                .iter()
+                .flat_map(|&id| &edges[id])
+                .map(|&t| component[t])
+                .filter(|&d| d != c)
+                .map(|d| depth[d])
+                .max()
+                .unwrap_or(0);
+            depth[c] = size[c] + below;
+        }
+        depth.into_iter().max().unwrap_or(0)
+    }
+
+    /// Whether `ty` (or anything it contains) needs the schema validator.
     /// Whether `ty` (or anything it contains) needs the schema validator.
     pub fn needs_schema(&self, ty: &Ty) -> bool {
         let mut seen = BTreeSet::new();
@@ -392,8 +481,30 @@ struct ObjSpec {
     dependent: Vec<(String, Vec<String>)>,
     conditionals: Vec<Conditional>,
     needs_schema: bool,
-    title: Option<String>,
+    title: Option<(String, Loc)>,
     doc: Option<String>,
+}
+
+/// How deep schemas may nest (types within types, `$ref` hops included) before the generator
+/// refuses them rather than exhausting its stack.
+pub const MAX_NESTING: usize = 1000;
+
+/// Where a type's name comes from.
+#[derive(Clone, Debug)]
+enum Naming {
+    /// The author's `title` (written at this location): a clash is the author's to resolve.
+    Titled(Loc),
+    /// Made up by the generator from the parent's name and a property or tag value: a clash
+    /// gets a number.
+    Derived,
+}
+
+/// What else a name in the system module may stand for.
+#[derive(Clone, Copy, Debug)]
+enum Taken {
+    Type(usize),
+    /// An item the generator emits itself (`what` says which).
+    Reserved(&'static str),
 }
 
 /// Builds the type graph of one system.
@@ -402,7 +513,22 @@ pub struct Builder<'c> {
     pub diags: Diagnostics,
     pub graph: TypeGraph,
     memo: HashMap<(Loc, Option<String>), usize>,
-    names: HashMap<String, usize>,
+    names: HashMap<String, Taken>,
+    /// Schemas whose type is being built, with the name first asked for them and how many
+    /// times each is being built (a struct holding itself is built again inside).
+    active: HashMap<Loc, (String, usize)>,
+    nesting: usize,
+    /// Consecutive `$ref` targets followed from one schema that holds only a `$ref`: they all
+    /// describe the same value, so meeting one again is a cycle with no type in between.
+    ref_chain: Vec<Loc>,
+    /// Newtypes named for schemas that contain themselves with no struct, enum or union in
+    /// between (an array of itself), by the schema's location.
+    placeholders: HashMap<Loc, usize>,
+    /// `$ref`/`allOf` parts being gathered into one object, outermost first.
+    gathering: Vec<Loc>,
+    too_deep: bool,
+    /// The next number to try for each made-up name that clashed.
+    next_suffix: HashMap<String, usize>,
     /// Wire name of the payload field, when building an envelope.
     payload_field: Option<(Loc, String)>,
     /// Validator-only keywords met on non-object schemas so far; a struct whose fields raise
@@ -414,16 +540,33 @@ pub struct Builder<'c> {
 
 impl<'c> Builder<'c> {
     pub fn new(cat: &'c Catalog) -> Self {
-        Self {
+        let mut b = Self {
             cat,
             diags: Diagnostics::default(),
             graph: TypeGraph::default(),
             memo: HashMap::new(),
             names: HashMap::new(),
+            active: HashMap::new(),
+            nesting: 0,
+            ref_chain: Vec::new(),
+            placeholders: HashMap::new(),
+            gathering: Vec::new(),
+            too_deep: false,
+            next_suffix: HashMap::new(),
             payload_field: None,
             validator_only_hits: 0,
             exempt: None,
-        }
+        };
+        b.reserve("Self", "the `Self` keyword");
+        b
+    }
+
+    /// Keeps `name` for an item the generator emits beside the types (`what` names it in a
+    /// diagnostic): a type titled so is refused, a made-up one gets a number.
+    pub fn reserve(&mut self, name: &str, what: &'static str) {
+        self.names
+            .entry(name.to_owned())
+            .or_insert(Taken::Reserved(what));
     }
 
     fn err(&mut self, code: Code, loc: &Loc, message: impl Into<String>, hint: impl Into<String>) {
@@ -438,13 +581,69 @@ impl<'c> Builder<'c> {
     /// The event's own type: a named type defined at `loc`, wrapping non-object roots.
     pub fn root(&mut self, loc: &Loc, name: &str) -> usize {
         let ty = self.ty(loc, name);
-        if let Ty::Named(id) = ty {
-            if self.graph.types[id].loc == *loc {
-                return id;
+        match &ty {
+            Ty::Named(id) if self.graph.types[*id].loc == *loc => return *id,
+            // The event's schema is a `$ref` to an untitled type, which was named after the
+            // event: the event's newtype keeps the name.
+            Ty::Named(id)
+                if self.graph.types[*id].name == name
+                    && matches!(
+                        self.naming_of(&self.graph.types[*id].loc, name),
+                        Naming::Derived
+                    ) =>
+            {
+                self.rename(*id, &format!("{name}Inner"));
             }
+            // A nullable object: the event is the `Option`, so the struct takes another name.
+            Ty::Nullable(inner) => {
+                if let Ty::Named(id) = **inner {
+                    if self.graph.types[id].loc == *loc && self.graph.types[id].name == name {
+                        self.rename(id, &format!("{name}Object"));
+                    }
+                }
+            }
+            _ => {}
         }
         let doc = self.doc_of(loc);
-        self.define(loc, name.to_owned(), doc, TypeKind::Newtype(ty), false)
+        let naming = match self.title_at(loc) {
+            Some((title, at)) if title == name => Naming::Titled(at),
+            _ => Naming::Derived,
+        };
+        self.define(
+            loc,
+            name.to_owned(),
+            naming,
+            doc,
+            TypeKind::Newtype(ty),
+            false,
+        )
+    }
+
+    /// How a type at `loc` asked to be called `name` is named: by its title, or made up.
+    fn naming_of(&self, loc: &Loc, name: &str) -> Naming {
+        match self.title_at(loc) {
+            Some((title, at)) if title == name => Naming::Titled(at),
+            _ => Naming::Derived,
+        }
+    }
+
+    /// The `title` written at `loc`, with its location.
+    fn title_at(&self, loc: &Loc) -> Option<(String, Loc)> {
+        let title = self.cat.value(loc)?.get("title")?.as_str()?;
+        Some((title.to_owned(), loc.join("title")))
+    }
+
+    /// Gives type `id` a made-up name instead of its own.
+    fn rename(&mut self, id: usize, name: &str) {
+        let old = std::mem::take(&mut self.graph.types[id].name);
+        if matches!(self.names.get(&old), Some(Taken::Type(t)) if *t == id) {
+            self.names.remove(&old);
+            self.names.remove(&format!("{old}Shadow"));
+        }
+        let loc = self.graph.types[id].loc.clone();
+        let kind_has_shadow = has_shadow(&self.graph.types[id].kind);
+        self.graph.types[id].name =
+            self.claim_name(id, name, &Naming::Derived, &loc, kind_has_shadow);
     }
 
     /// The envelope: a struct whose `payload_field` becomes the generic payload.
@@ -480,39 +679,117 @@ impl<'c> Builder<'c> {
         &mut self,
         loc: &Loc,
         name: String,
+        naming: Naming,
         doc: String,
         kind: TypeKind,
         needs_schema: bool,
     ) -> usize {
         let id = self.graph.types.len();
+        let shadow = has_shadow(&kind);
         self.graph.types.push(TypeDef {
-            name: name.clone(),
+            name: String::new(),
             doc,
             loc: loc.clone(),
             kind,
             needs_schema,
         });
-        self.claim_name(id, &name, loc);
+        self.graph.types[id].name = self.claim_name(id, &name, &naming, loc, shadow);
         id
     }
 
-    fn claim_name(&mut self, id: usize, name: &str, loc: &Loc) {
-        if let Some(&other) = self.names.get(name) {
-            if other != id {
-                let first = self.graph.types[other].loc.clone();
-                self.err(
-                    Code::NameCollision,
-                    loc,
-                    format!(
-                        "two types are named `{name}` (the other is schemas/{}#{})",
-                        first.file, first.pointer
-                    ),
-                    "give one of them a distinct `title`",
-                );
+    /// The name type `id` gets: a title as written (diagnosed when it cannot be a Rust type
+    /// name or is taken), a made-up name made valid and unique. Structs and unions also take
+    /// `<name>Shadow`, their decoding shadow.
+    fn claim_name(
+        &mut self,
+        id: usize,
+        name: &str,
+        naming: &Naming,
+        loc: &Loc,
+        shadow: bool,
+    ) -> String {
+        let name = match naming {
+            Naming::Titled(at) => {
+                if !is_type_name(name) {
+                    self.err(
+                        Code::InvalidName,
+                        at,
+                        format!("title `{name}` is not a Rust type name"),
+                        "a title names the generated type: write it in PascalCase, ASCII letters and digits (e.g. `CaptureAlive`)",
+                    );
+                    return self.unique_name(&type_name(name), id, shadow);
+                }
+                name.to_owned()
             }
-        } else {
-            self.names.insert(name.to_owned(), id);
+            Naming::Derived => return self.unique_name(&type_name(name), id, shadow),
+        };
+        let shadow_name = format!("{name}Shadow");
+        for (taken, what) in [(&name, "type"), (&shadow_name, "decoding shadow")] {
+            if what == "decoding shadow" && !shadow {
+                continue;
+            }
+            match self.names.get(taken.as_str()).copied() {
+                None => {}
+                Some(Taken::Type(other)) if other == id => {}
+                Some(Taken::Type(other)) => {
+                    let first = self.graph.types[other].loc.clone();
+                    let at = match naming {
+                        Naming::Titled(at) => at.clone(),
+                        Naming::Derived => loc.clone(),
+                    };
+                    self.err(
+                        Code::NameCollision,
+                        &at,
+                        format!(
+                            "the {what} `{taken}` of this type clashes with the type defined at schemas/{}#{}",
+                            first.file, first.pointer
+                        ),
+                        "give one of them a distinct `title`",
+                    );
+                }
+                Some(Taken::Reserved(item)) => {
+                    let at = match naming {
+                        Naming::Titled(at) => at.clone(),
+                        Naming::Derived => loc.clone(),
+                    };
+                    self.err(
+                        Code::NameCollision,
+                        &at,
+                        format!("the {what} `{taken}` of this type is the name of {item}"),
+                        "choose another `title`",
+                    );
+                }
+            }
         }
+        self.names.entry(name.clone()).or_insert(Taken::Type(id));
+        if shadow {
+            self.names.entry(shadow_name).or_insert(Taken::Type(id));
+        }
+        name
+    }
+
+    /// `base`, or `base2`, `base3`, … : the first that neither it nor its shadow is taken.
+    fn unique_name(&mut self, base: &str, id: usize, shadow: bool) -> String {
+        let free = |names: &HashMap<String, Taken>, n: &str| {
+            !(names.contains_key(n) || shadow && names.contains_key(&format!("{n}Shadow")))
+        };
+        let mut name = base.to_owned();
+        // Numbers below the last one given for this base are taken already: start there, so
+        // many clashing names cost linear time.
+        let next = self.next_suffix.entry(base.to_owned()).or_insert(2);
+        let mut n = *next;
+        while !free(&self.names, &name) {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        if let Some(next) = self.next_suffix.get_mut(base) {
+            *next = n;
+        }
+        self.names.insert(name.clone(), Taken::Type(id));
+        if shadow {
+            self.names.insert(format!("{name}Shadow"), Taken::Type(id));
+        }
+        name
     }
 
     fn check_keywords(&mut self, loc: &Loc, m: &Map<String, Value>) {
@@ -530,6 +807,79 @@ impl<'c> Builder<'c> {
 
     /// The type of the schema at `loc`; `hint` names it when it has no `title`.
     pub fn ty(&mut self, loc: &Loc, hint: &str) -> Ty {
+        if let Some(&id) = self.placeholders.get(loc) {
+            return Ty::Named(id);
+        }
+        let value = self.cat.value(loc);
+        let lone_ref = value.and_then(Value::as_object).is_some_and(|m| {
+            m.contains_key("$ref") && m.keys().filter(|k| !is_annotation(k)).count() == 1
+        });
+        let recursive = self.active.contains_key(loc);
+        if recursive && !lone_ref && !self.memo.contains_key(&(loc.clone(), None)) {
+            // The schema contains itself with no struct, enum or union in between (an array
+            // of itself): a newtype names it, so the recursion goes through that name.
+            let name = match self.title_at(loc) {
+                Some((title, _)) => title,
+                None => self
+                    .active
+                    .get(loc)
+                    .map(|(h, _)| h.clone())
+                    .unwrap_or_else(|| hint.to_owned()),
+            };
+            let naming = match self.title_at(loc) {
+                Some((_, at)) => Naming::Titled(at),
+                None => Naming::Derived,
+            };
+            let doc = self.doc_of(loc);
+            let id = self.define(loc, name, naming, doc, TypeKind::Newtype(Ty::Any), false);
+            self.placeholders.insert(loc.clone(), id);
+            return Ty::Named(id);
+        }
+        if self.nesting >= MAX_NESTING {
+            if !self.too_deep {
+                self.too_deep = true;
+                self.err(
+                    Code::TooDeep,
+                    loc,
+                    format!("schemas nest more than {MAX_NESTING} levels deep here (types within types, `$ref`s included)"),
+                    "flatten the schema: share definitions instead of nesting them this deep",
+                );
+            }
+            return Ty::Any;
+        }
+        // A `$ref` alone continues the chain of schemas describing one value; anything else
+        // describes a new value (a property, an item), where the chain starts afresh.
+        let chain = if lone_ref {
+            None
+        } else {
+            Some(std::mem::take(&mut self.ref_chain))
+        };
+        self.active
+            .entry(loc.clone())
+            .or_insert_with(|| (hint.to_owned(), 0))
+            .1 += 1;
+        self.nesting += 1;
+        let ty = self.ty_here(loc, hint);
+        self.nesting -= 1;
+        if let Some(entry) = self.active.get_mut(loc) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                self.active.remove(loc);
+            }
+        }
+        if let Some(chain) = chain {
+            self.ref_chain = chain;
+        }
+        match self.placeholders.get(loc) {
+            Some(&id) => {
+                self.graph.types[id].kind = TypeKind::Newtype(ty);
+                Ty::Named(id)
+            }
+            None => ty,
+        }
+    }
+
+    fn ty_here(&mut self, loc: &Loc, hint: &str) -> Ty {
         let Some(v) = self.cat.value(loc).cloned() else {
             self.err(
                 Code::UnresolvedRef,
@@ -569,7 +919,14 @@ impl<'c> Builder<'c> {
                     return Ty::Any;
                 };
                 return match self.cat.resolve_ref(loc, r) {
-                    Ok(target) => self.ty(&target, &hint),
+                    // A cycle of `$ref`s alone: reported by `cycles`, typed as anything here.
+                    Ok(target) if self.ref_chain.contains(&target) => Ty::Any,
+                    Ok(target) => {
+                        self.ref_chain.push(target.clone());
+                        let ty = self.ty(&target, &hint);
+                        self.ref_chain.pop();
+                        ty
+                    }
                     Err(d) => {
                         self.diags.push(d);
                         Ty::Any
@@ -788,6 +1145,13 @@ impl<'c> Builder<'c> {
             Value::String(s) => Some(vec![s.clone()]),
             _ => None,
         };
+        // A value listed twice means the same; one variant stands for it.
+        let values = values.map(|v| {
+            let mut seen = std::collections::HashSet::new();
+            v.into_iter()
+                .filter(|x| seen.insert(x.clone()))
+                .collect::<Vec<_>>()
+        });
         let Some(values) = values.filter(|v| !v.is_empty()) else {
             self.err(
                 Code::UnsupportedShape,
@@ -809,9 +1173,11 @@ impl<'c> Builder<'c> {
             }
         }
         let doc = self.doc_of(loc);
+        let naming = self.naming_of(loc, hint);
         let id = self.define(
             loc,
             hint.to_owned(),
+            naming,
             doc,
             TypeKind::StrEnum { values },
             false,
@@ -822,15 +1188,28 @@ impl<'c> Builder<'c> {
 
     /// Collects the object keywords at `loc`, following `$ref` and `allOf`.
     fn gather(&mut self, loc: &Loc, spec: &mut ObjSpec, depth: usize) {
-        if depth > 32 {
-            self.err(
-                Code::UnsupportedShape,
-                loc,
-                "`$ref`/`allOf` nest too deep (a cycle?)",
-                "break the cycle",
-            );
+        // A part met again is a cycle of `$ref`/`allOf`, reported by `cycles`.
+        if self.gathering.contains(loc) {
             return;
         }
+        if depth > MAX_NESTING {
+            if !self.too_deep {
+                self.too_deep = true;
+                self.err(
+                    Code::TooDeep,
+                    loc,
+                    format!("`$ref`/`allOf` parts nest more than {MAX_NESTING} levels deep here"),
+                    "flatten the schema: merge parts instead of nesting them this deep",
+                );
+            }
+            return;
+        }
+        self.gathering.push(loc.clone());
+        self.gather_here(loc, spec, depth);
+        self.gathering.pop();
+    }
+
+    fn gather_here(&mut self, loc: &Loc, spec: &mut ObjSpec, depth: usize) {
         let Some(m) = self.obj(loc) else {
             if self.cat.value(loc) != Some(&Value::Bool(true)) {
                 self.err(Code::UnsupportedShape, loc, "expected an object schema", "");
@@ -850,7 +1229,10 @@ impl<'c> Builder<'c> {
             }
         }
         if spec.title.is_none() {
-            spec.title = m.get("title").and_then(Value::as_str).map(str::to_owned);
+            spec.title = m
+                .get("title")
+                .and_then(Value::as_str)
+                .map(|t| (t.to_owned(), loc.join("title")));
         }
         if spec.doc.is_none() {
             spec.doc = m
@@ -950,12 +1332,16 @@ impl<'c> Builder<'c> {
                 None => Ty::AnyObject,
             };
         }
-        let name = spec.title.clone().unwrap_or_else(|| hint.to_owned());
+        let (name, naming) = match &spec.title {
+            Some((title, at)) => (title.clone(), Naming::Titled(at.clone())),
+            None => (hint.to_owned(), Naming::Derived),
+        };
         let doc = spec.doc.clone().unwrap_or_default();
         // Reserve the id first so a recursive reference finds it.
         let id = self.define(
             loc,
-            name.clone(),
+            name,
+            naming,
             doc,
             TypeKind::Struct {
                 fields: vec![],
@@ -967,6 +1353,8 @@ impl<'c> Builder<'c> {
             spec.needs_schema,
         );
         self.memo.insert(key, id);
+        // Inline types inside are named after the name this struct got.
+        let name = self.graph.types[id].name.clone();
         if let Some(at) = &spec.additional {
             if !spec.props.is_empty() {
                 let at = at.clone();
@@ -1023,6 +1411,7 @@ impl<'c> Builder<'c> {
                             .map(str::to_owned)
                     })
                 }),
+                boxed: false,
             });
         }
         let mut needs_schema = spec.needs_schema || self.validator_only_hits > hits_before;
@@ -1236,9 +1625,11 @@ impl<'c> Builder<'c> {
             return Ty::Any;
         };
         let doc = self.doc_of(loc);
+        let naming = self.naming_of(loc, hint);
         let id = self.define(
             loc,
             hint.to_owned(),
+            naming,
             doc,
             TypeKind::Tagged {
                 tag: tag.clone(),
@@ -1392,4 +1783,104 @@ fn required_of(v: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|s| s.as_str().map(str::to_owned))
         .collect()
+}
+
+fn has_shadow(kind: &TypeKind) -> bool {
+    matches!(kind, TypeKind::Struct { .. } | TypeKind::Tagged { .. })
+}
+
+/// Whether an author's title can name a Rust type as written: PascalCase ASCII, which
+/// `non_camel_case_types` (denied in generated code) accepts, and not a keyword.
+fn is_type_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars().all(|c| c.is_ascii_alphanumeric())
+        && s != "Self"
+}
+
+/// A made-up name as a Rust type name: ASCII letters and digits (any other letter or digit
+/// spelled as its code point, so distinct names stay distinct), starting with an uppercase
+/// letter.
+fn type_name(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if c.is_alphanumeric() {
+            out.push_str(&format!("U{:X}", c as u32));
+        }
+    }
+    match out.chars().next() {
+        Some(c) if c.is_ascii_uppercase() => out,
+        Some(c) if c.is_ascii_lowercase() => {
+            out.replace_range(..1, &c.to_ascii_uppercase().to_string());
+            out
+        }
+        _ => format!("T{out}"),
+    }
+}
+
+/// The named type a value of `ty` holds inline (itself or inside an `Option`).
+fn by_value(ty: &Ty) -> Option<usize> {
+    match ty {
+        Ty::Named(id) => Some(*id),
+        Ty::Nullable(inner) => by_value(inner),
+        _ => None,
+    }
+}
+
+/// The strongly connected component of every node of a graph given as adjacency lists, and
+/// the number of components; a component is numbered after every component it reaches
+/// (Tarjan's algorithm, iterative so a long chain of types cannot exhaust the stack).
+fn components(edges: &[Vec<usize>]) -> (Vec<usize>, usize) {
+    const UNSEEN: usize = usize::MAX;
+    let n = edges.len();
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut component = vec![UNSEEN; n];
+    let mut next_index = 0;
+    let mut components = 0;
+    for start in 0..n {
+        if index[start] != UNSEEN {
+            continue;
+        }
+        let mut calls: Vec<(usize, usize)> = vec![(start, 0)];
+        index[start] = next_index;
+        low[start] = next_index;
+        next_index += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut i)) = calls.last_mut() {
+            if let Some(&w) = edges[v].get(*i) {
+                *i += 1;
+                if index[w] == UNSEEN {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = components;
+                    if w == v {
+                        break;
+                    }
+                }
+                components += 1;
+            }
+        }
+    }
+    (component, components)
 }

@@ -12,6 +12,11 @@ pub struct Position {
     pub column: usize,
 }
 
+impl Position {
+    /// The first character: where a problem with a whole file is reported.
+    pub const START: Position = Position { line: 1, column: 1 };
+}
+
 /// One parsed JSON document.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
@@ -20,6 +25,8 @@ pub struct SourceFile {
     pub text: String,
     pub value: Value,
     positions: HashMap<String, Position>,
+    /// Where each object and array closes, by pointer.
+    ends: Vec<(Position, String)>,
 }
 
 /// A JSON syntax error, already located.
@@ -40,13 +47,30 @@ impl SourceFile {
             message: e.to_string(),
         })?;
         let mut positions = HashMap::new();
-        Locator::new(&text).value(&mut String::new(), &mut positions);
+        let mut ends = Vec::new();
+        Locator::new(&text).value(&mut String::new(), &mut positions, &mut ends);
         Ok(Self {
             path: path.into(),
             text,
             value,
             positions,
+            ends,
         })
+    }
+
+    /// The JSON pointer of what stands at `at` (a position serde reports for a value it
+    /// refuses: the last character it read): an object or array closing there (a missing
+    /// field), else the value or key starting last at or before it.
+    pub fn pointer_at(&self, at: Position) -> String {
+        if let Some((_, pointer)) = self.ends.iter().find(|(end, _)| *end == at) {
+            return pointer.clone();
+        }
+        self.positions
+            .iter()
+            .filter(|(_, start)| **start <= at)
+            .max_by(|(pa, a), (pb, b)| a.cmp(b).then(pa.len().cmp(&pb.len())))
+            .map(|(p, _)| p.trim_end_matches("#key").to_owned())
+            .unwrap_or_default()
     }
 
     /// Where the value at `pointer` starts; the nearest located ancestor when the pointer is
@@ -97,13 +121,25 @@ impl<'a> Locator<'a> {
         Some(c)
     }
 
+    fn here(&self) -> Position {
+        Position {
+            line: self.line,
+            column: self.column,
+        }
+    }
+
     fn skip_ws(&mut self) {
         while matches!(self.chars.peek(), Some(' ' | '\t' | '\n' | '\r')) {
             self.bump();
         }
     }
 
-    fn value(&mut self, pointer: &mut String, out: &mut HashMap<String, Position>) {
+    fn value(
+        &mut self,
+        pointer: &mut String,
+        out: &mut HashMap<String, Position>,
+        ends: &mut Vec<(Position, String)>,
+    ) {
         self.skip_ws();
         out.insert(
             pointer.clone(),
@@ -119,6 +155,7 @@ impl<'a> Locator<'a> {
                     self.skip_ws();
                     match self.chars.peek() {
                         Some('}') => {
+                            ends.push((self.here(), pointer.clone()));
                             self.bump();
                             return;
                         }
@@ -143,7 +180,7 @@ impl<'a> Locator<'a> {
                     if self.chars.peek() == Some(&':') {
                         self.bump();
                     }
-                    self.value(pointer, out);
+                    self.value(pointer, out, ends);
                     pointer.truncate(len);
                 }
             }
@@ -154,6 +191,7 @@ impl<'a> Locator<'a> {
                     self.skip_ws();
                     match self.chars.peek() {
                         Some(']') => {
+                            ends.push((self.here(), pointer.clone()));
                             self.bump();
                             return;
                         }
@@ -167,7 +205,7 @@ impl<'a> Locator<'a> {
                     let len = pointer.len();
                     pointer.push('/');
                     pointer.push_str(&index.to_string());
-                    self.value(pointer, out);
+                    self.value(pointer, out, ends);
                     pointer.truncate(len);
                     index += 1;
                 }
@@ -228,6 +266,29 @@ mod tests {
                 column: 12
             }
         );
+    }
+
+    #[test]
+    fn pointer_at_names_what_serde_refused() {
+        let text = "{\n  \"a\": 1,\n  \"b\": [{\"c\": 1}, {}],\n  \"x\": 2\n}";
+        let f = SourceFile::parse("t.json", text).unwrap();
+        // An unknown key (serde stops on its last character), a wrong value, a missing field.
+        assert_eq!(f.pointer_at(Position { line: 4, column: 5 }), "/x");
+        assert_eq!(
+            f.pointer_at(Position {
+                line: 3,
+                column: 15
+            }),
+            "/b/0/c"
+        );
+        assert_eq!(
+            f.pointer_at(Position {
+                line: 3,
+                column: 20
+            }),
+            "/b/1"
+        );
+        assert_eq!(f.pointer_at(Position { line: 5, column: 1 }), "");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Declared envelope roles: a team's own envelope names generate with no generator change,
-//! and every mistake in the declaration is a located E020 with a hint.
+//! and every mistake in the declaration is a located E016 with a hint.
 
 use event_contracts_codegen::catalog::Catalog;
 use event_contracts_codegen::diag::{Code, Diagnostic};
