@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::finding::Semantics;
 use crate::lang::{self, Search};
+use crate::rules::{self, Rule};
 use crate::schema::{
     self, eval, json_eq, type_names, Bound, Schema, ARR, BOOL, INT, NULL, NUM, OBJ, STR,
 };
@@ -34,7 +35,7 @@ impl Dec {
 
 #[derive(Clone, Debug)]
 pub struct Change {
-    pub rule: &'static str,
+    pub rule: &'static Rule,
     /// Pointer into the message.
     pub path: String,
     pub message: String,
@@ -323,7 +324,7 @@ impl Comparer {
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
-        rule: &'static str,
+        rule: &'static Rule,
         cx: &Cx,
         message: String,
         what: String,
@@ -341,7 +342,7 @@ impl Comparer {
             new,
             backward,
             forward,
-            keyword: default_keyword(rule).to_owned(),
+            keyword: rule.keyword.to_owned(),
             fp: cx.fp.clone(),
             mark: cx.mark.clone(),
         });
@@ -376,7 +377,11 @@ impl Comparer {
                 "accepted no value and now accepts some"
             };
             self.push(
-                if n.never { "EC-D010" } else { "EC-D011" },
+                if n.never {
+                    &rules::TYPE_NARROWED
+                } else {
+                    &rules::TYPE_WIDENED
+                },
                 cx,
                 format!("{} {what}", cx.here()),
                 what.to_owned(),
@@ -518,9 +523,9 @@ impl Comparer {
             parts.push(format!("no longer excluded: {}", show_list(&now_allowed)));
         }
         let rule = match (now_excluded.is_empty(), now_allowed.is_empty()) {
-            (false, true) => "EC-D013",
-            (true, false) => "EC-D014",
-            _ => "EC-D015",
+            (false, true) => &rules::VALUES_RESTRICTED,
+            (true, false) => &rules::VALUES_ADDED,
+            _ => &rules::VALUES_CHANGED,
         };
         self.push(
             rule,
@@ -681,7 +686,7 @@ impl Comparer {
                 }
                 let (rule, message) = match (removed.is_empty(), added.is_empty()) {
                     (false, false) if ov.len() == 1 && nv.len() == 1 => (
-                        "EC-D015",
+                        &rules::VALUES_CHANGED,
                         format!(
                             "{}: const changed from {} to {}",
                             cx.here(),
@@ -690,7 +695,7 @@ impl Comparer {
                         ),
                     ),
                     (false, false) => (
-                        "EC-D015",
+                        &rules::VALUES_CHANGED,
                         format!(
                             "{}: enum values removed ({}) and added ({})",
                             cx.here(),
@@ -699,7 +704,7 @@ impl Comparer {
                         ),
                     ),
                     (false, true) => (
-                        "EC-D013",
+                        &rules::VALUES_RESTRICTED,
                         format!(
                             "{}: enum value(s) removed: {}",
                             cx.here(),
@@ -707,11 +712,11 @@ impl Comparer {
                         ),
                     ),
                     (true, false) => (
-                        "EC-D014",
+                        &rules::VALUES_ADDED,
                         format!("{}: enum value(s) added: {}", cx.here(), show_list(&added)),
                     ),
                     (true, true) => (
-                        "EC-D015",
+                        &rules::VALUES_CHANGED,
                         format!(
                             "{}: enum/const changed in a way that could not be decided",
                             cx.here()
@@ -742,7 +747,7 @@ impl Comparer {
                     format!("now restricted to {}", show_list(nv))
                 };
                 self.push(
-                    "EC-D013",
+                    &rules::VALUES_RESTRICTED,
                     cx,
                     format!("{}: {what}", cx.here()),
                     format!("restricted to {}", canon_set(nv)),
@@ -764,7 +769,7 @@ impl Comparer {
                     (None, false) => Dec::Holds,
                 };
                 self.push(
-                    "EC-D014",
+                    &rules::VALUES_ADDED,
                     cx,
                     format!("{}: no longer restricted to {}", cx.here(), show_list(ov)),
                     format!("unrestricted from {}", canon_set(ov)),
@@ -803,14 +808,16 @@ impl Comparer {
             Dec::Holds
         };
         let rule = match (lost != 0, gained != 0) {
-            (true, false) => "EC-D010",
-            (false, true) => "EC-D011",
-            _ => "EC-D012",
+            (true, false) => &rules::TYPE_NARROWED,
+            (false, true) => &rules::TYPE_WIDENED,
+            _ => &rules::TYPE_CHANGED,
         };
-        let verb = match rule {
-            "EC-D010" => "narrowed",
-            "EC-D011" => "widened",
-            _ => "changed",
+        let verb = if rule == &rules::TYPE_NARROWED {
+            "narrowed"
+        } else if rule == &rules::TYPE_WIDENED {
+            "widened"
+        } else {
+            "changed"
         };
         let mut message = format!(
             "{}: type {verb} from `{}` to `{}`",
@@ -892,7 +899,11 @@ impl Comparer {
                 "maxLength"
             };
             self.push(
-                if tighter { "EC-D016" } else { "EC-D017" },
+                if tighter {
+                    &rules::LENGTH_TIGHTENED
+                } else {
+                    &rules::LENGTH_LOOSENED
+                },
                 cx,
                 format!(
                     "{}: string length {} from {} to {}",
@@ -946,11 +957,11 @@ impl Comparer {
             let fw = dir(&ns, &os, true);
             if !(bw.holds() && fw.holds()) {
                 let rule = match (&bw, &fw) {
-                    (Dec::Breaks(_), Dec::Holds) => "EC-D018",
-                    (Dec::Holds, Dec::Breaks(_)) => "EC-D019",
-                    _ if o.patterns.is_empty() => "EC-D018",
-                    _ if n.patterns.is_empty() => "EC-D019",
-                    _ => "EC-D020",
+                    (Dec::Breaks(_), Dec::Holds) => &rules::PATTERN_NARROWED,
+                    (Dec::Holds, Dec::Breaks(_)) => &rules::PATTERN_WIDENED,
+                    _ if o.patterns.is_empty() => &rules::PATTERN_NARROWED,
+                    _ if n.patterns.is_empty() => &rules::PATTERN_WIDENED,
+                    _ => &rules::PATTERN_CHANGED,
                 };
                 let show_p = |p: &[String]| {
                     if p.is_empty() {
@@ -962,10 +973,12 @@ impl Comparer {
                             .join(" and ")
                     }
                 };
-                let verb = match rule {
-                    "EC-D018" => "narrowed",
-                    "EC-D019" => "widened",
-                    _ => "changed",
+                let verb = if rule == &rules::PATTERN_NARROWED {
+                    "narrowed"
+                } else if rule == &rules::PATTERN_WIDENED {
+                    "widened"
+                } else {
+                    "changed"
                 };
                 self.push(
                     rule,
@@ -1002,7 +1015,7 @@ impl Comparer {
             let show_f =
                 |f: &Option<String>| f.clone().map(|x| format!("`{x}`")).unwrap_or("none".into());
             self.push(
-                "EC-D021",
+                &rules::FORMAT_CHANGED,
                 cx,
                 format!(
                     "{}: format changed from {} to {}",
@@ -1112,7 +1125,11 @@ impl Comparer {
                     String::new()
                 };
                 self.push(
-                    if tighter { "EC-D022" } else { "EC-D023" },
+                    if tighter {
+                        &rules::RANGE_NARROWED
+                    } else {
+                        &rules::RANGE_WIDENED
+                    },
                     cx,
                     format!(
                         "{}: {} {desc}{extra}",
@@ -1164,7 +1181,7 @@ impl Comparer {
                     .unwrap_or("none".into())
             };
             self.push(
-                "EC-D024",
+                &rules::MULTIPLE_OF_CHANGED,
                 cx,
                 format!(
                     "{}: multipleOf changed from {} to {}",
@@ -1237,7 +1254,11 @@ impl Comparer {
             };
             let kw = if nmin != omin { "minItems" } else { "maxItems" };
             self.push(
-                if tighter { "EC-D026" } else { "EC-D027" },
+                if tighter {
+                    &rules::ARRAY_BOUNDS_TIGHTENED
+                } else {
+                    &rules::ARRAY_BOUNDS_LOOSENED
+                },
                 cx,
                 format!(
                     "{}: number of items {} from {} to {}",
@@ -1272,14 +1293,19 @@ impl Comparer {
                     Some(v) => cx.old_at(Leaf::Set(v)),
                     None => Dec::Unknown("uniqueItems".into()),
                 };
-                ("EC-D028", bw, Dec::Holds, "items must now be unique")
+                (
+                    &rules::UNIQUE_ITEMS_ADDED,
+                    bw,
+                    Dec::Holds,
+                    "items must now be unique",
+                )
             } else {
                 let fw = match dup(n) {
                     Some(v) => cx.new_at(Leaf::Set(v)),
                     None => Dec::Unknown("uniqueItems".into()),
                 };
                 (
-                    "EC-D029",
+                    &rules::UNIQUE_ITEMS_REMOVED,
                     Dec::Holds,
                     fw,
                     "items no longer need to be unique",
@@ -1356,7 +1382,7 @@ impl Comparer {
                 Dec::Holds
             };
             self.push(
-                "EC-D038",
+                &rules::PROPERTY_RENAMED,
                 &rcx,
                 format!(
                     "{}: property `{r}` renamed to `{p}` (declared with x-renamed-from; generated consumers accept both names)",
@@ -1392,14 +1418,14 @@ impl Comparer {
             let default = n.prop(name).and_then(|p| p.default.clone());
             let (rule, message) = match &default {
                 Some(d) => (
-                    "EC-D004",
+                    &rules::REQUIRED_PROPERTY_ADDED_WITH_DEFAULT,
                     format!(
                         "{}: optional property is now required (its default {} does not make validators accept messages without it)",
                         pcx.here(),
                         show(d)
                     ),
                 ),
-                None => ("EC-D003", format!("{}: optional property is now required", pcx.here())),
+                None => (&rules::REQUIRED_PROPERTY_ADDED, format!("{}: optional property is now required", pcx.here())),
             };
             self.push(
                 rule,
@@ -1413,7 +1439,7 @@ impl Comparer {
             );
         } else if oreq && !nreq {
             self.push(
-                "EC-D005",
+                &rules::REQUIRED_MADE_OPTIONAL,
                 pcx,
                 format!("{}: required property is now optional", pcx.here()),
                 "now optional".to_owned(),
@@ -1467,7 +1493,7 @@ impl Comparer {
             "optional property"
         };
         self.push(
-            "EC-D002",
+            &rules::PROPERTY_REMOVED,
             pcx,
             format!("{}: {what} removed", pcx.here()),
             format!("removed {what}"),
@@ -1516,14 +1542,14 @@ impl Comparer {
         let (rule, message) = if nreq {
             match n.prop(name).and_then(|p| p.default.clone()) {
                 Some(d) => (
-                    "EC-D004",
+                    &rules::REQUIRED_PROPERTY_ADDED_WITH_DEFAULT,
                     format!(
                         "{}: required property added (its default {} does not make validators accept messages without it)",
                         pcx.here(),
                         show(&d)
                     ),
                 ),
-                None => ("EC-D003", format!("{}: required property added", pcx.here())),
+                None => (&rules::REQUIRED_PROPERTY_ADDED, format!("{}: required property added", pcx.here())),
             }
         } else {
             let closed = if o.closed() {
@@ -1532,7 +1558,7 @@ impl Comparer {
                 ""
             };
             (
-                "EC-D001",
+                &rules::PROPERTY_ADDED,
                 format!("{}: optional property added{closed}", pcx.here()),
             )
         };
@@ -1580,7 +1606,7 @@ impl Comparer {
                     Dec::Holds
                 };
                 self.push(
-                    "EC-D006",
+                    &rules::OBJECT_CLOSED,
                     cx,
                     format!("{}: object closed (additionalProperties: false)", cx.here()),
                     "closed".to_owned(),
@@ -1604,7 +1630,7 @@ impl Comparer {
                     Dec::Holds
                 };
                 self.push(
-                    "EC-D007",
+                    &rules::OBJECT_OPENED,
                     cx,
                     format!(
                         "{}: object opened (additionalProperties: false removed)",
@@ -1630,7 +1656,7 @@ impl Comparer {
                     Dec::Holds
                 };
                 self.push(
-                    "EC-D008",
+                    &rules::MAP_VALUE_SCHEMA_ADDED,
                     cx,
                     format!(
                         "{}: map values now constrained (additionalProperties schema added)",
@@ -1656,7 +1682,7 @@ impl Comparer {
                     Dec::Holds
                 };
                 self.push(
-                    "EC-D009",
+                    &rules::MAP_VALUE_SCHEMA_REMOVED,
                     cx,
                     format!("{}: map values no longer constrained (additionalProperties schema removed)", cx.here()),
                     format!("map values unconstrained from {}", shape_key(x)),
@@ -1716,7 +1742,7 @@ impl Comparer {
                     .collect::<Vec<_>>()
                     .join(", ");
                 self.push(
-                    "EC-D036",
+                    &rules::DEPENDENT_REQUIRED_ADDED,
                     cx,
                     format!("{}: when `{k}` is present, {list} must now be present too (dependentRequired)", cx.here()),
                     format!("{k:?} now requires {added:?}"),
@@ -1738,7 +1764,7 @@ impl Comparer {
                     .collect::<Vec<_>>()
                     .join(", ");
                 self.push(
-                    "EC-D037",
+                    &rules::DEPENDENT_REQUIRED_REMOVED,
                     cx,
                     format!(
                         "{}: `{k}` no longer requires {list} (dependentRequired)",
@@ -1772,7 +1798,11 @@ impl Comparer {
                 leaf: Leaf::Keep,
             }]]);
             self.push(
-                if one_of { "EC-D030" } else { "EC-D033" },
+                if one_of {
+                    &rules::ONE_OF_BRANCH_ADDED
+                } else {
+                    &rules::ANY_OF_BRANCH_ADDED
+                },
                 cx,
                 format!("{}: `{kw}` added", cx.here()),
                 format!("{kw} added"),
@@ -1788,7 +1818,11 @@ impl Comparer {
                 leaf: Leaf::Keep,
             }]]);
             self.push(
-                if one_of { "EC-D031" } else { "EC-D034" },
+                if one_of {
+                    &rules::ONE_OF_BRANCH_REMOVED
+                } else {
+                    &rules::ANY_OF_BRANCH_REMOVED
+                },
                 cx,
                 format!("{}: `{kw}` removed", cx.here()),
                 format!("{kw} removed"),
@@ -1955,7 +1989,7 @@ impl Comparer {
                         None => continue,
                     };
                     self.push(
-                        "EC-D032",
+                        &rules::ONE_OF_BRANCHES_OVERLAP,
                         cx,
                         format!(
                             "{}: changed {} now overlaps {}: a message matching both fails `oneOf`",
@@ -1999,7 +2033,11 @@ impl Comparer {
                 }]])
             };
             self.push(
-                if one_of { "EC-D030" } else { "EC-D033" },
+                if one_of {
+                    &rules::ONE_OF_BRANCH_ADDED
+                } else {
+                    &rules::ANY_OF_BRANCH_ADDED
+                },
                 cx,
                 format!("{}: {} added", cx.here(), branch_name(nb, j)),
                 "branch added".to_owned(),
@@ -2025,7 +2063,7 @@ impl Comparer {
                         _ => Dec::Unknown(first_opaque(&both, 0).unwrap_or_else(|| "oneOf".into())),
                     };
                     self.push(
-                        "EC-D032",
+                        &rules::ONE_OF_BRANCHES_OVERLAP,
                         cx,
                         format!(
                             "{}: new {} overlaps {}: a message matching both fails `oneOf`",
@@ -2063,7 +2101,11 @@ impl Comparer {
                 }]])
             };
             self.push(
-                if one_of { "EC-D031" } else { "EC-D034" },
+                if one_of {
+                    &rules::ONE_OF_BRANCH_REMOVED
+                } else {
+                    &rules::ANY_OF_BRANCH_REMOVED
+                },
                 cx,
                 format!("{}: {} removed", cx.here(), branch_name(ob, i)),
                 "branch removed".to_owned(),
@@ -2125,36 +2167,11 @@ impl Comparer {
     }
 }
 
-/// The keyword named when a rule's break cannot be confirmed.
-pub fn default_keyword(rule: &str) -> &'static str {
-    match rule {
-        "EC-D001" | "EC-D002" => "properties",
-        "EC-D003" | "EC-D004" | "EC-D005" => "required",
-        "EC-D006" | "EC-D007" | "EC-D008" | "EC-D009" => "additionalProperties",
-        "EC-D010" | "EC-D011" | "EC-D012" => "type",
-        "EC-D013" | "EC-D014" | "EC-D015" => "enum",
-        "EC-D016" | "EC-D017" => "maxLength",
-        "EC-D018" | "EC-D019" | "EC-D020" => "pattern",
-        "EC-D021" => "format",
-        "EC-D022" | "EC-D023" => "minimum",
-        "EC-D024" => "multipleOf",
-        "EC-D026" | "EC-D027" => "minItems",
-        "EC-D028" | "EC-D029" => "uniqueItems",
-        "EC-D030" | "EC-D031" | "EC-D032" => "oneOf",
-        "EC-D033" | "EC-D034" => "anyOf",
-        "EC-D035" => "if",
-        "EC-D036" | "EC-D037" => "dependentRequired",
-        "EC-D038" => "x-renamed-from",
-        "EC-D039" => "not",
-        _ => "schema",
-    }
-}
-
-fn opaque_rule(keyword: &str) -> &'static str {
+fn opaque_rule(keyword: &str) -> &'static Rule {
     match keyword {
-        "if" => "EC-D035",
-        "not" => "EC-D039",
-        _ => "EC-D040",
+        "if" => &rules::CONDITIONAL_CHANGED,
+        "not" => &rules::NOT_CHANGED,
+        _ => &rules::UNCOMPARED_CONSTRAINT_CHANGED,
     }
 }
 

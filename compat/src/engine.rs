@@ -15,9 +15,10 @@ use serde_json::{json, Value};
 
 use crate::compare::{shape_key, Change, Comparer, Dec};
 use crate::finding::*;
+use crate::rules::{self, Rule};
 use crate::schema::{self, merge, Normalizer, Schema};
 use crate::synth;
-use crate::{fingerprint, rules, CompatError, Options};
+use crate::{fingerprint, CompatError, Options};
 
 /// One side of the comparison, parsed.
 pub struct Loaded {
@@ -506,7 +507,7 @@ struct Decided {
 
 #[allow(clippy::too_many_arguments)]
 fn finding(
-    rule_id: &str,
+    rule: &'static Rule,
     verdict: &Resolved,
     system: Option<&str>,
     event: Option<&str>,
@@ -517,7 +518,6 @@ fn finding(
     old: Option<Location>,
     new: Option<Location>,
 ) -> Finding {
-    let rule = rules::get(rule_id).unwrap_or(&rules::all()[0]);
     let severity = match (verdict.verdict, rule.category) {
         (Verdict::Compatible, Category::Data | Category::Transport) => Severity::Info,
         _ => rule.severity,
@@ -638,7 +638,7 @@ fn named(ty: &Ty) -> Option<usize> {
 }
 
 struct RustFinding {
-    rule: &'static str,
+    rule: &'static Rule,
     path: String,
     message: String,
     /// The names and Rust types involved, for the fingerprint.
@@ -664,7 +664,11 @@ impl RustCmp<'_> {
         };
         if ot.name != nt.name {
             self.out.push(RustFinding {
-                rule: if root { "EC-S001" } else { "EC-S002" },
+                rule: if root {
+                    &rules::EVENT_TYPE_RENAMED
+                } else {
+                    &rules::TYPE_RENAMED
+                },
                 path: path.to_owned(),
                 message: format!("Rust type `{}` renamed to `{}`", ot.name, nt.name),
                 what: format!("{} -> {}", ot.name, nt.name),
@@ -706,7 +710,7 @@ impl RustCmp<'_> {
                             .collect();
                         if removed.len() == 1 && same.len() == 1 {
                             self.out.push(RustFinding {
-                                rule: "EC-S005",
+                                rule: &rules::RENAMED_WITHOUT_ALIAS,
                                 path: format!("{path}/{}", same[0].wire),
                                 message: format!(
                                     "field `{}` looks renamed to `{}` ({} in `{}`) without `x-renamed-from`: code using `{}` breaks and old messages lose the value",
@@ -722,7 +726,7 @@ impl RustCmp<'_> {
                             });
                         } else {
                             self.out.push(RustFinding {
-                                rule: "EC-S008",
+                                rule: &rules::FIELD_REMOVED,
                                 path: fpath,
                                 message: format!(
                                     "field `{}` removed from `{}`",
@@ -739,7 +743,7 @@ impl RustCmp<'_> {
                     let gloc = nt.loc.join("properties").join(&g.wire);
                     if g.wire != f.wire && g.wire.to_snake_case() != f.wire.to_snake_case() {
                         self.out.push(RustFinding {
-                            rule: "EC-S003",
+                            rule: &rules::FIELD_RENAMED,
                             path: format!("{path}/{}", g.wire),
                             message: format!(
                                 "field `{}` of `{}` renamed to `{}` (x-renamed-from keeps old messages readable; code naming the field breaks)",
@@ -758,7 +762,7 @@ impl RustCmp<'_> {
                         && !(na.is_some() && nb.is_some() && strip_names(&a) == strip_names(&b))
                     {
                         self.out.push(RustFinding {
-                            rule: "EC-S004",
+                            rule: &rules::FIELD_TYPE_CHANGED,
                             path: format!("{path}/{}", g.wire),
                             message: format!(
                                 "field `{}` of `{}` changes Rust type from `{a}` to `{b}`",
@@ -778,7 +782,7 @@ impl RustCmp<'_> {
             (TypeKind::StrEnum { values: ov }, TypeKind::StrEnum { values: nv }) => {
                 for v in ov.iter().filter(|v| !nv.contains(v)) {
                     self.out.push(RustFinding {
-                        rule: "EC-S006",
+                        rule: &rules::VARIANT_REMOVED,
                         path: path.to_owned(),
                         message: format!(
                             "variant `{}::{}` removed",
@@ -792,7 +796,7 @@ impl RustCmp<'_> {
                 }
                 for v in nv.iter().filter(|v| !ov.contains(v)) {
                     self.out.push(RustFinding {
-                        rule: "EC-S007",
+                        rule: &rules::VARIANT_ADDED,
                         path: path.to_owned(),
                         message: format!(
                             "variant `{}::{}` added",
@@ -821,7 +825,7 @@ impl RustCmp<'_> {
                     match nv.iter().find(|(t, _)| t == tag) {
                         Some((_, nid)) => self.cmp(*oid, *nid, path, false),
                         None => self.out.push(RustFinding {
-                            rule: "EC-S006",
+                            rule: &rules::VARIANT_REMOVED,
                             path: path.to_owned(),
                             message: format!(
                                 "variant `{}::{}` removed",
@@ -836,7 +840,7 @@ impl RustCmp<'_> {
                 }
                 for (tag, _) in nv.iter().filter(|(t, _)| !ov.iter().any(|(o, _)| o == t)) {
                     self.out.push(RustFinding {
-                        rule: "EC-S007",
+                        rule: &rules::VARIANT_ADDED,
                         path: path.to_owned(),
                         message: format!(
                             "variant `{}::{}` added",
@@ -856,7 +860,7 @@ impl RustCmp<'_> {
                 let (x, y) = (rust_ty(self.og, a), rust_ty(self.ng, b));
                 if x != y && strip_names(&x) != strip_names(&y) {
                     self.out.push(RustFinding {
-                        rule: "EC-S004",
+                        rule: &rules::FIELD_TYPE_CHANGED,
                         path: path.to_owned(),
                         message: format!(
                             "`{}` changes its inner Rust type from `{x}` to `{y}`",
@@ -873,7 +877,7 @@ impl RustCmp<'_> {
             }
             (a, b) if std::mem::discriminant(a) != std::mem::discriminant(b) => {
                 self.out.push(RustFinding {
-                    rule: "EC-S004",
+                    rule: &rules::FIELD_TYPE_CHANGED,
                     path: path.to_owned(),
                     message: format!(
                         "`{}` changes from {} to {}",
@@ -1172,7 +1176,7 @@ pub fn check_catalogs(
                     Some((new_name, added)) => {
                         summary.renamed = Some(new_name.clone());
                         finding(
-                            "EC-T006",
+                            &rules::EVENT_RENAMED,
                             &r,
                             Some(system),
                             Some(name),
@@ -1187,7 +1191,7 @@ pub fn check_catalogs(
                         )
                     }
                     None => finding(
-                        "EC-T001",
+                        &rules::EVENT_REMOVED,
                         &r,
                         Some(system),
                         Some(name),
@@ -1212,7 +1216,7 @@ pub fn check_catalogs(
                     continue;
                 }
                 report.findings.push(finding(
-                    "EC-T004",
+                    &rules::EVENT_ADDED,
                     &simple(Verdict::Compatible),
                     Some(system),
                     Some(name),
@@ -1229,7 +1233,7 @@ pub fn check_catalogs(
                 let mut bw = Verdict::Compatible;
                 let mut fw = Verdict::Compatible;
                 let incompatible = simple(Verdict::Incompatible);
-                let transport = |rule: &str,
+                let transport = |rule: &'static Rule,
                                  message: String,
                                  what: String,
                                  findings: &mut Vec<Finding>,
@@ -1251,7 +1255,7 @@ pub fn check_catalogs(
                 };
                 if o.entry.channel != n.entry.channel {
                     transport(
-                        "EC-T002",
+                        &rules::CHANNEL_CHANGED,
                         format!(
                             "channel changed from {} to {}: producers and consumers on different sides of the deploy stop meeting",
                             channel_text(o.entry),
@@ -1267,7 +1271,7 @@ pub fn check_catalogs(
                 }
                 if envelope_text(o.envelope) != envelope_text(n.envelope) {
                     transport(
-                        "EC-T003",
+                        &rules::ENVELOPE_CHANGED,
                         format!(
                             "envelope changed from {} to {}",
                             envelope_text(o.envelope),
@@ -1287,7 +1291,7 @@ pub fn check_catalogs(
                 }
                 if o.schema_file != n.schema_file {
                     findings.push(finding(
-                        "EC-T005",
+                        &rules::SCHEMA_FILE_MOVED,
                         &simple(Verdict::Compatible),
                         Some(system),
                         Some(name),
@@ -1373,7 +1377,7 @@ pub fn check_catalogs(
                 // Policy.
                 if o.entry.compatibility != n.entry.compatibility {
                     findings.push(finding(
-                        "EC-P001",
+                        &rules::MODE_CHANGED,
                         &simple(Verdict::Compatible),
                         Some(system),
                         Some(name),
@@ -1395,7 +1399,7 @@ pub fn check_catalogs(
                 });
                 if o.entry.version != n.entry.version {
                     findings.push(finding(
-                        "EC-P004",
+                        &rules::VERSION_CHANGED,
                         &simple(Verdict::Compatible),
                         Some(system),
                         Some(name),
@@ -1411,7 +1415,7 @@ pub fn check_catalogs(
                     ));
                 } else if breaking {
                     findings.push(finding(
-                        "EC-P002",
+                        &rules::BREAK_WITHOUT_VERSION_BUMP,
                         &simple(Verdict::Incompatible),
                         Some(system),
                         Some(name),
@@ -1426,7 +1430,7 @@ pub fn check_catalogs(
                 if o.entry.producers != n.entry.producers || o.entry.consumers != n.entry.consumers
                 {
                     findings.push(finding(
-                        "EC-P003",
+                        &rules::SERVICES_CHANGED,
                         &simple(Verdict::Compatible),
                         Some(system),
                         Some(name),

@@ -321,7 +321,7 @@ fn rollout_advice(r: Rollout, producers: &[String], consumers: &[String]) -> Str
 
 /// What to do about a renamed event: the fix of its rule.
 pub fn rename_advice() -> &'static str {
-    rules::get("EC-T006").map_or("", |r| r.hint)
+    rules::EVENT_RENAMED.hint
 }
 
 fn md_finding(out: &mut String, report: &Report, f: &Finding) {
