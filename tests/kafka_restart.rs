@@ -44,9 +44,8 @@ fn tansu_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tansu/tansu"));
     assert!(
         bin.is_file(),
-        "the tansu broker binary is not at {} (`bash .ci/services.sh` caches it there when it \
-         runs tansu as the Kafka broker, not when another Kafka broker already answers on \
-         9092; or set TANSU_BIN)",
+        "the tansu broker binary is not at {} (`bash .ci/services.sh`, which `cargo xtask test` \
+         runs first, caches it there; or set TANSU_BIN)",
         bin.display()
     );
     bin
