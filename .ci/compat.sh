@@ -72,7 +72,7 @@ fi
 
 case $status in
     0) echo "compat: compatible" ;;
-    1) echo "compat: INCOMPATIBLE: fix the schemas, publish a new event version, or accept the break in compat-allow.json with a reason (cargo xtask compat --against $against --suggest-allow)" >&2 ;;
+    1) echo "compat: INCOMPATIBLE: fix the schemas, publish a new event version, or accept the break in compat-allow.json (cargo xtask compat --against $against --suggest-allow --write, then write each reason)" >&2 ;;
     2) echo "compat: UNDECIDED: some change could not be decided; review it and accept it in compat-allow.json if it is safe" >&2 ;;
     *) echo "compat: the check did not run (usage, git or parse error above)" >&2 ;;
 esac

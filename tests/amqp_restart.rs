@@ -1,10 +1,19 @@
-//! A RabbitMQ restart (`rabbitmqctl stop_app` / `start_app`) in the middle of publishing loses
-//! no confirmed message. Its own test binary because it stops the shared local broker for a
-//! few seconds. Needs RabbitMQ on 127.0.0.1:5672 and `rabbitmqctl` (start the broker with
-//! `bash .ci/services.sh`).
+//! A RabbitMQ restart in the middle of publishing loses no confirmed message. Runs in its own
+//! process: it starts a private RabbitMQ node (own node name, AMQP and distribution ports,
+//! config, plugins, mnesia and log directories and Erlang cookie, all under
+//! `target/tmp/amqp-restart-<pid>/`), SIGKILLs it while a publisher sends continuously, and
+//! starts it again with the same node name and mnesia directory, so durable queues and
+//! persistent messages come back from disk. Nothing of the machine's own RabbitMQ is touched;
+//! only epmd, which every Erlang node on the machine shares, learns the private node's name.
+//!
+//! `RABBITMQ_SERVER` overrides the `rabbitmq-server` script (default
+//! `/usr/lib/rabbitmq/bin/rabbitmq-server`, else `rabbitmq-server` on `PATH`).
 
 use std::collections::HashSet;
-use std::process::Command;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +29,9 @@ const GROUP: ConsumerGroup = ConsumerGroup {
     description: "test group",
 };
 
+/// A first boot creates the node's database; on a busy machine that takes well over 10 s.
+const READY_WITHIN: Duration = Duration::from_secs(120);
+
 fn example<E: Event>() -> E {
     let schema = event_contracts::SCHEMAS
         .documents()
@@ -30,62 +42,216 @@ fn example<E: Event>() -> E {
     serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
 }
 
-fn config() -> AmqpConfig {
-    let uri = std::env::var("AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    let mut config = AmqpConfig::new(uri)
-        .with_exchange(format!("test-restart-{}-{nanos:08x}", std::process::id()));
-    config.audit_binds.clear();
-    config.connect_timeout = Duration::from_secs(3);
-    config.confirm_timeout = Duration::from_secs(10);
-    config.reconnect_timeout = Duration::from_secs(60);
-    config
-}
-
-async fn broker(config: AmqpConfig) -> AmqpBroker {
-    match AmqpBroker::connect(config).await {
-        Ok(b) => b,
-        Err(e) => panic!(
-            "RabbitMQ is not reachable ({e}); start it with `bash .ci/services.sh` \
-             (or point AMQP_URL at a running broker)"
-        ),
+/// The `rabbitmq-server` script itself. Debian's `/usr/sbin/rabbitmq-server` is a wrapper
+/// that switches to the `rabbitmq` user when run as root and refuses anyone else, so the
+/// script it wraps is preferred.
+fn server_script() -> PathBuf {
+    if let Some(path) = std::env::var_os("RABBITMQ_SERVER") {
+        return path.into();
     }
+    let packaged = Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server");
+    if packaged.is_file() {
+        return packaged.into();
+    }
+    "rabbitmq-server".into()
 }
 
-fn rabbitmqctl(command: &str) {
-    let out = Command::new("timeout")
-        .args(["60", "rabbitmqctl", command])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `rabbitmqctl {command}`: {e}"));
-    assert!(
-        out.status.success(),
-        "`rabbitmqctl {command}` failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Two distinct free local ports (both listeners are held until both are known).
+fn free_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
+    let (a, b) = (bind(), bind());
+    let port = |l: &std::net::TcpListener| l.local_addr().expect("bound").port();
+    (port(&a), port(&b))
 }
 
-/// Starts the app again if the test fails while the broker is stopped.
-struct RestartGuard(Arc<AtomicBool>);
+/// Whether `port` answers the AMQP 0-9-1 protocol header with a frame (`Connection.Start`,
+/// frame type 1), which a node only does once it accepts connections.
+fn speaks_amqp(port: u16) -> bool {
+    let handshake = || -> std::io::Result<bool> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(b"AMQP\x00\x00\x09\x01")?;
+        let mut frame_type = [0u8];
+        stream.read_exact(&mut frame_type)?;
+        Ok(frame_type[0] == 1)
+    };
+    handshake().unwrap_or(false)
+}
 
-impl Drop for RestartGuard {
-    fn drop(&mut self) {
-        if self.0.load(Ordering::SeqCst) {
-            let _ = Command::new("timeout")
-                .args(["60", "rabbitmqctl", "start_app"])
+/// A RabbitMQ node of this test's own. Killed (with everything it started) when dropped; its
+/// directory is removed then too, unless the test failed, when its logs are kept.
+struct PrivateNode {
+    child: Option<Child>,
+    dir: PathBuf,
+    node: String,
+    port: u16,
+    dist_port: u16,
+}
+
+impl PrivateNode {
+    fn new() -> Self {
+        let node = format!("ec-restart-{}@localhost", std::process::id());
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("amqp-restart-{}", std::process::id()));
+        // A directory left by an earlier process with the same pid is stale.
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["home", "conf.d", "mnesia", "log"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("node directory");
+        }
+        let (port, dist_port) = free_ports();
+        let write = |name: &str, text: String| {
+            std::fs::write(dir.join(name), text).expect("node configuration file")
+        };
+        write(
+            "rabbitmq.conf",
+            format!("listeners.tcp.1 = 127.0.0.1:{port}\n"),
+        );
+        write("enabled_plugins", "[].\n".into());
+        // Empty, so that the machine's /etc/rabbitmq/rabbitmq-env.conf (node name, ports) is
+        // not read.
+        write("rabbitmq-env.conf", String::new());
+        Self {
+            child: None,
+            dir,
+            node,
+            port,
+            dist_port,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    /// Starts the node (again: same name, same mnesia directory) and waits, bounded, until it
+    /// speaks AMQP.
+    async fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log())
+            .expect("server log");
+        let script = server_script();
+        let child = Command::new(&script)
+            // HOME holds the node's own Erlang cookie.
+            .env("HOME", self.dir.join("home"))
+            .env("RABBITMQ_NODENAME", &self.node)
+            .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
+            .env("RABBITMQ_CONF_ENV_FILE", self.dir.join("rabbitmq-env.conf"))
+            .env("RABBITMQ_CONFIG_FILE", self.dir.join("rabbitmq.conf"))
+            .env("RABBITMQ_CONFIG_FILES", self.dir.join("conf.d"))
+            .env(
+                "RABBITMQ_ADVANCED_CONFIG_FILE",
+                self.dir.join("advanced.config"),
+            )
+            .env(
+                "RABBITMQ_ENABLED_PLUGINS_FILE",
+                self.dir.join("enabled_plugins"),
+            )
+            .env("RABBITMQ_MNESIA_BASE", self.dir.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", self.dir.join("log"))
+            // Erlang distribution on loopback only.
+            .env(
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+            )
+            // Its own process group: the script runs the Erlang VM as a child, which starts
+            // helpers of its own, and killing the group kills them all.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} ({e}); install RabbitMQ (apt-get install rabbitmq-server) \
+                     or set RABBITMQ_SERVER",
+                    script.display()
+                )
+            });
+        self.child = Some(child);
+        let start = Instant::now();
+        let port = self.port;
+        while !tokio::task::spawn_blocking(move || speaks_amqp(port))
+            .await
+            .expect("the handshake probe does not panic")
+        {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "the private RabbitMQ node exited ({status}) before it spoke AMQP; see {}",
+                    self.log().display()
+                );
+            }
+            assert!(
+                start.elapsed() < READY_WITHIN,
+                "the private RabbitMQ node did not speak AMQP on port {} within {READY_WITHIN:?}; \
+                 see {}",
+                self.port,
+                self.log().display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// SIGKILLs the node's whole process group: no orderly shutdown, nothing flushed that was
+    /// not already on disk.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let group = format!("-{}", child.id());
+            let killed = Command::new("kill")
+                .args(["-s", "KILL", "--", &group])
                 .status();
+            if !killed.is_ok_and(|s| s.success()) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
         }
     }
 }
 
+impl Drop for PrivateNode {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "the private RabbitMQ node's files are kept in {}",
+                self.dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn config(url: String) -> AmqpConfig {
+    let mut config = AmqpConfig::new(url).with_exchange("test-restart");
+    config.audit_binds.clear();
+    config.connect_timeout = Duration::from_secs(3);
+    config.confirm_timeout = Duration::from_secs(10);
+    config.reconnect_timeout = READY_WITHIN;
+    config
+}
+
+async fn broker(config: AmqpConfig) -> AmqpBroker {
+    AmqpBroker::connect(config).await.unwrap_or_else(|e| {
+        panic!("the private RabbitMQ node speaks AMQP but refuses a client: {e}")
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
-    let config = config();
+    let mut node = PrivateNode::new();
+    node.start().await;
+    let config = config(node.url());
     let admin = broker(config.clone()).await;
     admin.declare_groups(&[GROUP]).await.expect("topology");
     let publisher = Publisher::<dam::System, _>::new(
@@ -97,8 +263,6 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
     let confirmed = Arc::new(Mutex::new(Vec::<String>::new()));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let restarted = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::new(AtomicBool::new(false));
-    let _guard = RestartGuard(stopped.clone());
 
     let publishing = {
         let (confirmed, failures, restarted) =
@@ -123,9 +287,8 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
         }
     };
     let restarting = {
-        let (confirmed, restarted, stopped) =
-            (confirmed.clone(), restarted.clone(), stopped.clone());
-        let config = config.clone();
+        let (confirmed, restarted) = (confirmed.clone(), restarted.clone());
+        let node = &mut node;
         async move {
             let start = Instant::now();
             while confirmed.lock().unwrap().len() < 50 {
@@ -136,41 +299,27 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let before = confirmed.lock().unwrap().len();
-            stopped.store(true, Ordering::SeqCst);
-            tokio::task::spawn_blocking(|| rabbitmqctl("stop_app"))
-                .await
-                .expect("stop_app");
-            tokio::task::spawn_blocking(|| rabbitmqctl("start_app"))
-                .await
-                .expect("start_app");
-            stopped.store(false, Ordering::SeqCst);
-            let start = Instant::now();
-            while AmqpBroker::connect(config.clone()).await.is_err() {
-                assert!(
-                    start.elapsed() < Duration::from_secs(60),
-                    "RabbitMQ did not accept connections within 60 s of start_app"
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+            node.kill();
+            node.start().await;
             restarted.store(true, Ordering::SeqCst);
             before
         }
     };
-    let (reconnects, confirmed_before_stop) =
-        tokio::time::timeout(Duration::from_secs(150), async {
+    let (reconnects, confirmed_before_kill) =
+        tokio::time::timeout(READY_WITHIN + Duration::from_secs(60), async {
             tokio::join!(publishing, restarting)
         })
         .await
-        .expect("publishing through the restart finished within 150 s");
+        .expect("publishing through the restart finished in time");
 
     let confirmed = confirmed.lock().unwrap().clone();
     let failures = failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "publishes that gave up: {failures:?}");
     assert!(
         reconnects >= 1,
-        "the publisher never lost its connection: was the broker restarted?"
+        "the publisher never lost its connection: was the node restarted?"
     );
-    assert!(confirmed.len() >= confirmed_before_stop + 50);
+    assert!(confirmed.len() >= confirmed_before_kill + 50);
 
     let admin = broker(config).await;
     let queue = admin.config().group_queue(GROUP.name);
@@ -191,9 +340,9 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
         confirmed.len()
     );
     eprintln!(
-        "{} confirmed, {copies} stored ({} duplicates), {reconnects} reconnect(s)",
+        "{} confirmed ({confirmed_before_kill} before the kill), {copies} stored ({} duplicates), \
+         {reconnects} reconnect(s)",
         confirmed.len(),
         copies - stored.len()
     );
-    admin.delete_groups(&[GROUP]).await.expect("cleanup");
 }

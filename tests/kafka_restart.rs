@@ -1,8 +1,8 @@
 //! A Kafka broker restart during publishing loses no confirmed message. Runs in its own
 //! process: it starts a private tansu broker on a free port, storing into its own bucket of
-//! the local S3 server (moto on 127.0.0.1:9000, which `bash .ci/services.sh` starts; tansu's
-//! `memory://` storage would lose everything on restart, and this tansu build has no
-//! `postgres://` storage). `TANSU_BIN` overrides the broker binary (default
+//! the local S3 server, which it deletes again at the end (moto on 127.0.0.1:9000, which
+//! `bash .ci/services.sh` starts; tansu's `memory://` storage would lose everything on
+//! restart, and this tansu build has no `postgres://` storage). `TANSU_BIN` overrides the broker binary (default
 //! `target/tansu/tansu`, cached by `.ci/services.sh`); `S3_ENDPOINT` the S3 address.
 //!
 //! A publisher sends continuously while the broker is killed (SIGKILL) and started again;
@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,37 +44,114 @@ fn tansu_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tansu/tansu"));
     assert!(
         bin.is_file(),
-        "the tansu broker binary is not at {} (run `bash .ci/services.sh`, which caches it \
-         there, or set TANSU_BIN)",
+        "the tansu broker binary is not at {} (`bash .ci/services.sh`, which `cargo xtask test` \
+         runs first, caches it there; or set TANSU_BIN)",
         bin.display()
     );
     bin
 }
 
-/// `PUT /<bucket>` on the S3 server: creates the private bucket this broker stores into.
-fn create_bucket(endpoint: &str, bucket: &str) {
+/// One request to the S3 server, as HTTP/1.0 so that the answer is never chunked: its status
+/// line and body. moto refuses to delete objects for an anonymous caller but does not check
+/// signatures, so the request names tansu's access key with a placeholder signature.
+fn s3_request(endpoint: &str, method: &str, path: &str) -> std::io::Result<(String, String)> {
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| {
-        panic!(
-            "the S3 server (moto) on {host} is needed for tansu's durable storage: {e}; start it \
-             with `bash .ci/services.sh`"
-        )
-    });
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("socket timeout");
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("S3 request");
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=tansu/20000101/us-east-1/s3/aws4_request, \
+         SignedHeaders=host, Signature=0\r\n\r\n"
+    )?;
     let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response.lines().next().unwrap_or_default();
-    assert!(
-        status.contains(" 200") || status.contains(" 409"),
-        "creating S3 bucket {bucket} on {host} answered `{status}`"
-    );
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    Ok((status, body.to_owned()))
+}
+
+/// The private bucket this broker stores into on the shared S3 server. Dropping it deletes
+/// every object in it and then the bucket, so the shared server keeps nothing of this test.
+struct Bucket {
+    endpoint: String,
+    name: String,
+}
+
+impl Bucket {
+    fn create(endpoint: &str, name: &str) -> Self {
+        let (status, _) = s3_request(endpoint, "PUT", &format!("/{name}")).unwrap_or_else(|e| {
+            panic!(
+                "the S3 server (moto) at {endpoint} is needed for tansu's durable storage: {e}; \
+                 start it with `bash .ci/services.sh`"
+            )
+        });
+        assert!(
+            status.contains(" 200") || status.contains(" 409"),
+            "creating S3 bucket {name} at {endpoint} answered `{status}`"
+        );
+        Self {
+            endpoint: endpoint.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Up to 1000 keys of the bucket (one ListObjectsV2 page).
+    fn keys(&self) -> std::io::Result<Vec<String>> {
+        let (_, body) = s3_request(
+            &self.endpoint,
+            "GET",
+            &format!("/{}?list-type=2", self.name),
+        )?;
+        Ok(body
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>"))
+            .map(|(key, _)| key.to_owned())
+            .collect())
+    }
+
+    fn delete(&self) -> std::io::Result<()> {
+        // tansu names its objects with [A-Za-z0-9/._-] only, which need no escaping in a path.
+        loop {
+            let keys = self.keys()?;
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                deleted(s3_request(
+                    &self.endpoint,
+                    "DELETE",
+                    &format!("/{}/{key}", self.name),
+                )?)?;
+            }
+        }
+        deleted(s3_request(
+            &self.endpoint,
+            "DELETE",
+            &format!("/{}", self.name),
+        )?)
+    }
+}
+
+/// An S3 DELETE answer: `204 No Content`, or the error it is.
+fn deleted((status, body): (String, String)) -> std::io::Result<()> {
+    if status.contains(" 204") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("{status}: {body}")))
+    }
+}
+
+impl Drop for Bucket {
+    fn drop(&mut self) {
+        if let Err(e) = self.delete() {
+            eprintln!(
+                "could not delete S3 bucket {} at {}: {e}",
+                self.name, self.endpoint
+            );
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -131,6 +208,10 @@ impl Broker {
 impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
+        // The log says what went wrong when the test failed; otherwise it is litter.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -152,7 +233,8 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
     let endpoint = std::env::var("S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".into());
     let suffix = &Meta::default().id_or_new()[..8];
     let bucket = format!("lp-restart-{}-{suffix}", std::process::id());
-    create_bucket(&endpoint, &bucket);
+    // Declared before the broker, so dropped after it: the broker stops writing first.
+    let _bucket = Bucket::create(&endpoint, &bucket);
     let port = free_port();
     let mut broker = Broker {
         child: None,
@@ -160,7 +242,7 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
         port,
         storage: format!("s3://{bucket}/"),
         endpoint,
-        log: std::env::temp_dir().join(format!("{bucket}.log")),
+        log: Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{bucket}.log")),
     };
     broker.start();
 

@@ -50,11 +50,15 @@ impl audio::Handler for Recorder {
     }
 }
 
+/// Retries without jitter: two deliveries that fail one after the other then come due in that
+/// order, so a test can say which of two copies of one event a retry hands over first. With
+/// jitter the later copy's wait is as often the shorter one, and either copy may win.
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 3,
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
+        jitter: 0.0,
         ..RetryPolicy::default()
     }
 }
@@ -138,8 +142,8 @@ async fn typed_publish_and_dispatch_with_retry_dead_letter_and_idempotency() {
     let seen = recorder.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "processed once: {seen:?}");
     assert_eq!(seen[0].0, chunk.chunk_id);
-    // Both copies failed once; the first copy's second delivery succeeded and the second copy
-    // was then skipped as work already done.
+    // Both copies failed once; the first copy's second delivery (due first: no jitter)
+    // succeeded and the second copy was then skipped as work already done.
     assert_eq!(seen[0].1, 2, "second attempt, counted by the broker");
     assert_eq!(seen[0].2.as_deref(), Some(trace));
     assert_eq!(stats.retried, 2);

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use event_contracts_runtime::display_pointer;
+
 use crate::source::Position;
 
 /// A stable diagnostic code. Codes never change meaning; new ones are appended.
@@ -39,6 +41,9 @@ pub enum Code {
     TooDeep,
     /// E015: a `title` or system name that cannot be a Rust name.
     InvalidName,
+    /// E016: the manifest's envelope roles do not fit the envelope schema, or a required
+    /// envelope property plays no role.
+    EnvelopeRole,
 }
 
 impl Code {
@@ -59,6 +64,7 @@ impl Code {
             Code::RefCycle => "E013",
             Code::TooDeep => "E014",
             Code::InvalidName => "E015",
+            Code::EnvelopeRole => "E016",
         }
     }
 }
@@ -83,11 +89,7 @@ impl fmt::Display for Diagnostic {
             self.position.line,
             self.position.column,
             self.code.as_str(),
-            if self.pointer.is_empty() {
-                "#"
-            } else {
-                &self.pointer
-            },
+            display_pointer(&self.pointer),
             self.message,
             self.hint
         )
@@ -126,5 +128,31 @@ impl fmt::Display for Diagnostics {
             writeln!(f, "{d}")?;
         }
         write!(f, "{} error(s)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Code, Diagnostic};
+    use crate::source::Position;
+
+    #[test]
+    fn a_diagnostic_about_the_whole_document_shows_the_root_pointer_as_rfc_6901_writes_it() {
+        let diagnostic = |pointer: &str| Diagnostic {
+            code: Code::UnsupportedShape,
+            file: "schemas/x/events/e.json".into(),
+            position: Position { line: 1, column: 1 },
+            pointer: pointer.into(),
+            message: "an event schema must be an object".into(),
+            hint: "start the file with `{`".into(),
+        };
+        assert_eq!(
+            diagnostic("").to_string(),
+            "schemas/x/events/e.json:1:1: error[E007] at \"\": an event schema must be an \
+             object\n  hint: start the file with `{`"
+        );
+        assert!(diagnostic("/properties/a")
+            .to_string()
+            .contains(" at /properties/a: "));
     }
 }

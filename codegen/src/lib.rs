@@ -16,6 +16,7 @@ mod compile;
 mod cycles;
 pub mod diag;
 mod emit;
+mod envelope;
 pub mod manifest;
 pub mod model;
 pub mod notice;
@@ -516,6 +517,8 @@ fn generate_here(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>,
                 pub fn systems() -> [(&'static str, &'static [EventInfo]); #n_sys] {
                     [#((#sys_names, #events_refs)),*]
                 }
+                /// Every system, type-erased (events, envelope, round trips).
+                pub static SYSTEMS: [&::event_contracts_runtime::SystemInfo; #n_sys] = [#(&#mod_idents::SYSTEM_INFO),*];
             })
         ),
     });
@@ -728,8 +731,31 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
     let n = infos.len();
     let enum_doc = format!(" Every event of the `{system}` system.");
 
+    let envelope_schema = match &m.envelope {
+        Envelope::Wrapped { schema, .. } => {
+            let id = format!("{ID_BASE}{}/{schema}", sys.source.dir);
+            quote!(Some(#id))
+        }
+        Envelope::Flat => quote!(None),
+    };
+    let reencode_message = if sys.envelope.is_some() {
+        quote!(Some(|bytes| Ok(encode_message(&decode_message(bytes)?)?)))
+    } else {
+        quote!(None)
+    };
+    let system_info = quote! {
+        /// This system, type-erased: its events and round trips for tools that work over any
+        /// catalog.
+        pub static SYSTEM_INFO: #rt::SystemInfo = #rt::SystemInfo {
+            name: #system,
+            events: &EVENTS,
+            envelope_schema_id: #envelope_schema,
+            reencode_event: |name, bytes| Ok(#enum_name::decode(name, bytes)?.encode()?),
+            reencode_message: #reencode_message,
+        };
+    };
     let message = sys.envelope.map(|env_id| {
-        let Envelope::Wrapped { schema, type_field, payload_field } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
+        let Envelope::Wrapped { schema, type_field, payload_field, .. } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
         let env = &sys.graph.types[env_id];
         let env_ty = ident(&env.name);
         let TypeKind::Struct { fields, .. } = &env.kind else { unreachable!("envelopes are structs") };
@@ -825,6 +851,8 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
         }
 
         #message
+
+        #system_info
 
         #transport_items
     }

@@ -61,6 +61,8 @@ impl Transport {
 /// How an event sits in a message.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+// A manifest is read once per run; boxing the roles would only make patterns noisier.
+#[allow(clippy::large_enum_variant)]
 pub enum Envelope {
     /// The event is the whole message; the channel names the event.
     Flat,
@@ -72,7 +74,110 @@ pub enum Envelope {
         type_field: String,
         /// Envelope property holding the event.
         payload_field: String,
+        /// Which envelope property plays which part: what publishing writes into it and
+        /// what consumers read from it. Every required envelope property must be the type
+        /// field, the payload field, a role, or a single-valued `const`.
+        #[serde(default)]
+        roles: EnvelopeRoles,
     },
+}
+
+/// The parts an envelope property can play, each naming a property of the envelope schema.
+/// Publishing fills a role's property from the publish's `Meta` (or generates it), and the
+/// transport bindings read the message id and trace context from it. A role left out is
+/// simply not filled: its property must then be optional or a `const`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeRoles {
+    /// The message's unique id (a string or `format: uuid` property): `Meta::id`, else a new
+    /// UUID v4. It is the Kafka record key, `Nats-Msg-Id`, the AMQP `message-id`, and the
+    /// idempotency key of events that declare none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// When the message was published: the current time, written in the declared format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<TimeRole>,
+    /// The publishing service (a string property): `Meta::source`. Publishing without one
+    /// is refused unless the property accepts the empty string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// What the message is about (CloudEvents `subject`, a string property): `Meta::subject`,
+    /// required as `source` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The W3C `traceparent` of the publishing operation (a string property).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// The trace id alone (32 hex digits, a string property) for envelopes that carry the
+    /// trace as separate ids; with `span_id` it is read back as a `traceparent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The publishing span's id (16 hex digits, a string property), beside `trace_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    /// An ordering sequence number (an integer property): `Meta::seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<String>,
+}
+
+impl EnvelopeRoles {
+    /// Every declared role as (role name, property), in declaration order of the struct.
+    pub fn declared(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("message_id", self.message_id.as_deref()),
+            ("time", self.time.as_ref().map(|t| t.property.as_str())),
+            ("source", self.source.as_deref()),
+            ("subject", self.subject.as_deref()),
+            ("traceparent", self.traceparent.as_deref()),
+            ("trace_id", self.trace_id.as_deref()),
+            ("span_id", self.span_id.as_deref()),
+            ("seq", self.seq.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(role, property)| property.map(|p| (role, p)))
+        .collect()
+    }
+}
+
+/// The publish-time property and the one format every message of the system writes it in,
+/// so every reader's parser (Python's `strptime`, Go's `time.Parse` with a layout) sees the
+/// same shape.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRole {
+    pub property: String,
+    pub format: TimeFormat,
+}
+
+/// How a publish time is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeFormat {
+    /// RFC 3339 in UTC, whole seconds: `2025-08-04T14:33:09Z` (a `format: date-time` property).
+    Rfc3339Seconds,
+    /// RFC 3339 in UTC, three fractional digits: `2024-10-19T12:34:56.789Z` (`format: date-time`).
+    Rfc3339Millis,
+    /// RFC 3339 in UTC, six fractional digits: `2024-10-19T12:34:56.789012Z` (`format: date-time`).
+    Rfc3339Micros,
+    /// Unix time in milliseconds as a decimal string: `"1729341296789"` (a string property).
+    UnixMillisString,
+    /// Unix time in milliseconds (an integer property).
+    UnixMillis,
+    /// Unix time in seconds (an integer property).
+    UnixSeconds,
+}
+
+impl TimeFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeFormat::Rfc3339Seconds => "rfc3339-seconds",
+            TimeFormat::Rfc3339Millis => "rfc3339-millis",
+            TimeFormat::Rfc3339Micros => "rfc3339-micros",
+            TimeFormat::UnixMillisString => "unix-millis-string",
+            TimeFormat::UnixMillis => "unix-millis",
+            TimeFormat::UnixSeconds => "unix-seconds",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -9,9 +9,10 @@ use quote::quote;
 
 use crate::catalog::{Catalog, Loc};
 use crate::diag::{Code, Diagnostics};
-use crate::emit::{field_idents, ident, variant_idents};
-use crate::manifest::{Envelope, EventEntry};
-use crate::model::{Field, Ty, TypeDef, TypeGraph, TypeKind};
+use crate::emit::{field_idents, ident};
+use crate::envelope::Envelope;
+use crate::manifest::EventEntry;
+use crate::model::{Ty, TypeDef, TypeKind};
 use crate::CheckedSystem;
 
 fn rt() -> TokenStream {
@@ -60,27 +61,14 @@ pub(crate) fn check(catalog: &Catalog, sys: &CheckedSystem<'_>, diags: &mut Diag
             }
         }
     }
-    if let (
-        Some(env_id),
-        Envelope::Wrapped {
-            type_field,
-            payload_field,
-            ..
-        },
-    ) = (sys.envelope, &manifest.envelope)
-    {
-        let env = &sys.graph.types[env_id];
-        if let TypeKind::Struct { fields, .. } = &env.kind {
-            for (f, id) in fields.iter().zip(field_idents(fields)) {
-                if envelope_init(f, &id, &sys.graph, type_field, payload_field).is_none() {
-                    diags.push(catalog.diag(
-                        Code::UnsupportedShape,
-                        &env.loc.join("properties").join(&f.wire),
-                        format!("required envelope property `{}` has no publishing rule", f.wire),
-                        "make it optional, or teach codegen/src/transport.rs (`envelope_init`) how publishing fills it",
-                    ));
-                }
-            }
+    if let Some(envelope) = Envelope::of(sys) {
+        let manifest_loc = Loc::new(sys.source.manifest_file.clone(), "");
+        let envelope_loc = sys.envelope.map(|id| sys.graph.types[id].loc.clone());
+        for p in envelope.problems(
+            &manifest_loc,
+            envelope_loc.as_ref().unwrap_or(&manifest_loc),
+        ) {
+            diags.push(catalog.diag(Code::EnvelopeRole, &p.at, p.message, p.hint));
         }
     }
 }
@@ -153,87 +141,35 @@ pub(crate) fn emit(
     let publishes: Vec<TokenStream>;
     let handled_ty: Box<dyn Fn(&TokenStream) -> TokenStream>;
 
-    if let Some(env_id) = sys.envelope {
-        let env = &sys.graph.types[env_id];
-        let env_ty = ident(&env.name);
-        let TypeKind::Struct { fields, .. } = &env.kind else {
-            unreachable!("envelopes are structs")
-        };
-        let crate::manifest::Envelope::Wrapped {
-            type_field,
-            payload_field,
-            ..
-        } = &m.envelope
-        else {
-            unreachable!("only wrapped systems have an envelope")
-        };
-        let idents = field_idents(fields);
-        let find = |wire: &str| fields.iter().position(|f| f.wire == wire);
-        let payload_id = find(payload_field)
-            .map(|i| idents[i].clone())
-            .unwrap_or_else(|| ident(payload_field));
-        let type_id = find(type_field)
-            .map(|i| idents[i].clone())
-            .unwrap_or_else(|| ident(type_field));
-        let id_field = ["id", "event_id"]
-            .into_iter()
-            .find_map(|w| find(w).map(|i| idents[i].clone()));
-        let message_id = match &id_field {
-            Some(id) => quote!(Some(message.#id.to_string())),
-            None => quote!(None),
-        };
-        let traceparent = if let Some(i) = find("traceparent") {
-            let id = &idents[i];
-            quote!(message.#id.clone())
-        } else if let (Some(t), Some(s)) = (find("trace_id"), find("span_id")) {
-            let (t, s) = (&idents[t], &idents[s]);
-            quote! {
-                message.#s.as_deref().and_then(|span| {
-                    #tr::trace::TraceParent::parse(&format!("00-{}-{span}-01", message.#t)).map(|t| t.to_string())
-                })
-            }
-        } else {
-            quote! { let _ = message; None }
-        };
+    if let (Some(env_id), Some(envelope)) = (sys.envelope, Envelope::of(sys)) {
+        let env_ty = ident(&sys.graph.types[env_id].name);
+        let payload_id = envelope.ident_of(envelope.payload_field);
+        let type_id = envelope.ident_of(envelope.type_field);
+        let message_id = envelope.read_message_id();
+        let traceparent = envelope.read_traceparent();
         // `check` reported every field without a rule, so none is missing here.
-        let inits: Vec<TokenStream> = fields
+        let inits: Vec<TokenStream> = envelope
+            .fields
             .iter()
-            .zip(&idents)
-            .filter_map(|(f, id)| envelope_init(f, id, &sys.graph, type_field, payload_field))
+            .zip(&envelope.idents)
+            .filter_map(|(f, id)| envelope.init(f, id))
             .collect();
-        contract = quote! {
-            impl #tr::Contract for System {
-                type Message = Message;
-                const SYSTEM: &'static str = #system;
-                fn events() -> &'static [#rt::EventInfo] { &EVENTS }
-                fn consumer_groups() -> &'static [#tr::ConsumerGroup] { &CONSUMER_GROUPS }
-                fn decode(_channel: &str, bytes: &[u8]) -> ::std::result::Result<Message, #rt::DecodeError> {
-                    decode_message(bytes)
-                }
-                fn outgoing(message: &Message) -> ::std::result::Result<#tr::Outgoing, #rt::EncodeError> {
-                    let payload = encode_message(message)?;
-                    let message_id: ::std::option::Option<::std::string::String> = #message_id;
-                    let message_id = message_id.unwrap_or_default();
-                    let mut headers = #tr::Headers::new();
-                    headers.insert("content-type", "application/json");
-                    Ok(#tr::Outgoing {
-                        channel: message.#payload_id.info().channel.address().to_owned(),
-                        key: Some(message_id.clone()),
-                        message_id,
-                        payload,
-                        headers,
-                    })
-                }
-                fn event_name(message: &Message) -> &str { message.#payload_id.name() }
-                fn message_id(message: &Message) -> ::std::option::Option<::std::string::String> { #message_id }
-                fn idempotency_key(message: &Message) -> ::std::option::Option<::std::string::String> {
-                    let key: ::std::option::Option<::std::string::String> = match &message.#payload_id { #(#key_arms)* };
-                    key.or_else(|| Self::message_id(message))
-                }
-                fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> { #traceparent }
-            }
-        };
-        let type_ptr = format!("/{type_field}");
+        contract = contract_impl(
+            quote!(Message),
+            system,
+            quote!(_channel),
+            quote!(decode_message(bytes)),
+            quote!(message.#payload_id.info()),
+            quote!(message.#payload_id.name()),
+            message_id,
+            quote! {
+                let key: ::std::option::Option<::std::string::String> = match &message.#payload_id { #(#key_arms)* };
+                key.or_else(|| Self::message_id(message))
+            },
+            traceparent,
+        );
+        let type_ptr = format!("/{}", envelope.type_field);
+        let reads_meta = envelope.publishing_reads_meta();
         publishes = items
             .iter()
             .map(|item| {
@@ -247,9 +183,14 @@ pub(crate) fn emit(
                     let wire = &item.entry.name;
                     (quote!(#wire.to_owned()), quote!(#enum_name::#ty(event)))
                 };
+                let meta = if reads_meta || item.entry.fallback {
+                    quote!(meta)
+                } else {
+                    quote!(_meta)
+                };
                 quote! {
                     impl #tr::Publishes<#ty> for System {
-                        fn wrap(event: #ty, meta: &#tr::Meta) -> ::std::result::Result<Message, #rt::EncodeError> {
+                        fn wrap(event: #ty, #meta: &#tr::Meta) -> ::std::result::Result<Message, #rt::EncodeError> {
                             let #type_id: ::std::string::String = #event_name;
                             let #payload_id = #payload;
                             Ok(#env_ty { #(#inits,)* })
@@ -304,39 +245,20 @@ pub(crate) fn emit(
             }
         })
         .collect();
-    contract = quote! {
-        impl #tr::Contract for System {
-            type Message = #enum_name;
-            const SYSTEM: &'static str = #system;
-            fn events() -> &'static [#rt::EventInfo] { &EVENTS }
-            fn consumer_groups() -> &'static [#tr::ConsumerGroup] { &CONSUMER_GROUPS }
-            fn decode(channel: &str, bytes: &[u8]) -> ::std::result::Result<#enum_name, #rt::DecodeError> {
-                decode_message(channel, bytes)
-            }
-            fn outgoing(message: &#enum_name) -> ::std::result::Result<#tr::Outgoing, #rt::EncodeError> {
-                let payload = encode_message(message)?;
-                let message_id = Self::message_id(message).unwrap_or_else(|| #tr::Meta::default().id_or_new());
-                let mut headers = #tr::Headers::new();
-                headers.insert("content-type", "application/json");
-                Ok(#tr::Outgoing {
-                    channel: message.info().channel.address().to_owned(),
-                    key: Some(message_id.clone()),
-                    message_id,
-                    payload,
-                    headers,
-                })
-            }
-            fn event_name(message: &#enum_name) -> &str { message.name() }
-            fn message_id(message: &#enum_name) -> ::std::option::Option<::std::string::String> {
-                match message { #(#id_arms)* }
-            }
-            fn idempotency_key(message: &#enum_name) -> ::std::option::Option<::std::string::String> {
-                let key: ::std::option::Option<::std::string::String> = match message { #(#key_arms)* };
-                key.or_else(|| Self::message_id(message))
-            }
-            fn traceparent(_message: &#enum_name) -> ::std::option::Option<::std::string::String> { None }
-        }
-    };
+    contract = contract_impl(
+        quote!(#enum_name),
+        system,
+        quote!(channel),
+        quote!(decode_message(channel, bytes)),
+        quote!(message.info()),
+        quote!(message.name()),
+        Some(quote!(match message { #(#id_arms)* })),
+        quote! {
+            let key: ::std::option::Option<::std::string::String> = match message { #(#key_arms)* };
+            key.or_else(|| Self::message_id(message))
+        },
+        None,
+    );
     publishes = items
         .iter()
         .filter(|item| !item.entry.fallback)
@@ -455,60 +377,60 @@ fn finish(
     }
 }
 
-/// How `wrap` fills one envelope field from the event and the publish's `Meta`.
-fn envelope_init(
-    f: &Field,
-    id: &proc_macro2::Ident,
-    graph: &TypeGraph,
-    type_field: &str,
-    payload_field: &str,
-) -> Option<TokenStream> {
+/// The `Contract` impl: one shape for flat and wrapped systems, which differ only in these
+/// expressions over `message` (and `channel`, `bytes` in `decode`; `channel` is the name its
+/// parameter takes, `_channel` where `decode` ignores it).
+#[allow(clippy::too_many_arguments)]
+fn contract_impl(
+    message_ty: TokenStream,
+    system: &str,
+    channel: TokenStream,
+    decode: TokenStream,
+    info: TokenStream,
+    event_name: TokenStream,
+    message_id: Option<TokenStream>,
+    idempotency_key: TokenStream,
+    traceparent: Option<TokenStream>,
+) -> TokenStream {
     let rt = rt();
     let tr = quote!(#rt::transport);
-    let ptr = format!("/{}", f.wire);
-    let wire = f.wire.as_str();
-    if wire == type_field || wire == payload_field {
-        return Some(quote!(#id));
-    }
-    let value = match (wire, &f.ty) {
-        ("id" | "event_id", Ty::Uuid { .. }) => quote! {
-            match &meta.id {
-                Some(id) => ::uuid::Uuid::parse_str(id).map_err(|e| #rt::EncodeError::Invalid(#rt::Violations(vec![#rt::Violation { pointer: #ptr.into(), keyword: "format".into(), message: format!("`{id}` is not a UUID: {e}") }])))?,
-                None => ::uuid::Uuid::new_v4(),
-            }
+    // An id or trace the system does not carry: `None`, with the message unread.
+    let reader = |name: TokenStream, body: Option<TokenStream>| match body {
+        Some(body) => quote! {
+            fn #name(message: &#message_ty) -> ::std::option::Option<::std::string::String> { #body }
         },
-        ("id" | "event_id", Ty::Str { .. }) => quote!(meta.id_or_new()),
-        ("timestamp" | "time" | "ts", Ty::DateTime { .. }) => quote!(#rt::DateTime::now_utc()),
-        // Unix milliseconds as a decimal string (the livepeer gateway's `timestamp`).
-        ("timestamp", Ty::Str { .. }) => quote! {
-            ::std::time::SystemTime::now().duration_since(::std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default().to_string()
+        None => quote! {
+            fn #name(_message: &#message_ty) -> ::std::option::Option<::std::string::String> { None }
         },
-        ("gateway", Ty::Str { .. }) => quote!(meta.source.clone().unwrap_or_default()),
-        ("source", Ty::Str { .. }) => {
-            quote!(#tr::Meta::require(&meta.source, #ptr, "the publishing service (`source`)")?.to_owned())
-        }
-        ("subject", Ty::Str { .. }) => {
-            quote!(#tr::Meta::require(&meta.subject, #ptr, "a `subject` (e.g. `run/{runId}`)")?.to_owned())
-        }
-        ("trace_id", Ty::Str { .. }) => quote! {
-            meta.traceparent.as_deref().and_then(#tr::trace::TraceParent::parse).map(|t| t.trace_id).unwrap_or_else(|| #tr::trace::TraceParent::new_root().trace_id)
-        },
-        ("span_id", Ty::Str { .. }) if !f.required => quote! {
-            meta.traceparent.as_deref().and_then(#tr::trace::TraceParent::parse).map(|t| t.parent_id)
-        },
-        ("traceparent", Ty::Str { .. }) if !f.required => quote!(meta.traceparent.clone()),
-        ("seq", Ty::Int { .. }) if !f.required => quote!(meta.seq),
-        (_, Ty::Named(t)) if f.required => match &graph.types[*t].kind {
-            // A single-valued enum (`schema_version: "v1"`, `specversion: "1.0"`).
-            TypeKind::StrEnum { values } if values.len() == 1 => {
-                let ty = ident(&graph.types[*t].name);
-                let v = &variant_idents(values)[0];
-                quote!(#ty::#v)
-            }
-            _ => return None,
-        },
-        (_, _) if !f.required => quote!(None),
-        _ => return None,
     };
-    Some(quote!(#id: #value))
+    let message_id = reader(quote!(message_id), message_id);
+    let traceparent = reader(quote!(traceparent), traceparent);
+    quote! {
+        impl #tr::Contract for System {
+            type Message = #message_ty;
+            const SYSTEM: &'static str = #system;
+            fn events() -> &'static [#rt::EventInfo] { &EVENTS }
+            fn consumer_groups() -> &'static [#tr::ConsumerGroup] { &CONSUMER_GROUPS }
+            fn decode(#channel: &str, bytes: &[u8]) -> ::std::result::Result<#message_ty, #rt::DecodeError> {
+                #decode
+            }
+            fn outgoing(message: &#message_ty) -> ::std::result::Result<#tr::Outgoing, #rt::EncodeError> {
+                let payload = encode_message(message)?;
+                let message_id = Self::message_id(message).unwrap_or_else(|| #tr::Meta::default().id_or_new());
+                let mut headers = #tr::Headers::new();
+                headers.insert("content-type", "application/json");
+                Ok(#tr::Outgoing {
+                    channel: #info.channel.address().to_owned(),
+                    key: Some(message_id.clone()),
+                    message_id,
+                    payload,
+                    headers,
+                })
+            }
+            fn event_name(message: &#message_ty) -> &str { #event_name }
+            #message_id
+            fn idempotency_key(message: &#message_ty) -> ::std::option::Option<::std::string::String> { #idempotency_key }
+            #traceparent
+        }
+    }
 }

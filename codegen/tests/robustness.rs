@@ -121,6 +121,78 @@ fn one_event(body: Value, examples: Value, invalid: Value) -> Vec<(String, Strin
     ]
 }
 
+/// A wrapped NATS system `wrapped` whose envelope `{kind, body, at, id?, src?, trace?, span?,
+/// seq?}` requires `kind`, `body`, `at` and the properties in `required`; `roles` is the
+/// manifest's `envelope.roles` (`at` written as the time role's key is renamed to `time`).
+fn wrapped_catalog(roles: Value, required: &[&str]) -> Vec<(String, String)> {
+    let mut roles = roles.as_object().expect("roles object").clone();
+    if let Some(at) = roles.remove("at") {
+        roles.insert("time".into(), at);
+    }
+    let time_is_int = roles["time"]["format"] == "unix-millis";
+    let mut required_props = vec!["kind", "body", "at"];
+    required_props.extend_from_slice(required);
+    let m = json!({
+        "system": "wrapped",
+        "title": "The wrapped system",
+        "description": "A robustness case.",
+        "source_document": "none",
+        "transport": "nats",
+        "envelope": {"kind": "wrapped", "schema": "envelope.json", "type_field": "kind", "payload_field": "body", "roles": roles},
+        "events": [{
+            "name": "thing.done",
+            "schema": "events/thing.done.json",
+            "channel": {"transport": "nats", "stream": "W", "subject": "thing.done"},
+            "version": 1,
+            "producers": ["p"],
+            "consumers": ["c"]
+        }]
+    });
+    let at = if time_is_int {
+        json!({"type": "integer", "minimum": 0})
+    } else {
+        json!({"type": "string", "format": "date-time"})
+    };
+    let envelope = schema(
+        "wrapped/envelope.json",
+        json!({
+            "title": "WrappedEnvelope",
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string"},
+                "at": at,
+                "id": {"type": "string", "format": "uuid"},
+                "src": {"type": "string", "minLength": 1},
+                "trace": {"type": "string"},
+                "span": {"type": "string"},
+                "seq": {"type": "integer", "minimum": 0},
+                "note": {"type": "string"},
+                "body": {"type": "object"}
+            },
+            "required": required_props
+        }),
+    );
+    let event = schema(
+        "wrapped/events/thing.done.json",
+        json!({
+            "title": "ThingDone",
+            "type": "object",
+            "properties": {"thing": {"type": "string"}},
+            "required": ["thing"],
+            "examples": [{"thing": "x"}],
+            "x-invalid-examples": [{"description": "invalid", "instance": {"thing": 1}, "pointer": "/thing"}]
+        }),
+    );
+    vec![
+        (
+            "wrapped/manifest.json".into(),
+            serde_json::to_string_pretty(&m).expect("serializes"),
+        ),
+        envelope,
+        event,
+    ]
+}
+
 fn cases() -> Vec<Case> {
     use Expect::{Accepted, Refused};
     let mut cases = vec![
@@ -941,6 +1013,33 @@ fn cases() -> Vec<Case> {
             ],
         ),
     ];
+    // ---- Wrapped envelopes: only declared roles are filled. An optional property nothing
+    // fills and a system with no id or trace role must still compile (no unused `meta` or
+    // `message`); a required one nothing fills is refused at the property.
+    cases.push(case(
+        "wrapped_envelope_with_optional_unfilled_properties",
+        Accepted,
+        wrapped_catalog(
+            json!({"at": {"property": "at", "format": "rfc3339-millis"}}),
+            &[],
+        ),
+    ));
+    cases.push(case(
+        "wrapped_envelope_with_every_role",
+        Accepted,
+        wrapped_catalog(
+            json!({"message_id": "id", "at": {"property": "at", "format": "unix-millis"}, "source": "src", "trace_id": "trace", "span_id": "span", "seq": "seq"}),
+            &["id", "src", "trace", "span", "seq"],
+        ),
+    ));
+    cases.push(case(
+        "wrapped_envelope_required_property_without_role",
+        Refused(&[Code::EnvelopeRole]),
+        wrapped_catalog(
+            json!({"at": {"property": "at", "format": "rfc3339-millis"}}),
+            &["id"],
+        ),
+    ));
     cases.sort_by_key(|c| c.name);
     cases
 }

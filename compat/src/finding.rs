@@ -127,7 +127,8 @@ pub struct Finding {
     pub counterexample: Option<Counterexample>,
     pub undecided_keyword: Option<String>,
     /// Stable across runs and unrelated edits: hash of rule, system, event, path with the
-    /// union branch named (not line numbers, not message text). Keys the allow-list.
+    /// union branch named, and what broke (values, bounds, names; not line numbers, not
+    /// message text). Keys the allow-list; see [`crate::fingerprint`].
     pub fingerprint: String,
     /// Set by the CLI when the allow-list accepts this finding: the recorded reason.
     pub allowed: Option<String>,
@@ -163,6 +164,10 @@ pub struct EventSummary {
     /// From the new manifest (the old one for a removed event).
     pub producers: Vec<String>,
     pub consumers: Vec<String>,
+    /// A removed event that looks renamed (an event added in the same system has the same
+    /// schema, `$id`, `title` and `description` aside): the new name; on the added event,
+    /// the old name.
+    pub renamed: Option<String>,
 }
 
 /// Everything one check found, sorted: system, event, breaking first, then path.
@@ -173,4 +178,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Every event present on either side, sorted by system then event.
     pub events: Vec<EventSummary>,
+    /// The revision the old side was read from (a short commit id), when it came from git:
+    /// renderers print old-side locations as `REV:path:line:col` so that they are not taken
+    /// for places in the working tree. Findings against an earlier release name that
+    /// release in `against_version` instead.
+    pub old_revision: Option<String>,
 }

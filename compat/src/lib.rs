@@ -19,6 +19,7 @@
 pub mod compare;
 mod engine;
 pub mod finding;
+pub mod junit;
 pub mod lang;
 pub mod render;
 pub mod rules;
@@ -89,24 +90,41 @@ pub fn check_files(
     engine::check_files(old, new, mode, options)
 }
 
-/// A stable fingerprint of a finding: FNV-1a 64 of `rule\0system\0event\0path`, as 16 hex
-/// digits. Line numbers and message text do not enter it. For a finding inside a union branch
-/// the path names the branch (`/data/oneOf[type="a"]/x`: tag value, else title, else
-/// position), so the same change in two branches has two fingerprints.
-pub fn fingerprint(rule: RuleId, system: Option<&str>, event: Option<&str>, path: &str) -> String {
+/// The prefix of every fingerprint: the format's version. Fingerprints of another format
+/// (the 16 bare hex digits of version 1, which left out what broke) never match.
+pub const FINGERPRINT_PREFIX: &str = "ec2-";
+
+/// A stable fingerprint of a finding: `ec2-` and FNV-1a 64 of
+/// `rule\0system\0event\0path\0what`, as 16 hex digits.
+///
+/// `what` is the canonical description of what broke (the sorted removed enum values, the old
+/// and new bounds, the property's required-ness, the changed constraint's value, the Rust
+/// names and types), so a larger break at the same place has another fingerprint and needs
+/// its own allow-list entry. Line numbers, message wording and counterexamples (built from
+/// the schemas' examples, which change for unrelated reasons) do not enter it. For a finding
+/// inside a union branch the path names the branch (`/data/oneOf[type="a"]/x`: tag value,
+/// else title, else position), so the same change in two branches has two fingerprints.
+pub fn fingerprint(
+    rule: RuleId,
+    system: Option<&str>,
+    event: Option<&str>,
+    path: &str,
+    what: &str,
+) -> String {
     let text = format!(
-        "{}\0{}\0{}\0{}",
+        "{}\0{}\0{}\0{}\0{}",
         rule.0,
         system.unwrap_or(""),
         event.unwrap_or(""),
-        path
+        path,
+        what
     );
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("{h:016x}")
+    format!("{FINGERPRINT_PREFIX}{h:016x}")
 }
 
 impl Report {

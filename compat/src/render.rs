@@ -5,12 +5,54 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use crate::finding::{Finding, Location, Mode, Report, Rollout, Severity, Verdict};
+use crate::finding::{Category, Finding, Location, Mode, Report, Rollout, Severity, Side, Verdict};
 use crate::rules;
 
 /// Where a finding is shown: the new side, or the old side for removals.
 fn place(f: &Finding) -> Option<&Location> {
     f.new.as_ref().or(f.old.as_ref())
+}
+
+/// The revision a finding's old-side locations come from: the earlier release it was checked
+/// against, else the report's old revision (none for two standalone files).
+pub fn old_revision<'r>(report: &'r Report, f: &'r Finding) -> Option<&'r str> {
+    f.against_version
+        .as_deref()
+        .or(report.old_revision.as_deref())
+}
+
+/// `file:line:col`, or `REV:file:line:col` for a place in the old revision, so that it is not
+/// taken for a place in the working tree (`git show REV:file` shows it).
+pub fn location(l: &Location, old_revision: Option<&str>) -> String {
+    match (l.side, old_revision) {
+        (Side::Old, Some(rev)) => format!("{rev}:{}:{}:{}", l.file, l.line, l.column),
+        _ => format!("{}:{}:{}", l.file, l.line, l.column),
+    }
+}
+
+/// Which contract a finding is about, for readers who must not mistake a change of the
+/// generated Rust API for a change of the messages.
+fn label(f: &Finding) -> &'static str {
+    match f.category {
+        Category::GeneratedSource => "rust-api",
+        Category::Data => "wire",
+        Category::Transport => "transport",
+        Category::Policy => "policy",
+    }
+}
+
+fn side_word(side: Side) -> &'static str {
+    match side {
+        Side::Old => "old",
+        Side::New => "new",
+    }
+}
+
+fn other_side(side: Side) -> Side {
+    match side {
+        Side::Old => Side::New,
+        Side::New => Side::Old,
+    }
 }
 
 fn severity_word(s: Severity) -> &'static str {
@@ -42,7 +84,13 @@ pub fn mode_word(m: Mode) -> &'static str {
 }
 
 fn status(f: &Finding) -> String {
-    let mut s = format!("{} under {}", verdict_word(f.verdict), mode_word(f.mode));
+    let mut s = match (f.category, f.verdict) {
+        // The generated code, not the wire: messages read and written are unaffected.
+        (Category::GeneratedSource, Verdict::Incompatible) => {
+            "breaks Rust code built against the old crate; messages are unaffected".to_owned()
+        }
+        _ => format!("{} under {}", verdict_word(f.verdict), mode_word(f.mode)),
+    };
     if let Some(v) = &f.against_version {
         write!(s, " against {v}").ok();
     }
@@ -55,13 +103,17 @@ fn status(f: &Finding) -> String {
     s
 }
 
-/// One line per finding: `file:line:col: SEVERITY RULE_ID message [verdict under MODE]`.
+/// One line per finding, `file:line:col: SEVERITY RULE_ID [label] system/event: message
+/// [verdict under MODE]` (`REV:file:…` for a place in the old revision; the label says
+/// whether the wire, the transport, the generated Rust API or catalog policy changed); then,
+/// for every finding that is not compatible, indented lines with the fix and the
+/// counterexample, as in the Markdown.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
     for f in &report.findings {
-        let (file, line, col) = match place(f) {
-            Some(l) => (l.file.as_str(), l.line, l.column),
-            None => ("<catalog>", 1, 1),
+        let at = match place(f) {
+            Some(l) => location(l, old_revision(report, f)),
+            None => "<catalog>:1:1".to_owned(),
         };
         let scope = match (&f.system, &f.event) {
             (Some(s), Some(e)) => format!("{s}/{e}: "),
@@ -70,13 +122,28 @@ pub fn text(report: &Report) -> String {
         };
         writeln!(
             out,
-            "{file}:{line}:{col}: {} {} {scope}{} [{}]",
+            "{at}: {} {} [{}] {scope}{} [{}]",
             severity_word(f.severity),
             f.rule.0,
+            label(f),
             f.message,
             status(f)
         )
         .ok();
+        if f.verdict != Verdict::Compatible {
+            writeln!(out, "  fix: {}", f.hint).ok();
+        }
+        if let Some(c) = &f.counterexample {
+            writeln!(
+                out,
+                "  counterexample: accepted by the {} schema, rejected by the {} one ({}): {}",
+                side_word(c.accepted_by),
+                side_word(other_side(c.accepted_by)),
+                c.rejected_because.replace('\n', " "),
+                c.message
+            )
+            .ok();
+        }
     }
     out
 }
@@ -109,13 +176,21 @@ pub fn github(report: &Report) -> String {
         };
         let level = if f.allowed.is_some() { "notice" } else { level };
         let mut props = Vec::new();
-        if let Some(l) = place(f) {
-            props.push(format!("file={}", gh_escape_property(&l.file)));
-            props.push(format!("line={}", l.line));
-            props.push(format!("col={}", l.column));
+        let mut msg = format!("{} [{}]", f.message, status(f));
+        match place(f) {
+            // An annotation marks a file of the working tree; a place in the old revision is
+            // named in the message instead.
+            Some(l) if l.side == Side::Old && old_revision(report, f).is_some() => {
+                write!(msg, "\nat {}", location(l, old_revision(report, f))).ok();
+            }
+            Some(l) => {
+                props.push(format!("file={}", gh_escape_property(&l.file)));
+                props.push(format!("line={}", l.line));
+                props.push(format!("col={}", l.column));
+            }
+            None => {}
         }
         props.push(format!("title={}", gh_escape_property(f.rule.0)));
-        let mut msg = format!("{} [{}]", f.message, status(f));
         if let Some(c) = &f.counterexample {
             write!(
                 msg,
@@ -182,7 +257,7 @@ pub fn sarif(report: &Report) -> String {
                 "level": lvl,
                 "message": { "text": format!("{} [{}]", f.message, status(f)) },
                 "locations": locations,
-                "partialFingerprints": { "ecFingerprint/v1": f.fingerprint },
+                "partialFingerprints": { "ecFingerprint/v2": f.fingerprint },
                 "properties": {
                     "verdict": f.verdict,
                     "mode": f.mode,
@@ -244,13 +319,23 @@ fn rollout_advice(r: Rollout, producers: &[String], consumers: &[String]) -> Str
     }
 }
 
-fn md_finding(out: &mut String, f: &Finding) {
+/// What to do about a renamed event: the fix of its rule.
+pub fn rename_advice() -> &'static str {
+    rules::EVENT_RENAMED.hint
+}
+
+fn md_finding(out: &mut String, report: &Report, f: &Finding) {
     let where_ = place(f)
-        .map(|l| format!(" (`{}:{}:{}`)", l.file, l.line, l.column))
+        .map(|l| format!(" (`{}`)", location(l, old_revision(report, f))))
         .unwrap_or_default();
+    let api = if f.category == Category::GeneratedSource {
+        " (Rust API)"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "- **{}** {} — {}{} _[{}]_",
+        "- **{}** {}{api} — {}{} _[{}]_",
         f.rule.0,
         severity_word(f.severity).to_lowercase(),
         f.message,
@@ -262,10 +347,7 @@ fn md_finding(out: &mut String, f: &Finding) {
         writeln!(out, "  - fix: {}", f.hint).ok();
     }
     if let Some(c) = &f.counterexample {
-        let side = match c.accepted_by {
-            crate::Side::Old => "old",
-            crate::Side::New => "new",
-        };
+        let side = side_word(c.accepted_by);
         let body = serde_json::to_string_pretty(&c.message).unwrap_or_default();
         writeln!(
             out,
@@ -335,7 +417,7 @@ pub fn markdown(report: &Report) -> String {
         if !system_wide.is_empty() && events.iter().all(|e| !e.event.is_empty()) {
             writeln!(out, "### (system-wide)\n").ok();
             for f in &system_wide {
-                md_finding(&mut out, f);
+                md_finding(&mut out, report, f);
             }
             out.push('\n');
         }
@@ -348,12 +430,22 @@ pub fn markdown(report: &Report) -> String {
                 mode_word(e.declared_mode)
             )
             .ok();
+            let advice = match (&e.renamed, e.change) {
+                (Some(new), "removed") => format!(
+                    "looks like a rename to `{new}` (same schema); {}",
+                    rename_advice()
+                ),
+                (Some(old), _) => format!(
+                    "looks like a rename of `{old}` (same schema); {}",
+                    rename_advice()
+                ),
+                (None, _) => rollout_advice(e.rollout, &e.producers, &e.consumers),
+            };
             writeln!(
                 out,
-                "BACKWARD {}, FORWARD {}. Rollout: {}.\n",
+                "BACKWARD {}, FORWARD {}. Rollout: {advice}.\n",
                 verdict_word(e.backward),
                 verdict_word(e.forward),
-                rollout_advice(e.rollout, &e.producers, &e.consumers)
             )
             .ok();
             let mine: Vec<&&Finding> = sys_findings
@@ -369,14 +461,14 @@ pub fn markdown(report: &Report) -> String {
             if !bad.is_empty() {
                 out.push_str("Breaking or undecided:\n\n");
                 for f in bad {
-                    md_finding(&mut out, f);
+                    md_finding(&mut out, report, f);
                 }
                 out.push('\n');
             }
             if !rest.is_empty() {
                 out.push_str("Other changes:\n\n");
                 for f in rest {
-                    md_finding(&mut out, f);
+                    md_finding(&mut out, report, f);
                 }
                 out.push('\n');
             }

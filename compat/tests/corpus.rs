@@ -1157,7 +1157,46 @@ fn one_change_in_two_branches_is_two_fingerprints() {
     );
     assert_eq!(
         found[0].fingerprint,
-        event_contracts_compat::fingerprint(found[0].rule, None, None, "/a")
+        event_contracts_compat::fingerprint(found[0].rule, None, None, "/a", "length 0.. -> 0..=3")
+    );
+}
+
+#[test]
+fn a_larger_break_at_the_same_place_is_another_fingerprint() {
+    let schema = |units: &str, amount: &str, note: &str| {
+        format!(
+            r##"{{"type":"object","properties":{{"unit":{{"enum":[{units}]}},"amount":{{"type":"integer"{amount}}},"note":{{"type":"string"{note}}}}}}}"##
+        )
+    };
+    let old = schema(r#""hpa","percent","db""#, r#","minimum":0"#, "");
+    let fingerprint = |new: &str, rule: &str| -> String {
+        let found = data_findings(&old, new);
+        let of_rule: Vec<&Finding> = found.iter().filter(|f| f.rule.0 == rule).collect();
+        assert_eq!(of_rule.len(), 1, "{found:#?}");
+        of_rule[0].fingerprint.clone()
+    };
+    let hpa = fingerprint(
+        &schema(r#""percent","db""#, r#","minimum":0"#, ""),
+        "EC-D013",
+    );
+    // The same break, the new enum in another order and an unrelated edit elsewhere.
+    assert_eq!(
+        hpa,
+        fingerprint(
+            &schema(r#""db","percent""#, r#","minimum":0"#, r#","maxLength":9"#),
+            "EC-D013"
+        )
+    );
+    // More values removed: not the break an allow-list entry for `hpa` accepted.
+    assert_ne!(
+        hpa,
+        fingerprint(&schema(r#""db""#, r#","minimum":0"#, ""), "EC-D013")
+    );
+    // A bound narrowed further.
+    let units = r#""hpa","percent","db""#;
+    assert_ne!(
+        fingerprint(&schema(units, r#","minimum":5"#, ""), "EC-D022"),
+        fingerprint(&schema(units, r#","minimum":10"#, ""), "EC-D022")
     );
 }
 

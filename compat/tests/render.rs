@@ -44,6 +44,7 @@ fn finding(rule: &'static str, verdict: Verdict, path: &str, message: &str) -> F
             Some("audio"),
             Some("AudioChunkReceived"),
             path,
+            "",
         ),
         allowed: None,
     }
@@ -114,6 +115,7 @@ fn report() -> Report {
         Some("audio"),
         Some("BotStopRequested"),
         "",
+        "removed",
     );
     removed.old = Some(loc(
         Side::Old,
@@ -136,6 +138,7 @@ fn report() -> Report {
                 rollout: Rollout::Undecided,
                 producers: vec!["orchestration-api".into()],
                 consumers: vec!["audio-pipeline".into()],
+                renamed: None,
             },
             EventSummary {
                 system: "audio".into(),
@@ -147,6 +150,7 @@ fn report() -> Report {
                 rollout: Rollout::ProducersFirst,
                 producers: vec!["orchestration-api".into(), "monitoring".into()],
                 consumers: vec!["bot-orchestrator".into()],
+                renamed: None,
             },
             EventSummary {
                 system: "audio".into(),
@@ -158,8 +162,10 @@ fn report() -> Report {
                 rollout: Rollout::AnyOrder,
                 producers: vec![],
                 consumers: vec![],
+                renamed: None,
             },
         ],
+        old_revision: Some("0123abcdef".into()),
     }
 }
 
@@ -233,15 +239,139 @@ fn exit_codes_follow_the_policy() {
 }
 
 #[test]
-fn fingerprints_are_stable() {
-    // FNV-1a 64: fixed across runs and platforms.
+fn fingerprints_are_stable_and_cover_what_broke() {
+    let fp = |path: &str, what: &str| {
+        fingerprint(RuleId("EC-D013"), Some("audio"), Some("X"), path, what)
+    };
+    // FNV-1a 64 behind the format's prefix: fixed across runs and platforms.
     assert_eq!(
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/a"),
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/a")
+        fp("/unit", "removed [\"hpa\"] added []"),
+        "ec2-b40db4ed520c7c1e"
+    );
+    assert_eq!(
+        fp("/unit", "removed [\"hpa\"] added []"),
+        fp("/unit", "removed [\"hpa\"] added []")
     );
     assert_ne!(
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/a"),
-        fingerprint(RuleId("EC-D003"), Some("audio"), Some("X"), "/b")
+        fp("/unit", "removed [\"hpa\"] added []"),
+        fp("/other", "removed [\"hpa\"] added []")
     );
-    assert_eq!(fingerprint(RuleId(""), None, None, "").len(), 16);
+    // A larger break at the same place is another finding for the allow-list.
+    assert_ne!(
+        fp("/unit", "removed [\"hpa\"] added []"),
+        fp("/unit", "removed [\"hpa\",\"percent\"] added []")
+    );
+    assert_eq!(fingerprint(RuleId(""), None, None, "", "").len(), 20);
+}
+
+#[test]
+fn text_prints_the_fix_and_counterexample_of_every_break() {
+    let out = render::text(&report());
+    let lines: Vec<&str> = out.lines().collect();
+    let at = |rule: &str| {
+        lines
+            .iter()
+            .position(|l| !l.starts_with(' ') && l.contains(rule))
+            .unwrap_or_else(|| panic!("{rule} in\n{out}"))
+    };
+    let d003 = at("EC-D003");
+    assert_eq!(
+        lines[d003 + 1],
+        "  fix: make the new property optional, or publish a new event version"
+    );
+    assert!(
+        lines[d003 + 2].starts_with(
+            "  counterexample: accepted by the old schema, rejected by the new one (/payload: \"sequence\" is a required property): {"
+        ),
+        "{out}"
+    );
+    // Unknown findings have a fix too; compatible ones have none.
+    assert!(lines[at("EC-D020") + 1].starts_with("  fix: "), "{out}");
+    assert!(!lines[at("EC-D001") + 1].starts_with("  "), "{out}");
+}
+
+#[test]
+fn old_side_locations_name_their_revision() {
+    let mut r = report();
+    let removed_line = "0123abcdef:schemas/audio/manifest.json:180:5: ERROR EC-T001";
+    assert!(
+        render::text(&r).contains(removed_line),
+        "{}",
+        render::text(&r)
+    );
+    assert!(
+        render::markdown(&r).contains("(`0123abcdef:schemas/audio/manifest.json:180:5`)"),
+        "{}",
+        render::markdown(&r)
+    );
+    // A workflow annotation marks a working-tree file: the old place goes in the message.
+    let github = render::github(&r);
+    let t001 = github
+        .lines()
+        .find(|l| l.contains("EC-T001"))
+        .expect("a line");
+    assert!(!t001.contains("file="), "{t001}");
+    assert!(
+        t001.contains("%0Aat 0123abcdef:schemas/audio/manifest.json:180:5"),
+        "{t001}"
+    );
+    // New-side locations stay plain.
+    assert!(render::text(&r).starts_with("schemas/audio/events/AudioChunkReceived.json:48:7: "));
+    // A finding against an earlier release names that release.
+    r.findings[3].against_version = Some("schemas-v1".into());
+    assert!(render::text(&r).contains("schemas-v1:schemas/audio/manifest.json:180:5: "));
+    // Two standalone files have no revision.
+    r.old_revision = None;
+    r.findings[3].against_version = None;
+    assert!(render::text(&r).contains("\nschemas/audio/manifest.json:180:5: "));
+}
+
+#[test]
+fn rust_api_findings_are_labelled_apart_from_wire_breaks() {
+    let mut r = report();
+    let mut api = finding(
+        "EC-S004",
+        Verdict::Incompatible,
+        "/payload/sequence",
+        "field `sequence` of `AudioChunkReceivedPayload` changes Rust type from `Option<u64>` to `u64`",
+    );
+    api.new = Some(loc(
+        Side::New,
+        "schemas/audio/events/AudioChunkReceived.json",
+        48,
+        7,
+        "/allOf/1/properties/sequence",
+    ));
+    r.findings.push(api);
+    let text = render::text(&r);
+    let api_line = text
+        .lines()
+        .find(|l| l.contains("EC-S004"))
+        .expect("a line");
+    assert!(
+        api_line.contains("WARNING EC-S004 [rust-api] audio/"),
+        "{api_line}"
+    );
+    assert!(
+        api_line
+            .ends_with("[breaks Rust code built against the old crate; messages are unaffected]"),
+        "{api_line}"
+    );
+    let wire_line = text
+        .lines()
+        .find(|l| l.contains("EC-D003"))
+        .expect("a line");
+    assert!(
+        wire_line.contains("ERROR EC-D003 [wire] audio/"),
+        "{wire_line}"
+    );
+    assert!(
+        wire_line.ends_with("[incompatible under BACKWARD]"),
+        "{wire_line}"
+    );
+    let md = render::markdown(&r);
+    assert!(
+        md.contains("- **EC-S004** warning (Rust API) — field `sequence`"),
+        "{md}"
+    );
 }

@@ -4164,6 +4164,15 @@ pub fn encode_message(
 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::event_contracts_runtime::EncodeError> {
     event.encode()
 }
+/// This system, type-erased: its events and round trips for tools that work over any
+/// catalog.
+pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contracts_runtime::SystemInfo {
+    name: "agents",
+    events: &EVENTS,
+    envelope_schema_id: None,
+    reencode_event: |name, bytes| Ok(AgentsEvent::decode(name, bytes)?.encode()?),
+    reencode_message: None,
+};
 /// The `agents` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct System;

@@ -4078,6 +4078,17 @@ pub fn encode_message(
     }
     Ok(::serde_json::to_vec(message)?)
 }
+/// This system, type-erased: its events and round trips for tools that work over any
+/// catalog.
+pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contracts_runtime::SystemInfo {
+    name: "audio",
+    events: &EVENTS,
+    envelope_schema_id: Some(
+        "https://event-contracts.local/schemas/audio/envelope.json",
+    ),
+    reencode_event: |name, bytes| Ok(AudioEvent::decode(name, bytes)?.encode()?),
+    reencode_message: Some(|bytes| Ok(encode_message(&decode_message(bytes)?)?)),
+};
 /// The `audio` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct System;
@@ -4141,10 +4152,10 @@ impl ::event_contracts_runtime::transport::Contract for System {
         ::event_contracts_runtime::EncodeError,
     > {
         let payload = encode_message(message)?;
-        let message_id: ::std::option::Option<::std::string::String> = Some(
-            message.event_id.to_string(),
-        );
-        let message_id = message_id.unwrap_or_default();
+        let message_id = Self::message_id(message)
+            .unwrap_or_else(|| {
+                ::event_contracts_runtime::transport::Meta::default().id_or_new()
+            });
         let mut headers = ::event_contracts_runtime::transport::Headers::new();
         headers.insert("content-type", "application/json");
         Ok(::event_contracts_runtime::transport::Outgoing {
@@ -4202,15 +4213,15 @@ impl ::event_contracts_runtime::transport::Contract for System {
         key.or_else(|| Self::message_id(message))
     }
     fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
-        message
-            .span_id
-            .as_deref()
-            .and_then(|span| {
+        match (Some(message.trace_id.as_str()), message.span_id.as_deref()) {
+            (Some(trace), Some(span)) => {
                 ::event_contracts_runtime::transport::trace::TraceParent::parse(
-                        &format!("00-{}-{span}-01", message.trace_id),
+                        &format!("00-{trace}-{span}-01"),
                     )
                     .map(|t| t.to_string())
-            })
+            }
+            _ => None,
+        }
     }
 }
 impl ::event_contracts_runtime::transport::Publishes<AudioChunkReceived> for System {
@@ -4241,10 +4252,10 @@ impl ::event_contracts_runtime::transport::Publishes<AudioChunkReceived> for Sys
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4295,10 +4306,10 @@ impl ::event_contracts_runtime::transport::Publishes<TranscriptionCompleted> for
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4349,10 +4360,10 @@ impl ::event_contracts_runtime::transport::Publishes<TranslationRequested> for S
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4403,10 +4414,10 @@ impl ::event_contracts_runtime::transport::Publishes<TranslationCompleted> for S
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4457,10 +4468,10 @@ impl ::event_contracts_runtime::transport::Publishes<ProcessingFailed> for Syste
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4511,10 +4522,10 @@ impl ::event_contracts_runtime::transport::Publishes<ConfigSnapshot> for System 
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4565,10 +4576,10 @@ impl ::event_contracts_runtime::transport::Publishes<ConfigDriftDetected> for Sy
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4620,10 +4631,10 @@ for System {
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4674,10 +4685,10 @@ impl ::event_contracts_runtime::transport::Publishes<BotRequested> for System {
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4728,10 +4739,10 @@ impl ::event_contracts_runtime::transport::Publishes<BotStopRequested> for Syste
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4782,10 +4793,10 @@ impl ::event_contracts_runtime::transport::Publishes<BotStatusUpdate> for System
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4836,10 +4847,10 @@ impl ::event_contracts_runtime::transport::Publishes<ServiceHealthReport> for Sy
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4890,10 +4901,10 @@ impl ::event_contracts_runtime::transport::Publishes<AnomalyDetected> for System
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()
@@ -4944,10 +4955,10 @@ impl ::event_contracts_runtime::transport::Publishes<UsageMetrics> for System {
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
-            timestamp: ::event_contracts_runtime::DateTime::now_utc(),
+            timestamp: ::event_contracts_runtime::DateTime::now_utc_with_fraction(3),
             trace_id: meta
                 .traceparent
                 .as_deref()

@@ -34,3 +34,11 @@ pub fn systems() -> [(&'static str, &'static [EventInfo]); 5usize] {
         ("orchestrator", orchestrator::EVENTS.as_slice()),
     ]
 }
+/// Every system, type-erased (events, envelope, round trips).
+pub static SYSTEMS: [&::event_contracts_runtime::SystemInfo; 5usize] = [
+    &agents::SYSTEM_INFO,
+    &audio::SYSTEM_INFO,
+    &dam::SYSTEM_INFO,
+    &livepeer::SYSTEM_INFO,
+    &orchestrator::SYSTEM_INFO,
+];

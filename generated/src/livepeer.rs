@@ -4192,6 +4192,17 @@ pub fn encode_message(
     }
     Ok(::serde_json::to_vec(message)?)
 }
+/// This system, type-erased: its events and round trips for tools that work over any
+/// catalog.
+pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contracts_runtime::SystemInfo {
+    name: "livepeer",
+    events: &EVENTS,
+    envelope_schema_id: Some(
+        "https://event-contracts.local/schemas/livepeer/envelope.json",
+    ),
+    reencode_event: |name, bytes| Ok(LivepeerEvent::decode(name, bytes)?.encode()?),
+    reencode_message: Some(|bytes| Ok(encode_message(&decode_message(bytes)?)?)),
+};
 /// The `livepeer` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct System;
@@ -4230,10 +4241,10 @@ impl ::event_contracts_runtime::transport::Contract for System {
         ::event_contracts_runtime::EncodeError,
     > {
         let payload = encode_message(message)?;
-        let message_id: ::std::option::Option<::std::string::String> = Some(
-            message.id.to_string(),
-        );
-        let message_id = message_id.unwrap_or_default();
+        let message_id = Self::message_id(message)
+            .unwrap_or_else(|| {
+                ::event_contracts_runtime::transport::Meta::default().id_or_new()
+            });
         let mut headers = ::event_contracts_runtime::transport::Headers::new();
         headers.insert("content-type", "application/json");
         Ok(::event_contracts_runtime::transport::Outgoing {
@@ -4266,8 +4277,7 @@ impl ::event_contracts_runtime::transport::Contract for System {
         };
         key.or_else(|| Self::message_id(message))
     }
-    fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
-        let _ = message;
+    fn traceparent(_message: &Message) -> ::std::option::Option<::std::string::String> {
         None
     }
 }
@@ -4295,10 +4305,7 @@ impl ::event_contracts_runtime::transport::Publishes<StreamTrace> for System {
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4329,10 +4336,7 @@ impl ::event_contracts_runtime::transport::Publishes<StreamIngestMetrics> for Sy
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4363,10 +4367,7 @@ impl ::event_contracts_runtime::transport::Publishes<AiStreamEvents> for System 
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4397,10 +4398,7 @@ impl ::event_contracts_runtime::transport::Publishes<AiStreamStatus> for System 
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4431,10 +4429,7 @@ impl ::event_contracts_runtime::transport::Publishes<DiscoveryResults> for Syste
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4465,10 +4460,7 @@ impl ::event_contracts_runtime::transport::Publishes<CreateNewPayment> for Syste
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4499,10 +4491,7 @@ impl ::event_contracts_runtime::transport::Publishes<NetworkCapabilities> for Sy
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4533,10 +4522,7 @@ impl ::event_contracts_runtime::transport::Publishes<CreateSignedTicket> for Sys
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,
@@ -4572,10 +4558,7 @@ impl ::event_contracts_runtime::transport::Publishes<ForwardedEvent> for System 
                 None => ::uuid::Uuid::new_v4(),
             },
             r#type,
-            timestamp: ::std::time::SystemTime::now()
-                .duration_since(::std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
+            timestamp: ::event_contracts_runtime::DateTime::unix_millis_now()
                 .to_string(),
             gateway: meta.source.clone().unwrap_or_default(),
             data,

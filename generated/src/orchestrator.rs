@@ -3700,6 +3700,17 @@ pub fn encode_message(
     }
     Ok(::serde_json::to_vec(message)?)
 }
+/// This system, type-erased: its events and round trips for tools that work over any
+/// catalog.
+pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contracts_runtime::SystemInfo {
+    name: "orchestrator",
+    events: &EVENTS,
+    envelope_schema_id: Some(
+        "https://event-contracts.local/schemas/orchestrator/envelope.json",
+    ),
+    reencode_event: |name, bytes| Ok(OrchestratorEvent::decode(name, bytes)?.encode()?),
+    reencode_message: Some(|bytes| Ok(encode_message(&decode_message(bytes)?)?)),
+};
 /// The `orchestrator` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct System;
@@ -3733,10 +3744,10 @@ impl ::event_contracts_runtime::transport::Contract for System {
         ::event_contracts_runtime::EncodeError,
     > {
         let payload = encode_message(message)?;
-        let message_id: ::std::option::Option<::std::string::String> = Some(
-            message.id.to_string(),
-        );
-        let message_id = message_id.unwrap_or_default();
+        let message_id = Self::message_id(message)
+            .unwrap_or_else(|| {
+                ::event_contracts_runtime::transport::Meta::default().id_or_new()
+            });
         let mut headers = ::event_contracts_runtime::transport::Headers::new();
         headers.insert("content-type", "application/json");
         Ok(::event_contracts_runtime::transport::Outgoing {
@@ -3796,17 +3807,17 @@ impl ::event_contracts_runtime::transport::Publishes<RunStartedData> for System 
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -3828,17 +3839,17 @@ impl ::event_contracts_runtime::transport::Publishes<RunCompletedData> for Syste
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -3860,17 +3871,17 @@ impl ::event_contracts_runtime::transport::Publishes<RunFailedData> for System {
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -3892,17 +3903,17 @@ impl ::event_contracts_runtime::transport::Publishes<RunCanceledData> for System
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -3924,17 +3935,17 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageStartedData> for Sy
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -3956,17 +3967,17 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageProgressData> for S
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -3988,17 +3999,17 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageCompletedData> for 
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4020,17 +4031,17 @@ impl ::event_contracts_runtime::transport::Publishes<NodeCreatedData> for System
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4052,17 +4063,17 @@ impl ::event_contracts_runtime::transport::Publishes<NodeExecutingData> for Syst
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4084,17 +4095,17 @@ impl ::event_contracts_runtime::transport::Publishes<NodeCompletedData> for Syst
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4116,17 +4127,17 @@ impl ::event_contracts_runtime::transport::Publishes<PaperStartedData> for Syste
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4148,17 +4159,17 @@ impl ::event_contracts_runtime::transport::Publishes<PaperGeneratedData> for Sys
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4180,17 +4191,17 @@ impl ::event_contracts_runtime::transport::Publishes<ArtifactRegisteredData> for
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4212,17 +4223,17 @@ impl ::event_contracts_runtime::transport::Publishes<ArtifactFailedData> for Sys
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4245,17 +4256,17 @@ for System {
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4278,17 +4289,17 @@ for System {
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4310,17 +4321,17 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureStartedData> for S
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4342,17 +4353,17 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureCompletedData> for
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,
@@ -4374,17 +4385,17 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureProgressData> for 
             source: ::event_contracts_runtime::transport::Meta::require(
                     &meta.source,
                     "/source",
-                    "the publishing service (`source`)",
+                    "the publishing service (`Meta::source`)",
                 )?
                 .to_owned(),
             r#type,
             subject: ::event_contracts_runtime::transport::Meta::require(
                     &meta.subject,
                     "/subject",
-                    "a `subject` (e.g. `run/{runId}`)",
+                    "the message's subject (`Meta::subject`)",
                 )?
                 .to_owned(),
-            time: ::event_contracts_runtime::DateTime::now_utc(),
+            time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
             datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
             data,
             seq: meta.seq,

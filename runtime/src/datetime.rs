@@ -25,16 +25,54 @@ impl DateTime {
         }
     }
 
-    /// The current time in UTC with millisecond precision.
+    /// The current time in UTC with exactly three fractional digits
+    /// (`2024-10-19T12:34:56.789Z`), the shape most documents show.
     pub fn now_utc() -> Self {
-        let now = time::OffsetDateTime::now_utc();
-        let now = now
-            .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-            .unwrap_or(now);
-        let text = now
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("UTC times format as RFC 3339");
+        Self::now_utc_with_fraction(3)
+    }
+
+    /// The current time in UTC with exactly `digits` fractional digits (0 to 9; more are
+    /// written as 9), so every message of a system has one shape whatever the clock reads:
+    /// `2025-08-04T14:33:09Z` for 0, `2025-08-04T14:33:09.120Z` for 3.
+    pub fn now_utc_with_fraction(digits: u8) -> Self {
+        Self::from_utc_with_fraction(time::OffsetDateTime::now_utc(), digits)
+    }
+
+    /// `at` in UTC with exactly `digits` fractional digits (truncated, never rounded up).
+    pub fn from_utc_with_fraction(at: time::OffsetDateTime, digits: u8) -> Self {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        let digits = u32::from(digits.min(9));
+        let mut text = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        if digits > 0 {
+            let fraction = at.nanosecond() / 10u32.pow(9 - digits);
+            text.push_str(&format!(".{fraction:0width$}", width = digits as usize));
+        }
+        text.push('Z');
         Self(text)
+    }
+
+    /// Unix time now, in milliseconds.
+    pub fn unix_millis_now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or_default()
+    }
+
+    /// Unix time now, in whole seconds.
+    pub fn unix_seconds_now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
     }
 
     pub fn as_str(&self) -> &str {
@@ -187,5 +225,27 @@ mod tests {
         ] {
             assert!(DateTime::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fixed_fraction_writes_one_shape_whatever_the_clock_reads() {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(1_754_318_049_120_000_000)
+            .unwrap()
+            .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+        let shapes = [
+            (0, "2025-08-04T14:34:09Z"),
+            (3, "2025-08-04T14:34:09.120Z"),
+            (6, "2025-08-04T14:34:09.120000Z"),
+            (12, "2025-08-04T14:34:09.120000000Z"),
+        ];
+        for (digits, text) in shapes {
+            let written = DateTime::from_utc_with_fraction(at, digits);
+            assert_eq!(written.as_str(), text);
+            assert!(is_valid_date_time(written.as_str()));
+        }
+        assert_eq!(
+            DateTime::now_utc().as_str().len(),
+            "2025-08-04T14:34:09.120Z".len()
+        );
     }
 }

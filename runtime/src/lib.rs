@@ -69,6 +69,39 @@ pub struct EventInfo {
     pub consumers: &'static [&'static str],
 }
 
+/// One catalogued system, type-erased: what tools and test suites need to work over any
+/// catalog without naming its Rust types (every generated crate lists its systems in
+/// `SYSTEMS`).
+#[derive(Clone, Copy, Debug)]
+pub struct SystemInfo {
+    /// The system's module name (`livepeer`, `audio`, …).
+    pub name: &'static str,
+    pub events: &'static [EventInfo],
+    /// `$id` of the envelope schema, for a wrapped system.
+    pub envelope_schema_id: Option<&'static str>,
+    /// Validates and decodes the event named `name` (its wire name) from its payload bytes,
+    /// then encodes the typed event again.
+    pub reencode_event: ReencodeEvent,
+    /// For a wrapped system: validates and decodes a whole message (envelope and event),
+    /// then encodes it again.
+    pub reencode_message: Option<ReencodeMessage>,
+}
+
+/// Decodes the event named by the first argument from its bytes and encodes it again.
+pub type ReencodeEvent = fn(&str, &[u8]) -> Result<Vec<u8>, RoundTripError>;
+/// Decodes a whole message (envelope and event) and encodes it again.
+pub type ReencodeMessage = fn(&[u8]) -> Result<Vec<u8>, RoundTripError>;
+
+/// Why a type-erased round trip failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundTripError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A decoded value that does not encode again: a generator defect, never bad input.
+    #[error("a decoded message does not encode again: {0}")]
+    Encode(#[from] EncodeError),
+}
+
 /// Constraint checks generated from the schema that serde's typing does not already enforce
 /// (patterns, lengths, ranges, array bounds, uniqueness, presence rules).
 pub trait Validate {
@@ -133,6 +166,17 @@ pub trait Event: Validate + Serialize + DeserializeOwned {
     }
 }
 
+/// A JSON pointer as messages for people show it: RFC 6901 writes the whole document as the
+/// empty pointer, which a message would show as nothing at all, so it is written `""`; any
+/// other pointer is itself (`/payload/chunk_id`).
+pub fn display_pointer(pointer: &str) -> &str {
+    if pointer.is_empty() {
+        "\"\""
+    } else {
+        pointer
+    }
+}
+
 /// One schema violation.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {
@@ -163,12 +207,13 @@ impl fmt::Display for Violations {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            let at = if v.pointer.is_empty() {
-                "#"
-            } else {
-                &v.pointer
-            };
-            write!(f, "{at}: {} ({})", v.message, v.keyword)?;
+            write!(
+                f,
+                "{}: {} ({})",
+                display_pointer(&v.pointer),
+                v.message,
+                v.keyword
+            )?;
         }
         Ok(())
     }
@@ -193,7 +238,7 @@ pub enum DecodeError {
     },
     /// Valid per the schema but not representable in the Rust type (an integer written as
     /// `1.0`, a number beyond 64 bits).
-    #[error("valid JSON that the typed model cannot hold at {pointer}: {message}")]
+    #[error("valid JSON that the typed model cannot hold at {}: {message}", display_pointer(.pointer))]
     Unrepresentable { pointer: String, message: String },
 }
 
@@ -357,5 +402,43 @@ pub fn wrapped_error(
         }
     } else {
         DecodeError::Invalid(Violations(violations))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DecodeError, Violation, Violations};
+
+    fn violation(pointer: &str) -> Violation {
+        Violation {
+            pointer: pointer.into(),
+            keyword: "type".into(),
+            message: "[] is not of type \"object\"".into(),
+        }
+    }
+
+    #[test]
+    fn the_root_pointer_is_shown_as_rfc_6901_writes_it() {
+        let at_root = Violations(vec![violation(""), violation("/payload/chunk_id")]);
+        assert_eq!(
+            at_root.to_string(),
+            "\"\": [] is not of type \"object\" (type); \
+             /payload/chunk_id: [] is not of type \"object\" (type)"
+        );
+        let unrepresentable = DecodeError::Unrepresentable {
+            pointer: String::new(),
+            message: "too big".into(),
+        };
+        assert_eq!(
+            unrepresentable.to_string(),
+            "valid JSON that the typed model cannot hold at \"\": too big"
+        );
+        // A payload's root inside its envelope is no longer the root.
+        assert_eq!(
+            DecodeError::Invalid(Violations(vec![violation("")]))
+                .within("/payload")
+                .to_string(),
+            "schema violations: /payload: [] is not of type \"object\" (type)"
+        );
     }
 }

@@ -2,12 +2,14 @@
 //! revision (or is NEW.json compatible with OLD.json)?
 //!
 //! ```text
-//! cargo xtask compat --against main [--format text|json|github|sarif|markdown]
+//! cargo xtask compat --against main [--format text|json|github|sarif|markdown|junit]
 //! cargo xtask compat OLD.json NEW.json [--mode backward|forward|full]
 //! ```
 //!
 //! Exit codes: 0 compatible, 1 incompatible, 2 unknown (undecidable, unsupported), 3 usage,
-//! git or parse error. Accepted breaks are read from `compat-allow.json` (see [`allow`]).
+//! git or parse error (an invalid allow-list too). Accepted breaks are read from
+//! `compat-allow.json` (see [`allow`]); `--suggest-allow --write` adds entries for the failing
+//! findings to it.
 //!
 //! Releases for `*_TRANSITIVE` modes are the git tags matching `schemas-v*` (`--release-tags`)
 //! that the `--against` revision contains, oldest first, deduplicated by the content of
@@ -91,6 +93,8 @@ pub enum Format {
     Sarif,
     /// A Markdown summary (PR comment).
     Markdown,
+    /// JUnit XML: one testcase per event, a failure per breaking finding (CI test reports).
+    Junit,
 }
 
 /// Flags shared by `compat` and `diff`.
@@ -141,9 +145,14 @@ pub struct CompatArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Print allow-list entries for every failing finding (to stderr), to paste into the
-    /// allow-list once each has a reason.
+    /// allow-list's `allow` array once each has a reason.
     #[arg(long)]
     pub suggest_allow: bool,
+    /// With --suggest-allow: add the entries to the allow-list file (--allow FILE, else
+    /// compat-allow.json) instead of printing them, keeping its entries and their order.
+    /// Their reasons are placeholders the check refuses until someone writes them.
+    #[arg(long, requires = "suggest_allow", conflicts_with = "no_allow")]
+    pub write: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -335,30 +344,39 @@ pub fn engine_error(e: CompatError, rev: Option<&Rev>) -> anyhow::Error {
     }
 }
 
+/// The allow-list file: `--allow FILE`, else `compat-allow.json` at the root.
+fn allow_path(common: &Common, root: &Path) -> PathBuf {
+    common
+        .allow
+        .clone()
+        .unwrap_or_else(|| root.join(DEFAULT_ALLOW))
+}
+
+/// How messages name the allow-list: relative to the repository root when inside it.
+fn allow_label(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// The allow-list to use: `--allow FILE` (must exist), else `compat-allow.json` at the root
-/// when present, else none.
-pub fn read_allow(common: &Common, root: &Path) -> anyhow::Result<Option<AllowList>> {
+/// when present, else none. Entries that expired before `today` make it invalid.
+pub fn read_allow(
+    common: &Common,
+    root: &Path,
+    today: time::Date,
+) -> anyhow::Result<Option<AllowList>> {
     if common.no_allow {
         return Ok(None);
     }
-    let path = match &common.allow {
-        Some(p) => p.clone(),
-        None => {
-            let p = root.join(DEFAULT_ALLOW);
-            if !p.exists() {
-                return Ok(None);
-            }
-            p
-        }
-    };
+    let path = allow_path(common, root);
+    if common.allow.is_none() && !path.exists() {
+        return Ok(None);
+    }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the allow-list {}", path.display()))?;
-    let label = path
-        .strip_prefix(root)
-        .unwrap_or(&path)
-        .display()
-        .to_string();
-    AllowList::parse(&label, &text).map(Some)
+    AllowList::parse(&allow_label(&path, root), &text, today).map(Some)
 }
 
 /// Renders a report in `format`.
@@ -369,6 +387,7 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Github => engine::render::github(report),
         Format::Sarif => engine::render::sarif(report),
         Format::Markdown => engine::render::markdown(report),
+        Format::Junit => engine::junit::junit(report),
     }
 }
 
@@ -382,13 +401,14 @@ fn check(args: &CompatArgs) -> anyhow::Result<Outcome> {
                 stderr.push_str(n);
                 stderr.push('\n');
             }
-            let report = engine::check_catalogs(
+            let mut report = engine::check_catalogs(
                 &loaded.old,
                 &loaded.new,
                 &loaded.history,
                 &options(args.common.semantics, args.mode),
             )
             .map_err(|e| engine_error(e, Some(&loaded.rev)))?;
+            report.old_revision = Some(loaded.rev.short().to_owned());
             (report, Some(loaded.rev))
         }
         (None, Some(old), Some(new)) => {
@@ -423,13 +443,21 @@ fn check(args: &CompatArgs) -> anyhow::Result<Outcome> {
         ),
     };
     // The default allow-list is the catalog's: it applies to catalog runs only.
-    let allow = if rev.is_some() || args.common.allow.is_some() {
-        read_allow(&args.common, &root)?
+    let catalog_allow = rev.is_some() || args.common.allow.is_some();
+    if args.write && !catalog_allow {
+        bail!(
+            "--write adds entries to the catalog's allow-list: with two schema files, name the \
+             file with --allow FILE"
+        );
+    }
+    let today = allow::today();
+    let allow = if catalog_allow {
+        read_allow(&args.common, &root, today)?
     } else {
         None
     };
     if let Some(allow) = &allow {
-        for w in allow.apply(&mut report.findings, allow::today()) {
+        for w in allow.apply(&mut report.findings) {
             stderr.push_str(&format!("{w}\n"));
         }
     }
@@ -449,8 +477,16 @@ fn check(args: &CompatArgs) -> anyhow::Result<Outcome> {
         }
     }
     if args.suggest_allow {
-        stderr.push_str("allow-list entries for the failing findings (write each reason):\n");
-        stderr.push_str(&allow::suggest(&report.findings));
+        let entries = allow::suggest(&report.findings, today);
+        if args.write {
+            stderr.push_str(&write_suggestions(&args.common, &root, &entries)?);
+        } else if !entries.is_empty() {
+            stderr.push_str(
+                "allow-list entries for the failing findings, for the `allow` array (write each \
+                 reason; --write adds them to the file):\n",
+            );
+            stderr.push_str(&allow::entries_text(&entries));
+        }
     }
     let code = report.exit_code();
     stderr.push_str(&summary(&report, rev.as_ref(), code));
@@ -460,6 +496,35 @@ fn check(args: &CompatArgs) -> anyhow::Result<Outcome> {
         code,
         report: Some(report),
     })
+}
+
+/// Adds `entries` to the allow-list file (created when absent), atomically; says what it did.
+fn write_suggestions(
+    common: &Common,
+    root: &Path,
+    entries: &[allow::Entry],
+) -> anyhow::Result<String> {
+    let path = allow_path(common, root);
+    let label = allow_label(&path, root);
+    if entries.is_empty() {
+        return Ok(format!("{label}: no failing finding to add\n"));
+    }
+    let existing = if path.exists() {
+        Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the allow-list {}", path.display()))?,
+        )
+    } else {
+        None
+    };
+    let (text, added) = allow::merge(&label, existing.as_deref(), entries)?;
+    allow::write_atomically(&path, &text)?;
+    Ok(format!(
+        "{label}: added {added} entr{} for the failing findings; write each reason (the \
+         placeholder `{}` is refused) and check `expires`\n",
+        if added == 1 { "y" } else { "ies" },
+        allow::PLACEHOLDER_REASON
+    ))
 }
 
 /// `file:line:col: rest` → ((file, line, col), rest).

@@ -78,8 +78,9 @@ fn changelog(args: &DiffArgs) -> anyhow::Result<Outcome> {
         &compat::options(args.common.semantics, None),
     )
     .map_err(|e| compat::engine_error(e, Some(&loaded.rev)))?;
-    if let Some(list) = compat::read_allow(&args.common, &root)? {
-        for w in list.apply(&mut report.findings, allow::today()) {
+    report.old_revision = Some(loaded.rev.short().to_owned());
+    if let Some(list) = compat::read_allow(&args.common, &root, allow::today())? {
+        for w in list.apply(&mut report.findings) {
             stderr.push_str(&format!("{w}\n"));
         }
     }
@@ -267,12 +268,12 @@ impl<'r> Changelog<'r> {
         out.push('\n');
         if !self.catalog.is_empty() {
             out.push_str("## Catalog\n\n");
-            findings_md(&mut out, &self.catalog);
+            findings_md(&mut out, &self.catalog, short);
         }
         for sys in &self.systems {
             out.push_str(&format!("## {}\n\n", sys.system));
             if !sys.findings.is_empty() {
-                findings_md(&mut out, &sys.findings);
+                findings_md(&mut out, &sys.findings, short);
             }
             for e in &sys.events {
                 let ev = e.summary;
@@ -284,7 +285,7 @@ impl<'r> Changelog<'r> {
                 ));
                 if !e.breaking.is_empty() {
                     out.push_str("**Breaking**\n\n");
-                    findings_md(&mut out, &e.breaking);
+                    findings_md(&mut out, &e.breaking, short);
                 }
                 if !e.other.is_empty() {
                     out.push_str(if e.breaking.is_empty() {
@@ -292,7 +293,7 @@ impl<'r> Changelog<'r> {
                     } else {
                         "**Other changes**\n\n"
                     });
-                    findings_md(&mut out, &e.other);
+                    findings_md(&mut out, &e.other, short);
                 }
                 out.push_str(&format!("**Rollout:** {}\n\n", e.advice));
             }
@@ -331,6 +332,21 @@ fn list(names: &[String]) -> String {
 /// The rollout order in words, naming the manifest's producers and consumers.
 pub fn advice(ev: &EventSummary) -> String {
     let (p, c) = (list(&ev.producers), list(&ev.consumers));
+    match (ev.change, &ev.renamed) {
+        ("removed", Some(new)) => {
+            return format!(
+                "looks like a rename to `{new}` (same schema); {}.",
+                engine::render::rename_advice()
+            )
+        }
+        ("added", Some(old)) => {
+            return format!(
+                "looks like a rename of `{old}` (same schema); {}.",
+                engine::render::rename_advice()
+            )
+        }
+        _ => {}
+    }
     match ev.change {
         "added" => {
             return format!(
@@ -361,13 +377,16 @@ pub fn advice(ev: &EventSummary) -> String {
     }
 }
 
-fn findings_md(out: &mut String, findings: &[&Finding]) {
+/// The findings as a Markdown list; `old_revision` names the revision of old-side locations
+/// (a finding against an earlier release names that release instead).
+fn findings_md(out: &mut String, findings: &[&Finding], old_revision: &str) {
     for f in findings {
+        let rev = f.against_version.as_deref().or(Some(old_revision));
         let loc = f
             .new
             .as_ref()
             .or(f.old.as_ref())
-            .map(|l| format!(" ({}:{}:{})", l.file, l.line, l.column))
+            .map(|l| format!(" ({})", engine::render::location(l, rev)))
             .unwrap_or_default();
         // The engine's messages usually start with the path already.
         let path = if f.path.is_empty() || f.message.contains(f.path.as_str()) {

@@ -1,5 +1,9 @@
-//! The `compat` and `diff` commands as a library: the binary, the integration tests (which run
-//! them against throwaway git repositories) and the benchmark call the same functions.
+//! The `compat`, `diff` and `pr-comment` commands as a library: the binary, the integration
+//! tests (which run them against throwaway git repositories and a local stand-in for GitHub's
+//! REST API) and the benchmark call the same functions.
 
 pub mod compat;
 pub mod diff;
+pub mod github;
+pub mod pr_comment;
+pub mod review;

@@ -6,38 +6,47 @@ use event_contracts_codegen::catalog::{Catalog, Loc};
 use event_contracts_codegen::diag::{Code, Diagnostics};
 use event_contracts_codegen::manifest::KeyStyle;
 use event_contracts_codegen::{check, schema_documents, CheckedSystem};
-use event_contracts_runtime::Validator;
+use event_contracts_runtime::{display_pointer, Validator};
 use serde_json::Value;
 
 use crate::project_root;
 
 pub fn run() -> anyhow::Result<ExitCode> {
-    let catalog = match Catalog::read_dir(&project_root().join("schemas")) {
-        Ok(c) => c,
-        Err(d) => {
-            eprintln!("{d}");
-            return Ok(ExitCode::from(1));
+    let mut failed = false;
+    for dirs in crate::codegen::CATALOGS {
+        let catalog = match Catalog::read_dir(&project_root().join(dirs.schemas)) {
+            Ok(c) => c,
+            Err(d) => {
+                eprintln!("{}:\n{d}", dirs.schemas);
+                failed = true;
+                continue;
+            }
+        };
+        let checked = check(&catalog);
+        let mut diags = checked.as_ref().err().cloned().unwrap_or_default();
+        lint(&catalog, checked.as_deref().ok(), &mut diags);
+        if diags.is_empty() {
+            let events: usize = catalog
+                .systems
+                .iter()
+                .map(|s| s.manifest.events.len())
+                .sum();
+            println!(
+                "lint {}: {} systems, {events} events, {} schema files: all conventions hold",
+                dirs.schemas,
+                catalog.systems.len(),
+                catalog.files.len()
+            );
+        } else {
+            eprintln!("{}:\n{}", dirs.schemas, diags.sorted());
+            failed = true;
         }
-    };
-    let checked = check(&catalog);
-    let mut diags = checked.as_ref().err().cloned().unwrap_or_default();
-    lint(&catalog, checked.as_deref().ok(), &mut diags);
-    if diags.is_empty() {
-        let events: usize = catalog
-            .systems
-            .iter()
-            .map(|s| s.manifest.events.len())
-            .sum();
-        println!(
-            "lint: {} systems, {events} events, {} schema files: all conventions hold",
-            catalog.systems.len(),
-            catalog.files.len()
-        );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("{}", diags.sorted());
-        Ok(ExitCode::from(1))
     }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Every convention check, appended to `diags`. Checks that need the typed model (what an
@@ -219,7 +228,10 @@ fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
                 Err(v) if !v.0.iter().any(|v| v.pointer == pointer) => diags.push(catalog.diag(
                     Code::Example,
                     &at.join("pointer"),
-                    format!("expected an error at `{pointer}`, the validator reports: {v}"),
+                    format!(
+                        "expected an error at `{}`, the validator reports: {v}",
+                        display_pointer(pointer)
+                    ),
                     "fix the pointer",
                 )),
                 Err(_) => {}

@@ -1,6 +1,6 @@
 //! Repository automation: `cargo xtask codegen [--check]`, `cargo xtask lint`,
 //! `cargo xtask validate <event-or-channel> [FILE|-]`, `cargo xtask compat`, `cargo xtask diff`,
-//! `cargo xtask test`.
+//! `cargo xtask pr-comment`, `cargo xtask test`.
 
 mod codegen;
 mod lint;
@@ -44,6 +44,8 @@ enum Command {
     Compat(xtask::compat::CompatArgs),
     /// A review-ready changelog of schemas/ since a git revision, with rollout advice.
     Diff(xtask::diff::DiffArgs),
+    /// Post the schema review of a pull request as one sticky comment (GitHub Actions).
+    PrComment(xtask::pr_comment::PrCommentArgs),
     /// The test suite: starts the brokers the integration tests talk to (`.ci/services.sh`),
     /// then runs `cargo test --workspace` with any further arguments.
     Test {
@@ -65,10 +67,10 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // `compat` and `diff` promise exit 3 for usage errors; the other commands keep
+            // `compat`, `diff` and `pr-comment` promise exit 3 for usage errors; the others keep
             // clap's 2.
             let sub = std::env::args().nth(1);
-            if e.use_stderr() && matches!(sub.as_deref(), Some("compat" | "diff")) {
+            if e.use_stderr() && matches!(sub.as_deref(), Some("compat" | "diff" | "pr-comment")) {
                 let _ = e.print();
                 return ExitCode::from(xtask::compat::EXIT_USAGE);
             }
@@ -83,6 +85,11 @@ fn main() -> ExitCode {
         Command::Diff(args) => {
             let output = args.common.output.clone();
             return xtask::diff::run(&args).finish(output.as_deref());
+        }
+        Command::PrComment(args) => {
+            let output = args.common.output.clone();
+            let env = xtask::pr_comment::GithubEnv::from_process();
+            return xtask::pr_comment::run(&args, &env).finish(output.as_deref());
         }
         Command::Codegen { check } => codegen::run(check),
         Command::Lint => lint::run(),

@@ -11,7 +11,7 @@ use event_contracts_codegen::catalog::{Catalog, SystemSource, ID_BASE};
 use event_contracts_codegen::manifest::{Envelope, EventEntry};
 use event_contracts_codegen::schema_documents;
 use event_contracts_codegen::source::SourceFile;
-use event_contracts_runtime::{Validator, Violation};
+use event_contracts_runtime::{display_pointer, Validator, Violation};
 use serde_json::Value;
 
 use crate::project_root;
@@ -114,6 +114,7 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
             schema,
             type_field,
             payload_field,
+            ..
         } => {
             if let Err(v) = compile(schema)?.check(&message.value) {
                 violations.extend(v.0);
@@ -165,14 +166,13 @@ pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     for v in &violations {
         let pos = message.position(&v.pointer);
-        let at = if v.pointer.is_empty() {
-            "#"
-        } else {
-            &v.pointer
-        };
         eprintln!(
-            "{label}:{}:{}: {at}: {} ({})",
-            pos.line, pos.column, v.message, v.keyword
+            "{label}:{}:{}: {}: {} ({})",
+            pos.line,
+            pos.column,
+            display_pointer(&v.pointer),
+            v.message,
+            v.keyword
         );
     }
     eprintln!(

@@ -314,12 +314,14 @@ fn allow_list_accepts_a_break() {
         .iter()
         .map(|f| {
             format!(
-                r#"{{ "fingerprint": "{}", "rule": "{}", "event": "shop/order.placed", "reason": "billing already sends currency (checked with the billing team)" }}"#,
+                r#"{{ "fingerprint": "{}", "rule": "{}", "event": "shop/order.placed", "reason": "billing already sends currency (checked with the billing team)", "expires": "2099-12-31" }}"#,
                 f.fingerprint, f.rule.0
             )
         })
         .collect();
     assert!(o.stderr.contains(&breaks[0].fingerprint), "{}", o.stderr);
+    // Entries to paste into the `allow` array, not a whole file that would replace it.
+    assert!(!o.stderr.contains("\"version\""), "{}", o.stderr);
     repo.write(
         "compat-allow.json",
         &format!(
@@ -337,15 +339,8 @@ fn allow_list_accepts_a_break() {
         .all(|f| f.allowed.as_deref()
             == Some("billing already sends currency (checked with the billing team)")));
     assert!(!o.stderr.contains("warning"), "{}", o.stderr);
-    // --no-allow ignores it; an expired entry no longer accepts.
+    // --no-allow ignores it.
     assert_eq!(repo.compat(&["--against", "HEAD", "--no-allow"]).code, 1);
-    let expired = std::fs::read_to_string(repo.path("compat-allow.json"))
-        .expect("read")
-        .replace(r#""reason":"#, r#""expires": "2000-01-01", "reason":"#);
-    repo.write("compat-allow.json", &expired);
-    let o = repo.compat(&["--against", "HEAD"]);
-    assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("expired on 2000-01-01"), "{}", o.stderr);
 }
 
 #[test]
@@ -356,7 +351,7 @@ fn stale_allow_list_entry_is_a_warning() {
         r#"{
   "version": 1,
   "allow": [
-    { "fingerprint": "0000000000000000", "rule": "EC-D001", "event": "shop/order.placed", "reason": "long gone" }
+    { "fingerprint": "ec2-0000000000000000", "rule": "EC-D001", "event": "shop/order.placed", "reason": "long gone", "expires": "2099-12-31" }
   ]
 }
 "#,
@@ -365,7 +360,7 @@ fn stale_allow_list_entry_is_a_warning() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stderr.contains(
-            "compat-allow.json:4:5: warning: stale entry: fingerprint `0000000000000000`"
+            "compat-allow.json:4:5: warning: stale entry: fingerprint `ec2-0000000000000000`"
         ),
         "{}",
         o.stderr
@@ -389,16 +384,20 @@ fn malformed_allow_list_exits_3_with_its_position() {
             "compat-allow.json:3:53: missing field `reason`",
         ),
         (
-            "{\n  \"version\": 1,\n  \"allow\": [{ \"fingerprint\": \"x\", \"rule\": \"EC-D001\", \"reason\": \" \" }]\n}",
-            "compat-allow.json:3:64: an accepted break needs a reason",
+            "{\n  \"version\": 1,\n  \"allow\": [{ \"fingerprint\": \"ec2-0123456789abcdef\", \"rule\": \"EC-D001\", \"reason\": \" \" }]\n}",
+            "compat-allow.json:3:83: entry `ec2-0123456789abcdef` (EC-D001): the reason is empty; an accepted break needs a reason",
         ),
         (
-            "{\n  \"version\": 1,\n  \"allow\": [{ \"fingerprint\": \"x\", \"rule\": \"D1\", \"reason\": \"r\" }]\n}",
-            "compat-allow.json:3:43: `D1` is not a rule id",
+            "{\n  \"version\": 1,\n  \"allow\": [{ \"fingerprint\": \"ec2-0123456789abcdef\", \"rule\": \"D1\", \"reason\": \"r\" }]\n}",
+            "compat-allow.json:3:62: `D1` is not a rule id",
         ),
         (
-            "{ \"version\": 1, \"allow\": [{ \"fingerprint\": \"x\", \"rule\": \"EC-D001\", \"reason\": \"r\", \"expires\": \"soon\" }] }",
+            "{ \"version\": 1, \"allow\": [{ \"fingerprint\": \"ec2-0123456789abcdef\", \"rule\": \"EC-D001\", \"reason\": \"r\", \"expires\": \"soon\" }] }",
             "`soon` is not a date",
+        ),
+        (
+            "{\n  \"version\": 1,\n  \"allow\": [{ \"fingerprint\": \"0123456789abcdef\", \"rule\": \"EC-D001\", \"reason\": \"r\", \"expires\": \"2099-12-31\" }]\n}",
+            "compat-allow.json:3:30: `0123456789abcdef` is not a fingerprint of this build",
         ),
         ("{ \"version\": 2, \"allow\": [] }", "allow-list version 2 is not supported"),
         ("{ \"version\": 1, \"alow\": [] }", "unknown field `alow`"),
@@ -482,7 +481,8 @@ fn transitive_history_reports_every_failing_version() {
 }
 
 /// The fixed scenario of the snapshots: one break (a new required property), one compatible
-/// change (a new optional property on order.shipped), one event added, one removed.
+/// change (a new optional property on order.shipped), one event added, one removed (the
+/// added one has another schema, so it is no rename).
 fn snapshot_repo() -> Repo {
     let repo = Repo::new();
     repo.write(
@@ -522,7 +522,12 @@ fn snapshot_repo() -> Repo {
         &ORDER_CANCELED
             .replace("order.canceled", "order.refunded")
             .replace("OrderCanceled", "OrderRefunded")
-            .replace("canceled", "refunded"),
+            .replace("canceled", "refunded")
+            .replace(
+                r#""order_id": { "type": "string", "minLength": 1 }"#,
+                r#""order_id": { "type": "string", "minLength": 1 },
+    "refunded_amount": { "type": "integer", "minimum": 0 }"#,
+            ),
     );
     repo
 }
@@ -573,5 +578,346 @@ fn snapshot_diff_markdown() {
             ("order.refunded", false),
             ("order.shipped", false)
         ]
+    );
+}
+
+/// An allow-list with one entry, laid out one key per line: the entry object starts at 4:5,
+/// its `reason` value at 8:17 and its `expires` value at 9:18.
+fn allow_list(fingerprint: &str, reason: &str, expires: &str) -> String {
+    format!(
+        r#"{{
+  "version": 1,
+  "allow": [
+    {{
+      "fingerprint": "{fingerprint}",
+      "rule": "EC-D003",
+      "event": "shop/order.placed",
+      "reason": {},
+      "expires": "{expires}"
+    }}
+  ]
+}}
+"#,
+        serde_json::Value::from(reason)
+    )
+}
+
+fn only_failing_fingerprint(o: &xtask::compat::Outcome) -> String {
+    let breaks = failing(o);
+    assert_eq!(breaks.len(), 1, "{:#?}", summary(o));
+    breaks[0].fingerprint.clone()
+}
+
+fn today() -> String {
+    let d = xtask::compat::allow::today();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+#[test]
+fn an_entry_does_not_accept_a_larger_break() {
+    let repo = Repo::new();
+    repo.write("schemas/shop/manifest.json", &manifest(&[]));
+    repo.write("schemas/shop/events/order.shipped.json", ORDER_SHIPPED);
+    let placed = |currency: &'static str| {
+        order_placed(&OrderPlaced {
+            properties: vec![("currency", currency)],
+            ..OrderPlaced::default()
+        })
+    };
+    let path = "schemas/shop/events/order.placed.json";
+    repo.write(path, &placed(r#"{ "enum": ["EUR", "USD", "GBP"] }"#));
+    repo.commit("currencies");
+    repo.write(path, &placed(r#"{ "enum": ["EUR", "USD"] }"#));
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let gbp = only_failing_fingerprint(&o);
+    let reason = "no producer sends GBP (checked with checkout, #12)";
+    repo.write(
+        "compat-allow.json",
+        &allow_list(&gbp, reason, "2099-12-31").replace("EC-D003", "EC-D013"),
+    );
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    // The same break, the enum reordered: still the accepted one.
+    repo.write(path, &placed(r#"{ "enum": ["USD", "EUR"] }"#));
+    assert_eq!(repo.compat(&["--against", "HEAD"]).code, 0);
+    // USD removed too: a new break the entry does not cover, and no old reason beside it.
+    repo.write(path, &placed(r#"{ "enum": ["EUR"] }"#));
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert_ne!(only_failing_fingerprint(&o), gbp);
+    assert!(!o.stdout.contains(reason), "{}", o.stdout);
+    assert!(o.stderr.contains("stale entry"), "{}", o.stderr);
+}
+
+#[test]
+fn placeholder_reasons_are_refused_with_their_position() {
+    let repo = Repo::with_catalog();
+    break_required_currency(&repo);
+    let fingerprint = only_failing_fingerprint(&repo.compat(&["--against", "HEAD"]));
+    for reason in [
+        "",
+        "   ",
+        xtask::compat::allow::PLACEHOLDER_REASON,
+        "why this break is safe (who checked which consumers)",
+        "TODO",
+        "todo: ask billing",
+        "FIXME later",
+        "TBD",
+        "XXX: check",
+    ] {
+        repo.write(
+            "compat-allow.json",
+            &allow_list(&fingerprint, reason, "2099-12-31"),
+        );
+        let o = repo.compat(&["--against", "HEAD"]);
+        assert_eq!(o.code, 3, "{reason:?}: {}", o.stderr);
+        let expected = format!("compat-allow.json:8:17: entry `{fingerprint}` (EC-D003, shop/order.placed): the reason ");
+        assert!(o.stderr.contains(&expected), "{reason:?}:\n{}", o.stderr);
+        assert!(o.stderr.contains("say why it is safe"), "{}", o.stderr);
+    }
+    // A reason that only mentions a placeholder word later is a reason.
+    repo.write(
+        "compat-allow.json",
+        &allow_list(
+            &fingerprint,
+            "billing sends currency since 2.3 (its TODO list is done)",
+            "2099-12-31",
+        ),
+    );
+    assert_eq!(repo.compat(&["--against", "HEAD"]).code, 0);
+}
+
+#[test]
+fn expires_is_required_and_enforced() {
+    let repo = Repo::with_catalog();
+    break_required_currency(&repo);
+    let fingerprint = only_failing_fingerprint(&repo.compat(&["--against", "HEAD"]));
+    let reason = "billing already sends currency (checked with the billing team)";
+    repo.write(
+        "compat-allow.json",
+        &allow_list(&fingerprint, reason, "2000-01-01"),
+    );
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    let expected = format!(
+        "compat-allow.json:9:18: entry `{fingerprint}` (EC-D003, shop/order.placed) expired on 2000-01-01: the break is no longer accepted"
+    );
+    assert!(o.stderr.contains(&expected), "{}", o.stderr);
+    // The changelog reads the same allow-list and refuses it the same way.
+    assert_eq!(repo.diff(&["--against", "HEAD"]).code, 3);
+    // The last day still holds.
+    repo.write(
+        "compat-allow.json",
+        &allow_list(&fingerprint, reason, &today()),
+    );
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // No `expires` at all.
+    let text = allow_list(&fingerprint, reason, "2099-12-31")
+        .replace(",\n      \"expires\": \"2099-12-31\"", "");
+    repo.write("compat-allow.json", &text);
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "compat-allow.json:4:5: entry `{fingerprint}` (EC-D003, shop/order.placed) has no `expires`"
+        )),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn suggest_allow_write_merges_into_the_allow_list() {
+    let repo = Repo::with_catalog();
+    break_required_currency(&repo);
+    let existing = allow_list(
+        "ec2-00000000000000aa",
+        "an earlier accepted break (checked with billing)",
+        "2099-12-31",
+    );
+    repo.write("compat-allow.json", &existing);
+    let o = repo.compat(&["--against", "HEAD", "--suggest-allow", "--write"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("compat-allow.json: added 1 entry"),
+        "{}",
+        o.stderr
+    );
+    let fingerprint = only_failing_fingerprint(&o);
+    let written = std::fs::read_to_string(repo.path("compat-allow.json")).expect("written");
+    let v: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    let allow = v["allow"].as_array().expect("allow");
+    assert_eq!(allow.len(), 2, "{written}");
+    assert_eq!(
+        allow[0]["fingerprint"], "ec2-00000000000000aa",
+        "kept first"
+    );
+    assert_eq!(
+        allow[0]["reason"],
+        "an earlier accepted break (checked with billing)"
+    );
+    assert_eq!(allow[1]["fingerprint"], fingerprint.as_str());
+    assert_eq!(allow[1]["rule"], "EC-D003");
+    assert_eq!(allow[1]["event"], "shop/order.placed");
+    assert_eq!(allow[1]["reason"], xtask::compat::allow::PLACEHOLDER_REASON);
+    assert!(allow[1]["expires"]
+        .as_str()
+        .is_some_and(|d| d > today().as_str()));
+    assert!(!repo.path(".compat-allow.json.tmp").exists());
+    // Left as written, the placeholder is refused: CI cannot pass by pasting.
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("the reason is a placeholder"),
+        "{}",
+        o.stderr
+    );
+    // Once someone writes the reason, the break is accepted.
+    repo.write(
+        "compat-allow.json",
+        &written.replace(
+            xtask::compat::allow::PLACEHOLDER_REASON,
+            "billing already sends currency (checked with the billing team)",
+        ),
+    );
+    let o = repo.compat(&["--against", "HEAD"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn suggest_allow_write_creates_the_allow_list() {
+    let repo = Repo::with_catalog();
+    break_required_currency(&repo);
+    let o = repo.compat(&["--against", "HEAD", "--suggest-allow", "--write"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let written = std::fs::read_to_string(repo.path("compat-allow.json")).expect("written");
+    let v: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["allow"].as_array().map(Vec::len), Some(1), "{written}");
+    // --write only goes with --suggest-allow, and not with --no-allow.
+    assert_eq!(repo.compat(&["--against", "HEAD", "--write"]).code, 3);
+    let o = repo.compat(&[
+        "--against",
+        "HEAD",
+        "--suggest-allow",
+        "--write",
+        "--no-allow",
+    ]);
+    assert_eq!(o.code, 3);
+}
+
+/// The catalog with `order.canceled`, then the working tree replacing it by `order.refunded`
+/// whose schema is `order.canceled`'s with its own `$id`, `title` and `description` (plus
+/// `extra_required`).
+fn renamed_repo(extra_required: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write(
+        "schemas/shop/manifest.json",
+        &manifest(&[ORDER_CANCELED_ENTRY]),
+    );
+    repo.write(
+        "schemas/shop/events/order.placed.json",
+        &order_placed(&OrderPlaced::default()),
+    );
+    repo.write("schemas/shop/events/order.shipped.json", ORDER_SHIPPED);
+    repo.write("schemas/shop/events/order.canceled.json", ORDER_CANCELED);
+    repo.commit("v1");
+    repo.remove("schemas/shop/events/order.canceled.json");
+    repo.write(
+        "schemas/shop/manifest.json",
+        &manifest(&[&ORDER_CANCELED_ENTRY.replace("order.canceled", "order.refunded")]),
+    );
+    repo.write(
+        "schemas/shop/events/order.refunded.json",
+        &ORDER_CANCELED
+            .replace("order.canceled", "order.refunded")
+            .replace("OrderCanceled", "OrderRefunded")
+            .replace("An order was canceled.", "An order was refunded.")
+            .replace(
+                r#"["order_id"]"#,
+                &format!(r#"["order_id"{extra_required}]"#),
+            ),
+    );
+    repo
+}
+
+#[test]
+fn a_renamed_event_is_one_finding_with_migration_advice() {
+    let repo = renamed_repo("");
+    let o = repo.compat(&["--against", "main"]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let report = o.report.as_ref().expect("a report");
+    let rules: Vec<&str> = report.findings.iter().map(|f| f.rule.0).collect();
+    assert_eq!(rules, ["EC-T006"], "{:#?}", summary(&o));
+    let f = &report.findings[0];
+    assert_eq!(f.event.as_deref(), Some("order.canceled"));
+    assert!(
+        f.message
+            .contains("looks like a rename of `order.canceled` (same schema)"),
+        "{}",
+        f.message
+    );
+    assert!(f.counterexample.is_some());
+    assert!(
+        o.stdout.contains("  fix: consumers of the old name no longer receive it: publish under both names for one release"),
+        "{}",
+        o.stdout
+    );
+    let json = repo.compat(&["--against", "main", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(v["findings"][0]["rule"], "EC-T006");
+    let renamed: Vec<(&str, &str)> = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| Some((e["event"].as_str()?, e["renamed"].as_str()?)))
+        .collect();
+    assert_eq!(
+        renamed,
+        [
+            ("order.canceled", "order.refunded"),
+            ("order.refunded", "order.canceled")
+        ]
+    );
+    let md = repo.compat(&["--against", "main", "--format", "markdown"]);
+    assert!(
+        md.stdout
+            .contains("Rollout: looks like a rename to `order.refunded` (same schema); consumers of the old name"),
+        "{}",
+        md.stdout
+    );
+    let diff = repo.diff(&["--against", "main"]);
+    assert!(
+        diff.stdout
+            .contains("**Rollout:** looks like a rename of `order.canceled` (same schema); "),
+        "{}",
+        diff.stdout
+    );
+}
+
+#[test]
+fn a_removed_event_is_located_in_the_old_revision() {
+    // Not a rename: the added event's schema differs.
+    let repo = renamed_repo(r#", "reason""#);
+    let o = repo.compat(&["--against", "main"]);
+    let mut rules: Vec<&str> = failing(&o).iter().map(|f| f.rule.0).collect();
+    rules.sort();
+    assert_eq!(rules, ["EC-T001"], "{:#?}", summary(&o));
+    let short = repo
+        .git(&["rev-parse", "--short=10", "main"])
+        .trim()
+        .to_owned();
+    let removed = format!(
+        "{short}:schemas/shop/manifest.json:26:5: ERROR EC-T001 [transport] shop/order.canceled"
+    );
+    assert!(o.stdout.contains(&removed), "{removed}\n{}", o.stdout);
+    let diff = repo.diff(&["--against", "main"]);
+    assert!(
+        diff.stdout
+            .contains(&format!("({short}:schemas/shop/manifest.json:26:5)")),
+        "{}",
+        diff.stdout
     );
 }

@@ -191,6 +191,16 @@ fn err(message: impl Into<String>, source: impl Into<super::BoxError>) -> Transp
     TransportError::with_source(T, message, source)
 }
 
+/// Whether a nats-server of `version` (`2.10.4`) honours a consumer's `filter_subjects`.
+fn filters_several_subjects(version: &str) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 10)
+}
+
 /// A valid single subject token / durable name: no whitespace, `.`, `*`, `>`, slashes.
 fn check_token(what: &str, token: &str) -> Result<(), TransportError> {
     let bad = token.is_empty()
@@ -409,7 +419,20 @@ impl NatsTransport {
             if let [one] = filters.as_slice() {
                 config.filter_subject = one.clone();
             } else {
-                // Several filters on one stream need nats-server 2.10 or later.
+                // An older server silently drops `filter_subjects` and would hand the group
+                // every message of the stream, so refuse rather than over-deliver.
+                let version = self.inner.client.server_info().version;
+                if !filters_several_subjects(&version) {
+                    return Err(TransportError::new(
+                        T,
+                        format!(
+                            "consumer group `{}` binds {} subjects of stream {wire_stream} ({}); filtering on several subjects needs nats-server 2.10 or later, and this server is {version}: upgrade it, or bind the group to one subject pattern per stream",
+                            group.name,
+                            filters.len(),
+                            filters.join(", ")
+                        ),
+                    ));
+                }
                 config.filter_subjects = filters.clone();
             }
             let consumer = stream
@@ -967,6 +990,16 @@ mod tests {
         assert!(subjects_overlap("a.*.c", "a.b.>"));
         assert!(!subjects_overlap("a.b", "a.b.c"));
         assert!(!subjects_overlap("a.>", "a"));
+    }
+
+    #[test]
+    fn several_filter_subjects_need_nats_server_2_10() {
+        assert!(!filters_several_subjects("2.9.10"));
+        assert!(!filters_several_subjects("v1.12.0"));
+        assert!(filters_several_subjects("2.10.0"));
+        assert!(filters_several_subjects("2.11.4-beta.1"));
+        assert!(filters_several_subjects("3.0.0"));
+        assert!(!filters_several_subjects("garbage"));
     }
 
     #[test]

@@ -51,6 +51,18 @@ impl Meta {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     }
 
+    /// The `seq` a system's envelope requires, or an encode error naming it.
+    pub fn require_seq(seq: Option<u64>, pointer: &str) -> Result<u64, EncodeError> {
+        seq.ok_or_else(|| {
+            EncodeError::Invalid(crate::Violations(vec![crate::Violation {
+                pointer: pointer.to_owned(),
+                keyword: "required".into(),
+                message: "the envelope needs a sequence number; set `seq` in the publisher's Meta"
+                    .into(),
+            }]))
+        })
+    }
+
     /// A field the system's envelope requires, or an encode error naming it.
     pub fn require<'a>(
         field: &'a Option<String>,

@@ -5,7 +5,7 @@
 //!   "version": 1,
 //!   "allow": [
 //!     {
-//!       "fingerprint": "ec1-3f0a…",
+//!       "fingerprint": "ec2-3f0a9c1d5e7b2468",
 //!       "rule": "EC-D012",
 //!       "event": "audio/AudioChunkReceived",
 //!       "reason": "no consumer reads chunk_id yet (checked with the audio team, #123)",
@@ -16,46 +16,66 @@
 //! ```
 //!
 //! A finding whose fingerprint is listed is accepted with the entry's reason (it still shows,
-//! marked allowed, and no longer fails the check). `rule` and `event` (`system/event`) are for
-//! the reader and are checked against the finding; `expires` (`YYYY-MM-DD`, optional) ends the
-//! acceptance after that day. An entry that matches no finding is stale: a warning, not a
-//! failure.
+//! marked allowed, and no longer fails the check). The fingerprint covers what broke (see
+//! [`event_contracts_compat::fingerprint`]), so an entry accepting the removal of one enum
+//! value does not accept the removal of another. `rule` and `event` (`system/event`) are for
+//! the reader and are checked against the finding. Every entry needs a written `reason`
+//! (placeholders such as `TODO: …` are refused) and an `expires` day (`YYYY-MM-DD`, the last
+//! day the acceptance holds): an acceptance without an end is how an old reason ends up
+//! standing beside a break nobody reviewed. An allow-list with an invalid, placeholder or
+//! expired entry is refused as a whole (exit 3, naming `file:line:col`). An entry that matches
+//! no finding is stale: a warning, not a failure.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use event_contracts_codegen::source::SourceFile;
-use event_contracts_compat::Finding;
-use serde::Deserialize;
+use event_contracts_compat::{Finding, FINGERPRINT_PREFIX};
+use serde::{Deserialize, Serialize};
 
 /// The allow-list format version this build reads.
 pub const VERSION: u32 = 1;
 
-#[derive(Deserialize)]
+/// The reason `--suggest-allow` writes; the check refuses it until someone writes the real one.
+pub const PLACEHOLDER_REASON: &str = "TODO: why this break is safe (who checked which consumers)";
+
+/// How many days a suggested entry holds: a review every quarter unless the author picks
+/// another day.
+pub const SUGGESTED_DAYS: i64 = 90;
+
+/// First words that mark a reason nobody has written yet.
+const PLACEHOLDER_WORDS: [&str; 4] = ["TODO", "FIXME", "TBD", "XXX"];
+
+/// The `$comment` of an allow-list that `--suggest-allow --write` creates.
+const NEW_FILE_COMMENT: &str = "Accepted schema breaks for `cargo xtask compat`. Each entry: fingerprint (from the finding; `cargo xtask compat --against main --suggest-allow --write` adds entries), rule (EC-…), event (system/event), reason (why it is safe: who checked which consumers; placeholders such as TODO are refused), expires (YYYY-MM-DD, the last day it holds; required). An entry that matches no finding is reported as stale.";
+
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileFormat {
-    #[serde(rename = "$schema", default)]
-    _schema: Option<String>,
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    schema: Option<String>,
     /// Free text for the reader.
-    #[serde(rename = "$comment", default)]
-    _comment: Option<String>,
+    #[serde(rename = "$comment", default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
     version: u32,
     #[serde(default)]
     allow: Vec<Entry>,
 }
 
 /// One accepted break.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     pub fingerprint: String,
     pub rule: String,
     /// `system/event`, when the finding is about one event.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     pub reason: String,
-    /// Last day the acceptance holds, `YYYY-MM-DD`.
-    #[serde(default)]
+    /// Last day the acceptance holds, `YYYY-MM-DD`. Required; optional in the type only so
+    /// that a missing one gets a located message saying what to write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
 }
 
@@ -64,7 +84,7 @@ pub struct Entry {
 pub struct AllowList {
     /// How to name the file in messages (relative to the repository root when inside it).
     pub label: String,
-    entries: Vec<(Entry, Option<time::Date>, (usize, usize))>,
+    entries: Vec<(Entry, (usize, usize))>,
 }
 
 /// A problem with an entry that does not fail the check.
@@ -97,14 +117,54 @@ fn parse_date(s: &str) -> Option<time::Date> {
     time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
 }
 
+fn format_date(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 /// Today in UTC (the allow-list's `expires` is a calendar day).
 pub fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
+/// Why `reason` is not a reason yet: empty, a placeholder word first (`TODO: …`), or the
+/// text `--suggest-allow` writes.
+fn placeholder(reason: &str) -> Option<String> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Some("the reason is empty".into());
+    }
+    let first: String = reason
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    if let Some(word) = PLACEHOLDER_WORDS
+        .iter()
+        .find(|w| first.eq_ignore_ascii_case(w))
+    {
+        return Some(format!(
+            "the reason is a placeholder (it starts with `{word}`)"
+        ));
+    }
+    let suggested = PLACEHOLDER_REASON
+        .split_once(": ")
+        .map_or(PLACEHOLDER_REASON, |(_, rest)| rest);
+    if reason.eq_ignore_ascii_case(PLACEHOLDER_REASON) || reason.eq_ignore_ascii_case(suggested) {
+        return Some("the reason is the text --suggest-allow writes".into());
+    }
+    None
+}
+
+/// Whether `fingerprint` has this build's format, `ec2-` and 16 lowercase hex digits.
+fn current_format(fingerprint: &str) -> bool {
+    fingerprint
+        .strip_prefix(FINGERPRINT_PREFIX)
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 impl AllowList {
-    /// Parses and validates `text`; every error names `label:line:col` and what to do.
-    pub fn parse(label: &str, text: &str) -> anyhow::Result<Self> {
+    /// Parses and validates `text`; every error names `label:line:col`, what is wrong and
+    /// what to do. `today` decides which entries have expired.
+    pub fn parse(label: &str, text: &str, today: time::Date) -> anyhow::Result<Self> {
         let source = match SourceFile::parse(label, text) {
             Ok(s) => s,
             Err(e) => bail!(
@@ -117,7 +177,7 @@ impl AllowList {
         let parsed: FileFormat = match serde_json::from_str(text) {
             Ok(p) => p,
             Err(e) => bail!(
-                "{label}:{}:{}: {}\n  hint: the allow-list is {{\"version\": {VERSION}, \"allow\": [{{\"fingerprint\", \"rule\", \"event\", \"reason\", \"expires\"?}}]}}",
+                "{label}:{}:{}: {}\n  hint: the allow-list is {{\"version\": {VERSION}, \"allow\": [{{\"fingerprint\", \"rule\", \"event\", \"reason\", \"expires\"}}]}}",
                 e.line(),
                 e.column(),
                 strip_position(&e.to_string())
@@ -145,11 +205,33 @@ impl AllowList {
         let mut entries = Vec::with_capacity(parsed.allow.len());
         for (i, entry) in parsed.allow.iter().enumerate() {
             let base = format!("/allow/{i}");
+            let what = format!(
+                "entry `{}` ({}{})",
+                entry.fingerprint,
+                entry.rule,
+                entry
+                    .event
+                    .as_deref()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default()
+            );
             if entry.fingerprint.trim().is_empty() {
                 return Err(fail(
                     &format!("{base}/fingerprint"),
                     "empty fingerprint: copy it from the finding (text output, JSON `fingerprint`)"
                         .into(),
+                ));
+            }
+            if !current_format(&entry.fingerprint) {
+                return Err(fail(
+                    &format!("{base}/fingerprint"),
+                    format!(
+                        "`{}` is not a fingerprint of this build (`{FINGERPRINT_PREFIX}` and 16 hex \
+                         digits); fingerprints without what broke accepted larger breaks too: \
+                         regenerate the entry with `cargo xtask compat --against REV \
+                         --suggest-allow --write` and review its reason",
+                        entry.fingerprint
+                    ),
                 ));
             }
             if let Some(first) = seen.insert(&entry.fingerprint, i) {
@@ -170,22 +252,41 @@ impl AllowList {
                     ),
                 ));
             }
-            if entry.reason.trim().is_empty() {
+            if let Some(why) = placeholder(&entry.reason) {
                 return Err(fail(
                     &format!("{base}/reason"),
-                    "an accepted break needs a reason: say why it is safe (who checked, which consumers)".into(),
+                    format!(
+                        "{what}: {why}; an accepted break needs a reason: say why it is safe \
+                         (who checked which consumers)"
+                    ),
                 ));
             }
-            let expires = match &entry.expires {
-                None => None,
-                Some(s) => Some(parse_date(s).ok_or_else(|| {
-                    fail(
-                        &format!("{base}/expires"),
-                        format!("`{s}` is not a date: write YYYY-MM-DD"),
-                    )
-                })?),
+            let Some(expires) = &entry.expires else {
+                return Err(fail(
+                    &base,
+                    format!(
+                        "{what} has no `expires`: add the last day the acceptance holds \
+                         (\"expires\": \"YYYY-MM-DD\"), so the break is reviewed again"
+                    ),
+                ));
             };
-            entries.push((entry.clone(), expires, at(&base)));
+            let Some(day) = parse_date(expires) else {
+                return Err(fail(
+                    &format!("{base}/expires"),
+                    format!("`{expires}` is not a date: write YYYY-MM-DD"),
+                ));
+            };
+            if day < today {
+                return Err(fail(
+                    &format!("{base}/expires"),
+                    format!(
+                        "{what} expired on {expires}: the break is no longer accepted; fix the \
+                         schema, or renew the entry with a later date and a reason saying why \
+                         it still holds"
+                    ),
+                ));
+            }
+            entries.push((entry.clone(), at(&base)));
         }
         Ok(Self {
             label: label.to_owned(),
@@ -202,8 +303,8 @@ impl AllowList {
     }
 
     /// Marks every finding the list accepts (`allowed = Some(reason)`); returns the warnings:
-    /// stale entries, expired entries, entries whose `rule`/`event` disagree with the finding.
-    pub fn apply(&self, findings: &mut [Finding], today: time::Date) -> Vec<Warning> {
+    /// stale entries and entries whose `rule`/`event` disagree with the finding.
+    pub fn apply(&self, findings: &mut [Finding]) -> Vec<Warning> {
         let mut warnings = Vec::new();
         let warn = |(line, column): (usize, usize), message: String| Warning {
             file: self.label.clone(),
@@ -211,7 +312,7 @@ impl AllowList {
             column,
             message,
         };
-        for (entry, expires, pos) in &self.entries {
+        for (entry, pos) in &self.entries {
             let matching: Vec<&mut Finding> = findings
                 .iter_mut()
                 .filter(|f| f.fingerprint == entry.fingerprint)
@@ -228,17 +329,6 @@ impl AllowList {
                             .as_deref()
                             .map(|e| format!(", {e}"))
                             .unwrap_or_default()
-                    ),
-                ));
-                continue;
-            }
-            if let Some(day) = expires.filter(|d| *d < today) {
-                warnings.push(warn(
-                    *pos,
-                    format!(
-                        "entry `{}` ({}) expired on {day}: the break is no longer accepted; \
-                         fix it or renew the entry with a new reason",
-                        entry.fingerprint, entry.rule
                     ),
                 ));
                 continue;
@@ -283,30 +373,88 @@ fn strip_position(msg: &str) -> &str {
     }
 }
 
-/// An allow-list entry for each finding that fails the check, to paste into the file after
-/// writing the reason.
-pub fn suggest(findings: &[Finding]) -> String {
-    let entries: Vec<serde_json::Value> = findings
+/// An entry for each finding that fails the check, once per fingerprint, with the placeholder
+/// reason (refused until someone writes the real one) and an expiry [`SUGGESTED_DAYS`] after
+/// `today`.
+pub fn suggest(findings: &[Finding], today: time::Date) -> Vec<Entry> {
+    let expires = format_date(today.saturating_add(time::Duration::days(SUGGESTED_DAYS)));
+    let mut seen = HashSet::new();
+    findings
         .iter()
         .filter(|f| f.allowed.is_none() && fails(f))
-        .map(|f| {
-            let mut e = serde_json::Map::new();
-            e.insert("fingerprint".into(), f.fingerprint.clone().into());
-            e.insert("rule".into(), f.rule.0.into());
-            if let (Some(s), Some(ev)) = (&f.system, &f.event) {
-                e.insert("event".into(), format!("{s}/{ev}").into());
-            }
-            e.insert(
-                "reason".into(),
-                "TODO: why this break is safe (who checked which consumers)".into(),
-            );
-            serde_json::Value::Object(e)
+        .filter(|f| seen.insert(f.fingerprint.as_str()))
+        .map(|f| Entry {
+            fingerprint: f.fingerprint.clone(),
+            rule: f.rule.0.to_owned(),
+            event: match (&f.system, &f.event) {
+                (Some(s), Some(e)) => Some(format!("{s}/{e}")),
+                _ => None,
+            },
+            reason: PLACEHOLDER_REASON.to_owned(),
+            expires: Some(expires.clone()),
         })
+        .collect()
+}
+
+/// The entries as JSON objects separated by commas, to paste into the `allow` array.
+pub fn entries_text(entries: &[Entry]) -> String {
+    let mut out = entries
+        .iter()
+        .map(|e| serde_json::to_string_pretty(e).expect("entries serialize"))
+        .collect::<Vec<_>>()
+        .join(",\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// The allow-list `existing` (the file's text, `None` when there is none yet) with `entries`
+/// appended, skipping fingerprints it already lists. Existing entries keep their order and
+/// content; the result is pretty-printed. Returns the new text and how many entries were
+/// added.
+pub fn merge(
+    label: &str,
+    existing: Option<&str>,
+    entries: &[Entry],
+) -> anyhow::Result<(String, usize)> {
+    let mut file = match existing {
+        Some(text) => serde_json::from_str::<FileFormat>(text)
+            .with_context(|| format!("{label}: reading the allow-list to merge into"))?,
+        None => FileFormat {
+            schema: None,
+            comment: Some(NEW_FILE_COMMENT.to_owned()),
+            version: VERSION,
+            allow: Vec::new(),
+        },
+    };
+    let listed: HashSet<String> = file.allow.iter().map(|e| e.fingerprint.clone()).collect();
+    let new: Vec<Entry> = entries
+        .iter()
+        .filter(|e| !listed.contains(&e.fingerprint))
+        .cloned()
         .collect();
-    let file = serde_json::json!({ "version": VERSION, "allow": entries });
-    let mut s = serde_json::to_string_pretty(&file).expect("JSON values serialize");
-    s.push('\n');
-    s
+    let added = new.len();
+    file.allow.extend(new);
+    let mut text = serde_json::to_string_pretty(&file).expect("the allow-list serializes");
+    text.push('\n');
+    Ok((text, added))
+}
+
+/// Replaces `path` with `text` all at once: written beside it, then renamed over it, so a
+/// crash or a full disk never leaves a half-written allow-list.
+pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "compat-allow.json".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("replacing {}", path.display()));
+    }
+    Ok(())
 }
 
 /// Whether a finding fails the check when not allowed.

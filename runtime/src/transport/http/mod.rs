@@ -89,7 +89,7 @@ use super::{
     process, Contract, DeadLetter, DeadLetterReason, Delivery, Disposition, Handle, Headers,
     NoIdempotency, Policy, Shutdown, TransportError,
 };
-use crate::DecodeError;
+use crate::{display_pointer, DecodeError};
 use cloudevents::BinaryError;
 
 /// Default request body limit: 1 MiB.
@@ -243,12 +243,7 @@ impl std::fmt::Display for Problem {
             write!(f, " at line {line}, column {column}")?;
         }
         for e in &self.errors {
-            let pointer = if e.pointer.is_empty() {
-                "(root)"
-            } else {
-                &e.pointer
-            };
-            write!(f, "; {pointer}: {}", e.message)?;
+            write!(f, "; {}: {}", display_pointer(&e.pointer), e.message)?;
         }
         if let Some(dl) = &self.dead_letter {
             write!(f, " [dead-lettered: {} {}]", dl.reason, dl.entry_id)?;

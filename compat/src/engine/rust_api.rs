@@ -1,0 +1,392 @@
+//! The Rust-API rules: the generated crate's types, fields and variants compared, old against new.
+
+use super::*;
+
+pub(super) fn rust_ty(g: &TypeGraph, ty: &Ty) -> String {
+    match ty {
+        Ty::Any => "serde_json::Value".into(),
+        Ty::AnyObject => "serde_json::Map<String, Value>".into(),
+        Ty::Bool => "bool".into(),
+        Ty::Int { unsigned: true, .. } => "u64".into(),
+        Ty::Int { .. } => "i64".into(),
+        Ty::Num { .. } => "f64".into(),
+        Ty::Str { .. } => "String".into(),
+        Ty::DateTime { .. } => "DateTime".into(),
+        Ty::Uuid { .. } => "Uuid".into(),
+        Ty::Named(id) => g.types.get(*id).map(|t| t.name.clone()).unwrap_or_default(),
+        Ty::Array { item, .. } => format!("Vec<{}>", rust_ty(g, item)),
+        Ty::Map { value } => format!("BTreeMap<String, {}>", rust_ty(g, value)),
+        Ty::Nullable(t) => format!("Option<{}>", rust_ty(g, t)),
+    }
+}
+
+pub(super) fn named(ty: &Ty) -> Option<usize> {
+    match ty {
+        Ty::Named(id) => Some(*id),
+        Ty::Array { item, .. } => named(item),
+        Ty::Map { value } => named(value),
+        Ty::Nullable(t) => named(t),
+        _ => None,
+    }
+}
+
+pub(super) struct RustFinding {
+    pub(super) rule: &'static Rule,
+    pub(super) path: String,
+    pub(super) message: String,
+    /// The names and Rust types involved, for the fingerprint.
+    pub(super) what: String,
+    pub(super) old: Option<Loc>,
+    pub(super) new: Option<Loc>,
+}
+
+pub(super) struct RustCmp<'g> {
+    pub(super) og: &'g TypeGraph,
+    pub(super) ng: &'g TypeGraph,
+    pub(super) seen: BTreeSet<(usize, usize)>,
+    pub(super) out: Vec<RustFinding>,
+}
+
+impl RustCmp<'_> {
+    pub(super) fn cmp(&mut self, oid: usize, nid: usize, path: &str, root: bool) {
+        if !self.seen.insert((oid, nid)) {
+            return;
+        }
+        let (Some(ot), Some(nt)) = (self.og.types.get(oid), self.ng.types.get(nid)) else {
+            return;
+        };
+        if ot.name != nt.name {
+            self.out.push(RustFinding {
+                rule: if root {
+                    &rules::EVENT_TYPE_RENAMED
+                } else {
+                    &rules::TYPE_RENAMED
+                },
+                path: path.to_owned(),
+                message: format!("Rust type `{}` renamed to `{}`", ot.name, nt.name),
+                what: format!("{} -> {}", ot.name, nt.name),
+                old: Some(ot.loc.clone()),
+                new: Some(nt.loc.clone()),
+            });
+        }
+        match (&ot.kind, &nt.kind) {
+            (TypeKind::Struct { fields: of, .. }, TypeKind::Struct { fields: nf, .. }) => {
+                let removed: Vec<_> = of
+                    .iter()
+                    .filter(|f| {
+                        !nf.iter().any(|g| {
+                            g.wire == f.wire || g.renamed_from.as_deref() == Some(f.wire.as_str())
+                        })
+                    })
+                    .collect();
+                let added: Vec<_> = nf
+                    .iter()
+                    .filter(|g| {
+                        !of.iter().any(|f| {
+                            f.wire == g.wire || g.renamed_from.as_deref() == Some(f.wire.as_str())
+                        })
+                    })
+                    .collect();
+                for f in of {
+                    let fpath = format!("{path}/{}", f.wire);
+                    let floc = ot.loc.join("properties").join(&f.wire);
+                    let matched = nf.iter().find(|g| g.wire == f.wire).or_else(|| {
+                        nf.iter()
+                            .find(|g| g.renamed_from.as_deref() == Some(f.wire.as_str()))
+                    });
+                    let Some(g) = matched else {
+                        // A removed field: a rename when one added field has the same Rust type.
+                        let fty = self.field_ty(self.og, f);
+                        let same: Vec<_> = added
+                            .iter()
+                            .filter(|g| self.field_ty(self.ng, g) == fty)
+                            .collect();
+                        if removed.len() == 1 && same.len() == 1 {
+                            self.out.push(RustFinding {
+                                rule: &rules::RENAMED_WITHOUT_ALIAS,
+                                path: format!("{path}/{}", same[0].wire),
+                                message: format!(
+                                    "field `{}` looks renamed to `{}` ({} in `{}`) without `x-renamed-from`: code using `{}` breaks and old messages lose the value",
+                                    f.wire.to_snake_case(),
+                                    same[0].wire.to_snake_case(),
+                                    fty,
+                                    nt.name,
+                                    f.wire.to_snake_case()
+                                ),
+                                what: format!("{} -> {} {fty}", f.wire, same[0].wire),
+                                old: Some(floc),
+                                new: Some(nt.loc.join("properties").join(&same[0].wire)),
+                            });
+                        } else {
+                            self.out.push(RustFinding {
+                                rule: &rules::FIELD_REMOVED,
+                                path: fpath,
+                                message: format!(
+                                    "field `{}` removed from `{}`",
+                                    f.wire.to_snake_case(),
+                                    nt.name
+                                ),
+                                what: format!("removed {fty}"),
+                                old: Some(floc),
+                                new: Some(nt.loc.clone()),
+                            });
+                        }
+                        continue;
+                    };
+                    let gloc = nt.loc.join("properties").join(&g.wire);
+                    if g.wire != f.wire && g.wire.to_snake_case() != f.wire.to_snake_case() {
+                        self.out.push(RustFinding {
+                            rule: &rules::FIELD_RENAMED,
+                            path: format!("{path}/{}", g.wire),
+                            message: format!(
+                                "field `{}` of `{}` renamed to `{}` (x-renamed-from keeps old messages readable; code naming the field breaks)",
+                                f.wire.to_snake_case(),
+                                nt.name,
+                                g.wire.to_snake_case()
+                            ),
+                            what: format!("{} -> {}", f.wire, g.wire),
+                            old: Some(floc.clone()),
+                            new: Some(gloc.clone()),
+                        });
+                    }
+                    let (a, b) = (self.field_ty(self.og, f), self.field_ty(self.ng, g));
+                    let (na, nb) = (named(&f.ty), named(&g.ty));
+                    if a != b
+                        && !(na.is_some() && nb.is_some() && strip_names(&a) == strip_names(&b))
+                    {
+                        self.out.push(RustFinding {
+                            rule: &rules::FIELD_TYPE_CHANGED,
+                            path: format!("{path}/{}", g.wire),
+                            message: format!(
+                                "field `{}` of `{}` changes Rust type from `{a}` to `{b}`",
+                                g.wire.to_snake_case(),
+                                nt.name
+                            ),
+                            what: format!("{a} -> {b}"),
+                            old: Some(floc),
+                            new: Some(gloc),
+                        });
+                    }
+                    if let (Some(x), Some(y)) = (na, nb) {
+                        self.cmp(x, y, &format!("{path}/{}", g.wire), false);
+                    }
+                }
+            }
+            (TypeKind::StrEnum { values: ov }, TypeKind::StrEnum { values: nv }) => {
+                for v in ov.iter().filter(|v| !nv.contains(v)) {
+                    self.out.push(RustFinding {
+                        rule: &rules::VARIANT_REMOVED,
+                        path: path.to_owned(),
+                        message: format!(
+                            "variant `{}::{}` removed",
+                            nt.name,
+                            v.to_upper_camel_case()
+                        ),
+                        what: format!("variant {v:?}"),
+                        old: Some(ot.loc.clone()),
+                        new: Some(nt.loc.clone()),
+                    });
+                }
+                for v in nv.iter().filter(|v| !ov.contains(v)) {
+                    self.out.push(RustFinding {
+                        rule: &rules::VARIANT_ADDED,
+                        path: path.to_owned(),
+                        message: format!(
+                            "variant `{}::{}` added",
+                            nt.name,
+                            v.to_upper_camel_case()
+                        ),
+                        what: format!("variant {v:?}"),
+                        old: Some(ot.loc.clone()),
+                        new: Some(nt.loc.clone()),
+                    });
+                }
+            }
+            (
+                TypeKind::Tagged {
+                    variants: ov,
+                    fallback: of,
+                    ..
+                },
+                TypeKind::Tagged {
+                    variants: nv,
+                    fallback: nf,
+                    ..
+                },
+            ) => {
+                for (tag, oid) in ov {
+                    match nv.iter().find(|(t, _)| t == tag) {
+                        Some((_, nid)) => self.cmp(*oid, *nid, path, false),
+                        None => self.out.push(RustFinding {
+                            rule: &rules::VARIANT_REMOVED,
+                            path: path.to_owned(),
+                            message: format!(
+                                "variant `{}::{}` removed",
+                                nt.name,
+                                tag.to_upper_camel_case()
+                            ),
+                            what: format!("variant {tag:?}"),
+                            old: Some(ot.loc.clone()),
+                            new: Some(nt.loc.clone()),
+                        }),
+                    }
+                }
+                for (tag, _) in nv.iter().filter(|(t, _)| !ov.iter().any(|(o, _)| o == t)) {
+                    self.out.push(RustFinding {
+                        rule: &rules::VARIANT_ADDED,
+                        path: path.to_owned(),
+                        message: format!(
+                            "variant `{}::{}` added",
+                            nt.name,
+                            tag.to_upper_camel_case()
+                        ),
+                        what: format!("variant {tag:?}"),
+                        old: Some(ot.loc.clone()),
+                        new: Some(nt.loc.clone()),
+                    });
+                }
+                if let (Some(a), Some(b)) = (of, nf) {
+                    self.cmp(*a, *b, path, false);
+                }
+            }
+            (TypeKind::Newtype(a), TypeKind::Newtype(b)) => {
+                let (x, y) = (rust_ty(self.og, a), rust_ty(self.ng, b));
+                if x != y && strip_names(&x) != strip_names(&y) {
+                    self.out.push(RustFinding {
+                        rule: &rules::FIELD_TYPE_CHANGED,
+                        path: path.to_owned(),
+                        message: format!(
+                            "`{}` changes its inner Rust type from `{x}` to `{y}`",
+                            nt.name
+                        ),
+                        what: format!("{x} -> {y}"),
+                        old: Some(ot.loc.clone()),
+                        new: Some(nt.loc.clone()),
+                    });
+                }
+                if let (Some(p), Some(q)) = (named(a), named(b)) {
+                    self.cmp(p, q, path, false);
+                }
+            }
+            (a, b) if std::mem::discriminant(a) != std::mem::discriminant(b) => {
+                self.out.push(RustFinding {
+                    rule: &rules::FIELD_TYPE_CHANGED,
+                    path: path.to_owned(),
+                    message: format!(
+                        "`{}` changes from {} to {}",
+                        nt.name,
+                        kind_name(a),
+                        kind_name(b)
+                    ),
+                    what: format!("{} -> {}", kind_name(a), kind_name(b)),
+                    old: Some(ot.loc.clone()),
+                    new: Some(nt.loc.clone()),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn field_ty(
+        &self,
+        g: &TypeGraph,
+        f: &event_contracts_codegen::model::Field,
+    ) -> String {
+        let t = rust_ty(g, &f.ty);
+        if f.required {
+            t
+        } else {
+            format!("Option<{t}>")
+        }
+    }
+}
+
+/// A Rust type with named types blanked, so a renamed type is not also a changed field type.
+pub(super) fn strip_names(t: &str) -> String {
+    let known = [
+        "Vec",
+        "Option",
+        "BTreeMap",
+        "String",
+        "u64",
+        "i64",
+        "f64",
+        "bool",
+        "DateTime",
+        "Uuid",
+        "serde_json",
+        "Value",
+        "Map",
+    ];
+    t.split(|c: char| !c.is_alphanumeric() && c != '_')
+        .map(|w| {
+            if w.is_empty() || known.contains(&w) {
+                w.to_owned()
+            } else {
+                "_".to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+pub(super) fn kind_name(k: &TypeKind) -> &'static str {
+    match k {
+        TypeKind::Struct { .. } => "a struct",
+        TypeKind::Newtype(_) => "a newtype",
+        TypeKind::StrEnum { .. } => "an enum",
+        TypeKind::Tagged { .. } => "a tagged union",
+    }
+}
+
+/// Type graphs of one side: per system, the envelope type and each event's root type.
+/// A system's type graph, its envelope type and each event's root type.
+pub(super) type SystemGraph = (TypeGraph, Option<usize>, HashMap<String, usize>);
+
+pub(super) struct Graphs {
+    pub(super) systems: HashMap<String, SystemGraph>,
+}
+
+pub(super) fn graphs(cat: &Catalog) -> Graphs {
+    let mut systems = HashMap::new();
+    for sys in &cat.systems {
+        let mut b = Builder::new(cat);
+        let title = |file: &str| -> Option<String> {
+            cat.files
+                .get(file)?
+                .value
+                .get("title")?
+                .as_str()
+                .map(str::to_owned)
+        };
+        let envelope = match &sys.manifest.envelope {
+            Envelope::Wrapped {
+                schema,
+                payload_field,
+                ..
+            } => {
+                let file = format!("{}/{}", sys.dir, schema);
+                cat.files.contains_key(&file).then(|| {
+                    let name = title(&file).unwrap_or_else(|| {
+                        format!("{}Envelope", sys.manifest.system.to_upper_camel_case())
+                    });
+                    b.envelope(&Loc::new(file, ""), &name, payload_field)
+                })
+            }
+            Envelope::Flat => None,
+        };
+        let mut evs = HashMap::new();
+        for e in &sys.manifest.events {
+            let file = format!("{}/{}", sys.dir, e.schema);
+            if !cat.files.contains_key(&file) {
+                continue;
+            }
+            let name = title(&file).unwrap_or_else(|| e.name.to_upper_camel_case());
+            evs.insert(e.name.clone(), b.root(&Loc::new(file, ""), &name));
+        }
+        systems.insert(sys.manifest.system.clone(), (b.graph, envelope, evs));
+    }
+    Graphs { systems }
+}
+
+// ------------------------------------------------------------------------------------------
