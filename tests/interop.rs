@@ -68,8 +68,12 @@ const KAFKA_BROKERS: &str = "127.0.0.1:9092";
 const WAIT: Duration = Duration::from_secs(30);
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The repository: Cargo's run-time `CARGO_MANIFEST_DIR` first, since a build shared between
+/// checkouts (one `CARGO_TARGET_DIR`) may carry another checkout's compile-time path.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn unique(prefix: &str) -> String {

@@ -15,7 +15,7 @@ from conformance import Case, Catalog, Received, Sent, check_json, expect_equal,
 GATEWAY = "gateway-py.interop.test:8935"
 
 
-def envelope(catalog: Catalog, event: str, data) -> dict:
+def envelope(event: str, data) -> dict:
     return {
         "id": str(uuid.uuid4()),
         "type": event,
@@ -48,7 +48,7 @@ def publish(config: dict, out: str):
         if case.raw is not None:
             key, body = str(uuid.uuid4()), case.raw
         else:
-            message = envelope(catalog, case.event, case.payload)
+            message = envelope(case.event, case.payload)
             for prop in case.options.get("drop", "").split():
                 del message[prop]
             key, body = message["id"], json.dumps(message).encode()

@@ -21,7 +21,6 @@ import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from conformance import (
-    NOT_JSON,
     Case,
     Catalog,
     Received,
