@@ -69,11 +69,14 @@ def read(config: dict, out: str):
     published = {p["id"]: p for p in config["published"]}
     consumer = KafkaConsumer(bootstrap_servers=config["brokers"], enable_auto_commit=False)
     topic = config["topic"]
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    deadline = time.monotonic() + config.get("wait_seconds", 30)
+    # The client learns a new topic's partitions from the broker's metadata.
+    while not (ids := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    partitions = [TopicPartition(topic, p) for p in sorted(ids or [])]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     records = []
-    deadline = time.monotonic() + config.get("wait_seconds", 30)
     while len(records) < len(published) and time.monotonic() < deadline:
         for batch in consumer.poll(timeout_ms=200).values():
             records.extend(batch)
