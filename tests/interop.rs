@@ -781,8 +781,14 @@ fn judge_read(report: &mut Report, system: &'static str, published: &[Published]
         let event = r["event"].as_str().unwrap_or("?");
         if !problems.is_empty() || known.is_none() {
             row.wrong += 1;
+            // The reader prefixes timestamp shape problems with `time:`.
+            let trap = if problems.iter().any(|p| p.starts_with("time:")) {
+                " [issue 10 trap 5]"
+            } else {
+                ""
+            };
             report.fail(format!(
-                "{system} Rust→Python `{event}` {key}: {}",
+                "{system} Rust→Python `{event}` {key}{trap}: {}",
                 if problems.is_empty() {
                     "read but never published".to_owned()
                 } else {
