@@ -22,13 +22,19 @@ fn example<E: Event>() -> Result<E, Box<dyn std::error::Error>> {
 }
 
 /// A fresh id in every id-like field of the example, so each run publishes new events
-/// (the same id again would be dropped by JetStream as a duplicate).
+/// (the same id again would be dropped by JetStream as a duplicate), and the current time in
+/// its time field, written in the system's `time_format` (`2024-01-15T10:30:00Z`).
 fn fresh<E: Event + serde::Serialize + serde::de::DeserializeOwned>(
 ) -> Result<E, Box<dyn std::error::Error>> {
     let mut json = serde_json::to_value(example::<E>()?)?;
     for key in ["event_id", "message_id", "alert_id", "step_id"] {
         if json.get(key).is_some() {
             json[key] = uuid::Uuid::new_v4().to_string().into();
+        }
+    }
+    for key in ["timestamp", "triggered_at"] {
+        if json.get(key).is_some() {
+            json[key] = serde_json::to_value(agents::now())?;
         }
     }
     Ok(serde_json::from_value(json)?)

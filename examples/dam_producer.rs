@@ -27,6 +27,14 @@ fn example<E: Event>() -> Result<E, Box<dyn std::error::Error>> {
     Ok(serde_json::from_value(schema["examples"][0].clone())?)
 }
 
+/// The catalog example stamped with the current time, written as DAM producers write `ts`
+/// (the system's `time_format`, `2025-08-04T14:33:09Z`).
+fn stamped<E: Event>() -> Result<E, Box<dyn std::error::Error>> {
+    let mut json = serde_json::to_value(example::<E>()?)?;
+    json["ts"] = serde_json::to_value(dam::now())?;
+    Ok(serde_json::from_value(json)?)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("AMQP_URL")
@@ -36,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let publisher = Publisher::<dam::System, _>::new(broker.sink().await?, Meta::default());
     macro_rules! publish_all {
         ($($ty:ident),*) => {$(
-            let event: dam::$ty = example()?;
+            let event: dam::$ty = stamped()?;
             let id = publisher.publish(event).await?;
             println!(
                 "published {:<26} to exchange `{}` message_id {id}",

@@ -21,6 +21,8 @@ use event_contracts::Event;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The catalog example; a `data.timestamp` it carries is set to now, in Unix milliseconds as the
+/// gateway writes it (the system's `time_format`).
 fn example<E: Event>() -> Result<E, Error> {
     let schema = event_contracts::SCHEMAS
         .documents()
@@ -28,7 +30,11 @@ fn example<E: Event>() -> Result<E, Error> {
         .ok_or("schema not embedded")?
         .to_string();
     let schema: serde_json::Value = serde_json::from_str(&schema)?;
-    Ok(serde_json::from_value(schema["examples"][0].clone())?)
+    let mut data = schema["examples"][0].clone();
+    if data.get("timestamp").is_some_and(serde_json::Value::is_i64) {
+        data["timestamp"] = livepeer::now().into();
+    }
+    Ok(serde_json::from_value(data)?)
 }
 
 #[tokio::main]

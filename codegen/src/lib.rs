@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Loc, SystemSource, ID_BASE};
 use crate::diag::{Code, Diagnostics};
-use crate::manifest::{Channel, Envelope};
+use crate::manifest::{Channel, Envelope, TimeFormat};
 use crate::model::{Builder, TypeGraph, TypeKind};
 
 pub use emit::{field_idents, ident};
@@ -566,6 +566,59 @@ fn channel_tokens(c: &Channel) -> TokenStream {
     }
 }
 
+/// The system's `now()`: the current time in the manifest's `time_format`, for producers that
+/// write times inside their events, so every reader's parser sees the document's one shape.
+fn time_format_now(format: TimeFormat, rt: &TokenStream) -> TokenStream {
+    let (ty, body, shape) = match format {
+        TimeFormat::Rfc3339Seconds => (
+            quote!(#rt::DateTime),
+            quote!(#rt::DateTime::now_utc_with_fraction(0)),
+            "`2025-08-04T14:33:09Z`",
+        ),
+        TimeFormat::Rfc3339Millis => (
+            quote!(#rt::DateTime),
+            quote!(#rt::DateTime::now_utc_with_fraction(3)),
+            "`2024-10-19T12:34:56.789Z`",
+        ),
+        TimeFormat::Rfc3339Micros => (
+            quote!(#rt::DateTime),
+            quote!(#rt::DateTime::now_utc_with_fraction(6)),
+            "`2024-10-19T12:34:56.789012Z`",
+        ),
+        TimeFormat::UnixMillisString => (
+            quote!(::std::string::String),
+            quote!(#rt::DateTime::unix_millis_now().to_string()),
+            "Unix milliseconds as a decimal string, `\"1729341296789\"`",
+        ),
+        TimeFormat::UnixMillis => (
+            quote!(i64),
+            quote!(i64::try_from(#rt::DateTime::unix_millis_now()).unwrap_or(i64::MAX)),
+            "Unix milliseconds, `1729341296789`",
+        ),
+        TimeFormat::UnixSeconds => (
+            quote!(i64),
+            quote!(i64::try_from(#rt::DateTime::unix_seconds_now()).unwrap_or(i64::MAX)),
+            "Unix seconds, `1729341296`",
+        ),
+    };
+    let name = format.as_str();
+    let doc = format!(
+        " The current time as this system's producers write the times inside its events: \
+         `{name}` ({shape}), the manifest's `time_format`."
+    );
+    let const_doc = format!(
+        " How this system's producers write the times inside its events (the manifest's \
+         `time_format`): {shape}."
+    );
+    quote! {
+        #[doc = #const_doc]
+        pub const TIME_FORMAT: &str = #name;
+
+        #[doc = #doc]
+        pub fn now() -> #ty { #body }
+    }
+}
+
 /// Below this many types a system module is emitted and formatted on one thread.
 const TYPES_PER_THREAD: usize = 256;
 
@@ -754,6 +807,7 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
             reencode_message: #reencode_message,
         };
     };
+    let now = m.time_format.map(|format| time_format_now(format, &rt));
     let message = sys.envelope.map(|env_id| {
         let Envelope::Wrapped { schema, type_field, payload_field, .. } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
         let env = &sys.graph.types[env_id];
@@ -851,6 +905,8 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
         }
 
         #message
+
+        #now
 
         #system_info
 

@@ -23,6 +23,12 @@ pub struct Manifest {
     /// Key convention the document sets for payloads; `snake_case` is enforced by `cargo xtask lint`.
     #[serde(default)]
     pub payload_keys: KeyStyle,
+    /// The one shape of the times producers write inside events (DAM's `ts`, agents'
+    /// `timestamp`, livepeer's `data.timestamp`), taken from the document's examples. The
+    /// generated module's `now()` writes the current time in it. Distinct from the envelope's
+    /// `time` role, which covers only the publish time the envelope carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_format: Option<TimeFormat>,
     /// Properties every event payload must require (the DAM document's `tenant_id` and
     /// `principal_id`); enforced by `cargo xtask lint`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -4164,6 +4164,12 @@ pub fn encode_message(
 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::event_contracts_runtime::EncodeError> {
     event.encode()
 }
+/// How this system's producers write the times inside its events (the manifest's `time_format`): `2025-08-04T14:33:09Z`.
+pub const TIME_FORMAT: &str = "rfc3339-seconds";
+/// The current time as this system's producers write the times inside its events: `rfc3339-seconds` (`2025-08-04T14:33:09Z`), the manifest's `time_format`.
+pub fn now() -> ::event_contracts_runtime::DateTime {
+    ::event_contracts_runtime::DateTime::now_utc_with_fraction(0)
+}
 /// This system, type-erased: its events and round trips for tools that work over any
 /// catalog.
 pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contracts_runtime::SystemInfo {

@@ -172,7 +172,7 @@ impl ::event_contracts_runtime::Validate for AudioEnvelopeSchemaVersion {
         true
     }
 }
-/// Published by the API to `stream:audio-ingest` when "Client uploads/streams audio → API validates and publishes `AudioChunkReceived`"; the Audio Pipeline Worker "claims message (consumer group), pulls chunk from storage, runs pipeline." "Binary blobs (audio chunks) should be stored in object storage or Redis binary keys with the queue message carrying a reference (`storage_uri`)": exactly one of `storage_uri` or `audio_base64` ("inline base64 (dev only)") is present. `chunk_id` is the idempotency key. Designed: `sequence`, and `bot_id` (required when `source_type` is "bot").
+/// Published by the API to `stream:audio-ingest` when "Client uploads/streams audio → API validates and publishes `AudioChunkReceived`"; the Audio Pipeline Worker "claims message (consumer group), pulls chunk from storage, runs pipeline." "Binary blobs (audio chunks) should be stored in object storage or Redis binary keys with the queue message carrying a reference (`storage_uri`)": exactly one of `storage_uri` or `audio_base64` ("inline base64 (dev only)") is present. `chunk_id` is the idempotency key. Designed: `sequence`, the name `audio_base64`, and the optional `bot_id` of bot chunks.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AudioChunkReceived {
     /// Audio session (WebSocket stream, upload or bot session) the chunk belongs to.
@@ -190,7 +190,7 @@ pub struct AudioChunkReceived {
         skip_serializing_if = "Option::is_none"
     )]
     pub sequence: ::std::option::Option<u64>,
-    /// Designed: the meeting bot that captured the audio; required when `source_type` is "bot".
+    /// Designed: the meeting bot that captured the audio, sent with `source_type` "bot". Optional even then: the document does not list it among the chunk's fields (the chunk's `session_id` already ties it to the bot's session).
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -204,7 +204,7 @@ pub struct AudioChunkReceived {
         skip_serializing_if = "Option::is_none"
     )]
     pub storage_uri: ::std::option::Option<::std::string::String>,
-    /// The chunk inline as base64: "inline base64 (dev only)". Production producers use `storage_uri`.
+    /// The chunk inline as base64: "inline base64 (dev only)". Production producers use `storage_uri`. The name is designed: the document gives none.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -342,11 +342,6 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceived {
                 .iter()
                 .filter(|held| **held)
                 .count() == 1)
-            && (if self.source_type.as_str() == "bot" {
-                self.bot_id.is_some()
-            } else {
-                true
-            })
     }
 }
 /// "`source_type` (`websocket`, `upload`, `bot`)": where the audio came from.
@@ -391,13 +386,25 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceivedSourceType {
         true
     }
 }
-/// "`audio_config` snapshot (sample rate, overlap)": the audio settings in effect when the chunk was captured, so the worker processes it the same way even if the configuration changes meanwhile. The document names only sample rate and overlap; the units and the optional `channels` / `encoding` / `chunk_duration_seconds` are designed.
+/// "`audio_config` snapshot (sample rate, overlap)": the audio settings in effect when the chunk was captured, so the worker processes it the same way even if the configuration changes meanwhile. The document names only sample rate and overlap: the overlap is accepted under the document's word `overlap` as well as the schema's `overlap_seconds` (at least one of them, in seconds); the units and the optional `channels` / `encoding` / `chunk_duration_seconds` are designed.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AudioConfig {
     /// Sample rate in Hz ("sample rate"), e.g. 16000.
     pub sample_rate: u64,
-    /// Overlap with the previous chunk in seconds ("overlap"); the worker uses it to de-duplicate words at chunk boundaries.
-    pub overlap_seconds: f64,
+    /// Overlap with the previous chunk in seconds ("overlap"); the worker uses it to de-duplicate words at chunk boundaries. Either this or `overlap` (the document's own word) is present.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub overlap_seconds: ::std::option::Option<f64>,
+    /// The document's name for the overlap ("sample rate, overlap"), accepted as a producer following the document writes it; in seconds, like `overlap_seconds`. A producer sends one of the two; a reader takes `overlap_seconds` when both are present.
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub overlap: ::std::option::Option<f64>,
     /// Designed: number of audio channels (1 = mono).
     #[serde(
         default,
@@ -426,7 +433,18 @@ pub struct AudioConfig {
 #[allow(dead_code)]
 struct AudioConfigShadow {
     sample_rate: u64,
-    overlap_seconds: f64,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    overlap_seconds: ::std::option::Option<f64>,
+    #[serde(
+        default,
+        deserialize_with = "::event_contracts_runtime::de::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    overlap: ::std::option::Option<f64>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -469,10 +487,20 @@ impl ::event_contracts_runtime::Validate for AudioConfig {
             let v = self.sample_rate as f64;
             v >= 1.0
         })
-            && ({
-                let v = self.overlap_seconds;
-                v.is_finite() && v >= 0.0
-            })
+            && self
+                .overlap_seconds
+                .as_ref()
+                .is_none_or(|inner| {
+                    let v = *inner;
+                    v.is_finite() && v >= 0.0
+                })
+            && self
+                .overlap
+                .as_ref()
+                .is_none_or(|inner| {
+                    let v = *inner;
+                    v.is_finite() && v >= 0.0
+                })
             && self
                 .channels
                 .as_ref()
@@ -496,10 +524,10 @@ impl ::event_contracts_runtime::Validate for AudioConfig {
                 .is_none_or(|inner| {
                     let v = *inner;
                     v.is_finite() && v > 0.0
-                })
+                }) && (self.overlap_seconds.is_some() || self.overlap.is_some())
     }
 }
-/// "`processing_flags` (transcribe, diarize, translate)": which pipeline stages to run for a chunk. `target_languages` is designed (the document does not say where translation targets come from): required when `translate` is true.
+/// "`processing_flags` (transcribe, diarize, translate)": which pipeline stages to run for a chunk. `target_languages` is designed and optional (the document does not say where translation targets come from).
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ProcessingFlags {
     /// Run speech-to-text ("transcribe").
@@ -508,7 +536,7 @@ pub struct ProcessingFlags {
     pub diarize: bool,
     /// Translate the transcript ("translate"): the audio worker "emits `TranscriptionCompleted` + optional `TranslationRequested`".
     pub translate: bool,
-    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]; required when `translate` is true.
+    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]. Optional even when `translate` is true: the document names only the three flags and does not say where translation targets come from, so a request without them is accepted and the audio pipeline asks for its configured default languages in `TranslationRequested`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -550,8 +578,7 @@ impl<'de> ::serde::Deserialize<'de> for ProcessingFlags {
 impl ::event_contracts_runtime::Validate for ProcessingFlags {
     #[inline]
     fn is_valid(&self) -> bool {
-        self
-            .target_languages
+        self.target_languages
             .as_ref()
             .is_none_or(|inner| {
                 inner.len() >= 1usize && ::event_contracts_runtime::all_unique(inner)
@@ -566,11 +593,6 @@ impl ::event_contracts_runtime::Validate for ProcessingFlags {
                                 PATTERN.is_match(s)
                             }
                         })
-            })
-            && (if self.translate == true {
-                self.target_languages.is_some()
-            } else {
-                true
             })
     }
 }
@@ -998,7 +1020,7 @@ pub struct TranslationRequested {
         skip_serializing_if = "Option::is_none"
     )]
     pub source_language: ::std::option::Option<::std::string::String>,
-    /// Languages to translate into, BCP 47 (from `processing_flags.target_languages`).
+    /// Languages to translate into, BCP 47: the chunk's `processing_flags.target_languages`, or the pipeline's configured default languages when the chunk named none.
     pub target_languages: ::std::vec::Vec<::std::string::String>,
     /// Text to translate (the chunk's transcript).
     pub transcript: ::std::string::String,
@@ -2099,7 +2121,7 @@ pub struct BotCapabilities {
     pub diarize: bool,
     /// Translate the transcript ("translate"): the audio worker "emits `TranscriptionCompleted` + optional `TranslationRequested`".
     pub translate: bool,
-    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]; required when `translate` is true.
+    /// Designed: BCP 47 language codes to translate into, e.g. ["de", "fr"]. Optional even when `translate` is true: the document names only the three flags and does not say where translation targets come from, so a request without them is accepted and the audio pipeline asks for its configured default languages in `TranslationRequested`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2167,8 +2189,7 @@ impl<'de> ::serde::Deserialize<'de> for BotCapabilities {
 impl ::event_contracts_runtime::Validate for BotCapabilities {
     #[inline]
     fn is_valid(&self) -> bool {
-        self
-            .target_languages
+        self.target_languages
             .as_ref()
             .is_none_or(|inner| {
                 inner.len() >= 1usize && ::event_contracts_runtime::all_unique(inner)
@@ -2183,11 +2204,6 @@ impl ::event_contracts_runtime::Validate for BotCapabilities {
                                 PATTERN.is_match(s)
                             }
                         })
-            })
-            && (if self.translate == true {
-                self.target_languages.is_some()
-            } else {
-                true
             })
     }
 }
@@ -4077,6 +4093,12 @@ pub fn encode_message(
         );
     }
     Ok(::serde_json::to_vec(message)?)
+}
+/// How this system's producers write the times inside its events (the manifest's `time_format`): `2024-10-19T12:34:56.789Z`.
+pub const TIME_FORMAT: &str = "rfc3339-millis";
+/// The current time as this system's producers write the times inside its events: `rfc3339-millis` (`2024-10-19T12:34:56.789Z`), the manifest's `time_format`.
+pub fn now() -> ::event_contracts_runtime::DateTime {
+    ::event_contracts_runtime::DateTime::now_utc_with_fraction(3)
 }
 /// This system, type-erased: its events and round trips for tools that work over any
 /// catalog.

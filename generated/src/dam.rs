@@ -11,15 +11,15 @@
 pub struct CaptureAlive {
     /// (string, always "capture-daemon")
     pub service: CaptureAliveService,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -62,7 +62,7 @@ struct CaptureAliveShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -106,7 +106,7 @@ impl ::event_contracts_runtime::Validate for CaptureAlive {
     #[inline]
     fn is_valid(&self) -> bool {
         self
-            .v
+            .trace_id
             .as_ref()
             .is_none_or(|inner| {
                 let s: &str = inner.as_str();
@@ -115,16 +115,6 @@ impl ::event_contracts_runtime::Validate for CaptureAlive {
                     n >= 1usize
                 }
             })
-            && self
-                .trace_id
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .request_id
                 .as_ref()
@@ -286,8 +276,8 @@ impl ::event_contracts_runtime::Validate for DeviceSummary {
 pub struct DeviceSummaryCapabilities {
     /// Supported resolutions as `WIDTHxHEIGHT`, e.g. ["1920x1080", "1280x720"].
     pub resolutions: ::std::vec::Vec<::std::string::String>,
-    /// Supported frame rates, e.g. [30, 60].
-    pub fps: ::std::vec::Vec<u64>,
+    /// Supported frame rates, e.g. [30, 60]. Numbers, not only integers: the document gives no type, and V4L2 devices report fractional rates (NTSC's 30000/1001 = 29.97, 7.5).
+    pub fps: ::std::vec::Vec<f64>,
     /// Supported pixel/codec formats, e.g. ["YUYV", "MJPEG", "H264"].
     pub formats: ::std::vec::Vec<::std::string::String>,
     /// Whether the device also captures audio. Optional: the document's `capture.device_list` example omits it.
@@ -304,7 +294,7 @@ pub struct DeviceSummaryCapabilities {
 #[allow(dead_code)]
 struct DeviceSummaryCapabilitiesShadow {
     resolutions: ::std::vec::Vec<::std::string::String>,
-    fps: ::std::vec::Vec<u64>,
+    fps: ::std::vec::Vec<f64>,
     formats: ::std::vec::Vec<::std::string::String>,
     #[serde(
         default,
@@ -348,8 +338,8 @@ impl ::event_contracts_runtime::Validate for DeviceSummaryCapabilities {
                 .fps
                 .iter()
                 .all(|item| {
-                    let v = *item as f64;
-                    v > 0.0
+                    let v = *item;
+                    v.is_finite() && v > 0.0
                 })
             && self
                 .formats
@@ -407,15 +397,15 @@ impl ::event_contracts_runtime::Validate for DeviceSummaryStatus {
 pub struct CaptureDeviceList {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -456,7 +446,7 @@ struct CaptureDeviceListShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -505,16 +495,6 @@ impl ::event_contracts_runtime::Validate for CaptureDeviceList {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -570,15 +550,15 @@ impl ::event_contracts_runtime::Validate for CaptureDeviceList {
 pub struct CaptureRecordingStarted {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -621,7 +601,7 @@ struct CaptureRecordingStartedShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -671,16 +651,6 @@ impl ::event_contracts_runtime::Validate for CaptureRecordingStarted {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -746,15 +716,15 @@ impl ::event_contracts_runtime::Validate for CaptureRecordingStarted {
 pub struct CaptureRecordingStopped {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -804,7 +774,7 @@ struct CaptureRecordingStoppedShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -860,16 +830,6 @@ impl ::event_contracts_runtime::Validate for CaptureRecordingStopped {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -935,15 +895,15 @@ impl ::event_contracts_runtime::Validate for CaptureRecordingStopped {
 pub struct CaptureError {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -993,7 +953,7 @@ struct CaptureErrorShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1051,16 +1011,6 @@ impl ::event_contracts_runtime::Validate for CaptureError {
             }
         })
             && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
-            && self
                 .trace_id
                 .as_ref()
                 .is_none_or(|inner| {
@@ -1111,15 +1061,15 @@ impl ::event_contracts_runtime::Validate for CaptureError {
 pub struct VideoIngestJobCreated {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -1164,7 +1114,7 @@ struct VideoIngestJobCreatedShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1215,16 +1165,6 @@ impl ::event_contracts_runtime::Validate for VideoIngestJobCreated {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -1322,15 +1262,15 @@ impl ::event_contracts_runtime::Validate for VideoIngestJobCreatedSource {
 pub struct VideoIngestJobCompleted {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -1375,7 +1315,7 @@ struct VideoIngestJobCompletedShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1426,16 +1366,6 @@ impl ::event_contracts_runtime::Validate for VideoIngestJobCompleted {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -1494,15 +1424,15 @@ impl ::event_contracts_runtime::Validate for VideoIngestJobCompleted {
 pub struct VideoError {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -1552,7 +1482,7 @@ struct VideoErrorShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1610,16 +1540,6 @@ impl ::event_contracts_runtime::Validate for VideoError {
             }
         })
             && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
-            && self
                 .trace_id
                 .as_ref()
                 .is_none_or(|inner| {
@@ -1670,15 +1590,15 @@ impl ::event_contracts_runtime::Validate for VideoError {
 pub struct VideoReady {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -1721,7 +1641,7 @@ struct VideoReadyShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1771,16 +1691,6 @@ impl ::event_contracts_runtime::Validate for VideoReady {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -1839,15 +1749,15 @@ impl ::event_contracts_runtime::Validate for VideoReady {
 pub struct WebappAlive {
     /// (string: "video-web-app")
     pub service: WebappAliveService,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -1895,7 +1805,7 @@ struct WebappAliveShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -1944,7 +1854,7 @@ impl ::event_contracts_runtime::Validate for WebappAlive {
     #[inline]
     fn is_valid(&self) -> bool {
         self
-            .v
+            .trace_id
             .as_ref()
             .is_none_or(|inner| {
                 let s: &str = inner.as_str();
@@ -1953,16 +1863,6 @@ impl ::event_contracts_runtime::Validate for WebappAlive {
                     n >= 1usize
                 }
             })
-            && self
-                .trace_id
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .request_id
                 .as_ref()
@@ -2047,15 +1947,15 @@ impl ::event_contracts_runtime::Validate for WebappAliveService {
 pub struct WebappUserAction {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -2105,7 +2005,7 @@ struct WebappUserActionShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2162,16 +2062,6 @@ impl ::event_contracts_runtime::Validate for WebappUserAction {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -2230,15 +2120,15 @@ impl ::event_contracts_runtime::Validate for WebappUserAction {
 pub struct WebappError {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -2281,7 +2171,7 @@ struct WebappErrorShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2331,16 +2221,6 @@ impl ::event_contracts_runtime::Validate for WebappError {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -2392,15 +2272,15 @@ impl ::event_contracts_runtime::Validate for WebappError {
 pub struct TenantRequest {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -2466,7 +2346,7 @@ struct TenantRequestShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2535,16 +2415,6 @@ impl ::event_contracts_runtime::Validate for TenantRequest {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -2670,15 +2540,15 @@ impl ::event_contracts_runtime::Validate for TenantRequestMethod {
 pub struct TenantAccessDenied {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -2742,7 +2612,7 @@ struct TenantAccessDeniedShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -2810,16 +2680,6 @@ impl ::event_contracts_runtime::Validate for TenantAccessDenied {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -2951,15 +2811,15 @@ impl ::event_contracts_runtime::Validate for TenantAccessDeniedMethod {
 pub struct TenantResourceChanged {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -3013,7 +2873,7 @@ struct TenantResourceChangedShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3072,16 +2932,6 @@ impl ::event_contracts_runtime::Validate for TenantResourceChanged {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -3189,15 +3039,15 @@ impl ::event_contracts_runtime::Validate for TenantResourceChangedAction {
 pub struct DamCommon {
     /// "emitter service name"
     pub service: ::std::string::String,
-    /// "ISO timestamp" (RFC 3339 date-time)
+    /// "ISO timestamp", read as RFC 3339 date-time: the profile of ISO 8601 that requires a UTC offset, written as every example of the document writes it (`2025-08-04T14:33:09Z`, the system's `time_format` rfc3339-seconds). A time without an offset (Python's `datetime.utcnow().isoformat()`, `2025-08-04T14:33:09.123456`) names no instant and is refused; write `datetime.now(timezone.utc)` instead (see schemas/dam/NOTES.md).
     pub ts: ::event_contracts_runtime::DateTime,
-    /// "schema version, optional but recommended"
+    /// "schema version, optional but recommended". The document gives `v` no type, so any JSON value is accepted: producers write a string ("1", "2025-08-04") or a number (1), and a reader compares it as it was written. The generated field is a `serde_json::Value`.
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub v: ::std::option::Option<::std::string::String>,
+    pub v: ::std::option::Option<::serde_json::Value>,
     /// Tracing identifier: "Some events may include `trace_id`, `request_id`, or `correlation_id` for tracing."
     #[serde(
         default,
@@ -3236,7 +3086,7 @@ struct DamCommonShadow {
         deserialize_with = "::event_contracts_runtime::de::present",
         skip_serializing_if = "Option::is_none"
     )]
-    v: ::std::option::Option<::std::string::String>,
+    v: ::std::option::Option<::serde_json::Value>,
     #[serde(
         default,
         deserialize_with = "::event_contracts_runtime::de::present",
@@ -3282,16 +3132,6 @@ impl ::event_contracts_runtime::Validate for DamCommon {
                 n >= 1usize
             }
         })
-            && self
-                .v
-                .as_ref()
-                .is_none_or(|inner| {
-                    let s: &str = inner.as_str();
-                    {
-                        let n = ::event_contracts_runtime::str_len(s);
-                        n >= 1usize
-                    }
-                })
             && self
                 .trace_id
                 .as_ref()
@@ -4134,6 +3974,12 @@ pub fn encode_message(
     event: &DamEvent,
 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::event_contracts_runtime::EncodeError> {
     event.encode()
+}
+/// How this system's producers write the times inside its events (the manifest's `time_format`): `2025-08-04T14:33:09Z`.
+pub const TIME_FORMAT: &str = "rfc3339-seconds";
+/// The current time as this system's producers write the times inside its events: `rfc3339-seconds` (`2025-08-04T14:33:09Z`), the manifest's `time_format`.
+pub fn now() -> ::event_contracts_runtime::DateTime {
+    ::event_contracts_runtime::DateTime::now_utc_with_fraction(0)
 }
 /// This system, type-erased: its events and round trips for tools that work over any
 /// catalog.

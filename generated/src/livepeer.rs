@@ -4192,6 +4192,13 @@ pub fn encode_message(
     }
     Ok(::serde_json::to_vec(message)?)
 }
+/// How this system's producers write the times inside its events (the manifest's `time_format`): Unix milliseconds, `1729341296789`.
+pub const TIME_FORMAT: &str = "unix-millis";
+/// The current time as this system's producers write the times inside its events: `unix-millis` (Unix milliseconds, `1729341296789`), the manifest's `time_format`.
+pub fn now() -> i64 {
+    i64::try_from(::event_contracts_runtime::DateTime::unix_millis_now())
+        .unwrap_or(i64::MAX)
+}
 /// This system, type-erased: its events and round trips for tools that work over any
 /// catalog.
 pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contracts_runtime::SystemInfo {
