@@ -212,6 +212,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             let name = title_of(catalog, &loc).unwrap_or_else(|| "Definition".into());
             b.ty(&loc, &name);
         }
+        transport::check_redis_layout(catalog, sys, &manifest_loc, &mut diags);
         let fallbacks = sys.manifest.events.iter().filter(|e| e.fallback).count();
         if fallbacks > 1 {
             diags.push(catalog.diag(
@@ -583,13 +584,16 @@ fn emit_system(sys: &CheckedSystem<'_>) -> TokenStream {
     let rt = quote!(::event_contracts_runtime);
     let m = &sys.source.manifest;
     let e = emit::Emitter { graph: &sys.graph };
-    let module_doc = format!(
+    let mut module_doc = format!(
         " {}\n\n {}\n\n Source: `shared/docs/{}`; transport: {}.",
         m.title,
         m.description.replace('\n', "\n "),
         m.source_document,
         m.transport.as_str()
     );
+    if let Some(layout) = transport::stream_entry_doc(m) {
+        module_doc.push_str(&format!("\n\n {layout}"));
+    }
     let types = sys.graph.types.iter().map(|d| e.type_def(d));
     let system = &m.system;
     let enum_name = ident(&format!("{}Event", system.to_upper_camel_case()));
