@@ -62,7 +62,7 @@
 //!   `-time`) to `{namespace}{channel}:dead-letter` ([`DEAD_LETTER_SUFFIX`]), and only after
 //!   Redis confirmed it `XACK`s the original. The HTTP binding's Redis store writes its dead
 //!   letters in the same layout; [`dead_letters`] (and
-//!   [`redis_entry::read_dead_letters`](super::redis_entry::read_dead_letters)) reads either.
+//!   [`redis_entry::read_dead_letters`]) reads either.
 //! - Reads, acks and claims retry transient failures (connection loss, `LOADING` after a
 //!   restart) for [`RedisSourceConfig::reconnect_for`] before giving up with an error.
 //!   A group that disappeared (`NOGROUP`, e.g. a restarted broker without persistence) is
