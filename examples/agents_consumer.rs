@@ -10,12 +10,16 @@
 //!
 //! NATS at `NATS_URL` (default `nats://127.0.0.1:4222`; `bash .ci/services.sh` starts it).
 //! Publish with `cargo run --example agents_producer`. Dead letters go to the stream
-//! `DEAD_LETTER_<GROUP>` (subjects `dead-letter.<group>.>`).
+//! `DEAD_LETTER_<GROUP>` (subjects `dead-letter.<group>.>`). Finished events are remembered in
+//! Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`; `idempotency:*`, one day) by their
+//! declared id (`event_id`, `message_id`, `alert_id`, or the idempotency key), so an event a
+//! producer sent twice without `Nats-Msg-Id` is handled once.
 
 use std::time::Duration;
 
 use event_contracts::agents;
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsToken, NatsTransport};
+use event_contracts::runtime::transport::redis::{RedisIdempotency, RedisOptions};
 use event_contracts::runtime::transport::{
     self, Context, DeadLetter, Delivery, HandlerResult, Policy, RetryPolicy, Shutdown, Source,
     TransportError,
@@ -125,7 +129,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         stop.trigger();
     });
-    let policy = Policy::new(group.clone()).with_retry(retry);
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let idempotency =
+        RedisIdempotency::connect(&RedisOptions::new(redis_url), Duration::from_secs(86_400))
+            .await?;
+    let policy = Policy::new(group.clone())
+        .with_retry(retry)
+        .with_idempotency(idempotency);
     let stats = transport::run::<agents::System, _, _, _>(
         Logged(source),
         &agents::Dispatch(Log),

@@ -108,6 +108,10 @@ impl Source for Logged {
         );
         self.0.dead_letter(token, delivery, letter).await
     }
+    // An entry without the layout's payload field is dead-lettered with the fields it had.
+    fn unreadable(&self, token: &RedisToken) -> Option<String> {
+        self.0.unreadable(token)
+    }
 }
 
 #[tokio::main]

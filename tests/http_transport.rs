@@ -11,8 +11,9 @@ use event_contracts::runtime::transport::http::{
     prepare, DeadLetterStore, HttpClient, HttpError, IngestStore, MemoryStore, Outcome, SendMode,
     SeqClass,
 };
+use event_contracts::runtime::transport::redis::{RedisIdempotency, RedisOptions};
 use event_contracts::runtime::transport::{
-    dead_letter_headers as dl, Meta, Outgoing, Publisher, TransportError,
+    dead_letter_headers as dl, IdempotencyStore, Meta, Outgoing, Policy, Publisher, TransportError,
 };
 use event_contracts::Event;
 use http_support::*;
@@ -213,6 +214,77 @@ async fn duplicates_by_source_and_id_are_dropped_with_the_redis_store_across_ser
     let store = redis_store("dedupe").await;
     duplicates_are_dropped(store.clone(), Some(store.clone())).await;
     store.clear().await.unwrap();
+}
+
+/// With an idempotency store in its policy (the default one, Redis), the endpoint also dedupes
+/// by the manifest's key, the CloudEvents `id`, as every other transport does: the same id
+/// from another source, sent to another replica with its own `source` + `id` store, is a
+/// duplicate.
+#[tokio::test]
+async fn a_policy_store_dedupes_by_the_declared_key_across_replicas() {
+    let namespace = format!("{}:", unique("test-http-declared"));
+    let options = RedisOptions::new(REDIS_URL).with_namespace(namespace.clone());
+    let policy = || async {
+        Policy::new("orchestrator-ingest")
+            .with_retry(fast_retry(3))
+            .with_idempotency(
+                RedisIdempotency::connect(&options, Duration::from_secs(600))
+                    .await
+                    .expect("Redis answers"),
+            )
+    };
+    let (store_a, store_b) = (
+        redis_store("declared-a").await,
+        redis_store("declared-b").await,
+    );
+    let a = start_with_policy(store_a.clone(), policy().await, None).await;
+    let b = start_with_policy(store_b.clone(), policy().await, None).await;
+    let source = unique("worker");
+    let outgoing = prepare::<orchestrator::System, _>(
+        example::<orchestrator::RunStartedData>(),
+        &meta(&source, None),
+    )
+    .unwrap();
+    assert_eq!(
+        client(&a.base).post(&outgoing).await.unwrap().outcome,
+        Outcome::Handled
+    );
+    let mut other: serde_json::Value = serde_json::from_slice(&outgoing.payload).unwrap();
+    other["source"] = serde_json::Value::String(format!("{source}-resent"));
+    let raw = post_raw(
+        &b.url(),
+        &[("content-type", "application/cloudevents+json")],
+        serde_json::to_vec(&other).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (raw.status, raw.json()["outcome"].as_str()),
+        (200, Some("duplicate")),
+        "{}",
+        raw.body
+    );
+    assert_eq!(a.recorder.seen_ids(), vec![outgoing.message_id.clone()]);
+    assert!(b.recorder.seen().is_empty(), "{:?}", b.recorder.seen());
+    let unit = format!("orchestrator:orchestrator-ingest:{}", outgoing.message_id);
+    let done = RedisIdempotency::connect(&options, Duration::from_secs(1))
+        .await
+        .expect("Redis answers");
+    assert!(done.is_done(&unit).await.unwrap());
+    a.stop().await;
+    b.stop().await;
+    for store in [store_a, store_b] {
+        store.clear().await.unwrap();
+    }
+    let mut conn = redis::Client::open(REDIS_URL)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(done.key(&unit))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
 }
 
 async fn seq_is_classified_and_recorded<S: IngestStore>(store: S) {

@@ -1,7 +1,8 @@
 //! The NATS JetStream binding of the `agents` system against the real server on
 //! 127.0.0.1:4222 (`bash .ci/services.sh` starts it): typed round trip of every event,
-//! server-side deduplication by `Nats-Msg-Id`, poison messages to the dead-letter stream,
-//! retries counted by JetStream, a consumer dying mid-batch, and JetStream's own `max_deliver`.
+//! server-side deduplication by `Nats-Msg-Id`, consumer-side deduplication by the declared id
+//! for producers that send none, poison messages to the dead-letter stream, retries counted by
+//! JetStream, a consumer dying mid-batch, and JetStream's own `max_deliver`.
 //!
 //! Every test works in its own namespace (stream and subject prefix), so runs never collide,
 //! and deletes its streams at the end.
@@ -12,13 +13,15 @@ use std::time::{Duration, Instant};
 
 use event_contracts::agents::{self, AgentsEvent};
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport, MSG_ID_HEADER};
+use event_contracts::runtime::transport::redis::{RedisIdempotency, RedisOptions};
 use event_contracts::runtime::transport::{
-    self, dead_letter_headers as dl, Context, Contract, HandlerError, HandlerResult, Headers, Meta,
-    Outgoing, Policy, Publisher, RetryPolicy, Shutdown, Source, Stats,
+    self, dead_letter_headers as dl, Context, Contract, HandlerError, HandlerResult, Headers,
+    IdempotencyStore, Meta, Outgoing, Policy, Publisher, RetryPolicy, Shutdown, Source, Stats,
 };
 use event_contracts::Event;
 
 const URL: &str = "nats://127.0.0.1:4222";
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn example<E: Event>() -> E {
@@ -336,6 +339,147 @@ async fn a_duplicate_publish_is_dropped_by_the_server() {
     other.event_id = uuid::Uuid::new_v4();
     publisher.publish(other).await.expect("publishes");
     assert_eq!(stream.info().await.expect("info").state.messages, 2);
+    nats.delete_streams::<agents::System>()
+        .await
+        .expect("cleanup");
+}
+
+/// Runs a consumer of `group` with `policy` until `done` holds (at most 20 s, then fails
+/// saying `what`).
+async fn consume_with<I, F, Fut>(
+    nats: &NatsTransport,
+    recorder: &Recorder,
+    policy: &Policy<I>,
+    what: &str,
+    done: F,
+) -> Stats
+where
+    I: IdempotencyStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let source = nats
+        .source::<agents::System>(&policy.group, &policy.retry)
+        .await
+        .expect("source starts");
+    let handler = agents::Dispatch(recorder.clone());
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
+    let watcher = async {
+        let reached = tokio::time::timeout(Duration::from_secs(20), async {
+            while !done().await {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .is_ok();
+        stop.trigger();
+        reached
+    };
+    let (stats, reached) = tokio::join!(
+        transport::run::<agents::System, _, _, _>(source, &handler, policy, &shutdown),
+        watcher
+    );
+    let stats = stats.expect("consumer runs without transport errors");
+    assert!(
+        reached,
+        "timed out after 20 s waiting for {what}: {stats:?}"
+    );
+    stats
+}
+
+/// A producer that follows the agents document sends the event's JSON and nothing else: no
+/// `Nats-Msg-Id`, so JetStream stores every copy. A consumer with the default idempotency
+/// store (Redis) handles the event once and counts each further copy as a skipped duplicate,
+/// also after it restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_event_id_sent_twice_without_nats_msg_id_is_handled_once() {
+    let ns = namespace();
+    let nats = transport(&ns).await;
+    let retry = fast_retry(3);
+    nats.setup::<agents::System>(&retry).await.expect("setup");
+    let redis = RedisOptions::new(REDIS_URL).with_namespace(format!("test-{ns}:"));
+    let store = || async {
+        RedisIdempotency::connect(&redis, Duration::from_secs(600))
+            .await
+            .unwrap_or_else(|e| panic!("Redis must run on {REDIS_URL}: {e}"))
+    };
+    let policy = Policy::new("billing-service")
+        .with_retry(retry.clone())
+        .with_idempotency(store().await);
+
+    let event: agents::UsageMeteredApiCall = example();
+    let bytes = serde_json::to_vec(&event).expect("serializes");
+    let js = raw(&nats).await;
+    let subject = nats.subject("usage.metered.api_call");
+    let send = || async {
+        js.publish(subject.clone(), bytes.clone().into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck")
+    };
+    let (first, second) = (send().await, send().await);
+    assert!(
+        !first.duplicate && !second.duplicate && second.sequence == first.sequence + 1,
+        "without Nats-Msg-Id the stream stores both copies: {first:?} {second:?}"
+    );
+    let durable_settled = || async {
+        let info = js
+            .get_stream(nats.stream_name("USAGE"))
+            .await
+            .expect("stream")
+            .consumer_info("billing-service")
+            .await
+            .expect("durable");
+        info.num_pending == 0 && info.num_ack_pending == 0
+    };
+
+    let recorder = Recorder::default();
+    let stats = consume_with(&nats, &recorder, &policy, "both copies settled", || {
+        let handled = !recorder.seen().is_empty();
+        async move { handled && durable_settled().await }
+    })
+    .await;
+    assert_eq!(
+        recorder.seen().len(),
+        1,
+        "handled once: {:?}",
+        recorder.seen()
+    );
+    assert_eq!((stats.handled, stats.skipped), (1, 1), "{stats:?}");
+    assert_eq!(stats.dead_lettered, 0, "{stats:?}");
+    let unit = format!("agents:billing-service:{}", event.event_id);
+    assert!(policy.idempotency.is_done(&unit).await.expect("store"));
+
+    // A third copy, read by a restarted consumer (new connections, new store client).
+    send().await;
+    let restarted = transport(&ns).await;
+    let policy = Policy::new("billing-service")
+        .with_retry(retry)
+        .with_idempotency(store().await);
+    let recorder = Recorder::default();
+    let stats = consume_with(
+        &restarted,
+        &recorder,
+        &policy,
+        "the third copy settled",
+        durable_settled,
+    )
+    .await;
+    assert!(recorder.seen().is_empty(), "{:?}", recorder.seen());
+    assert_eq!((stats.handled, stats.skipped), (0, 1), "{stats:?}");
+
+    let mut conn = redis::Client::open(REDIS_URL)
+        .expect("URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let _: () = redis::cmd("DEL")
+        .arg(format!("test-{ns}:idempotency:{unit}"))
+        .query_async(&mut conn)
+        .await
+        .expect("cleanup");
     nats.delete_streams::<agents::System>()
         .await
         .expect("cleanup");

@@ -1,22 +1,25 @@
 //! The Redis Streams binding against the local Redis (127.0.0.1:6379, or `REDIS_URL`):
 //! typed publish → `XADD` → `XREADGROUP` → typed handler for every audio event, poison
 //! messages to the dead-letter stream, retries counted by Redis, reclaiming a crashed
-//! consumer's entries with `XAUTOCLAIM`, and idempotency across two consumers.
+//! consumer's entries with `XAUTOCLAIM`, idempotency across two consumers (claims included),
+//! and the stream entry layout the manifest declares.
 //!
 //! Every test uses its own key namespace (`test-<random>:`), so reruns and parallel runs never
 //! collide, and deletes its keys at the end. Start Redis with `bash .ci/services.sh`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use event_contracts::audio::{self, AudioChunkReceived, AudioEnvelope};
 use event_contracts::runtime::transport::redis::{
-    RedisIdempotency, RedisOptions, RedisSink, RedisSource, RedisSourceConfig,
+    self as redis_binding, RedisIdempotency, RedisOptions, RedisSink, RedisSource,
+    RedisSourceConfig,
 };
 use event_contracts::runtime::transport::{
-    self, dead_letter_headers as dl, Context, HandlerError, HandlerResult, IdempotencyStore, Meta,
-    Policy, Publisher, RetryPolicy, Shutdown, Source, Stats,
+    self, dead_letter_headers as dl, Claim, Context, Contract, Delivery, Disposition, HandlerError,
+    HandlerResult, Headers, IdempotencyStore, Meta, Policy, Publisher, Publishes, RetryPolicy,
+    Shutdown, Source, Stats, StreamEntryLayout,
 };
 use event_contracts::Event;
 use redis::AsyncCommands;
@@ -540,6 +543,14 @@ async fn poison_messages_are_dead_lettered_while_later_messages_flow() {
         violation_error.contains("/payload"),
         "the schema error names the pointer: {violation_error}"
     );
+    assert_eq!(
+        header(&dead[3].1, &format!("h:{}", dl::ERROR)),
+        Some(
+            "stream entry has no field `envelope` (fields: data); the audio system's producers \
+             write the JSON message in `envelope` and each header in a `h:<name>` field"
+        ),
+        "the entry without an envelope names the field expected and the fields found"
+    );
     let (pending, _) = env.group_state(&key, "audio-pipeline").await;
     assert_eq!(
         pending, 0,
@@ -767,6 +778,291 @@ async fn a_republished_chunk_is_processed_once_across_two_consumers() {
     assert_eq!(stats.skipped, 1, "{stats:?}");
     assert_eq!(stats.handled, 0, "{stats:?}");
     assert!(recorder_b.seen().is_empty(), "{:?}", recorder_b.seen());
+    env.cleanup().await;
+}
+
+/// The entry layout is the manifest's: a foreign producer that writes the JSON under another
+/// field, or spreads the envelope over flat fields, is dead-lettered as `malformed` with the
+/// field expected and the fields found; one that follows the layout is handled, headers
+/// included; and a system declaring another layout is published and consumed in it.
+#[tokio::test]
+async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named() {
+    let env = Env::new().await;
+    let key = env.key("stream:audio-ingest");
+    assert_eq!(
+        <audio::System as Contract>::STREAM_ENTRY,
+        StreamEntryLayout::DEFAULT,
+        "the audio manifest declares the default layout"
+    );
+    let chunk: AudioChunkReceived = example();
+    let message = <audio::System as Publishes<_>>::wrap(
+        chunk.clone(),
+        &Meta {
+            source: Some("python-api".into()),
+            ..Meta::default()
+        },
+    )
+    .expect("wraps");
+    let json = audio::encode_message(&message).expect("encodes");
+    let envelope: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let payload = serde_json::to_vec(&envelope["payload"]).unwrap();
+    let foreign: Vec<Fields> = vec![
+        vec![
+            ("data", json.clone()),
+            ("type", b"AudioChunkReceived".to_vec()),
+        ],
+        vec![
+            ("schema_version", b"v1".to_vec()),
+            ("event_type", b"AudioChunkReceived".to_vec()),
+            ("payload", payload),
+        ],
+        // What the documented layout asks of a producer in any language.
+        vec![
+            ("envelope", json.clone()),
+            ("h:traceparent", TRACE.as_bytes().to_vec()),
+        ],
+    ];
+    for fields in &foreign {
+        let _: String = env
+            .raw
+            .clone()
+            .xadd(&key, "*", fields)
+            .await
+            .expect("raw XADD");
+    }
+    let source = RedisSource::connect(&env.options, config("audio-pipeline", "c1"))
+        .await
+        .expect("source connects");
+    let recorder = Recorder::default();
+    let policy = Policy::new("audio-pipeline").with_retry(fast_retry(3));
+    let stats = consume_until(source, &recorder, &policy, "the documented entry", || {
+        let n = recorder.seen().len();
+        async move { n >= 1 }
+    })
+    .await;
+    assert_eq!((stats.handled, stats.dead_lettered), (1, 2), "{stats:?}");
+    assert_eq!(recorder.seen()[0].traceparent.as_deref(), Some(TRACE));
+
+    let letters = redis_binding::dead_letters(
+        &env.options,
+        "stream:audio-ingest",
+        <audio::System as Contract>::STREAM_ENTRY,
+    )
+    .await
+    .expect("dead letters readable");
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    let expected = [
+        "stream entry has no field `envelope` (fields: data, type); the audio system's \
+         producers write the JSON message in `envelope` and each header in a `h:<name>` field",
+        "stream entry has no field `envelope` (fields: schema_version, event_type, payload); the \
+         audio system's producers write the JSON message in `envelope` and each header in a \
+         `h:<name>` field",
+    ];
+    for ((letter, fields), error) in letters.iter().zip(&foreign).zip(expected) {
+        assert_eq!(letter.reason, "malformed");
+        assert_eq!(letter.error, error);
+        assert!(letter.payload.is_empty(), "there was no envelope to keep");
+        let kept: Vec<(&str, &[u8])> = letter
+            .fields
+            .iter()
+            .map(|(n, v)| (std::str::from_utf8(n).unwrap(), v.as_slice()))
+            .collect();
+        let sent: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        assert_eq!(kept, sent, "the foreign fields are kept as they were");
+        assert_eq!(letter.group, "audio-pipeline");
+        assert_eq!(letter.channel, "stream:audio-ingest");
+    }
+
+    // A system that declares `{"payload_field": "data", "header_prefix": "hdr."}`.
+    let layout = StreamEntryLayout {
+        payload_field: "data",
+        header_prefix: "hdr.",
+    };
+    let sink = RedisSink::connect(&env.options)
+        .await
+        .expect("sink connects")
+        .with_layout(layout);
+    let mut outgoing = <audio::System as Contract>::outgoing(&message).expect("outgoing");
+    outgoing.channel = "stream:bot-control".into();
+    outgoing.headers.insert("traceparent", TRACE);
+    sink.add(&outgoing).await.expect("XADD");
+    let entries = env.entries(&env.key("stream:bot-control")).await;
+    let names: Vec<&str> = entries[0].1.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["data", "hdr.content-type", "hdr.traceparent"]);
+    let source = RedisSource::connect(
+        &env.options,
+        config("bot-orchestrator", "c1").with_layout(layout),
+    )
+    .await
+    .expect("source connects");
+    let recorder = Recorder::default();
+    let stats = consume_until(
+        source,
+        &recorder,
+        &policy,
+        "the custom-layout entry",
+        || {
+            let n = recorder.seen().len();
+            async move { n >= 1 }
+        },
+    )
+    .await;
+    assert_eq!((stats.handled, stats.dead_lettered), (1, 0), "{stats:?}");
+    assert_eq!(recorder.seen()[0].traceparent.as_deref(), Some(TRACE));
+    env.cleanup().await;
+}
+
+/// Handles `AudioChunkReceived` only once `gate` opens, saying when it started; fails once
+/// when `fail` is set.
+#[derive(Clone, Default)]
+struct Gated {
+    started: Arc<tokio::sync::Notify>,
+    gate: Arc<tokio::sync::Notify>,
+    fail: Arc<AtomicBool>,
+    handled: Arc<Mutex<Vec<String>>>,
+}
+
+impl audio::Handler for Gated {
+    async fn audio_chunk_received(
+        &self,
+        message: AudioEnvelope<AudioChunkReceived>,
+        _context: &Context,
+    ) -> HandlerResult {
+        self.started.notify_one();
+        self.gate.notified().await;
+        if self.fail.swap(false, Ordering::SeqCst) {
+            return Err(HandlerError::retry("storage is not reachable yet"));
+        }
+        self.handled
+            .lock()
+            .unwrap()
+            .push(message.event_id.to_string());
+        Ok(())
+    }
+}
+
+/// A copy of `chunk` as a new message (new event_id), delivered as `attempt`.
+fn chunk_delivery(chunk: &AudioChunkReceived) -> Delivery {
+    let message = <audio::System as Publishes<_>>::wrap(
+        chunk.clone(),
+        &Meta {
+            source: Some("python-api".into()),
+            ..Meta::default()
+        },
+    )
+    .expect("wraps");
+    Delivery {
+        channel: "stream:audio-ingest".into(),
+        key: None,
+        payload: audio::encode_message(&message).expect("encodes"),
+        headers: Headers::new(),
+        attempt: 1,
+        origin: "test".into(),
+    }
+}
+
+/// Claims in Redis keep two consumers from handling copies of one unit of work at once: the
+/// copy that arrives while the first is handled is retried after the first's lease, and is
+/// then a duplicate; a failed handler releases its claim at once; a crashed holder's claim
+/// ends with its lease.
+#[tokio::test]
+async fn a_copy_arriving_while_the_first_is_handled_is_not_handled_twice() {
+    let env = Env::new().await;
+    let ttl = Duration::from_secs(600);
+    let lease = Duration::from_secs(30);
+    let store = || async {
+        RedisIdempotency::connect(&env.options, ttl)
+            .await
+            .expect("store")
+            .with_lease(lease)
+    };
+    let policy_a = Policy::new("audio-pipeline")
+        .with_retry(fast_retry(5))
+        .with_idempotency(store().await);
+    let policy_b = Policy::new("audio-pipeline")
+        .with_retry(fast_retry(5))
+        .with_idempotency(store().await);
+    let gated = Gated::default();
+    let handler_a = audio::Dispatch(gated.clone());
+    let recorder_b = Recorder::default();
+    let handler_b = audio::Dispatch(recorder_b.clone());
+
+    let mut chunk: AudioChunkReceived = example();
+    chunk.chunk_id = "claimed-while-handled".into();
+    let unit = format!("audio:audio-pipeline:AudioChunkReceived:{}", chunk.chunk_id);
+    let (first, mut second) = (chunk_delivery(&chunk), chunk_delivery(&chunk));
+    let (a, b) = tokio::join!(
+        transport::process::<audio::System, _, _>(&handler_a, &first, &policy_a),
+        async {
+            gated.started.notified().await;
+            let b = transport::process::<audio::System, _, _>(&handler_b, &second, &policy_b).await;
+            gated.gate.notify_one();
+            b
+        }
+    );
+    assert_eq!(a, Disposition::Ack);
+    match &b {
+        Disposition::Retry { after, error } => {
+            assert!(
+                *after > Duration::from_secs(20),
+                "after the lease: {after:?}"
+            );
+            assert!(
+                error.contains("another consumer is handling") && error.contains(&unit),
+                "{error}"
+            );
+        }
+        other => panic!("the copy waits for the first: {other:?}"),
+    }
+    second.attempt = 2;
+    assert_eq!(
+        transport::process::<audio::System, _, _>(&handler_b, &second, &policy_b).await,
+        Disposition::Duplicate { key: unit.clone() },
+        "redelivered after the first finished: a duplicate"
+    );
+    assert!(recorder_b.seen().is_empty(), "{:?}", recorder_b.seen());
+    assert_eq!(gated.handled.lock().unwrap().len(), 1);
+    assert!(policy_b.idempotency.is_done(&unit).await.expect("store"));
+
+    // A failed handler releases its claim: the retry, on another consumer, goes ahead now.
+    chunk.chunk_id = "released-after-failure".into();
+    gated.fail.store(true, Ordering::SeqCst);
+    gated.gate.notify_one();
+    let failed =
+        transport::process::<audio::System, _, _>(&handler_a, &chunk_delivery(&chunk), &policy_a)
+            .await;
+    assert!(matches!(failed, Disposition::Retry { .. }), "{failed:?}");
+    let retried = chunk_delivery(&chunk);
+    assert_eq!(
+        transport::process::<audio::System, _, _>(&handler_b, &retried, &policy_b).await,
+        Disposition::Ack
+    );
+    assert_eq!(recorder_b.seen().len(), 1);
+
+    // A claim whose holder crashed ends with its lease.
+    let crashed = RedisIdempotency::connect(&env.options, ttl)
+        .await
+        .expect("store")
+        .with_lease(Duration::from_millis(300));
+    let orphan = "audio:audio-pipeline:AudioChunkReceived:orphaned";
+    assert!(matches!(
+        crashed.claim(orphan).await.expect("claims"),
+        Claim::Claimed { .. }
+    ));
+    match policy_b.idempotency.claim(orphan).await.expect("store") {
+        Claim::Busy { retry_after } => assert!(retry_after <= Duration::from_millis(300)),
+        other => panic!("held by the crashed consumer: {other:?}"),
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match policy_b.idempotency.claim(orphan).await.expect("store") {
+            Claim::Claimed { .. } => break,
+            Claim::Busy { .. } if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => panic!("the lease ends and the key is free: {other:?}"),
+        }
+    }
     env.cleanup().await;
 }
 

@@ -215,6 +215,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             let name = title_of(catalog, &loc).unwrap_or_else(|| "Definition".into());
             b.ty(&loc, &name);
         }
+        transport::check_redis_layout(catalog, sys, &manifest_loc, &mut diags);
         let fallbacks = sys.manifest.events.iter().filter(|e| e.fallback).count();
         if fallbacks > 1 {
             diags.push(catalog.diag(
@@ -627,13 +628,16 @@ const TYPES_PER_THREAD: usize = 256;
 /// in contiguous slices whose texts are joined in order (items format independently).
 fn emit_system(sys: &CheckedSystem<'_>) -> String {
     let m = &sys.source.manifest;
-    let module_doc = format!(
+    let mut module_doc = format!(
         " {}\n\n {}\n\n Source: `shared/docs/{}`; transport: {}.",
         m.title,
         m.description.replace('\n', "\n "),
         m.source_document,
         m.transport.as_str()
     );
+    if let Some(layout) = transport::stream_entry_doc(m) {
+        module_doc.push_str(&format!("\n\n {layout}"));
+    }
     let types = &sys.graph.types;
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)

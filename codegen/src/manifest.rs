@@ -20,6 +20,11 @@ pub struct Manifest {
     pub source_document: String,
     pub transport: Transport,
     pub envelope: Envelope,
+    /// Redis Streams systems only: where a message sits in a stream entry, which every
+    /// producer and consumer of the system's streams (in any language) must follow. Absent:
+    /// the default layout, `{"payload_field": "envelope", "header_prefix": "h:"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisEntryLayout>,
     /// Key convention the document sets for payloads; `snake_case` is enforced by `cargo xtask lint`.
     #[serde(default)]
     pub payload_keys: KeyStyle,
@@ -182,6 +187,38 @@ impl TimeFormat {
             TimeFormat::UnixMillisString => "unix-millis-string",
             TimeFormat::UnixMillis => "unix-millis",
             TimeFormat::UnixSeconds => "unix-seconds",
+        }
+    }
+}
+
+/// The fields of one Redis stream entry: the encoded message under `payload_field`, each
+/// transport header under `header_prefix` + its name; any other field is carried along and
+/// ignored. An entry without `payload_field` is dead-lettered as malformed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisEntryLayout {
+    /// The entry field holding the whole message as JSON (the envelope of a wrapped system).
+    #[serde(default = "RedisEntryLayout::default_payload_field")]
+    pub payload_field: String,
+    /// Prefix of the entry fields holding transport headers (`h:` makes `h:traceparent`).
+    #[serde(default = "RedisEntryLayout::default_header_prefix")]
+    pub header_prefix: String,
+}
+
+impl RedisEntryLayout {
+    fn default_payload_field() -> String {
+        "envelope".into()
+    }
+    fn default_header_prefix() -> String {
+        "h:".into()
+    }
+}
+
+impl Default for RedisEntryLayout {
+    fn default() -> Self {
+        Self {
+            payload_field: Self::default_payload_field(),
+            header_prefix: Self::default_header_prefix(),
         }
     }
 }

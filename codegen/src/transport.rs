@@ -7,11 +7,11 @@ use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::catalog::{Catalog, Loc};
+use crate::catalog::{Catalog, Loc, SystemSource};
 use crate::diag::{Code, Diagnostics};
 use crate::emit::{field_idents, ident};
 use crate::envelope::Envelope;
-use crate::manifest::EventEntry;
+use crate::manifest::{EventEntry, Manifest, RedisEntryLayout, Transport};
 use crate::model::{Ty, TypeDef, TypeKind};
 use crate::CheckedSystem;
 
@@ -71,6 +71,79 @@ pub(crate) fn check(catalog: &Catalog, sys: &CheckedSystem<'_>, diags: &mut Diag
             diags.push(catalog.diag(Code::EnvelopeRole, &p.at, p.message, p.hint));
         }
     }
+}
+
+/// Checks the manifest's Redis stream entry layout: only on a Redis system, with a payload
+/// field and a header prefix that cannot be mistaken for each other.
+pub(crate) fn check_redis_layout(
+    catalog: &Catalog,
+    sys: &SystemSource,
+    manifest_loc: &Loc,
+    diags: &mut Diagnostics,
+) {
+    let Some(layout) = &sys.manifest.redis else {
+        return;
+    };
+    let at = manifest_loc.join("redis");
+    if sys.manifest.transport != Transport::Redis {
+        diags.push(catalog.diag(
+            Code::Manifest,
+            &at,
+            format!(
+                "a Redis stream entry layout in a {} system",
+                sys.manifest.transport.as_str()
+            ),
+            "remove `redis`: only systems on `transport: redis` write stream entries",
+        ));
+        return;
+    }
+    if layout.payload_field.is_empty() {
+        diags.push(catalog.diag(
+            Code::Manifest,
+            &at.join("payload_field"),
+            "the payload field is empty",
+            "name the entry field that holds the JSON message (the default is `envelope`)",
+        ));
+    }
+    if layout.header_prefix.is_empty() {
+        diags.push(catalog.diag(
+            Code::Manifest,
+            &at.join("header_prefix"),
+            "the header prefix is empty: every field would be read as a header",
+            "use a prefix such as `h:` (the default)",
+        ));
+    } else if layout.payload_field.starts_with(&layout.header_prefix) {
+        diags.push(catalog.diag(
+            Code::Manifest,
+            &at.join("payload_field"),
+            format!(
+                "payload field `{}` starts with the header prefix `{}`",
+                layout.payload_field, layout.header_prefix
+            ),
+            "choose a payload field outside the header prefix",
+        ));
+    }
+}
+
+/// A Redis system's entry layout (declared, else the default); `None` for other transports.
+fn redis_layout(m: &Manifest) -> Option<RedisEntryLayout> {
+    (m.transport == Transport::Redis).then(|| m.redis.clone().unwrap_or_default())
+}
+
+/// One paragraph of rustdoc on a Redis system's stream entries, for the module and `System`.
+pub(crate) fn stream_entry_doc(m: &Manifest) -> Option<String> {
+    let layout = redis_layout(m)?;
+    Some(format!(
+        "Redis stream entries (manifest `redis`): one entry per message, the whole message as \
+         JSON in the field `{p}`, each transport header in a field `{h}<name>` \
+         (`{h}traceparent`, `{h}content-type`); other fields are carried along and ignored. An \
+         entry without `{p}` is dead-lettered as `malformed`, naming the fields it had. \
+         Dead letters go to `<stream>:dead-letter` with the original fields unchanged plus \
+         `{h}x-dead-letter-reason`, `-error`, `-attempts`, `-origin`, `-channel`, `-group` \
+         and `-time`.",
+        p = layout.payload_field,
+        h = layout.header_prefix,
+    ))
 }
 
 /// One event as the transport code needs it.
@@ -167,6 +240,7 @@ pub(crate) fn emit(
                 key.or_else(|| Self::message_id(message))
             },
             traceparent,
+            redis_layout(m).as_ref(),
         );
         let type_ptr = format!("/{}", envelope.type_field);
         let reads_meta = envelope.publishing_reads_meta();
@@ -217,6 +291,7 @@ pub(crate) fn emit(
         );
         return finish(
             system,
+            stream_entry_doc(m),
             groups.collect(),
             n_groups,
             contract,
@@ -258,6 +333,7 @@ pub(crate) fn emit(
             key.or_else(|| Self::message_id(message))
         },
         None,
+        redis_layout(m).as_ref(),
     );
     publishes = items
         .iter()
@@ -289,6 +365,7 @@ pub(crate) fn emit(
     let dispatch = dispatch_impl(quote!(match message { #(#dispatch_arms)* }));
     finish(
         system,
+        stream_entry_doc(m),
         groups.collect(),
         n_groups,
         contract,
@@ -339,8 +416,10 @@ fn dispatch_impl(body: TokenStream) -> TokenStream {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     system: &str,
+    stream_entry_doc: Option<String>,
     groups: Vec<TokenStream>,
     n_groups: usize,
     contract: TokenStream,
@@ -349,7 +428,10 @@ fn finish(
     dispatch: TokenStream,
 ) -> TokenStream {
     let rt = rt();
-    let system_doc = format!(" The `{system}` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).");
+    let mut system_doc = format!(" The `{system}` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).");
+    if let Some(layout) = stream_entry_doc {
+        system_doc.push_str(&format!("\n\n {layout}"));
+    }
     quote! {
         #[doc = #system_doc]
         #[derive(Clone, Copy, Debug, Default)]
@@ -391,6 +473,7 @@ fn contract_impl(
     message_id: Option<TokenStream>,
     idempotency_key: TokenStream,
     traceparent: Option<TokenStream>,
+    stream_entry: Option<&RedisEntryLayout>,
 ) -> TokenStream {
     let rt = rt();
     let tr = quote!(#rt::transport);
@@ -405,10 +488,20 @@ fn contract_impl(
     };
     let message_id = reader(quote!(message_id), message_id);
     let traceparent = reader(quote!(traceparent), traceparent);
+    let stream_entry = stream_entry.map(|layout| {
+        let (payload_field, header_prefix) = (&layout.payload_field, &layout.header_prefix);
+        quote! {
+            const STREAM_ENTRY: #tr::StreamEntryLayout = #tr::StreamEntryLayout {
+                payload_field: #payload_field,
+                header_prefix: #header_prefix,
+            };
+        }
+    });
     quote! {
         impl #tr::Contract for System {
             type Message = #message_ty;
             const SYSTEM: &'static str = #system;
+            #stream_entry
             fn events() -> &'static [#rt::EventInfo] { &EVENTS }
             fn consumer_groups() -> &'static [#tr::ConsumerGroup] { &CONSUMER_GROUPS }
             fn decode(#channel: &str, bytes: &[u8]) -> ::std::result::Result<#message_ty, #rt::DecodeError> {

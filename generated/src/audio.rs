@@ -4,7 +4,9 @@
 
  "Event & Queue Architecture Proposal": "Decouple request/response handling in the FastAPI orchestration service from long-running audio/Bot workloads." Phase 1 transport is "Redis Streams (`XADD`/`XREADGROUP`)", behind an adapter so it can later target Kafka/NATS. Every message is the v1 envelope (envelope.json) whose `event_type` names the payload schema; "All payloads use snake_case keys to align with Python models." "Use separate consumer groups per worker type (`audio-pipeline`, `bot-orchestrator`, `config-sync`, `monitoring`)"; the API reads through its own group ("API subscribes to `stream:audio-results` (separate consumer group)") and so does the translation worker. `TranslationRequested` is listed under no stream in the document; it is placed on `stream:audio-results`, which the translation worker consumes. The alerting service (a consumer of `stream:monitoring`) has no group named in the document.
 
- Source: `shared/docs/001_1cbaa4ae66f6c607.txt`; transport: redis.*/
+ Source: `shared/docs/001_1cbaa4ae66f6c607.txt`; transport: redis.
+
+ Redis stream entries (manifest `redis`): one entry per message, the whole message as JSON in the field `envelope`, each transport header in a field `h:<name>` (`h:traceparent`, `h:content-type`); other fields are carried along and ignored. An entry without `envelope` is dead-lettered as `malformed`, naming the fields it had. Dead letters go to `<stream>:dead-letter` with the original fields unchanged plus `h:x-dead-letter-reason`, `-error`, `-attempts`, `-origin`, `-channel`, `-group` and `-time`.*/
 #![allow(clippy::all, deprecated)]
 /// "Provide a consistent envelope for cross-service messages (API ↔ workers ↔ downstream services)." Envelope Schema (JSON) v1, written with `XADD` to a Redis stream and read with `XREADGROUP`. `event_type` names the payload schema (see manifest.json); "All payloads use snake_case keys to align with Python models." All fields of the document's envelope are required; `span_id` is optional because the document plans it for later: "Add tracing headers (`trace_id`, `span_id`) to correlate logs once OpenTelemetry is introduced."
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
@@ -4111,7 +4113,9 @@ pub static SYSTEM_INFO: ::event_contracts_runtime::SystemInfo = ::event_contract
     reencode_event: |name, bytes| Ok(AudioEvent::decode(name, bytes)?.encode()?),
     reencode_message: Some(|bytes| Ok(encode_message(&decode_message(bytes)?)?)),
 };
-/// The `audio` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
+/** The `audio` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).
+
+ Redis stream entries (manifest `redis`): one entry per message, the whole message as JSON in the field `envelope`, each transport header in a field `h:<name>` (`h:traceparent`, `h:content-type`); other fields are carried along and ignored. An entry without `envelope` is dead-lettered as `malformed`, naming the fields it had. Dead letters go to `<stream>:dead-letter` with the original fields unchanged plus `h:x-dead-letter-reason`, `-error`, `-attempts`, `-origin`, `-channel`, `-group` and `-time`.*/
 #[derive(Clone, Copy, Debug, Default)]
 pub struct System;
 /// The consumer groups of the catalog, with the channels each reads.
@@ -4155,6 +4159,10 @@ pub static CONSUMER_GROUPS: [::event_contracts_runtime::transport::ConsumerGroup
 impl ::event_contracts_runtime::transport::Contract for System {
     type Message = Message;
     const SYSTEM: &'static str = "audio";
+    const STREAM_ENTRY: ::event_contracts_runtime::transport::StreamEntryLayout = ::event_contracts_runtime::transport::StreamEntryLayout {
+        payload_field: "envelope",
+        header_prefix: "h:",
+    };
     fn events() -> &'static [::event_contracts_runtime::EventInfo] {
         &EVENTS
     }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use event_contracts::orchestrator::{self, CloudEventEnvelope};
 use event_contracts::runtime::transport::http::{IngestServer, IngestStore, RedisStore};
 use event_contracts::runtime::transport::{
-    Context, HandlerError, HandlerResult, Policy, RetryPolicy, Shutdown, TransportError,
-    UnknownPolicy,
+    Context, HandlerError, HandlerResult, IdempotencyStore, NoIdempotency, Policy, RetryPolicy,
+    Shutdown, TransportError, UnknownPolicy,
 };
 use event_contracts::Event;
 
@@ -189,12 +189,13 @@ pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
     }
 }
 
-pub type Server<S> = IngestServer<orchestrator::System, orchestrator::Dispatch<Recorder>, S>;
+pub type Server<S, I = NoIdempotency> =
+    IngestServer<orchestrator::System, orchestrator::Dispatch<Recorder>, S, I>;
 
 /// A server on 127.0.0.1:<ephemeral> serving until `shutdown`.
-pub struct Running<S> {
+pub struct Running<S, I = NoIdempotency> {
     pub base: String,
-    pub server: Server<S>,
+    pub server: Server<S, I>,
     pub recorder: Recorder,
     pub shutdown: Shutdown,
     pub task: tokio::task::JoinHandle<Result<(), TransportError>>,
@@ -205,10 +206,19 @@ pub async fn start<S: IngestStore>(
     max_attempts: u32,
     body_limit: Option<usize>,
 ) -> Running<S> {
-    let recorder = Recorder::default();
     let policy = Policy::new("orchestrator-ingest")
         .with_retry(fast_retry(max_attempts))
         .with_unknown(UnknownPolicy::Skip);
+    start_with_policy(store, policy, body_limit).await
+}
+
+/// [`start`] with a whole policy (an idempotency store, another group).
+pub async fn start_with_policy<S: IngestStore, I: IdempotencyStore>(
+    store: S,
+    policy: Policy<I>,
+    body_limit: Option<usize>,
+) -> Running<S, I> {
+    let recorder = Recorder::default();
     let mut server = IngestServer::new(orchestrator::Dispatch(recorder.clone()), store, policy);
     if let Some(limit) = body_limit {
         server = server.with_body_limit(limit);
@@ -232,7 +242,7 @@ pub async fn start<S: IngestStore>(
     }
 }
 
-impl<S> Running<S> {
+impl<S, I> Running<S, I> {
     pub fn url(&self) -> String {
         format!("{}/api/ingest/event", self.base)
     }

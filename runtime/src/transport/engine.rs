@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{
-    Context, Contract, DeadLetter, DeadLetterReason, Delivery, Handle, HandlerError,
+    Claim, Context, Contract, DeadLetter, DeadLetterReason, Delivery, Handle, HandlerError,
     IdempotencyStore, NoIdempotency, RetryPolicy, Shutdown, TransportError, UnknownPolicy,
     TRACEPARENT_HEADER,
 };
@@ -57,9 +57,10 @@ impl<I> Policy<I> {
 pub enum Disposition {
     /// Handled: acknowledge.
     Ack,
-    /// Nothing to do (unknown event under [`UnknownPolicy::Skip`], or a unit of work already
-    /// done): acknowledge.
+    /// Nothing to do (an unknown event under [`UnknownPolicy::Skip`]): acknowledge.
     Skip { why: String },
+    /// A copy of a unit of work already done (its idempotency key is marked done): acknowledge.
+    Duplicate { key: String },
     /// The handler failed transiently: redeliver after `after`, as attempt `attempt + 1`.
     Retry { after: Duration, error: String },
     /// Cannot be handled: dead-letter, then acknowledge.
@@ -98,14 +99,26 @@ where
     } else {
         None
     };
+    let mut claim = None;
     if let Some(key) = &key {
-        match policy.idempotency.is_done(key).await {
-            Ok(true) => {
-                return Disposition::Skip {
-                    why: format!("already processed ({key})"),
+        match policy.idempotency.claim(key).await {
+            Ok(Claim::Claimed { token }) => claim = Some((key, token)),
+            Ok(Claim::Done) => return Disposition::Duplicate { key: key.clone() },
+            Ok(Claim::Busy { retry_after }) => {
+                // The holder finishes (then this copy is skipped) or fails (then it is
+                // claimed) within its lease: come back when the lease is up at the latest.
+                let mut disposition = retry(
+                    policy,
+                    delivery,
+                    format!(
+                        "another consumer is handling a copy of this unit of work ({key}) right now"
+                    ),
+                );
+                if let Disposition::Retry { after, .. } = &mut disposition {
+                    *after = (*after).max(retry_after);
                 }
+                return disposition;
             }
-            Ok(false) => {}
             Err(e) => return retry(policy, delivery, format!("idempotency store: {e}")),
         }
     }
@@ -120,17 +133,20 @@ where
             .map(str::to_owned)
             .or_else(|| C::traceparent(&message)),
     };
-    match handler.handle(message, &context).await {
-        Ok(()) => {
-            if let Some(key) = &key {
-                if let Err(e) = policy.idempotency.mark_done(key).await {
-                    // The work is done; a redelivery would redo it, which is what marking
-                    // prevents, so say so loudly but still acknowledge.
-                    tracing::warn!(%key, error = %e, "could not record a finished unit of work");
-                }
-            }
-            Disposition::Ack
+    let outcome = handler.handle(message, &context).await;
+    if let Some((key, token)) = &claim {
+        let recorded = match &outcome {
+            Ok(()) => policy.idempotency.mark_done(key).await,
+            Err(_) => policy.idempotency.release(key, token).await,
+        };
+        if let Err(e) = recorded {
+            // Done: a redelivery would redo it, which the mark prevents, so say so loudly but
+            // still acknowledge. Failed: the claim expires with its lease instead.
+            tracing::warn!(%key, error = %e, done = outcome.is_ok(), "could not record the end of a unit of work");
         }
+    }
+    match outcome {
+        Ok(()) => Disposition::Ack,
         Err(HandlerError::Reject(e)) => dead(DeadLetterReason::Rejected, e.to_string()),
         Err(HandlerError::Retry(e)) => retry(policy, delivery, e.to_string()),
     }
@@ -184,12 +200,20 @@ pub trait Source: Send {
         delivery: &Delivery,
         letter: &DeadLetter,
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Why a delivery holds no message at all, as only the transport can tell (a Redis
+    /// stream entry without its payload field): [`run`] dead-letters it as `malformed` with
+    /// these words instead of decoding it. `None` by default; a wrapping source forwards it.
+    fn unreadable(&self, token: &Self::Token) -> Option<String> {
+        let _ = token;
+        None
+    }
 }
 
 /// What a consumer did, for logs, tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub handled: u64,
+    /// Unknown events under [`UnknownPolicy::Skip`] and duplicates of finished work.
     pub skipped: u64,
     pub retried: u64,
     pub dead_lettered: u64,
@@ -219,13 +243,28 @@ where
             next = source.next() => next?,
         };
         let Some((delivery, token)) = next else { break };
-        match process::<C, H, I>(handler, &delivery, policy).await {
+        let disposition = match source.unreadable(&token) {
+            Some(error) => Disposition::DeadLetter(DeadLetter {
+                reason: DeadLetterReason::Malformed,
+                error,
+                attempts: delivery.attempt,
+                origin: delivery.origin.clone(),
+                channel: delivery.channel.clone(),
+            }),
+            None => process::<C, H, I>(handler, &delivery, policy).await,
+        };
+        match disposition {
             Disposition::Ack => {
                 source.ack(token).await?;
                 stats.handled += 1;
             }
             Disposition::Skip { why } => {
                 tracing::debug!(origin = %delivery.origin, %why, "skipped");
+                source.ack(token).await?;
+                stats.skipped += 1;
+            }
+            Disposition::Duplicate { key } => {
+                tracing::debug!(origin = %delivery.origin, %key, "skipped a duplicate: its unit of work is done");
                 source.ack(token).await?;
                 stats.skipped += 1;
             }

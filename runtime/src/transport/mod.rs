@@ -14,6 +14,27 @@
 //! - the attempt count comes from the broker or a header, never only from process memory;
 //! - nothing loops forever: after [`RetryPolicy::max_attempts`] a failing message is
 //!   dead-lettered.
+//!
+//! # Duplicates
+//!
+//! Every broker here delivers at least once, and a producer that retries a publish sends a
+//! second copy. A consumer drops copies of work it already finished by giving its [`Policy`]
+//! an [`IdempotencyStore`] ([`Policy::with_idempotency`]); the engine then keys each message
+//! by what its manifest declares (`idempotency_key`, else the message id: the envelope's
+//! `message_id` role or a flat event's `message_id` property), scoped by system and consumer
+//! group (`{system}:{group}:{key}`), on every transport alike. The default store is Redis
+//! (`redis::RedisIdempotency`, feature `redis`): shared by every process of the group, it
+//! survives restarts, and its marks expire after a TTL; [`MemoryIdempotency`] is for tests.
+//!
+//! For each message the engine first *claims* its key (Redis `SET NX PX <lease>`): a copy
+//! whose key is finished is skipped ([`Stats::skipped`]); a copy whose key another consumer
+//! has claimed and not finished is retried after that claim's remaining lease, by which time
+//! the holder has finished it (then it is skipped) or failed (then it is claimed and handled).
+//! Only after the handler succeeded is the key marked done (for the TTL); a failed handler
+//! releases its claim so the retry need not wait. The guarantee is at-least-once with a dedupe
+//! window, not exactly-once: a copy arriving after the TTL is handled again, and so is one
+//! whose first handling outlived the lease or crashed between the end of its handler and the
+//! mark. Handlers whose effects must never repeat stay idempotent themselves.
 
 mod engine;
 mod headers;
@@ -31,6 +52,8 @@ pub mod kafka;
 pub mod nats;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "redis", feature = "http"))]
+pub mod redis_entry;
 
 use std::future::Future;
 use std::time::Duration;
@@ -220,6 +243,8 @@ pub mod dead_letter_headers {
     pub const ORIGIN: &str = "x-dead-letter-origin";
     pub const CHANNEL: &str = "x-dead-letter-channel";
     pub const CONSUMER_GROUP: &str = "x-dead-letter-group";
+    /// When it was dead-lettered: RFC 3339 in UTC with milliseconds (`2025-08-04T14:33:09.120Z`).
+    pub const TIME: &str = "x-dead-letter-time";
 }
 
 /// A message that cannot be handled, and why.
@@ -244,7 +269,104 @@ impl DeadLetter {
         headers.insert(h::ORIGIN, &self.origin);
         headers.insert(h::CHANNEL, &self.channel);
         headers.insert(h::CONSUMER_GROUP, group);
+        headers.insert(h::TIME, crate::DateTime::now_utc().as_str());
         headers
+    }
+}
+
+/// One dead letter as a store or dead-letter stream keeps it: the original bytes and headers
+/// unchanged, and why (read back from the `x-dead-letter-*` headers, [`dead_letter_headers`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoredDeadLetter {
+    /// Where it is kept (Redis stream entry id; memory: its index).
+    pub entry_id: String,
+    /// The original bytes: the message (a stream entry's payload field, a request body, the
+    /// event's own bytes inside a batch). Empty when the original had none (a Redis entry
+    /// without the payload field).
+    pub payload: Vec<u8>,
+    /// The original headers plus the `x-dead-letter-*` ones ([`DeadLetter::headers`]).
+    pub headers: Headers,
+    /// Any other fields of the original Redis stream entry (a foreign producer's), as received.
+    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+    /// [`DeadLetterReason::as_str`] (`malformed`, `schema-violation`, `rejected`, ...).
+    pub reason: String,
+    pub error: String,
+    pub attempts: u32,
+    pub origin: String,
+    /// The channel (stream, path) it arrived on.
+    pub channel: String,
+    /// The consumer group that gave up on it.
+    pub group: String,
+    /// When it was dead-lettered (RFC 3339, UTC, milliseconds).
+    pub time: String,
+}
+
+impl StoredDeadLetter {
+    /// A dead letter of `payload` whose `headers` carry the `x-dead-letter-*` ones: the reason,
+    /// error, attempts, origin, channel, group and time are read from them.
+    pub fn from_headers(entry_id: impl Into<String>, payload: Vec<u8>, headers: Headers) -> Self {
+        use dead_letter_headers as h;
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        Self {
+            entry_id: entry_id.into(),
+            payload,
+            reason: text(h::REASON),
+            error: text(h::ERROR),
+            attempts: text(h::ATTEMPTS).trim().parse().unwrap_or(0),
+            origin: text(h::ORIGIN),
+            channel: text(h::CHANNEL),
+            group: text(h::CONSUMER_GROUP),
+            time: text(h::TIME),
+            fields: Vec::new(),
+            headers,
+        }
+    }
+}
+
+/// How one message sits in a Redis stream entry (manifest `redis`; the audio system and
+/// every Redis system that declares nothing use [`StreamEntryLayout::DEFAULT`]): the field
+/// holding the encoded message, and the prefix of the fields holding transport headers (one
+/// field per header, `h:traceparent`). Any other field of an entry is carried along untouched.
+/// Dead-letter streams use the same layout, plus the `x-dead-letter-*` headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamEntryLayout {
+    /// The entry field holding the encoded message (JSON bytes, unchanged).
+    pub payload_field: &'static str,
+    /// Prefix of the entry fields holding transport headers.
+    pub header_prefix: &'static str,
+}
+
+impl StreamEntryLayout {
+    /// `envelope` for the message, `h:<name>` per header.
+    pub const DEFAULT: Self = Self {
+        payload_field: "envelope",
+        header_prefix: "h:",
+    };
+
+    /// The entry field of header `name` (`h:traceparent`).
+    pub fn header_field(&self, name: &str) -> Vec<u8> {
+        let mut field = Vec::with_capacity(self.header_prefix.len() + name.len());
+        field.extend_from_slice(self.header_prefix.as_bytes());
+        field.extend_from_slice(name.as_bytes());
+        field
+    }
+
+    /// The header name an entry field holds, when it is a header field.
+    pub fn header_of<'a>(&self, field: &'a [u8]) -> Option<&'a str> {
+        field
+            .strip_prefix(self.header_prefix.as_bytes())
+            .and_then(|n| std::str::from_utf8(n).ok())
+    }
+}
+
+impl Default for StreamEntryLayout {
+    fn default() -> Self {
+        Self::DEFAULT
     }
 }
 
@@ -263,6 +385,9 @@ pub trait Contract: Send + Sync + 'static {
     /// A whole decoded message: the envelope with its typed event, or the event itself.
     type Message: Send + 'static;
     const SYSTEM: &'static str;
+    /// Where a message sits in a Redis stream entry (manifest `redis`); only Redis systems
+    /// declare one, every other keeps the default.
+    const STREAM_ENTRY: StreamEntryLayout = StreamEntryLayout::DEFAULT;
     /// Every event of the system.
     fn events() -> &'static [EventInfo];
     fn consumer_groups() -> &'static [ConsumerGroup];
@@ -298,14 +423,50 @@ pub trait Handle<C: Contract>: Send + Sync + 'static {
     ) -> impl Future<Output = HandlerResult> + Send;
 }
 
+/// What a consumer may do with a unit of work ([`IdempotencyStore::claim`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This consumer holds the claim: handle, then [`IdempotencyStore::mark_done`] on success
+    /// or [`IdempotencyStore::release`] (with `token`) on failure.
+    Claimed { token: String },
+    /// Finished before (within the store's TTL): skip.
+    Done,
+    /// Another consumer holds a live claim (it is handling a copy right now); ask again after
+    /// `retry_after` (what is left of its lease).
+    Busy { retry_after: Duration },
+}
+
 /// Remembers which units of work a consumer group finished, across processes (Redis) or in
-/// one (memory, for tests).
+/// one (memory, for tests). See "Duplicates" in the module docs for how the engine uses it.
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// False for [`NoIdempotency`]: the engine then neither builds keys nor asks the store.
     const ENABLED: bool = true;
     /// True when `key` was marked done.
     fn is_done(&self, key: &str) -> impl Future<Output = Result<bool, BoxError>> + Send;
+    /// Marks `key` done (replacing a claim on it); called only after the handler succeeded.
     fn mark_done(&self, key: &str) -> impl Future<Output = Result<(), BoxError>> + Send;
+    /// Claims `key` before its handler runs, so that a copy reaching another consumer
+    /// meanwhile is not handled as well. The default, for stores without claims: [`Claim::Done`]
+    /// when [`is_done`](Self::is_done), else [`Claim::Claimed`]; concurrent copies can then both
+    /// be handled.
+    fn claim(&self, key: &str) -> impl Future<Output = Result<Claim, BoxError>> + Send {
+        async move {
+            Ok(if self.is_done(key).await? {
+                Claim::Done
+            } else {
+                Claim::Claimed {
+                    token: String::new(),
+                }
+            })
+        }
+    }
+    /// Gives up the claim `token` holds on `key` after the handler failed, so the retry can
+    /// claim it at once (a claim that is not released expires with its lease). Default:
+    /// nothing to release.
+    fn release(&self, key: &str, token: &str) -> impl Future<Output = Result<(), BoxError>> + Send {
+        let _ = (key, token);
+        std::future::ready(Ok(()))
+    }
 }
 
 /// No idempotency: every delivery is handled.
@@ -322,19 +483,83 @@ impl IdempotencyStore for NoIdempotency {
     }
 }
 
-/// Idempotency in process memory (tests, single-process services).
-#[derive(Clone, Debug, Default)]
-pub struct MemoryIdempotency(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+/// Idempotency in process memory (tests, single-process services): claims with a lease
+/// (default one minute), done marks that never expire. Cheap to clone; clones share the
+/// marks.
+#[derive(Clone, Debug)]
+pub struct MemoryIdempotency {
+    marks: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, MemoryMark>>>,
+    lease: Duration,
+}
+
+#[derive(Clone, Debug)]
+enum MemoryMark {
+    Done,
+    Claimed {
+        token: String,
+        until: std::time::Instant,
+    },
+}
+
+impl Default for MemoryIdempotency {
+    fn default() -> Self {
+        Self {
+            marks: Default::default(),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+impl MemoryIdempotency {
+    /// How long a claim holds when its consumer neither finishes nor releases it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    fn marks(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, MemoryMark>>, BoxError>
+    {
+        self.marks.lock().map_err(|e| e.to_string().into())
+    }
+}
 
 impl IdempotencyStore for MemoryIdempotency {
     async fn is_done(&self, key: &str) -> Result<bool, BoxError> {
-        Ok(self.0.lock().map_err(|e| e.to_string())?.contains(key))
+        Ok(matches!(self.marks()?.get(key), Some(MemoryMark::Done)))
     }
     async fn mark_done(&self, key: &str) -> Result<(), BoxError> {
-        self.0
-            .lock()
-            .map_err(|e| e.to_string())?
-            .insert(key.to_owned());
+        self.marks()?.insert(key.to_owned(), MemoryMark::Done);
+        Ok(())
+    }
+    async fn claim(&self, key: &str) -> Result<Claim, BoxError> {
+        let now = std::time::Instant::now();
+        let mut marks = self.marks()?;
+        match marks.get(key) {
+            Some(MemoryMark::Done) => return Ok(Claim::Done),
+            Some(MemoryMark::Claimed { until, .. }) if *until > now => {
+                return Ok(Claim::Busy {
+                    retry_after: *until - now,
+                })
+            }
+            _ => {}
+        }
+        let token = uuid::Uuid::new_v4().to_string();
+        marks.insert(
+            key.to_owned(),
+            MemoryMark::Claimed {
+                token: token.clone(),
+                until: now + self.lease,
+            },
+        );
+        Ok(Claim::Claimed { token })
+    }
+    async fn release(&self, key: &str, token: &str) -> Result<(), BoxError> {
+        let mut marks = self.marks()?;
+        if matches!(marks.get(key), Some(MemoryMark::Claimed { token: t, .. }) if t == token) {
+            marks.remove(key);
+        }
         Ok(())
     }
 }

@@ -41,6 +41,13 @@
 //!   once the stream's PubAck arrived. A publish that timed out or broke with the connection is
 //!   retried ([`NatsConfig::publish_attempts`]) with the same `Nats-Msg-Id`, so the retry can
 //!   never store the message twice.
+//! - A producer in another language that follows the agents document sends the event's JSON
+//!   only; JetStream deduplicates solely by `Nats-Msg-Id`, so without that header every copy
+//!   is stored and delivered. Setting `Nats-Msg-Id` to the event's id property (`event_id`,
+//!   `message_id`, `alert_id`: the manifest's `message_id`) is optional but recommended; the
+//!   consumer side deduplicates regardless by that same declared id when its [`Policy`](super::Policy) has an
+//!   idempotency store (`redis::RedisIdempotency`), the duplicate counted in
+//!   [`Stats::skipped`](super::Stats).
 //! - Consuming ([`NatsSource`]): [`Delivery::attempt`] is JetStream's delivery count; success
 //!   acks, a transient failure naks with the backoff delay (`-NAK {"delay":…}`), a dead letter
 //!   is published, its PubAck awaited, and only then the original acked (a confirmed double

@@ -82,6 +82,12 @@ impl Meta {
 /// A transport's publishing half: sends one message and waits for the broker to confirm it.
 pub trait Sink: Send + Sync + 'static {
     fn send(&self, message: Outgoing) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// Called by [`Publisher::new`] with the system it publishes: a sink whose wire layout
+    /// the contract declares (a Redis stream entry's fields, [`Contract::STREAM_ENTRY`]) takes
+    /// it from there, so typed publishing always writes what the manifest says. Default:
+    /// nothing to take.
+    fn bind_contract<C: Contract>(&mut self) {}
 }
 
 /// Why a publish failed.
@@ -105,7 +111,8 @@ pub struct Publisher<C: Contract, S: Sink> {
 
 impl<C: Contract, S: Sink> Publisher<C, S> {
     /// `defaults` fills what each publish leaves unset (typically `source`).
-    pub fn new(sink: S, defaults: Meta) -> Self {
+    pub fn new(mut sink: S, defaults: Meta) -> Self {
+        sink.bind_contract::<C>();
         Self {
             sink,
             defaults,

@@ -6,16 +6,28 @@
 //! # Stream entries
 //!
 //! One message is one stream entry on the key `{namespace}{channel}` (`stream:audio-ingest`
-//! with the default empty namespace). Its fields:
+//! with the default empty namespace). Its fields are part of the system's contract: the
+//! manifest's `redis` layout, [`Contract::STREAM_ENTRY`] in the generated code, the same for
+//! producers and consumers in every language. The default layout (the audio system's):
 //!
 //! | field | value |
 //! |---|---|
 //! | `envelope` ([`ENVELOPE_FIELD`]) | the encoded, validated v1 envelope (JSON bytes, unchanged) |
 //! | `h:<name>` ([`HEADER_PREFIX`]) | one per transport header: `h:traceparent`, `h:content-type`, … |
 //!
-//! A consumer turns the `h:` fields back into [`Headers`] (prefix removed, order kept); any
-//! other field a foreign producer wrote is carried along untouched and copied unchanged onto a
-//! dead letter. An entry without an `envelope` field is a malformed message.
+//! A consumer turns the header fields back into [`Headers`](super::Headers) (prefix removed,
+//! order kept); any other field a foreign producer wrote is carried along untouched and copied
+//! unchanged onto a dead letter. An entry without the payload field holds no message: it is
+//! dead-lettered as `malformed` with an error naming the field expected and the fields found
+//! (`stream entry has no field `envelope` (fields: data, type); the audio system's producers
+//! write the JSON message in `envelope` …`). No other layout is guessed at (a single field of
+//! another name, the envelope spread over flat fields): one declared layout is what lets
+//! every reader, including other languages' consumers of what Rust wrote, agree; a system
+//! whose producers write another field declares it in its manifest.
+//!
+//! [`RedisSourceConfig::for_group`] reads its system's layout, and a
+//! [`Publisher`](super::Publisher) sets it on its [`RedisSink`]; the `with_layout` methods set
+//! one by hand.
 //!
 //! # Publishing
 //!
@@ -46,9 +58,11 @@
 //!   crashed consumer, this consumer's previous incarnation, a consumer stuck in a handler).
 //!   `claim_idle` must therefore exceed the longest handler run and the largest backoff.
 //! - [`Source::dead_letter`] `XADD`s the original fields unchanged plus the dead-letter headers
-//!   (`h:x-dead-letter-reason`, `-error`, `-attempts`, `-origin`, `-channel`, `-group`) to
-//!   `{namespace}{channel}:dead-letter` ([`DEAD_LETTER_SUFFIX`]), and only after Redis confirmed
-//!   it `XACK`s the original.
+//!   (`h:x-dead-letter-reason`, `-error`, `-attempts`, `-origin`, `-channel`, `-group`,
+//!   `-time`) to `{namespace}{channel}:dead-letter` ([`DEAD_LETTER_SUFFIX`]), and only after
+//!   Redis confirmed it `XACK`s the original. The HTTP binding's Redis store writes its dead
+//!   letters in the same layout; [`dead_letters`] (and
+//!   [`redis_entry::read_dead_letters`]) reads either.
 //! - Reads, acks and claims retry transient failures (connection loss, `LOADING` after a
 //!   restart) for [`RedisSourceConfig::reconnect_for`] before giving up with an error.
 //!   A group that disappeared (`NOGROUP`, e.g. a restarted broker without persistence) is
@@ -66,15 +80,17 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, RedisError, Value};
 
+use super::redis_entry::{self, items, parse_entries, string, Entry};
 use super::{
-    BoxError, Contract, DeadLetter, Delivery, Headers, IdempotencyStore, Outgoing, Sink, Source,
-    TransportError,
+    BoxError, Claim, Contract, DeadLetter, Delivery, IdempotencyStore, Outgoing, Sink, Source,
+    StoredDeadLetter, StreamEntryLayout, TransportError,
 };
 
-/// The entry field holding the encoded envelope.
-pub const ENVELOPE_FIELD: &str = "envelope";
-/// Prefix of the entry fields holding transport headers (`h:traceparent`).
-pub const HEADER_PREFIX: &str = "h:";
+/// The entry field holding the encoded envelope in the default layout.
+pub const ENVELOPE_FIELD: &str = StreamEntryLayout::DEFAULT.payload_field;
+/// Prefix of the entry fields holding transport headers in the default layout
+/// (`h:traceparent`).
+pub const HEADER_PREFIX: &str = StreamEntryLayout::DEFAULT.header_prefix;
 /// Suffix of a stream's dead-letter stream (`stream:audio-ingest:dead-letter`).
 pub const DEAD_LETTER_SUFFIX: &str = ":dead-letter";
 
@@ -215,7 +231,7 @@ async fn query_patiently(
 fn xadd<'a>(
     key: &str,
     max_len: Option<usize>,
-    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    fields: impl IntoIterator<Item = (Vec<u8>, &'a [u8])>,
 ) -> Cmd {
     let mut cmd = redis::cmd("XADD");
     cmd.arg(key);
@@ -229,13 +245,6 @@ fn xadd<'a>(
     cmd
 }
 
-fn header_field(name: &str) -> Vec<u8> {
-    let mut field = Vec::with_capacity(HEADER_PREFIX.len() + name.len());
-    field.extend_from_slice(HEADER_PREFIX.as_bytes());
-    field.extend_from_slice(name.as_bytes());
-    field
-}
-
 /// Publishes [`Outgoing`] messages with `XADD` (see the module docs for the entry layout).
 /// Cheap to clone; clones share one multiplexed, self-reconnecting connection, so concurrent
 /// publishes are pipelined.
@@ -244,6 +253,7 @@ pub struct RedisSink {
     conn: ConnectionManager,
     options: RedisOptions,
     max_len: Option<usize>,
+    layout: StreamEntryLayout,
 }
 
 impl std::fmt::Debug for RedisSink {
@@ -252,6 +262,7 @@ impl std::fmt::Debug for RedisSink {
             .field("url", &redacted(&self.options.url))
             .field("namespace", &self.options.namespace)
             .field("max_len", &self.max_len)
+            .field("layout", &self.layout)
             .finish()
     }
 }
@@ -263,7 +274,19 @@ impl RedisSink {
             conn: connect(options, options.response_timeout).await?,
             options: options.clone(),
             max_len: None,
+            layout: StreamEntryLayout::DEFAULT,
         })
+    }
+
+    /// Writes entries in `layout` ([`StreamEntryLayout::DEFAULT`] unless set). A
+    /// [`Publisher`](super::Publisher) sets its system's declared layout itself.
+    pub fn with_layout(mut self, layout: StreamEntryLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    pub fn layout(&self) -> StreamEntryLayout {
+        self.layout
     }
 
     /// Trims each stream to about `n` entries on every publish (`XADD … MAXLEN ~ n`). Off by
@@ -285,9 +308,11 @@ impl RedisSink {
         if let Some(n) = self.max_len {
             cmd.arg("MAXLEN").arg("~").arg(n);
         }
-        cmd.arg("*").arg(ENVELOPE_FIELD).arg(&message.payload);
-        for (name, value) in message.headers.iter() {
-            cmd.arg(header_field(name)).arg(value);
+        cmd.arg("*");
+        for (name, value) in
+            redis_entry::fields(&self.layout, Some(&message.payload), &[], &message.headers)
+        {
+            cmd.arg(name).arg(value);
         }
         let mut conn = self.conn.clone();
         cmd.query_async::<String>(&mut conn)
@@ -299,6 +324,10 @@ impl RedisSink {
 impl Sink for RedisSink {
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         self.add(&message).await.map(drop)
+    }
+
+    fn bind_contract<C: Contract>(&mut self) {
+        self.layout = C::STREAM_ENTRY;
     }
 }
 
@@ -333,6 +362,11 @@ pub struct RedisSourceConfig {
     pub start: GroupStart,
     /// How long reads, acks and claims retry transient failures before `next`/`ack` fail.
     pub reconnect_for: Duration,
+    /// Where the message and headers sit in an entry (the system's manifest `redis`).
+    pub layout: StreamEntryLayout,
+    /// The system whose streams these are, named in errors about entries that do not follow
+    /// its layout.
+    pub system: Option<&'static str>,
 }
 
 impl RedisSourceConfig {
@@ -351,6 +385,8 @@ impl RedisSourceConfig {
             claim_interval: Duration::from_secs(10),
             start: GroupStart::default(),
             reconnect_for: Duration::from_secs(30),
+            layout: StreamEntryLayout::DEFAULT,
+            system: None,
         }
     }
 
@@ -373,7 +409,17 @@ impl RedisSourceConfig {
                     ),
                 )
             })?;
-        Ok(Self::new(group, consumer, found.binds.iter().copied()))
+        Ok(Self {
+            layout: C::STREAM_ENTRY,
+            system: Some(C::SYSTEM),
+            ..Self::new(group, consumer, found.binds.iter().copied())
+        })
+    }
+
+    /// Reads entries in `layout` (set by [`RedisSourceConfig::for_group`] from the system).
+    pub fn with_layout(mut self, layout: StreamEntryLayout) -> Self {
+        self.layout = layout;
+        self
     }
 
     pub fn with_batch(mut self, batch: usize) -> Self {
@@ -414,10 +460,12 @@ impl RedisSourceConfig {
 pub struct RedisToken {
     stream: usize,
     id: String,
-    /// Whether the entry had an `envelope` field.
-    has_envelope: bool,
-    /// Fields that were neither the envelope nor headers, as received.
-    extra: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Whether the entry had the layout's payload field.
+    has_payload: bool,
+    /// Fields that were neither the payload nor headers, as received.
+    other: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Why the entry holds no message (no payload field), in words.
+    unreadable: Option<String>,
 }
 
 impl RedisToken {
@@ -432,12 +480,6 @@ struct Scheduled {
     id: String,
     due: Instant,
     min_idle: Duration,
-}
-
-/// One raw stream entry.
-struct Entry {
-    id: String,
-    fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Consumes one consumer group as one named consumer (see the module docs).
@@ -462,47 +504,6 @@ impl std::fmt::Debug for RedisSource {
             .field("scheduled", &self.scheduled.len())
             .finish()
     }
-}
-
-fn bytes(value: &Value) -> Option<Vec<u8>> {
-    match value {
-        Value::BulkString(b) => Some(b.clone()),
-        Value::SimpleString(s) => Some(s.clone().into_bytes()),
-        Value::VerbatimString { text, .. } => Some(text.clone().into_bytes()),
-        Value::Int(i) => Some(i.to_string().into_bytes()),
-        _ => None,
-    }
-}
-
-fn string(value: &Value) -> Option<String> {
-    bytes(value).and_then(|b| String::from_utf8(b).ok())
-}
-
-fn items(value: Value) -> Vec<Value> {
-    match value {
-        Value::Array(items) | Value::Set(items) => items,
-        Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// `[id, [field, value, …]]`; `None` for an entry deleted meanwhile (`[id, nil]`).
-fn parse_entry(value: Value) -> Option<Entry> {
-    let mut parts = items(value).into_iter();
-    let id = string(&parts.next()?)?;
-    let fields = items(parts.next()?);
-    if fields.is_empty() {
-        return None;
-    }
-    let fields = fields
-        .chunks(2)
-        .filter_map(|pair| Some((bytes(pair.first()?)?, bytes(pair.get(1)?)?)))
-        .collect();
-    Some(Entry { id, fields })
-}
-
-fn parse_entries(value: Value) -> Vec<Entry> {
-    items(value).into_iter().filter_map(parse_entry).collect()
 }
 
 fn parse_stream_id(id: &str) -> (u64, u64) {
@@ -592,38 +593,53 @@ impl RedisSource {
     }
 
     fn delivery(&self, stream: usize, entry: Entry, attempt: u32) -> (Delivery, RedisToken) {
-        let mut payload = None;
-        let mut headers = Headers::new();
-        let mut extra = Vec::new();
-        for (name, value) in entry.fields {
-            if payload.is_none() && name == ENVELOPE_FIELD.as_bytes() {
-                payload = Some(value);
-                continue;
-            }
-            match name
-                .strip_prefix(HEADER_PREFIX.as_bytes())
-                .and_then(|n| std::str::from_utf8(n).ok())
-            {
-                Some(header) => headers.append(header, value),
-                None => extra.push((name, value)),
-            }
-        }
-        let has_envelope = payload.is_some();
+        let layout = &self.config.layout;
+        let unreadable = (!entry
+            .fields
+            .iter()
+            .any(|(name, _)| name == layout.payload_field.as_bytes()))
+        .then(|| self.missing_payload(&entry));
+        let split = redis_entry::split(layout, entry.fields);
+        let has_payload = split.payload.is_some();
         let delivery = Delivery {
             channel: self.config.streams[stream].clone(),
             key: None,
-            payload: payload.unwrap_or_default(),
-            headers,
+            payload: split.payload.unwrap_or_default(),
+            headers: split.headers,
             attempt,
             origin: format!("redis:{}/{}", self.keys[stream], entry.id),
         };
         let token = RedisToken {
             stream,
             id: entry.id,
-            has_envelope,
-            extra,
+            has_payload,
+            other: split.other,
+            unreadable,
         };
         (delivery, token)
+    }
+
+    /// What is wrong with an entry that lacks the payload field: which field was expected,
+    /// which were found, and where the system's producers put the message.
+    fn missing_payload(&self, entry: &Entry) -> String {
+        let layout = &self.config.layout;
+        let found: Vec<String> = entry
+            .fields
+            .iter()
+            .map(|(name, _)| String::from_utf8_lossy(name).into_owned())
+            .collect();
+        let producers = match self.config.system {
+            Some(system) => format!("the {system} system's producers"),
+            None => "producers on this stream".to_owned(),
+        };
+        format!(
+            "stream entry has no field `{}` (fields: {}); {producers} write the JSON message in \
+             `{}` and each header in a `{}<name>` field",
+            layout.payload_field,
+            found.join(", "),
+            layout.payload_field,
+            layout.header_prefix
+        )
     }
 
     /// Redis's delivery counts of this consumer's pending entries `ids` of stream `stream`.
@@ -906,24 +922,8 @@ impl Source for RedisSource {
             .options
             .dead_letter_key(&self.config.streams[token.stream]);
         let headers = letter.headers(&delivery.headers, &self.config.group);
-        let names: Vec<Vec<u8>> = headers.iter().map(|(n, _)| header_field(n)).collect();
-        let envelope = token
-            .has_envelope
-            .then_some((ENVELOPE_FIELD.as_bytes(), delivery.payload.as_slice()));
-        let fields = envelope
-            .into_iter()
-            .chain(
-                token
-                    .extra
-                    .iter()
-                    .map(|(n, v)| (n.as_slice(), v.as_slice())),
-            )
-            .chain(
-                names
-                    .iter()
-                    .zip(headers.iter())
-                    .map(|(n, (_, v))| (n.as_slice(), v)),
-            );
+        let payload = token.has_payload.then_some(delivery.payload.as_slice());
+        let fields = redis_entry::fields(&self.config.layout, payload, &token.other, &headers);
         let cmd = xadd(&key, None, fields);
         query_patiently(&mut self.conn, &cmd, self.config.reconnect_for)
             .await
@@ -935,17 +935,43 @@ impl Source for RedisSource {
             })?;
         self.xack(token.stream, &token.id).await
     }
+
+    fn unreadable(&self, token: &RedisToken) -> Option<String> {
+        token.unreadable.clone()
+    }
 }
 
-/// An [`IdempotencyStore`] in Redis: one key per finished unit of work,
+/// Every dead letter of `channel`'s dead-letter stream (`{namespace}{channel}:dead-letter`)
+/// written in `layout`, oldest first ([`redis_entry::read_dead_letters`]).
+pub async fn dead_letters(
+    options: &RedisOptions,
+    channel: &str,
+    layout: StreamEntryLayout,
+) -> Result<Vec<StoredDeadLetter>, TransportError> {
+    redis_entry::read_dead_letters(&options.url, &options.dead_letter_key(channel), layout).await
+}
+
+/// The default [`IdempotencyStore`] for every transport (enable this crate's `redis` feature
+/// beside your transport's): one Redis key per unit of work,
 /// `{namespace}idempotency:{key}` (the engine's key is `{system}:{group}:{unit}`, e.g.
-/// `audio:audio-pipeline:AudioChunkReceived:<chunk_id>`), set with `SET … NX PX <ttl>`, so
-/// every consumer process of a group sees what the others finished.
+/// `audio:audio-pipeline:AudioChunkReceived:<chunk_id>` or
+/// `agents:analytics-service:<event_id>`), so every consumer process of a group sees what the
+/// others finished, across restarts.
+///
+/// - A claim is `SET key claimed:<token> NX PX <lease>` (with the answer for a taken key
+///   read in the same script): the lease (default one minute, [`RedisIdempotency::with_lease`])
+///   must exceed the longest handler run, or a copy can be claimed while the first still runs.
+/// - Done is `SET key 1 PX <ttl>` after the handler succeeded: copies arriving within the TTL
+///   are skipped, later ones handled again. Choose the TTL longer than any redelivery or
+///   producer retry can come late (a day is typical).
+/// - A failed handler deletes its own claim (compare-and-delete), so its retry, on any
+///   consumer, can claim at once.
 #[derive(Clone)]
 pub struct RedisIdempotency {
     conn: ConnectionManager,
     prefix: String,
     ttl: Duration,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for RedisIdempotency {
@@ -953,18 +979,51 @@ impl std::fmt::Debug for RedisIdempotency {
         f.debug_struct("RedisIdempotency")
             .field("prefix", &self.prefix)
             .field("ttl", &self.ttl)
+            .field("lease", &self.lease)
             .finish()
     }
 }
 
+/// Value prefix of a claimed (not yet done) key.
+const CLAIMED: &str = "claimed:";
+
+/// `SET NX PX` the claim; if the key is taken, whether by a claim (and its remaining lease)
+/// or a done mark. One script, so the answer describes the state the `SET` failed against.
+const CLAIM_SCRIPT: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {'claimed', 0}
+end
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, string.len(ARGV[3])) == ARGV[3] then
+  return {'busy', redis.call('PTTL', KEYS[1])}
+end
+return {'done', 0}
+"#;
+
+const RELEASE_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
 impl RedisIdempotency {
-    /// Keys expire after `ttl`: longer than any redelivery or producer retry can come late.
+    /// Done marks expire after `ttl`: longer than any redelivery or producer retry can come
+    /// late.
     pub async fn connect(options: &RedisOptions, ttl: Duration) -> Result<Self, TransportError> {
         Ok(Self {
             conn: connect(options, options.response_timeout).await?,
             prefix: format!("{}idempotency:", options.namespace),
             ttl: ttl.max(Duration::from_millis(1)),
+            lease: Duration::from_secs(60),
         })
+    }
+
+    /// How long a claim holds when its consumer neither finishes nor releases it (it
+    /// crashed): longer than the longest handler run.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(1));
+        self
     }
 
     /// The Redis key of a unit of work.
@@ -976,11 +1035,11 @@ impl RedisIdempotency {
 impl IdempotencyStore for RedisIdempotency {
     async fn is_done(&self, key: &str) -> Result<bool, BoxError> {
         let mut conn = self.conn.clone();
-        let n: i64 = redis::cmd("EXISTS")
+        let held: Option<String> = redis::cmd("GET")
             .arg(self.key(key))
             .query_async(&mut conn)
             .await?;
-        Ok(n > 0)
+        Ok(held.is_some_and(|v| !v.starts_with(CLAIMED)))
     }
 
     async fn mark_done(&self, key: &str) -> Result<(), BoxError> {
@@ -988,9 +1047,41 @@ impl IdempotencyStore for RedisIdempotency {
         redis::cmd("SET")
             .arg(self.key(key))
             .arg(1)
-            .arg("NX")
             .arg("PX")
             .arg(self.ttl.as_millis() as u64)
+            .query_async::<Value>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim(&self, key: &str) -> Result<Claim, BoxError> {
+        let mut conn = self.conn.clone();
+        let token = format!("{CLAIMED}{}", uuid::Uuid::new_v4().simple());
+        let (state, remaining): (String, i64) = redis::cmd("EVAL")
+            .arg(CLAIM_SCRIPT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(&token)
+            .arg(self.lease.as_millis() as u64)
+            .arg(CLAIMED)
+            .query_async(&mut conn)
+            .await?;
+        Ok(match state.as_str() {
+            "claimed" => Claim::Claimed { token },
+            "busy" => Claim::Busy {
+                retry_after: Duration::from_millis(u64::try_from(remaining).unwrap_or(0)),
+            },
+            _ => Claim::Done,
+        })
+    }
+
+    async fn release(&self, key: &str, token: &str) -> Result<(), BoxError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("EVAL")
+            .arg(RELEASE_SCRIPT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(token)
             .query_async::<Value>(&mut conn)
             .await?;
         Ok(())
@@ -1008,22 +1099,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_entries_and_skips_deleted_ones() {
-        let entry = Value::Array(vec![
-            Value::BulkString(b"1-2".to_vec()),
-            Value::Array(vec![
-                Value::BulkString(b"envelope".to_vec()),
-                Value::BulkString(b"{}".to_vec()),
-            ]),
-        ]);
-        let deleted = Value::Array(vec![Value::BulkString(b"1-3".to_vec()), Value::Nil]);
-        let parsed = parse_entries(Value::Array(vec![entry, deleted]));
-        assert_eq!(parsed.len(), 1);
-        assert_eq!(parsed[0].id, "1-2");
-        assert_eq!(
-            parsed[0].fields,
-            vec![(b"envelope".to_vec(), b"{}".to_vec())]
-        );
+    fn orders_stream_ids_numerically() {
         assert_eq!(parse_stream_id("17-3"), (17, 3));
         assert!(parse_stream_id("9-0") < parse_stream_id("10-0"));
     }

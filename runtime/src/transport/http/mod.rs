@@ -29,6 +29,12 @@
 //!   of a handler and its dedupe mark, the client's resend is handled again, so handlers stay
 //!   idempotent for that window (at-least-once, like every broker here). A server crash
 //!   anywhere else loses nothing and duplicates nothing.
+//! - **Dedupe by the declared key**, as on every other transport: a [`Policy`] given an
+//!   idempotency store ([`Policy::with_idempotency`], e.g. `redis::RedisIdempotency`) also
+//!   skips an event whose manifest `idempotency_key` (else its message id, the CloudEvents
+//!   `id`) a replica of the same group already finished, whatever its `source`; answered like
+//!   a `source` + `id` duplicate. The claim the engine takes first keeps two replicas from
+//!   handling copies at the same time (see "Duplicates" in [`crate::transport`]).
 //! - **`seq` tracking per run** (`subject`, `run/{runId}`; `seq` at the top level or in the
 //!   document's `extensions` object): each handled or duplicate event is classified
 //!   ([`SeqClass`]: in-order / gap / duplicate / out-of-order) and recorded in the store
@@ -87,7 +93,7 @@ pub use store::{
 
 use super::{
     process, Contract, DeadLetter, DeadLetterReason, Delivery, Disposition, Handle, Headers,
-    NoIdempotency, Policy, Shutdown, TransportError,
+    IdempotencyStore, NoIdempotency, Policy, Shutdown, TransportError,
 };
 use crate::{display_pointer, DecodeError};
 use cloudevents::BinaryError;
@@ -255,17 +261,17 @@ impl std::fmt::Display for Problem {
 /// The ingest endpoint of system `C`, handled by `H`, remembering in `S`. Cheap to clone;
 /// clones (and every router built from them) share the handler, the store and the in-process
 /// dedupe locks.
-pub struct IngestServer<C, H, S> {
+pub struct IngestServer<C, H, S, I = NoIdempotency> {
     handler: Arc<H>,
     store: Arc<S>,
     locks: Arc<KeyLocks>,
-    policy: Policy,
+    policy: Arc<Policy<I>>,
     path: String,
     body_limit: usize,
     system: PhantomData<fn() -> C>,
 }
 
-impl<C, H, S> Clone for IngestServer<C, H, S> {
+impl<C, H, S, I> Clone for IngestServer<C, H, S, I> {
     fn clone(&self) -> Self {
         Self {
             handler: self.handler.clone(),
@@ -279,29 +285,31 @@ impl<C, H, S> Clone for IngestServer<C, H, S> {
     }
 }
 
-struct Inner<C, H, S> {
+struct Inner<C, H, S, I> {
     handler: Arc<H>,
     store: Arc<S>,
     locks: Arc<KeyLocks>,
-    policy: Policy,
+    policy: Arc<Policy<I>>,
     path: String,
     body_limit: usize,
     system: PhantomData<fn() -> C>,
 }
 
-impl<C, H, S> IngestServer<C, H, S>
+impl<C, H, S, I> IngestServer<C, H, S, I>
 where
     C: Contract,
     H: Handle<C>,
     S: IngestStore,
+    I: IdempotencyStore,
 {
     /// An endpoint at the catalog's path (`/api/ingest/event`) with a 1 MiB body limit.
     /// `policy` gives the group (recorded on dead letters), the retry limit and backoff (the
     /// `Retry-After` of a `503`) and the unknown-type policy (use
     /// [`UnknownPolicy::Skip`](crate::transport::UnknownPolicy::Skip) for the document's
-    /// "log warning, don't throw"). Its idempotency is not used: dedupe is by `source` + `id`
-    /// in `store`.
-    pub fn new(handler: H, store: S, policy: Policy) -> Self {
+    /// "log warning, don't throw"). Dedupe by `source` + `id` in `store` always applies; a
+    /// policy with an idempotency store ([`Policy::with_idempotency`]) also dedupes by the
+    /// manifest's `idempotency_key` (else the message id) as every other transport does.
+    pub fn new(handler: H, store: S, policy: Policy<I>) -> Self {
         let path = C::events()
             .iter()
             .find_map(|e| match e.channel {
@@ -313,7 +321,7 @@ where
             handler: Arc::new(handler),
             store: Arc::new(store),
             locks: Arc::default(),
-            policy,
+            policy: Arc::new(policy),
             path: path.to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             system: PhantomData,
@@ -437,11 +445,12 @@ impl<'a> Peek<'a> {
     }
 }
 
-impl<C, H, S> Inner<C, H, S>
+impl<C, H, S, I> Inner<C, H, S, I>
 where
     C: Contract,
     H: Handle<C>,
     S: IngestStore,
+    I: IdempotencyStore,
 {
     async fn request(self: Arc<Self>, headers: HeaderMap, body: Body) -> Response {
         let headers: Headers = headers
@@ -648,7 +657,7 @@ where
                 }
             }
         }
-        match process::<C, H, NoIdempotency>(&*self.handler, &delivery, &self.policy).await {
+        match process::<C, H, I>(&*self.handler, &delivery, &self.policy).await {
             Disposition::Ack => {
                 if let Some(key) = &key {
                     if let Err(e) = self.store.mark_done(key).await {
@@ -656,6 +665,17 @@ where
                     }
                 }
                 let mut result = peek.result(StatusCode::OK, Outcome::Handled);
+                result.seq = self.record_seq(&peek).await;
+                result
+            }
+            Disposition::Duplicate { key: unit } => {
+                tracing::debug!(%unit, "duplicate unit of work");
+                if let Some(key) = &key {
+                    if let Err(e) = self.store.mark_done(key).await {
+                        tracing::warn!(%key, error = %e, "could not record a duplicate in the dedupe store");
+                    }
+                }
+                let mut result = peek.result(StatusCode::OK, Outcome::Duplicate);
                 result.seq = self.record_seq(&peek).await;
                 result
             }
@@ -716,15 +736,11 @@ where
         errors: Option<ProblemErrors>,
         decode_error: Option<&DecodeError>,
     ) -> EventResult {
-        let stored = StoredDeadLetter {
-            entry_id: String::new(),
-            payload: original.to_vec(),
-            headers: letter.headers(headers, &self.policy.group),
-            reason: letter.reason.as_str().to_owned(),
-            error: letter.error.clone(),
-            attempts: letter.attempts,
-            origin: letter.origin.clone(),
-        };
+        let stored = StoredDeadLetter::from_headers(
+            "",
+            original.to_vec(),
+            letter.headers(headers, &self.policy.group),
+        );
         let entry_id = match self.store.store_dead_letter(&stored).await {
             Ok(id) => id,
             Err(e) => {

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::transport::{BoxError, Headers, IdempotencyStore};
+use crate::transport::redis_entry::{self, parse_entries};
+use crate::transport::{BoxError, IdempotencyStore, StreamEntryLayout};
 
 /// Dedupe of finished events is the core's [`IdempotencyStore`]: the ingest endpoint asks
 /// `is_done` before handling and calls `mark_done` after the handler succeeded, with the key
@@ -111,22 +112,9 @@ pub trait SeqStore: Send + Sync + 'static {
         -> impl Future<Output = Result<SeqRecord, BoxError>> + Send;
 }
 
-/// One dead letter: the original bytes and headers unchanged, with why.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredDeadLetter {
-    /// Where the store keeps it (Redis stream entry id; memory: its index).
-    pub entry_id: String,
-    /// The original bytes: the request body (structured and binary mode) or the event's own
-    /// bytes inside a batch.
-    pub payload: Vec<u8>,
-    /// The original request headers plus `DeadLetter::headers` (`x-dead-letter-*`).
-    pub headers: Headers,
-    /// `DeadLetterReason::as_str` (`malformed`, `schema-violation`, `rejected`, ...).
-    pub reason: String,
-    pub error: String,
-    pub attempts: u32,
-    pub origin: String,
-}
+/// One dead letter: the original bytes and headers unchanged, with why. The same type the
+/// Redis Streams binding's dead letters read back as.
+pub use crate::transport::StoredDeadLetter;
 
 /// Where dead letters go.
 pub trait DeadLetterStore: Send + Sync + 'static {
@@ -231,9 +219,12 @@ impl DeadLetterStore for MemoryStore {
 /// - `seq`: hash `{prefix}:seq:{subject}` (`last` and one counter per class), set
 ///   `{prefix}:seq:{subject}:seen` and list `{prefix}:seq:{subject}:log` (`seq class id`,
 ///   capped), updated atomically by one Lua script, expiring with the dedupe TTL;
-/// - dead letters: stream `{prefix}:dead-letter` (`XADD`), fields `payload` (original bytes),
-///   `reason`, `error`, `attempts`, `origin`, then `header:{name}` per header (original
-///   headers and the `x-dead-letter-*` ones).
+/// - dead letters: stream `{prefix}:dead-letter` (`XADD`) in the layout every Redis
+///   dead-letter stream of this crate uses ([`redis_entry`](crate::transport::redis_entry)):
+///   `envelope` = the original bytes, then `h:{name}` per header (the original request
+///   headers and the `x-dead-letter-*` ones: reason, error, attempts, origin, channel, group,
+///   time), so `redis_entry::read_dead_letters` reads them as it reads the Redis Streams
+///   binding's.
 ///
 /// Cheap to clone; clones share one multiplexed connection, re-opened after a connection
 /// error.
@@ -477,68 +468,33 @@ impl SeqStore for RedisStore {
     }
 }
 
-const HEADER_FIELD: &str = "header:";
+impl RedisStore {
+    /// The layout of its dead-letter entries.
+    pub const DEAD_LETTER_LAYOUT: StreamEntryLayout = StreamEntryLayout::DEFAULT;
+}
 
 impl DeadLetterStore for RedisStore {
     async fn store_dead_letter(&self, letter: &StoredDeadLetter) -> Result<String, BoxError> {
         let mut cmd = redis::cmd("XADD");
-        cmd.arg(self.dead_letter_stream())
-            .arg("*")
-            .arg("payload")
-            .arg(&letter.payload)
-            .arg("reason")
-            .arg(&letter.reason)
-            .arg("error")
-            .arg(&letter.error)
-            .arg("attempts")
-            .arg(letter.attempts)
-            .arg("origin")
-            .arg(&letter.origin);
-        for (name, value) in letter.headers.iter() {
-            cmd.arg(format!("{HEADER_FIELD}{name}")).arg(value);
+        cmd.arg(self.dead_letter_stream()).arg("*");
+        for (name, value) in redis_entry::fields(
+            &Self::DEAD_LETTER_LAYOUT,
+            Some(&letter.payload),
+            &letter.fields,
+            &letter.headers,
+        ) {
+            cmd.arg(name).arg(value);
         }
         self.query::<String>(&cmd).await
     }
 
     async fn dead_letters(&self) -> Result<Vec<StoredDeadLetter>, BoxError> {
-        let entries: Vec<(String, Vec<Vec<u8>>)> = self
-            .query(
-                redis::cmd("XRANGE")
-                    .arg(self.dead_letter_stream())
-                    .arg("-")
-                    .arg("+"),
-            )
+        let reply: redis::Value = self
+            .query(&redis_entry::xrange(&self.dead_letter_stream()))
             .await?;
-        Ok(entries
+        Ok(parse_entries(reply)
             .into_iter()
-            .map(|(entry_id, fields)| {
-                let mut letter = StoredDeadLetter {
-                    entry_id,
-                    payload: Vec::new(),
-                    headers: Headers::new(),
-                    reason: String::new(),
-                    error: String::new(),
-                    attempts: 0,
-                    origin: String::new(),
-                };
-                for pair in fields.chunks_exact(2) {
-                    let name = String::from_utf8_lossy(&pair[0]);
-                    let text = || String::from_utf8_lossy(&pair[1]).into_owned();
-                    match &*name {
-                        "payload" => letter.payload = pair[1].clone(),
-                        "reason" => letter.reason = text(),
-                        "error" => letter.error = text(),
-                        "attempts" => letter.attempts = text().parse().unwrap_or(0),
-                        "origin" => letter.origin = text(),
-                        other => {
-                            if let Some(header) = other.strip_prefix(HEADER_FIELD) {
-                                letter.headers.append(header, pair[1].clone());
-                            }
-                        }
-                    }
-                }
-                letter
-            })
+            .map(|entry| redis_entry::dead_letter(&Self::DEAD_LETTER_LAYOUT, entry))
             .collect())
     }
 }
