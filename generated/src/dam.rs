@@ -287,6 +287,7 @@ pub struct DeviceSummaryCapabilities {
     /// Supported resolutions as `WIDTHxHEIGHT`, e.g. ["1920x1080", "1280x720"].
     pub resolutions: ::std::vec::Vec<::std::string::String>,
     /// Supported frame rates, e.g. [30, 60].
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub fps: ::std::vec::Vec<u64>,
     /// Supported pixel/codec formats, e.g. ["YUYV", "MJPEG", "H264"].
     pub formats: ::std::vec::Vec<::std::string::String>,
@@ -304,6 +305,7 @@ pub struct DeviceSummaryCapabilities {
 #[allow(dead_code)]
 struct DeviceSummaryCapabilitiesShadow {
     resolutions: ::std::vec::Vec<::std::string::String>,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     fps: ::std::vec::Vec<u64>,
     formats: ::std::vec::Vec<::std::string::String>,
     #[serde(
@@ -2431,6 +2433,7 @@ pub struct TenantRequest {
     /// Request path (without query string).
     pub path: ::std::string::String,
     /// HTTP response status code.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub status: u64,
     /// Time taken to handle the request, in milliseconds.
     #[serde(
@@ -2489,6 +2492,7 @@ struct TenantRequestShadow {
     principal_id: ::std::string::String,
     method: TenantRequestMethod,
     path: ::std::string::String,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     status: u64,
     #[serde(
         default,

@@ -28,7 +28,7 @@ pub struct CloudEventEnvelope<D = ::serde_json::Value> {
     /// CloudEvents extension attribute at the top level (CloudEvents JSON format): "Event sequence for ordering". Designed: the document types it as `number`; it is a non-negative integer sequence ("Update sequence tracking: Prevents out-of-order processing").
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub seq: ::std::option::Option<u64>,
@@ -62,7 +62,7 @@ struct CloudEventEnvelopeShadow<D = ::serde_json::Value> {
     data: D,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     seq: ::std::option::Option<u64>,
@@ -272,7 +272,7 @@ pub struct CloudEventExtensions {
     /// "Event sequence for ordering" (designed as a non-negative integer; the document says `number`).
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub seq: ::std::option::Option<u64>,
@@ -291,7 +291,7 @@ pub struct CloudEventExtensions {
 struct CloudEventExtensionsShadow {
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     seq: ::std::option::Option<u64>,
@@ -735,14 +735,14 @@ pub struct RunStageStartedData {
     /// Zero-based position of the stage in the run.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub stage_index: ::std::option::Option<u64>,
     /// Number of stages in the run.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub total_stages: ::std::option::Option<u64>,
@@ -763,13 +763,13 @@ struct RunStageStartedDataShadow {
     stage: ::std::string::String,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     stage_index: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     total_stages: ::std::option::Option<u64>,
@@ -1178,7 +1178,7 @@ pub struct NodeExecutingData {
     /// Execution attempt, starting at 1.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub attempt: ::std::option::Option<u64>,
@@ -1206,7 +1206,7 @@ struct NodeExecutingDataShadow {
     node_id: ::std::string::String,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     attempt: ::std::option::Option<u64>,
@@ -1531,7 +1531,7 @@ pub struct PaperGeneratedData {
     /// Number of pages.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub page_count: ::std::option::Option<u64>,
@@ -1569,7 +1569,7 @@ struct PaperGeneratedDataShadow {
     format: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     page_count: ::std::option::Option<u64>,
@@ -1651,7 +1651,7 @@ pub struct ArtifactRegisteredData {
     /// Size in bytes.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub size_bytes: ::std::option::Option<u64>,
@@ -1698,7 +1698,7 @@ struct ArtifactRegisteredDataShadow {
     content_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
@@ -1983,14 +1983,14 @@ pub struct ValidationAutoCompletedData {
     /// Number of checks that passed.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub checks_passed: ::std::option::Option<u64>,
     /// Number of checks that failed.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub checks_failed: ::std::option::Option<u64>,
@@ -2035,13 +2035,13 @@ struct ValidationAutoCompletedDataShadow {
     score: ::std::option::Option<f64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     checks_passed: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     checks_failed: ::std::option::Option<u64>,
@@ -3649,7 +3649,9 @@ pub fn decode_message(
         }
         _ => {
             Err(
-                ::event_contracts_runtime::wrapped_error(
+                ::event_contracts_runtime::wrapped_error::<
+                    CloudEventEnvelope,
+                >(
                     bytes,
                     envelope_validator(),
                     "/type",
