@@ -4229,7 +4229,7 @@ impl ::event_contracts_runtime::transport::Contract for System {
         key.or_else(|| Self::message_id(message))
     }
     fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
-        match (Some(message.trace_id.as_str()), message.span_id.as_deref()) {
+        match (Some(message.trace_id.to_string()), message.span_id.clone()) {
             (Some(trace), Some(span)) => {
                 ::event_contracts_runtime::transport::trace::TraceParent::parse(
                         &format!("00-{trace}-{span}-01"),

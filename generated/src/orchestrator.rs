@@ -21,8 +21,8 @@ pub struct CloudEventEnvelope<D = ::serde_json::Value> {
     pub subject: ::std::string::String,
     /// "ISO8601 timestamp" of the event (RFC 3339 date-time).
     pub time: ::event_contracts_runtime::DateTime,
-    /// `datacontenttype: "application/json"`.
-    pub datacontenttype: CloudEventEnvelopeDatacontenttype,
+    /// `datacontenttype: "application/json"`. A media type (RFC 2046, as CloudEvents says), so parameters are legal and the type is case-insensitive: `application/json; charset=utf-8` is the same content type, and binary mode carries it verbatim from `Content-Type`, so both modes give one event the same answer. Designed: the document writes only `application/json`, which publishing writes (the `default`); a consumer that compares the media type should compare it without parameters and case.
+    pub datacontenttype: ::std::string::String,
     /// "Event-specific payload" (`Record<string, unknown>`); its shape is given by the event schema for `type`.
     pub data: D,
     /// CloudEvents extension attribute at the top level (CloudEvents JSON format): "Event sequence for ordering". Designed: the document types it as `number`; it is a non-negative integer sequence ("Update sequence tracking: Prevents out-of-order processing").
@@ -58,7 +58,7 @@ struct CloudEventEnvelopeShadow<D = ::serde_json::Value> {
     r#type: ::std::string::String,
     subject: ::std::string::String,
     time: ::event_contracts_runtime::DateTime,
-    datacontenttype: CloudEventEnvelopeDatacontenttype,
+    datacontenttype: ::std::string::String,
     data: D,
     #[serde(
         default,
@@ -128,6 +128,15 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
                 {
                     static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
                         "^run/[^\\n\\r\\x{2028}\\x{2029}]+$",
+                    );
+                    PATTERN.is_match(s)
+                }
+            })
+            && ({
+                let s: &str = self.datacontenttype.as_str();
+                {
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        "^[Aa][Pp][Pp][Ll][Ii][Cc][Aa][Tt][Ii][Oo][Nn]/[Jj][Ss][Oo][Nn]([ \\t]*;[ \\t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+=([!#$%&'*+.^_`|~0-9A-Za-z-]+|\"([^\"\\\\]|\\\\[^\\n\\r\\x{2028}\\x{2029}])*\"))?)*$",
                     );
                     PATTERN.is_match(s)
                 }
@@ -225,42 +234,6 @@ impl ::std::fmt::Display for CloudEventEnvelopeSpecversion {
     }
 }
 impl ::event_contracts_runtime::Validate for CloudEventEnvelopeSpecversion {
-    #[inline]
-    fn is_valid(&self) -> bool {
-        true
-    }
-}
-/// `datacontenttype: "application/json"`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    ::serde::Serialize,
-    ::serde::Deserialize
-)]
-pub enum CloudEventEnvelopeDatacontenttype {
-    #[serde(rename = "application/json")]
-    ApplicationJson,
-}
-impl CloudEventEnvelopeDatacontenttype {
-    /// The value as written on the wire.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            Self::ApplicationJson => "application/json",
-        }
-    }
-}
-impl ::std::fmt::Display for CloudEventEnvelopeDatacontenttype {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::event_contracts_runtime::Validate for CloudEventEnvelopeDatacontenttype {
     #[inline]
     fn is_valid(&self) -> bool {
         true
@@ -3793,7 +3766,16 @@ impl ::event_contracts_runtime::transport::Contract for System {
         key.or_else(|| Self::message_id(message))
     }
     fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
-        message.traceparent.clone()
+        message
+            .traceparent
+            .clone()
+            .or_else(|| {
+                message
+                    .extensions
+                    .as_ref()
+                    .and_then(|v| v.traceparent.as_ref())
+                    .map(::std::string::ToString::to_string)
+            })
     }
 }
 impl ::event_contracts_runtime::transport::Publishes<RunStartedData> for System {
@@ -3820,7 +3802,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStartedData> for System 
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3852,7 +3834,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunCompletedData> for Syste
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3884,7 +3866,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunFailedData> for System {
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3916,7 +3898,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunCanceledData> for System
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3948,7 +3930,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageStartedData> for Sy
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3980,7 +3962,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageProgressData> for S
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4012,7 +3994,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageCompletedData> for 
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4044,7 +4026,7 @@ impl ::event_contracts_runtime::transport::Publishes<NodeCreatedData> for System
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4076,7 +4058,7 @@ impl ::event_contracts_runtime::transport::Publishes<NodeExecutingData> for Syst
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4108,7 +4090,7 @@ impl ::event_contracts_runtime::transport::Publishes<NodeCompletedData> for Syst
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4140,7 +4122,7 @@ impl ::event_contracts_runtime::transport::Publishes<PaperStartedData> for Syste
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4172,7 +4154,7 @@ impl ::event_contracts_runtime::transport::Publishes<PaperGeneratedData> for Sys
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4204,7 +4186,7 @@ impl ::event_contracts_runtime::transport::Publishes<ArtifactRegisteredData> for
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4236,7 +4218,7 @@ impl ::event_contracts_runtime::transport::Publishes<ArtifactFailedData> for Sys
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4269,7 +4251,7 @@ for System {
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4302,7 +4284,7 @@ for System {
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4334,7 +4316,7 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureStartedData> for S
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4366,7 +4348,7 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureCompletedData> for
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4398,7 +4380,7 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureProgressData> for 
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
