@@ -179,23 +179,38 @@ fn envelope_examples_decode_as_whole_messages() {
     assert!(count >= 4, "only {count} envelope examples");
 }
 
-/// Variants of a valid document: each property dropped, each value replaced by values of
-/// other JSON types and by boundary strings and numbers.
-fn mutations(doc: &Value) -> Vec<Value> {
-    fn walk(root: &Value, at: &mut Vec<String>, node: &Value, out: &mut Vec<Value>) {
-        let replacements = [
+/// Variants of a valid document, each with the pointer of what changed: each property
+/// dropped, each value replaced by values of other JSON types, by boundary strings and
+/// numbers, and by integers written as floats (`2.0`; JSON Schema's integers include them),
+/// some beyond 64 bits (`1e19` fits `u64` only, 2^64 neither), and each integer rewritten as
+/// the same float.
+fn mutations(doc: &Value) -> Vec<(String, Value)> {
+    fn walk(root: &Value, at: &mut Vec<String>, node: &Value, out: &mut Vec<(String, Value)>) {
+        let mut replacements = vec![
             Value::Null,
             Value::Bool(true),
             serde_json::json!(0),
             serde_json::json!(-1),
             serde_json::json!(1.5),
             serde_json::json!(1e300),
+            serde_json::json!(2.0),
+            serde_json::json!(-1.0),
+            serde_json::json!(1e19),
+            serde_json::json!(2f64.powi(63)),
+            serde_json::json!(2f64.powi(64)),
             serde_json::json!(""),
             serde_json::json!("x"),
             serde_json::json!("2024-13-01T00:00:00Z"),
             serde_json::json!([]),
             serde_json::json!({}),
         ];
+        if let Some(n) = node
+            .as_i64()
+            .map(|n| n as f64)
+            .or(node.as_u64().map(|n| n as f64))
+        {
+            replacements.push(serde_json::json!(n));
+        }
         let pointer = at
             .iter()
             .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
@@ -203,7 +218,7 @@ fn mutations(doc: &Value) -> Vec<Value> {
         for r in &replacements {
             let mut m = root.clone();
             *m.pointer_mut(&pointer).unwrap() = r.clone();
-            out.push(m);
+            out.push((pointer.clone(), m));
         }
         match node {
             Value::Object(map) => {
@@ -214,14 +229,14 @@ fn mutations(doc: &Value) -> Vec<Value> {
                         .as_object_mut()
                         .unwrap()
                         .remove(k);
-                    out.push(m);
+                    out.push((pointer.clone(), m));
                     let mut m = root.clone();
                     m.pointer_mut(&pointer)
                         .unwrap()
                         .as_object_mut()
                         .unwrap()
                         .insert(format!("{k}_extra"), Value::Null);
-                    out.push(m);
+                    out.push((pointer.clone(), m));
                     at.push(k.clone());
                     walk(root, at, v, out);
                     at.pop();
@@ -235,7 +250,7 @@ fn mutations(doc: &Value) -> Vec<Value> {
                         .as_array_mut()
                         .unwrap()
                         .push(first.clone());
-                    out.push(m);
+                    out.push((pointer.clone(), m));
                 }
                 for (i, v) in items.iter().enumerate() {
                     at.push(i.to_string());
@@ -254,6 +269,7 @@ fn mutations(doc: &Value) -> Vec<Value> {
 #[test]
 fn typed_decoding_agrees_with_the_schema_validator() {
     let mut checked = 0;
+    let mut unrepresentable = 0;
     for (system, schemas) in systems() {
         for info in system.events {
             let schema = schemas.get(info.schema_id).unwrap();
@@ -261,7 +277,7 @@ fn typed_decoding_agrees_with_the_schema_validator() {
                 event_contracts::runtime::Validator::compile(schemas.documents(), info.schema_id)
                     .unwrap();
             for example in examples(schema, "examples") {
-                for doc in mutations(example) {
+                for (changed, doc) in mutations(example) {
                     let bytes = serde_json::to_vec(&doc).unwrap();
                     let schema_says = validator.is_valid(&doc);
                     match decode(system, wire_name(info), &bytes) {
@@ -273,7 +289,12 @@ fn typed_decoding_agrees_with_the_schema_validator() {
                         Err(DecodeError::Invalid(v)) => {
                             assert!(!schema_says, "{}: {v}", info.schema_id)
                         }
-                        Err(DecodeError::Unrepresentable { .. }) => assert!(schema_says),
+                        Err(DecodeError::Unrepresentable { pointer, message }) => {
+                            assert!(schema_says, "{}: {message}", info.schema_id);
+                            // Only a value beyond 64 bits, and it is named where it is.
+                            assert_eq!(pointer, changed, "{}: {message}\n{doc}", info.schema_id);
+                            unrepresentable += 1;
+                        }
                         Err(e) => panic!("{}: unexpected {e}", info.schema_id),
                     }
                     checked += 1;
@@ -282,6 +303,93 @@ fn typed_decoding_agrees_with_the_schema_validator() {
         }
     }
     assert!(checked > 1000, "only {checked} mutations");
+    assert!(
+        unrepresentable > 10,
+        "only {unrepresentable} unrepresentable"
+    );
+}
+
+/// Every number that is an integer written as a float (`16000` as `16000.0`).
+fn integers_as_floats(value: &Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            serde_json::json!(n.as_f64().expect("a number"))
+        }
+        Value::Array(items) => Value::Array(items.iter().map(integers_as_floats).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), integers_as_floats(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn count_integers(value: &Value) -> usize {
+    match value {
+        Value::Number(n) => usize::from(n.is_i64() || n.is_u64()),
+        Value::Array(items) => items.iter().map(count_integers).sum(),
+        Value::Object(map) => map.values().map(count_integers).sum(),
+        _ => 0,
+    }
+}
+
+/// A producer whose numbers went through float arithmetic (Python writes `16000.0`) sends
+/// schema-valid messages: every system decodes every example with each integer written as a
+/// float, events and whole messages (`seq: 3.0`), and re-encodes the same numbers.
+#[test]
+fn every_integer_written_as_a_float_decodes_to_the_same_value() {
+    let mut integers = 0;
+    for (system, schemas) in systems() {
+        let mut in_system = 0;
+        for info in system.events {
+            let schema = schemas.get(info.schema_id).unwrap();
+            for (i, example) in examples(schema, "examples").iter().enumerate() {
+                let floats = integers_as_floats(example);
+                let bytes = serde_json::to_vec(&floats).unwrap();
+                let back = decode(system, wire_name(info), &bytes).unwrap_or_else(|e| {
+                    panic!(
+                        "{}#/examples/{i} with floats: {e}\n{floats}",
+                        info.schema_id
+                    )
+                });
+                assert!(
+                    json_eq(example, &back),
+                    "{}#/examples/{i}: {back}",
+                    info.schema_id
+                );
+                in_system += count_integers(example);
+            }
+        }
+        if let (Some(id), Some(reencode)) = (system.envelope_schema_id, system.reencode_message) {
+            for (i, example) in examples(schemas.get(id).unwrap(), "examples")
+                .iter()
+                .enumerate()
+            {
+                let floats = integers_as_floats(example);
+                let as_sent = reencode(&serde_json::to_vec(example).unwrap());
+                let as_floats = reencode(&serde_json::to_vec(&floats).unwrap());
+                match (as_sent, as_floats) {
+                    (Ok(a), Ok(b)) => assert!(
+                        json_eq(
+                            &serde_json::from_slice(&a).unwrap(),
+                            &serde_json::from_slice(&b).unwrap()
+                        ),
+                        "{id}#/examples/{i}"
+                    ),
+                    // An illustrative payload fails the same way either way.
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.to_string(), b.to_string(), "{id}#/examples/{i}")
+                    }
+                    (a, b) => panic!("{id}#/examples/{i}: as sent {a:?}, with floats {b:?}"),
+                }
+                in_system += count_integers(example);
+            }
+        }
+        assert!(in_system > 0, "{}: no integer in any example", system.name);
+        integers += in_system;
+    }
+    assert!(integers > 100, "only {integers} integers");
 }
 
 #[test]
@@ -293,4 +401,115 @@ fn unknown_names_and_bad_json_are_clear_errors() {
     let err = audio::decode_message(br#"{"schema_version":"v2"}"#).unwrap_err();
     let v = err.violations().expect("schema violations");
     assert!(v.0.iter().any(|v| v.pointer == "/schema_version"), "{v}");
+}
+
+/// The first envelope example of `system` whose payload event is `event`, with `edit` applied.
+fn message(system: &str, event: &str, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let (system, schemas) = systems().find(|(s, _)| s.name == system).expect("system");
+    let envelope = schemas.get(system.envelope_schema_id.unwrap()).unwrap();
+    let mut example = examples(envelope, "examples")
+        .iter()
+        .find(|e| e.as_object().unwrap().values().any(|v| v == event))
+        .expect("an envelope example of the event")
+        .clone();
+    edit(&mut example);
+    serde_json::to_vec(&example).unwrap()
+}
+
+#[test]
+fn an_integer_beyond_64_bits_is_unrepresentable_at_its_pointer() {
+    use event_contracts::{livepeer, orchestrator};
+    let set = |pointer: &'static str, value: Value| {
+        move |m: &mut Value| match m.pointer_mut(pointer) {
+            Some(slot) => *slot = value,
+            None => {
+                let (parent, key) = pointer.rsplit_once('/').unwrap();
+                m.pointer_mut(parent).unwrap()[key] = value;
+            }
+        }
+    };
+    let cases: [(&str, Result<_, DecodeError>); 5] = [
+        (
+            "/payload/audio_config/sample_rate",
+            audio::decode_message(&message(
+                "audio",
+                "AudioChunkReceived",
+                set(
+                    "/payload/audio_config/sample_rate",
+                    serde_json::json!(1e300),
+                ),
+            ))
+            .map(drop),
+        ),
+        (
+            "/seq",
+            orchestrator::decode_message(&message(
+                "orchestrator",
+                "ai.run.stage_progress",
+                set("/seq", serde_json::json!(1e300)),
+            ))
+            .map(drop),
+        ),
+        (
+            "/extensions/seq",
+            orchestrator::decode_message(&message(
+                "orchestrator",
+                "ai.paper.generated",
+                set("/extensions/seq", serde_json::json!(1e19 * 2.0)),
+            ))
+            .map(drop),
+        ),
+        (
+            "/data/timestamp",
+            livepeer::decode_message(&message(
+                "livepeer",
+                "stream_trace",
+                set("/data/timestamp", serde_json::json!(1e300)),
+            ))
+            .map(drop),
+        ),
+        (
+            "/data/timestamp",
+            livepeer::decode_message(&message(
+                "livepeer",
+                "stream_trace",
+                set("/data/timestamp", serde_json::json!(9.3e18)),
+            ))
+            .map(drop),
+        ),
+    ];
+    for (want, got) in cases {
+        match got {
+            Err(DecodeError::Unrepresentable { pointer, message }) => {
+                assert_eq!(pointer, want, "{message}");
+                assert!(message.contains("64-bit"), "{message}");
+            }
+            other => panic!("{want}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn integers_written_as_floats_re_encode_as_integers() {
+    use event_contracts::orchestrator;
+    let bytes = message("audio", "AudioChunkReceived", |m| {
+        m["payload"]["audio_config"]["sample_rate"] = serde_json::json!(16000.0);
+    });
+    assert!(String::from_utf8_lossy(&bytes).contains("\"sample_rate\":16000.0"));
+    let decoded = audio::decode_message(&bytes).unwrap();
+    let audio::AudioEvent::AudioChunkReceived(chunk) = &decoded.payload else {
+        panic!("{decoded:?}")
+    };
+    assert_eq!(chunk.audio_config.sample_rate, 16000);
+    let out = String::from_utf8(audio::encode_message(&decoded).unwrap()).unwrap();
+    assert!(out.contains("\"sample_rate\":16000,"), "{out}");
+
+    let bytes = message("orchestrator", "ai.run.stage_progress", |m| {
+        m["seq"] = serde_json::json!(3e0);
+    });
+    assert!(String::from_utf8_lossy(&bytes).contains("\"seq\":3.0"));
+    let decoded = orchestrator::decode_message(&bytes).unwrap();
+    assert_eq!(decoded.seq, Some(3));
+    let out = String::from_utf8(orchestrator::encode_message(&decoded).unwrap()).unwrap();
+    assert!(out.contains("\"seq\":3,"), "{out}");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use event_contracts::orchestrator;
 use event_contracts::runtime::transport::http::{
     prepare, DeadLetterStore, HttpClient, HttpError, IngestStore, MemoryStore, Outcome, SendMode,
-    SeqClass,
+    SeqClass, SeqStore,
 };
 use event_contracts::runtime::transport::redis::{RedisIdempotency, RedisOptions};
 use event_contracts::runtime::transport::{
@@ -798,4 +798,291 @@ async fn graceful_shutdown_finishes_the_request_in_flight_and_stops_accepting() 
         "{error}"
     );
     let _ = Duration::ZERO;
+}
+
+/// A structured event as a producer in another language writes it: `meta`'s envelope around
+/// a catalog example, with `edit` applied and no `traceparent` HTTP header, so whatever trace
+/// the handler sees came from the event itself.
+fn foreign_event<E>(meta: &Meta, edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value
+where
+    E: Event,
+    orchestrator::System: event_contracts::runtime::transport::Publishes<E>,
+{
+    let mut event: serde_json::Value = serde_json::from_slice(
+        &prepare::<orchestrator::System, E>(example(), meta)
+            .unwrap()
+            .payload,
+    )
+    .unwrap();
+    edit(&mut event);
+    event
+}
+
+fn seen_trace(recorder: &http_support::Recorder, id: &str) -> Option<String> {
+    let seen = recorder.seen();
+    let s = seen
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("{id} was handled: {seen:#?}"));
+    s.traceparent.clone()
+}
+
+/// The trace context of the document's `extensions: {seq, traceparent}` form reaches the
+/// handler, in structured mode and through the client's binary mode (which lifts it into
+/// `ce-traceparent`).
+#[tokio::test]
+async fn a_traceparent_only_in_extensions_reaches_the_handler_in_both_modes() {
+    const EXT_TRACE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let a = start(MemoryStore::new(), 3, None).await;
+    let source = unique("python-worker");
+    let in_extensions = |event: &mut serde_json::Value| {
+        let object = event.as_object_mut().unwrap();
+        object.remove("traceparent");
+        object.remove("seq");
+        object.insert(
+            "extensions".into(),
+            serde_json::json!({"seq": 1, "traceparent": EXT_TRACE}),
+        );
+    };
+
+    let structured =
+        foreign_event::<orchestrator::RunStartedData>(&meta(&source, None), in_extensions);
+    let raw = post_raw(
+        &a.url(),
+        &[("content-type", "application/cloudevents+json")],
+        serde_json::to_vec(&structured).unwrap(),
+    )
+    .await;
+    assert_eq!(raw.json()["outcome"], "handled", "{}", raw.body);
+    let id = structured["id"].as_str().unwrap();
+    assert_eq!(seen_trace(&a.recorder, id).as_deref(), Some(EXT_TRACE));
+
+    let binary = foreign_event::<orchestrator::RunStartedData>(&meta(&source, None), in_extensions);
+    let mut outgoing = prepare::<orchestrator::System, _>(
+        example::<orchestrator::RunStartedData>(),
+        &meta(&source, None),
+    )
+    .unwrap();
+    outgoing.headers.remove("traceparent");
+    outgoing.message_id = binary["id"].as_str().unwrap().to_owned();
+    outgoing.payload = serde_json::to_vec(&binary).unwrap();
+    let result = client(&a.base)
+        .with_mode(SendMode::Binary)
+        .post(&outgoing)
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::Handled, "{result:?}");
+    assert_eq!(
+        seen_trace(&a.recorder, &outgoing.message_id).as_deref(),
+        Some(EXT_TRACE)
+    );
+    a.stop().await;
+}
+
+/// `datacontenttype` with media-type parameters gets the same answer in both modes.
+#[tokio::test]
+async fn a_datacontenttype_with_parameters_is_accepted_in_both_modes() {
+    let a = start(MemoryStore::new(), 3, None).await;
+    let source = unique("python-worker");
+    for datacontenttype in [
+        "application/json; charset=utf-8",
+        "Application/JSON;charset=UTF-8",
+    ] {
+        let event = foreign_event::<orchestrator::RunStartedData>(&meta(&source, None), |e| {
+            e["datacontenttype"] = datacontenttype.into();
+        });
+        let raw = post_raw(
+            &a.url(),
+            &[("content-type", "application/cloudevents+json")],
+            serde_json::to_vec(&event).unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (raw.status, raw.json()["outcome"].as_str()),
+            (200, Some("handled")),
+            "structured, {datacontenttype}: {}",
+            raw.body
+        );
+
+        let event = foreign_event::<orchestrator::RunStartedData>(&meta(&source, None), |_| {});
+        let text = |name: &str| event[name].as_str().unwrap().to_owned();
+        let headers = [
+            ("ce-specversion", text("specversion")),
+            ("ce-id", text("id")),
+            ("ce-source", text("source")),
+            ("ce-type", text("type")),
+            ("ce-subject", text("subject")),
+            ("ce-time", text("time")),
+            ("content-type", datacontenttype.to_owned()),
+        ];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let raw = post_raw(
+            &a.url(),
+            &headers,
+            serde_json::to_vec(&event["data"]).unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (raw.status, raw.json()["outcome"].as_str()),
+            (200, Some("handled")),
+            "binary, {datacontenttype}: {}",
+            raw.body
+        );
+    }
+    // What is not JSON is refused the same way in both modes: 400 at the attribute in
+    // structured mode, 415 for data the binary body cannot be.
+    let event = foreign_event::<orchestrator::RunStartedData>(&meta(&source, None), |e| {
+        e["datacontenttype"] = "text/plain; charset=utf-8".into();
+    });
+    let raw = post_raw(
+        &a.url(),
+        &[("content-type", "application/cloudevents+json")],
+        serde_json::to_vec(&event).unwrap(),
+    )
+    .await;
+    assert_eq!(raw.status, 400, "{}", raw.body);
+    assert_eq!(raw.pointers(), ["/datacontenttype"]);
+    assert_eq!(a.recorder.seen().len(), 4, "{:#?}", a.recorder.seen());
+    a.stop().await;
+}
+
+/// Integers written as floats (`seq: 3.0`, `stage_index: 0.0`, `ce-seq: 4.0`) are handled and
+/// their `seq` counts; an integer beyond 64 bits is a 400 and a dead letter naming its pointer.
+#[tokio::test]
+async fn integers_written_as_floats_are_handled_and_one_beyond_64_bits_names_its_pointer() {
+    let a = start(MemoryStore::new(), 3, None).await;
+    let source = unique("python-worker");
+    let subject = format!("run/{}", uuid::Uuid::new_v4());
+    let on_run = Meta {
+        subject: Some(subject.clone()),
+        ..meta(&source, None)
+    };
+    let structured = [("content-type", "application/cloudevents+json")];
+
+    let event = foreign_event::<orchestrator::RunStageStartedData>(&on_run, |e| {
+        e["seq"] = serde_json::json!(3.0);
+        e["data"]["stage_index"] = serde_json::json!(0.0);
+        e["data"]["total_stages"] = serde_json::json!(4e0);
+    });
+    let body = serde_json::to_vec(&event).unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("\"seq\":3.0"));
+    let raw = post_raw(&a.url(), &structured, body).await;
+    assert_eq!(
+        (
+            raw.status,
+            raw.json()["outcome"].as_str(),
+            raw.json()["seq"].as_str()
+        ),
+        (200, Some("handled"), Some("in-order")),
+        "{}",
+        raw.body
+    );
+    let seen = a.recorder.seen();
+    assert_eq!(
+        seen[0].data["total_stages"],
+        serde_json::json!(4),
+        "{seen:#?}"
+    );
+
+    // Binary mode: `ce-seq: 4.0`.
+    let event = foreign_event::<orchestrator::RunStageStartedData>(&on_run, |_| {});
+    let text = |name: &str| event[name].as_str().unwrap().to_owned();
+    let headers = [
+        ("ce-specversion", text("specversion")),
+        ("ce-id", text("id")),
+        ("ce-source", text("source")),
+        ("ce-type", text("type")),
+        ("ce-subject", text("subject")),
+        ("ce-time", text("time")),
+        ("ce-seq", "4.0".to_owned()),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let raw = post_raw(
+        &a.url(),
+        &headers,
+        serde_json::to_vec(&event["data"]).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (raw.status, raw.json()["seq"].as_str()),
+        (200, Some("in-order")),
+        "{}",
+        raw.body
+    );
+    let record = a.server.store().seq_record(&subject).await.unwrap();
+    assert_eq!((record.last, record.in_order), (Some(4), 2), "{record:?}");
+
+    // Valid JSON Schema, but no 64-bit integer holds it.
+    let event = foreign_event::<orchestrator::RunStageStartedData>(&on_run, |e| {
+        e["seq"] = serde_json::json!(1e300);
+    });
+    let raw = post_raw(&a.url(), &structured, serde_json::to_vec(&event).unwrap()).await;
+    assert_eq!(raw.status, 400, "{}", raw.body);
+    let problem = raw.json();
+    assert_eq!(problem["errors"][0]["pointer"], "/seq", "{problem}");
+    assert_eq!(
+        problem["errors"][0]["keyword"], "unrepresentable",
+        "{problem}"
+    );
+    assert_eq!(
+        problem["dead_letter"]["reason"], "unrepresentable",
+        "{problem}"
+    );
+    let letters = a.server.store().dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let error = letters[0].headers.get_str(dl::ERROR).unwrap_or_default();
+    assert!(error.contains("at /seq:"), "{error}");
+    assert_eq!(a.recorder.seen().len(), 2);
+    a.stop().await;
+}
+
+/// The generated contract reads the trace context where the manifest declares it: the role's
+/// own property (`traceparent`), then its `also_read` location (`/extensions/traceparent`).
+#[test]
+fn the_generated_contract_reads_the_trace_from_the_top_level_then_extensions() {
+    use event_contracts::runtime::transport::Contract;
+    const EXT_TRACE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let envelope = |edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut event = serde_json::from_slice::<serde_json::Value>(
+            &prepare::<orchestrator::System, _>(
+                example::<orchestrator::RunStartedData>(),
+                &meta("w", None),
+            )
+            .unwrap()
+            .payload,
+        )
+        .unwrap();
+        edit(event.as_object_mut().unwrap());
+        let message = orchestrator::decode_message(&serde_json::to_vec(&event).unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {event}"));
+        <orchestrator::System as Contract>::traceparent(&message)
+    };
+    let extensions = serde_json::json!({"traceparent": EXT_TRACE});
+    assert_eq!(envelope(&|_| {}).as_deref(), Some(TRACE), "top level");
+    assert_eq!(
+        envelope(&|e| {
+            e.remove("traceparent");
+            e.insert("extensions".into(), extensions.clone());
+        })
+        .as_deref(),
+        Some(EXT_TRACE),
+        "only in extensions"
+    );
+    assert_eq!(
+        envelope(&|e| {
+            e.insert("extensions".into(), extensions.clone());
+        })
+        .as_deref(),
+        Some(TRACE),
+        "both: the top level (the CloudEvents JSON format) wins"
+    );
+    assert_eq!(
+        envelope(&|e| {
+            e.remove("traceparent");
+            e.insert("extensions".into(), serde_json::json!({"seq": 2}));
+        }),
+        None,
+        "neither"
+    );
 }

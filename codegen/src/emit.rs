@@ -503,11 +503,15 @@ impl<'g> Emitter<'g> {
                 let body = self
                     .check(ty, quote!(self.0), false)
                     .unwrap_or(quote!(true));
+                let with = holds_integers(ty).then(|| {
+                    let with = format!("{RT}::de::integers");
+                    quote!(#[serde(deserialize_with = #with)])
+                });
                 quote! {
                     #doc
                     #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
                     #[serde(transparent)]
-                    pub struct #name(pub #inner);
+                    pub struct #name(#with pub #inner);
                     impl #rt::Validate for #name {
                         #[inline]
                         fn is_valid(&self) -> bool { #body }
@@ -559,7 +563,7 @@ impl<'g> Emitter<'g> {
                             .unwrap_or(quote!(true))
                     })
                     .collect();
-                let (other_variant, other_tag, other_check) = match fallback {
+                let (other_variant, other_tag, other_check, other_arm) = match fallback {
                     Some(fid) => {
                         let fdef = &self.graph.types[*fid];
                         let fty = ident(&fdef.name);
@@ -581,17 +585,21 @@ impl<'g> Emitter<'g> {
                                 #other(#fty),
                             }),
                             Some(quote!(Self::#other(v) => v.#tag_id.as_str(),)),
-                            // serde tries the untagged variant after a listed one fails to decode:
-                            // a listed tag here means the listed schema was broken.
+                            // A listed tag in the fallback (only a hand-built value holds one)
+                            // skips the listed branch's schema.
                             Some(
                                 quote!(Self::#other(v) => !matches!(v.#tag_id.as_str(), #(#values)|*) #inner,),
                             ),
+                            quote!(_ => #rt::de::tagged_branch(map, |branch| <#fty as ::serde::Deserialize>::deserialize(branch)).map(Self::#other),),
                         )
                     }
-                    None => (None, None, None),
+                    None => (
+                        None,
+                        None,
+                        None,
+                        quote!(other => Err(<De::Error as ::serde::de::Error>::unknown_variant(other, &[#(#values),*])),),
+                    ),
                 };
-                let shadow = format_ident!("{}Shadow", name);
-                let remote = name.to_string();
                 let variant_items =
                     quote!(#(#[serde(rename = #values)] #idents(#tys),)* #other_variant);
                 quote! {
@@ -599,19 +607,24 @@ impl<'g> Emitter<'g> {
                     #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
                     #[serde(tag = #tag)]
                     pub enum #name { #variant_items }
-                    #[derive(::serde::Deserialize)]
-                    #[serde(remote = #remote, tag = #tag)]
-                    #[allow(dead_code)]
-                    enum #shadow { #variant_items }
                     impl<'de> ::serde::Deserialize<'de> for #name {
                         fn deserialize<De: ::serde::Deserializer<'de>>(d: De) -> ::std::result::Result<Self, De::Error> {
-                            // serde's own tag reading also takes a variant *index* (`"type": 0`)
-                            // and a JSON array; the schema takes neither.
-                            let map = ::serde_json::Map::<::std::string::String, ::serde_json::Value>::deserialize(d)?;
-                            if !map.get(#tag).is_some_and(::serde_json::Value::is_string) {
-                                return Err(<De::Error as ::serde::de::Error>::custom(concat!("`", #tag, "` must be a string tag")));
+                            // The tag alone picks the branch: serde's own tag reading also takes a
+                            // variant *index* (`"type": 0`) and a JSON array, which the schema does
+                            // not, and would try the fallback when a listed branch fails to decode.
+                            // Each branch decodes under a tracker, so an error keeps its location.
+                            let mut map = ::serde_json::Map::<::std::string::String, ::serde_json::Value>::deserialize(d)?;
+                            let tag = match map.get(#tag) {
+                                Some(::serde_json::Value::String(tag)) => tag.clone(),
+                                _ => return Err(<De::Error as ::serde::de::Error>::custom(concat!("`", #tag, "` must be a string tag"))),
+                            };
+                            match tag.as_str() {
+                                #(#values => {
+                                    map.remove(#tag);
+                                    #rt::de::tagged_branch(map, |branch| <#tys as ::serde::Deserialize>::deserialize(branch)).map(Self::#idents)
+                                })*
+                                #other_arm
                             }
-                            #shadow::deserialize(::serde_json::Value::Object(map)).map_err(<De::Error as ::serde::de::Error>::custom)
                         }
                     }
                     impl #name {
@@ -646,6 +659,20 @@ impl<'g> Emitter<'g> {
     /// The field's Rust type and the serde attribute that makes `null`/absence match the schema.
     fn field_ty(&self, f: &Field) -> (TokenStream, TokenStream) {
         let de = |name: &str| format!("{RT}::de::{name}");
+        if holds_integers(&f.ty) {
+            // Integers written as floats (`16000.0`) decode; see `runtime::de::Integer`.
+            let ty = self.rust_ty(&f.ty);
+            return if f.required {
+                let with = de("integers");
+                (ty, quote!(#[serde(deserialize_with = #with)]))
+            } else {
+                let with = de("present_integers");
+                (
+                    quote!(::std::option::Option<#ty>),
+                    quote!(#[serde(default, deserialize_with = #with, skip_serializing_if = "Option::is_none")]),
+                )
+            };
+        }
         match (&f.ty, f.required) {
             (Ty::Nullable(inner), true) => {
                 let inner = self.value_ty(inner, f.boxed);
@@ -755,6 +782,18 @@ fn own_checks(ty: &Ty, held: &mut Vec<usize>) -> bool {
         Ty::Str { checks } | Ty::DateTime { checks } | Ty::Uuid { checks } => {
             str_check(checks, quote!(x)).is_some()
         }
+    }
+}
+
+/// Whether `ty` is an integer, or arrays, maps or nullable values of integers: the shapes
+/// `runtime::de::HoldsIntegers` decodes (a named type decodes its own integers).
+fn holds_integers(ty: &Ty) -> bool {
+    match ty {
+        Ty::Int { .. } => true,
+        Ty::Array { item: inner, .. } | Ty::Map { value: inner } | Ty::Nullable(inner) => {
+            holds_integers(inner)
+        }
+        _ => false,
     }
 }
 

@@ -10,7 +10,7 @@ use quote::quote;
 
 use crate::catalog::Loc;
 use crate::emit::{field_idents, ident, variant_idents};
-use crate::manifest::{self, EnvelopeRoles, TimeFormat};
+use crate::manifest::{self, AlsoRead, EnvelopeRoles, TimeFormat};
 use crate::model::{Field, StrChecks, Ty, TypeGraph, TypeKind};
 use crate::CheckedSystem;
 
@@ -97,8 +97,12 @@ pub(crate) struct Envelope<'a> {
     pub type_field: &'a str,
     pub payload_field: &'a str,
     roles: &'a EnvelopeRoles,
+    also_read: &'a AlsoRead,
     graph: &'a TypeGraph,
 }
+
+/// One step of a read location: the property reached and its Rust identifier.
+type Step<'a> = (&'a Field, Ident);
 
 impl<'a> Envelope<'a> {
     /// The envelope of a wrapped system whose envelope schema is an object; `None` otherwise.
@@ -107,6 +111,7 @@ impl<'a> Envelope<'a> {
             type_field,
             payload_field,
             roles,
+            also_read,
             ..
         } = &sys.source.manifest.envelope
         else {
@@ -121,6 +126,7 @@ impl<'a> Envelope<'a> {
             type_field,
             payload_field,
             roles,
+            also_read,
             graph: &sys.graph,
         })
     }
@@ -243,7 +249,40 @@ impl<'a> Envelope<'a> {
                 });
             }
         }
+        for (role, pointers) in self.also_read.declared() {
+            for (i, pointer) in pointers.iter().enumerate() {
+                if let Err(message) = self.resolve(pointer, self.needs(role)) {
+                    problems.push(Problem {
+                        at: manifest
+                            .join("envelope")
+                            .join("also_read")
+                            .join(role)
+                            .join(&i.to_string()),
+                        message: format!("`also_read` of role `{role}`: {message}"),
+                        hint: format!(
+                            "write a JSON pointer through the envelope's object properties to {} (`/extensions/{role}`)",
+                            self.needs(role).describe()
+                        ),
+                    });
+                }
+            }
+        }
         for (f, id) in self.fields.iter().zip(&self.idents) {
+            if f.required && self.role_of(&f.wire).is_none() && f.default.is_some() {
+                if let (Ty::Str { checks }, Some(s)) = (&f.ty, default_string(f)) {
+                    if !str_accepts(checks, s) {
+                        problems.push(Problem {
+                            at: envelope.join("properties").join(&f.wire).join("default"),
+                            message: format!(
+                                "the `default` {s:?} of required envelope property `{}` breaks the property's own schema, so publishing cannot fill it",
+                                f.wire
+                            ),
+                            hint: "write a default the property's `pattern` and lengths accept".into(),
+                        });
+                        continue;
+                    }
+                }
+            }
             if f.required && self.init(f, id).is_none() {
                 let hint = match likely_role(&f.wire) {
                     Some(role) if self.bound(self.property_of(role)).is_none() => format!(
@@ -254,7 +293,7 @@ impl<'a> Envelope<'a> {
                             format!("\"{}\"", f.wire)
                         }
                     ),
-                    _ => "declare its role in the manifest's `envelope.roles` (message_id, time, source, subject, traceparent, trace_id, span_id, seq), give it a single `const`, or make it optional".into(),
+                    _ => "declare its role in the manifest's `envelope.roles` (message_id, time, source, subject, traceparent, trace_id, span_id, seq), give it a single `const` or (a string) a `default`, or make it optional".into(),
                 };
                 problems.push(Problem {
                     at: envelope.join("properties").join(&f.wire),
@@ -307,6 +346,12 @@ impl<'a> Envelope<'a> {
                         let v = &variant_idents(values)[0];
                         return Some(quote!(#id: #ty::#v));
                     }
+                    _ => return None,
+                },
+                // A string property's `default` (`datacontenttype: "application/json"` where
+                // the schema also takes media-type parameters).
+                Ty::Str { checks } => match default_string(f) {
+                    Some(s) if str_accepts(checks, s) => return Some(quote!(#id: #s.to_owned())),
                     _ => return None,
                 },
                 _ => return None,
@@ -407,49 +452,165 @@ impl<'a> Envelope<'a> {
             .any(|f| self.role_of(&f.wire).is_some_and(|role| role != "time"))
     }
 
-    /// `Option<String>`: the message id of `message`, from the `message_id` role.
-    pub fn read_message_id(&self) -> Option<TokenStream> {
-        let b = self.bound(self.roles.message_id.as_deref())?;
-        let id = b.ident;
-        Some(if b.field.required {
-            quote!(Some(message.#id.to_string()))
-        } else {
-            quote!(message.#id.as_ref().map(|v| v.to_string()))
-        })
+    /// The properties a read location passes through, from the envelope to the value:
+    /// `pointer` must go through object properties the schema declares and end at a property
+    /// of the kind `needs` (or a nullable one). The error says which step fails.
+    fn resolve(&self, pointer: &str, needs: Needs) -> Result<Vec<Step<'a>>, String> {
+        let Some(rest) = pointer.strip_prefix('/') else {
+            return Err(format!(
+                "`{pointer}` is not a JSON pointer to a property (it starts with `/`)"
+            ));
+        };
+        let tokens: Vec<String> = rest
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let mut fields: &'a [Field] = self.fields;
+        let mut steps = Vec::with_capacity(tokens.len());
+        for (i, token) in tokens.iter().enumerate() {
+            let here = if i == 0 {
+                "the envelope".to_owned()
+            } else {
+                format!("`/{}`", tokens[..i].join("/"))
+            };
+            let Some(at) = fields.iter().position(|f| &f.wire == token) else {
+                let names: Vec<&str> = fields.iter().map(|f| f.wire.as_str()).collect();
+                return Err(format!(
+                    "`{pointer}`: {here} declares no property `{token}` (it declares {})",
+                    names.join(", ")
+                ));
+            };
+            let field = &fields[at];
+            if i == 0 && (field.wire == self.type_field || field.wire == self.payload_field) {
+                return Err(format!(
+                    "`{pointer}` goes into the envelope's type or payload field"
+                ));
+            }
+            steps.push((field, field_idents(fields)[at].clone()));
+            let value = match &field.ty {
+                Ty::Nullable(inner) => inner.as_ref(),
+                other => other,
+            };
+            if i + 1 == tokens.len() {
+                if !needs.accepts(value) {
+                    return Err(format!("`{pointer}` is not {}", needs.describe()));
+                }
+            } else {
+                match value {
+                    Ty::Named(t) => match &self.graph.types[*t].kind {
+                        TypeKind::Struct { fields: inner, .. } => fields = inner,
+                        _ => {
+                            return Err(format!(
+                                "`{pointer}`: `/{}` is not an object with declared properties",
+                                tokens[..=i].join("/")
+                            ))
+                        }
+                    },
+                    _ => {
+                        return Err(format!(
+                            "`{pointer}`: `/{}` is not an object with declared properties",
+                            tokens[..=i].join("/")
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(steps)
     }
 
-    /// `Option<String>`: the W3C `traceparent` of `message`, from the `traceparent` role, or
-    /// from `trace_id` and `span_id` together.
+    /// `Option<String>`: the value at the end of `steps`, starting from `message`. Present
+    /// properties are walked as places; from the first optional or nullable one on, as an
+    /// `Option<&T>` chain.
+    fn read_steps(steps: &[Step<'_>]) -> TokenStream {
+        let mut place = quote!(message);
+        let mut chain: Option<TokenStream> = None;
+        for (i, (field, id)) in steps.iter().enumerate() {
+            let nullable = matches!(field.ty, Ty::Nullable(_));
+            // `Option<Option<T>>`: optional and nullable.
+            let flatten = (!field.required && nullable)
+                .then(|| quote!(.and_then(::std::option::Option::as_ref)));
+            let optional = !field.required || nullable;
+            let last = i + 1 == steps.len();
+            chain = match (chain, optional) {
+                (None, false) => {
+                    place = quote!(#place.#id);
+                    None
+                }
+                // A top-level optional string: the `Option<String>` itself.
+                (None, true) if last && flatten.is_none() && matches!(field.ty, Ty::Str { .. }) => {
+                    return quote!(#place.#id.clone());
+                }
+                (None, true) => Some(quote!(#place.#id.as_ref()#flatten)),
+                (Some(c), false) => Some(quote!(#c.map(|v| &v.#id))),
+                (Some(c), true) => Some(quote!(#c.and_then(|v| v.#id.as_ref()#flatten))),
+            };
+        }
+        match chain {
+            None => quote!(Some(#place.to_string())),
+            Some(c) => quote!(#c.map(::std::string::ToString::to_string)),
+        }
+    }
+
+    /// `Option<String>`: role `role` read from its own property (`own`), then from each of its
+    /// `also_read` locations in order; `None` when it has neither.
+    fn read_role(&self, role: &str, own: Option<Bound<'_>>) -> Option<TokenStream> {
+        let own = own.map(|b| Self::read_steps(&[(b.field, b.ident.clone())]));
+        let fallbacks = self
+            .also_read
+            .of(role)
+            .iter()
+            .filter_map(|p| self.resolve(p, self.needs(role)).ok())
+            .map(|steps| Self::read_steps(&steps));
+        own.into_iter()
+            .chain(fallbacks)
+            .reduce(|first, next| quote!(#first.or_else(|| #next)))
+    }
+
+    /// `Option<String>`: the message id of `message`, from the `message_id` role (and its
+    /// `also_read` locations).
+    pub fn read_message_id(&self) -> Option<TokenStream> {
+        self.read_role("message_id", self.bound(self.roles.message_id.as_deref()))
+    }
+
+    /// `Option<String>`: the W3C `traceparent` of `message`, from the `traceparent` role, else
+    /// from `trace_id` and `span_id` together (each with its `also_read` locations).
     pub fn read_traceparent(&self) -> Option<TokenStream> {
         let rt = rt();
-        if let Some(b) = self.bound(self.roles.traceparent.as_deref()) {
-            let id = b.ident;
-            return Some(if b.field.required {
-                quote!(Some(message.#id.clone()))
-            } else {
-                quote!(message.#id.clone())
-            });
-        }
-        let (t, s) = (
-            self.bound(self.roles.trace_id.as_deref())?,
-            self.bound(self.roles.span_id.as_deref())?,
-        );
-        let as_opt = |b: Bound<'_>| {
-            let id = b.ident;
-            if b.field.required {
-                quote!(Some(message.#id.as_str()))
-            } else {
-                quote!(message.#id.as_deref())
-            }
+        let whole = self.read_role("traceparent", self.bound(self.roles.traceparent.as_deref()));
+        let ids = match (
+            self.read_role("trace_id", self.bound(self.roles.trace_id.as_deref())),
+            self.read_role("span_id", self.bound(self.roles.span_id.as_deref())),
+        ) {
+            (Some(trace), Some(span)) => Some(quote! {
+                match (#trace, #span) {
+                    (Some(trace), Some(span)) => #rt::transport::trace::TraceParent::parse(&format!("00-{trace}-{span}-01")).map(|t| t.to_string()),
+                    _ => None,
+                }
+            }),
+            _ => None,
         };
-        let (trace, span) = (as_opt(t), as_opt(s));
-        Some(quote! {
-            match (#trace, #span) {
-                (Some(trace), Some(span)) => #rt::transport::trace::TraceParent::parse(&format!("00-{trace}-{span}-01")).map(|t| t.to_string()),
-                _ => None,
-            }
-        })
+        match (whole, ids) {
+            (Some(whole), Some(ids)) => Some(quote!(#whole.or_else(|| #ids))),
+            (whole, ids) => whole.or(ids),
+        }
     }
+}
+
+/// The `default` of a string property, when it is a string.
+fn default_string(f: &Field) -> Option<&str> {
+    f.default.as_ref().and_then(serde_json::Value::as_str)
+}
+
+/// Whether a string meets the property's lengths and patterns (already in the `regex` crate's
+/// dialect, checked when the model was built).
+fn str_accepts(checks: &StrChecks, s: &str) -> bool {
+    let n = event_contracts_runtime::str_len(s) as u64;
+    checks.min_length.is_none_or(|min| n >= min)
+        && checks.max_length.is_none_or(|max| n <= max)
+        && checks
+            .patterns
+            .iter()
+            .all(|p| regex::Regex::new(p).is_ok_and(|r| r.is_match(s)))
 }
 
 /// A string property with no constraint accepts `""`, so an unset `Meta` field may be written

@@ -842,7 +842,7 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
                         let event = #enum_name::decode(&env.#type_id, env.#payload_id.get().as_bytes()).map_err(|e| e.within(#payload_ptr))?;
                         Ok(env.map_payload(|_| event))
                     }
-                    _ => Err(#rt::wrapped_error(bytes, envelope_validator(), #type_ptr, #payload_ptr, #enum_name::validator_for)),
+                    _ => Err(#rt::wrapped_error::<#env_ty>(bytes, envelope_validator(), #type_ptr, #payload_ptr, #enum_name::validator_for)),
                 }
             }
 

@@ -87,10 +87,66 @@ pub enum Envelope {
         payload_field: String,
         /// Which envelope property plays which part: what publishing writes into it and
         /// what consumers read from it. Every required envelope property must be the type
-        /// field, the payload field, a role, or a single-valued `const`.
+        /// field, the payload field, a role, a single-valued `const`, or a string with a
+        /// `default` its schema accepts.
         #[serde(default)]
         roles: EnvelopeRoles,
+        /// More places consumers read a role's value from, tried in order when the role's own
+        /// property is absent: JSON pointers into the envelope through nested object
+        /// properties. The orchestrator's CloudEvents carry `traceparent` at the top level
+        /// (the JSON event format) or, in the document's form, under an `extensions` object:
+        /// `{"traceparent": ["/extensions/traceparent"]}`. Publishing writes only the role's
+        /// own property.
+        #[serde(default, skip_serializing_if = "AlsoRead::is_empty")]
+        also_read: AlsoRead,
     },
+}
+
+/// Per role that consumers read, the further locations of its value (JSON pointers into the
+/// envelope, e.g. `/extensions/traceparent`). Each must name a property reached through
+/// object properties only, of the kind the role needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlsoRead {
+    /// Further locations of the message id (string or `format: uuid` properties).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_id: Vec<String>,
+    /// Further locations of the W3C `traceparent` (string properties).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traceparent: Vec<String>,
+    /// Further locations of the trace id (string properties).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace_id: Vec<String>,
+    /// Further locations of the span id (string properties).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub span_id: Vec<String>,
+}
+
+impl AlsoRead {
+    pub fn is_empty(&self) -> bool {
+        self.declared().is_empty()
+    }
+
+    /// Every declared location as (role name, pointers).
+    pub fn declared(&self) -> Vec<(&'static str, &[String])> {
+        [
+            ("message_id", self.message_id.as_slice()),
+            ("traceparent", self.traceparent.as_slice()),
+            ("trace_id", self.trace_id.as_slice()),
+            ("span_id", self.span_id.as_slice()),
+        ]
+        .into_iter()
+        .filter(|(_, pointers)| !pointers.is_empty())
+        .collect()
+    }
+
+    /// The locations of `role`.
+    pub fn of(&self, role: &str) -> &[String] {
+        self.declared()
+            .into_iter()
+            .find(|(r, _)| *r == role)
+            .map_or(&[], |(_, pointers)| pointers)
+    }
 }
 
 /// The parts an envelope property can play, each naming a property of the envelope schema.

@@ -150,6 +150,9 @@ pub struct Field {
     /// The field holds a type that holds this struct again with no `Vec` or map in between:
     /// it is boxed, or the struct would have infinite size.
     pub boxed: bool,
+    /// The schema's `default` annotation (publishing fills a required envelope property that
+    /// plays no role with it).
+    pub default: Option<Value>,
 }
 
 /// Presence constraints the validator-only keywords impose on optional fields (by field index).
@@ -1428,6 +1431,10 @@ impl<'c> Builder<'c> {
                     })
                 }),
                 boxed: false,
+                default: locs
+                    .iter()
+                    .rev()
+                    .find_map(|l| self.obj(l).and_then(|m| m.get("default").cloned())),
             });
         }
         let mut needs_schema = spec.needs_schema || self.validator_only_hits > hits_before;

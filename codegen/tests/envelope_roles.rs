@@ -178,3 +178,106 @@ fn a_type_field_the_envelope_lacks_is_located() {
         "{d:?}"
     );
 }
+
+/// The envelope's trace context in two places: a top-level `traceparent`, and the same value
+/// inside an optional `meta` object (the CloudEvents document's `extensions` form).
+const NESTED: &str = r#""traceparent":{"type":"string"},"meta":{"type":"object","title":"FleetMeta","properties":{"traceparent":{"type":"string"},"hops":{"type":"array","items":{"type":"string"}}}},"#;
+
+fn with_also_read(also_read: &str) -> String {
+    ROLES.replace(
+        r#""source": "device"}"#,
+        &format!(r#""source": "device", "traceparent": "traceparent"}}, "also_read": {also_read}"#),
+    )
+}
+
+#[test]
+fn also_read_locations_are_read_after_the_roles_own_property() {
+    let code = module(
+        &with_also_read(r#"{"traceparent": ["/meta/traceparent"]}"#),
+        NESTED,
+    );
+    let reader = code
+        .split("fn traceparent(")
+        .nth(1)
+        .expect("a traceparent reader");
+    let reader: String = reader[..reader.find("\n    }").expect("its end")]
+        .split_whitespace()
+        .collect();
+    let own = reader.find("message.traceparent.clone()").expect(&reader);
+    let nested = reader
+        .find("message.meta.as_ref().and_then(|v|v.traceparent.as_ref())")
+        .expect(&reader);
+    assert!(own < nested, "own property first: {reader}");
+    assert!(reader.contains(".or_else("), "{reader}");
+    // Only consumers read it: publishing fills no `meta`.
+    assert!(code.contains("meta: None"), "publishing leaves it unset");
+}
+
+#[test]
+fn an_also_read_location_that_does_not_resolve_is_located_with_the_step_that_fails() {
+    for (pointer, says) in [
+        ("/meta/tracepar", "declares no property `tracepar`"),
+        ("/meta/hops", "is not a string property"),
+        ("/meta/hops/0", "is not an object with declared properties"),
+        ("/device/x", "is not an object with declared properties"),
+        ("/body/traceparent", "type or payload field"),
+        ("meta/traceparent", "not a JSON pointer"),
+    ] {
+        let d = diagnostics(
+            &with_also_read(&format!(
+                r#"{{"traceparent": ["/meta/traceparent", "{pointer}"]}}"#
+            )),
+            NESTED,
+        );
+        assert_eq!(d.len(), 1, "{pointer}: {d:?}");
+        assert_eq!(d[0].code, Code::EnvelopeRole);
+        assert_eq!(
+            d[0].pointer, "/envelope/also_read/traceparent/1",
+            "{pointer}"
+        );
+        assert_eq!(d[0].file, "schemas/fleet/manifest.json");
+        assert!(d[0].message.contains(says), "{pointer}: {}", d[0]);
+    }
+}
+
+#[test]
+fn a_required_string_with_a_default_is_filled_with_it_and_a_default_its_schema_refuses_is_located()
+{
+    let region = r#""region":{"type":"string","pattern":"^[a-z]+(; .*)?$","default":"eu"},"#;
+    let required = |extra: &str| {
+        catalog(ROLES, extra)
+            .into_iter()
+            .map(|(path, text)| {
+                let text = if path.ends_with("envelope.json") {
+                    text.replace(
+                        r#""required":["msg_id""#,
+                        r#""required":["region","msg_id""#,
+                    )
+                } else {
+                    text
+                };
+                (path, text)
+            })
+            .collect::<Vec<_>>()
+    };
+    let catalog_ok = Catalog::from_texts(required(region)).expect("parses");
+    let files = generate_catalog(&catalog_ok, "test").unwrap_or_else(|d| panic!("{d}"));
+    let code = &files
+        .iter()
+        .find(|f| f.path == "src/fleet.rs")
+        .expect("module")
+        .contents;
+    assert!(
+        code.contains(r#"region: "eu".to_owned()"#),
+        "filled from its default"
+    );
+
+    let bad = Catalog::from_texts(required(&region.replace(r#""eu""#, r#""EU""#))).expect("parses");
+    let d = generate_catalog(&bad, "test")
+        .expect_err("a default the pattern refuses")
+        .0;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code, Code::EnvelopeRole);
+    assert_eq!(d[0].file, "schemas/fleet/envelope.json");
+    assert_eq!(d[0].pointer, "/properties/region/default", "{}", d[0]);
+}

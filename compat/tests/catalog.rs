@@ -409,3 +409,31 @@ fn each_counterexample_is_refused_for_its_own_change() {
         required.rejected_because
     );
 }
+
+#[test]
+fn a_read_location_changes_no_message_but_an_envelope_field_does() {
+    let files = catalog();
+    let opts = Options::default();
+    // Where else consumers look for a role's value: no finding.
+    let new = edit_manifest(&files, "orchestrator/manifest.json", |v| {
+        v["envelope"]["also_read"] = serde_json::json!({});
+    });
+    let r = check_catalogs(&new, &files, &[], &opts).expect("checks");
+    assert!(
+        r.findings.is_empty(),
+        "{}",
+        event_contracts_compat::render::text(&r)
+    );
+    // The field that names the event: every event's messages change.
+    let new = edit_manifest(&files, "orchestrator/manifest.json", |v| {
+        v["envelope"]["type_field"] = "subject".into();
+    });
+    let r = check_catalogs(&files, &new, &[], &opts).expect("checks");
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule.0 == "EC-T003" && f.verdict == Verdict::Incompatible),
+        "{}",
+        event_contracts_compat::render::text(&r)
+    );
+}

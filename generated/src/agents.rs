@@ -45,7 +45,7 @@ pub struct IngestDocumentProcessed {
     /// Size of the source document in bytes.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub size_bytes: ::std::option::Option<u64>,
@@ -59,7 +59,7 @@ pub struct IngestDocumentProcessed {
     /// Time spent processing the document, in milliseconds.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub processing_time_ms: ::std::option::Option<u64>,
@@ -75,16 +75,17 @@ pub struct IngestDocumentProcessed {
     /// Pages found in the document (paged formats only).
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub page_count: ::std::option::Option<u64>,
     /// Chunks the document was split into for indexing.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub chunk_count: u64,
     /// Tokens extracted from the document (billable by billing-service).
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub token_count: ::std::option::Option<u64>,
@@ -120,7 +121,7 @@ struct IngestDocumentProcessedShadow {
     content_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
@@ -132,7 +133,7 @@ struct IngestDocumentProcessedShadow {
     correlation_id: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     processing_time_ms: ::std::option::Option<u64>,
@@ -146,14 +147,15 @@ struct IngestDocumentProcessedShadow {
     >,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     page_count: ::std::option::Option<u64>,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     chunk_count: u64,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     token_count: ::std::option::Option<u64>,
@@ -361,7 +363,7 @@ pub struct IngestDocumentFailed {
     /// Size of the source document in bytes.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub size_bytes: ::std::option::Option<u64>,
@@ -375,7 +377,7 @@ pub struct IngestDocumentFailed {
     /// Time spent processing the document, in milliseconds.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub processing_time_ms: ::std::option::Option<u64>,
@@ -422,7 +424,7 @@ struct IngestDocumentFailedShadow {
     content_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
@@ -434,7 +436,7 @@ struct IngestDocumentFailedShadow {
     correlation_id: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     processing_time_ms: ::std::option::Option<u64>,
@@ -638,7 +640,7 @@ pub struct OrchestratorStepStarted {
     /// "Time taken to execute", in milliseconds.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub execution_time_ms: ::std::option::Option<u64>,
@@ -678,7 +680,7 @@ struct OrchestratorStepStartedShadow {
     step_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     execution_time_ms: ::std::option::Option<u64>,
@@ -853,6 +855,7 @@ pub struct OrchestratorStepCompleted {
     )]
     pub step_type: ::std::option::Option<::std::string::String>,
     /// "Time taken to execute", in milliseconds.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub execution_time_ms: u64,
     /// "Error information if failed".
     #[serde(
@@ -888,6 +891,7 @@ struct OrchestratorStepCompletedShadow {
         skip_serializing_if = "Option::is_none"
     )]
     step_type: ::std::option::Option<::std::string::String>,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     execution_time_ms: u64,
     #[serde(
         default,
@@ -1017,7 +1021,7 @@ pub struct OrchestratorStepFailed {
     /// "Time taken to execute", in milliseconds.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub execution_time_ms: ::std::option::Option<u64>,
@@ -1052,7 +1056,7 @@ struct OrchestratorStepFailedShadow {
     step_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     execution_time_ms: ::std::option::Option<u64>,
@@ -2133,7 +2137,7 @@ pub struct AlertsServiceDown {
     /// Failed health checks in a row that triggered the alert.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub consecutive_failures: ::std::option::Option<u64>,
@@ -2183,7 +2187,7 @@ struct AlertsServiceDownShadow {
     last_seen_at: ::std::option::Option<::event_contracts_runtime::DateTime>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     consecutive_failures: ::std::option::Option<u64>,
@@ -2366,7 +2370,7 @@ pub struct AlertsHighLatency {
     /// Measurement window in seconds.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub window_seconds: ::std::option::Option<u64>,
@@ -2418,7 +2422,7 @@ struct AlertsHighLatencyShadow {
     percentile: ::std::option::Option<AlertsHighLatencyPercentile>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     window_seconds: ::std::option::Option<u64>,
@@ -2943,7 +2947,7 @@ pub struct DocumentIngestEvent {
     /// Size of the source document in bytes.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub size_bytes: ::std::option::Option<u64>,
@@ -2957,7 +2961,7 @@ pub struct DocumentIngestEvent {
     /// Time spent processing the document, in milliseconds.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub processing_time_ms: ::std::option::Option<u64>,
@@ -3002,7 +3006,7 @@ struct DocumentIngestEventShadow {
     content_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
@@ -3014,7 +3018,7 @@ struct DocumentIngestEventShadow {
     correlation_id: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     processing_time_ms: ::std::option::Option<u64>,
@@ -3124,7 +3128,7 @@ pub struct OrchestratorStep {
     /// "Time taken to execute", in milliseconds.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub execution_time_ms: ::std::option::Option<u64>,
@@ -3164,7 +3168,7 @@ struct OrchestratorStepShadow {
     step_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     execution_time_ms: ::std::option::Option<u64>,

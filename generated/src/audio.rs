@@ -188,7 +188,7 @@ pub struct AudioChunkReceived {
     /// Designed: position of the chunk within the session (0-based), so results can be ordered.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub sequence: ::std::option::Option<u64>,
@@ -229,7 +229,7 @@ struct AudioChunkReceivedShadow {
     source_type: AudioChunkReceivedSourceType,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     sequence: ::std::option::Option<u64>,
@@ -392,6 +392,7 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceivedSourceType {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct AudioConfig {
     /// Sample rate in Hz ("sample rate"), e.g. 16000.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub sample_rate: u64,
     /// Overlap with the previous chunk in seconds ("overlap"); the worker uses it to de-duplicate words at chunk boundaries. Either this or `overlap` (the document's own word) is present.
     #[serde(
@@ -410,7 +411,7 @@ pub struct AudioConfig {
     /// Designed: number of audio channels (1 = mono).
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub channels: ::std::option::Option<u64>,
@@ -434,6 +435,7 @@ pub struct AudioConfig {
 #[serde(remote = "AudioConfig")]
 #[allow(dead_code)]
 struct AudioConfigShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     sample_rate: u64,
     #[serde(
         default,
@@ -449,7 +451,7 @@ struct AudioConfigShadow {
     overlap: ::std::option::Option<f64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     channels: ::std::option::Option<u64>,
@@ -1295,7 +1297,7 @@ pub struct ProcessingFailed {
     /// Delivery attempt that failed (1 = first).
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub attempt: ::std::option::Option<u64>,
@@ -1321,7 +1323,7 @@ struct ProcessingFailedShadow {
     retryable: bool,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     attempt: ::std::option::Option<u64>,
@@ -1456,6 +1458,7 @@ pub struct ConfigSnapshot {
     /// Component the configuration belongs to, e.g. "whisper-service", "translation-service", "orchestration-api".
     pub config_name: ::std::string::String,
     /// Configuration version, incremented on every accepted change.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub version: u64,
     /// "checksum": `sha256:` + 64 lowercase hex digits of the canonical configuration JSON.
     pub checksum: ::std::string::String,
@@ -1464,7 +1467,7 @@ pub struct ConfigSnapshot {
     /// Version this snapshot replaces; absent for the first version.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub previous_version: ::std::option::Option<u64>,
@@ -1475,12 +1478,13 @@ pub struct ConfigSnapshot {
 #[allow(dead_code)]
 struct ConfigSnapshotShadow {
     config_name: ::std::string::String,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     version: u64,
     checksum: ::std::string::String,
     settings: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     previous_version: ::std::option::Option<u64>,
@@ -1649,6 +1653,7 @@ impl ::event_contracts_runtime::Validate for ConfigDriftDetected {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ConfigVersion {
     /// Configuration version, incremented on every accepted change.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub version: u64,
     /// "checksum": `sha256:` + 64 lowercase hex digits of the canonical configuration JSON.
     pub checksum: ::std::string::String,
@@ -1658,6 +1663,7 @@ pub struct ConfigVersion {
 #[serde(remote = "ConfigVersion")]
 #[allow(dead_code)]
 struct ConfigVersionShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     version: u64,
     checksum: ::std::string::String,
 }
@@ -2362,14 +2368,14 @@ pub struct BotStatusUpdate {
     /// Participants seen in the meeting.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub participant_count: ::std::option::Option<u64>,
     /// `AudioChunkReceived` events published for this bot so far.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub chunks_published: ::std::option::Option<u64>,
@@ -2409,13 +2415,13 @@ struct BotStatusUpdateShadow {
     meeting_id: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     participant_count: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     chunks_published: ::std::option::Option<u64>,
@@ -2587,7 +2593,7 @@ pub struct ServiceHealthReport {
     /// Seconds since the instance started.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub uptime_seconds: ::std::option::Option<u64>,
@@ -2620,7 +2626,7 @@ struct ServiceHealthReportShadow {
     version: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     uptime_seconds: ::std::option::Option<u64>,
@@ -2848,7 +2854,7 @@ pub struct AnomalyDetected {
     /// Length of the observation window.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub window_seconds: ::std::option::Option<u64>,
@@ -2904,7 +2910,7 @@ struct AnomalyDetectedShadow {
     threshold: ::std::option::Option<f64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     window_seconds: ::std::option::Option<u64>,
@@ -3125,26 +3131,30 @@ pub struct UsageMetrics {
     )]
     pub user_id: ::std::option::Option<::std::string::String>,
     /// `AudioChunkReceived` events in the window.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub chunks_received: u64,
     /// Seconds of audio processed.
     pub audio_seconds_processed: f64,
     /// `TranscriptionCompleted` events in the window.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub transcriptions_completed: u64,
     /// `TranslationCompleted` events in the window.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub translations_completed: u64,
     /// `ProcessingFailed` events in the window.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub processing_failures: u64,
     /// Audio sessions active at `window_end`.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub active_sessions: ::std::option::Option<u64>,
     /// Meeting bots active at `window_end`.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub active_bots: ::std::option::Option<u64>,
@@ -3162,20 +3172,24 @@ struct UsageMetricsShadow {
         skip_serializing_if = "Option::is_none"
     )]
     user_id: ::std::option::Option<::std::string::String>,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     chunks_received: u64,
     audio_seconds_processed: f64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     transcriptions_completed: u64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     translations_completed: u64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     processing_failures: u64,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     active_sessions: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     active_bots: ::std::option::Option<u64>,
@@ -4045,7 +4059,9 @@ pub fn decode_message(
         }
         _ => {
             Err(
-                ::event_contracts_runtime::wrapped_error(
+                ::event_contracts_runtime::wrapped_error::<
+                    AudioEnvelope,
+                >(
                     bytes,
                     envelope_validator(),
                     "/event_type",
@@ -4243,7 +4259,7 @@ impl ::event_contracts_runtime::transport::Contract for System {
         key.or_else(|| Self::message_id(message))
     }
     fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
-        match (Some(message.trace_id.as_str()), message.span_id.as_deref()) {
+        match (Some(message.trace_id.to_string()), message.span_id.clone()) {
             (Some(trace), Some(span)) => {
                 ::event_contracts_runtime::transport::trace::TraceParent::parse(
                         &format!("00-{trace}-{span}-01"),

@@ -2311,6 +2311,7 @@ pub struct TenantRequest {
     /// Request path (without query string).
     pub path: ::std::string::String,
     /// HTTP response status code.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub status: u64,
     /// Time taken to handle the request, in milliseconds.
     #[serde(
@@ -2369,6 +2370,7 @@ struct TenantRequestShadow {
     principal_id: ::std::string::String,
     method: TenantRequestMethod,
     path: ::std::string::String,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     status: u64,
     #[serde(
         default,

@@ -118,53 +118,145 @@ pub enum StreamTrace {
     #[serde(untagged)]
     Other(StreamTraceOther),
 }
-#[derive(::serde::Deserialize)]
-#[serde(remote = "StreamTrace", tag = "type")]
-#[allow(dead_code)]
-enum StreamTraceShadow {
-    #[serde(rename = "gateway_receive_stream_request")]
-    GatewayReceiveStreamRequest(StreamTraceGatewayReceiveStreamRequest),
-    #[serde(rename = "gateway_ingest_stream_closed")]
-    GatewayIngestStreamClosed(StreamTraceGatewayIngestStreamClosed),
-    #[serde(rename = "gateway_send_first_ingest_segment")]
-    GatewaySendFirstIngestSegment(StreamTraceGatewaySendFirstIngestSegment),
-    #[serde(rename = "gateway_receive_first_processed_segment")]
-    GatewayReceiveFirstProcessedSegment(StreamTraceGatewayReceiveFirstProcessedSegment),
-    #[serde(rename = "gateway_receive_few_processed_segments")]
-    GatewayReceiveFewProcessedSegments(StreamTraceGatewayReceiveFewProcessedSegments),
-    #[serde(rename = "gateway_receive_first_data_segment")]
-    GatewayReceiveFirstDataSegment(StreamTraceGatewayReceiveFirstDataSegment),
-    #[serde(rename = "gateway_no_orchestrators_available")]
-    GatewayNoOrchestratorsAvailable(StreamTraceGatewayNoOrchestratorsAvailable),
-    #[serde(rename = "orchestrator_swap")]
-    OrchestratorSwap(StreamTraceOrchestratorSwap),
-    #[serde(rename = "runner_receive_stream_request")]
-    RunnerReceiveStreamRequest(StreamTraceRunnerReceiveStreamRequest),
-    #[serde(rename = "runner_receive_first_ingest_segment")]
-    RunnerReceiveFirstIngestSegment(StreamTraceRunnerReceiveFirstIngestSegment),
-    #[serde(rename = "runner_send_first_processed_segment")]
-    RunnerSendFirstProcessedSegment(StreamTraceRunnerSendFirstProcessedSegment),
-    /// A tag value the catalog does not list, kept whole.
-    #[serde(untagged)]
-    Other(StreamTraceOther),
-}
 impl<'de> ::serde::Deserialize<'de> for StreamTrace {
     fn deserialize<De: ::serde::Deserializer<'de>>(
         d: De,
     ) -> ::std::result::Result<Self, De::Error> {
-        let map = ::serde_json::Map::<
+        let mut map = ::serde_json::Map::<
             ::std::string::String,
             ::serde_json::Value,
         >::deserialize(d)?;
-        if !map.get("type").is_some_and(::serde_json::Value::is_string) {
-            return Err(
-                <De::Error as ::serde::de::Error>::custom(
-                    concat!("`", "type", "` must be a string tag"),
-                ),
-            );
+        let tag = match map.get("type") {
+            Some(::serde_json::Value::String(tag)) => tag.clone(),
+            _ => {
+                return Err(
+                    <De::Error as ::serde::de::Error>::custom(
+                        concat!("`", "type", "` must be a string tag"),
+                    ),
+                );
+            }
+        };
+        match tag.as_str() {
+            "gateway_receive_stream_request" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceGatewayReceiveStreamRequest as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::GatewayReceiveStreamRequest)
+            }
+            "gateway_ingest_stream_closed" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceGatewayIngestStreamClosed as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::GatewayIngestStreamClosed)
+            }
+            "gateway_send_first_ingest_segment" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceGatewaySendFirstIngestSegment as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::GatewaySendFirstIngestSegment)
+            }
+            "gateway_receive_first_processed_segment" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceGatewayReceiveFirstProcessedSegment as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::GatewayReceiveFirstProcessedSegment)
+            }
+            "gateway_receive_few_processed_segments" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceGatewayReceiveFewProcessedSegments as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::GatewayReceiveFewProcessedSegments)
+            }
+            "gateway_receive_first_data_segment" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceGatewayReceiveFirstDataSegment as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::GatewayReceiveFirstDataSegment)
+            }
+            "gateway_no_orchestrators_available" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceGatewayNoOrchestratorsAvailable as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::GatewayNoOrchestratorsAvailable)
+            }
+            "orchestrator_swap" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceOrchestratorSwap as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::OrchestratorSwap)
+            }
+            "runner_receive_stream_request" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceRunnerReceiveStreamRequest as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::RunnerReceiveStreamRequest)
+            }
+            "runner_receive_first_ingest_segment" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceRunnerReceiveFirstIngestSegment as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::RunnerReceiveFirstIngestSegment)
+            }
+            "runner_send_first_processed_segment" => {
+                map.remove("type");
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceRunnerSendFirstProcessedSegment as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::RunnerSendFirstProcessedSegment)
+            }
+            _ => {
+                ::event_contracts_runtime::de::tagged_branch(
+                        map,
+                        |branch| <StreamTraceOther as ::serde::Deserialize>::deserialize(
+                            branch,
+                        ),
+                    )
+                    .map(Self::Other)
+            }
         }
-        StreamTraceShadow::deserialize(::serde_json::Value::Object(map))
-            .map_err(<De::Error as ::serde::de::Error>::custom)
     }
 }
 impl StreamTrace {
@@ -234,6 +326,7 @@ impl ::event_contracts_runtime::Validate for StreamTrace {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveStreamRequest {
     /// int64 Unix milliseconds (a number, not a string).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -248,6 +341,7 @@ pub struct StreamTraceGatewayReceiveStreamRequest {
 #[serde(remote = "StreamTraceGatewayReceiveStreamRequest")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveStreamRequestShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -339,6 +433,7 @@ impl ::event_contracts_runtime::Validate for OrchestratorInfo {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayIngestStreamClosed {
     /// int64 Unix milliseconds (a number, not a string).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -353,6 +448,7 @@ pub struct StreamTraceGatewayIngestStreamClosed {
 #[serde(remote = "StreamTraceGatewayIngestStreamClosed")]
 #[allow(dead_code)]
 struct StreamTraceGatewayIngestStreamClosedShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -386,6 +482,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewayIngestStreamClose
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewaySendFirstIngestSegment {
     /// int64 Unix milliseconds (a number, not a string).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -400,6 +497,7 @@ pub struct StreamTraceGatewaySendFirstIngestSegment {
 #[serde(remote = "StreamTraceGatewaySendFirstIngestSegment")]
 #[allow(dead_code)]
 struct StreamTraceGatewaySendFirstIngestSegmentShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -433,6 +531,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewaySendFirstIngestSe
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveFirstProcessedSegment {
     /// int64 Unix milliseconds (a number, not a string).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -447,6 +546,7 @@ pub struct StreamTraceGatewayReceiveFirstProcessedSegment {
 #[serde(remote = "StreamTraceGatewayReceiveFirstProcessedSegment")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveFirstProcessedSegmentShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -481,6 +581,7 @@ for StreamTraceGatewayReceiveFirstProcessedSegment {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveFewProcessedSegments {
     /// int64 Unix milliseconds (a number, not a string).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -495,6 +596,7 @@ pub struct StreamTraceGatewayReceiveFewProcessedSegments {
 #[serde(remote = "StreamTraceGatewayReceiveFewProcessedSegments")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveFewProcessedSegmentsShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -529,6 +631,7 @@ for StreamTraceGatewayReceiveFewProcessedSegments {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayReceiveFirstDataSegment {
     /// int64 Unix milliseconds (a number, not a string).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -543,6 +646,7 @@ pub struct StreamTraceGatewayReceiveFirstDataSegment {
 #[serde(remote = "StreamTraceGatewayReceiveFirstDataSegment")]
 #[allow(dead_code)]
 struct StreamTraceGatewayReceiveFirstDataSegmentShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -576,6 +680,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceGatewayReceiveFirstDataS
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceGatewayNoOrchestratorsAvailable {
     /// int64 Unix milliseconds (a number, not a string).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -590,6 +695,7 @@ pub struct StreamTraceGatewayNoOrchestratorsAvailable {
 #[serde(remote = "StreamTraceGatewayNoOrchestratorsAvailable")]
 #[allow(dead_code)]
 struct StreamTraceGatewayNoOrchestratorsAvailableShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -672,6 +778,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceOrchestratorSwap {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceRunnerReceiveStreamRequest {
     /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id; the gateway writes its own value over whatever the runner sent.
     pub stream_id: ::std::string::String,
@@ -692,6 +799,7 @@ pub struct StreamTraceRunnerReceiveStreamRequest {
 #[serde(remote = "StreamTraceRunnerReceiveStreamRequest")]
 #[allow(dead_code)]
 struct StreamTraceRunnerReceiveStreamRequestShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -730,6 +838,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceRunnerReceiveStreamReque
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceRunnerReceiveFirstIngestSegment {
     /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id; the gateway writes its own value over whatever the runner sent.
     pub stream_id: ::std::string::String,
@@ -750,6 +859,7 @@ pub struct StreamTraceRunnerReceiveFirstIngestSegment {
 #[serde(remote = "StreamTraceRunnerReceiveFirstIngestSegment")]
 #[allow(dead_code)]
 struct StreamTraceRunnerReceiveFirstIngestSegmentShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -788,6 +898,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceRunnerReceiveFirstIngest
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamTraceRunnerSendFirstProcessedSegment {
     /// Unix milliseconds as set by the runner (`int(time.time() * 1000)`); the gateway re-encodes it through float64, which keeps it integral.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id; the gateway writes its own value over whatever the runner sent.
     pub stream_id: ::std::string::String,
@@ -808,6 +919,7 @@ pub struct StreamTraceRunnerSendFirstProcessedSegment {
 #[serde(remote = "StreamTraceRunnerSendFirstProcessedSegment")]
 #[allow(dead_code)]
 struct StreamTraceRunnerSendFirstProcessedSegmentShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -925,6 +1037,7 @@ impl ::event_contracts_runtime::Validate for StreamTraceOther {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StreamIngestMetrics {
     /// int64 Unix milliseconds (`time.Now().UnixMilli()`), a number.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub timestamp: i64,
     /// Stream id.
     pub stream_id: ::std::string::String,
@@ -939,6 +1052,7 @@ pub struct StreamIngestMetrics {
 #[serde(remote = "StreamIngestMetrics")]
 #[allow(dead_code)]
 struct StreamIngestMetricsShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     timestamp: i64,
     stream_id: ::std::string::String,
     pipeline_id: ::std::string::String,
@@ -1050,7 +1164,7 @@ pub struct PeerConnStats {
     #[serde(rename = "BytesReceived")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub bytes_received: ::std::option::Option<u64>,
@@ -1058,7 +1172,7 @@ pub struct PeerConnStats {
     #[serde(rename = "BytesSent")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub bytes_sent: ::std::option::Option<u64>,
@@ -1074,7 +1188,7 @@ pub struct PeerConnStats {
     #[serde(rename = "bytes_received")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub bytes_received_2: ::std::option::Option<u64>,
@@ -1082,7 +1196,7 @@ pub struct PeerConnStats {
     #[serde(rename = "bytes_sent")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub bytes_sent_2: ::std::option::Option<u64>,
@@ -1102,14 +1216,14 @@ struct PeerConnStatsShadow {
     #[serde(rename = "BytesReceived")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     bytes_received: ::std::option::Option<u64>,
     #[serde(rename = "BytesSent")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     bytes_sent: ::std::option::Option<u64>,
@@ -1123,14 +1237,14 @@ struct PeerConnStatsShadow {
     #[serde(rename = "bytes_received")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     bytes_received_2: ::std::option::Option<u64>,
     #[serde(rename = "bytes_sent")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     bytes_sent_2: ::std::option::Option<u64>,
@@ -1192,12 +1306,15 @@ pub struct TrackStats {
     /// Interarrival jitter in milliseconds (0 when the clock rate is 0).
     pub jitter: f64,
     /// int64 cumulative packets lost (RTCP; can be negative with duplicates).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub packets_lost: i64,
     /// int64 packets received.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub packets_received: i64,
     /// Packet loss percentage, 0–100.
     pub packet_loss_pct: f64,
     /// Round-trip time as Go `time.Duration`: int64 NANOSECONDS (pion `RemoteInboundRTPStreamStats.RoundTripTime`).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub rtt: i64,
     /// Last input media timestamp in seconds (MPEG-TS ts / 90000).
     #[serde(
@@ -1235,9 +1352,12 @@ pub struct TrackStats {
 struct TrackStatsShadow {
     r#type: ::std::string::String,
     jitter: f64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     packets_lost: i64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     packets_received: i64,
     packet_loss_pct: f64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     rtt: i64,
     #[serde(
         default,
@@ -1368,7 +1488,7 @@ pub struct AiStreamEvents {
     /// Relayed runner events: Unix ms set by the runner. Gateway-authored events carry none.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub timestamp: ::std::option::Option<i64>,
@@ -1446,7 +1566,7 @@ struct AiStreamEventsShadow {
     capability: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     timestamp: ::std::option::Option<i64>,
@@ -1575,7 +1695,7 @@ pub struct AiStreamStatus {
     /// Unix ms set by the runner when it emitted the status.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub timestamp: ::std::option::Option<i64>,
@@ -1637,7 +1757,7 @@ pub struct AiStreamStatus {
     /// Legacy flat status: restart count.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub restart_count: ::std::option::Option<u64>,
@@ -1731,7 +1851,7 @@ struct AiStreamStatusShadow {
     input_status: ::std::option::Option<InputStatus>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     timestamp: ::std::option::Option<i64>,
@@ -1785,7 +1905,7 @@ struct AiStreamStatusShadow {
     last_params_update_time: ::std::option::Option<::std::option::Option<f64>>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     restart_count: ::std::option::Option<u64>,
@@ -2054,7 +2174,7 @@ pub struct InferenceStatus {
     /// Number of pipeline restarts.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub restart_count: ::std::option::Option<u64>,
@@ -2134,7 +2254,7 @@ struct InferenceStatusShadow {
     >,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     restart_count: ::std::option::Option<u64>,
@@ -2569,21 +2689,21 @@ pub struct NetCapabilities {
     /// []uint64 capability bitmask words; values can exceed 2^53.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub bitstring: ::std::option::Option<::std::vec::Vec<u64>>,
     /// []uint64 mandatory-capability bitmask words.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub mandatories: ::std::option::Option<::std::vec::Vec<u64>>,
     /// Map capability id (decimal string key) → uint32 capacity.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub capacities: ::std::option::Option<
@@ -2610,19 +2730,19 @@ pub struct NetCapabilities {
 struct NetCapabilitiesShadow {
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     bitstring: ::std::option::Option<::std::vec::Vec<u64>>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     mandatories: ::std::option::Option<::std::vec::Vec<u64>>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     capacities: ::std::option::Option<
@@ -2839,14 +2959,14 @@ pub struct NetModelConstraint {
     /// uint32 capacity; absent when 0.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub capacity: ::std::option::Option<u64>,
     /// Capacity in use (newer protos; tag spelling unverified).
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub capacity_in_use: ::std::option::Option<u64>,
@@ -2854,7 +2974,7 @@ pub struct NetModelConstraint {
     #[serde(rename = "capacityInUse")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub capacity_in_use_2: ::std::option::Option<u64>,
@@ -2872,20 +2992,20 @@ struct NetModelConstraintShadow {
     warm: ::std::option::Option<bool>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     capacity: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     capacity_in_use: ::std::option::Option<u64>,
     #[serde(rename = "capacityInUse")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     capacity_in_use_2: ::std::option::Option<u64>,
@@ -2939,7 +3059,7 @@ pub struct NetPriceInfo {
     #[serde(rename = "pricePerUnit")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub price_per_unit: ::std::option::Option<i64>,
@@ -2947,14 +3067,14 @@ pub struct NetPriceInfo {
     #[serde(rename = "pixelsPerUnit")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub pixels_per_unit: ::std::option::Option<i64>,
     /// uint32 capability id; absent for 0.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub capability: ::std::option::Option<u64>,
@@ -2974,20 +3094,20 @@ struct NetPriceInfoShadow {
     #[serde(rename = "pricePerUnit")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     price_per_unit: ::std::option::Option<i64>,
     #[serde(rename = "pixelsPerUnit")]
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pixels_per_unit: ::std::option::Option<i64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     capability: ::std::option::Option<u64>,
@@ -3126,28 +3246,28 @@ pub struct NetGpuComputeInfo {
     /// uint32 compute capability major.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub major: ::std::option::Option<u64>,
     /// uint32 compute capability minor.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub minor: ::std::option::Option<u64>,
     /// int64 free memory in bytes.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub memory_free: ::std::option::Option<i64>,
     /// int64 total memory in bytes.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub memory_total: ::std::option::Option<i64>,
@@ -3171,25 +3291,25 @@ struct NetGpuComputeInfoShadow {
     name: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     major: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     minor: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     memory_free: ::std::option::Option<i64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     memory_total: ::std::option::Option<i64>,
@@ -3276,14 +3396,17 @@ pub struct CreateSignedTicket {
     /// `now.UTC()` marshalled as RFC 3339 with nanoseconds.
     pub current_time: ::event_contracts_runtime::DateTime,
     /// `now.UTC().UnixMilli()`.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub current_time_unix: i64,
     /// Time of the previous payment (`lastUpdate.UTC()`), RFC 3339.
     pub previous_time: ::event_contracts_runtime::DateTime,
     /// `lastUpdate.UTC().UnixMilli()`.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub previous_time_unix: i64,
     /// Seconds billed since the previous payment (float).
     pub billable_secs: f64,
     /// int64 pixels billed (for BYOC jobs `ceil(billable_secs)`).
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub pixels: i64,
     /// New session balance in wei, `FloatString(0)`.
     pub session_balance: ::std::string::String,
@@ -3304,8 +3427,10 @@ pub struct CreateSignedTicket {
     )]
     pub cost: ::std::option::Option<::std::string::String>,
     /// Remote payment state sequence number.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub sequence_number: u64,
     /// Tickets in this payment.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub num_tickets: u64,
     /// Auth id of the remote payment state (newer versions).
     #[serde(
@@ -3363,10 +3488,13 @@ struct CreateSignedTicketShadow {
     manifest_id: ::std::string::String,
     pm_session_id: ::std::string::String,
     current_time: ::event_contracts_runtime::DateTime,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     current_time_unix: i64,
     previous_time: ::event_contracts_runtime::DateTime,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     previous_time_unix: i64,
     billable_secs: f64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pixels: i64,
     session_balance: ::std::string::String,
     computed_fee: ::std::string::String,
@@ -3382,7 +3510,9 @@ struct CreateSignedTicketShadow {
         skip_serializing_if = "Option::is_none"
     )]
     cost: ::std::option::Option<::std::string::String>,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     sequence_number: u64,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     num_tickets: u64,
     #[serde(
         default,
@@ -4141,7 +4271,9 @@ pub fn decode_message(
         }
         _ => {
             Err(
-                ::event_contracts_runtime::wrapped_error(
+                ::event_contracts_runtime::wrapped_error::<
+                    GatewayEnvelope,
+                >(
                     bytes,
                     envelope_validator(),
                     "/type",

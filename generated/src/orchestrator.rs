@@ -21,14 +21,14 @@ pub struct CloudEventEnvelope<D = ::serde_json::Value> {
     pub subject: ::std::string::String,
     /// "ISO8601 timestamp" of the event (RFC 3339 date-time).
     pub time: ::event_contracts_runtime::DateTime,
-    /// `datacontenttype: "application/json"`.
-    pub datacontenttype: CloudEventEnvelopeDatacontenttype,
+    /// `datacontenttype: "application/json"`. A media type (RFC 2046, as CloudEvents says), so parameters are legal and the type is case-insensitive: `application/json; charset=utf-8` is the same content type, and binary mode carries it verbatim from `Content-Type`, so both modes give one event the same answer. Designed: the document writes only `application/json`, which publishing writes (the `default`); a consumer that compares the media type should compare it without parameters and case.
+    pub datacontenttype: ::std::string::String,
     /// "Event-specific payload" (`Record<string, unknown>`); its shape is given by the event schema for `type`.
     pub data: D,
     /// CloudEvents extension attribute at the top level (CloudEvents JSON format): "Event sequence for ordering". Designed: the document types it as `number`; it is a non-negative integer sequence ("Update sequence tracking: Prevents out-of-order processing").
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub seq: ::std::option::Option<u64>,
@@ -58,11 +58,11 @@ struct CloudEventEnvelopeShadow<D = ::serde_json::Value> {
     r#type: ::std::string::String,
     subject: ::std::string::String,
     time: ::event_contracts_runtime::DateTime,
-    datacontenttype: CloudEventEnvelopeDatacontenttype,
+    datacontenttype: ::std::string::String,
     data: D,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     seq: ::std::option::Option<u64>,
@@ -128,6 +128,15 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
                 {
                     static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
                         "^run/[^\\n\\r\\x{2028}\\x{2029}]+$",
+                    );
+                    PATTERN.is_match(s)
+                }
+            })
+            && ({
+                let s: &str = self.datacontenttype.as_str();
+                {
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        "^[Aa][Pp][Pp][Ll][Ii][Cc][Aa][Tt][Ii][Oo][Nn]/[Jj][Ss][Oo][Nn]([ \\t]*;[ \\t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+=([!#$%&'*+.^_`|~0-9A-Za-z-]+|\"([^\"\\\\]|\\\\[^\\n\\r\\x{2028}\\x{2029}])*\"))?)*$",
                     );
                     PATTERN.is_match(s)
                 }
@@ -230,49 +239,13 @@ impl ::event_contracts_runtime::Validate for CloudEventEnvelopeSpecversion {
         true
     }
 }
-/// `datacontenttype: "application/json"`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    ::serde::Serialize,
-    ::serde::Deserialize
-)]
-pub enum CloudEventEnvelopeDatacontenttype {
-    #[serde(rename = "application/json")]
-    ApplicationJson,
-}
-impl CloudEventEnvelopeDatacontenttype {
-    /// The value as written on the wire.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            Self::ApplicationJson => "application/json",
-        }
-    }
-}
-impl ::std::fmt::Display for CloudEventEnvelopeDatacontenttype {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::event_contracts_runtime::Validate for CloudEventEnvelopeDatacontenttype {
-    #[inline]
-    fn is_valid(&self) -> bool {
-        true
-    }
-}
 /// The document's interface form `extensions?: { seq?: number; traceparent?: string }`. Accepted in addition to the top-level `seq` / `traceparent` that the CloudEvents JSON format prescribes.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CloudEventExtensions {
     /// "Event sequence for ordering" (designed as a non-negative integer; the document says `number`).
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub seq: ::std::option::Option<u64>,
@@ -291,7 +264,7 @@ pub struct CloudEventExtensions {
 struct CloudEventExtensionsShadow {
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     seq: ::std::option::Option<u64>,
@@ -735,14 +708,14 @@ pub struct RunStageStartedData {
     /// Zero-based position of the stage in the run.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub stage_index: ::std::option::Option<u64>,
     /// Number of stages in the run.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub total_stages: ::std::option::Option<u64>,
@@ -763,13 +736,13 @@ struct RunStageStartedDataShadow {
     stage: ::std::string::String,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     stage_index: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     total_stages: ::std::option::Option<u64>,
@@ -1178,7 +1151,7 @@ pub struct NodeExecutingData {
     /// Execution attempt, starting at 1.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub attempt: ::std::option::Option<u64>,
@@ -1206,7 +1179,7 @@ struct NodeExecutingDataShadow {
     node_id: ::std::string::String,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     attempt: ::std::option::Option<u64>,
@@ -1531,7 +1504,7 @@ pub struct PaperGeneratedData {
     /// Number of pages.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub page_count: ::std::option::Option<u64>,
@@ -1569,7 +1542,7 @@ struct PaperGeneratedDataShadow {
     format: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     page_count: ::std::option::Option<u64>,
@@ -1651,7 +1624,7 @@ pub struct ArtifactRegisteredData {
     /// Size in bytes.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub size_bytes: ::std::option::Option<u64>,
@@ -1698,7 +1671,7 @@ struct ArtifactRegisteredDataShadow {
     content_type: ::std::option::Option<::std::string::String>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     size_bytes: ::std::option::Option<u64>,
@@ -1983,14 +1956,14 @@ pub struct ValidationAutoCompletedData {
     /// Number of checks that passed.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub checks_passed: ::std::option::Option<u64>,
     /// Number of checks that failed.
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     pub checks_failed: ::std::option::Option<u64>,
@@ -2035,13 +2008,13 @@ struct ValidationAutoCompletedDataShadow {
     score: ::std::option::Option<f64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     checks_passed: ::std::option::Option<u64>,
     #[serde(
         default,
-        deserialize_with = "::event_contracts_runtime::de::present",
+        deserialize_with = "::event_contracts_runtime::de::present_integers",
         skip_serializing_if = "Option::is_none"
     )]
     checks_failed: ::std::option::Option<u64>,
@@ -3649,7 +3622,9 @@ pub fn decode_message(
         }
         _ => {
             Err(
-                ::event_contracts_runtime::wrapped_error(
+                ::event_contracts_runtime::wrapped_error::<
+                    CloudEventEnvelope,
+                >(
                     bytes,
                     envelope_validator(),
                     "/type",
@@ -3797,7 +3772,16 @@ impl ::event_contracts_runtime::transport::Contract for System {
         key.or_else(|| Self::message_id(message))
     }
     fn traceparent(message: &Message) -> ::std::option::Option<::std::string::String> {
-        message.traceparent.clone()
+        message
+            .traceparent
+            .clone()
+            .or_else(|| {
+                message
+                    .extensions
+                    .as_ref()
+                    .and_then(|v| v.traceparent.as_ref())
+                    .map(::std::string::ToString::to_string)
+            })
     }
 }
 impl ::event_contracts_runtime::transport::Publishes<RunStartedData> for System {
@@ -3824,7 +3808,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStartedData> for System 
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3856,7 +3840,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunCompletedData> for Syste
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3888,7 +3872,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunFailedData> for System {
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3920,7 +3904,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunCanceledData> for System
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3952,7 +3936,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageStartedData> for Sy
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -3984,7 +3968,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageProgressData> for S
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4016,7 +4000,7 @@ impl ::event_contracts_runtime::transport::Publishes<RunStageCompletedData> for 
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4048,7 +4032,7 @@ impl ::event_contracts_runtime::transport::Publishes<NodeCreatedData> for System
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4080,7 +4064,7 @@ impl ::event_contracts_runtime::transport::Publishes<NodeExecutingData> for Syst
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4112,7 +4096,7 @@ impl ::event_contracts_runtime::transport::Publishes<NodeCompletedData> for Syst
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4144,7 +4128,7 @@ impl ::event_contracts_runtime::transport::Publishes<PaperStartedData> for Syste
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4176,7 +4160,7 @@ impl ::event_contracts_runtime::transport::Publishes<PaperGeneratedData> for Sys
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4208,7 +4192,7 @@ impl ::event_contracts_runtime::transport::Publishes<ArtifactRegisteredData> for
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4240,7 +4224,7 @@ impl ::event_contracts_runtime::transport::Publishes<ArtifactFailedData> for Sys
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4273,7 +4257,7 @@ for System {
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4306,7 +4290,7 @@ for System {
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4338,7 +4322,7 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureStartedData> for S
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4370,7 +4354,7 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureCompletedData> for
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),
@@ -4402,7 +4386,7 @@ impl ::event_contracts_runtime::transport::Publishes<MyFeatureProgressData> for 
                 )?
                 .to_owned(),
             time: ::event_contracts_runtime::DateTime::now_utc_with_fraction(0),
-            datacontenttype: CloudEventEnvelopeDatacontenttype::ApplicationJson,
+            datacontenttype: "application/json".to_owned(),
             data,
             seq: meta.seq,
             traceparent: meta.traceparent.clone(),

@@ -236,8 +236,9 @@ pub enum DecodeError {
         name: String,
         known: String,
     },
-    /// Valid per the schema but not representable in the Rust type (an integer written as
-    /// `1.0`, a number beyond 64 bits).
+    /// Valid per the schema but not representable in the Rust type: an integer beyond the
+    /// 64 bits of its field (`1e300` is an integer to JSON Schema), at `pointer`. An integer
+    /// written as a float within range (`16000.0`) is no such case: it decodes.
     #[error("valid JSON that the typed model cannot hold at {}: {message}", display_pointer(.pointer))]
     Unrepresentable { pointer: String, message: String },
 }
@@ -295,9 +296,20 @@ pub fn decode_checked<T: DeserializeOwned>(
 ) -> Result<T, DecodeError> {
     let value = parse_value(bytes)?;
     validator.check(&value).map_err(DecodeError::Invalid)?;
-    serde_json::from_value(value).map_err(|e| DecodeError::Unrepresentable {
-        pointer: String::new(),
-        message: e.to_string(),
+    typed(value)
+}
+
+/// Types a value the schema accepted; a value the Rust type cannot hold (an integer beyond 64
+/// bits) is `Unrepresentable` at its JSON pointer.
+fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, DecodeError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let outer = de::pointer(e.path());
+        let message = e.inner().to_string();
+        let (inner, message) = de::split_located(&message);
+        DecodeError::Unrepresentable {
+            pointer: format!("{outer}{inner}"),
+            message: message.to_owned(),
+        }
     })
 }
 
@@ -373,7 +385,9 @@ impl Pattern {
 /// The slow path of a wrapped message that failed the fast path: every violation of the
 /// envelope and, when the envelope names a known event, of the payload (pointers re-rooted
 /// under `payload_pointer`).
-pub fn wrapped_error(
+/// `E` is the envelope type (its payload a `Value`): when every part is valid, the typed
+/// envelope is decoded again to locate the value it cannot hold.
+pub fn wrapped_error<E: DeserializeOwned>(
     bytes: &[u8],
     envelope: &Validator,
     type_pointer: &str,
@@ -396,9 +410,13 @@ pub fn wrapped_error(
         }
     }
     if violations.is_empty() {
-        DecodeError::Unrepresentable {
-            pointer: String::new(),
-            message: "the message is valid but its envelope does not fit the typed model".into(),
+        match typed::<E>(value) {
+            Err(e) => e,
+            Ok(_) => DecodeError::Unrepresentable {
+                pointer: String::new(),
+                message: "the message is valid but its envelope does not fit the typed model"
+                    .into(),
+            },
         }
     } else {
         DecodeError::Invalid(Violations(violations))

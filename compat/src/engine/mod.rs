@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use event_contracts_codegen::catalog::{Catalog, Loc, ID_BASE};
-use event_contracts_codegen::manifest::{Compatibility, Envelope, EventEntry};
+use event_contracts_codegen::manifest::{AlsoRead, Compatibility, Envelope, EventEntry};
 use event_contracts_codegen::model::{Builder, Ty, TypeGraph, TypeKind};
 use event_contracts_codegen::source::SourceFile;
 use event_contracts_runtime::display_pointer;
@@ -37,8 +37,14 @@ fn channel_text(e: &EventEntry) -> String {
     serde_json::to_string(&e.channel).unwrap_or_default()
 }
 
+/// The envelope declaration as it shapes messages. `also_read` only tells consumers where else
+/// to look for a role's value, so adding or removing a location changes no message.
 fn envelope_text(e: &Envelope) -> String {
-    serde_json::to_string(e).unwrap_or_default()
+    let mut shaping = e.clone();
+    if let Envelope::Wrapped { also_read, .. } = &mut shaping {
+        *also_read = AlsoRead::default();
+    }
+    serde_json::to_string(&shaping).unwrap_or_default()
 }
 
 struct EventRun<'x> {

@@ -128,6 +128,7 @@ pub struct SensorReading {
     /// `<device>/<sensor>`.
     pub sensor_id: ::std::string::String,
     /// The sensor's own sample counter: with `sensor_id`, the unit of work.
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub sample: u64,
     pub value: f64,
     pub unit: ReadingUnit,
@@ -138,6 +139,7 @@ pub struct SensorReading {
 #[allow(dead_code)]
 struct SensorReadingShadow {
     sensor_id: ::std::string::String,
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     sample: u64,
     value: f64,
     unit: ReadingUnit,
@@ -226,6 +228,7 @@ impl ::event_contracts_runtime::Validate for ReadingUnit {
 /// The device is alive.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DeviceHeartbeat {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     pub uptime_seconds: u64,
     pub firmware: ::std::string::String,
 }
@@ -234,6 +237,7 @@ pub struct DeviceHeartbeat {
 #[serde(remote = "DeviceHeartbeat")]
 #[allow(dead_code)]
 struct DeviceHeartbeatShadow {
+    #[serde(deserialize_with = "::event_contracts_runtime::de::integers")]
     uptime_seconds: u64,
     firmware: ::std::string::String,
 }
@@ -604,7 +608,9 @@ pub fn decode_message(
         }
         _ => {
             Err(
-                ::event_contracts_runtime::wrapped_error(
+                ::event_contracts_runtime::wrapped_error::<
+                    TelemetryEnvelope,
+                >(
                     bytes,
                     envelope_validator(),
                     "/kind",

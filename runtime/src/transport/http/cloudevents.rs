@@ -98,9 +98,28 @@ pub(crate) enum BinaryError {
     UnsupportedData { content_type: String },
 }
 
+/// An integer attribute's header value as the JSON event format holds it: the number it reads
+/// as (`3`, or `3.0` from a producer whose value went through float arithmetic, so the schema
+/// gives the same answer as for the same event in structured mode), else the text, which the
+/// schema then refuses.
+fn integer_attribute(text: String) -> Value {
+    if let Ok(n) = text.parse::<i64>() {
+        return Value::from(n);
+    }
+    if let Ok(n) = text.parse::<u64>() {
+        return Value::from(n);
+    }
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() => Value::from(x),
+        _ => Value::String(text),
+    }
+}
+
 /// Rebuilds the JSON event format of a binary-mode request: each `ce-{name}` header becomes
-/// attribute `name` (percent-decoded; `seq` as an integer when it reads as one),
-/// `Content-Type` becomes `datacontenttype` (its media type, parameters dropped) and the body,
+/// attribute `name` (percent-decoded; `seq` as a number when it reads as one),
+/// `Content-Type` becomes `datacontenttype` as it is (parameters included, as the binding
+/// maps it, so the schema judges `application/json; charset=utf-8` the same in both modes)
+/// and the body,
 /// parsed as JSON, becomes `data`. A `traceparent` header (the Distributed Tracing extension's
 /// binary-mode form) becomes the `traceparent` attribute when no `ce-traceparent` is given and
 /// it is a valid W3C value.
@@ -121,9 +140,10 @@ pub(crate) fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec
             name: name.to_owned(),
             message,
         })?;
-        let value = match text.parse::<i64>() {
-            Ok(n) if INTEGER_ATTRIBUTES.contains(&attribute.as_str()) => Value::from(n),
-            _ => Value::String(text),
+        let value = if INTEGER_ATTRIBUTES.contains(&attribute.as_str()) {
+            integer_attribute(text)
+        } else {
+            Value::String(text)
         };
         event.insert(attribute, value);
     }
@@ -134,15 +154,15 @@ pub(crate) fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec
             }
         }
     }
-    let content_type = headers.get_str("content-type").map(media_type);
-    if let Some(ct) = &content_type {
-        event.insert("datacontenttype".into(), Value::String(ct.clone()));
+    let content_type = headers.get_str("content-type").map(str::trim);
+    if let Some(ct) = content_type {
+        event.insert("datacontenttype".into(), Value::String(ct.to_owned()));
     }
     if !body.is_empty() {
-        match &content_type {
-            Some(ct) if !is_json_media_type(ct) => {
+        match content_type {
+            Some(ct) if !is_json_media_type(&media_type(ct)) => {
                 return Err(BinaryError::UnsupportedData {
-                    content_type: ct.clone(),
+                    content_type: ct.to_owned(),
                 })
             }
             _ => {}
@@ -226,11 +246,38 @@ mod tests {
         assert!(pairs.contains(&("ce-source".into(), "w/%C3%A9".into())));
         assert!(pairs.contains(&("ce-id".into(), "a%20b".into())));
         let mut headers: Headers = pairs.into_iter().collect();
-        headers.insert("Content-Type", "application/json; charset=utf-8");
+        headers.insert("Content-Type", ct);
         let rebuilt: Value =
             serde_json::from_slice(&binary_to_structured(&headers, &body).unwrap()).unwrap();
         let original: Value = serde_json::from_slice(structured).unwrap();
         assert_eq!(rebuilt, original);
+        // `Content-Type` is `datacontenttype`, parameters and all.
+        headers.insert("Content-Type", "Application/JSON; charset=utf-8");
+        let rebuilt: Value =
+            serde_json::from_slice(&binary_to_structured(&headers, &body).unwrap()).unwrap();
+        assert_eq!(
+            rebuilt["datacontenttype"],
+            "Application/JSON; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn integer_attributes_read_as_the_numbers_they_spell() {
+        let rebuilt = |seq: &str| -> Value {
+            let headers: Headers = [("ce-seq", seq), ("content-type", "application/json")]
+                .into_iter()
+                .collect();
+            serde_json::from_slice::<Value>(&binary_to_structured(&headers, b"{}").unwrap())
+                .unwrap()["seq"]
+                .clone()
+        };
+        assert_eq!(rebuilt("3"), serde_json::json!(3));
+        assert_eq!(rebuilt("18446744073709551615"), serde_json::json!(u64::MAX));
+        // A float spelling is the same number; the schema decides whether it is an integer.
+        assert_eq!(rebuilt("3.0"), serde_json::json!(3.0));
+        assert_eq!(rebuilt("3.5"), serde_json::json!(3.5));
+        assert_eq!(rebuilt("three"), serde_json::json!("three"));
+        assert_eq!(rebuilt("NaN"), serde_json::json!("NaN"));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `Content-Type: application/cloudevents+json` | structured: the body is one event |
 //! | `Content-Type: application/json`, no `ce-specversion` | structured (the document's `curl` example) |
-//! | any `ce-specversion` header | binary: `ce-*` headers (percent-decoded) + `Content-Type` + JSON body as `data` |
+//! | any `ce-specversion` header | binary: `ce-*` headers (percent-decoded) + `Content-Type` (as sent, parameters included, is `datacontenttype`) + JSON body as `data` |
 //! | `Content-Type: application/cloudevents-batch+json` | batch: a JSON array of events, each handled on its own |
 //!
 //! Each event becomes a [`Delivery`] whose payload is the event in the JSON event format (for
@@ -39,6 +39,12 @@
 //!   document's `extensions` object): each handled or duplicate event is classified
 //!   ([`SeqClass`]: in-order / gap / duplicate / out-of-order) and recorded in the store
 //!   ([`SeqStore::seq_record`]); never a reason to reject.
+//! - **Trace context**: the handler's `Context::traceparent` is the request's `traceparent`
+//!   header, else the event's own: the `traceparent` attribute (`ce-traceparent` in binary
+//!   mode), else the document's `extensions.traceparent` (the manifest's `also_read`).
+//! - **Forms other languages write** get the answer the schema gives: `seq: 3.0` (and `ce-seq:
+//!   3.0`) is the integer 3, `datacontenttype: application/json; charset=utf-8` is JSON in both
+//!   modes; an integer no 64-bit field holds (`1e300`) is a `400` `unrepresentable` at its pointer.
 //! - **Attempts**: the client sends the attempt number in the `x-attempt` header
 //!   ([`ATTEMPT_HEADER`](crate::transport::ATTEMPT_HEADER)) on every resend; absent means 1.
 //!
@@ -409,13 +415,21 @@ struct Peek<'a> {
     subject: Option<Cow<'a, str>>,
     #[serde(borrow, rename = "type")]
     event_type: Option<Cow<'a, str>>,
-    seq: Option<u64>,
+    /// Read as any JSON value, so a `seq` of another shape never hides the dedupe key.
+    seq: Option<serde_json::Value>,
     extensions: Option<PeekExtensions>,
 }
 
 #[derive(Default, Deserialize)]
 struct PeekExtensions {
-    seq: Option<u64>,
+    seq: Option<serde_json::Value>,
+}
+
+/// A `seq` as the schema's integer reads it (`3` or `3.0`), else none.
+fn peek_seq(seq: Option<&serde_json::Value>) -> Option<u64> {
+    crate::de::Integer::<u64>::deserialize(seq?)
+        .ok()
+        .map(|n| n.0)
 }
 
 impl<'a> Peek<'a> {
@@ -428,7 +442,8 @@ impl<'a> Peek<'a> {
     }
 
     fn seq(&self) -> Option<u64> {
-        self.seq.or(self.extensions.as_ref().and_then(|e| e.seq))
+        peek_seq(self.seq.as_ref())
+            .or_else(|| peek_seq(self.extensions.as_ref().and_then(|e| e.seq.as_ref())))
     }
 
     fn result(&self, status: StatusCode, outcome: Outcome) -> EventResult {
