@@ -300,6 +300,10 @@ impl<S: Source> Source for Watch<S> {
         }))
     }
 
+    fn unreadable(&self, (token, _): &Self::Token) -> Option<String> {
+        self.inner.unreadable(token)
+    }
+
     async fn ack(&mut self, (token, index): Self::Token) -> Result<(), TransportError> {
         self.inner.ack(token).await?;
         self.settle(index, Settled::Acked);
