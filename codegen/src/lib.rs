@@ -36,7 +36,7 @@ use serde_json::Value;
 use crate::catalog::{Catalog, Loc, SystemSource, ID_BASE};
 use crate::diag::{Code, Diagnostics};
 use crate::manifest::{Channel, Envelope, TimeFormat};
-use crate::model::{Builder, TypeGraph, TypeKind};
+use crate::model::{Builder, TypeGraph};
 
 pub use emit::{field_idents, ident};
 pub use notice::{notices, Notice};
@@ -816,11 +816,9 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
         let Envelope::Wrapped { schema, type_field, payload_field, .. } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
         let env = &sys.graph.types[env_id];
         let env_ty = ident(&env.name);
-        let TypeKind::Struct { fields, .. } = &env.kind else { unreachable!("envelopes are structs") };
-        let idents = field_idents(fields);
-        let find = |w: &str| fields.iter().position(|f| f.wire == w).map(|i| idents[i].clone());
-        let type_id = find(type_field).unwrap_or_else(|| ident(type_field));
-        let payload_id = find(payload_field).unwrap_or_else(|| ident(payload_field));
+        let Some(envelope) = envelope::Envelope::of(sys) else { unreachable!("envelopes are structs") };
+        let type_id = envelope.ident_of(type_field);
+        let payload_id = envelope.ident_of(payload_field);
         let env_schema = format!("{ID_BASE}{}/{schema}", sys.source.dir);
         let type_ptr = format!("/{type_field}");
         let payload_ptr = format!("/{payload_field}");
