@@ -7,7 +7,9 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{Field, NumChecks, Presence, StrChecks, Ty, TypeDef, TypeGraph, TypeKind};
+use crate::model::{
+    Field, NumChecks, Presence, StrChecks, Ty, TypeDef, TypeGraph, TypeId, TypeKind,
+};
 
 const RT: &str = "::event_contracts_runtime";
 
@@ -239,7 +241,7 @@ impl<'g> Emitter<'g> {
             Ty::DateTime { .. } => quote!(#rt::DateTime),
             Ty::Uuid { .. } => quote!(::uuid::Uuid),
             Ty::Named(id) => {
-                let name = ident(&self.graph.types[*id].name);
+                let name = ident(&self.graph[*id].name);
                 quote!(#name)
             }
             Ty::Array { item, .. } => {
@@ -274,9 +276,9 @@ impl<'g> Emitter<'g> {
             Ty::Uuid { checks } => {
                 str_check(checks, quote!(#expr.hyphenated().to_string().as_str()))
             }
-            Ty::Named(id) => match &self.graph.types[*id].kind {
+            Ty::Named(id) => match &self.graph[*id].kind {
                 TypeKind::StrEnum { .. } => None,
-                _ if !self.checked[*id] => None,
+                _ if !self.checked[id.index()] => None,
                 _ => Some(quote!(#rt::Validate::is_valid(#reference))),
             },
             Ty::Array {
@@ -554,7 +556,7 @@ impl<'g> Emitter<'g> {
                 let other = fallback.and_then(|_| idents.pop());
                 let tys: Vec<_> = variants
                     .iter()
-                    .map(|(_, id)| ident(&self.graph.types[*id].name))
+                    .map(|(_, id)| ident(&self.graph[*id].name))
                     .collect();
                 let checks: Vec<_> = variants
                     .iter()
@@ -565,7 +567,7 @@ impl<'g> Emitter<'g> {
                     .collect();
                 let (other_variant, other_tag, other_check, other_arm) = match fallback {
                     Some(fid) => {
-                        let fdef = &self.graph.types[*fid];
+                        let fdef = &self.graph[*fid];
                         let fty = ident(&fdef.name);
                         let other = other.clone().unwrap_or_else(|| format_ident!("Other"));
                         let TypeKind::Struct { fields, .. } = &fdef.kind else {
@@ -729,7 +731,13 @@ fn checked_types(graph: &TypeGraph) -> Vec<bool> {
             TypeKind::Tagged {
                 variants, fallback, ..
             } => {
-                held.extend(variants.iter().map(|(_, v)| *v).chain(*fallback));
+                held.extend(
+                    variants
+                        .iter()
+                        .map(|(_, v)| *v)
+                        .chain(*fallback)
+                        .map(TypeId::index),
+                );
                 // The fallback checks that its tag is none of the listed ones.
                 fallback.is_some()
             }
@@ -758,7 +766,7 @@ fn checked_types(graph: &TypeGraph) -> Vec<bool> {
 fn own_checks(ty: &Ty, held: &mut Vec<usize>) -> bool {
     match ty {
         Ty::Named(id) => {
-            held.push(*id);
+            held.push(id.index());
             false
         }
         Ty::Array {

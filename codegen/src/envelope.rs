@@ -117,7 +117,7 @@ impl<'a> Envelope<'a> {
         else {
             return None;
         };
-        let TypeKind::Struct { fields, .. } = &sys.graph.types[sys.envelope?].kind else {
+        let TypeKind::Struct { fields, .. } = &sys.graph[sys.envelope?].kind else {
             return None;
         };
         Some(Self {
@@ -339,10 +339,10 @@ impl<'a> Envelope<'a> {
             Some(_) => return None,
             None if !f.required => return Some(quote!(#id: None)),
             None => match &f.ty {
-                Ty::Named(t) => match &self.graph.types[*t].kind {
+                Ty::Named(t) => match &self.graph[*t].kind {
                     // A single-valued enum (`schema_version: "v1"`, `specversion: "1.0"`).
                     TypeKind::StrEnum { values } if values.len() == 1 => {
-                        let ty = ident(&self.graph.types[*t].name);
+                        let ty = ident(&self.graph[*t].name);
                         let v = &variant_idents(values)[0];
                         return Some(quote!(#id: #ty::#v));
                     }
@@ -497,7 +497,7 @@ impl<'a> Envelope<'a> {
                 }
             } else {
                 match value {
-                    Ty::Named(t) => match &self.graph.types[*t].kind {
+                    Ty::Named(t) => match &self.graph[*t].kind {
                         TypeKind::Struct { fields: inner, .. } => fields = inner,
                         _ => {
                             return Err(format!(

@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod model;
 pub mod notice;
 pub mod source;
+mod system;
 mod transport;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,8 +36,8 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Loc, SystemSource, ID_BASE};
 use crate::diag::{Code, Diagnostics};
-use crate::manifest::{Channel, Envelope, TimeFormat};
-use crate::model::{Builder, TypeGraph};
+use crate::manifest::Envelope;
+use crate::model::{Builder, TypeGraph, TypeId};
 
 pub use emit::{field_idents, ident};
 pub use notice::{notices, Notice};
@@ -82,8 +83,8 @@ pub struct CheckedSystem<'c> {
     pub source: &'c SystemSource,
     pub graph: TypeGraph,
     /// Type id of each manifest event, in manifest order.
-    pub events: Vec<usize>,
-    pub envelope: Option<usize>,
+    pub events: Vec<TypeId>,
+    pub envelope: Option<TypeId>,
 }
 
 /// Checks the whole catalog: ids, references, keywords, types, schema compilation.
@@ -354,12 +355,12 @@ fn check_handler_methods(
     catalog: &Catalog,
     sys: &SystemSource,
     graph: &TypeGraph,
-    events: &[usize],
+    events: &[TypeId],
     diags: &mut Diagnostics,
 ) {
-    let mut methods: HashMap<String, usize> = HashMap::new();
+    let mut methods: HashMap<String, TypeId> = HashMap::new();
     for &id in events {
-        let def = &graph.types[id];
+        let def = &graph[id];
         let method = ident(&def.name.to_snake_case()).to_string();
         match methods.get(&method) {
             None => {
@@ -374,7 +375,7 @@ fn check_handler_methods(
                 },
                 format!(
                     "events `{}` and `{}` would both be handled by `Handler::{method}` in system `{}`",
-                    graph.types[first].name, def.name, sys.manifest.system
+                    graph[first].name, def.name, sys.manifest.system
                 ),
                 "give one of them a `title` that differs in more than letter case",
             )),
@@ -549,77 +550,6 @@ fn format(tokens: TokenStream) -> String {
     }
 }
 
-fn channel_tokens(c: &Channel) -> TokenStream {
-    let rt = quote!(::event_contracts_runtime);
-    match c {
-        Channel::Kafka { topic } => quote!(#rt::Channel::Kafka { topic: #topic }),
-        Channel::Redis { stream } => quote!(#rt::Channel::Redis { stream: #stream }),
-        Channel::Amqp {
-            exchange,
-            routing_key,
-        } => quote!(#rt::Channel::Amqp { exchange: #exchange, routing_key: #routing_key }),
-        Channel::Nats { stream, subject } => {
-            quote!(#rt::Channel::Nats { stream: #stream, subject: #subject })
-        }
-        Channel::Http { method, path } => {
-            quote!(#rt::Channel::Http { method: #method, path: #path })
-        }
-    }
-}
-
-/// The system's `now()`: the current time in the manifest's `time_format`, for producers that
-/// write times inside their events, so every reader's parser sees the document's one shape.
-fn time_format_now(format: TimeFormat, rt: &TokenStream) -> TokenStream {
-    let (ty, body, shape) = match format {
-        TimeFormat::Rfc3339Seconds => (
-            quote!(#rt::DateTime),
-            quote!(#rt::DateTime::now_utc_with_fraction(0)),
-            "`2025-08-04T14:33:09Z`",
-        ),
-        TimeFormat::Rfc3339Millis => (
-            quote!(#rt::DateTime),
-            quote!(#rt::DateTime::now_utc_with_fraction(3)),
-            "`2024-10-19T12:34:56.789Z`",
-        ),
-        TimeFormat::Rfc3339Micros => (
-            quote!(#rt::DateTime),
-            quote!(#rt::DateTime::now_utc_with_fraction(6)),
-            "`2024-10-19T12:34:56.789012Z`",
-        ),
-        TimeFormat::UnixMillisString => (
-            quote!(::std::string::String),
-            quote!(#rt::DateTime::unix_millis_now().to_string()),
-            "Unix milliseconds as a decimal string, `\"1729341296789\"`",
-        ),
-        TimeFormat::UnixMillis => (
-            quote!(i64),
-            quote!(i64::try_from(#rt::DateTime::unix_millis_now()).unwrap_or(i64::MAX)),
-            "Unix milliseconds, `1729341296789`",
-        ),
-        TimeFormat::UnixSeconds => (
-            quote!(i64),
-            quote!(i64::try_from(#rt::DateTime::unix_seconds_now()).unwrap_or(i64::MAX)),
-            "Unix seconds, `1729341296`",
-        ),
-    };
-    let name = format.as_str();
-    let doc = format!(
-        " The current time as this system's producers write the times inside its events: \
-         `{name}` ({shape}), the manifest's `time_format`."
-    );
-    let const_doc = format!(
-        " How this system's producers write the times inside its events (the manifest's \
-         `time_format`): {shape}."
-    );
-    quote! {
-        #[doc = #const_doc]
-        pub const TIME_FORMAT: &str = #name;
-
-        #[doc = #doc]
-        pub fn now() -> #ty { #body }
-    }
-}
-
 /// Below this many types a system module is emitted and formatted on one thread.
 const TYPES_PER_THREAD: usize = 256;
 
@@ -664,7 +594,7 @@ fn emit_system(sys: &CheckedSystem<'_>) -> String {
             })
             .collect();
         let mut texts = vec![emit_types(types.chunks(per_thread).next().unwrap_or(&[]))];
-        let rest = format(emit_events(sys));
+        let rest = format(system::SystemCtx::new(sys).emit());
         for (worker, slice) in workers.into_iter().zip(types.chunks(per_thread).skip(1)) {
             // A thread that cannot start leaves its slice to this one.
             texts.push(match worker {
@@ -687,231 +617,4 @@ fn emit_system(sys: &CheckedSystem<'_>) -> String {
     texts.iter().for_each(|t| out.push_str(t));
     out.push_str(&rest);
     out
-}
-
-/// Everything of a system module after its types.
-fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
-    let rt = quote!(::event_contracts_runtime);
-    let m = &sys.source.manifest;
-    let system = &m.system;
-    let enum_name = ident(&format!("{}Event", system.to_upper_camel_case()));
-
-    let mut infos = Vec::new();
-    let mut impls = Vec::new();
-    let mut variants = Vec::new();
-    let mut decode_arms = Vec::new();
-    let mut fallback_arm = None;
-    let mut name_arms = Vec::new();
-    let mut encode_arms = Vec::new();
-    let mut validate_arms = Vec::new();
-    let mut info_arms = Vec::new();
-    let mut ser_arms = Vec::new();
-    let mut validator_arms = Vec::new();
-    // The fallback event, if any, answers for every unlisted name.
-    let mut validator_default = quote!(_ => None,);
-    let mut known = Vec::new();
-    for (i, (ev, &ty_id)) in m.events.iter().zip(&sys.events).enumerate() {
-        let def = &sys.graph.types[ty_id];
-        let ty = ident(&def.name);
-        let wire = if ev.fallback {
-            "*".to_owned()
-        } else {
-            ev.name.clone()
-        };
-        let schema_id = format!("{ID_BASE}{}/{}", sys.source.dir, ev.schema);
-        let channel = channel_tokens(&ev.channel);
-        let version = ev.version;
-        let producers = &ev.producers;
-        let consumers = &ev.consumers;
-        let rust_type = &def.name;
-        let needs_schema = sys.graph.needs_schema(&model::Ty::Named(ty_id));
-        infos.push(quote! {
-            #rt::EventInfo { name: #wire, system: #system, rust_type: #rust_type, schema_id: #schema_id, channel: #channel, version: #version, producers: &[#(#producers),*], consumers: &[#(#consumers),*] }
-        });
-        impls.push(quote! {
-            impl #rt::Event for #ty {
-                const NAME: &'static str = #wire;
-                const SCHEMA_ID: &'static str = #schema_id;
-                const NEEDS_SCHEMA: bool = #needs_schema;
-                fn info() -> &'static #rt::EventInfo { &EVENTS[#i] }
-                fn validator() -> &'static #rt::Validator {
-                    static VALIDATOR: ::std::sync::OnceLock<#rt::Validator> = ::std::sync::OnceLock::new();
-                    VALIDATOR.get_or_init(|| crate::SCHEMAS.compile(#schema_id))
-                }
-            }
-        });
-        let doc = format!(
-            " `{}`{}",
-            ev.name,
-            ev.description
-                .as_deref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default()
-        );
-        if ev.fallback {
-            variants.push(quote!(#[doc = #doc] #[doc = " Any name the catalog does not list; the name is kept."] #ty(::std::string::String, #ty),));
-            fallback_arm = Some(
-                quote!(other => <#ty as #rt::Event>::decode(bytes).map(|e| Self::#ty(other.to_owned(), e)),),
-            );
-            name_arms.push(quote!(Self::#ty(name, _) => name,));
-            encode_arms.push(quote!(Self::#ty(_, e) => #rt::Event::encode(e),));
-            validate_arms.push(quote!(Self::#ty(_, e) => #rt::Event::validate(e),));
-            info_arms.push(quote!(Self::#ty(..) => &EVENTS[#i],));
-            ser_arms.push(quote!(Self::#ty(_, e) => e.serialize(s),));
-            validator_default = quote!(_ => Some(<#ty as #rt::Event>::validator()),);
-        } else {
-            known.push(ev.name.clone());
-            variants.push(quote!(#[doc = #doc] #ty(#ty),));
-            decode_arms.push(quote!(#wire => <#ty as #rt::Event>::decode(bytes).map(Self::#ty),));
-            name_arms.push(quote!(Self::#ty(_) => #wire,));
-            encode_arms.push(quote!(Self::#ty(e) => #rt::Event::encode(e),));
-            validate_arms.push(quote!(Self::#ty(e) => #rt::Event::validate(e),));
-            info_arms.push(quote!(Self::#ty(_) => &EVENTS[#i],));
-            ser_arms.push(quote!(Self::#ty(e) => e.serialize(s),));
-            validator_arms.push(quote!(#wire => Some(<#ty as #rt::Event>::validator()),));
-        }
-    }
-    let items: Vec<transport::EventItem<'_>> = m
-        .events
-        .iter()
-        .zip(&sys.events)
-        .map(|(entry, &ty)| transport::EventItem {
-            entry,
-            def: &sys.graph.types[ty],
-        })
-        .collect();
-    let transport_items = transport::emit(sys, &enum_name, &items);
-    let known_list = known.join(", ");
-    let fallback_arm = fallback_arm.unwrap_or_else(|| {
-        quote!(other => Err(#rt::DecodeError::UnknownEvent { system: #system, name: other.to_owned(), known: #known_list.to_owned() }),)
-    });
-    let n = infos.len();
-    let enum_doc = format!(" Every event of the `{system}` system.");
-
-    let envelope_schema = match &m.envelope {
-        Envelope::Wrapped { schema, .. } => {
-            let id = format!("{ID_BASE}{}/{schema}", sys.source.dir);
-            quote!(Some(#id))
-        }
-        Envelope::Flat => quote!(None),
-    };
-    let reencode_message = if sys.envelope.is_some() {
-        quote!(Some(|bytes| Ok(encode_message(&decode_message(bytes)?)?)))
-    } else {
-        quote!(None)
-    };
-    let system_info = quote! {
-        /// This system, type-erased: its events and round trips for tools that work over any
-        /// catalog.
-        pub static SYSTEM_INFO: #rt::SystemInfo = #rt::SystemInfo {
-            name: #system,
-            events: &EVENTS,
-            envelope_schema_id: #envelope_schema,
-            reencode_event: |name, bytes| Ok(#enum_name::decode(name, bytes)?.encode()?),
-            reencode_message: #reencode_message,
-        };
-    };
-    let now = m.time_format.map(|format| time_format_now(format, &rt));
-    let message = sys.envelope.map(|env_id| {
-        let Envelope::Wrapped { schema, type_field, payload_field, .. } = &m.envelope else { unreachable!("only wrapped systems have an envelope") };
-        let env = &sys.graph.types[env_id];
-        let env_ty = ident(&env.name);
-        let Some(envelope) = envelope::Envelope::of(sys) else { unreachable!("envelopes are structs") };
-        let type_id = envelope.ident_of(type_field);
-        let payload_id = envelope.ident_of(payload_field);
-        let env_schema = format!("{ID_BASE}{}/{schema}", sys.source.dir);
-        let type_ptr = format!("/{type_field}");
-        let payload_ptr = format!("/{payload_field}");
-        quote! {
-            /// A whole message: the envelope around a typed event.
-            pub type Message = #env_ty<#enum_name>;
-
-            /// The compiled validator of the envelope schema.
-            pub fn envelope_validator() -> &'static #rt::Validator {
-                static VALIDATOR: ::std::sync::OnceLock<#rt::Validator> = ::std::sync::OnceLock::new();
-                VALIDATOR.get_or_init(|| crate::SCHEMAS.compile(#env_schema))
-            }
-
-            /// Validates and decodes a whole message: the envelope, then the event its
-            /// `#type_field` names. Errors carry JSON pointers into the whole message.
-            pub fn decode_message(bytes: &[u8]) -> ::std::result::Result<Message, #rt::DecodeError> {
-                match ::serde_json::from_slice::<#env_ty<&::serde_json::value::RawValue>>(bytes) {
-                    Ok(env) if #rt::Validate::is_valid(&env) => {
-                        let event = #enum_name::decode(&env.#type_id, env.#payload_id.get().as_bytes()).map_err(|e| e.within(#payload_ptr))?;
-                        Ok(env.map_payload(|_| event))
-                    }
-                    _ => Err(#rt::wrapped_error::<#env_ty>(bytes, envelope_validator(), #type_ptr, #payload_ptr, #enum_name::validator_for)),
-                }
-            }
-
-            /// Encodes a whole message, refusing an invalid envelope or event, or an envelope
-            /// whose `#type_field` does not name its event.
-            pub fn encode_message(message: &Message) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> {
-                let mut violations = ::std::vec::Vec::new();
-                if message.#type_id.as_str() != message.#payload_id.name() {
-                    violations.push(#rt::Violation { pointer: #type_ptr.into(), keyword: "const".into(), message: format!("`{}` does not name the payload event `{}`", message.#type_id, message.#payload_id.name()) });
-                }
-                if !#rt::Validate::is_valid(message) {
-                    let value = ::serde_json::to_value(message.clone().map_payload(|_| ::serde_json::Value::Object(::serde_json::Map::new())))?;
-                    if let Err(v) = envelope_validator().check(&value) { violations.extend(v.0.into_iter().filter(|v| !v.pointer.starts_with(#payload_ptr))); }
-                }
-                if let Err(v) = message.#payload_id.validate() { violations.extend(v.within(#payload_ptr).0); }
-                if !violations.is_empty() { return Err(#rt::EncodeError::Invalid(#rt::Violations(violations))); }
-                Ok(::serde_json::to_vec(message)?)
-            }
-        }
-    }).unwrap_or_else(|| quote! {
-        /// Validates and decodes a whole message arriving on `channel` (the routing key or subject).
-        pub fn decode_message(channel: &str, bytes: &[u8]) -> ::std::result::Result<#enum_name, #rt::DecodeError> {
-            #enum_name::decode(channel, bytes)
-        }
-
-        /// Encodes a whole message, refusing an invalid event.
-        pub fn encode_message(event: &#enum_name) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> {
-            event.encode()
-        }
-    });
-
-    quote! {
-        #(#impls)*
-        /// The catalog's facts about each event, in manifest order.
-        pub static EVENTS: [#rt::EventInfo; #n] = [#(#infos),*];
-
-        #[doc = #enum_doc]
-        #[derive(Clone, Debug, PartialEq)]
-        pub enum #enum_name { #(#variants)* }
-
-        impl #enum_name {
-            /// Validates and decodes the event named `name` (its type, routing key or subject).
-            pub fn decode(name: &str, bytes: &[u8]) -> ::std::result::Result<Self, #rt::DecodeError> {
-                match name { #(#decode_arms)* #fallback_arm }
-            }
-            /// The event's name on the wire.
-            pub fn name(&self) -> &str { match self { #(#name_arms)* } }
-            /// Encodes the event, refusing one that breaks its schema.
-            pub fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { match self { #(#encode_arms)* } }
-            /// Every schema violation of the event.
-            pub fn validate(&self) -> ::std::result::Result<(), #rt::Violations> { match self { #(#validate_arms)* } }
-            /// The catalog's facts about the event.
-            pub fn info(&self) -> &'static #rt::EventInfo { match self { #(#info_arms)* } }
-            /// The validator of the event named `name`, if the catalog knows it.
-            pub fn validator_for(name: &str) -> ::std::option::Option<&'static #rt::Validator> {
-                match name { #(#validator_arms)* #validator_default }
-            }
-        }
-
-        impl ::serde::Serialize for #enum_name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
-                match self { #(#ser_arms)* }
-            }
-        }
-
-        #message
-
-        #now
-
-        #system_info
-
-        #transport_items
-    }
 }

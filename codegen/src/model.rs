@@ -4,6 +4,7 @@
 //! panicked on.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::{Index, IndexMut};
 
 use heck::ToUpperCamelCase;
 use serde_json::{Map, Value};
@@ -88,6 +89,17 @@ impl StrChecks {
     }
 }
 
+/// A type of a system's [`TypeGraph`]: the graph indexes by it, and no other number does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TypeId(usize);
+
+impl TypeId {
+    /// The type's position in [`TypeGraph::types`], for tables kept beside the graph.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// The Rust shape of one schema node.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ty {
@@ -112,7 +124,7 @@ pub enum Ty {
     Uuid {
         checks: StrChecks,
     },
-    Named(usize),
+    Named(TypeId),
     Array {
         item: Box<Ty>,
         min_items: Option<u64>,
@@ -193,9 +205,9 @@ pub enum TypeKind {
     },
     Tagged {
         tag: String,
-        variants: Vec<(String, usize)>,
+        variants: Vec<(String, TypeId)>,
         /// The branch that takes every unlisted tag value (its tag is `not` the listed ones).
-        fallback: Option<usize>,
+        fallback: Option<TypeId>,
     },
 }
 
@@ -215,10 +227,42 @@ pub struct TypeGraph {
     pub types: Vec<TypeDef>,
 }
 
+impl Index<TypeId> for TypeGraph {
+    type Output = TypeDef;
+
+    fn index(&self, id: TypeId) -> &TypeDef {
+        &self.types[id.0]
+    }
+}
+
+impl IndexMut<TypeId> for TypeGraph {
+    fn index_mut(&mut self, id: TypeId) -> &mut TypeDef {
+        &mut self.types[id.0]
+    }
+}
+
 impl TypeGraph {
+    /// The type `id`, if this graph has it (an id from another system's graph may not).
+    pub fn get(&self, id: TypeId) -> Option<&TypeDef> {
+        self.types.get(id.0)
+    }
+
+    /// Every type with its id, in definition order.
+    pub fn iter(&self) -> impl Iterator<Item = (TypeId, &TypeDef)> {
+        self.types
+            .iter()
+            .enumerate()
+            .map(|(i, def)| (TypeId(i), def))
+    }
+
+    fn push(&mut self, def: TypeDef) -> TypeId {
+        self.types.push(def);
+        TypeId(self.types.len() - 1)
+    }
+
     /// The properties every instance of type `id` must have (for a union: every branch).
-    pub fn required_properties(&self, id: usize) -> BTreeSet<String> {
-        match &self.types[id].kind {
+    pub fn required_properties(&self, id: TypeId) -> BTreeSet<String> {
+        match &self[id].kind {
             TypeKind::Struct { fields, .. } => fields
                 .iter()
                 .filter(|f| f.required)
@@ -249,13 +293,13 @@ impl TypeGraph {
     /// size. Recursion through a `Vec` or a map needs no box.
     pub fn box_recursive_fields(&mut self) {
         let edges: Vec<Vec<usize>> = (0..self.types.len())
-            .map(|id| self.by_value_edges(id))
+            .map(|i| self.by_value_edges(TypeId(i)))
             .collect();
         let (component, _) = components(&edges);
         for (id, def) in self.types.iter_mut().enumerate() {
             if let TypeKind::Struct { fields, .. } = &mut def.kind {
                 for f in fields {
-                    if by_value(&f.ty).is_some_and(|t| component[t] == component[id]) {
+                    if by_value(&f.ty).is_some_and(|t| component[t.0] == component[id]) {
                         f.boxed = true;
                     }
                 }
@@ -264,24 +308,31 @@ impl TypeGraph {
     }
 
     /// The types each type holds by value (not behind a `Vec` or a map).
-    fn by_value_edges(&self, id: usize) -> Vec<usize> {
-        match &self.types[id].kind {
-            TypeKind::Struct { fields, .. } => {
-                fields.iter().filter_map(|f| by_value(&f.ty)).collect()
-            }
-            TypeKind::Newtype(t) => by_value(t).into_iter().collect(),
+    fn by_value_edges(&self, id: TypeId) -> Vec<usize> {
+        match &self[id].kind {
+            TypeKind::Struct { fields, .. } => fields
+                .iter()
+                .filter_map(|f| by_value(&f.ty))
+                .map(TypeId::index)
+                .collect(),
+            TypeKind::Newtype(t) => by_value(t).map(TypeId::index).into_iter().collect(),
             TypeKind::Tagged {
                 variants, fallback, ..
-            } => variants.iter().map(|(_, v)| *v).chain(*fallback).collect(),
+            } => variants
+                .iter()
+                .map(|(_, v)| *v)
+                .chain(*fallback)
+                .map(TypeId::index)
+                .collect(),
             TypeKind::StrEnum { .. } => Vec::new(),
         }
     }
 
     /// The types each type mentions anywhere in its fields, items, values or variants.
-    fn contained_edges(&self, id: usize) -> Vec<usize> {
+    fn contained_edges(&self, id: TypeId) -> Vec<usize> {
         fn named(ty: &Ty, out: &mut Vec<usize>) {
             match ty {
-                Ty::Named(id) => out.push(*id),
+                Ty::Named(id) => out.push(id.0),
                 Ty::Array { item, .. } => named(item, out),
                 Ty::Map { value } => named(value, out),
                 Ty::Nullable(inner) => named(inner, out),
@@ -289,12 +340,18 @@ impl TypeGraph {
             }
         }
         let mut out = Vec::new();
-        match &self.types[id].kind {
+        match &self[id].kind {
             TypeKind::Struct { fields, .. } => fields.iter().for_each(|f| named(&f.ty, &mut out)),
             TypeKind::Newtype(t) => named(t, &mut out),
             TypeKind::Tagged {
                 variants, fallback, ..
-            } => out.extend(variants.iter().map(|(_, v)| *v).chain(*fallback)),
+            } => out.extend(
+                variants
+                    .iter()
+                    .map(|(_, v)| *v)
+                    .chain(*fallback)
+                    .map(TypeId::index),
+            ),
             TypeKind::StrEnum { .. } => {}
         }
         out
@@ -304,7 +361,7 @@ impl TypeGraph {
     /// counts once per member): what rustc's trait solver walks to prove `Send` or drop order.
     pub fn nesting_depth(&self) -> usize {
         let edges: Vec<Vec<usize>> = (0..self.types.len())
-            .map(|id| self.contained_edges(id))
+            .map(|i| self.contained_edges(TypeId(i)))
             .collect();
         let (component, count) = components(&edges);
         let mut size = vec![0; count];
@@ -336,13 +393,13 @@ impl TypeGraph {
         self.needs_schema_inner(ty, &mut seen)
     }
 
-    fn needs_schema_inner(&self, ty: &Ty, seen: &mut BTreeSet<usize>) -> bool {
+    fn needs_schema_inner(&self, ty: &Ty, seen: &mut BTreeSet<TypeId>) -> bool {
         match ty {
             Ty::Named(id) => {
                 if !seen.insert(*id) {
                     return false;
                 }
-                let def = &self.types[*id];
+                let def = &self[*id];
                 def.needs_schema
                     || match &def.kind {
                         TypeKind::Struct { fields, .. } => {
@@ -515,9 +572,46 @@ enum Naming {
 /// What else a name in the system module may stand for.
 #[derive(Clone, Copy, Debug)]
 enum Taken {
-    Type(usize),
+    Type(TypeId),
     /// An item the generator emits itself (`what` says which).
     Reserved(&'static str),
+}
+
+/// What the schema being built is part of, which changes how it is built. Passed down every
+/// call that builds a type (never kept in the builder), so it holds for that call's schemas
+/// and no others.
+#[derive(Clone, Copy, Default)]
+struct Ctx<'a> {
+    /// Building an envelope: the object at this location takes this property as its generic
+    /// payload.
+    envelope: Option<(&'a Loc, &'a str)>,
+    /// The one `not` the generated code enforces itself: a fallback branch's tag.
+    exempt: Option<&'a Loc>,
+    /// How many types (and `$ref`s) deep this schema is.
+    nesting: usize,
+    /// Consecutive `$ref` targets followed from one schema that holds only a `$ref`, last
+    /// first: they all describe the same value, so meeting one again is a cycle with no type
+    /// in between.
+    ref_chain: Option<&'a RefLink<'a>>,
+}
+
+/// One `$ref` target of a [`Ctx::ref_chain`] and the targets followed before it.
+struct RefLink<'a> {
+    target: &'a Loc,
+    before: Option<&'a RefLink<'a>>,
+}
+
+impl Ctx<'_> {
+    fn ref_chain_has(&self, loc: &Loc) -> bool {
+        let mut link = self.ref_chain;
+        while let Some(l) = link {
+            if l.target == loc {
+                return true;
+            }
+            link = l.before;
+        }
+        false
+    }
 }
 
 /// Builds the type graph of one system.
@@ -525,30 +619,22 @@ pub struct Builder<'c> {
     cat: &'c Catalog,
     pub diags: Diagnostics,
     pub graph: TypeGraph,
-    memo: HashMap<(Loc, Option<String>), usize>,
+    memo: HashMap<(Loc, Option<String>), TypeId>,
     names: HashMap<String, Taken>,
     /// Schemas whose type is being built, with the name first asked for them and how many
     /// times each is being built (a struct holding itself is built again inside).
     active: HashMap<Loc, (String, usize)>,
-    nesting: usize,
-    /// Consecutive `$ref` targets followed from one schema that holds only a `$ref`: they all
-    /// describe the same value, so meeting one again is a cycle with no type in between.
-    ref_chain: Vec<Loc>,
     /// Newtypes named for schemas that contain themselves with no struct, enum or union in
     /// between (an array of itself), by the schema's location.
-    placeholders: HashMap<Loc, usize>,
+    placeholders: HashMap<Loc, TypeId>,
     /// `$ref`/`allOf` parts being gathered into one object, outermost first.
     gathering: Vec<Loc>,
     too_deep: bool,
     /// The next number to try for each made-up name that clashed.
     next_suffix: HashMap<String, usize>,
-    /// Wire name of the payload field, when building an envelope.
-    payload_field: Option<(Loc, String)>,
     /// Validator-only keywords met on non-object schemas so far; a struct whose fields raise
     /// this count needs the schema validator.
     validator_only_hits: usize,
-    /// The one `not` the generated code enforces itself: a fallback branch's tag.
-    exempt: Option<Loc>,
 }
 
 impl<'c> Builder<'c> {
@@ -560,15 +646,11 @@ impl<'c> Builder<'c> {
             memo: HashMap::new(),
             names: HashMap::new(),
             active: HashMap::new(),
-            nesting: 0,
-            ref_chain: Vec::new(),
             placeholders: HashMap::new(),
             gathering: Vec::new(),
             too_deep: false,
             next_suffix: HashMap::new(),
-            payload_field: None,
             validator_only_hits: 0,
-            exempt: None,
         };
         b.reserve("Self", "the `Self` keyword");
         b
@@ -595,25 +677,26 @@ impl<'c> Builder<'c> {
     }
 
     /// The event's own type: a named type defined at `loc`, wrapping non-object roots.
-    pub fn root(&mut self, loc: &Loc, name: &str) -> usize {
-        let ty = self.ty(loc, name);
+    pub fn root(&mut self, loc: &Loc, name: &str) -> TypeId {
+        self.root_in(loc, name, Ctx::default())
+    }
+
+    fn root_in(&mut self, loc: &Loc, name: &str, cx: Ctx<'_>) -> TypeId {
+        let ty = self.ty_in(loc, name, cx);
         match &ty {
-            Ty::Named(id) if self.graph.types[*id].loc == *loc => return *id,
+            Ty::Named(id) if self.graph[*id].loc == *loc => return *id,
             // The event's schema is a `$ref` to an untitled type, which was named after the
             // event: the event's newtype keeps the name.
             Ty::Named(id)
-                if self.graph.types[*id].name == name
-                    && matches!(
-                        self.naming_of(&self.graph.types[*id].loc, name),
-                        Naming::Derived
-                    ) =>
+                if self.graph[*id].name == name
+                    && matches!(self.naming_of(&self.graph[*id].loc, name), Naming::Derived) =>
             {
                 self.rename(*id, &format!("{name}Inner"));
             }
             // A nullable object: the event is the `Option`, so the struct takes another name.
             Ty::Nullable(inner) => {
                 if let Ty::Named(id) = **inner {
-                    if self.graph.types[id].loc == *loc && self.graph.types[id].name == name {
+                    if self.graph[id].loc == *loc && self.graph[id].name == name {
                         self.rename(id, &format!("{name}Object"));
                     }
                 }
@@ -650,24 +733,25 @@ impl<'c> Builder<'c> {
     }
 
     /// Gives type `id` a made-up name instead of its own.
-    fn rename(&mut self, id: usize, name: &str) {
-        let old = std::mem::take(&mut self.graph.types[id].name);
+    fn rename(&mut self, id: TypeId, name: &str) {
+        let old = std::mem::take(&mut self.graph[id].name);
         if matches!(self.names.get(&old), Some(Taken::Type(t)) if *t == id) {
             self.names.remove(&old);
             self.names.remove(&format!("{old}Shadow"));
         }
-        let loc = self.graph.types[id].loc.clone();
-        let kind_has_shadow = has_shadow(&self.graph.types[id].kind);
-        self.graph.types[id].name =
-            self.claim_name(id, name, &Naming::Derived, &loc, kind_has_shadow);
+        let loc = self.graph[id].loc.clone();
+        let kind_has_shadow = has_shadow(&self.graph[id].kind);
+        self.graph[id].name = self.claim_name(id, name, &Naming::Derived, &loc, kind_has_shadow);
     }
 
     /// The envelope: a struct whose `payload_field` becomes the generic payload.
-    pub fn envelope(&mut self, loc: &Loc, name: &str, payload_field: &str) -> usize {
-        self.payload_field = Some((loc.clone(), payload_field.to_owned()));
-        let id = self.root(loc, name);
-        self.payload_field = None;
-        let has_payload = matches!(&self.graph.types[id].kind, TypeKind::Struct { fields, .. } if fields.iter().any(|f| f.wire == payload_field));
+    pub fn envelope(&mut self, loc: &Loc, name: &str, payload_field: &str) -> TypeId {
+        let cx = Ctx {
+            envelope: Some((loc, payload_field)),
+            ..Ctx::default()
+        };
+        let id = self.root_in(loc, name, cx);
+        let has_payload = matches!(&self.graph[id].kind, TypeKind::Struct { fields, .. } if fields.iter().any(|f| f.wire == payload_field));
         if !has_payload {
             self.err(
                 Code::UnsupportedShape,
@@ -699,17 +783,16 @@ impl<'c> Builder<'c> {
         doc: String,
         kind: TypeKind,
         needs_schema: bool,
-    ) -> usize {
-        let id = self.graph.types.len();
+    ) -> TypeId {
         let shadow = has_shadow(&kind);
-        self.graph.types.push(TypeDef {
+        let id = self.graph.push(TypeDef {
             name: String::new(),
             doc,
             loc: loc.clone(),
             kind,
             needs_schema,
         });
-        self.graph.types[id].name = self.claim_name(id, &name, &naming, loc, shadow);
+        self.graph[id].name = self.claim_name(id, &name, &naming, loc, shadow);
         id
     }
 
@@ -718,7 +801,7 @@ impl<'c> Builder<'c> {
     /// `<name>Shadow`, their decoding shadow.
     fn claim_name(
         &mut self,
-        id: usize,
+        id: TypeId,
         name: &str,
         naming: &Naming,
         loc: &Loc,
@@ -748,7 +831,7 @@ impl<'c> Builder<'c> {
                 None => {}
                 Some(Taken::Type(other)) if other == id => {}
                 Some(Taken::Type(other)) => {
-                    let first = self.graph.types[other].loc.clone();
+                    let first = self.graph[other].loc.clone();
                     let at = match naming {
                         Naming::Titled(at) => at.clone(),
                         Naming::Derived => loc.clone(),
@@ -785,7 +868,7 @@ impl<'c> Builder<'c> {
     }
 
     /// `base`, or `base2`, `base3`, … : the first that neither it nor its shadow is taken.
-    fn unique_name(&mut self, base: &str, id: usize, shadow: bool) -> String {
+    fn unique_name(&mut self, base: &str, id: TypeId, shadow: bool) -> String {
         let free = |names: &HashMap<String, Taken>, n: &str| {
             !(names.contains_key(n) || shadow && names.contains_key(&format!("{n}Shadow")))
         };
@@ -823,6 +906,10 @@ impl<'c> Builder<'c> {
 
     /// The type of the schema at `loc`; `hint` names it when it has no `title`.
     pub fn ty(&mut self, loc: &Loc, hint: &str) -> Ty {
+        self.ty_in(loc, hint, Ctx::default())
+    }
+
+    fn ty_in(&mut self, loc: &Loc, hint: &str, cx: Ctx<'_>) -> Ty {
         if let Some(&id) = self.placeholders.get(loc) {
             return Ty::Named(id);
         }
@@ -851,7 +938,7 @@ impl<'c> Builder<'c> {
             self.placeholders.insert(loc.clone(), id);
             return Ty::Named(id);
         }
-        if self.nesting >= MAX_NESTING {
+        if cx.nesting >= MAX_NESTING {
             if !self.too_deep {
                 self.too_deep = true;
                 self.err(
@@ -865,37 +952,32 @@ impl<'c> Builder<'c> {
         }
         // A `$ref` alone continues the chain of schemas describing one value; anything else
         // describes a new value (a property, an item), where the chain starts afresh.
-        let chain = if lone_ref {
-            None
-        } else {
-            Some(std::mem::take(&mut self.ref_chain))
+        let inner = Ctx {
+            nesting: cx.nesting + 1,
+            ref_chain: if lone_ref { cx.ref_chain } else { None },
+            ..cx
         };
         self.active
             .entry(loc.clone())
             .or_insert_with(|| (hint.to_owned(), 0))
             .1 += 1;
-        self.nesting += 1;
-        let ty = self.ty_here(loc, hint);
-        self.nesting -= 1;
+        let ty = self.ty_here(loc, hint, inner);
         if let Some(entry) = self.active.get_mut(loc) {
             entry.1 -= 1;
             if entry.1 == 0 {
                 self.active.remove(loc);
             }
         }
-        if let Some(chain) = chain {
-            self.ref_chain = chain;
-        }
         match self.placeholders.get(loc) {
             Some(&id) => {
-                self.graph.types[id].kind = TypeKind::Newtype(ty);
+                self.graph[id].kind = TypeKind::Newtype(ty);
                 Ty::Named(id)
             }
             None => ty,
         }
     }
 
-    fn ty_here(&mut self, loc: &Loc, hint: &str) -> Ty {
+    fn ty_here(&mut self, loc: &Loc, hint: &str, cx: Ctx<'_>) -> Ty {
         let cat: &'c Catalog = self.cat;
         let Some(v) = cat.value(loc) else {
             self.err(
@@ -937,12 +1019,17 @@ impl<'c> Builder<'c> {
                 };
                 return match self.cat.resolve_ref(loc, r) {
                     // A cycle of `$ref`s alone: reported by `cycles`, typed as anything here.
-                    Ok(target) if self.ref_chain.contains(&target) => Ty::Any,
+                    Ok(target) if cx.ref_chain_has(&target) => Ty::Any,
                     Ok(target) => {
-                        self.ref_chain.push(target.clone());
-                        let ty = self.ty(&target, &hint);
-                        self.ref_chain.pop();
-                        ty
+                        let link = RefLink {
+                            target: &target,
+                            before: cx.ref_chain,
+                        };
+                        let cx = Ctx {
+                            ref_chain: Some(&link),
+                            ..cx
+                        };
+                        self.ty_in(&target, &hint, cx)
                     }
                     Err(d) => {
                         self.diags.push(d);
@@ -955,7 +1042,7 @@ impl<'c> Builder<'c> {
         let (types, nullable) = self.types_of(loc, m);
         if let Some(one_of) = m.get("oneOf") {
             if !is_presence_only(one_of) {
-                let t = self.tagged(loc, &hint, m);
+                let t = self.tagged(loc, &hint, m, cx);
                 return wrap_nullable(t, nullable);
             }
         }
@@ -965,12 +1052,12 @@ impl<'c> Builder<'c> {
             || m.contains_key("$ref")
             || m.contains_key("additionalProperties");
         if objectish {
-            let t = self.object(loc, &hint, None);
+            let t = self.object(loc, &hint, None, cx);
             return wrap_nullable(t, nullable);
         }
         // Objects answer for their own validator-only keywords (see `gather`); a primitive's
         // are counted for the struct that holds it.
-        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) && self.exempt.as_ref() != Some(loc) {
+        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) && cx.exempt != Some(loc) {
             self.validator_only_hits += 1;
         }
         if let Some(e) = m.get("enum").or(m.get("const")) {
@@ -1003,7 +1090,7 @@ impl<'c> Builder<'c> {
                 checks: self.num_checks(loc, m),
             },
             Some("boolean") => Ty::Bool,
-            Some("array") => self.array(loc, &hint, m),
+            Some("array") => self.array(loc, &hint, m, cx),
             Some(other) => {
                 self.err(
                     Code::UnsupportedShape,
@@ -1136,9 +1223,9 @@ impl<'c> Builder<'c> {
         c
     }
 
-    fn array(&mut self, loc: &Loc, hint: &str, m: &Map<String, Value>) -> Ty {
+    fn array(&mut self, loc: &Loc, hint: &str, m: &Map<String, Value>, cx: Ctx<'_>) -> Ty {
         let item = match m.get("items") {
-            Some(_) => self.ty(&loc.join("items"), &format!("{hint}Item")),
+            Some(_) => self.ty_in(&loc.join("items"), &format!("{hint}Item"), cx),
             None => Ty::Any,
         };
         Ty::Array {
@@ -1326,7 +1413,7 @@ impl<'c> Builder<'c> {
     }
 
     /// A struct (or map) for the object schema at `loc`; `strip_tag` drops a union's tag property.
-    fn object(&mut self, loc: &Loc, hint: &str, strip_tag: Option<&str>) -> Ty {
+    fn object(&mut self, loc: &Loc, hint: &str, strip_tag: Option<&str>, cx: Ctx<'_>) -> Ty {
         let key = (loc.clone(), strip_tag.map(str::to_owned));
         if let Some(&id) = self.memo.get(&key) {
             return Ty::Named(id);
@@ -1344,7 +1431,7 @@ impl<'c> Builder<'c> {
                 Some(at) => {
                     let at = at.clone();
                     Ty::Map {
-                        value: Box::new(self.ty(&at, &format!("{hint}Value"))),
+                        value: Box::new(self.ty_in(&at, &format!("{hint}Value"), cx)),
                     }
                 }
                 None => Ty::AnyObject,
@@ -1372,7 +1459,7 @@ impl<'c> Builder<'c> {
         );
         self.memo.insert(key, id);
         // Inline types inside are named after the name this struct got.
-        let name = self.graph.types[id].name.clone();
+        let name = self.graph[id].name.clone();
         if let Some(at) = &spec.additional {
             if !spec.props.is_empty() {
                 let at = at.clone();
@@ -1384,8 +1471,8 @@ impl<'c> Builder<'c> {
                 );
             }
         }
-        let payload = match &self.payload_field {
-            Some((ploc, field)) if ploc == loc => Some(field.clone()),
+        let payload = match cx.envelope {
+            Some((envelope, field)) if envelope == loc => Some(field.to_owned()),
             _ => None,
         };
         let hits_before = self.validator_only_hits;
@@ -1398,7 +1485,7 @@ impl<'c> Builder<'c> {
             let ty = if payload.as_deref() == Some(wire.as_str()) {
                 Ty::Any
             } else {
-                self.merged(locs, &name, &field_hint)
+                self.merged(locs, &name, &field_hint, cx)
             };
             let last = locs.last().expect("a property has a location");
             let no_keywords = Map::new();
@@ -1481,7 +1568,7 @@ impl<'c> Builder<'c> {
             let comparable = index(&c.field).is_some_and(|i| match (&fields[i].ty, &c.value) {
                 (Ty::Str { .. }, Value::String(_)) | (Ty::Bool, Value::Bool(_)) => true,
                 (Ty::Named(t), Value::String(_)) => {
-                    matches!(self.graph.types[*t].kind, TypeKind::StrEnum { .. })
+                    matches!(self.graph[*t].kind, TypeKind::StrEnum { .. })
                 }
                 _ => false,
             });
@@ -1500,7 +1587,7 @@ impl<'c> Builder<'c> {
                 _ => needs_schema = true,
             }
         }
-        let def = &mut self.graph.types[id];
+        let def = &mut self.graph[id];
         def.kind = TypeKind::Struct {
             fields,
             closed: spec.closed.is_some(),
@@ -1514,7 +1601,7 @@ impl<'c> Builder<'c> {
 
     /// The type of a property declared in several `allOf` parts: the most specific wins, the
     /// others' constraints are kept or proven implied.
-    fn merged(&mut self, locs: &[Loc], struct_name: &str, hint: &str) -> Ty {
+    fn merged(&mut self, locs: &[Loc], struct_name: &str, hint: &str, cx: Ctx<'_>) -> Ty {
         // An inline type is named after the object that declares it, so a base definition's
         // enum keeps its own name when an event narrows it.
         let tys: Vec<Ty> = locs
@@ -1530,7 +1617,7 @@ impl<'c> Builder<'c> {
                     Some(t) if t != struct_name => format!("{t}{}", &hint[struct_name.len()..]),
                     _ => hint.to_owned(),
                 };
-                self.ty(l, &hint)
+                self.ty_in(l, &hint, cx)
             })
             .collect();
         let best = (0..tys.len())
@@ -1544,9 +1631,9 @@ impl<'c> Builder<'c> {
             let ok = match (&mut out, t) {
                 (_, Ty::Any) => true,
                 (Ty::Named(id), Ty::AnyObject) => {
-                    matches!(self.graph.types[*id].kind, TypeKind::Struct { .. })
+                    matches!(self.graph[*id].kind, TypeKind::Struct { .. })
                 }
-                (Ty::Named(id), Ty::Str { checks }) => match &self.graph.types[*id].kind {
+                (Ty::Named(id), Ty::Str { checks }) => match &self.graph[*id].kind {
                     TypeKind::StrEnum { values } => {
                         let accepts = checks.acceptor();
                         values.iter().all(|v| accepts(v))
@@ -1597,8 +1684,8 @@ impl<'c> Builder<'c> {
     }
 
     /// Whether enum `a` only holds values of enum `b`.
-    fn narrows(&self, a: usize, b: usize) -> bool {
-        match (&self.graph.types[a].kind, &self.graph.types[b].kind) {
+    fn narrows(&self, a: TypeId, b: TypeId) -> bool {
+        match (&self.graph[a].kind, &self.graph[b].kind) {
             (TypeKind::StrEnum { values: va }, TypeKind::StrEnum { values: vb }) => {
                 let vb: HashSet<&String> = vb.iter().collect();
                 va.iter().all(|v| vb.contains(v))
@@ -1607,7 +1694,7 @@ impl<'c> Builder<'c> {
         }
     }
 
-    fn tagged(&mut self, loc: &Loc, hint: &str, m: &Map<String, Value>) -> Ty {
+    fn tagged(&mut self, loc: &Loc, hint: &str, m: &Map<String, Value>, cx: Ctx<'_>) -> Ty {
         let key = (loc.clone(), None);
         if let Some(&id) = self.memo.get(&key) {
             return Ty::Named(id);
@@ -1667,7 +1754,7 @@ impl<'c> Builder<'c> {
             false,
         );
         self.memo.insert(key, id);
-        let mut variants: Vec<(String, usize)> = Vec::new();
+        let mut variants: Vec<(String, TypeId)> = Vec::new();
         let mut fallback = None;
         for (at, spec) in &specs {
             if let Some((tag_loc, excluded)) = self.excluded_of(spec, &tag) {
@@ -1683,9 +1770,12 @@ impl<'c> Builder<'c> {
                         format!("write \"not\": {{\"enum\": {listed:?}}}"),
                     );
                 }
-                self.exempt = Some(tag_loc);
                 let vhint = format!("{hint}Other");
-                match self.object(at, &vhint, None) {
+                let branch = Ctx {
+                    exempt: Some(&tag_loc),
+                    ..cx
+                };
+                match self.object(at, &vhint, None, branch) {
                     Ty::Named(vid) => fallback = Some(vid),
                     _ => self.err(
                         Code::UnsupportedShape,
@@ -1694,7 +1784,6 @@ impl<'c> Builder<'c> {
                         "give the branch \"type\": \"object\" and its tag property",
                     ),
                 }
-                self.exempt = None;
                 continue;
             }
             let value = self.const_of(spec, &tag).unwrap_or_default();
@@ -1708,7 +1797,7 @@ impl<'c> Builder<'c> {
                 continue;
             }
             let vhint = format!("{hint}{}", value.to_upper_camel_case());
-            match self.object(at, &vhint, Some(&tag)) {
+            match self.object(at, &vhint, Some(&tag), cx) {
                 Ty::Named(vid) => variants.push((value, vid)),
                 _ => self.err(
                     Code::UnsupportedShape,
@@ -1722,7 +1811,7 @@ impl<'c> Builder<'c> {
             variants: v,
             fallback: f,
             ..
-        } = &mut self.graph.types[id].kind
+        } = &mut self.graph[id].kind
         {
             *v = variants;
             *f = fallback;
@@ -1874,7 +1963,7 @@ fn type_name(raw: &str) -> String {
 }
 
 /// The named type a value of `ty` holds inline (itself or inside an `Option`).
-fn by_value(ty: &Ty) -> Option<usize> {
+fn by_value(ty: &Ty) -> Option<TypeId> {
     match ty {
         Ty::Named(id) => Some(*id),
         Ty::Nullable(inner) => by_value(inner),

@@ -4,20 +4,17 @@
 //! the `Handler` trait with one method per event plus its `Dispatch` adapter.
 
 use heck::ToSnakeCase;
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use crate::catalog::{Catalog, Loc, SystemSource};
 use crate::diag::{Code, Diagnostics};
 use crate::emit::{field_idents, ident};
 use crate::envelope::Envelope;
-use crate::manifest::{EventEntry, Manifest, RedisEntryLayout, Transport};
+use crate::manifest::{Manifest, RedisEntryLayout, Transport};
 use crate::model::{Ty, TypeDef, TypeKind};
+use crate::system::{EventItem, SystemCtx};
 use crate::CheckedSystem;
-
-fn rt() -> TokenStream {
-    quote!(::event_contracts_runtime)
-}
 
 /// Checks what the transport code relies on: the manifest's `message_id` /
 /// `idempotency_key` name required top-level string, UUID or integer properties, and every
@@ -36,7 +33,7 @@ pub(crate) fn check(catalog: &Catalog, sys: &CheckedSystem<'_>, diags: &mut Diag
                     .map(|(k, n)| (format!("idempotency_key/{k}"), n)),
             );
         for (key, name) in names {
-            let ok = match &sys.graph.types[ty].kind {
+            let ok = match &sys.graph[ty].kind {
                 TypeKind::Struct { fields, .. } => fields.iter().any(|f| {
                     &f.wire == name
                         && f.required
@@ -63,7 +60,7 @@ pub(crate) fn check(catalog: &Catalog, sys: &CheckedSystem<'_>, diags: &mut Diag
     }
     if let Some(envelope) = Envelope::of(sys) {
         let manifest_loc = Loc::new(sys.source.manifest_file.clone(), "");
-        let envelope_loc = sys.envelope.map(|id| sys.graph.types[id].loc.clone());
+        let envelope_loc = sys.envelope.map(|id| sys.graph[id].loc.clone());
         for p in envelope.problems(
             &manifest_loc,
             envelope_loc.as_ref().unwrap_or(&manifest_loc),
@@ -146,12 +143,6 @@ pub(crate) fn stream_entry_doc(m: &Manifest) -> Option<String> {
     ))
 }
 
-/// One event as the transport code needs it.
-pub(crate) struct EventItem<'a> {
-    pub entry: &'a EventEntry,
-    pub def: &'a TypeDef,
-}
-
 fn field_expr(def: &TypeDef, wire: &str, var: &TokenStream) -> Option<TokenStream> {
     let TypeKind::Struct { fields, .. } = &def.kind else {
         return None;
@@ -162,368 +153,323 @@ fn field_expr(def: &TypeDef, wire: &str, var: &TokenStream) -> Option<TokenStrea
     Some(quote!(#var.#id.to_string()))
 }
 
-/// Emits the transport half of a system module. `enum_name` is the system's event enum;
-/// `envelope` the wrapped system's envelope type.
-pub(crate) fn emit(
-    sys: &CheckedSystem<'_>,
-    enum_name: &proc_macro2::Ident,
-    items: &[EventItem<'_>],
-) -> TokenStream {
-    let rt = rt();
-    let m = &sys.source.manifest;
-    let system = &m.system;
-    let tr = quote!(#rt::transport);
+/// How a system's messages look to the `Contract` impl: one shape for flat and wrapped
+/// systems, which differ only in these expressions over `message` (and `channel`, `bytes`
+/// in `decode`).
+struct MessageShape {
+    ty: TokenStream,
+    /// The name `decode`'s channel parameter takes: `_channel` where `decode` ignores it.
+    channel: TokenStream,
+    decode: TokenStream,
+    info: TokenStream,
+    event_name: TokenStream,
+    /// `None`: the system carries no message id, and the message is left unread.
+    message_id: Option<TokenStream>,
+    /// What the idempotency key arms match on: the event.
+    event: TokenStream,
+    traceparent: Option<TokenStream>,
+}
 
-    let groups = m.consumer_groups.iter().map(|g| {
-        let (name, binds, doc) = (&g.name, &g.binds, &g.description);
-        quote!(#tr::ConsumerGroup { name: #name, binds: &[#(#binds),*], description: #doc })
-    });
-    let n_groups = m.consumer_groups.len();
-
-    let variant = |item: &EventItem<'_>, bind: TokenStream| {
-        let ty = ident(&item.def.name);
-        if item.entry.fallback {
-            quote!(#enum_name::#ty(_, #bind))
-        } else {
-            quote!(#enum_name::#ty(#bind))
+impl SystemCtx<'_> {
+    /// The transport half of the system module.
+    pub(crate) fn transport(&self, events: &[EventItem<'_>]) -> TokenStream {
+        let rt = &self.rt;
+        let tr = quote!(#rt::transport);
+        let mut system_doc = format!(" The `{}` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).", self.manifest.system);
+        if let Some(layout) = stream_entry_doc(self.manifest) {
+            system_doc.push_str(&format!("\n\n {layout}"));
         }
-    };
-    let ev = quote!(e);
-    let key_arms: Vec<TokenStream> = items
-        .iter()
-        .map(|item| {
-            let pat = variant(item, quote!(e));
-            let parts: Vec<TokenStream> = item
-                .entry
-                .idempotency_key
-                .iter()
-                .filter_map(|k| field_expr(item.def, k, &ev))
-                .collect();
-            if parts.is_empty() {
-                let pat = variant(item, quote!(_));
-                quote!(#pat => None,)
-            } else {
-                let name = &item.entry.name;
-                quote!(#pat => Some([#name.to_owned(), #(#parts),*].join(":")),)
+        let groups = self.manifest.consumer_groups.iter().map(|g| {
+            let (name, binds, doc) = (&g.name, &g.binds, &g.description);
+            quote!(#tr::ConsumerGroup { name: #name, binds: &[#(#binds),*], description: #doc })
+        });
+        let n_groups = self.manifest.consumer_groups.len();
+        let contract = self.contract_impl(events);
+        let publishes = events.iter().filter_map(EventItem::publishes_impl);
+        let handler_methods = events.iter().map(EventItem::handler_method);
+        let dispatch_arms = events.iter().map(EventItem::dispatch_arm);
+        let dispatch = match self.wrapped {
+            Some(_) => {
+                quote!(let (envelope, event) = message.into_parts(); match event { #(#dispatch_arms)* })
             }
-        })
-        .collect();
-    let handler_methods: Vec<TokenStream>;
-    let dispatch_arms: Vec<TokenStream>;
-    let contract: TokenStream;
-    let publishes: Vec<TokenStream>;
-    let handled_ty: Box<dyn Fn(&TokenStream) -> TokenStream>;
+            None => quote!(match message { #(#dispatch_arms)* }),
+        };
+        quote! {
+            #[doc = #system_doc]
+            #[derive(Clone, Copy, Debug, Default)]
+            pub struct System;
 
-    if let (Some(env_id), Some(envelope)) = (sys.envelope, Envelope::of(sys)) {
-        let env_ty = ident(&sys.graph.types[env_id].name);
-        let payload_id = envelope.ident_of(envelope.payload_field);
-        let type_id = envelope.ident_of(envelope.type_field);
-        let message_id = envelope.read_message_id();
-        let traceparent = envelope.read_traceparent();
-        // `check` reported every field without a rule, so none is missing here.
-        let inits: Vec<TokenStream> = envelope
-            .fields
-            .iter()
-            .zip(&envelope.idents)
-            .filter_map(|(f, id)| envelope.init(f, id))
-            .collect();
-        contract = contract_impl(
-            quote!(Message),
-            system,
-            quote!(_channel),
-            quote!(decode_message(bytes)),
-            quote!(message.#payload_id.info()),
-            quote!(message.#payload_id.name()),
-            message_id,
-            quote! {
-                let key: ::std::option::Option<::std::string::String> = match &message.#payload_id { #(#key_arms)* };
-                key.or_else(|| Self::message_id(message))
-            },
-            traceparent,
-            redis_layout(m).as_ref(),
-        );
-        let type_ptr = format!("/{}", envelope.type_field);
-        let reads_meta = envelope.publishing_reads_meta();
-        publishes = items
-            .iter()
-            .map(|item| {
-                let ty = ident(&item.def.name);
-                let (event_name, payload) = if item.entry.fallback {
-                    (
-                        quote!(#tr::Meta::require(&meta.event_type, #type_ptr, "the event's wire name (`Meta::event_type`)")?.to_owned()),
-                        quote!(#enum_name::#ty(#type_id.clone(), event)),
-                    )
-                } else {
-                    let wire = &item.entry.name;
-                    (quote!(#wire.to_owned()), quote!(#enum_name::#ty(event)))
-                };
-                let meta = if reads_meta || item.entry.fallback {
-                    quote!(meta)
-                } else {
-                    quote!(_meta)
-                };
-                quote! {
-                    impl #tr::Publishes<#ty> for System {
-                        fn wrap(event: #ty, #meta: &#tr::Meta) -> ::std::result::Result<Message, #rt::EncodeError> {
-                            let #type_id: ::std::string::String = #event_name;
-                            let #payload_id = #payload;
-                            Ok(#env_ty { #(#inits,)* })
-                        }
-                    }
+            /// The consumer groups of the catalog, with the channels each reads.
+            pub static CONSUMER_GROUPS: [#rt::transport::ConsumerGroup; #n_groups] = [#(#groups),*];
+
+            #contract
+            #(#publishes)*
+
+            /// Typed handlers of this system's events: implement the methods of the events your
+            /// consumer group reads. A method returns `HandlerError::Retry` for a transient
+            /// failure (retried with backoff, then dead-lettered) or `HandlerError::Reject` for a
+            /// message that can never succeed (dead-lettered at once).
+            pub trait Handler: Send + Sync + 'static {
+                #(#handler_methods)*
+            }
+
+            /// Adapts a [`Handler`] to the consumer engine (`runtime::transport::run`).
+            #[derive(Clone, Debug, Default)]
+            pub struct Dispatch<H>(pub H);
+
+            impl<H: Handler> #rt::transport::Handle<System> for Dispatch<H> {
+                async fn handle(&self, message: <System as #rt::transport::Contract>::Message, context: &#rt::transport::Context) -> #rt::transport::HandlerResult {
+                    #dispatch
                 }
-            })
-            .collect();
-        handled_ty = Box::new(move |ty: &TokenStream| quote!(#env_ty<#ty>));
-        handler_methods = items
-            .iter()
-            .map(|item| handler_method(item, &handled_ty))
-            .collect();
-        dispatch_arms = items
-            .iter()
-            .map(|item| {
-                let method = method_ident(item);
-                let pat = variant(item, quote!(event));
-                quote!(#pat => self.0.#method(envelope.map_payload(|()| event), context).await,)
-            })
-            .collect();
-        let dispatch = dispatch_impl(
-            quote!(let (envelope, event) = message.into_parts(); match event { #(#dispatch_arms)* }),
-        );
-        return finish(
-            system,
-            stream_entry_doc(m),
-            groups.collect(),
-            n_groups,
-            contract,
-            publishes,
-            handler_methods,
-            dispatch,
-        );
+            }
+        }
     }
 
-    // Flat: the event is the message and its channel names it.
-    let id_arms: Vec<TokenStream> = items
-        .iter()
-        .map(|item| {
-            let pat = variant(item, quote!(e));
-            match item
-                .entry
-                .message_id
-                .as_deref()
-                .and_then(|w| field_expr(item.def, w, &ev))
-            {
-                Some(expr) => quote!(#pat => Some(#expr),),
-                None => {
-                    let pat = variant(item, quote!(_));
-                    quote!(#pat => None,)
+    /// The one place flat and wrapped systems' messages differ for the `Contract` impl.
+    fn message_shape(&self, events: &[EventItem<'_>]) -> MessageShape {
+        let enum_name = &self.enum_name;
+        match &self.wrapped {
+            Some(w) => {
+                let payload_id = &w.payload_id;
+                MessageShape {
+                    ty: quote!(Message),
+                    channel: quote!(_channel),
+                    decode: quote!(decode_message(bytes)),
+                    info: quote!(message.#payload_id.info()),
+                    event_name: quote!(message.#payload_id.name()),
+                    message_id: w.envelope.read_message_id(),
+                    event: quote!(&message.#payload_id),
+                    traceparent: w.envelope.read_traceparent(),
                 }
             }
-        })
-        .collect();
-    contract = contract_impl(
-        quote!(#enum_name),
-        system,
-        quote!(channel),
-        quote!(decode_message(channel, bytes)),
-        quote!(message.info()),
-        quote!(message.name()),
-        Some(quote!(match message { #(#id_arms)* })),
-        quote! {
-            let key: ::std::option::Option<::std::string::String> = match message { #(#key_arms)* };
+            // Flat: the event is the message and its channel names it.
+            None => {
+                let id_arms = events.iter().map(EventItem::message_id_arm);
+                MessageShape {
+                    ty: quote!(#enum_name),
+                    channel: quote!(channel),
+                    decode: quote!(decode_message(channel, bytes)),
+                    info: quote!(message.info()),
+                    event_name: quote!(message.name()),
+                    message_id: Some(quote!(match message { #(#id_arms)* })),
+                    event: quote!(message),
+                    traceparent: None,
+                }
+            }
+        }
+    }
+
+    /// The `Contract` impl of the `System` marker.
+    fn contract_impl(&self, events: &[EventItem<'_>]) -> TokenStream {
+        let rt = &self.rt;
+        let tr = quote!(#rt::transport);
+        let system = &self.manifest.system;
+        let MessageShape {
+            ty: message_ty,
+            channel,
+            decode,
+            info,
+            event_name,
+            message_id,
+            event,
+            traceparent,
+        } = self.message_shape(events);
+        let key_arms = events.iter().map(EventItem::idempotency_key_arm);
+        let idempotency_key = quote! {
+            let key: ::std::option::Option<::std::string::String> = match #event { #(#key_arms)* };
             key.or_else(|| Self::message_id(message))
-        },
-        None,
-        redis_layout(m).as_ref(),
-    );
-    publishes = items
-        .iter()
-        .filter(|item| !item.entry.fallback)
-        .map(|item| {
-            let ty = ident(&item.def.name);
+        };
+        // An id or trace the system does not carry: `None`, with the message unread.
+        let reader = |name: TokenStream, body: Option<TokenStream>| match body {
+            Some(body) => quote! {
+                fn #name(message: &#message_ty) -> ::std::option::Option<::std::string::String> { #body }
+            },
+            None => quote! {
+                fn #name(_message: &#message_ty) -> ::std::option::Option<::std::string::String> { None }
+            },
+        };
+        let message_id = reader(quote!(message_id), message_id);
+        let traceparent = reader(quote!(traceparent), traceparent);
+        let stream_entry = redis_layout(self.manifest).map(|layout| {
+            let (payload_field, header_prefix) = (&layout.payload_field, &layout.header_prefix);
             quote! {
+                const STREAM_ENTRY: #tr::StreamEntryLayout = #tr::StreamEntryLayout {
+                    payload_field: #payload_field,
+                    header_prefix: #header_prefix,
+                };
+            }
+        });
+        quote! {
+            impl #tr::Contract for System {
+                type Message = #message_ty;
+                const SYSTEM: &'static str = #system;
+                #stream_entry
+                fn events() -> &'static [#rt::EventInfo] { &EVENTS }
+                fn consumer_groups() -> &'static [#tr::ConsumerGroup] { &CONSUMER_GROUPS }
+                fn decode(#channel: &str, bytes: &[u8]) -> ::std::result::Result<#message_ty, #rt::DecodeError> {
+                    #decode
+                }
+                fn outgoing(message: &#message_ty) -> ::std::result::Result<#tr::Outgoing, #rt::EncodeError> {
+                    let payload = encode_message(message)?;
+                    let message_id = Self::message_id(message).unwrap_or_else(|| #tr::Meta::default().id_or_new());
+                    let mut headers = #tr::Headers::new();
+                    headers.insert("content-type", "application/json");
+                    Ok(#tr::Outgoing {
+                        channel: #info.channel.address().to_owned(),
+                        key: Some(message_id.clone()),
+                        message_id,
+                        payload,
+                        headers,
+                    })
+                }
+                fn event_name(message: &#message_ty) -> &str { #event_name }
+                #message_id
+                fn idempotency_key(message: &#message_ty) -> ::std::option::Option<::std::string::String> { #idempotency_key }
+                #traceparent
+            }
+        }
+    }
+}
+
+impl EventItem<'_> {
+    /// The event's variant of the event enum bound to `bind`.
+    fn variant_pat(&self, bind: TokenStream) -> TokenStream {
+        self.pattern(&self.cx.enum_name, bind)
+    }
+
+    /// `idempotency_key`'s arm: the event's name and its key properties joined, or `None`.
+    fn idempotency_key_arm(&self) -> TokenStream {
+        let ev = quote!(e);
+        let parts: Vec<TokenStream> = self
+            .entry
+            .idempotency_key
+            .iter()
+            .filter_map(|k| field_expr(self.def, k, &ev))
+            .collect();
+        if parts.is_empty() {
+            let pat = self.variant_pat(quote!(_));
+            quote!(#pat => None,)
+        } else {
+            let pat = self.variant_pat(quote!(e));
+            let name = &self.entry.name;
+            quote!(#pat => Some([#name.to_owned(), #(#parts),*].join(":")),)
+        }
+    }
+
+    /// A flat system's `message_id` arm: the event's declared id property, or `None`.
+    fn message_id_arm(&self) -> TokenStream {
+        match self
+            .entry
+            .message_id
+            .as_deref()
+            .and_then(|w| field_expr(self.def, w, &quote!(e)))
+        {
+            Some(expr) => {
+                let pat = self.variant_pat(quote!(e));
+                quote!(#pat => Some(#expr),)
+            }
+            None => {
+                let pat = self.variant_pat(quote!(_));
+                quote!(#pat => None,)
+            }
+        }
+    }
+
+    /// `impl Publishes<event> for System`: the message publishing the event builds. A flat
+    /// system's fallback has none: its name on the wire is unknown.
+    fn publishes_impl(&self) -> Option<TokenStream> {
+        let rt = &self.cx.rt;
+        let tr = quote!(#rt::transport);
+        let (ty, enum_name) = (&self.ty, &self.cx.enum_name);
+        let Some(w) = &self.cx.wrapped else {
+            if self.entry.fallback {
+                return None;
+            }
+            return Some(quote! {
                 impl #tr::Publishes<#ty> for System {
                     fn wrap(event: #ty, _meta: &#tr::Meta) -> ::std::result::Result<#enum_name, #rt::EncodeError> {
                         Ok(#enum_name::#ty(event))
                     }
                 }
+            });
+        };
+        let (env_ty, type_id, payload_id, type_ptr) =
+            (&w.ty, &w.type_id, &w.payload_id, &w.type_ptr);
+        let (event_name, payload) = if self.entry.fallback {
+            (
+                quote!(#tr::Meta::require(&meta.event_type, #type_ptr, "the event's wire name (`Meta::event_type`)")?.to_owned()),
+                quote!(#enum_name::#ty(#type_id.clone(), event)),
+            )
+        } else {
+            let wire = &self.entry.name;
+            (quote!(#wire.to_owned()), quote!(#enum_name::#ty(event)))
+        };
+        let meta = if w.envelope.publishing_reads_meta() || self.entry.fallback {
+            quote!(meta)
+        } else {
+            quote!(_meta)
+        };
+        // `check` reported every field without a rule, so none is missing here.
+        let inits = w
+            .envelope
+            .fields
+            .iter()
+            .zip(&w.envelope.idents)
+            .filter_map(|(f, id)| w.envelope.init(f, id));
+        Some(quote! {
+            impl #tr::Publishes<#ty> for System {
+                fn wrap(event: #ty, #meta: &#tr::Meta) -> ::std::result::Result<Message, #rt::EncodeError> {
+                    let #type_id: ::std::string::String = #event_name;
+                    let #payload_id = #payload;
+                    Ok(#env_ty { #(#inits,)* })
+                }
             }
         })
-        .collect();
-    handled_ty = Box::new(|ty: &TokenStream| ty.clone());
-    handler_methods = items
-        .iter()
-        .map(|item| handler_method(item, &handled_ty))
-        .collect();
-    dispatch_arms = items
-        .iter()
-        .map(|item| {
-            let method = method_ident(item);
-            let pat = variant(item, quote!(event));
-            quote!(#pat => self.0.#method(event, context).await,)
-        })
-        .collect();
-    let dispatch = dispatch_impl(quote!(match message { #(#dispatch_arms)* }));
-    finish(
-        system,
-        stream_entry_doc(m),
-        groups.collect(),
-        n_groups,
-        contract,
-        publishes,
-        handler_methods,
-        dispatch,
-    )
-}
-
-fn method_ident(item: &EventItem<'_>) -> proc_macro2::Ident {
-    ident(&item.def.name.to_snake_case())
-}
-
-fn handler_method(
-    item: &EventItem<'_>,
-    handled_ty: &dyn Fn(&TokenStream) -> TokenStream,
-) -> TokenStream {
-    let rt = rt();
-    let ty = ident(&item.def.name);
-    let arg = handled_ty(&quote!(#ty));
-    let method = method_ident(item);
-    let doc = if item.entry.fallback {
-        " Any event the catalog does not list (its name is in the envelope). Default: acknowledge it unread.".to_owned()
-    } else {
-        format!(
-            " `{}` on `{}`. Default: acknowledge it unread.",
-            item.entry.name,
-            item.entry.channel.address()
-        )
-    };
-    quote! {
-        #[doc = #doc]
-        fn #method(&self, message: #arg, context: &#rt::transport::Context) -> impl ::std::future::Future<Output = #rt::transport::HandlerResult> + Send {
-            let _ = (message, context);
-            ::std::future::ready(Ok(()))
-        }
     }
-}
 
-fn dispatch_impl(body: TokenStream) -> TokenStream {
-    let rt = rt();
-    quote! {
-        impl<H: Handler> #rt::transport::Handle<System> for Dispatch<H> {
-            async fn handle(&self, message: <System as #rt::transport::Contract>::Message, context: &#rt::transport::Context) -> #rt::transport::HandlerResult {
-                #body
+    fn method_ident(&self) -> Ident {
+        ident(&self.def.name.to_snake_case())
+    }
+
+    /// The event's `Handler` method, with a default that acknowledges the message unread.
+    fn handler_method(&self) -> TokenStream {
+        let rt = &self.cx.rt;
+        let ty = &self.ty;
+        let arg = match &self.cx.wrapped {
+            Some(w) => {
+                let env_ty = &w.ty;
+                quote!(#env_ty<#ty>)
             }
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    system: &str,
-    stream_entry_doc: Option<String>,
-    groups: Vec<TokenStream>,
-    n_groups: usize,
-    contract: TokenStream,
-    publishes: Vec<TokenStream>,
-    handler_methods: Vec<TokenStream>,
-    dispatch: TokenStream,
-) -> TokenStream {
-    let rt = rt();
-    let mut system_doc = format!(" The `{system}` system as the transport bindings see it: decode and encode whole messages, ids, trace context, typed publishing (`Publisher::<System, _>::publish`).");
-    if let Some(layout) = stream_entry_doc {
-        system_doc.push_str(&format!("\n\n {layout}"));
-    }
-    quote! {
-        #[doc = #system_doc]
-        #[derive(Clone, Copy, Debug, Default)]
-        pub struct System;
-
-        /// The consumer groups of the catalog, with the channels each reads.
-        pub static CONSUMER_GROUPS: [#rt::transport::ConsumerGroup; #n_groups] = [#(#groups),*];
-
-        #contract
-        #(#publishes)*
-
-        /// Typed handlers of this system's events: implement the methods of the events your
-        /// consumer group reads. A method returns `HandlerError::Retry` for a transient
-        /// failure (retried with backoff, then dead-lettered) or `HandlerError::Reject` for a
-        /// message that can never succeed (dead-lettered at once).
-        pub trait Handler: Send + Sync + 'static {
-            #(#handler_methods)*
-        }
-
-        /// Adapts a [`Handler`] to the consumer engine (`runtime::transport::run`).
-        #[derive(Clone, Debug, Default)]
-        pub struct Dispatch<H>(pub H);
-
-        #dispatch
-    }
-}
-
-/// The `Contract` impl: one shape for flat and wrapped systems, which differ only in these
-/// expressions over `message` (and `channel`, `bytes` in `decode`; `channel` is the name its
-/// parameter takes, `_channel` where `decode` ignores it).
-#[allow(clippy::too_many_arguments)]
-fn contract_impl(
-    message_ty: TokenStream,
-    system: &str,
-    channel: TokenStream,
-    decode: TokenStream,
-    info: TokenStream,
-    event_name: TokenStream,
-    message_id: Option<TokenStream>,
-    idempotency_key: TokenStream,
-    traceparent: Option<TokenStream>,
-    stream_entry: Option<&RedisEntryLayout>,
-) -> TokenStream {
-    let rt = rt();
-    let tr = quote!(#rt::transport);
-    // An id or trace the system does not carry: `None`, with the message unread.
-    let reader = |name: TokenStream, body: Option<TokenStream>| match body {
-        Some(body) => quote! {
-            fn #name(message: &#message_ty) -> ::std::option::Option<::std::string::String> { #body }
-        },
-        None => quote! {
-            fn #name(_message: &#message_ty) -> ::std::option::Option<::std::string::String> { None }
-        },
-    };
-    let message_id = reader(quote!(message_id), message_id);
-    let traceparent = reader(quote!(traceparent), traceparent);
-    let stream_entry = stream_entry.map(|layout| {
-        let (payload_field, header_prefix) = (&layout.payload_field, &layout.header_prefix);
+            None => quote!(#ty),
+        };
+        let method = self.method_ident();
+        let doc = if self.entry.fallback {
+            " Any event the catalog does not list (its name is in the envelope). Default: acknowledge it unread.".to_owned()
+        } else {
+            format!(
+                " `{}` on `{}`. Default: acknowledge it unread.",
+                self.entry.name,
+                self.entry.channel.address()
+            )
+        };
         quote! {
-            const STREAM_ENTRY: #tr::StreamEntryLayout = #tr::StreamEntryLayout {
-                payload_field: #payload_field,
-                header_prefix: #header_prefix,
-            };
+            #[doc = #doc]
+            fn #method(&self, message: #arg, context: &#rt::transport::Context) -> impl ::std::future::Future<Output = #rt::transport::HandlerResult> + Send {
+                let _ = (message, context);
+                ::std::future::ready(Ok(()))
+            }
         }
-    });
-    quote! {
-        impl #tr::Contract for System {
-            type Message = #message_ty;
-            const SYSTEM: &'static str = #system;
-            #stream_entry
-            fn events() -> &'static [#rt::EventInfo] { &EVENTS }
-            fn consumer_groups() -> &'static [#tr::ConsumerGroup] { &CONSUMER_GROUPS }
-            fn decode(#channel: &str, bytes: &[u8]) -> ::std::result::Result<#message_ty, #rt::DecodeError> {
-                #decode
+    }
+
+    /// `Dispatch`'s arm: the event to its `Handler` method (in its envelope, if wrapped).
+    fn dispatch_arm(&self) -> TokenStream {
+        let method = self.method_ident();
+        let pat = self.variant_pat(quote!(event));
+        match self.cx.wrapped {
+            Some(_) => {
+                quote!(#pat => self.0.#method(envelope.map_payload(|()| event), context).await,)
             }
-            fn outgoing(message: &#message_ty) -> ::std::result::Result<#tr::Outgoing, #rt::EncodeError> {
-                let payload = encode_message(message)?;
-                let message_id = Self::message_id(message).unwrap_or_else(|| #tr::Meta::default().id_or_new());
-                let mut headers = #tr::Headers::new();
-                headers.insert("content-type", "application/json");
-                Ok(#tr::Outgoing {
-                    channel: #info.channel.address().to_owned(),
-                    key: Some(message_id.clone()),
-                    message_id,
-                    payload,
-                    headers,
-                })
-            }
-            fn event_name(message: &#message_ty) -> &str { #event_name }
-            #message_id
-            fn idempotency_key(message: &#message_ty) -> ::std::option::Option<::std::string::String> { #idempotency_key }
-            #traceparent
+            None => quote!(#pat => self.0.#method(event, context).await,),
         }
     }
 }

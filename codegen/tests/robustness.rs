@@ -1406,7 +1406,7 @@ fn round_trip_test(case: &Case, module: &str) -> String {
             };
             let valid = texts(file.value.get("examples"), None);
             let invalid = texts(file.value.get("x-invalid-examples"), Some("instance"));
-            let ty = ident(&sys.graph.types[ty].name);
+            let ty = ident(&sys.graph[ty].name);
             let name = &entry.name;
             body.push_str(&format!(
                 "    round_trip::<crate::{module}::{sys_mod}::{ty}>(|b| crate::{module}::{sys_mod}::{enum_name}::decode({name:?}, b).map_err(|e| e.to_string()).and_then(|e| e.encode().map_err(|e| e.to_string())), &[{}], &[{}]);\n",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use event_contracts_codegen::catalog::{Catalog, Loc, ID_BASE};
 use event_contracts_codegen::manifest::{AlsoRead, Compatibility, Envelope, EventEntry};
-use event_contracts_codegen::model::{Builder, Ty, TypeGraph, TypeKind};
+use event_contracts_codegen::model::{Builder, Ty, TypeGraph, TypeId, TypeKind};
 use event_contracts_codegen::source::SourceFile;
 use event_contracts_runtime::display_pointer;
 use heck::{ToSnakeCase, ToUpperCamelCase};

@@ -13,14 +13,14 @@ pub(super) fn rust_ty(g: &TypeGraph, ty: &Ty) -> String {
         Ty::Str { .. } => "String".into(),
         Ty::DateTime { .. } => "DateTime".into(),
         Ty::Uuid { .. } => "Uuid".into(),
-        Ty::Named(id) => g.types.get(*id).map(|t| t.name.clone()).unwrap_or_default(),
+        Ty::Named(id) => g.get(*id).map(|t| t.name.clone()).unwrap_or_default(),
         Ty::Array { item, .. } => format!("Vec<{}>", rust_ty(g, item)),
         Ty::Map { value } => format!("BTreeMap<String, {}>", rust_ty(g, value)),
         Ty::Nullable(t) => format!("Option<{}>", rust_ty(g, t)),
     }
 }
 
-pub(super) fn named(ty: &Ty) -> Option<usize> {
+pub(super) fn named(ty: &Ty) -> Option<TypeId> {
     match ty {
         Ty::Named(id) => Some(*id),
         Ty::Array { item, .. } => named(item),
@@ -43,16 +43,16 @@ pub(super) struct RustFinding {
 pub(super) struct RustCmp<'g> {
     pub(super) og: &'g TypeGraph,
     pub(super) ng: &'g TypeGraph,
-    pub(super) seen: BTreeSet<(usize, usize)>,
+    pub(super) seen: BTreeSet<(TypeId, TypeId)>,
     pub(super) out: Vec<RustFinding>,
 }
 
 impl RustCmp<'_> {
-    pub(super) fn cmp(&mut self, oid: usize, nid: usize, path: &str, root: bool) {
+    pub(super) fn cmp(&mut self, oid: TypeId, nid: TypeId, path: &str, root: bool) {
         if !self.seen.insert((oid, nid)) {
             return;
         }
-        let (Some(ot), Some(nt)) = (self.og.types.get(oid), self.ng.types.get(nid)) else {
+        let (Some(ot), Some(nt)) = (self.og.get(oid), self.ng.get(nid)) else {
             return;
         };
         if ot.name != nt.name {
@@ -341,7 +341,7 @@ pub(super) fn kind_name(k: &TypeKind) -> &'static str {
 
 /// Type graphs of one side: per system, the envelope type and each event's root type.
 /// A system's type graph, its envelope type and each event's root type.
-pub(super) type SystemGraph = (TypeGraph, Option<usize>, HashMap<String, usize>);
+pub(super) type SystemGraph = (TypeGraph, Option<TypeId>, HashMap<String, TypeId>);
 
 pub(super) struct Graphs {
     pub(super) systems: HashMap<String, SystemGraph>,
