@@ -246,6 +246,36 @@ fn tagged_unions_and_nullable_roots() {
     );
 }
 
+/// A fallback branch's tag `not` is checked by the generated code, so it does not send the event
+/// to the validator, even when the branch holds another union with a fallback before its tag.
+#[test]
+fn a_fallback_tag_after_a_nested_fallback_union_stays_on_the_fast_path() {
+    let branch = |tag: &str, extra: &str| {
+        format!(r#"{{"type":"object","properties":{{{extra}"kind":{tag}}},"required":["kind"]}}"#)
+    };
+    let inner = r#""inner":{"oneOf":[{"type":"object","properties":{"t":{"type":"string","const":"x"}},"required":["t"]},{"type":"object","properties":{"t":{"type":"string","not":{"enum":["x"]}}},"required":["t"]}]},"#;
+    let body = format!(
+        r#""title":"Nest","type":"object","properties":{{"body":{{"oneOf":[{},{}]}}}},"required":["body"]"#,
+        branch(r#"{"type":"string","const":"a"}"#, ""),
+        branch(r#"{"type":"string","not":{"enum":["a"]}}"#, inner),
+    );
+    let files = vec![
+        manifest(&[("a.nest", "events/nest.json")]),
+        schema("corpus/events/nest.json", &body),
+    ];
+    let catalog = Catalog::from_texts(files).expect("catalog parses");
+    let files = generate_catalog(&catalog, "x").unwrap_or_else(|d| panic!("{d}"));
+    let m = module(&files);
+    let event_impl = &m[m
+        .find("impl ::event_contracts_runtime::Event for Nest")
+        .expect("Nest is an event")..];
+    assert!(
+        event_impl.contains("const NEEDS_SCHEMA: bool = false;"),
+        "{}",
+        &event_impl[..400.min(event_impl.len())]
+    );
+}
+
 fn diagnose(files: Vec<(String, String)>) -> Vec<event_contracts_codegen::diag::Diagnostic> {
     let result = Catalog::from_texts(files).and_then(|c| generate_catalog(&c, "x").map(|_| ()));
     result.expect_err("bad input must be diagnosed").0
