@@ -17,6 +17,7 @@ mod cycles;
 pub mod diag;
 mod emit;
 mod envelope;
+pub mod keywords;
 pub mod manifest;
 pub mod model;
 pub mod notice;

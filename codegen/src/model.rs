@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Catalog, Loc};
 use crate::diag::{Code, Diagnostics};
+use crate::keywords::{self, is_codegen_annotation as is_annotation};
 
 /// Numeric constraints, kept as written; emitted as comparisons.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -366,60 +367,6 @@ impl TypeGraph {
         }
     }
 }
-
-const ANNOTATIONS: &[&str] = &[
-    "$schema",
-    "$id",
-    "$comment",
-    "$defs",
-    "title",
-    "description",
-    "examples",
-    "default",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-    "contentEncoding",
-    "contentMediaType",
-];
-
-const SHAPE_KEYWORDS: &[&str] = &[
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "items",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "format",
-    "enum",
-    "const",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "$ref",
-    "allOf",
-    "oneOf",
-    "anyOf",
-    "if",
-    "then",
-    "else",
-    "not",
-    "dependentRequired",
-];
-
-fn is_annotation(k: &str) -> bool {
-    ANNOTATIONS.contains(&k) || k.starts_with("x-")
-}
-
-/// Keywords whose subschemas the validator alone evaluates: not walked for types.
-const VALIDATOR_ONLY: &[&str] = &["if", "then", "else", "not"];
 
 struct Conditional {
     field: String,
@@ -810,7 +757,7 @@ impl<'c> Builder<'c> {
 
     fn check_keywords(&mut self, loc: &Loc, m: &Map<String, Value>) {
         for k in m.keys() {
-            if !is_annotation(k) && !SHAPE_KEYWORDS.contains(&k.as_str()) {
+            if keywords::lookup(k).codegen == keywords::Codegen::Unsupported {
                 self.err(
                     Code::UnsupportedKeyword,
                     &loc.join(k),
@@ -970,7 +917,7 @@ impl<'c> Builder<'c> {
         }
         // Objects answer for their own validator-only keywords (see `gather`); a primitive's
         // are counted for the struct that holds it.
-        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) && self.exempt.as_ref() != Some(loc) {
+        if m.keys().any(|k| keywords::is_validator_only(k)) && self.exempt.as_ref() != Some(loc) {
             self.validator_only_hits += 1;
         }
         if let Some(e) = m.get("enum").or(m.get("const")) {
@@ -1317,7 +1264,7 @@ impl<'c> Builder<'c> {
                 spec.dependent.push((k.clone(), then));
             }
         }
-        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) {
+        if m.keys().any(|k| keywords::is_validator_only(k)) {
             match conditional(m) {
                 Some(c) => spec.conditionals.push(c),
                 None => spec.needs_schema = true,

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};
 
 use event_contracts_codegen::catalog::{Catalog, Loc};
+use event_contracts_codegen::keywords::{self, Compat};
 use serde_json::{Map, Value};
 
 /// Bit set of JSON types. `NUM` (any number) always includes `INT`.
@@ -522,26 +523,9 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-const ANNOTATIONS: &[&str] = &[
-    "$schema",
-    "$id",
-    "$comment",
-    "$defs",
-    "definitions",
-    "$anchor",
-    "title",
-    "description",
-    "examples",
-    "default",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-    "contentEncoding",
-    "contentMediaType",
-];
-
+/// Whether compat drops keyword `k` before comparing (the shared keyword table's compat column).
 pub fn is_annotation(k: &str) -> bool {
-    ANNOTATIONS.contains(&k) || k.starts_with("x-")
+    keywords::is_compat_annotation(k)
 }
 
 /// A value with annotations dropped and keys sorted, for comparing opaque keywords.
@@ -685,10 +669,19 @@ impl<'c> Normalizer<'c> {
         };
         let at = |k: &str| loc.join(k);
         for (k, val) in &m {
-            if is_annotation(k) {
+            let compat = keywords::lookup(k).compat;
+            if compat == Compat::Annotation {
                 continue;
             }
             s.kw_locs.insert(k.clone(), at(k));
+            if compat == Compat::Opaque {
+                s.opaque.push(Opaque {
+                    keyword: k.clone(),
+                    value: canonical(val),
+                    loc: at(k),
+                });
+                continue;
+            }
             match k.as_str() {
                 "type" => {
                     let names: Vec<&str> = match val {
@@ -801,6 +794,8 @@ impl<'c> Normalizer<'c> {
                 "not" if excluded_values(val).is_some() => {
                     s.excluded = excluded_values(val);
                 }
+                // A keyword the table folds, written in a form that is not (`items` as an
+                // array, any other `not`): kept as written.
                 _ => s.opaque.push(Opaque {
                     keyword: k.clone(),
                     value: canonical(val),
