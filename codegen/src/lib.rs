@@ -13,7 +13,7 @@
 
 pub mod catalog;
 mod compile;
-mod cycles;
+pub mod cycles;
 pub mod diag;
 mod emit;
 mod envelope;
@@ -82,9 +82,20 @@ impl Config {
 pub struct CheckedSystem<'c> {
     pub source: &'c SystemSource,
     pub graph: TypeGraph,
-    /// Type id of each manifest event, in manifest order.
+    /// Type id of each manifest event, in manifest order (an event whose schema file is
+    /// missing has none).
     pub events: Vec<usize>,
+    /// The manifest name of each entry of `events`.
+    pub event_names: Vec<String>,
     pub envelope: Option<usize>,
+}
+
+impl CheckedSystem<'_> {
+    /// The type of the manifest event called `name`.
+    pub fn event_type(&self, name: &str) -> Option<usize> {
+        let i = self.event_names.iter().position(|n| n == name)?;
+        self.events.get(i).copied()
+    }
 }
 
 /// Checks the whole catalog: ids, references, keywords, types, schema compilation.
@@ -123,12 +134,39 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
     let mut diags = Diagnostics::default();
     check_ids(catalog, &mut diags);
     check_manifests(catalog, &mut diags);
-    let before = diags.0.len();
-    cycles::check(catalog, &mut diags);
-    if diags.0.len() > before {
-        // A schema defined as itself has no type, and validating it never ends: nothing
-        // below could say more than "fix that first".
+    let (systems, built) = build_here(catalog);
+    let cyclic = built.0.iter().any(|d| d.code == Code::RefCycle);
+    diags.0.extend(built.0);
+    if cyclic {
+        // Validating a schema defined as itself never ends: nothing below could say more
+        // than "fix that first".
         return Err(diags.sorted());
+    }
+    for sys in &systems {
+        transport::check(catalog, sys, &mut diags);
+    }
+    compile::compile_all(catalog, &mut diags);
+    if diags.is_empty() {
+        Ok(systems)
+    } else {
+        Err(diags.sorted())
+    }
+}
+
+/// Every system's types built from the catalog, with every problem met on the way. What was
+/// built is returned even when there are diagnostics (compat compares catalogs the generator
+/// would refuse); a catalog with a schema defined as itself (E013) has no types, so none are
+/// built. [`check`] is this plus the catalog-wide checks (ids, manifests, transports,
+/// schema compilation).
+pub fn build(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
+    on_big_stack(|| build_here(catalog))
+}
+
+fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    cycles::check(catalog, &mut diags);
+    if !diags.is_empty() {
+        return (Vec::new(), diags);
     }
     let mut systems = Vec::new();
     for sys in &catalog.systems {
@@ -173,6 +211,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             }
         };
         let mut events = Vec::new();
+        let mut event_names = Vec::new();
         for (i, ev) in sys.manifest.events.iter().enumerate() {
             let file = system_file(&ev.schema);
             let at = manifest_loc.join("events").join(&i.to_string());
@@ -200,6 +239,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             let loc = Loc::new(file, "");
             let name = title_of(catalog, &loc).unwrap_or_else(|| ev.name.to_upper_camel_case());
             events.push(b.root(&loc, &name));
+            event_names.push(ev.name.clone());
         }
         // Shared definitions get their types even when no event uses them yet.
         let defs: Vec<String> = catalog
@@ -233,18 +273,11 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             source: sys,
             graph: b.graph,
             events,
+            event_names,
             envelope,
         });
     }
-    for sys in &systems {
-        transport::check(catalog, sys, &mut diags);
-    }
-    compile::compile_all(catalog, &mut diags);
-    if diags.is_empty() {
-        Ok(systems)
-    } else {
-        Err(diags.sorted())
-    }
+    (systems, diags)
 }
 
 /// The names a system module defines besides its types (here and in `transport`), with what

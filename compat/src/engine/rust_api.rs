@@ -347,45 +347,25 @@ pub(super) struct Graphs {
     pub(super) systems: HashMap<String, SystemGraph>,
 }
 
+/// Built by the generator's own [`build`](event_contracts_codegen::build), so compat compares
+/// the types (and names) the generator makes; its diagnostics are not compat's to report.
 pub(super) fn graphs(cat: &Catalog) -> Graphs {
-    let mut systems = HashMap::new();
-    for sys in &cat.systems {
-        let mut b = Builder::new(cat);
-        let title = |file: &str| -> Option<String> {
-            cat.files
-                .get(file)?
-                .value
-                .get("title")?
-                .as_str()
-                .map(str::to_owned)
-        };
-        let envelope = match &sys.manifest.envelope {
-            Envelope::Wrapped {
-                schema,
-                payload_field,
-                ..
-            } => {
-                let file = format!("{}/{}", sys.dir, schema);
-                cat.files.contains_key(&file).then(|| {
-                    let name = title(&file).unwrap_or_else(|| {
-                        format!("{}Envelope", sys.manifest.system.to_upper_camel_case())
-                    });
-                    b.envelope(&Loc::new(file, ""), &name, payload_field)
-                })
-            }
-            Envelope::Flat => None,
-        };
-        let mut evs = HashMap::new();
-        for e in &sys.manifest.events {
-            let file = format!("{}/{}", sys.dir, e.schema);
-            if !cat.files.contains_key(&file) {
-                continue;
-            }
-            let name = title(&file).unwrap_or_else(|| e.name.to_upper_camel_case());
-            evs.insert(e.name.clone(), b.root(&Loc::new(file, ""), &name));
-        }
-        systems.insert(sys.manifest.system.clone(), (b.graph, envelope, evs));
-    }
+    let (built, _) = event_contracts_codegen::build(cat);
+    let systems = built
+        .into_iter()
+        .map(|sys| {
+            let events = sys
+                .event_names
+                .iter()
+                .cloned()
+                .zip(sys.events.iter().copied())
+                .collect();
+            (
+                sys.source.manifest.system.clone(),
+                (sys.graph, sys.envelope, events),
+            )
+        })
+        .collect();
     Graphs { systems }
 }
 
