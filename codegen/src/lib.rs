@@ -20,6 +20,7 @@ mod envelope;
 pub mod keywords;
 pub mod manifest;
 pub mod model;
+pub mod naming;
 pub mod notice;
 pub mod source;
 mod transport;
@@ -39,7 +40,7 @@ use crate::diag::{Code, Diagnostics};
 use crate::manifest::{Channel, Envelope, TimeFormat};
 use crate::model::{Builder, TypeGraph};
 
-pub use emit::{field_idents, ident};
+pub use naming::{field_idents, ident};
 pub use notice::{notices, Notice};
 
 /// One output file, relative to the generated crate's root.

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::catalog::{Catalog, Loc};
 use crate::diag::{Code, Diagnostics};
 use crate::keywords::{self, is_codegen_annotation as is_annotation};
+use crate::naming::{is_type_name, type_name};
 
 /// Numeric constraints, kept as written; emitted as comparisons.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1788,36 +1789,6 @@ fn required_of(v: &Value) -> Vec<String> {
 
 fn has_shadow(kind: &TypeKind) -> bool {
     matches!(kind, TypeKind::Struct { .. } | TypeKind::Tagged { .. })
-}
-
-/// Whether an author's title can name a Rust type as written: PascalCase ASCII, which
-/// `non_camel_case_types` (denied in generated code) accepts, and not a keyword.
-fn is_type_name(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_uppercase())
-        && s.chars().all(|c| c.is_ascii_alphanumeric())
-        && s != "Self"
-}
-
-/// A made-up name as a Rust type name: ASCII letters and digits (any other letter or digit
-/// spelled as its code point, so distinct names stay distinct), starting with an uppercase
-/// letter.
-fn type_name(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if c.is_alphanumeric() {
-            out.push_str(&format!("U{:X}", c as u32));
-        }
-    }
-    match out.chars().next() {
-        Some(c) if c.is_ascii_uppercase() => out,
-        Some(c) if c.is_ascii_lowercase() => {
-            out.replace_range(..1, &c.to_ascii_uppercase().to_string());
-            out
-        }
-        _ => format!("T{out}"),
-    }
 }
 
 /// The named type a value of `ty` holds inline (itself or inside an `Option`).

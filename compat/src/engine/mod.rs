@@ -11,7 +11,7 @@ use event_contracts_codegen::manifest::{AlsoRead, Compatibility, Envelope, Event
 use event_contracts_codegen::model::{Builder, Ty, TypeGraph, TypeKind};
 use event_contracts_codegen::source::SourceFile;
 use event_contracts_runtime::display_pointer;
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::ToUpperCamelCase;
 use serde_json::{json, Value};
 
 use crate::compare::{shape_key, Change, Comparer, Dec};
@@ -680,10 +680,13 @@ pub fn check_files(
             })
     };
     let rust_findings = {
+        // Built as the generator builds a type, boxes included.
         let mut bo = Builder::new(&lo.cat);
         let oid = bo.root(&Loc::new(old.0, ""), &title(&lo, old.0));
+        bo.graph.box_recursive_fields();
         let mut bn = Builder::new(&ln.cat);
         let nid = bn.root(&Loc::new(new.0, ""), &title(&ln, new.0));
+        bn.graph.box_recursive_fields();
         let mut rc = RustCmp {
             og: &bo.graph,
             ng: &bn.graph,
