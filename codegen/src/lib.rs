@@ -1,8 +1,9 @@
 //! Schema-first event contracts: turns the JSON Schema catalog in `schemas/` into the Rust
 //! source of the `event-contracts` crate.
 //!
-//! The pipeline is parse ([`catalog`]), check ([`model`], every problem collected as a
-//! [`diag::Diagnostic`]), then emit ([`emit`]). This crate decides what the files say, never
+//! The pipeline is parse ([`catalog`]), build ([`build`]: the [`cycles`] guard, then [`model`]
+//! over the [`keywords`] table, every problem collected as a [`diag::Diagnostic`]), check
+//! ([`check`]), then emit ([`emit`], every name from [`naming`]). This crate decides what the files say, never
 //! where or whether they are written: that policy lives in `xtask`.
 //!
 //! ```no_run
