@@ -226,3 +226,113 @@ fn every_code_is_reported_by_some_check() {
         );
     }
 }
+
+fn branch(tag: &str) -> String {
+    format!(
+        r#"{{"type": "object", "properties": {{"kind": {{"const": "{tag}"}}}}, "required": ["kind"]}}"#
+    )
+}
+
+/// Each problem that used to share E006/E007/E003 with others is reported under its own code,
+/// and every diagnostic of a parsed file carries the line it is about.
+#[test]
+fn each_split_out_problem_is_reported_under_its_own_code_with_its_line() {
+    let a = branch("a");
+    let b = branch("b");
+    let event_cases: Vec<(Code, String)> = vec![
+        (
+            Code::UnsupportedPattern,
+            r#""p": {"type": "string", "pattern": "(?=a)b"}"#.into(),
+        ),
+        (Code::UnknownType, r#""p": {"type": "date"}"#.into()),
+        (
+            Code::MultipleTypes,
+            r#""p": {"type": ["string", "integer"]}"#.into(),
+        ),
+        (Code::NullOnly, r#""p": {"type": "null"}"#.into()),
+        (
+            Code::EnumBreaksConstraints,
+            r#""p": {"type": "string", "maxLength": 2, "enum": ["abc"]}"#.into(),
+        ),
+        (
+            Code::MixedMap,
+            r#""p": {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "string"}}"#.into(),
+        ),
+        (
+            Code::MergeNotObject,
+            r#""p": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"type": "string"}]}"#.into(),
+        ),
+        (
+            Code::UnionSiblings,
+            format!(r#""p": {{"oneOf": [{a}, {b}], "required": ["kind"]}}"#),
+        ),
+        (Code::DuplicateTag, format!(r#""p": {{"oneOf": [{a}, {a}]}}"#)),
+        (
+            Code::FallbackTags,
+            format!(
+                r#""p": {{"oneOf": [{a}, {b}, {{"type": "object", "properties": {{"kind": {{"type": "string", "not": {{"enum": ["a"]}}}}}}, "required": ["kind"]}}]}}"#
+            ),
+        ),
+    ];
+    let mut cases: Vec<(Code, Vec<(String, String)>)> = event_cases
+        .into_iter()
+        .map(|(code, p)| {
+            let files = files(
+                manifest(ENVELOPE),
+                envelope_schema(),
+                event(&format!("{UNIT},\n    {p}")),
+            );
+            (code, files)
+        })
+        .collect();
+    cases.push((
+        Code::MissingSchemaFile,
+        files(
+            manifest(ENVELOPE).replace("events/unit.moved.json", "events/unit.gone.json"),
+            envelope_schema(),
+            event(UNIT),
+        ),
+    ));
+    cases.push((
+        Code::ChannelTransport,
+        files(
+            manifest(ENVELOPE).replace(
+                r#"{"transport": "nats", "stream": "FLEET", "subject": "fleet.unit.moved"}"#,
+                r#"{"transport": "kafka", "topic": "fleet"}"#,
+            ),
+            envelope_schema(),
+            event(UNIT),
+        ),
+    ));
+    cases.push((
+        Code::EnvelopeNeedsValidator,
+        files(
+            manifest(ENVELOPE),
+            envelope_schema().replace(
+                r#""device": {"type": "string", "minLength": 1}"#,
+                r#""device": {"type": "string", "not": {"const": "x"}}"#,
+            ),
+            event(UNIT),
+        ),
+    ));
+    for (code, files) in cases {
+        let d = diagnostics(files);
+        assert!(
+            d.0.iter().any(|d| d.code == code),
+            "{code:?} expected:\n{}",
+            d.render()
+        );
+        for d in &d.0 {
+            let s = d.snippet.as_ref().unwrap_or_else(|| panic!("no line: {d}"));
+            assert!(
+                s.text
+                    .chars()
+                    .skip(s.offset)
+                    .take(s.len)
+                    .any(|c| !c.is_whitespace()),
+                "the caret marks nothing:\n{}",
+                d.render()
+            );
+        }
+    }
+}
