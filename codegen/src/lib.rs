@@ -194,7 +194,7 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
                     let id = b.envelope(&loc, &name, payload_field);
                     if b.graph.needs_schema(&model::Ty::Named(id)) {
                         diags.push(catalog.diag(
-                            Code::UnsupportedShape,
+                            Code::EnvelopeNeedsValidator,
                             &loc,
                             "the envelope uses keywords only the validator enforces",
                             "keep the envelope to typed keywords; put conditions in the event schemas",
@@ -203,7 +203,7 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
                     Some(id)
                 } else {
                     diags.push(catalog.diag(
-                        Code::Manifest,
+                        Code::MissingSchemaFile,
                         &manifest_loc.join("envelope"),
                         format!("envelope schema schemas/{file} does not exist"),
                         "fix the path (relative to the system folder)",
@@ -219,7 +219,7 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
             let at = manifest_loc.join("events").join(&i.to_string());
             if !catalog.files.contains_key(&file) {
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::MissingSchemaFile,
                     &at.join("schema"),
                     format!("event schema schemas/{file} does not exist"),
                     "fix the path (relative to the system folder)",
@@ -228,7 +228,7 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
             }
             if ev.channel.transport() != sys.manifest.transport {
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::ChannelTransport,
                     &at.join("channel"),
                     format!(
                         "a {} channel in a {} system",
@@ -262,7 +262,7 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
         let fallbacks = sys.manifest.events.iter().filter(|e| e.fallback).count();
         if fallbacks > 1 {
             diags.push(catalog.diag(
-                Code::Manifest,
+                Code::DuplicateFallback,
                 &manifest_loc.join("events"),
                 "more than one event has `fallback: true`",
                 "keep one fallback per system",
@@ -344,7 +344,7 @@ fn check_manifests(catalog: &Catalog, diags: &mut Diagnostics) {
         }
         if let Some(first) = systems.insert(name, &sys.manifest_file) {
             diags.push(catalog.diag(
-                Code::Manifest,
+                Code::DuplicateSystem,
                 &at,
                 format!("system `{name}` is also declared by schemas/{first}"),
                 "give each system its own name: it is a module of the generated crate",
@@ -358,7 +358,7 @@ fn check_manifests(catalog: &Catalog, diags: &mut Diagnostics) {
             if let Some(first) = files.insert(ev.schema.as_str(), i) {
                 files.insert(ev.schema.as_str(), first);
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::SharedSchemaFile,
                     &at.join("schema"),
                     format!(
                         "event `{}` names the schema file `{}` of event `{}` (events/{first})",
@@ -374,7 +374,7 @@ fn check_manifests(catalog: &Catalog, diags: &mut Diagnostics) {
             if let Some(first) = names.insert(ev.name.as_str(), i) {
                 names.insert(ev.name.as_str(), first);
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::DuplicateEventName,
                     &at.join("name"),
                     format!("event name `{}` is also used by events/{first}", ev.name),
                     "an event's name identifies it on the wire: make each one unique",
@@ -403,7 +403,7 @@ fn check_handler_methods(
             }
             Some(&first) if first == id => {}
             Some(&first) => diags.push(catalog.diag(
-                Code::NameCollision,
+                Code::HandlerCollision,
                 &match catalog.value(&def.loc).and_then(|v| v.get("title")) {
                     Some(_) => def.loc.join("title"),
                     None => def.loc.clone(),
