@@ -44,6 +44,9 @@ pub enum Code {
     /// E016: the manifest's envelope roles do not fit the envelope schema, or a required
     /// envelope property plays no role.
     EnvelopeRole,
+    /// E017: the HTML catalog (`cargo xtask docs`) cannot show something as written: two
+    /// pages that would share a file name, or an `x-invalid-examples` entry it cannot read.
+    DocSite,
 }
 
 impl Code {
@@ -65,6 +68,7 @@ impl Code {
             Code::TooDeep => "E014",
             Code::InvalidName => "E015",
             Code::EnvelopeRole => "E016",
+            Code::DocSite => "E017",
         }
     }
 }

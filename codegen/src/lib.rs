@@ -15,6 +15,7 @@ pub mod catalog;
 mod compile;
 mod cycles;
 pub mod diag;
+pub mod docs;
 mod emit;
 mod envelope;
 pub mod manifest;

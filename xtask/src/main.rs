@@ -1,6 +1,6 @@
 //! Repository automation: `cargo xtask codegen [--check]`, `cargo xtask lint`,
 //! `cargo xtask validate <event-or-channel> [FILE|-]`, `cargo xtask compat`, `cargo xtask diff`,
-//! `cargo xtask pr-comment`, `cargo xtask test`.
+//! `cargo xtask docs [--out DIR]`, `cargo xtask pr-comment`, `cargo xtask test`.
 
 mod codegen;
 mod lint;
@@ -44,6 +44,12 @@ enum Command {
     Compat(xtask::compat::CompatArgs),
     /// A review-ready changelog of schemas/ since a git revision, with rollout advice.
     Diff(xtask::diff::DiffArgs),
+    /// Write the browsable HTML event catalog of every catalog (opens from disk, no server).
+    Docs {
+        /// The site's folder; replaced whole on every run [default: target/doc-catalog].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Post the schema review of a pull request as one sticky comment (GitHub Actions).
     PrComment(xtask::pr_comment::PrCommentArgs),
     /// The test suite: starts the brokers the integration tests talk to (`.ci/services.sh`),
@@ -93,6 +99,10 @@ fn main() -> ExitCode {
         }
         Command::Codegen { check } => codegen::run(check),
         Command::Lint => lint::run(),
+        Command::Docs { out } => {
+            let dirs: Vec<&str> = codegen::CATALOGS.iter().map(|c| c.schemas).collect();
+            xtask::docs::run(&project_root(), &dirs, out)
+        }
         Command::Validate { target, file } => validate::run(&target, file.as_deref()),
         Command::Test { args } => test_cmd::run(&args),
     };
