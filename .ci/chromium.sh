@@ -6,13 +6,17 @@
 set -euo pipefail
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    SUDO=()
     if [ "$(id -u)" -ne 0 ]; then
-        echo "chromium/chromedriver missing and not root: run as root or install the Debian packages chromium and chromium-driver" >&2
-        exit 1
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "chromium/chromedriver missing, and neither root nor sudo: install the Debian packages chromium and chromium-driver" >&2
+            exit 1
+        fi
+        SUDO=(sudo -n)
     fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        --no-install-recommends chromium chromium-driver >/dev/null
 fi
 command -v chromium
 command -v chromedriver

@@ -170,7 +170,8 @@ fn swap_in(staging: &Path, out: &Path, parent: &Path, name: &str) -> anyhow::Res
     if let Err(e) = std::fs::rename(staging, out) {
         // Put the previous site back: a failed run leaves what was there.
         let _ = std::fs::rename(&old, out);
-        return Err(e).with_context(|| format!("moving {} to {}", staging.display(), out.display()));
+        return Err(e)
+            .with_context(|| format!("moving {} to {}", staging.display(), out.display()));
     }
     std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))
 }
@@ -182,7 +183,10 @@ fn is_empty_dir(path: &Path) -> bool {
 /// The command: every catalog in `schemas_dirs`, into `out` (default [`DEFAULT_OUT`]).
 pub fn run(root: &Path, schemas_dirs: &[&str], out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let out = out.unwrap_or_else(|| root.join(DEFAULT_OUT));
-    let sources: Vec<CatalogSource> = schemas_dirs.iter().map(|d| CatalogSource::for_dir(d)).collect();
+    let sources: Vec<CatalogSource> = schemas_dirs
+        .iter()
+        .map(|d| CatalogSource::for_dir(d))
+        .collect();
     let started = Instant::now();
     match build(root, &sources, &out)? {
         Outcome::Written { files } => {
@@ -196,7 +200,9 @@ pub fn run(root: &Path, schemas_dirs: &[&str], out: Option<PathBuf>) -> anyhow::
         }
         Outcome::Refused(diags) => {
             eprintln!("{diags}");
-            eprintln!("nothing was written: fix the schemas above and run `cargo xtask docs` again");
+            eprintln!(
+                "nothing was written: fix the schemas above and run `cargo xtask docs` again"
+            );
             Ok(ExitCode::from(1))
         }
     }

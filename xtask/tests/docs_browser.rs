@@ -221,7 +221,11 @@ fn broken_links(index: &str, pages: &BTreeMap<String, Page>) -> Vec<String> {
     let mut reached = BTreeSet::from([index.to_owned()]);
     let mut todo = vec![index.to_owned()];
     while let Some(url) = todo.pop() {
-        for link in pages.get(&url).map(|p| p.links.as_slice()).unwrap_or_default() {
+        for link in pages
+            .get(&url)
+            .map(|p| p.links.as_slice())
+            .unwrap_or_default()
+        {
             let target = link.split('#').next().unwrap_or_default().to_owned();
             if pages.contains_key(&target) && reached.insert(target.clone()) {
                 todo.push(target);
@@ -296,9 +300,20 @@ fn the_catalog_site_works_in_headless_chromium() {
     let mut files = Vec::new();
     html_files(&site, &mut files);
     files.sort();
-    assert!(files.len() > 70, "every system and event has a page: {files:?}");
+    assert!(
+        files.len() > 70,
+        "every system and event has a page: {files:?}"
+    );
 
     let driver = Driver::start(&chromium, &chromedriver);
+    // The console check must be able to fail: an error a page logs is seen.
+    driver.open(&file_url(&site.join("index.html")));
+    driver.script("console.error('probe from the test'); return null;");
+    let probe = driver.console_errors();
+    assert!(
+        probe.iter().any(|e| e.contains("probe from the test")),
+        "the browser log shows console errors: {probe:?}"
+    );
     let mut pages = BTreeMap::new();
     let mut errors = Vec::new();
     for file in &files {
@@ -333,7 +348,11 @@ fn the_catalog_site_works_in_headless_chromium() {
             },
         );
     }
-    assert!(errors.is_empty(), "pages with problems:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "pages with problems:\n{}",
+        errors.join("\n")
+    );
     let index = file_url(&site.join("index.html"));
     let broken = broken_links(&index, &pages);
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
@@ -342,7 +361,11 @@ fn the_catalog_site_works_in_headless_chromium() {
 
     // The search box, typed into as a person would.
     driver.open(&index);
-    let all: Vec<Value> = driver.script(VISIBLE_EVENTS).as_array().cloned().unwrap_or_default();
+    let all: Vec<Value> = driver
+        .script(VISIBLE_EVENTS)
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let search = driver.element("#search");
     driver.type_into(&search, "chunk_id");
     let by_field = driver.script(VISIBLE_EVENTS);
@@ -374,7 +397,9 @@ fn the_catalog_site_works_in_headless_chromium() {
 
     let shots = root.join("target/doc-catalog-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
-    driver.type_into(&search, "");
+    driver.type_into(&search, "chunk_id");
+    driver.screenshot(&shots.join("index-search.png"));
+    driver.open(&index);
     driver.screenshot(&shots.join("index.png"));
     driver.open(&file_url(&site.join("main/dam/index.html")));
     driver.screenshot(&shots.join("system.png"));
@@ -401,7 +426,10 @@ fn the_link_checker_flags_a_missing_page_a_missing_anchor_an_outside_link_and_an
             ],
         ),
     );
-    pages.insert("file:///s/a.html".to_owned(), page(&["t-Good"], &["file:///s/index.html"]));
+    pages.insert(
+        "file:///s/a.html".to_owned(),
+        page(&["t-Good"], &["file:///s/index.html"]),
+    );
     pages.insert("file:///s/orphan.html".to_owned(), page(&[], &[]));
     let problems = broken_links("file:///s/index.html", &pages);
     assert_eq!(

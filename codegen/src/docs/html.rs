@@ -32,7 +32,7 @@ body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color
 header{background:#1f3a5f;color:#fff;padding:10px 24px}header a{color:#cfe0ff}
 main{max-width:1150px;margin:0 auto;padding:8px 24px 48px}
 h1{font-size:1.6em;margin:.6em 0 .3em}h2{margin-top:1.6em;border-bottom:1px solid #d5dae1;padding-bottom:3px}
-h3{margin:1.2em 0 .3em}
+h3{margin:1.2em 0 .3em}h3 code{font-size:1.05em}
 table{border-collapse:collapse;width:100%;background:#fff;margin:.4em 0}
 th,td{border:1px solid #d5dae1;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f5}
@@ -77,7 +77,8 @@ function filter() {
   none.hidden = shown !== 0;
   count.textContent = shown + ' of ' + items.length + ' events';
 }
-box.addEventListener('input', filter);
+// 'input' for typing; 'search' and 'change' for the clear button and programmatic clears.
+for (const kind of ['input', 'search', 'change']) box.addEventListener(kind, filter);
 filter();
 ";
 
@@ -111,7 +112,10 @@ fn compatibility(mode: crate::manifest::Compatibility) -> String {
 
 fn json_block(value: &Value, class: &str) -> String {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-    format!("<pre class=\"{class}\"><code>{}</code></pre>\n", escape(&text))
+    format!(
+        "<pre class=\"{class}\"><code>{}</code></pre>\n",
+        escape(&text)
+    )
 }
 
 /// The index: every catalog's systems, and every event behind one search box.

@@ -102,7 +102,11 @@ type EventPages = Vec<String>;
 
 /// The page file names of every system, checking that no two collide on a case-insensitive
 /// file system (macOS, Windows): that would silently show one event's page for another.
-fn plan(cat: &SiteCatalog<'_>, systems: &[CheckedSystem<'_>], diags: &mut Diagnostics) -> Vec<EventPages> {
+fn plan(
+    cat: &SiteCatalog<'_>,
+    systems: &[CheckedSystem<'_>],
+    diags: &mut Diagnostics,
+) -> Vec<EventPages> {
     let mut dirs: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = Vec::new();
     for sys in systems {
@@ -199,7 +203,10 @@ fn invalid_examples(
                     .unwrap_or_default()
                     .to_owned(),
                 instance: instance.clone(),
-                pointer: entry.get("pointer").and_then(Value::as_str).map(str::to_owned),
+                pointer: entry
+                    .get("pointer")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             }),
             _ => diags.push(catalog.diag(
                 Code::DocSite,

@@ -60,7 +60,11 @@ pub(crate) fn diagram(manifest: &Manifest) -> String {
     for g in &manifest.consumer_groups {
         push_new(&mut consumers, &g.name);
     }
-    let rows = producers.len().max(channels.len()).max(consumers.len()).max(1);
+    let rows = producers
+        .len()
+        .max(channels.len())
+        .max(consumers.len())
+        .max(1);
     let height = TOP + rows * ROW + 10;
     let y = |i: usize| TOP + i * ROW;
     let pos = |list: &[String], name: &str| list.iter().position(|n| n == name).unwrap_or(0);

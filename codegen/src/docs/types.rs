@@ -101,7 +101,9 @@ pub(crate) fn rust_type(graph: &TypeGraph, ty: &Ty) -> String {
         Ty::AnyObject => "serde_json::Map<String, Value>".into(),
         Ty::Bool => "bool".into(),
         Ty::Int { unsigned: true, .. } => "u64".into(),
-        Ty::Int { unsigned: false, .. } => "i64".into(),
+        Ty::Int {
+            unsigned: false, ..
+        } => "i64".into(),
         Ty::Num { .. } => "f64".into(),
         Ty::Str { .. } => "String".into(),
         Ty::DateTime { .. } => "DateTime".into(),
@@ -218,8 +220,16 @@ mod tests {
         };
         assert_eq!(
             constraints(&graph, &ty),
-            ["at least 1 items", "items unique", "each item: min 0", "each item: max 10"]
+            [
+                "at least 1 items",
+                "items unique",
+                "each item: min 0",
+                "each item: max 10"
+            ]
         );
-        assert_eq!(rust_type(&graph, &Ty::Nullable(Box::new(ty))), "Option<Vec<u64>>");
+        assert_eq!(
+            rust_type(&graph, &Ty::Nullable(Box::new(ty))),
+            "Option<Vec<u64>>"
+        );
     }
 }
