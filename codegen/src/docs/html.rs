@@ -360,7 +360,7 @@ pub(crate) fn event_page(view: &SystemView<'_>, i: usize) -> String {
         if let Some(pointer) = &ex.pointer {
             body.push_str(&format!(
                 "<p>The validator reports it at <code>{}</code>.</p>\n",
-                escape(&event_contracts_runtime::display_pointer(pointer))
+                escape(event_contracts_runtime::display_pointer(pointer))
             ));
         }
         body.push_str(&json_block(&ex.instance, "invalid"));
