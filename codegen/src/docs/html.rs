@@ -206,6 +206,11 @@ pub(crate) fn system_page(view: &SystemView<'_>) -> String {
     );
     body.push_str("<h2>Flow</h2>\n");
     body.push_str(&diagram(m));
+    body.push_str(
+        "\n<p class=\"muted\">Arrows follow the manifest: each event's producers to its channel, its channel \
+         to its consumers. Solid orange boxes are declared consumer groups; dashed ones are consumers \
+         an event names that are not a declared group.</p>\n",
+    );
     body.push_str("\n<h2>Channels</h2>\n<table>\n<tr><th>Channel</th><th>Events</th></tr>\n");
     let mut channels: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, ev) in view.events.iter().enumerate() {
@@ -338,6 +343,12 @@ pub(crate) fn event_page(view: &SystemView<'_>, i: usize) -> String {
         None => body.push_str("<p class=\"muted\">No type.</p>\n"),
     }
     body.push_str("<h2>Valid examples</h2>\n");
+    if let Envelope::Wrapped { payload_field, .. } = &view.sys.source.manifest.envelope {
+        body.push_str(&format!(
+            "<p class=\"muted\">The event itself; on the wire it is the envelope's <code>{}</code>.</p>\n",
+            escape(payload_field)
+        ));
+    }
     if ev.examples.is_empty() {
         body.push_str("<p class=\"muted\">None in the schema.</p>\n");
     }
