@@ -241,6 +241,10 @@ codes! {
     /// An event schema has no `examples`.
     MissingExamples = "E058", label "no examples",
         help "Add at least one realistic example.";
+    /// The HTML catalog (`cargo xtask docs`) cannot show something as written: two pages that
+    /// would share a file name, or an `x-invalid-examples` entry it cannot read.
+    DocSite = "E059", label "cannot be shown in the HTML catalog",
+        help "Rename one of the two events or systems (names differing only in case share a file on macOS and Windows), or give each invalid example an `instance`.";
 }
 
 /// The offending line of a diagnostic and the span the caret marks, taken from the file's text

@@ -16,6 +16,7 @@ pub mod catalog;
 mod compile;
 pub mod cycles;
 pub mod diag;
+pub mod docs;
 mod emit;
 mod envelope;
 pub mod keywords;

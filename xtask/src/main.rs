@@ -1,6 +1,7 @@
 //! Repository automation: `cargo xtask codegen [--check]`, `cargo xtask lint`,
 //! `cargo xtask validate <event-or-channel> [FILE|-]`, `cargo xtask compat`, `cargo xtask diff`,
-//! `cargo xtask pr-comment`, `cargo xtask test`, `cargo xtask explain <code>`.
+//! `cargo xtask docs [--out DIR]`, `cargo xtask pr-comment`, `cargo xtask test`,
+//! `cargo xtask explain <code>`.
 
 mod codegen;
 mod lint;
@@ -44,6 +45,12 @@ enum Command {
     Compat(xtask::compat::CompatArgs),
     /// A review-ready changelog of schemas/ since a git revision, with rollout advice.
     Diff(xtask::diff::DiffArgs),
+    /// Write the browsable HTML event catalog of every catalog (opens from disk, no server).
+    Docs {
+        /// The site's folder; replaced whole on every run [default: target/doc-catalog].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Post the schema review of a pull request as one sticky comment (GitHub Actions).
     PrComment(xtask::pr_comment::PrCommentArgs),
     /// What a diagnostic code (`E006`) means and what to do about it (docs/diagnostics.md).
@@ -98,6 +105,10 @@ fn main() -> ExitCode {
         }
         Command::Codegen { check } => codegen::run(check),
         Command::Lint => lint::run(),
+        Command::Docs { out } => {
+            let dirs: Vec<&str> = codegen::CATALOGS.iter().map(|c| c.schemas).collect();
+            xtask::docs::run(&project_root(), &dirs, out)
+        }
         Command::Validate { target, file } => validate::run(&target, file.as_deref()),
         Command::Test { args } => test_cmd::run(&args),
         Command::Explain { code } => match event_contracts_codegen::diag::explain(&code) {
