@@ -19,34 +19,84 @@ use event_contracts::Event;
 const WAIT: Duration = Duration::from_secs(20);
 const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .map(|v| v.to_string())
-        .expect("schema embedded");
-    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
 /// One example of every dam event, in catalog order.
 fn every_event() -> Vec<DamEvent> {
     vec![
-        DamEvent::CaptureAlive(example()),
-        DamEvent::CaptureDeviceList(example()),
-        DamEvent::CaptureRecordingStarted(example()),
-        DamEvent::CaptureRecordingStopped(example()),
-        DamEvent::CaptureError(example()),
-        DamEvent::VideoIngestJobCreated(example()),
-        DamEvent::VideoIngestJobCompleted(example()),
-        DamEvent::VideoError(example()),
-        DamEvent::VideoReady(example()),
-        DamEvent::WebappAlive(example()),
-        DamEvent::WebappUserAction(example()),
-        DamEvent::WebappError(example()),
-        DamEvent::TenantRequest(example()),
-        DamEvent::TenantAccessDenied(example()),
-        DamEvent::TenantResourceChanged(example()),
+        DamEvent::CaptureAlive(
+            dam::CaptureAlive::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureDeviceList(
+            dam::CaptureDeviceList::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureRecordingStarted(
+            dam::CaptureRecordingStarted::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureRecordingStopped(
+            dam::CaptureRecordingStopped::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureError(
+            dam::CaptureError::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoIngestJobCreated(
+            dam::VideoIngestJobCreated::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoIngestJobCompleted(
+            dam::VideoIngestJobCompleted::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoError(
+            dam::VideoError::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoReady(
+            dam::VideoReady::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::WebappAlive(
+            dam::WebappAlive::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::WebappUserAction(
+            dam::WebappUserAction::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::WebappError(
+            dam::WebappError::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::TenantRequest(
+            dam::TenantRequest::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::TenantAccessDenied(
+            dam::TenantAccessDenied::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::TenantResourceChanged(
+            dam::TenantResourceChanged::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
     ]
 }
 
@@ -67,7 +117,7 @@ fn config(test: &str) -> AmqpConfig {
 }
 
 async fn broker(config: AmqpConfig) -> AmqpBroker {
-    match AmqpBroker::connect(config).await {
+    match AmqpBroker::connect(&config).await {
         Ok(b) => b,
         Err(e) => panic!(
             "RabbitMQ is not reachable ({e}); start it with `bash .ci/services.sh` \
@@ -370,9 +420,13 @@ async fn an_unroutable_publish_is_an_error_not_a_silent_drop() {
     let groups = [group("video-api", &["capture.*"])];
     broker.declare_groups(&groups).await.expect("topology");
     let publisher = publisher(&broker).await;
-    let routed: dam::CaptureAlive = example();
+    let routed: dam::CaptureAlive = dam::CaptureAlive::examples()
+        .expect("examples decode")
+        .remove(0);
     publisher.publish(routed).await.expect("capture.* is bound");
-    let unbound: dam::VideoReady = example();
+    let unbound: dam::VideoReady = dam::VideoReady::examples()
+        .expect("examples decode")
+        .remove(0);
     let err = publisher
         .publish(unbound)
         .await
@@ -386,7 +440,11 @@ async fn an_unroutable_publish_is_an_error_not_a_silent_drop() {
     assert_eq!(broker.ready(&queue).await.expect("inspect"), 1);
     // The channel survives the return: the next publish works.
     publisher
-        .publish(example::<dam::CaptureError>())
+        .publish(
+            dam::CaptureError::examples()
+                .expect("examples decode")
+                .remove(0),
+        )
         .await
         .expect("publishes after a return");
     broker.delete_groups(&groups).await.expect("cleanup");
@@ -427,7 +485,9 @@ async fn poison_messages_are_dead_lettered_with_reason_while_good_ones_flow() {
             .expect("raw publish");
     }
     let publisher = publisher(&broker).await;
-    let good: dam::CaptureRecordingStarted = example();
+    let good: dam::CaptureRecordingStarted = dam::CaptureRecordingStarted::examples()
+        .expect("examples decode")
+        .remove(0);
     publisher.publish(good.clone()).await.expect("publishes");
 
     let recorder = Recorder::default();
@@ -483,10 +543,16 @@ async fn a_handler_failing_twice_is_retried_and_processed_once_then_exhausted_on
     let groups = [group("automation-agents", &["capture.*"])];
     broker.declare_groups(&groups).await.expect("topology");
     let publisher = publisher(&broker).await;
-    let alive: dam::CaptureAlive = example();
+    let alive: dam::CaptureAlive = dam::CaptureAlive::examples()
+        .expect("examples decode")
+        .remove(0);
     publisher.publish(alive.clone()).await.expect("publishes");
     publisher
-        .publish(example::<dam::CaptureError>())
+        .publish(
+            dam::CaptureError::examples()
+                .expect("examples decode")
+                .remove(0),
+        )
         .await
         .expect("publishes");
 
@@ -541,7 +607,11 @@ async fn a_handler_failing_twice_is_retried_and_processed_once_then_exhausted_on
     );
     assert_eq!(
         dead.payload,
-        example::<dam::CaptureError>().encode().expect("encodes"),
+        dam::CaptureError::examples()
+            .expect("examples decode")
+            .remove(0)
+            .encode()
+            .expect("encodes"),
         "original bytes"
     );
     broker.delete_groups(&groups).await.expect("cleanup");
@@ -557,7 +627,9 @@ async fn a_consumer_killed_mid_batch_loses_nothing() {
     let publisher = publisher(&broker).await;
     let mut expected = Vec::new();
     for i in 0..10 {
-        let mut alive: dam::CaptureAlive = example();
+        let mut alive: dam::CaptureAlive = dam::CaptureAlive::examples()
+            .expect("examples decode")
+            .remove(0);
         alive.request_id = Some(format!("req-{i}"));
         publisher.publish(alive.clone()).await.expect("publishes");
         expected.push(DamEvent::CaptureAlive(alive));
