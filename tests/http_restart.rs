@@ -24,7 +24,8 @@ use event_contracts::runtime::transport::{
     Context, Handle, HandlerError, HandlerResult, Meta, Policy, Publisher, RetryPolicy, Shutdown,
     UnknownPolicy,
 };
-use http_support::{example, redis_store, unique, REDIS_URL};
+use event_contracts::Event;
+use http_support::{redis_store, unique, REDIS_URL};
 
 const PREFIX_ENV: &str = "HTTP_RESTART_PREFIX";
 const PORT_ENV: &str = "HTTP_RESTART_PORT";

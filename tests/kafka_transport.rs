@@ -334,7 +334,7 @@ async fn every_livepeer_event_round_trips_with_its_key_and_traceparent() {
     let mut sent: Vec<(String, String, String, serde_json::Value)> = Vec::new();
     macro_rules! publish {
         ($ty:ty, $name:expr, $meta:expr) => {{
-            let event: $ty = $ty::examples().expect("examples decode").remove(0);
+            let event: $ty = <$ty>::examples().expect("examples decode").remove(0);
             let data = serde_json::to_value(&event).unwrap();
             let trace = transport::trace::TraceParent::new_root().to_string();
             let meta = Meta {
