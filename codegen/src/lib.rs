@@ -90,6 +90,8 @@ pub struct CheckedSystem<'c> {
     pub events: Vec<usize>,
     /// The manifest name of each entry of `events`.
     pub event_names: Vec<String>,
+    /// Each manifest event's schema `examples`, as compact JSON, in manifest then document order.
+    pub examples: Vec<Vec<String>>,
     pub envelope: Option<usize>,
 }
 
@@ -215,6 +217,7 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
         };
         let mut events = Vec::new();
         let mut event_names = Vec::new();
+        let mut examples = Vec::new();
         for (i, ev) in sys.manifest.events.iter().enumerate() {
             let file = system_file(&ev.schema);
             let at = manifest_loc.join("events").join(&i.to_string());
@@ -239,6 +242,14 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
                     "use the system's transport",
                 ));
             }
+            examples.push(
+                catalog.files[&file]
+                    .value
+                    .get("examples")
+                    .and_then(Value::as_array)
+                    .map(|all| all.iter().map(Value::to_string).collect())
+                    .unwrap_or_default(),
+            );
             let loc = Loc::new(file, "");
             let name = title_of(catalog, &loc).unwrap_or_else(|| ev.name.to_upper_camel_case());
             events.push(b.root(&loc, &name));
@@ -277,6 +288,7 @@ fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
             graph: b.graph,
             events,
             event_names,
+            examples,
             envelope,
         });
     }
@@ -747,7 +759,13 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
     // The fallback event, if any, answers for every unlisted name.
     let mut validator_default = quote!(_ => None,);
     let mut known = Vec::new();
-    for (i, (ev, &ty_id)) in m.events.iter().zip(&sys.events).enumerate() {
+    for (i, ((ev, &ty_id), examples)) in m
+        .events
+        .iter()
+        .zip(&sys.events)
+        .zip(&sys.examples)
+        .enumerate()
+    {
         let def = &sys.graph.types[ty_id];
         let ty = ident(&def.name);
         let wire = if ev.fallback {
@@ -770,6 +788,7 @@ fn emit_events(sys: &CheckedSystem<'_>) -> TokenStream {
                 const NAME: &'static str = #wire;
                 const SCHEMA_ID: &'static str = #schema_id;
                 const NEEDS_SCHEMA: bool = #needs_schema;
+                const EXAMPLES: &'static [&'static str] = &[#(#examples),*];
                 fn info() -> &'static #rt::EventInfo { &EVENTS[#i] }
                 fn validator() -> &'static #rt::Validator {
                     static VALIDATOR: ::std::sync::OnceLock<#rt::Validator> = ::std::sync::OnceLock::new();
