@@ -268,37 +268,46 @@ const CONTEXT_BEFORE: usize = 40;
 
 impl Snippet {
     /// The span of `len` characters starting at 1-based character `column` of `line_text`.
+    /// Only the shown window is copied: a minified file is one long line, and each of its
+    /// diagnostics would otherwise hold (and scan) all of it.
     pub fn new(line: usize, line_text: &str, column: usize, len: usize) -> Self {
-        let chars: Vec<char> = line_text
-            .trim_end_matches(['\r', '\n'])
-            .chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
-            .collect();
-        let start = column.saturating_sub(1).min(chars.len());
+        let chars = || {
+            line_text
+                .trim_end_matches(['\r', '\n'])
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+        };
+        let start = column.saturating_sub(1);
         let len = len.max(1);
-        if chars.len() <= MAX_SHOWN {
-            return Self {
-                line,
-                text: chars.into_iter().collect(),
-                offset: start,
-                len,
-            };
-        }
-        let from = start.saturating_sub(CONTEXT_BEFORE);
-        let to = (from + MAX_SHOWN).min(chars.len()).max(start);
-        let mut text = String::new();
-        if from > 0 {
+        let short = chars().nth(MAX_SHOWN).is_none();
+        let from = if short {
+            0
+        } else {
+            start.saturating_sub(CONTEXT_BEFORE)
+        };
+        let mut rest = chars().skip(from);
+        let shown: String = rest.by_ref().take(MAX_SHOWN).collect();
+        let shown_len = shown.chars().count();
+        let cut_before = from > 0;
+        let cut_after = rest.next().is_some();
+        let offset = (start - from).min(shown_len);
+        let mut text = String::with_capacity(shown.len() + 6);
+        if cut_before {
             text.push('…');
         }
-        text.extend(&chars[from..to]);
-        if to < chars.len() {
+        text.push_str(&shown);
+        if cut_after {
             text.push('…');
         }
         Self {
             line,
             text,
-            offset: start - from + usize::from(from > 0),
-            len: len.min((to - start).max(1)),
+            offset: offset + usize::from(cut_before),
+            len: if short {
+                len
+            } else {
+                len.min((shown_len - offset).max(1))
+            },
         }
     }
 }
@@ -509,6 +518,21 @@ mod tests {
         let marked: String = s.text.chars().skip(s.offset).take(s.len).collect();
         assert_eq!(marked, "\"patternProperties\"");
         assert!(s.text.chars().count() <= super::MAX_SHOWN + 2);
+        let at_start = Snippet::new(1, &line, 1, 3);
+        assert!(!at_start.text.starts_with('…') && at_start.text.ends_with('…'));
+        assert_eq!((at_start.offset, at_start.len), (0, 3));
+        // A span running past the window is cut at the window's end.
+        let long_span = Snippet::new(1, &line, 301, 1000);
+        let marked: String = long_span
+            .text
+            .chars()
+            .skip(long_span.offset)
+            .take(long_span.len)
+            .collect();
+        assert!(
+            !marked.contains('…') && marked.starts_with("\"pattern"),
+            "{marked}"
+        );
     }
 
     #[test]
