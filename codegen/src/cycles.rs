@@ -12,11 +12,11 @@ use crate::catalog::{Catalog, Loc};
 use crate::diag::{Code, Diagnostics};
 
 /// Keywords whose subschemas apply to the same instance as the schema that holds them.
-const IN_PLACE_LISTS: &[&str] = &["allOf", "anyOf", "oneOf"];
-const IN_PLACE_ONE: &[&str] = &["not", "if", "then", "else"];
-const IN_PLACE_MAPS: &[&str] = &["dependentSchemas"];
+pub(crate) const IN_PLACE_LISTS: &[&str] = &["allOf", "anyOf", "oneOf"];
+pub(crate) const IN_PLACE_ONE: &[&str] = &["not", "if", "then", "else"];
+pub(crate) const IN_PLACE_MAPS: &[&str] = &["dependentSchemas"];
 /// Keywords whose subschemas apply to a part of the instance (or to nothing: `$defs`).
-const DESCENDING_ONE: &[&str] = &[
+pub(crate) const DESCENDING_ONE: &[&str] = &[
     "items",
     "additionalProperties",
     "contains",
@@ -25,8 +25,9 @@ const DESCENDING_ONE: &[&str] = &[
     "unevaluatedItems",
     "contentSchema",
 ];
-const DESCENDING_MAPS: &[&str] = &["properties", "patternProperties", "$defs", "definitions"];
-const DESCENDING_LISTS: &[&str] = &["prefixItems", "items"];
+pub(crate) const DESCENDING_MAPS: &[&str] =
+    &["properties", "patternProperties", "$defs", "definitions"];
+pub(crate) const DESCENDING_LISTS: &[&str] = &["prefixItems", "items"];
 
 /// One step that stays on the same instance: to `target`, written at `via`.
 struct Edge {

@@ -222,6 +222,28 @@ mod tests {
         }
     }
 
+    /// The `$ref` cycle guard walks subschemas by keyword (which apply in place, which to a
+    /// part of the value): every keyword it walks is one this table treats.
+    #[test]
+    fn every_keyword_the_cycle_guard_walks_is_in_the_table() {
+        use crate::cycles::{
+            DESCENDING_LISTS, DESCENDING_MAPS, DESCENDING_ONE, IN_PLACE_LISTS, IN_PLACE_MAPS,
+            IN_PLACE_ONE,
+        };
+        for list in [
+            IN_PLACE_LISTS,
+            IN_PLACE_ONE,
+            IN_PLACE_MAPS,
+            DESCENDING_ONE,
+            DESCENDING_MAPS,
+            DESCENDING_LISTS,
+        ] {
+            for k in list {
+                assert!(KEYWORDS.iter().any(|row| row.name == *k), "{k}");
+            }
+        }
+    }
+
     /// The generator's treatment of every keyword, checked on its sample: an annotation
     /// changes nothing, a typed or checked keyword is accepted, a validator-only one makes
     /// the type need the schema validator, an unsupported one is refused where it is written.

@@ -27,7 +27,7 @@ pub fn ident(name: &str) -> Ident {
     }
     match clean.as_str() {
         "self" | "Self" | "super" | "crate" => format_ident!("{}_", clean),
-        s if KEYWORDS.contains(&s) => Ident::new_raw(s, Span::call_site()),
+        s if RUST_KEYWORDS.contains(&s) => Ident::new_raw(s, Span::call_site()),
         s => Ident::new(s, Span::call_site()),
     }
 }
@@ -35,7 +35,7 @@ pub fn ident(name: &str) -> Ident {
 /// Words that are no identifier unless written raw: the ones `syn` refuses (Rust's strict
 /// and reserved keywords), plus `gen`, reserved since the 2024 edition. Looked up rather than
 /// parsed: an enum of 220,000 values asks 220,000 times.
-const KEYWORDS: &[&str] = &[
+const RUST_KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
     "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
