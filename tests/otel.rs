@@ -40,8 +40,8 @@ fn exporter() -> &'static InMemorySpanExporter {
             .with_simple_exporter(exporter.clone())
             .build();
         let tracer = provider.tracer("event-contracts-otel-tests");
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(tracer));
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
         tracing::subscriber::set_global_default(subscriber)
             .expect("no other global subscriber in this test process");
         // The provider lives as long as the process: dropping it would shut the exporter down.
@@ -234,7 +234,10 @@ impl<'a> Trace<'a> {
             attr(publish, "messaging.operation.type").as_deref(),
             Some("send")
         );
-        assert!(attr(publish, "messaging.message.id").is_some(), "{publish:#?}");
+        assert!(
+            attr(publish, "messaging.message.id").is_some(),
+            "{publish:#?}"
+        );
 
         let mut process: Vec<&SpanData> = ours
             .iter()

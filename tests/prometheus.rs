@@ -118,11 +118,10 @@ async fn consumer_metrics_are_served_in_prometheus_text_format() {
     let handler = Scripted::default();
     let traces: Vec<TraceParent> = (0..3).map(|_| TraceParent::new_root()).collect();
     // The first is handled at once, the second after one retry, the third never.
-    handler
-        .failures
-        .lock()
-        .unwrap()
-        .extend([(traces[1].trace_id.clone(), 1), (traces[2].trace_id.clone(), u32::MAX)]);
+    handler.failures.lock().unwrap().extend([
+        (traces[1].trace_id.clone(), 1),
+        (traces[2].trace_id.clone(), u32::MAX),
+    ]);
     for trace in &traces {
         publisher
             .publish_with(
@@ -214,8 +213,7 @@ async fn consumer_metrics_are_served_in_prometheus_text_format() {
         .to_owned();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let body = response.text().await.expect("body");
-    let scrape =
-        Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("a valid exposition");
+    let scrape = Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("a valid exposition");
     let ours = [
         ("group", GROUP),
         ("system", "audio"),
@@ -253,12 +251,8 @@ async fn consumer_metrics_are_served_in_prometheus_text_format() {
         count("event_contracts_handler_duration_seconds_count", &[]),
         5.0
     );
-    let Value::Histogram(buckets) = &sample(
-        &scrape,
-        "event_contracts_handler_duration_seconds",
-        &ours,
-    )
-    .value
+    let Value::Histogram(buckets) =
+        &sample(&scrape, "event_contracts_handler_duration_seconds", &ours).value
     else {
         panic!("handler durations are a histogram");
     };

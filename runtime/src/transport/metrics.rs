@@ -59,8 +59,7 @@ impl Labels<'_> {
 
     pub(crate) fn dead_lettered(&self, reason: &'static str) {
         let [a, b, c, d] = self.pairs();
-        metrics::counter!(DEAD_LETTERED, &[a, b, c, d, ("reason", reason.to_owned())])
-            .increment(1);
+        metrics::counter!(DEAD_LETTERED, &[a, b, c, d, ("reason", reason.to_owned())]).increment(1);
     }
 
     pub(crate) fn duplicate_skipped(&self) {
@@ -73,8 +72,11 @@ impl Labels<'_> {
 
     pub(crate) fn decode_failed(&self, reason: &'static str) {
         let [a, b, c, d] = self.pairs();
-        metrics::counter!(DECODE_FAILURES, &[a, b, c, d, ("reason", reason.to_owned())])
-            .increment(1);
+        metrics::counter!(
+            DECODE_FAILURES,
+            &[a, b, c, d, ("reason", reason.to_owned())]
+        )
+        .increment(1);
     }
 
     pub(crate) fn handler_took(&self, duration: Duration) {

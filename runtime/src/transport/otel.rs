@@ -217,7 +217,8 @@ impl ProcessSpan {
     pub(crate) fn finish(&self, outcome: Outcome, dead_letter_reason: Option<&str>) {
         #[cfg(feature = "otel")]
         {
-            self.span.record("event_contracts.outcome", outcome.as_str());
+            self.span
+                .record("event_contracts.outcome", outcome.as_str());
             match outcome {
                 Outcome::Retry => {
                     self.span.record("otel.status_code", "ERROR");
@@ -227,7 +228,8 @@ impl ProcessSpan {
                     let reason = dead_letter_reason.unwrap_or("dead_letter");
                     self.span.record("otel.status_code", "ERROR");
                     self.span.record("error.type", reason);
-                    self.span.record("event_contracts.dead_letter.reason", reason);
+                    self.span
+                        .record("event_contracts.dead_letter.reason", reason);
                 }
                 Outcome::Ack | Outcome::Skip | Outcome::Duplicate => {}
             }

@@ -209,7 +209,12 @@ impl<C: Contract, S: Sink> Publisher<C, S> {
 
     async fn send(&self, outgoing: Outgoing, span: &PublishSpan) -> Result<String, PublishError> {
         let id = outgoing.message_id.clone();
-        if let Err(e) = self.sink.send(outgoing).instrument(span.span().clone()).await {
+        if let Err(e) = self
+            .sink
+            .send(outgoing)
+            .instrument(span.span().clone())
+            .await
+        {
             span.failed("transport");
             return Err(e.into());
         }

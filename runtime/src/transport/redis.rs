@@ -853,7 +853,12 @@ impl RedisSource {
             if let Some((Some(lag), Some(pending))) =
                 ours.map(|g| (count(g, "lag"), count(g, "pending")))
             {
-                super::metrics::record_consumer_lag("redis", key, &self.config.group, lag + pending);
+                super::metrics::record_consumer_lag(
+                    "redis",
+                    key,
+                    &self.config.group,
+                    lag + pending,
+                );
             }
         }
     }
