@@ -470,3 +470,55 @@ async fn kafka_consumer_spans_are_children_of_the_producer_span() {
     plan.consume::<livepeer::System, _>(source, &group).await;
     plan.check("kafka", &group);
 }
+
+/// HTTP has no broker loop: the ingest server decides each request with `process`, and the
+/// client retries a `503` with the next attempt number; the dead letter is the `422` answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_consumer_spans_are_children_of_the_producer_span() {
+    use event_contracts::orchestrator;
+    use event_contracts::runtime::transport::http::{HttpClient, IngestServer, MemoryStore};
+    let plan = Plan::new();
+    let retry = RetryPolicy {
+        max_attempts: MAX_ATTEMPTS,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+        ..RetryPolicy::default()
+    };
+    let group = unique("otel-ingest-");
+    let server = IngestServer::<orchestrator::System, _, _, _>::new(
+        plan.handler.clone(),
+        MemoryStore::new(),
+        Policy::new(group.as_str()).with_retry(retry.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral port on 127.0.0.1");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    let shutdown = Shutdown::new();
+    let serving = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { server.serve(listener, shutdown).await }
+    });
+    let client = HttpClient::new(&base)
+        .expect("client builds")
+        .with_retry(retry);
+    let publisher = transport::Publisher::<orchestrator::System, _>::new(client, Meta::default());
+    let meta = |trace: &TraceParent| Meta {
+        subject: Some(format!("run/{}", uuid::Uuid::new_v4())),
+        ..Plan::meta(trace)
+    };
+    publisher
+        .publish_with(example::<orchestrator::RunStartedData>(), &meta(&plan.ok))
+        .await
+        .expect("handled on the second attempt");
+    publisher
+        .publish_with(example::<orchestrator::RunStartedData>(), &meta(&plan.dead))
+        .await
+        .expect_err("dead-lettered: the server answers 422");
+    plan.check("http", &group);
+    shutdown.trigger();
+    serving
+        .await
+        .expect("the server task does not panic")
+        .expect("the server ends without error");
+}
