@@ -757,6 +757,8 @@ impl AmqpSink {
 }
 
 impl Sink for AmqpSink {
+    const MESSAGING_SYSTEM: &'static str = "rabbitmq";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         let properties = properties_of(&message)?;
         let deadline = Instant::now() + self.config.reconnect_timeout;

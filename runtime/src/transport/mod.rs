@@ -39,6 +39,8 @@
 mod engine;
 mod headers;
 pub mod memory;
+pub mod metrics;
+mod otel;
 mod publish;
 pub mod redact;
 pub mod trace;
@@ -59,7 +61,7 @@ pub mod redis_entry;
 use std::future::Future;
 use std::time::Duration;
 
-pub use engine::{process, run, Disposition, Policy, Source, Stats};
+pub use engine::{process, run, run_with_stats, Disposition, Policy, Source, Stats};
 pub use headers::Headers;
 pub use publish::{Meta, PublishError, Publisher, Sink};
 
@@ -121,7 +123,12 @@ impl Context {
     /// Publishing options for a follow-up event: same trace, new span.
     pub fn meta(&self) -> Meta {
         Meta {
-            traceparent: Some(trace::child_or_new(self.traceparent.as_deref())),
+            // With feature `otel` and inside the handler, the current span is this delivery's
+            // `process` span: the follow-up's publish span becomes its child.
+            traceparent: Some(
+                otel::current_traceparent()
+                    .unwrap_or_else(|| trace::child_or_new(self.traceparent.as_deref())),
+            ),
             ..Meta::default()
         }
     }

@@ -773,6 +773,8 @@ impl NatsSink {
 }
 
 impl Sink for NatsSink {
+    const MESSAGING_SYSTEM: &'static str = "nats";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         let receipt = self.send_confirmed(message).await?;
         if receipt.duplicate {
@@ -836,6 +838,9 @@ impl NatsSource {
                     format!("a pulled message has no JetStream reply subject: {e}"),
                 )
             })?;
+            // JetStream tells each delivery how many messages the consumer has not yet
+            // delivered (`num_pending`): the lag, at no extra request.
+            super::metrics::record_consumer_lag("nats", info.stream, &self.group, info.pending);
             (
                 u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1),
                 format!("nats:{}/{}", info.stream, info.stream_sequence),

@@ -331,6 +331,8 @@ impl RedisSink {
 }
 
 impl Sink for RedisSink {
+    const MESSAGING_SYSTEM: &'static str = "redis";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         self.add(&message).await.map(drop)
     }
@@ -816,6 +818,47 @@ impl RedisSource {
         Ok(())
     }
 
+    /// Reports each stream's unsettled entries (not yet delivered to the group, plus
+    /// delivered and not acknowledged: `XINFO GROUPS` `lag` + `pending`) as the consumer-lag
+    /// gauge, once per batch. A failed report is only logged: reading goes on.
+    async fn record_lag(&mut self) {
+        for key in &self.keys {
+            let reply: Result<Vec<HashMap<String, Value>>, RedisError> = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(key)
+                .query_async(&mut self.conn)
+                .await;
+            let groups = match reply {
+                Ok(groups) => groups,
+                Err(e) => {
+                    tracing::debug!(stream = %key, error = %e, "XINFO GROUPS failed; no lag report");
+                    continue;
+                }
+            };
+            let ours = groups.iter().find(|g| {
+                g.get("name")
+                    .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+                    .is_some_and(|name| name == self.config.group)
+            });
+            let count = |group: &HashMap<String, Value>, field: &str| {
+                group
+                    .get(field)
+                    .and_then(|v| redis::from_redis_value::<u64>(v.clone()).ok())
+            };
+            // `lag` is nil when Redis cannot tell (entries deleted from the middle).
+            if let Some((Some(lag), Some(pending))) =
+                ours.map(|g| (count(g, "lag"), count(g, "pending")))
+            {
+                super::metrics::record_consumer_lag(
+                    "redis",
+                    key,
+                    &self.config.group,
+                    lag + pending,
+                );
+            }
+        }
+    }
+
     async fn fill(&mut self) -> Result<(), RedisError> {
         self.claim_due_retries().await?;
         if !self.buffer.is_empty() {
@@ -862,6 +905,7 @@ impl Source for RedisSource {
             if let Some(item) = self.buffer.pop_front() {
                 return Ok(Some(item));
             }
+            self.record_lag().await;
             match self.fill().await {
                 Ok(()) => {}
                 Err(e) if e.code() == Some("NOGROUP") => {

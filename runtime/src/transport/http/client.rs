@@ -298,6 +298,8 @@ fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 impl Sink for HttpClient {
+    const MESSAGING_SYSTEM: &'static str = "http";
+
     /// Sends one event; `Ok` once the server answered `2xx` (handled, duplicate, or accepted
     /// as an unknown type).
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {

@@ -408,6 +408,8 @@ impl KafkaSink {
 }
 
 impl Sink for KafkaSink {
+    const MESSAGING_SYSTEM: &'static str = "kafka";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         self.send_confirmed(message).await.map(drop)
     }
