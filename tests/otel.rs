@@ -360,7 +360,7 @@ async fn nats_consumer_spans_are_children_of_the_producer_span() {
         ack_wait: Duration::from_secs(1),
         ..NatsConfig::namespaced("nats://127.0.0.1:4222", &ns)
     };
-    let nats = NatsTransport::connect(config)
+    let nats = NatsTransport::connect(&config)
         .await
         .expect("NATS JetStream must run (bash .ci/services.sh)");
     let retry = RetryPolicy {
@@ -406,7 +406,7 @@ async fn rabbitmq_consumer_spans_are_children_of_the_producer_span() {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
     let mut config = AmqpConfig::new(uri).with_exchange(unique("test-otel-"));
     config.connect_timeout = Duration::from_secs(5);
-    let broker = AmqpBroker::connect(config)
+    let broker = AmqpBroker::connect(&config)
         .await
         .expect("RabbitMQ must run (bash .ci/services.sh)");
     let groups = [ConsumerGroup {

@@ -200,7 +200,10 @@ const RETIRED: &[Code] = &[Code::UnknownEvent];
 fn every_code_is_reported_by_some_check() {
     let mut used = BTreeSet::new();
     let mut files = Vec::new();
-    let mut dirs = vec![workspace().join("codegen/src"), workspace().join("xtask/src")];
+    let mut dirs = vec![
+        workspace().join("codegen/src"),
+        workspace().join("xtask/src"),
+    ];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
