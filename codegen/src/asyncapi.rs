@@ -105,6 +105,9 @@ struct SystemExport<'a, 'd> {
     /// Names taken, so two schemas never share one.
     taken: HashMap<String, Loc>,
     schemas: BTreeMap<String, Value>,
+    /// The component being translated, and the enum titles given so far (see `translate`).
+    current: String,
+    enum_titles: std::collections::HashSet<String>,
 }
 
 impl<'a, 'd> SystemExport<'a, 'd> {
@@ -117,6 +120,8 @@ impl<'a, 'd> SystemExport<'a, 'd> {
             names: HashMap::new(),
             taken: HashMap::new(),
             schemas: BTreeMap::new(),
+            current: String::new(),
+            enum_titles: std::collections::HashSet::new(),
         }
     }
 
@@ -796,7 +801,9 @@ impl<'a, 'd> SystemExport<'a, 'd> {
         }
         self.taken.insert(name.clone(), loc.clone());
         self.names.insert(loc.clone(), name.clone());
+        let outer = std::mem::replace(&mut self.current, name.clone());
         let translated = self.translate(&value, loc, true);
+        self.current = outer;
         self.schemas.insert(name.clone(), translated);
         name
     }
@@ -848,7 +855,11 @@ impl<'a, 'd> SystemExport<'a, 'd> {
                         .as_object()
                         .map(|m| {
                             m.iter()
-                                .map(|(name, s)| (name.clone(), self.translate(s, &at.join(name), false)))
+                                .map(|(name, s)| {
+                                    let mut t = self.translate(s, &at.join(name), false);
+                                    self.title_enum(&mut t, name);
+                                    (name.clone(), t)
+                                })
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -872,6 +883,27 @@ impl<'a, 'd> SystemExport<'a, 'd> {
         }
         out.insert("allOf".into(), Value::Array(all_of));
         Value::Object(out)
+    }
+}
+
+impl SystemExport<'_, '_> {
+    /// Titles an untitled enum property `<Component><Property>`. Code generators name an
+    /// untitled enum by a counter, and Modelina 5 gives two different ones the same name, so
+    /// a `const` narrowing one of them refers to a member the other lacks.
+    fn title_enum(&mut self, schema: &mut Value, property: &str) {
+        let Value::Object(obj) = schema else { return };
+        if !obj.contains_key("enum") || obj.contains_key("title") {
+            return;
+        }
+        let base = format!("{}{}", self.current, property.to_upper_camel_case());
+        let mut title = base.clone();
+        let mut n = 1;
+        while self.enum_titles.contains(&title) || self.taken.contains_key(&title) {
+            n += 1;
+            title = format!("{base}{n}");
+        }
+        self.enum_titles.insert(title.clone());
+        obj.insert("title".into(), json!(title));
     }
 }
 

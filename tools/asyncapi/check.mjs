@@ -120,7 +120,7 @@ function forModelina(raw) {
 }
 
 async function checkModels(file, raw) {
-  const generator = new TypeScriptGenerator({ modelType: 'interface', enumType: 'union' });
+  const generator = new TypeScriptGenerator({ modelType: 'interface' });
   const { input, note } = forModelina(raw);
   const problems = [];
   let models;
