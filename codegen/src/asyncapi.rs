@@ -169,7 +169,10 @@ impl<'a, 'd> SystemExport<'a, 'd> {
                 let message = self.message(i);
                 messages.insert(id, message);
             }
-            channel_docs.insert(channel.id.clone(), self.channel_doc(channel, channel_messages));
+            channel_docs.insert(
+                channel.id.clone(),
+                self.channel_doc(channel, channel_messages),
+            );
             self.send_operations(channel, &mut operations);
         }
         self.receive_operations(&channels, &mut operations);
@@ -183,9 +186,15 @@ impl<'a, 'd> SystemExport<'a, 'd> {
 
         let mut doc = Map::new();
         doc.insert("asyncapi".into(), json!(ASYNCAPI_VERSION));
-        doc.insert("id".into(), json!(format!("urn:event-contracts:{}", m.system)));
+        doc.insert(
+            "id".into(),
+            json!(format!("urn:event-contracts:{}", m.system)),
+        );
         doc.insert("info".into(), Value::Object(info));
-        doc.insert("defaultContentType".into(), json!(content_type(m.transport)));
+        doc.insert(
+            "defaultContentType".into(),
+            json!(content_type(m.transport)),
+        );
         doc.insert("servers".into(), json!({ "local": server(m.transport) }));
         doc.insert("channels".into(), Value::Object(channel_docs));
         doc.insert("operations".into(), Value::Object(operations));
@@ -364,7 +373,10 @@ impl<'a, 'd> SystemExport<'a, 'd> {
             );
             op.insert(
                 "title".into(),
-                json!(format!("{producer} publishes to {}", group.channel.address())),
+                json!(format!(
+                    "{producer} publishes to {}",
+                    group.channel.address()
+                )),
             );
             op.insert(
                 "summary".into(),
@@ -568,9 +580,7 @@ impl<'a, 'd> SystemExport<'a, 'd> {
                 // The envelope written out with its type and payload properties narrowed to
                 // this event: one flat object schema, which generators type property by
                 // property (Modelina ignores a later `allOf` branch's narrowing).
-                let props = whole
-                    .entry("properties")
-                    .or_insert_with(|| json!({}));
+                let props = whole.entry("properties").or_insert_with(|| json!({}));
                 if let Value::Object(props) = props {
                     if !ev.fallback {
                         let narrowed = match props.remove(type_field) {
@@ -749,9 +759,13 @@ impl<'a, 'd> SystemExport<'a, 'd> {
             Channel::Kafka { .. } => {
                 let key = self
                     .envelope_role_message_id()
-                    .map(|p| format!("The envelope's `{p}`, so one event's copies share a partition."))
+                    .map(|p| {
+                        format!("The envelope's `{p}`, so one event's copies share a partition.")
+                    })
                     .unwrap_or_else(|| "The message id.".into());
-                Some(json!({ "kafka": { "key": { "type": "string", "description": key }, "bindingVersion": "0.5.0" } }))
+                Some(
+                    json!({ "kafka": { "key": { "type": "string", "description": key }, "bindingVersion": "0.5.0" } }),
+                )
             }
             Channel::Amqp { .. } => Some(json!({ "amqp": {
                 "contentEncoding": "utf-8",
@@ -961,11 +975,31 @@ fn content_type(t: Transport) -> &'static str {
 
 fn server(t: Transport) -> Value {
     let (host, protocol, description) = match t {
-        Transport::Kafka => ("localhost:9092", "kafka", "A local Kafka broker (`.ci/services.sh`)."),
-        Transport::Redis => ("localhost:6379", "redis", "A local Redis server (`.ci/services.sh`)."),
-        Transport::Amqp => ("localhost:5672", "amqp", "A local RabbitMQ broker (`.ci/services.sh`), vhost `/`."),
-        Transport::Nats => ("localhost:4222", "nats", "A local NATS server with JetStream (`.ci/services.sh`)."),
-        Transport::Http => ("localhost:3000", "http", "A local ingest server (the runtime's HTTP binding)."),
+        Transport::Kafka => (
+            "localhost:9092",
+            "kafka",
+            "A local Kafka broker (`.ci/services.sh`).",
+        ),
+        Transport::Redis => (
+            "localhost:6379",
+            "redis",
+            "A local Redis server (`.ci/services.sh`).",
+        ),
+        Transport::Amqp => (
+            "localhost:5672",
+            "amqp",
+            "A local RabbitMQ broker (`.ci/services.sh`), vhost `/`.",
+        ),
+        Transport::Nats => (
+            "localhost:4222",
+            "nats",
+            "A local NATS server with JetStream (`.ci/services.sh`).",
+        ),
+        Transport::Http => (
+            "localhost:3000",
+            "http",
+            "A local ingest server (the runtime's HTTP binding).",
+        ),
     };
     json!({ "host": host, "protocol": protocol, "description": description })
 }
@@ -1043,6 +1077,75 @@ fn amqp_matches(pattern: &[&str], words: &[&str]) -> bool {
 mod tests {
     use super::*;
 
+    /// The telemetry example catalog, with `edit` applied to its manifest text.
+    fn telemetry(edit: impl Fn(String) -> String) -> Catalog {
+        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    let rel = path
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    out.push((rel, std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/telemetry/schemas");
+        let mut files = Vec::new();
+        walk(&root, &root, &mut files);
+        for (path, text) in &mut files {
+            if path.ends_with("/manifest.json") {
+                *text = edit(std::mem::take(text));
+            }
+        }
+        Catalog::from_texts(files).expect("the telemetry catalog reads")
+    }
+
+    #[test]
+    fn a_channel_with_no_address_is_a_located_diagnostic_and_no_document() {
+        let catalog = telemetry(|t| {
+            t.replacen(
+                "\"subject\": \"telemetry.sensor.reading\"",
+                "\"subject\": \"\"",
+                1,
+            )
+        });
+        let diags = crate::generate_catalog_and_asyncapi(&catalog, "test")
+            .err()
+            .expect("no document for a channel without address");
+        let text = diags.to_string();
+        assert!(text.contains("no address"), "{text}");
+        assert!(text.contains("manifest.json:"), "located: {text}");
+        assert!(text.contains("/events/0/channel"), "pointer: {text}");
+    }
+
+    #[test]
+    fn the_telemetry_catalog_exports_its_channels_and_groups() {
+        let catalog = telemetry(|t| t);
+        let (_, docs) = crate::generate_catalog_and_asyncapi(&catalog, "test").unwrap();
+        let doc = &docs[0].value;
+        assert_eq!(doc["asyncapi"], ASYNCAPI_VERSION);
+        assert_eq!(
+            doc["channels"]["telemetry.sensor.reading"]["address"],
+            "telemetry.sensor.reading"
+        );
+        let receive = &doc["operations"]["receive_dashboard_telemetry.sensor.reading"];
+        assert_eq!(receive["action"], "receive");
+        assert_eq!(receive["x-consumer-group"]["durable"], "dashboard");
+        assert_eq!(
+            receive["x-consumer-group"]["dead_letter_stream"],
+            "DEAD_LETTER_DASHBOARD"
+        );
+        let text = doc.to_string();
+        assert!(!text.contains("\"$ref\":\"../"), "every $ref is local");
+        assert!(!text.contains("$schema"), "no 2020-12 meta-schema is left");
+    }
+
     #[test]
     fn amqp_patterns_match_like_a_topic_exchange() {
         assert!(binds(Transport::Amqp, "#", "capture.alive"));
@@ -1055,7 +1158,11 @@ mod tests {
 
     #[test]
     fn nats_filters_match_like_jetstream() {
-        assert!(binds(Transport::Nats, "ingest.>", "ingest.document.processed"));
+        assert!(binds(
+            Transport::Nats,
+            "ingest.>",
+            "ingest.document.processed"
+        ));
         assert!(!binds(Transport::Nats, "ingest.>", "ingest"));
         assert!(binds(Transport::Nats, "alerts.*", "alerts.raised"));
         assert!(!binds(Transport::Nats, "alerts.*", "alerts.raised.x"));

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use event_contracts_codegen::catalog::Catalog;
 use event_contracts_codegen::{
-    asyncapi, generate_catalog_and_asyncapi, manifest::manifest_json_schema, notices,
-    GeneratedFile,
+    asyncapi, generate_catalog_and_asyncapi, manifest::manifest_json_schema, notices, GeneratedFile,
 };
 
 use crate::project_root;
