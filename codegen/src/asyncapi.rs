@@ -1116,8 +1116,7 @@ mod tests {
             )
         });
         let diags = crate::generate_catalog_and_asyncapi(&catalog, "test")
-            .err()
-            .expect("no document for a channel without address");
+            .expect_err("no document for a channel without address");
         let text = diags.to_string();
         assert!(text.contains("no address"), "{text}");
         assert!(text.contains("manifest.json:"), "located: {text}");
