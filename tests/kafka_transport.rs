@@ -41,16 +41,6 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), &random[..8])
 }
 
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .map(|v| v.to_string())
-        .expect("schema embedded");
-    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
 async fn sink(topic: &str) -> KafkaSink {
     KafkaSink::connect(&config())
         .await
@@ -344,7 +334,7 @@ async fn every_livepeer_event_round_trips_with_its_key_and_traceparent() {
     let mut sent: Vec<(String, String, String, serde_json::Value)> = Vec::new();
     macro_rules! publish {
         ($ty:ty, $name:expr, $meta:expr) => {{
-            let event: $ty = example();
+            let event: $ty = <$ty>::examples().expect("examples decode").remove(0);
             let data = serde_json::to_value(&event).unwrap();
             let trace = transport::trace::TraceParent::new_root().to_string();
             let meta = Meta {
@@ -506,7 +496,11 @@ async fn poison_messages_are_dead_lettered_with_reason_while_later_messages_flow
     }
     let publisher = Publisher::<livepeer::System, _>::new(sink.clone(), gateway_meta());
     let good_id = publisher
-        .publish(example::<AiStreamEvents>())
+        .publish(
+            AiStreamEvents::examples()
+                .expect("examples decode")
+                .remove(0),
+        )
         .await
         .expect("valid event publishes");
 
@@ -594,15 +588,23 @@ async fn a_handler_failing_twice_is_retried_and_processed_once_then_exhausted_on
     let sink = sink(&topic).await;
     let publisher = Publisher::<livepeer::System, _>::new(sink, gateway_meta());
     let trace_id = publisher
-        .publish(example::<StreamTrace>())
+        .publish(StreamTrace::examples().expect("examples decode").remove(0))
         .await
         .expect("publish");
     let metrics_id = publisher
-        .publish(example::<StreamIngestMetrics>())
+        .publish(
+            StreamIngestMetrics::examples()
+                .expect("examples decode")
+                .remove(0),
+        )
         .await
         .expect("publish");
     let other_id = publisher
-        .publish(example::<DiscoveryResults>())
+        .publish(
+            DiscoveryResults::examples()
+                .expect("examples decode")
+                .remove(0),
+        )
         .await
         .expect("publish");
 
@@ -686,7 +688,7 @@ async fn a_consumer_dropped_mid_batch_loses_nothing() {
     for _ in 0..20 {
         ids.insert(
             publisher
-                .publish(example::<StreamTrace>())
+                .publish(StreamTrace::examples().expect("examples decode").remove(0))
                 .await
                 .expect("publish"),
         );

@@ -139,7 +139,7 @@ fn sync(root: &Path, check: bool) -> anyhow::Result<Option<(usize, Vec<PathBuf>)
     let expected = match expected_files(root) {
         Ok(files) => files,
         Err(diags) => {
-            eprintln!("{diags}");
+            eprintln!("{}", diags.render());
             eprintln!(
                 "nothing was written: fix the schemas above and run `cargo xtask codegen` again"
             );

@@ -40,6 +40,7 @@ mod engine;
 mod headers;
 pub mod memory;
 mod publish;
+pub mod redact;
 pub mod trace;
 
 #[cfg(feature = "amqp")]
@@ -391,6 +392,28 @@ pub trait Contract: Send + Sync + 'static {
     /// Every event of the system.
     fn events() -> &'static [EventInfo];
     fn consumer_groups() -> &'static [ConsumerGroup];
+    /// Catalog consumer group `name` of this system, the one lookup every binding uses.
+    fn consumer_group(name: &str) -> Option<&'static ConsumerGroup> {
+        Self::consumer_groups().iter().find(|g| g.name == name)
+    }
+    /// [`Contract::consumer_group`], or the error a binding returns for a name the catalog
+    /// does not have, listing the groups it does.
+    fn require_consumer_group(
+        transport: &'static str,
+        name: &str,
+    ) -> Result<&'static ConsumerGroup, TransportError> {
+        Self::consumer_group(name).ok_or_else(|| {
+            let known: Vec<&str> = Self::consumer_groups().iter().map(|g| g.name).collect();
+            TransportError::new(
+                transport,
+                format!(
+                    "`{name}` is not a consumer group of system `{}` (known: {})",
+                    Self::SYSTEM,
+                    known.join(", ")
+                ),
+            )
+        })
+    }
     /// Validates and decodes a whole message that arrived on `channel`.
     fn decode(channel: &str, bytes: &[u8]) -> Result<Self::Message, DecodeError>;
     /// Validates and encodes a whole message, with its channel and ids.
