@@ -126,7 +126,7 @@ pub(crate) fn check_redis_layout(
 }
 
 /// A Redis system's entry layout (declared, else the default); `None` for other transports.
-fn redis_layout(m: &Manifest) -> Option<RedisEntryLayout> {
+pub(crate) fn redis_layout(m: &Manifest) -> Option<RedisEntryLayout> {
     (m.transport == Transport::Redis).then(|| m.redis.clone().unwrap_or_default())
 }
 
