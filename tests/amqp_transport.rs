@@ -22,7 +22,7 @@ use event_contracts::runtime::transport::{
 };
 use event_contracts::Event;
 
-use scenarios::{Backend, Letter, Origin, Role, TRACE, WAIT};
+use scenarios::{Backend, Letter, Origin, Refused, Role, TRACE, WAIT};
 
 /// One example of every dam event, in catalog order.
 fn every_event() -> Vec<DamEvent> {
@@ -337,11 +337,8 @@ impl Backend for Amqp {
         "/service"
     }
 
-    fn unknown_event(_sample: &serde_json::Value) -> (String, Vec<u8>) {
-        (
-            "capture.no_such_event".into(),
-            br#"{"service":"x"}"#.to_vec(),
-        )
+    fn refused(_sample: &serde_json::Value) -> Refused {
+        Refused::unknown_event("capture.no_such_event", br#"{"service":"x"}"#.to_vec())
     }
 
     fn reads(group: &ConsumerGroup, channel: &str) -> bool {

@@ -23,7 +23,7 @@ use event_contracts::runtime::transport::{
     Outgoing, Policy, Publisher, Publishes, RetryPolicy, Shutdown, Source, Stats,
 };
 use event_contracts::Event;
-use scenarios::{fast_retry, wait_for, Backend, Letter, Origin, Recorder, Role, TRACE};
+use scenarios::{fast_retry, wait_for, Backend, Letter, Origin, Recorder, Refused, Role, TRACE};
 
 const URL: &str = "nats://127.0.0.1:4222";
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -143,12 +143,12 @@ impl Backend for Nats {
         "/chunk_count"
     }
 
-    fn unknown_event(_sample: &serde_json::Value) -> (String, Vec<u8>) {
+    fn refused(_sample: &serde_json::Value) -> Refused {
         let failed = agents::IngestDocumentFailed::examples()
             .expect("examples decode")
             .remove(0);
-        (
-            "ingest.document.archived".into(),
+        Refused::unknown_event(
+            "ingest.document.archived",
             serde_json::to_vec(&failed).unwrap(),
         )
     }

@@ -25,7 +25,7 @@ use event_contracts::runtime::transport::{
 };
 use event_contracts::Event;
 use redis::AsyncCommands;
-use scenarios::{fast_retry, Backend, Letter, Origin, Recorder, Role, TRACE, WAIT};
+use scenarios::{fast_retry, Backend, Letter, Origin, Recorder, Refused, Role, TRACE, WAIT};
 
 fn url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -235,13 +235,10 @@ impl Backend for Env {
         "/payload"
     }
 
-    fn unknown_event(sample: &serde_json::Value) -> (String, Vec<u8>) {
+    fn refused(sample: &serde_json::Value) -> Refused {
         let mut unknown = sample.clone();
         unknown["event_type"] = "NoSuchEvent".into();
-        (
-            "stream:audio-ingest".into(),
-            serde_json::to_vec(&unknown).unwrap(),
-        )
+        Refused::unknown_event("stream:audio-ingest", serde_json::to_vec(&unknown).unwrap())
     }
 
     fn reads(group: &ConsumerGroup, channel: &str) -> bool {

@@ -6,7 +6,8 @@
 //! - [`every_event_round_trips`]: one example of every event of the system, published with a
 //!   traceparent, reaches every catalog consumer group that reads its channel, typed and
 //!   unchanged, on attempt 1 with the traceparent, and nothing stays unsettled.
-//! - [`poison_is_dead_lettered`]: bad JSON, a schema violation and an unknown event land in
+//! - [`poison_is_dead_lettered`]: bad JSON, a schema violation and an unknown event (or what
+//!   else the system refuses, [`Backend::refused`]) land in
 //!   the group's dead letters with their reason, original bytes and headers; the good message
 //!   after them is handled.
 //! - [`fails_twice_then_succeeds`]: handled once, on attempt 3 as the broker counted it.
@@ -56,6 +57,29 @@ pub enum Origin {
     PrefixContaining(String, String),
 }
 
+/// The third poison message, which the system refuses beyond the payload's schema.
+#[derive(Clone, Debug)]
+pub struct Refused {
+    pub channel: String,
+    pub payload: Vec<u8>,
+    /// The `x-dead-letter-reason` it gets.
+    pub reason: &'static str,
+    /// A JSON pointer the dead letter's error must name.
+    pub pointer: Option<&'static str>,
+}
+
+impl Refused {
+    /// A well-formed message of an event the catalog does not know.
+    pub fn unknown_event(channel: impl Into<String>, payload: Vec<u8>) -> Self {
+        Self {
+            channel: channel.into(),
+            payload,
+            reason: "unknown-event",
+            pointer: None,
+        }
+    }
+}
+
 /// A dead letter as read back: the original's channel, bytes and headers (original ones plus
 /// the `x-dead-letter-*` ones).
 #[derive(Clone, Debug)]
@@ -81,11 +105,27 @@ pub(crate) trait Backend {
     /// The sample's JSON broken so that its schema refuses it; returns the pointer the
     /// validator names.
     fn break_schema(message: &mut serde_json::Value) -> &'static str;
-    /// A well-formed message of an event the catalog does not know, readable by
-    /// [`Backend::GROUP`]: (channel, bytes).
-    fn unknown_event(sample: &serde_json::Value) -> (String, Vec<u8>);
+    /// A message readable by [`Backend::GROUP`] that the system refuses beyond the payload's
+    /// schema: an event the catalog does not know ([`Refused::unknown_event`]) or, for a
+    /// system that takes every event type (livepeer forwards unknown ones), a broken envelope.
+    fn refused(sample: &serde_json::Value) -> Refused;
     /// Whether catalog group `group` reads `channel` (exact names or subject patterns).
     fn reads(group: &ConsumerGroup, channel: &str) -> bool;
+
+    /// The attempt a message taken by a consumer that died unsettled is handled on by the next
+    /// one: the broker counted the delivery (2), or it keeps no count and the record is read
+    /// again as new (Kafka: 1).
+    const REDELIVERY_ATTEMPT: u32 = 2;
+
+    /// The name catalog consumer group `group` has on the broker; a backend on a shared
+    /// broker without a namespace of its own (Kafka) gives every run its own names.
+    fn group_name(&self, group: &str) -> String {
+        group.to_owned()
+    }
+    /// The name catalog channel `channel` has on the broker, as dead letters report it.
+    fn destination(&self, channel: &str) -> String {
+        channel.to_owned()
+    }
 
     /// Creates what must exist before anything is published (streams) for consumers retrying
     /// with `retry`.
@@ -314,7 +354,7 @@ pub async fn every_event_round_trips<B: Backend>(backend: &B) -> Vec<Published> 
             .collect();
         let source = backend.source(group.name, &retry, Role::Only).await;
         let recorder = Recorder::default();
-        let policy = Policy::new(group.name).with_retry(retry.clone());
+        let policy = Policy::new(backend.group_name(group.name)).with_retry(retry.clone());
         let stats = consume_until::<B, _, _, _>(source, &recorder, &policy, group.name, || {
             let n = recorder.seen().len();
             let want = expected.len();
@@ -361,7 +401,7 @@ pub async fn every_event_round_trips<B: Backend>(backend: &B) -> Vec<Published> 
     published
 }
 
-/// Bad JSON, a schema violation and an unknown event are dead-lettered by [`Backend::GROUP`]
+/// Bad JSON, a schema violation and [`Backend::refused`] are dead-lettered by [`Backend::GROUP`]
 /// with their reason, error, original bytes and headers, attempt 1, channel, group and origin;
 /// the good message after them is handled and everything is settled.
 pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
@@ -371,8 +411,7 @@ pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
     let valid = <B::System as Contract>::outgoing(&B::sample(0)).expect("valid");
     let mut violation: serde_json::Value = serde_json::from_slice(&valid.payload).unwrap();
     let pointer = B::break_schema(&mut violation);
-    let (unknown_channel, unknown) =
-        B::unknown_event(&serde_json::from_slice(&valid.payload).unwrap());
+    let refused = B::refused(&serde_json::from_slice(&valid.payload).unwrap());
     let poison: Vec<(String, Vec<u8>, &str)> = vec![
         (valid.channel.clone(), b"{not json".to_vec(), "malformed"),
         (
@@ -380,7 +419,7 @@ pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
             serde_json::to_vec(&violation).unwrap(),
             "schema-violation",
         ),
-        (unknown_channel, unknown, "unknown-event"),
+        (refused.channel, refused.payload, refused.reason),
     ];
     let mut headers = Headers::new();
     headers.insert(TRACEPARENT_HEADER, TRACE);
@@ -393,7 +432,7 @@ pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
 
     let source = backend.source(B::GROUP, &retry, Role::Only).await;
     let recorder = Recorder::default();
-    let policy = Policy::new(B::GROUP).with_retry(retry);
+    let policy = Policy::new(backend.group_name(B::GROUP)).with_retry(retry);
     let stats = consume_until::<B, _, _, _>(
         source,
         &recorder,
@@ -429,7 +468,8 @@ pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
     );
     for (((channel, payload, reason), origin), letter) in poison.iter().zip(&origins).zip(&letters)
     {
-        assert_eq!(&letter.channel, channel, "{reason}");
+        let destination = backend.destination(channel);
+        assert_eq!(letter.channel, destination, "{reason}");
         assert_eq!(&letter.payload, payload, "{reason}: original bytes kept");
         let h = &letter.headers;
         assert_eq!(h.get_str(dl::REASON), Some(*reason));
@@ -438,8 +478,16 @@ pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
             "{h:?}"
         );
         assert_eq!(h.get_str(dl::ATTEMPTS), Some("1"), "{reason}");
-        assert_eq!(h.get_str(dl::CHANNEL), Some(channel.as_str()), "{reason}");
-        assert_eq!(h.get_str(dl::CONSUMER_GROUP), Some(B::GROUP), "{reason}");
+        assert_eq!(
+            h.get_str(dl::CHANNEL),
+            Some(destination.as_str()),
+            "{reason}"
+        );
+        assert_eq!(
+            h.get_str(dl::CONSUMER_GROUP),
+            Some(backend.group_name(B::GROUP).as_str()),
+            "{reason}"
+        );
         let got = h.get_str(dl::ORIGIN).unwrap_or_default();
         match origin {
             Origin::Exact(o) => assert_eq!(got, o, "{reason}: origin"),
@@ -461,6 +509,10 @@ pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
         violation_error.contains(pointer),
         "the schema error names the pointer {pointer}: {violation_error}"
     );
+    if let Some(pointer) = refused.pointer {
+        let error = letters[2].headers.get_str(dl::ERROR).unwrap_or_default();
+        assert!(error.contains(pointer), "names {pointer}: {error}");
+    }
 }
 
 /// A handler that fails twice then succeeds is handled once, on attempt 3 as the broker
@@ -474,7 +526,7 @@ pub async fn fails_twice_then_succeeds<B: Backend>(backend: &B) -> Seen {
     let source = backend.source(B::GROUP, &retry, Role::Only).await;
     let recorder = Recorder::default();
     recorder.fail(&published.name, 2);
-    let policy = Policy::new(B::GROUP).with_retry(retry);
+    let policy = Policy::new(backend.group_name(B::GROUP)).with_retry(retry);
     let stats =
         consume_until::<B, _, _, _>(source, &recorder, &policy, "the third attempt", || {
             let n = recorder.seen().len();
@@ -511,7 +563,7 @@ pub async fn exhausted_retries_are_dead_lettered<B: Backend>(backend: &B) {
     let source = backend.source(B::GROUP, &retry, Role::Only).await;
     let recorder = Recorder::default();
     recorder.fail(&published.name, u32::MAX);
-    let policy = Policy::new(B::GROUP).with_retry(retry);
+    let policy = Policy::new(backend.group_name(B::GROUP)).with_retry(retry);
     let stats = consume_until::<B, _, _, _>(source, &recorder, &policy, "the dead letter", || {
         let channel = published.channel.clone();
         async move {
@@ -528,7 +580,7 @@ pub async fn exhausted_retries_are_dead_lettered<B: Backend>(backend: &B) {
     let letters = backend.dead_letters(B::GROUP, &published.channel).await;
     assert_eq!(letters.len(), 1, "{letters:?}");
     let letter = &letters[0];
-    assert_eq!(letter.channel, published.channel);
+    assert_eq!(letter.channel, backend.destination(&published.channel));
     assert_eq!(letter.payload, published.payload, "original bytes");
     let h = &letter.headers;
     assert_eq!(h.get_str(dl::REASON), Some("retries-exhausted"));
@@ -576,7 +628,7 @@ pub async fn consumer_killed_mid_batch_loses_nothing<B: Backend>(backend: &B) ->
 
     let survivor = backend.source(B::GROUP, &retry, Role::Survivor).await;
     let recorder = Recorder::default();
-    let policy = Policy::new(B::GROUP).with_retry(retry);
+    let policy = Policy::new(backend.group_name(B::GROUP)).with_retry(retry);
     let stats = consume_until::<B, _, _, _>(
         survivor,
         &recorder,
@@ -598,7 +650,7 @@ pub async fn consumer_killed_mid_batch_loses_nothing<B: Backend>(backend: &B) ->
         let attempt = seen.iter().find(|s| &s.message == json).map(|s| s.attempt);
         assert_eq!(
             attempt,
-            Some(2),
+            Some(B::REDELIVERY_ATTEMPT),
             "{json}: redelivered, counted by the broker"
         );
     }
