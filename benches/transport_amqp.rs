@@ -243,7 +243,7 @@ async fn main() {
         AmqpConfig::new(uri).with_exchange(format!("bench-amqp-{}", std::process::id()));
     config.prefetch = PREFETCH;
     config.audit_binds.clear();
-    let broker = match AmqpBroker::connect(config.clone()).await {
+    let broker = match AmqpBroker::connect(&config).await {
         Ok(b) => b,
         Err(e) => panic!("RabbitMQ is not reachable ({e}); start it with `bash .ci/services.sh`"),
     };

@@ -85,7 +85,7 @@ async fn main() {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let ns = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let retry = RetryPolicy::default();
-    let nats = NatsTransport::connect(NatsConfig {
+    let nats = NatsTransport::connect(&NatsConfig {
         batch: BATCH,
         pull_expires: PULL_EXPIRES,
         ..NatsConfig::namespaced(url.clone(), &ns)
@@ -95,7 +95,7 @@ async fn main() {
     nats.setup::<agents::System>(&retry).await.expect("setup");
     // The producer side is its own service: its own connection, as the raw client's
     // publisher below has its own context.
-    let sink = NatsTransport::connect(nats.config().clone())
+    let sink = NatsTransport::connect(nats.config())
         .await
         .expect("producer connection")
         .sink();

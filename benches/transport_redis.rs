@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use event_contracts::audio::{self, AudioChunkReceived, AudioEnvelope};
 use event_contracts::runtime::transport::redis::{
-    RedisOptions, RedisSink, RedisSource, RedisSourceConfig,
+    RedisConfig, RedisSink, RedisSource, RedisSourceConfig,
 };
 use event_contracts::runtime::transport::{
     self, Context, Contract, HandlerResult, Meta, Outgoing, Policy, Publishes, Shutdown, Sink,
@@ -72,7 +72,7 @@ fn raw_xadd(key: &str, message: &Outgoing) -> redis::Cmd {
     cmd
 }
 
-async fn bind_publish(options: &RedisOptions, message: &Outgoing) -> f64 {
+async fn bind_publish(options: &RedisConfig, message: &Outgoing) -> f64 {
     let sink = RedisSink::connect(options).await.expect("sink connects");
     let started = Instant::now();
     for _ in 0..MESSAGES {
@@ -83,7 +83,7 @@ async fn bind_publish(options: &RedisOptions, message: &Outgoing) -> f64 {
 
 async fn raw_publish(
     conn: &mut redis::aio::ConnectionManager,
-    options: &RedisOptions,
+    options: &RedisConfig,
     message: &Outgoing,
 ) -> f64 {
     let key = options.stream_key(&message.channel);
@@ -96,7 +96,7 @@ async fn raw_publish(
     MESSAGES as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn bind_consume(options: &RedisOptions) -> f64 {
+async fn bind_consume(options: &RedisConfig) -> f64 {
     let config = RedisSourceConfig::for_group::<audio::System>(GROUP, "bench")
         .expect("group")
         .with_batch(32)
@@ -122,7 +122,7 @@ async fn bind_consume(options: &RedisOptions) -> f64 {
     MESSAGES as f64 / elapsed.as_secs_f64()
 }
 
-async fn raw_consume(conn: &mut redis::aio::ConnectionManager, options: &RedisOptions) -> f64 {
+async fn raw_consume(conn: &mut redis::aio::ConnectionManager, options: &RedisConfig) -> f64 {
     let key = options.stream_key(STREAM);
     let _: Result<(), _> = redis::cmd("XGROUP")
         .arg("CREATE")
@@ -207,8 +207,8 @@ async fn main() {
     let run = format!("{:x}", std::process::id());
     let (mut bp, mut rp, mut bc, mut rc) = (vec![], vec![], vec![], vec![]);
     for round in 0..ROUNDS {
-        let bind = RedisOptions::new(url.clone()).with_namespace(format!("bench-{run}-{round}-b:"));
-        let rawo = RedisOptions::new(url.clone()).with_namespace(format!("bench-{run}-{round}-r:"));
+        let bind = RedisConfig::new(url.clone()).with_namespace(format!("bench-{run}-{round}-b:"));
+        let rawo = RedisConfig::new(url.clone()).with_namespace(format!("bench-{run}-{round}-r:"));
         if round % 2 == 0 {
             bp.push(bind_publish(&bind, &outgoing).await);
             rp.push(raw_publish(&mut raw, &rawo, &outgoing).await);

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use event_contracts::agents;
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsToken, NatsTransport};
-use event_contracts::runtime::transport::redis::{RedisIdempotency, RedisOptions};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisIdempotency};
 use event_contracts::runtime::transport::{
     self, Context, DeadLetter, Delivery, HandlerResult, Policy, RetryPolicy, Shutdown, Source,
     TransportError,
@@ -116,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "notification-service".into());
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let nats = NatsTransport::connect(NatsConfig::new(url.clone())).await?;
+    let nats = NatsTransport::connect(&NatsConfig::new(url.clone())).await?;
     let retry = RetryPolicy::default();
     let source = nats.source::<agents::System>(&group, &retry).await?;
     println!("consuming as {group} from {url}; Ctrl-C stops");
@@ -131,7 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let idempotency =
-        RedisIdempotency::connect(&RedisOptions::new(redis_url), Duration::from_secs(86_400))
+        RedisIdempotency::connect(&RedisConfig::new(redis_url), Duration::from_secs(86_400))
             .await?;
     let policy = Policy::new(group.clone())
         .with_retry(retry)

@@ -43,7 +43,7 @@ fn fresh<E: Event + serde::Serialize + serde::de::DeserializeOwned>(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let nats = NatsTransport::connect(NatsConfig::new(url)).await?;
+    let nats = NatsTransport::connect(&NatsConfig::new(url)).await?;
     nats.setup::<agents::System>(&RetryPolicy::default())
         .await?;
     let publisher = Publisher::<agents::System, _>::new(

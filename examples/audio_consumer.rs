@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use event_contracts::audio::{self, AudioEnvelope};
 use event_contracts::runtime::transport::redis::{
-    RedisIdempotency, RedisOptions, RedisSource, RedisSourceConfig, RedisToken,
+    RedisConfig, RedisIdempotency, RedisSource, RedisSourceConfig, RedisToken,
 };
 use event_contracts::runtime::transport::{
     self, Context, DeadLetter, Delivery, HandlerResult, Policy, Shutdown, Source, TransportError,
@@ -121,7 +121,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "orchestration-api".into());
     let consumer = format!("audio-consumer-example-{}", std::process::id());
-    let options = RedisOptions::new(url);
+    let options = RedisConfig::new(url);
     let config = RedisSourceConfig::for_group::<audio::System>(&group, consumer.as_str())?
         .with_claim_idle(Duration::from_secs(30));
     println!(

@@ -10,7 +10,7 @@
 //! Run `cargo run --example audio_consumer` beside it to see the events handled.
 
 use event_contracts::audio;
-use event_contracts::runtime::transport::redis::{RedisOptions, RedisSink};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisSink};
 use event_contracts::runtime::transport::{Meta, Publisher};
 use event_contracts::Event;
 
@@ -27,7 +27,7 @@ fn example<E: Event>() -> Result<E, Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let sink = RedisSink::connect(&RedisOptions::new(url)).await?;
+    let sink = RedisSink::connect(&RedisConfig::new(url)).await?;
     let publisher = Publisher::<audio::System, _>::new(
         sink,
         Meta {

@@ -119,7 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let names: Vec<&str> = dam::CONSUMER_GROUPS.iter().map(|g| g.name).collect();
         return Err(format!("unknown group `{group}`; one of {names:?}").into());
     }
-    let broker = AmqpBroker::connect(AmqpConfig::new(url)).await?;
+    let broker = AmqpBroker::connect(&AmqpConfig::new(url)).await?;
     broker.declare::<dam::System>().await?;
     let source = broker.source(&group).await?;
     let dead = broker.config().dead_letter_queue(&group);

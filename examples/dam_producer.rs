@@ -39,7 +39,7 @@ fn stamped<E: Event>() -> Result<E, Box<dyn std::error::Error>> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    let broker = AmqpBroker::connect(AmqpConfig::new(url)).await?;
+    let broker = AmqpBroker::connect(&AmqpConfig::new(url)).await?;
     broker.declare::<dam::System>().await?;
     let publisher = Publisher::<dam::System, _>::new(broker.sink().await?, Meta::default());
     macro_rules! publish_all {

@@ -32,16 +32,6 @@ const GROUP: ConsumerGroup = ConsumerGroup {
 /// A first boot creates the node's database; on a busy machine that takes well over 10 s.
 const READY_WITHIN: Duration = Duration::from_secs(120);
 
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .map(|v| v.to_string())
-        .expect("schema embedded");
-    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
 /// The `rabbitmq-server` script itself. Debian's `/usr/sbin/rabbitmq-server` is a wrapper
 /// that switches to the `rabbitmq` user when run as root and refuses anyone else, so the
 /// script it wraps is preferred.
@@ -242,7 +232,7 @@ fn config(url: String) -> AmqpConfig {
 }
 
 async fn broker(config: AmqpConfig) -> AmqpBroker {
-    AmqpBroker::connect(config).await.unwrap_or_else(|e| {
+    AmqpBroker::connect(&config).await.unwrap_or_else(|e| {
         panic!("the private RabbitMQ node speaks AMQP but refuses a client: {e}")
     })
 }
@@ -270,7 +260,9 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
         async move {
             let mut after_restart = 0;
             for i in 0..1_000_000u64 {
-                let mut alive: dam::CaptureAlive = example();
+                let mut alive: dam::CaptureAlive = dam::CaptureAlive::examples()
+                    .expect("examples decode")
+                    .remove(0);
                 alive.request_id = Some(format!("req-{i}"));
                 match publisher.publish(alive).await {
                     Ok(id) => confirmed.lock().unwrap().push(id),

@@ -1,6 +1,12 @@
 //! The AMQP binding against the real RabbitMQ on 127.0.0.1:5672 (start it with
 //! `bash .ci/services.sh`; `AMQP_URL` overrides the address). Every test declares its own
-//! exchange and queues (random suffix) and deletes them at the end.
+//! exchange and queues (random suffix) and deletes them at the end. The shared transport
+//! scenarios (`tests/transport_scenarios/`) run over the dam system's catalog groups; what only
+//! AMQP has stays here: routing-key order and `#`/`*` bindings of ad-hoc groups, the
+//! `tenant.#` audit stream, mandatory publishing, and the original routing key of a retry.
+
+#[path = "transport_scenarios/mod.rs"]
+mod scenarios;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,45 +14,94 @@ use std::time::{Duration, Instant};
 
 use event_contracts::dam::{self, DamEvent};
 use event_contracts::runtime::transport::amqp::{
-    AmqpBroker, AmqpConfig, AmqpSink, AuditOffset, ROUTING_KEY_HEADER,
+    AmqpBroker, AmqpConfig, AmqpSink, AmqpSource, AuditOffset, ROUTING_KEY_HEADER,
 };
 use event_contracts::runtime::transport::{
-    self, dead_letter_headers as dl, ConsumerGroup, Context, HandlerError, HandlerResult, Headers,
-    Meta, Policy, Publisher, RetryPolicy, Shutdown, Source, Stats, TRACEPARENT_HEADER,
+    self, dead_letter_headers as dl, ConsumerGroup, Context, Contract, HandlerError, HandlerResult,
+    Headers, Meta, Policy, Publisher, RetryPolicy, Shutdown, Stats, TRACEPARENT_HEADER,
 };
 use event_contracts::Event;
 
-const WAIT: Duration = Duration::from_secs(20);
-const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .map(|v| v.to_string())
-        .expect("schema embedded");
-    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
+use scenarios::{Backend, Letter, Origin, Refused, Role, TRACE, WAIT};
 
 /// One example of every dam event, in catalog order.
 fn every_event() -> Vec<DamEvent> {
     vec![
-        DamEvent::CaptureAlive(example()),
-        DamEvent::CaptureDeviceList(example()),
-        DamEvent::CaptureRecordingStarted(example()),
-        DamEvent::CaptureRecordingStopped(example()),
-        DamEvent::CaptureError(example()),
-        DamEvent::VideoIngestJobCreated(example()),
-        DamEvent::VideoIngestJobCompleted(example()),
-        DamEvent::VideoError(example()),
-        DamEvent::VideoReady(example()),
-        DamEvent::WebappAlive(example()),
-        DamEvent::WebappUserAction(example()),
-        DamEvent::WebappError(example()),
-        DamEvent::TenantRequest(example()),
-        DamEvent::TenantAccessDenied(example()),
-        DamEvent::TenantResourceChanged(example()),
+        DamEvent::CaptureAlive(
+            dam::CaptureAlive::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureDeviceList(
+            dam::CaptureDeviceList::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureRecordingStarted(
+            dam::CaptureRecordingStarted::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureRecordingStopped(
+            dam::CaptureRecordingStopped::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::CaptureError(
+            dam::CaptureError::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoIngestJobCreated(
+            dam::VideoIngestJobCreated::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoIngestJobCompleted(
+            dam::VideoIngestJobCompleted::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoError(
+            dam::VideoError::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::VideoReady(
+            dam::VideoReady::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::WebappAlive(
+            dam::WebappAlive::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::WebappUserAction(
+            dam::WebappUserAction::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::WebappError(
+            dam::WebappError::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::TenantRequest(
+            dam::TenantRequest::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::TenantAccessDenied(
+            dam::TenantAccessDenied::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
+        DamEvent::TenantResourceChanged(
+            dam::TenantResourceChanged::examples()
+                .expect("examples decode")
+                .remove(0),
+        ),
     ]
 }
 
@@ -67,7 +122,7 @@ fn config(test: &str) -> AmqpConfig {
 }
 
 async fn broker(config: AmqpConfig) -> AmqpBroker {
-    match AmqpBroker::connect(config).await {
+    match AmqpBroker::connect(&config).await {
         Ok(b) => b,
         Err(e) => panic!(
             "RabbitMQ is not reachable ({e}); start it with `bash .ci/services.sh` \
@@ -81,15 +136,6 @@ fn group(name: &'static str, binds: &'static [&'static str]) -> ConsumerGroup {
         name,
         binds,
         description: "test group",
-    }
-}
-
-fn fast_retry(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(60),
-        ..RetryPolicy::default()
     }
 }
 
@@ -225,6 +271,129 @@ async fn publish(publisher: &Publisher<dam::System, AmqpSink>, event: &DamEvent)
         .publish_message(event)
         .await
         .unwrap_or_else(|e| panic!("{} publishes: {e}", event.name()))
+}
+
+/// One exchange of its own on the local RabbitMQ, with the catalog's groups; keeps the dead
+/// letters it took off the queues, since reading a queue empties it.
+struct Amqp {
+    broker: AmqpBroker,
+    letters: Mutex<Vec<Letter>>,
+}
+
+impl Amqp {
+    async fn new(test: &str) -> Self {
+        let mut config = config(test).with_prefetch(4);
+        config.audit_binds.clear();
+        Self {
+            broker: broker(config).await,
+            letters: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn cleanup(&self) {
+        self.broker
+            .delete_groups(<dam::System as Contract>::consumer_groups())
+            .await
+            .expect("cleanup");
+    }
+}
+
+/// Whether AMQP topic pattern `pattern` (`*` one word, `#` any number) matches `key`.
+fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn words(p: &[&str], k: &[&str]) -> bool {
+        match (p.first(), k.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => words(&p[1..], k) || (!k.is_empty() && words(p, &k[1..])),
+            (Some(&"*"), Some(_)) => words(&p[1..], &k[1..]),
+            (Some(w), Some(x)) if w == x => words(&p[1..], &k[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = key.split('.').collect();
+    words(&p, &k)
+}
+
+impl Backend for Amqp {
+    type System = dam::System;
+    type Sink = AmqpSink;
+    type Source = AmqpSource;
+    const GROUP: &'static str = "video-api";
+
+    fn every_event(_meta: &Meta) -> Vec<DamEvent> {
+        every_event()
+    }
+
+    fn sample(n: usize) -> DamEvent {
+        let mut alive = dam::CaptureAlive::examples()
+            .expect("examples decode")
+            .remove(0);
+        alive.request_id = Some(format!("req-{n}"));
+        DamEvent::CaptureAlive(alive)
+    }
+
+    fn break_schema(message: &mut serde_json::Value) -> &'static str {
+        message["service"] = serde_json::json!(42);
+        "/service"
+    }
+
+    fn refused(_sample: &serde_json::Value) -> Refused {
+        Refused::unknown_event("capture.no_such_event", br#"{"service":"x"}"#.to_vec())
+    }
+
+    fn reads(group: &ConsumerGroup, channel: &str) -> bool {
+        group.binds.iter().any(|p| topic_matches(p, channel))
+    }
+
+    async fn prepare(&self, _retry: &RetryPolicy) {
+        self.broker
+            .declare::<dam::System>()
+            .await
+            .expect("topology");
+    }
+
+    async fn sink(&self) -> AmqpSink {
+        self.broker.sink().await.expect("publisher connects")
+    }
+
+    /// Every source has a connection of its own, so the crashed one dies alone.
+    async fn source(&self, group: &str, _retry: &RetryPolicy, _role: Role) -> AmqpSource {
+        self.broker.source(group).await.expect("consumer starts")
+    }
+
+    async fn send_raw(&self, channel: &str, payload: &[u8], headers: &Headers) -> Origin {
+        self.broker
+            .publish_raw(channel, payload, headers.clone())
+            .await
+            .expect("raw publish");
+        Origin::PrefixContaining("amqp:".into(), channel.into())
+    }
+
+    async fn dead_letters(&self, group: &str, channel: &str) -> Vec<Letter> {
+        let queue = self.broker.config().dead_letter_queue(group);
+        while let Some(dead) = self.broker.take(&queue).await.expect("read dead letters") {
+            let letter = Letter {
+                channel: dead.headers.get_str(dl::CHANNEL).unwrap_or_default().into(),
+                payload: dead.payload,
+                headers: dead.headers,
+            };
+            self.letters.lock().unwrap().push(letter);
+        }
+        self.letters
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l.channel == channel && l.headers.get_str(dl::CONSUMER_GROUP) == Some(group)
+            })
+            .cloned()
+            .collect()
+    }
+
+    async fn settled(&self, group: &str) -> bool {
+        let queue = self.broker.config().group_queue(group);
+        self.broker.ready(&queue).await.expect("inspect") == 0
+    }
 }
 
 #[tokio::test]
@@ -370,9 +539,13 @@ async fn an_unroutable_publish_is_an_error_not_a_silent_drop() {
     let groups = [group("video-api", &["capture.*"])];
     broker.declare_groups(&groups).await.expect("topology");
     let publisher = publisher(&broker).await;
-    let routed: dam::CaptureAlive = example();
+    let routed: dam::CaptureAlive = dam::CaptureAlive::examples()
+        .expect("examples decode")
+        .remove(0);
     publisher.publish(routed).await.expect("capture.* is bound");
-    let unbound: dam::VideoReady = example();
+    let unbound: dam::VideoReady = dam::VideoReady::examples()
+        .expect("examples decode")
+        .remove(0);
     let err = publisher
         .publish(unbound)
         .await
@@ -386,224 +559,61 @@ async fn an_unroutable_publish_is_an_error_not_a_silent_drop() {
     assert_eq!(broker.ready(&queue).await.expect("inspect"), 1);
     // The channel survives the return: the next publish works.
     publisher
-        .publish(example::<dam::CaptureError>())
+        .publish(
+            dam::CaptureError::examples()
+                .expect("examples decode")
+                .remove(0),
+        )
         .await
         .expect("publishes after a return");
     broker.delete_groups(&groups).await.expect("cleanup");
 }
 
+/// The catalog's own groups, declared from the manifest, each get what their binding keys
+/// match.
+#[tokio::test]
+async fn every_event_reaches_every_catalog_group_that_binds_it() {
+    let amqp = Amqp::new("catalog").await;
+    scenarios::every_event_round_trips(&amqp).await;
+    amqp.cleanup().await;
+}
+
 #[tokio::test]
 async fn poison_messages_are_dead_lettered_with_reason_while_good_ones_flow() {
-    let mut config = config("poison");
-    config.audit_binds.clear();
-    let broker = broker(config).await;
-    let groups = [group("observability", &["#"])];
-    broker.declare_groups(&groups).await.expect("topology");
-    let headers = |n: &str| -> Headers {
-        [
-            ("x-test", n.as_bytes().to_vec()),
-            (TRACEPARENT_HEADER, TRACE.as_bytes().to_vec()),
-        ]
-        .into_iter()
-        .collect()
-    };
-    let poison: [(&str, &[u8], &str); 3] = [
-        ("capture.alive", b"{not json", "malformed"),
-        (
-            "capture.alive",
-            br#"{"service":"capture-daemon","version":"1"}"#,
-            "schema-violation",
-        ),
-        (
-            "capture.no_such_event",
-            br#"{"service":"x"}"#,
-            "unknown-event",
-        ),
-    ];
-    for (i, (key, bytes, _)) in poison.iter().enumerate() {
-        broker
-            .publish_raw(key, bytes, headers(&format!("poison-{i}")))
-            .await
-            .expect("raw publish");
-    }
-    let publisher = publisher(&broker).await;
-    let good: dam::CaptureRecordingStarted = example();
-    publisher.publish(good.clone()).await.expect("publishes");
-
-    let recorder = Recorder::default();
-    let policy = Policy::new("observability").with_retry(fast_retry(3));
-    let dead_queue = broker.config().dead_letter_queue("observability");
-    let stats = consume_until(
-        &broker,
-        "observability",
-        &recorder,
-        &policy,
-        "3 dead letters + 1 good",
-        || async {
-            recorder.seen().len() == 1 && broker.ready(&dead_queue).await.unwrap_or(0) == 3
-        },
-    )
-    .await;
-    assert_eq!(stats.dead_lettered, 3, "{stats:?}");
-    assert_eq!(stats.handled, 1);
-    assert_eq!(
-        recorder.seen()[0].event,
-        DamEvent::CaptureRecordingStarted(good)
-    );
-    for (i, (key, bytes, reason)) in poison.iter().enumerate() {
-        let dead = broker
-            .take(&dead_queue)
-            .await
-            .expect("read dead letters")
-            .unwrap_or_else(|| panic!("dead letter {i} ({reason}) is missing"));
-        assert_eq!(dead.payload, *bytes, "original bytes unchanged");
-        let h = &dead.headers;
-        assert_eq!(h.get_str(dl::REASON), Some(*reason));
-        assert_eq!(h.get_str("x-test"), Some(format!("poison-{i}").as_str()));
-        assert_eq!(h.get_str(TRACEPARENT_HEADER), Some(TRACE));
-        assert_eq!(h.get_str(dl::CHANNEL), Some(*key));
-        assert_eq!(h.get_str(dl::ATTEMPTS), Some("1"));
-        assert_eq!(h.get_str(dl::CONSUMER_GROUP), Some("observability"));
-        assert!(
-            h.get_str(dl::ORIGIN)
-                .is_some_and(|o| o.starts_with("amqp:") && o.contains(key)),
-            "{h:?}"
-        );
-        assert!(!h.get_str(dl::ERROR).unwrap_or_default().is_empty());
-    }
-    assert_eq!(broker.take(&dead_queue).await.expect("read"), None);
-    broker.delete_groups(&groups).await.expect("cleanup");
+    let amqp = Amqp::new("poison").await;
+    scenarios::poison_is_dead_lettered(&amqp).await;
+    amqp.cleanup().await;
 }
 
+/// Retried through the TTL retry queues: the attempt comes from the `x-attempt` header, and
+/// the original routing key survives the trip.
 #[tokio::test]
-async fn a_handler_failing_twice_is_retried_and_processed_once_then_exhausted_ones_dead_letter() {
-    let mut config = config("retry");
-    config.audit_binds.clear();
-    let broker = broker(config).await;
-    let groups = [group("automation-agents", &["capture.*"])];
-    broker.declare_groups(&groups).await.expect("topology");
-    let publisher = publisher(&broker).await;
-    let alive: dam::CaptureAlive = example();
-    publisher.publish(alive.clone()).await.expect("publishes");
-    publisher
-        .publish(example::<dam::CaptureError>())
-        .await
-        .expect("publishes");
-
-    let recorder = Recorder::default();
-    recorder
-        .fail
-        .lock()
-        .unwrap()
-        .extend([("capture.alive", 2), ("capture.error", u32::MAX)]);
-    let policy = Policy::new("automation-agents").with_retry(fast_retry(4));
-    let dead_queue = broker.config().dead_letter_queue("automation-agents");
-    let queue = broker.config().group_queue("automation-agents");
-    let stats = consume_until(
-        &broker,
-        "automation-agents",
-        &recorder,
-        &policy,
-        "alive handled, error dead-lettered",
-        || async {
-            recorder.seen().len() == 1
-                && broker.ready(&dead_queue).await.unwrap_or(0) == 1
-                && broker.ready(&queue).await.unwrap_or(1) == 0
-        },
-    )
-    .await;
-    let seen = recorder.seen();
-    assert_eq!(seen.len(), 1, "processed once");
-    assert_eq!(seen[0].event, DamEvent::CaptureAlive(alive));
-    assert_eq!(
-        seen[0].attempt, 3,
-        "third attempt, from the x-attempt header"
-    );
-    assert_eq!(
-        seen[0].channel, "capture.alive",
-        "original routing key kept"
-    );
-    assert_eq!(seen[0].traceparent.as_deref(), Some(TRACE));
-    // alive: 2 retries; error: attempts 1..3 retried, the 4th dead-lettered.
-    assert_eq!(stats.retried, 2 + 3, "{stats:?}");
-    assert_eq!(stats.dead_lettered, 1);
-    let dead = broker
-        .take(&dead_queue)
-        .await
-        .expect("read")
-        .expect("the exhausted message is dead-lettered");
-    assert_eq!(dead.headers.get_str(dl::REASON), Some("retries-exhausted"));
-    assert_eq!(dead.headers.get_str(dl::ATTEMPTS), Some("4"));
-    assert_eq!(dead.headers.get_str(dl::CHANNEL), Some("capture.error"));
-    assert_eq!(
-        dead.headers.get_str(ROUTING_KEY_HEADER),
-        Some("capture.error")
-    );
-    assert_eq!(
-        dead.payload,
-        example::<dam::CaptureError>().encode().expect("encodes"),
-        "original bytes"
-    );
-    broker.delete_groups(&groups).await.expect("cleanup");
+async fn a_handler_failing_twice_is_retried_and_processed_once() {
+    let amqp = Amqp::new("retry").await;
+    let seen = scenarios::fails_twice_then_succeeds(&amqp).await;
+    assert_eq!(seen.channel, "capture.alive", "original routing key kept");
+    assert_eq!(seen.traceparent.as_deref(), Some(TRACE));
+    amqp.cleanup().await;
 }
 
+/// The dead letter of a retried message names its original routing key.
+#[tokio::test]
+async fn a_handler_that_keeps_failing_is_dead_lettered_at_the_limit() {
+    let amqp = Amqp::new("exhausted").await;
+    scenarios::exhausted_retries_are_dead_lettered(&amqp).await;
+    let letters = amqp.dead_letters(Amqp::GROUP, "capture.alive").await;
+    assert_eq!(
+        letters[0].headers.get_str(ROUTING_KEY_HEADER),
+        Some("capture.alive")
+    );
+    amqp.cleanup().await;
+}
+
+/// The dead consumer's connection goes away without an ack; RabbitMQ requeues what it held
+/// and flags the redelivery.
 #[tokio::test]
 async fn a_consumer_killed_mid_batch_loses_nothing() {
-    let mut config = config("killed");
-    config.audit_binds.clear();
-    let broker = broker(config.with_prefetch(4)).await;
-    let groups = [group("video-api", &["capture.*"])];
-    broker.declare_groups(&groups).await.expect("topology");
-    let publisher = publisher(&broker).await;
-    let mut expected = Vec::new();
-    for i in 0..10 {
-        let mut alive: dam::CaptureAlive = example();
-        alive.request_id = Some(format!("req-{i}"));
-        publisher.publish(alive.clone()).await.expect("publishes");
-        expected.push(DamEvent::CaptureAlive(alive));
-    }
-    let mut held = Vec::new();
-    {
-        let mut crashed = broker.source("video-api").await.expect("consumer");
-        for _ in 0..3 {
-            let (delivery, _unsettled) = tokio::time::timeout(WAIT, crashed.next())
-                .await
-                .expect("a delivery within the wait")
-                .expect("next")
-                .expect("delivery");
-            held.push(delivery);
-        }
-        // Dropped mid-batch: the connection goes away without a single ack.
-    }
-    assert!(held.iter().all(|d| d.attempt == 1));
-
-    let recorder = Recorder::default();
-    let policy = Policy::new("video-api");
-    let queue = broker.config().group_queue("video-api");
-    consume_until(
-        &broker,
-        "video-api",
-        &recorder,
-        &policy,
-        "all 10 messages handled",
-        || async { recorder.seen().len() >= 10 && broker.ready(&queue).await.unwrap_or(1) == 0 },
-    )
-    .await;
-    let seen = recorder.seen();
-    let mut got: Vec<DamEvent> = seen.iter().map(|s| s.event.clone()).collect();
-    let key = |e: &DamEvent| match e {
-        DamEvent::CaptureAlive(a) => a.request_id.clone(),
-        _ => None,
-    };
-    got.sort_by_key(key);
-    expected.sort_by_key(key);
-    assert_eq!(got, expected, "every message handled exactly once");
-    let held_payloads: Vec<&[u8]> = held.iter().map(|d| d.payload.as_slice()).collect();
-    for s in &seen {
-        let payload = s.event.encode().expect("encodes");
-        if held_payloads.contains(&payload.as_slice()) {
-            assert_eq!(s.attempt, 2, "the broker flagged the redelivery");
-        }
-    }
-    broker.delete_groups(&groups).await.expect("cleanup");
+    let amqp = Amqp::new("killed").await;
+    scenarios::consumer_killed_mid_batch_loses_nothing(&amqp).await;
+    amqp.cleanup().await;
 }

@@ -24,7 +24,8 @@ use event_contracts::runtime::transport::{
     Context, Handle, HandlerError, HandlerResult, Meta, Policy, Publisher, RetryPolicy, Shutdown,
     UnknownPolicy,
 };
-use http_support::{example, redis_store, unique, REDIS_URL};
+use event_contracts::Event;
+use http_support::{redis_store, unique, REDIS_URL};
 
 const PREFIX_ENV: &str = "HTTP_RESTART_PREFIX";
 const PORT_ENV: &str = "HTTP_RESTART_PORT";
@@ -232,7 +233,9 @@ async fn a_server_killed_mid_batch_loses_nothing_and_handles_each_event_once() {
     let batch: Vec<_> = (0..8)
         .map(|_| {
             prepare::<orchestrator::System, _>(
-                example::<orchestrator::NodeExecutingData>(),
+                orchestrator::NodeExecutingData::examples()
+                    .expect("examples decode")
+                    .remove(0),
                 &run_meta(&source),
             )
             .unwrap()
@@ -317,7 +320,12 @@ async fn a_server_restart_while_publishing_loses_no_confirmed_event_and_handles_
                     ..run_meta(&source)
                 };
                 match publisher
-                    .publish_with(example::<orchestrator::RunStageProgressData>(), &meta)
+                    .publish_with(
+                        orchestrator::RunStageProgressData::examples()
+                            .expect("examples decode")
+                            .remove(0),
+                        &meta,
+                    )
                     .await
                 {
                     Ok(id) => confirmed.lock().unwrap().push(id),

@@ -11,7 +11,7 @@ use event_contracts::runtime::transport::http::{
     prepare, DeadLetterStore, HttpClient, HttpError, IngestStore, MemoryStore, Outcome, SendMode,
     SeqClass, SeqStore,
 };
-use event_contracts::runtime::transport::redis::{RedisIdempotency, RedisOptions};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisIdempotency};
 use event_contracts::runtime::transport::{
     dead_letter_headers as dl, IdempotencyStore, Meta, Outgoing, Policy, Publisher, TransportError,
 };
@@ -75,7 +75,7 @@ async fn every_event_round_trips_in_structured_binary_and_batch_modes() {
         let mut sent = Vec::new();
         macro_rules! publish_each {
             ($($ty:ident),*) => {$(
-                let event: orchestrator::$ty = example();
+                let event: orchestrator::$ty = orchestrator::$ty::examples().expect("examples decode").remove(0);
                 let data = serde_json::to_value(&event).unwrap();
                 let id = publisher
                     .publish_with(event, &meta(&source, Some(sent.len() as u64)))
@@ -98,7 +98,7 @@ async fn every_event_round_trips_in_structured_binary_and_batch_modes() {
     let mut sent = Vec::new();
     macro_rules! prepare_each {
         ($($ty:ident),*) => {$(
-            let event: orchestrator::$ty = example();
+            let event: orchestrator::$ty = orchestrator::$ty::examples().expect("examples decode").remove(0);
             let data = serde_json::to_value(&event).unwrap();
             let outgoing = prepare::<orchestrator::System, _>(event, &meta(&source, None)).expect("valid");
             sent.push((orchestrator::$ty::NAME.to_owned(), outgoing.message_id.clone(), data));
@@ -157,7 +157,9 @@ async fn every_event_round_trips_in_structured_binary_and_batch_modes() {
 async fn duplicates_are_dropped<S: IngestStore>(first: S, second: Option<S>) {
     let a = start(first, 3, None).await;
     let source = unique("worker");
-    let event: orchestrator::RunStartedData = example();
+    let event: orchestrator::RunStartedData = orchestrator::RunStartedData::examples()
+        .expect("examples decode")
+        .remove(0);
     let outgoing = prepare::<orchestrator::System, _>(event, &meta(&source, None)).unwrap();
     let c = client(&a.base);
     assert_eq!(c.post(&outgoing).await.unwrap().outcome, Outcome::Handled);
@@ -223,7 +225,7 @@ async fn duplicates_by_source_and_id_are_dropped_with_the_redis_store_across_ser
 #[tokio::test]
 async fn a_policy_store_dedupes_by_the_declared_key_across_replicas() {
     let namespace = format!("{}:", unique("test-http-declared"));
-    let options = RedisOptions::new(REDIS_URL).with_namespace(namespace.clone());
+    let options = RedisConfig::new(REDIS_URL).with_namespace(namespace.clone());
     let policy = || async {
         Policy::new("orchestrator-ingest")
             .with_retry(fast_retry(3))
@@ -241,7 +243,9 @@ async fn a_policy_store_dedupes_by_the_declared_key_across_replicas() {
     let b = start_with_policy(store_b.clone(), policy().await, None).await;
     let source = unique("worker");
     let outgoing = prepare::<orchestrator::System, _>(
-        example::<orchestrator::RunStartedData>(),
+        orchestrator::RunStartedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta(&source, None),
     )
     .unwrap();
@@ -299,9 +303,13 @@ async fn seq_is_classified_and_recorded<S: IngestStore>(store: S) {
             subject: Some(subject.clone()),
             ..meta(&source, Some(seq))
         };
-        let outgoing =
-            prepare::<orchestrator::System, _>(example::<orchestrator::RunStageProgressData>(), &m)
-                .unwrap();
+        let outgoing = prepare::<orchestrator::System, _>(
+            orchestrator::RunStageProgressData::examples()
+                .expect("examples decode")
+                .remove(0),
+            &m,
+        )
+        .unwrap();
         let result = c.post(&outgoing).await.expect("never rejected for its seq");
         assert_eq!(result.outcome, Outcome::Handled);
         classes.push(result.seq.expect("seq classified"));
@@ -315,7 +323,9 @@ async fn seq_is_classified_and_recorded<S: IngestStore>(store: S) {
     // The document's `extensions: {seq}` form counts too.
     let mut ext: serde_json::Value = serde_json::from_slice(
         &prepare::<orchestrator::System, _>(
-            example::<orchestrator::RunStageProgressData>(),
+            orchestrator::RunStageProgressData::examples()
+                .expect("examples decode")
+                .remove(0),
             &Meta {
                 subject: Some(subject.clone()),
                 ..meta(&source, None)
@@ -385,7 +395,9 @@ async fn an_unknown_type_is_accepted_with_202_and_not_handled() {
     let a = start(MemoryStore::new(), 3, None).await;
     let mut event: serde_json::Value = serde_json::from_slice(
         &prepare::<orchestrator::System, _>(
-            example::<orchestrator::RunStartedData>(),
+            orchestrator::RunStartedData::examples()
+                .expect("examples decode")
+                .remove(0),
             &meta("w", None),
         )
         .unwrap()
@@ -413,7 +425,9 @@ async fn invalid_input_is_a_400_problem_with_pointers_and_dead_lettered_while_la
     let valid = |source: &str| -> serde_json::Value {
         serde_json::from_slice(
             &prepare::<orchestrator::System, _>(
-                example::<orchestrator::RunStartedData>(),
+                orchestrator::RunStartedData::examples()
+                    .expect("examples decode")
+                    .remove(0),
                 &meta(source, None),
             )
             .unwrap()
@@ -483,7 +497,9 @@ async fn invalid_input_is_a_400_problem_with_pointers_and_dead_lettered_while_la
 
     // The client reports the problem details.
     let mut bad = prepare::<orchestrator::System, _>(
-        example::<orchestrator::RunStartedData>(),
+        orchestrator::RunStartedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta("w", None),
     )
     .unwrap();
@@ -511,7 +527,9 @@ async fn invalid_input_is_a_400_problem_with_pointers_and_dead_lettered_while_la
 
     // Later events still flow.
     let later = prepare::<orchestrator::System, _>(
-        example::<orchestrator::RunStartedData>(),
+        orchestrator::RunStartedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta("w", None),
     )
     .unwrap();
@@ -576,7 +594,9 @@ async fn a_body_over_the_limit_is_413_and_an_unknown_content_type_is_415() {
     let a = start(MemoryStore::new(), 3, Some(512)).await;
     let mut big: serde_json::Value = serde_json::from_slice(
         &prepare::<orchestrator::System, _>(
-            example::<orchestrator::RunStartedData>(),
+            orchestrator::RunStartedData::examples()
+                .expect("examples decode")
+                .remove(0),
             &meta("w", None),
         )
         .unwrap()
@@ -637,7 +657,9 @@ async fn a_handler_failing_twice_is_retried_by_the_client_and_handled_once_on_at
     let store = redis_store("retry").await;
     let a = start(store.clone(), 4, None).await;
     let outgoing = prepare::<orchestrator::System, _>(
-        example::<orchestrator::NodeCompletedData>(),
+        orchestrator::NodeCompletedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta("w", None),
     )
     .unwrap();
@@ -702,12 +724,16 @@ async fn a_handler_failing_twice_is_retried_by_the_client_and_handled_once_on_at
 async fn rejected_and_exhausted_events_are_dead_lettered_with_422() {
     let a = start(MemoryStore::new(), 3, None).await;
     let rejected = prepare::<orchestrator::System, _>(
-        example::<orchestrator::PaperGeneratedData>(),
+        orchestrator::PaperGeneratedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta("w", None),
     )
     .unwrap();
     let failing = prepare::<orchestrator::System, _>(
-        example::<orchestrator::PaperStartedData>(),
+        orchestrator::PaperStartedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta("w", None),
     )
     .unwrap();
@@ -773,7 +799,9 @@ async fn graceful_shutdown_finishes_the_request_in_flight_and_stops_accepting() 
     let a = start(MemoryStore::new(), 3, None).await;
     let base = a.base.clone();
     let outgoing = prepare::<orchestrator::System, _>(
-        example::<orchestrator::RunStartedData>(),
+        orchestrator::RunStartedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta("w", None),
     )
     .unwrap();
@@ -786,7 +814,9 @@ async fn graceful_shutdown_finishes_the_request_in_flight_and_stops_accepting() 
         .with_retry(fast_retry(2))
         .post(
             &prepare::<orchestrator::System, _>(
-                example::<orchestrator::RunStartedData>(),
+                orchestrator::RunStartedData::examples()
+                    .expect("examples decode")
+                    .remove(0),
                 &meta("w", None),
             )
             .unwrap(),
@@ -809,9 +839,12 @@ where
     orchestrator::System: event_contracts::runtime::transport::Publishes<E>,
 {
     let mut event: serde_json::Value = serde_json::from_slice(
-        &prepare::<orchestrator::System, E>(example(), meta)
-            .unwrap()
-            .payload,
+        &prepare::<orchestrator::System, E>(
+            E::examples().expect("examples decode").remove(0),
+            meta,
+        )
+        .unwrap()
+        .payload,
     )
     .unwrap();
     edit(&mut event);
@@ -859,7 +892,9 @@ async fn a_traceparent_only_in_extensions_reaches_the_handler_in_both_modes() {
 
     let binary = foreign_event::<orchestrator::RunStartedData>(&meta(&source, None), in_extensions);
     let mut outgoing = prepare::<orchestrator::System, _>(
-        example::<orchestrator::RunStartedData>(),
+        orchestrator::RunStartedData::examples()
+            .expect("examples decode")
+            .remove(0),
         &meta(&source, None),
     )
     .unwrap();
@@ -1046,7 +1081,9 @@ fn the_generated_contract_reads_the_trace_from_the_top_level_then_extensions() {
     let envelope = |edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
         let mut event = serde_json::from_slice::<serde_json::Value>(
             &prepare::<orchestrator::System, _>(
-                example::<orchestrator::RunStartedData>(),
+                orchestrator::RunStartedData::examples()
+                    .expect("examples decode")
+                    .remove(0),
                 &meta("w", None),
             )
             .unwrap()

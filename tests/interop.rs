@@ -46,7 +46,7 @@ use event_contracts::runtime::transport::kafka::{
 };
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport};
 use event_contracts::runtime::transport::redis::{
-    RedisIdempotency, RedisOptions, RedisSink, RedisSource, RedisSourceConfig,
+    RedisConfig, RedisIdempotency, RedisSink, RedisSource, RedisSourceConfig,
 };
 use event_contracts::runtime::transport::trace::TraceParent;
 use event_contracts::runtime::transport::{
@@ -79,15 +79,6 @@ fn root() -> PathBuf {
 fn unique(prefix: &str) -> String {
     let random = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}{}", &random[..10])
-}
-
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .expect("schema embedded")
-        .clone();
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
 }
 
 fn new_trace() -> String {
@@ -917,7 +908,7 @@ async fn redis_layout(key: &str) -> Result<Option<BTreeSet<String>>, String> {
 
 /// The idempotency store of this run's consumers: Redis, under the run's namespace.
 async fn idempotency(namespace: &str) -> Result<RedisIdempotency, String> {
-    let options = RedisOptions::new(REDIS_URL).with_namespace(namespace);
+    let options = RedisConfig::new(REDIS_URL).with_namespace(namespace);
     RedisIdempotency::connect(&options, Duration::from_secs(600))
         .await
         .map_err(|e| e.to_string())
@@ -940,7 +931,7 @@ where
         ..meta
     };
     let key = publisher
-        .publish_with(example::<E>(), &meta)
+        .publish_with(E::examples().expect("examples decode").remove(0), &meta)
         .await
         .map_err(|e| format!("publishing {}: {e}", E::NAME))?;
     Ok(Published {
@@ -1175,8 +1166,8 @@ async fn livepeer_suite(py: Python, ns: String) -> Report {
 async fn audio_suite(py: Python, ns: String) -> Report {
     let mut report = Report::default();
     let base = format!("{ns}:");
-    let p2r = RedisOptions::new(REDIS_URL).with_namespace(format!("{base}p2r:"));
-    let r2p = RedisOptions::new(REDIS_URL).with_namespace(format!("{base}r2p:"));
+    let p2r = RedisConfig::new(REDIS_URL).with_namespace(format!("{base}p2r:"));
+    let r2p = RedisConfig::new(REDIS_URL).with_namespace(format!("{base}r2p:"));
     let result = async {
         let mut raw = redis_raw().await?;
         // Python → Rust: two of the manifest's groups cover every stream.
@@ -1296,7 +1287,7 @@ fn amqp_config(exchange: &str) -> AmqpConfig {
 }
 
 async fn amqp_broker(exchange: &str) -> Result<AmqpBroker, String> {
-    AmqpBroker::connect(amqp_config(exchange))
+    AmqpBroker::connect(&amqp_config(exchange))
         .await
         .map_err(|e| format!("RabbitMQ (start it with `bash .ci/services.sh`): {e}"))
 }
@@ -1414,7 +1405,7 @@ async fn nats(ns: &str) -> Result<NatsTransport, String> {
         batch: 32,
         ..NatsConfig::namespaced(NATS_URL, ns)
     };
-    NatsTransport::connect(config).await.map_err(|e| {
+    NatsTransport::connect(&config).await.map_err(|e| {
         format!("NATS JetStream at {NATS_URL} (start it with `bash .ci/services.sh`): {e}")
     })
 }

@@ -28,16 +28,6 @@ const S3_ENV: [(&str, &str); 4] = [
     ("AWS_ALLOW_HTTP", "true"),
 ];
 
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .map(|v| v.to_string())
-        .expect("schema embedded");
-    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
 fn tansu_bin() -> PathBuf {
     let bin = std::env::var_os("TANSU_BIN")
         .map(PathBuf::from)
@@ -287,7 +277,7 @@ async fn a_broker_restart_during_publishing_loses_no_confirmed_message() {
             stop.clone(),
         );
         tokio::spawn(async move {
-            let event: StreamTrace = example();
+            let event: StreamTrace = StreamTrace::examples().expect("examples decode").remove(0);
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 // One message, retried with the same id until the broker confirms it.
                 let id = Meta::default().id_or_new();

@@ -1,385 +1,385 @@
 //! The Kafka binding against the real broker (tansu on 127.0.0.1:9092, started by
-//! `bash .ci/services.sh`; `KAFKA_BROKERS` overrides the address): every livepeer event
-//! through typed publish and typed handlers, record key and `traceparent`, poison messages to
-//! the dead-letter topic, retries counted by the `x-attempt` header, and a consumer dropped
-//! mid-batch losing nothing. Every topic and group has a unique name per run.
+//! `bash .ci/services.sh`; `KAFKA_BROKERS` overrides the address), running the shared
+//! transport scenarios with the livepeer system, plus what is Kafka's own: the record key is
+//! the envelope id, retries go through the group's retry topic counted by the `x-attempt`
+//! header, dead letters go to the topic's dead-letter topic keeping the key and binary headers,
+//! and the gateway's forwarder. Kafka has no namespaces: every topic and group has a unique
+//! name per run ([`Backend::destination`], [`Backend::group_name`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+#[path = "transport_scenarios/mod.rs"]
+mod scenarios;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use event_contracts::livepeer::{
     self, AiStreamEvents, AiStreamStatus, CreateNewPayment, CreateSignedTicket, DiscoveryResults,
-    ForwardedEvent, GatewayEnvelope, NetworkCapabilities, StreamIngestMetrics, StreamTrace,
+    ForwardedEvent, NetworkCapabilities, StreamIngestMetrics, StreamTrace,
 };
 use event_contracts::runtime::transport::kafka::{
-    dead_letter_topic, forward::Forwarder, forward::StreamInfo, KafkaConfig, KafkaSink,
-    KafkaSource, KafkaToken,
+    dead_letter_topic, forward::Forwarder, forward::StreamInfo, retry_topic, KafkaConfig,
+    KafkaSink, KafkaSource, ORIGINAL_TOPIC_HEADER,
 };
 use event_contracts::runtime::transport::{
-    self, dead_letter_headers as dl, Context, Delivery, HandlerError, HandlerResult, Headers, Meta,
-    Outgoing, Policy, Publisher, RetryPolicy, Shutdown, Source, Stats, TransportError,
-    TRACEPARENT_HEADER,
+    dead_letter_headers as dl, ConsumerGroup, Contract, Headers, Meta, Outgoing, Policy, Publisher,
+    Publishes, RetryPolicy, ATTEMPT_HEADER, TRACEPARENT_HEADER,
 };
 use event_contracts::Event;
-use serde::Serialize;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use scenarios::{Backend, Letter, Origin, Recorder, Refused, Role};
 
-const WAIT: Duration = Duration::from_secs(30);
+/// The one channel every livepeer event is published on.
+const CHANNEL: &str = "livepeer-gateway-events";
+const GATEWAY: &str = "gateway-nyc.test:8935";
+/// How long one metadata, watermark or offset request may take.
+const REQUEST: Duration = Duration::from_secs(10);
+
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
 
 fn config() -> KafkaConfig {
-    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
     // Short group timings: tansu makes a joining member wait about half the session timeout.
-    KafkaConfig::new(brokers)
+    KafkaConfig::new(brokers())
         .set("session.timeout.ms", "2000")
         .set("heartbeat.interval.ms", "300")
         .with_partitions(3)
 }
 
-fn unique(prefix: &str) -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}-{}-{}", std::process::id(), &random[..8])
-}
-
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .map(|v| v.to_string())
-        .expect("schema embedded");
-    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
-async fn sink(topic: &str) -> KafkaSink {
-    KafkaSink::connect(&config())
-        .await
-        .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"))
-        .with_topic(topic)
-}
-
-async fn source(group: &str, topic: &str) -> KafkaSource {
-    KafkaSource::connect(&config(), group, &[topic])
-        .await
-        .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"))
-}
-
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: Duration::from_millis(30),
-        max_backoff: Duration::from_millis(100),
-        ..RetryPolicy::default()
-    }
-}
-
-/// One handled message: event name, envelope id, payload as JSON, attempt, traceparent.
-#[derive(Clone, Debug)]
-struct Seen {
-    name: String,
-    id: String,
-    gateway: String,
-    data: serde_json::Value,
-    attempt: u32,
-    traceparent: Option<String>,
-}
-
-#[derive(Clone, Default)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    /// `stream_trace` fails (retry) this many times first.
-    trace_failures: Arc<AtomicU32>,
-    /// `stream_ingest_metrics` always fails (retry).
-    metrics_always_fail: bool,
-}
-
-impl Recorder {
-    fn record<D: Serialize>(&self, name: &str, m: &GatewayEnvelope<D>, ctx: &Context) {
-        self.seen.lock().unwrap().push(Seen {
-            name: name.to_owned(),
-            id: m.id.to_string(),
-            gateway: m.gateway.clone(),
-            data: serde_json::to_value(&m.data).expect("payload serializes"),
-            attempt: ctx.attempt,
-            traceparent: ctx.traceparent.clone(),
-        });
-    }
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl livepeer::Handler for Recorder {
-    async fn stream_trace(&self, m: GatewayEnvelope<StreamTrace>, ctx: &Context) -> HandlerResult {
-        if self
-            .trace_failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(HandlerError::retry("analytics store not reachable yet"));
-        }
-        self.record("stream_trace", &m, ctx);
-        Ok(())
-    }
-    async fn stream_ingest_metrics(
-        &self,
-        m: GatewayEnvelope<StreamIngestMetrics>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        if self.metrics_always_fail {
-            return Err(HandlerError::retry("metrics sink is down"));
-        }
-        self.record("stream_ingest_metrics", &m, ctx);
-        Ok(())
-    }
-    async fn ai_stream_events(
-        &self,
-        m: GatewayEnvelope<AiStreamEvents>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        self.record("ai_stream_events", &m, ctx);
-        Ok(())
-    }
-    async fn ai_stream_status(
-        &self,
-        m: GatewayEnvelope<AiStreamStatus>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        self.record("ai_stream_status", &m, ctx);
-        Ok(())
-    }
-    async fn discovery_results(
-        &self,
-        m: GatewayEnvelope<DiscoveryResults>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        self.record("discovery_results", &m, ctx);
-        Ok(())
-    }
-    async fn create_new_payment(
-        &self,
-        m: GatewayEnvelope<CreateNewPayment>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        self.record("create_new_payment", &m, ctx);
-        Ok(())
-    }
-    async fn network_capabilities(
-        &self,
-        m: GatewayEnvelope<NetworkCapabilities>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        self.record("network_capabilities", &m, ctx);
-        Ok(())
-    }
-    async fn create_signed_ticket(
-        &self,
-        m: GatewayEnvelope<CreateSignedTicket>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        self.record("create_signed_ticket", &m, ctx);
-        Ok(())
-    }
-    async fn forwarded_event(
-        &self,
-        m: GatewayEnvelope<ForwardedEvent>,
-        ctx: &Context,
-    ) -> HandlerResult {
-        let name = format!("*:{}", m.r#type);
-        self.record(&name, &m, ctx);
-        Ok(())
-    }
-}
-
-/// A source that records each delivery's key and headers on its way to the engine.
-struct Recording<S> {
-    inner: S,
-    deliveries: Arc<Mutex<Vec<Delivery>>>,
-}
-
-impl<S: Source> Source for Recording<S> {
-    type Token = S::Token;
-    async fn next(&mut self) -> Result<Option<(Delivery, S::Token)>, TransportError> {
-        let next = self.inner.next().await?;
-        if let Some((d, _)) = &next {
-            self.deliveries.lock().unwrap().push(d.clone());
-        }
-        Ok(next)
-    }
-    async fn ack(&mut self, token: S::Token) -> Result<(), TransportError> {
-        self.inner.ack(token).await
-    }
-    async fn retry(
-        &mut self,
-        t: S::Token,
-        d: &Delivery,
-        after: Duration,
-    ) -> Result<(), TransportError> {
-        self.inner.retry(t, d, after).await
-    }
-    async fn dead_letter(
-        &mut self,
-        t: S::Token,
-        d: &Delivery,
-        l: &transport::DeadLetter,
-    ) -> Result<(), TransportError> {
-        self.inner.dead_letter(t, d, l).await
-    }
-}
-
-/// Runs the consumer engine until `done` holds (then lets it settle what it holds) or `WAIT`
-/// passes, which fails the test with `what`.
-async fn consume_until<S: Source>(
-    source: S,
-    handler: &livepeer::Dispatch<Recorder>,
-    policy: &Policy,
-    what: &str,
-    done: impl Fn(&Stats) -> bool,
-    stats_now: Arc<Mutex<Stats>>,
-) -> Stats {
-    let shutdown = Shutdown::new();
-    let stop = shutdown.clone();
-    let watcher = async {
-        let ok = tokio::time::timeout(WAIT, async {
-            while !done(&stats_now.lock().unwrap()) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .is_ok();
-        stop.trigger();
-        ok
-    };
-    let counting = Counting {
-        inner: source,
-        stats: stats_now.clone(),
-    };
-    let (stats, ok) = tokio::join!(
-        transport::run::<livepeer::System, _, _, _>(counting, handler, policy, &shutdown),
-        watcher
-    );
-    let stats = stats.expect("the Kafka consumer runs without transport errors");
-    assert!(
-        ok,
-        "timed out after {WAIT:?} waiting for {what}; stats so far {stats:?}"
-    );
-    stats
-}
-
-/// Keeps live counts of how deliveries were settled, for `consume_until`'s condition.
-struct Counting<S> {
-    inner: S,
-    stats: Arc<Mutex<Stats>>,
-}
-
-impl<S: Source> Source for Counting<S> {
-    type Token = S::Token;
-    async fn next(&mut self) -> Result<Option<(Delivery, S::Token)>, TransportError> {
-        self.inner.next().await
-    }
-    async fn ack(&mut self, token: S::Token) -> Result<(), TransportError> {
-        self.inner.ack(token).await?;
-        self.stats.lock().unwrap().handled += 1;
-        Ok(())
-    }
-    async fn retry(
-        &mut self,
-        t: S::Token,
-        d: &Delivery,
-        after: Duration,
-    ) -> Result<(), TransportError> {
-        self.inner.retry(t, d, after).await?;
-        self.stats.lock().unwrap().retried += 1;
-        Ok(())
-    }
-    async fn dead_letter(
-        &mut self,
-        t: S::Token,
-        d: &Delivery,
-        l: &transport::DeadLetter,
-    ) -> Result<(), TransportError> {
-        self.inner.dead_letter(t, d, l).await?;
-        self.stats.lock().unwrap().dead_lettered += 1;
-        Ok(())
-    }
-}
-
-/// Reads `n` messages of `topic` with a fresh group, acknowledging each.
-async fn read_topic(topic: &str, n: usize) -> Vec<Delivery> {
-    let mut reader = source(&unique("reader"), topic).await;
-    let mut out = Vec::new();
-    while out.len() < n {
-        let next = tokio::time::timeout(WAIT, reader.next())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "timed out reading {topic}: expected {n} messages, got {}",
-                    out.len()
-                )
-            })
-            .expect("reading works")
-            .expect("a Kafka source does not end");
-        let (delivery, token): (Delivery, KafkaToken) = next;
-        reader.ack(token).await.expect("ack");
-        out.push(delivery);
-    }
-    out
-}
-
 fn gateway_meta() -> Meta {
     Meta {
-        source: Some("gateway-nyc.test:8935".into()),
+        source: Some(GATEWAY.into()),
         ..Meta::default()
     }
 }
 
+fn wrap<E: Event>(event: E, meta: &Meta) -> livepeer::Message
+where
+    livepeer::System: Publishes<E>,
+{
+    <livepeer::System as Publishes<E>>::wrap(event, meta).expect("wraps")
+}
+
+fn first<E: Event>() -> E {
+    E::examples().expect("examples decode").remove(0)
+}
+
+/// One record as the broker holds it.
+#[derive(Clone, Debug)]
+struct Record {
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Headers,
+}
+
+/// A raw client for what the binding does not show: committed offsets and the records of a
+/// topic read without joining any group.
+fn raw_consumer(group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        // The end of a partition is where the fetch says it is: tansu's ListOffsets answers
+        // (watermarks) lag behind what a fetch returns.
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("a raw Kafka consumer")
+}
+
+fn partitions(consumer: &BaseConsumer, topic: &str) -> Vec<i32> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), REQUEST)
+        .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
+    metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect()
+}
+
+/// Every record of `topic` up to the end of each partition, by partition then offset.
+fn read_blocking(topic: &str) -> Vec<Record> {
+    let consumer = raw_consumer("a-reader-that-never-joins");
+    let mut assignment = TopicPartitionList::new();
+    let mut open: HashSet<i32> = HashSet::new();
+    for p in partitions(&consumer, topic) {
+        assignment
+            .add_partition_offset(topic, p, Offset::Beginning)
+            .expect("a fresh list takes a partition");
+        open.insert(p);
+    }
+    let mut out = Vec::new();
+    if open.is_empty() {
+        return out;
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = Instant::now() + scenarios::WAIT;
+    while !open.is_empty() {
+        assert!(Instant::now() < deadline, "timed out reading {topic}");
+        let Some(m) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let m = match m {
+            Ok(m) => m,
+            Err(KafkaError::PartitionEOF(p)) => {
+                open.remove(&p);
+                continue;
+            }
+            Err(e) => panic!("reading {topic}: {e}"),
+        };
+        let mut headers = Headers::new();
+        if let Some(hs) = m.headers() {
+            for h in hs.iter() {
+                headers.append(h.key, h.value.unwrap_or_default().to_vec());
+            }
+        }
+        out.push(Record {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            payload: m.payload().unwrap_or_default().to_vec(),
+            headers,
+        });
+    }
+    out.sort_by_key(|r| (r.partition, r.offset));
+    out
+}
+
+async fn records(topic: &str) -> Vec<Record> {
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || read_blocking(&topic))
+        .await
+        .expect("the reading task")
+}
+
+/// One run's private names on the shared broker.
+struct Env {
+    run: String,
+}
+
+impl Env {
+    fn new() -> Self {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            run: format!("{}-{}", std::process::id(), &random[..8]),
+        }
+    }
+
+    fn topic(&self) -> String {
+        self.destination(CHANNEL)
+    }
+
+    /// The topics `group` reads: what it binds and its retry topics.
+    fn read_topics(&self, group: &str) -> Vec<String> {
+        let group = self.group_name(group);
+        let topic = self.topic();
+        vec![retry_topic(&topic, &group), topic]
+    }
+}
+
+impl Backend for Env {
+    type System = livepeer::System;
+    type Sink = KafkaSink;
+    type Source = KafkaSource;
+    const GROUP: &'static str = "analytics";
+    /// A record read again after a crash carries the `x-attempt` it had: Kafka keeps no count.
+    const REDELIVERY_ATTEMPT: u32 = 1;
+
+    fn every_event(meta: &Meta) -> Vec<livepeer::Message> {
+        let meta = meta.or(&gateway_meta());
+        let forwarded = Meta {
+            event_type: Some("stream_heartbeat".into()),
+            ..meta.clone()
+        };
+        vec![
+            wrap(first::<StreamTrace>(), &meta),
+            wrap(first::<StreamIngestMetrics>(), &meta),
+            wrap(first::<AiStreamEvents>(), &meta),
+            wrap(first::<AiStreamStatus>(), &meta),
+            wrap(first::<DiscoveryResults>(), &meta),
+            wrap(first::<CreateNewPayment>(), &meta),
+            wrap(first::<NetworkCapabilities>(), &meta),
+            wrap(first::<CreateSignedTicket>(), &meta),
+            wrap(first::<ForwardedEvent>(), &forwarded),
+        ]
+    }
+
+    /// A stream trace; every wrap gets its own envelope id.
+    fn sample(_n: usize) -> livepeer::Message {
+        wrap(first::<StreamTrace>(), &gateway_meta())
+    }
+
+    fn break_schema(message: &mut serde_json::Value) -> &'static str {
+        // A stream trace without its required keys.
+        message["data"] = serde_json::json!({"type": "gateway_receive_stream_request"});
+        "/data"
+    }
+
+    /// Livepeer forwards every unknown event type, so what it refuses is a broken envelope:
+    /// the timestamp is a decimal string, never a number.
+    fn refused(sample: &serde_json::Value) -> Refused {
+        let mut broken = sample.clone();
+        broken["timestamp"] = 1767966890412u64.into();
+        Refused {
+            channel: CHANNEL.into(),
+            payload: serde_json::to_vec(&broken).unwrap(),
+            reason: "schema-violation",
+            pointer: Some("/timestamp"),
+        }
+    }
+
+    fn reads(group: &ConsumerGroup, channel: &str) -> bool {
+        group.binds.contains(&channel)
+    }
+
+    fn group_name(&self, group: &str) -> String {
+        format!("{group}-{}", self.run)
+    }
+
+    fn destination(&self, channel: &str) -> String {
+        format!("{channel}-{}", self.run)
+    }
+
+    async fn prepare(&self, _retry: &RetryPolicy) {
+        assert!(
+            livepeer::System::events()
+                .iter()
+                .all(|e| e.channel.address() == CHANNEL),
+            "livepeer publishes on one channel, the sink's one topic"
+        );
+        config()
+            .ensure_topics(&[&self.topic()])
+            .await
+            .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"));
+    }
+
+    async fn sink(&self) -> KafkaSink {
+        KafkaSink::connect(&config())
+            .await
+            .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"))
+            .with_topic(self.topic())
+    }
+
+    async fn source(&self, group: &str, _retry: &RetryPolicy, _role: Role) -> KafkaSource {
+        let binds = livepeer::System::consumer_group(group)
+            .expect("a catalog group")
+            .binds;
+        let topics: Vec<String> = binds.iter().map(|c| self.destination(c)).collect();
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        KafkaSource::connect(&config(), &self.group_name(group), &topics)
+            .await
+            .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"))
+    }
+
+    /// All with one key, so they share a partition and are dead-lettered in order.
+    async fn send_raw(&self, channel: &str, payload: &[u8], headers: &Headers) -> Origin {
+        let topic = self.destination(channel);
+        let (partition, offset) = self
+            .sink()
+            .await
+            .send_confirmed(Outgoing {
+                channel: topic.clone(),
+                key: Some("a-foreign-producer".into()),
+                message_id: String::new(),
+                payload: payload.to_vec(),
+                headers: headers.clone(),
+            })
+            .await
+            .expect("raw publish");
+        Origin::Exact(format!("kafka:{topic}/{partition}@{offset}"))
+    }
+
+    async fn dead_letters(&self, group: &str, channel: &str) -> Vec<Letter> {
+        let topic = self.destination(channel);
+        let group = self.group_name(group);
+        records(&dead_letter_topic(&topic))
+            .await
+            .into_iter()
+            .filter(|r| r.headers.get_str(dl::CONSUMER_GROUP) == Some(group.as_str()))
+            .map(|r| Letter {
+                // The dead-letter topic is the original topic's.
+                channel: topic.clone(),
+                payload: r.payload,
+                headers: r.headers,
+            })
+            .collect()
+    }
+
+    /// The group committed every record of the topics it reads, retry topics included.
+    async fn settled(&self, group: &str) -> bool {
+        let topics = self.read_topics(group);
+        let group = self.group_name(group);
+        tokio::task::spawn_blocking(move || {
+            let consumer = raw_consumer(&group);
+            // Where each partition ends: one past its last record.
+            let mut ends: HashMap<(String, i32), i64> = HashMap::new();
+            for topic in &topics {
+                for r in read_blocking(topic) {
+                    ends.insert((topic.clone(), r.partition), r.offset + 1);
+                }
+            }
+            if ends.is_empty() {
+                return true;
+            }
+            let mut wanted = TopicPartitionList::new();
+            for (topic, p) in ends.keys() {
+                wanted.add_partition(topic, *p);
+            }
+            let committed = consumer
+                .committed_offsets(wanted, REQUEST)
+                .expect("committed offsets");
+            ends.iter().all(|((topic, p), end)| {
+                let at = match committed.find_partition(topic, *p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => o,
+                    _ => 0,
+                };
+                at >= *end
+            })
+        })
+        .await
+        .expect("the offsets task")
+    }
+}
+
+/// Every record on the topic has the envelope id as its key and carries the traceparent and
+/// content type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_livepeer_event_round_trips_with_its_key_and_traceparent() {
-    let topic = unique("lp-roundtrip");
-    let group = unique("analytics");
-    let consumer = source(&group, &topic).await;
-    let publisher = Publisher::<livepeer::System, _>::new(sink(&topic).await, gateway_meta());
-
-    // (event name, published id, traceparent, payload JSON)
-    let mut sent: Vec<(String, String, String, serde_json::Value)> = Vec::new();
-    macro_rules! publish {
-        ($ty:ty, $name:expr, $meta:expr) => {{
-            let event: $ty = example();
-            let data = serde_json::to_value(&event).unwrap();
-            let trace = transport::trace::TraceParent::new_root().to_string();
-            let meta = Meta {
-                traceparent: Some(trace.clone()),
-                ..$meta
-            };
-            let id = publisher
-                .publish_with(event, &meta)
-                .await
-                .unwrap_or_else(|e| panic!("{} publishes: {e}", $name));
-            sent.push(($name.to_owned(), id, trace, data));
-        }};
+    let env = Env::new();
+    let published = scenarios::every_event_round_trips(&env).await;
+    let records = records(&env.topic()).await;
+    assert_eq!(records.len(), published.len(), "each record written once");
+    for r in &records {
+        let body: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        let id = body["id"].as_str().expect("envelope id");
+        assert!(published.iter().any(|p| p.id == id), "{id} was published");
+        assert_eq!(
+            r.key.as_deref(),
+            Some(id.as_bytes()),
+            "record key == envelope id"
+        );
+        assert_eq!(
+            r.headers.get_str(TRACEPARENT_HEADER),
+            Some(scenarios::TRACE)
+        );
+        assert_eq!(r.headers.get_str("content-type"), Some("application/json"));
+        assert_eq!(body["gateway"], GATEWAY);
     }
-    publish!(StreamTrace, "stream_trace", Meta::default());
-    publish!(
-        StreamIngestMetrics,
-        "stream_ingest_metrics",
-        Meta::default()
-    );
-    publish!(AiStreamEvents, "ai_stream_events", Meta::default());
-    publish!(AiStreamStatus, "ai_stream_status", Meta::default());
-    publish!(DiscoveryResults, "discovery_results", Meta::default());
-    publish!(CreateNewPayment, "create_new_payment", Meta::default());
-    publish!(NetworkCapabilities, "network_capabilities", Meta::default());
-    publish!(CreateSignedTicket, "create_signed_ticket", Meta::default());
-    publish!(
-        ForwardedEvent,
-        "*:stream_heartbeat",
-        Meta {
-            event_type: Some("stream_heartbeat".into()),
-            ..Meta::default()
-        }
-    );
-    // A relayed runner status, through the forwarding rules, published as a whole message.
-    let mut forwarder = Forwarder::new("gateway-nyc.test:8935");
+}
+
+/// A runner status relayed through the gateway's forwarding rules arrives as
+/// `ai_stream_status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_runner_status_arrives_as_ai_stream_status() {
+    let env = Env::new();
+    env.prepare(&scenarios::fast_retry(3)).await;
+    let publisher = Publisher::<livepeer::System, _>::new(env.sink().await, gateway_meta());
+    let mut forwarder = Forwarder::new(GATEWAY);
     let relayed = forwarder
         .forward::<livepeer::System>(
             &StreamInfo {
@@ -395,348 +395,122 @@ async fn every_livepeer_event_round_trips_with_its_key_and_traceparent() {
         .publish_message(&relayed)
         .await
         .expect("the forwarded status publishes");
-    let expected = sent.len() + 1;
-
+    assert!(
+        !env.settled(Env::GROUP).await,
+        "a published record no consumer committed is not settled"
+    );
+    let source = env
+        .source(Env::GROUP, &scenarios::fast_retry(3), Role::Only)
+        .await;
     let recorder = Recorder::default();
-    let handler = livepeer::Dispatch(recorder.clone());
-    let deliveries = Arc::new(Mutex::new(Vec::new()));
-    let recording = Recording {
-        inner: consumer,
-        deliveries: deliveries.clone(),
-    };
-    let policy = Policy::new(group.clone()).with_retry(fast_retry());
-    let stats = consume_until(
-        recording,
-        &handler,
-        &policy,
-        &format!("{expected} livepeer events"),
-        |s| s.handled as usize >= expected,
-        Arc::default(),
-    )
+    let policy = Policy::new(env.group_name(Env::GROUP));
+    scenarios::consume_until::<Env, _, _, _>(source, &recorder, &policy, "the status", || {
+        let n = recorder.seen().len();
+        async move { n >= 1 }
+    })
     .await;
-    assert_eq!(stats.dead_lettered, 0, "{stats:?}");
-
-    let seen: BTreeMap<String, Seen> = recorder
-        .seen()
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-    for (name, id, trace, data) in &sent {
-        let got = seen
-            .get(id)
-            .unwrap_or_else(|| panic!("{name} ({id}) was not handled"));
-        assert_eq!(&got.name, name, "typed handler of {id}");
-        assert_eq!(&got.data, data, "{name}: the payload arrives unchanged");
-        assert_eq!(got.gateway, "gateway-nyc.test:8935");
-        assert_eq!(got.attempt, 1);
-        assert_eq!(
-            got.traceparent.as_deref(),
-            Some(trace.as_str()),
-            "{name}: traceparent"
-        );
-    }
-    let status = seen
-        .get(&relayed_id)
-        .expect("the forwarded status was handled");
-    assert_eq!(status.name, "ai_stream_status");
-    assert_eq!(status.data["stream_id"], "stream-1");
-
-    let deliveries = deliveries.lock().unwrap().clone();
-    assert_eq!(deliveries.len(), expected, "each record read once");
-    for d in &deliveries {
-        let body: serde_json::Value = serde_json::from_slice(&d.payload).unwrap();
-        let id = body["id"].as_str().expect("envelope id");
-        assert_eq!(
-            d.key.as_deref(),
-            Some(id.as_bytes()),
-            "record key == envelope id"
-        );
-        assert!(
-            d.headers.get_str(TRACEPARENT_HEADER).is_some(),
-            "traceparent header"
-        );
-        assert_eq!(d.headers.get_str("content-type"), Some("application/json"));
-        assert_eq!(d.channel, topic);
-        assert!(
-            d.origin.starts_with(&format!("kafka:{topic}/")),
-            "{}",
-            d.origin
-        );
-    }
+    let seen = recorder.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].id.as_deref(), Some(relayed_id.as_str()));
+    assert_eq!(seen[0].name, "ai_stream_status");
+    assert_eq!(seen[0].message["data"]["stream_id"], "stream-1");
 }
 
+/// Dead letters go to the topic's dead-letter topic; the origin names topic, partition and
+/// offset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_are_dead_lettered_with_reason_while_later_messages_flow() {
-    let topic = unique("lp-poison");
-    let group = unique("stream-monitor");
-    let consumer = source(&group, &topic).await;
-    let sink = sink(&topic).await;
-    let poison: [(&str, &[u8], &str); 3] = [
-        ("bad-json", b"{not json", "malformed"),
-        (
-            "schema-violation",
-            // stream_trace without its required keys.
-            br#"{"id":"5f0c3f8e-9a51-4c3e-8a9e-2d0b3f1c7a42","type":"stream_trace","timestamp":"1767966890412","gateway":"","data":{"type":"gateway_receive_stream_request"}}"#,
-            "schema-violation",
-        ),
-        (
-            "envelope-violation",
-            // The envelope timestamp is a decimal string, never a number.
-            br#"{"id":"5f0c3f8e-9a51-4c3e-8a9e-2d0b3f1c7a43","type":"network_capabilities","timestamp":1767966890412,"gateway":"","data":null}"#,
-            "schema-violation",
-        ),
-    ];
-    for (name, bytes, _) in &poison {
-        let mut headers = Headers::new();
-        headers.insert("x-test", *name);
-        headers.insert(
-            TRACEPARENT_HEADER,
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        );
-        headers.append("x-binary", vec![0u8, 255, 1]);
-        sink.send_confirmed(Outgoing {
+    scenarios::poison_is_dead_lettered(&Env::new()).await;
+}
+
+/// The dead letter keeps the original record's key and binary headers byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_keeps_the_record_key_and_binary_headers() {
+    let env = Env::new();
+    env.prepare(&scenarios::fast_retry(3)).await;
+    let topic = env.topic();
+    let mut headers = Headers::new();
+    headers.insert(TRACEPARENT_HEADER, scenarios::TRACE);
+    headers.append("x-binary", vec![0u8, 255, 1]);
+    env.sink()
+        .await
+        .send_confirmed(Outgoing {
             channel: topic.clone(),
-            key: Some(format!("key-{name}")),
+            key: Some("key-bad-json".into()),
             message_id: String::new(),
-            payload: bytes.to_vec(),
+            payload: b"{not json".to_vec(),
             headers,
         })
         .await
         .expect("raw publish");
-    }
-    let publisher = Publisher::<livepeer::System, _>::new(sink.clone(), gateway_meta());
-    let good_id = publisher
-        .publish(example::<AiStreamEvents>())
-        .await
-        .expect("valid event publishes");
-
+    let source = env
+        .source(Env::GROUP, &scenarios::fast_retry(3), Role::Only)
+        .await;
     let recorder = Recorder::default();
-    let handler = livepeer::Dispatch(recorder.clone());
-    let policy = Policy::new(group.clone()).with_retry(fast_retry());
-    let stats = consume_until(
-        consumer,
-        &handler,
-        &policy,
-        "3 dead letters and 1 handled event",
-        |s| s.dead_lettered >= 3 && s.handled >= 1,
-        Arc::default(),
-    )
+    let policy = Policy::new(env.group_name(Env::GROUP));
+    scenarios::consume_until::<Env, _, _, _>(source, &recorder, &policy, "the dead letter", || {
+        let topic = dead_letter_topic(&topic);
+        async move { !records(&topic).await.is_empty() }
+    })
     .await;
-    assert_eq!((stats.handled, stats.dead_lettered), (1, 3), "{stats:?}");
-    let seen = recorder.seen();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(
-        seen[0].id, good_id,
-        "the valid event after the poison was handled"
-    );
-
-    let dead = read_topic(&dead_letter_topic(&topic), 3).await;
-    let by_test: BTreeMap<&str, &Delivery> = dead
-        .iter()
-        .map(|d| {
-            (
-                d.headers.get_str("x-test").expect("original header kept"),
-                d,
-            )
-        })
-        .collect();
-    for (name, bytes, reason) in &poison {
-        let d = by_test
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is not in the dead-letter topic"));
-        assert_eq!(d.payload, *bytes, "{name}: original bytes");
-        assert_eq!(
-            d.key.as_deref(),
-            Some(format!("key-{name}").as_bytes()),
-            "{name}: key"
-        );
-        assert_eq!(d.headers.get(TRACEPARENT_HEADER).map(<[u8]>::len), Some(55));
-        assert_eq!(
-            d.headers.get("x-binary"),
-            Some(&[0u8, 255, 1][..]),
-            "binary header unchanged"
-        );
-        assert_eq!(
-            d.headers.get_str(dl::REASON),
-            Some(*reason),
-            "{name}: reason"
-        );
-        assert_eq!(d.headers.get_str(dl::ATTEMPTS), Some("1"));
-        assert_eq!(d.headers.get_str(dl::CHANNEL), Some(topic.as_str()));
-        assert_eq!(d.headers.get_str(dl::CONSUMER_GROUP), Some(group.as_str()));
-        assert!(d
-            .headers
-            .get_str(dl::ORIGIN)
-            .is_some_and(|o| o.starts_with("kafka:")));
-        let error = d.headers.get_str(dl::ERROR).unwrap_or_default();
-        assert!(!error.is_empty(), "{name}: error text");
-    }
-    let invalid = by_test["schema-violation"]
-        .headers
-        .get_str(dl::ERROR)
-        .unwrap();
-    assert!(
-        invalid.contains("/data"),
-        "the error names the JSON pointer: {invalid}"
-    );
-    let envelope = by_test["envelope-violation"]
-        .headers
-        .get_str(dl::ERROR)
-        .unwrap();
-    assert!(envelope.contains("/timestamp"), "{envelope}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_handler_failing_twice_is_retried_and_processed_once_then_exhausted_ones_dead_letter() {
-    let topic = unique("lp-retry");
-    let group = unique("analytics");
-    let consumer = source(&group, &topic).await;
-    let sink = sink(&topic).await;
-    let publisher = Publisher::<livepeer::System, _>::new(sink, gateway_meta());
-    let trace_id = publisher
-        .publish(example::<StreamTrace>())
-        .await
-        .expect("publish");
-    let metrics_id = publisher
-        .publish(example::<StreamIngestMetrics>())
-        .await
-        .expect("publish");
-    let other_id = publisher
-        .publish(example::<DiscoveryResults>())
-        .await
-        .expect("publish");
-
-    let recorder = Recorder {
-        metrics_always_fail: true,
-        ..Recorder::default()
-    };
-    recorder.trace_failures.store(2, Ordering::SeqCst);
-    let handler = livepeer::Dispatch(recorder.clone());
-    let policy = Policy::new(group.clone()).with_retry(fast_retry());
-    let stats = consume_until(
-        consumer,
-        &handler,
-        &policy,
-        "2 handled events and 1 dead letter after retries",
-        |s| s.handled >= 2 && s.dead_lettered >= 1,
-        Arc::default(),
-    )
-    .await;
-    // stream_trace: 2 retries; stream_ingest_metrics: 2 retries, then dead-lettered.
-    assert_eq!(stats.retried, 4, "{stats:?}");
-    assert_eq!(stats.handled, 2, "{stats:?}");
-    let seen = recorder.seen();
-    let traces: Vec<&Seen> = seen.iter().filter(|s| s.id == trace_id).collect();
-    assert_eq!(traces.len(), 1, "processed once: {seen:?}");
-    assert_eq!(
-        traces[0].attempt, 3,
-        "third attempt, from the x-attempt header"
-    );
-    assert!(seen.iter().any(|s| s.id == other_id && s.attempt == 1));
-    assert!(!seen.iter().any(|s| s.id == metrics_id));
-
-    let dead = read_topic(&dead_letter_topic(&topic), 1).await;
+    let dead = records(&dead_letter_topic(&topic)).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
     let d = &dead[0];
-    let body: serde_json::Value = serde_json::from_slice(&d.payload).unwrap();
-    assert_eq!(body["id"], metrics_id.as_str(), "the original bytes");
-    assert_eq!(d.headers.get_str(dl::REASON), Some("retries-exhausted"));
-    assert_eq!(d.headers.get_str(dl::ATTEMPTS), Some("3"));
+    assert_eq!(d.payload, b"{not json", "original bytes");
+    assert_eq!(d.key.as_deref(), Some(&b"key-bad-json"[..]), "key");
+    assert_eq!(d.headers.get(TRACEPARENT_HEADER).map(<[u8]>::len), Some(55));
     assert_eq!(
-        d.headers.get_str(dl::CHANNEL),
-        Some(topic.as_str()),
-        "the original topic"
+        d.headers.get("x-binary"),
+        Some(&[0u8, 255, 1][..]),
+        "binary header unchanged"
     );
-    assert!(d
-        .headers
-        .get_str(dl::ERROR)
-        .is_some_and(|e| e.contains("metrics sink is down")));
-    assert_eq!(d.key.as_deref(), Some(metrics_id.as_bytes()));
+    assert_eq!(d.headers.get_str(dl::REASON), Some("malformed"));
+    assert_eq!(d.headers.get_str(dl::CHANNEL), Some(topic.as_str()));
 }
 
-/// A handler that acknowledges `ok` messages, then never finishes the next one.
-#[derive(Clone)]
-struct Stuck {
-    ok: usize,
-    seen: Arc<Mutex<Vec<String>>>,
-    stuck: Arc<tokio::sync::Notify>,
-}
-
-impl livepeer::Handler for Stuck {
-    async fn stream_trace(&self, m: GatewayEnvelope<StreamTrace>, _: &Context) -> HandlerResult {
-        {
-            let mut seen = self.seen.lock().unwrap();
-            if seen.len() < self.ok {
-                seen.push(m.id.to_string());
-                return Ok(());
-            }
-        }
-        self.stuck.notify_one();
-        std::future::pending::<()>().await;
-        Ok(())
+/// Retried through the group's retry topic: two copies, counted by their `x-attempt` header,
+/// naming the original topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_failing_twice_is_retried_and_processed_once() {
+    let env = Env::new();
+    let seen = scenarios::fails_twice_then_succeeds(&env).await;
+    let topic = env.topic();
+    let copies = records(&retry_topic(&topic, &env.group_name(Env::GROUP))).await;
+    let attempts: Vec<&str> = copies
+        .iter()
+        .map(|c| c.headers.get_str(ATTEMPT_HEADER).unwrap_or_default())
+        .collect();
+    assert_eq!(attempts, ["2", "3"], "one retry copy per failure");
+    for c in &copies {
+        assert_eq!(
+            c.headers.get_str(ORIGINAL_TOPIC_HEADER),
+            Some(topic.as_str())
+        );
+        assert_eq!(
+            c.key.as_deref(),
+            seen.id.as_deref().map(str::as_bytes),
+            "key"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&c.payload).unwrap();
+        assert_eq!(body, seen.message, "the original bytes");
     }
 }
 
+/// Exhausted retries are dead-lettered with the record key kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_keeps_failing_is_dead_lettered_at_the_limit() {
+    let env = Env::new();
+    scenarios::exhausted_retries_are_dead_lettered(&env).await;
+    let dead = records(&dead_letter_topic(&env.topic())).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let body: serde_json::Value = serde_json::from_slice(&dead[0].payload).unwrap();
+    let id = body["id"].as_str().expect("envelope id");
+    assert_eq!(dead[0].key.as_deref(), Some(id.as_bytes()), "key kept");
+}
+
+/// Nothing read by a consumer that left the group without committing is lost; the records
+/// come back from the committed offset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_dropped_mid_batch_loses_nothing() {
-    let topic = unique("lp-crash");
-    let group = unique("analytics");
-    let first = source(&group, &topic).await;
-    let publisher = Publisher::<livepeer::System, _>::new(sink(&topic).await, gateway_meta());
-    let mut ids = BTreeSet::new();
-    for _ in 0..20 {
-        ids.insert(
-            publisher
-                .publish(example::<StreamTrace>())
-                .await
-                .expect("publish"),
-        );
-    }
-
-    let stuck = Stuck {
-        ok: 5,
-        seen: Arc::default(),
-        stuck: Arc::default(),
-    };
-    let shutdown = Shutdown::new();
-    let handler = livepeer::Dispatch(stuck.clone());
-    let policy = Policy::new(group.clone());
-    let crashed = tokio::select! {
-        r = transport::run::<livepeer::System, _, _, _>(first, &handler, &policy, &shutdown) => {
-            panic!("the first consumer ended on its own: {r:?}")
-        }
-        _ = stuck.stuck.notified() => true,
-        _ = tokio::time::sleep(WAIT) => false,
-    };
-    // Leaving the select dropped the consumer mid-message, with nothing of it committed.
-    assert!(
-        crashed,
-        "the first consumer did not reach its 6th message within {WAIT:?}"
-    );
-    let acked_by_first: BTreeSet<String> = stuck.seen.lock().unwrap().iter().cloned().collect();
-    assert_eq!(acked_by_first.len(), 5);
-
-    let recorder = Recorder::default();
-    let handler = livepeer::Dispatch(recorder.clone());
-    let union = || {
-        let mut all = acked_by_first.clone();
-        all.extend(recorder.seen().into_iter().map(|s| s.id));
-        all
-    };
-    let second = source(&group, &topic).await;
-    consume_until(
-        second,
-        &handler,
-        &policy,
-        "the second consumer to handle what the first left",
-        |_| union() == ids,
-        Arc::default(),
-    )
-    .await;
-    let by_second: BTreeSet<String> = recorder.seen().into_iter().map(|s| s.id).collect();
-    let left: BTreeSet<String> = ids.difference(&acked_by_first).cloned().collect();
-    assert!(
-        left.is_subset(&by_second),
-        "every message the first consumer did not finish was handled by the second"
-    );
-    assert_eq!(union(), ids, "nothing lost");
+    scenarios::consumer_killed_mid_batch_loses_nothing(&Env::new()).await;
 }

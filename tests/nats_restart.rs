@@ -18,15 +18,6 @@ use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport, MSG_I
 use event_contracts::runtime::transport::{Meta, Publisher, RetryPolicy};
 use event_contracts::Event;
 
-fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .expect("schema embedded")
-        .clone();
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
 fn server_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("NATS_SERVER") {
         return path.into();
@@ -100,7 +91,7 @@ async fn a_broker_restart_loses_no_confirmed_message() {
     wait_until_listening(port).await;
 
     let url = format!("nats://127.0.0.1:{port}");
-    let nats = NatsTransport::connect(NatsConfig {
+    let nats = NatsTransport::connect(&NatsConfig {
         request_timeout: Duration::from_secs(1),
         // One try per publish call: the retries are the test's own, so it can count them (the
         // sink retries the same way, same `Nats-Msg-Id`, when `publish_attempts` > 1).
@@ -195,7 +186,9 @@ async fn publish_until_confirmed(
     confirmed: &mut Vec<String>,
     unconfirmed_tries: &mut usize,
 ) {
-    let mut event: agents::UsageMeteredApiCall = example();
+    let mut event: agents::UsageMeteredApiCall = agents::UsageMeteredApiCall::examples()
+        .expect("examples decode")
+        .remove(0);
     event.event_id = uuid::Uuid::new_v4();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use event_contracts::audio;
 use event_contracts::runtime::transport::http::DeadLetterStore;
-use event_contracts::runtime::transport::redis::{RedisOptions, RedisSource, RedisSourceConfig};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisSource, RedisSourceConfig};
 use event_contracts::runtime::transport::redis_entry::read_dead_letters;
 use event_contracts::runtime::transport::{
     self, Policy, Shutdown, StoredDeadLetter, StreamEntryLayout,
@@ -23,7 +23,7 @@ struct Idle;
 impl audio::Handler for Idle {}
 
 /// Dead-lettered by the Redis Streams binding: one malformed entry with a foreign header.
-async fn stream_dead_letter(options: &RedisOptions, body: &[u8]) -> String {
+async fn stream_dead_letter(options: &RedisConfig, body: &[u8]) -> String {
     let client = redis::Client::open(REDIS_URL).expect("URL");
     let mut raw = client
         .get_multiplexed_async_connection()
@@ -102,7 +102,7 @@ async fn both_redis_dead_letter_streams_read_through_one_reader() {
     let body = b"{\"not\": json".to_vec();
 
     // The Redis Streams binding.
-    let options = RedisOptions::new(REDIS_URL).with_namespace(format!("{}:", unique("test-dl")));
+    let options = RedisConfig::new(REDIS_URL).with_namespace(format!("{}:", unique("test-dl")));
     let stream_key = stream_dead_letter(&options, &body).await;
 
     // The HTTP binding's store, with the same bad body.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use event_contracts::audio::{self, AudioChunkReceived};
-use event_contracts::runtime::transport::redis::{RedisOptions, RedisSink};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisSink};
 use event_contracts::runtime::transport::{Meta, Publisher};
 use event_contracts::Event;
 
@@ -87,19 +87,6 @@ fn free_port() -> u16 {
         .expect("a free local port")
 }
 
-fn example<E: Event>() -> E {
-    let schema: serde_json::Value = serde_json::from_str(
-        event_contracts::SCHEMAS
-            .documents()
-            .get(E::SCHEMA_ID)
-            .map(|v| v.to_string())
-            .as_deref()
-            .expect("schema embedded"),
-    )
-    .expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_while_publishing_loses_no_confirmed_message() {
     let dir = std::env::temp_dir().join(format!(
@@ -115,9 +102,9 @@ async fn a_broker_restart_while_publishing_loses_no_confirmed_message() {
     let mut server = Server::start(port, &dir);
     server.ready().await;
 
-    let options = RedisOptions {
+    let options = RedisConfig {
         response_timeout: Duration::from_secs(2),
-        ..RedisOptions::new(server.url())
+        ..RedisConfig::new(server.url())
     };
     let sink = RedisSink::connect(&options).await.expect("sink connects");
     let publisher = Arc::new(Publisher::<audio::System, _>::new(
@@ -137,7 +124,9 @@ async fn a_broker_restart_while_publishing_loses_no_confirmed_message() {
         let failures = failures.clone();
         tokio::spawn(async move {
             let mut ok_ids = Vec::new();
-            let mut chunk: AudioChunkReceived = example();
+            let mut chunk: AudioChunkReceived = AudioChunkReceived::examples()
+                .expect("examples decode")
+                .remove(0);
             for i in 0..TOTAL {
                 chunk.chunk_id = format!("chunk-{i}");
                 // Retry on connection errors until confirmed (bounded by the test timeout).

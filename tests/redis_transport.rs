@@ -1,31 +1,31 @@
-//! The Redis Streams binding against the local Redis (127.0.0.1:6379, or `REDIS_URL`):
-//! typed publish → `XADD` → `XREADGROUP` → typed handler for every audio event, poison
-//! messages to the dead-letter stream, retries counted by Redis, reclaiming a crashed
-//! consumer's entries with `XAUTOCLAIM`, idempotency across two consumers (claims included),
-//! and the stream entry layout the manifest declares.
+//! The Redis Streams binding against the local Redis (127.0.0.1:6379, or `REDIS_URL`): the
+//! shared transport scenarios (`tests/transport_scenarios/`) over the audio system, and what
+//! only Redis has: the wire layout of an entry, `XAUTOCLAIM` of a crashed consumer's whole
+//! batch, idempotency across two consumers (claims included), and the stream entry layout the
+//! manifest declares.
 //!
 //! Every test uses its own key namespace (`test-<random>:`), so reruns and parallel runs never
 //! collide, and deletes its keys at the end. Start Redis with `bash .ci/services.sh`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+#[path = "transport_scenarios/mod.rs"]
+mod scenarios;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use event_contracts::audio::{self, AudioChunkReceived, AudioEnvelope};
 use event_contracts::runtime::transport::redis::{
-    self as redis_binding, RedisIdempotency, RedisOptions, RedisSink, RedisSource,
-    RedisSourceConfig,
+    self as redis_binding, RedisConfig, RedisIdempotency, RedisSink, RedisSource, RedisSourceConfig,
 };
 use event_contracts::runtime::transport::{
-    self, dead_letter_headers as dl, Claim, Context, Contract, Delivery, Disposition, HandlerError,
+    self, Claim, ConsumerGroup, Context, Contract, Delivery, Disposition, HandlerError,
     HandlerResult, Headers, IdempotencyStore, Meta, Policy, Publisher, Publishes, RetryPolicy,
-    Shutdown, Source, Stats, StreamEntryLayout,
+    StreamEntryLayout,
 };
 use event_contracts::Event;
 use redis::AsyncCommands;
-
-const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-const WAIT: Duration = Duration::from_secs(20);
+use scenarios::{fast_retry, Backend, Letter, Origin, Recorder, Refused, Role, TRACE, WAIT};
 
 fn url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -34,7 +34,7 @@ fn url() -> String {
 /// A private namespace on the local Redis, and a raw connection to inspect it; fails with the
 /// command that starts Redis when it is not reachable.
 struct Env {
-    options: RedisOptions,
+    options: RedisConfig,
     raw: redis::aio::MultiplexedConnection,
 }
 
@@ -52,7 +52,7 @@ impl Env {
         .unwrap_or_else(|e| panic!("Redis is not reachable at {url}: {e}; {hint}"));
         let namespace = format!("test-{:016x}:", fastrand_u64());
         Self {
-            options: RedisOptions::new(url).with_namespace(namespace),
+            options: RedisConfig::new(url).with_namespace(namespace),
             raw,
         }
     }
@@ -162,108 +162,6 @@ fn fastrand_u64() -> u64 {
     h.finish()
 }
 
-fn example<E: Event>() -> E {
-    let schema: serde_json::Value = serde_json::from_str(
-        event_contracts::SCHEMAS
-            .documents()
-            .get(E::SCHEMA_ID)
-            .map(|v| v.to_string())
-            .as_deref()
-            .expect("schema embedded"),
-    )
-    .expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
-#[derive(Clone, Debug, PartialEq)]
-struct Seen {
-    name: String,
-    event_id: String,
-    payload: serde_json::Value,
-    attempt: u32,
-    traceparent: Option<String>,
-}
-
-/// A typed handler recording what it handled; `fail_first` makes the next N calls fail
-/// transiently, `always_fail` makes every call fail.
-#[derive(Clone, Default)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    fail_first: Arc<AtomicU32>,
-    always_fail: bool,
-}
-
-impl Recorder {
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn record<E: Event + serde::Serialize>(
-        &self,
-        message: AudioEnvelope<E>,
-        context: &Context,
-    ) -> HandlerResult {
-        if self.always_fail
-            || self
-                .fail_first
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-        {
-            return Err(HandlerError::retry("storage is not reachable yet"));
-        }
-        self.seen.lock().unwrap().push(Seen {
-            name: E::NAME.to_owned(),
-            event_id: message.event_id.to_string(),
-            payload: serde_json::to_value(&message.payload).expect("serializes"),
-            attempt: context.attempt,
-            traceparent: context.traceparent.clone(),
-        });
-        Ok(())
-    }
-}
-
-macro_rules! record_all {
-    ($($method:ident: $ty:ident),* $(,)?) => {
-        impl audio::Handler for Recorder {
-            $(
-                async fn $method(
-                    &self,
-                    message: AudioEnvelope<audio::$ty>,
-                    context: &Context,
-                ) -> HandlerResult {
-                    self.record(message, context)
-                }
-            )*
-        }
-    };
-}
-
-record_all! {
-    audio_chunk_received: AudioChunkReceived,
-    transcription_completed: TranscriptionCompleted,
-    translation_requested: TranslationRequested,
-    translation_completed: TranslationCompleted,
-    processing_failed: ProcessingFailed,
-    config_snapshot: ConfigSnapshot,
-    config_drift_detected: ConfigDriftDetected,
-    config_rollback_requested: ConfigRollbackRequested,
-    bot_requested: BotRequested,
-    bot_stop_requested: BotStopRequested,
-    bot_status_update: BotStatusUpdate,
-    service_health_report: ServiceHealthReport,
-    anomaly_detected: AnomalyDetected,
-    usage_metrics: UsageMetrics,
-}
-
-fn fast_retry(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(60),
-        ..RetryPolicy::default()
-    }
-}
-
 /// Short blocks; `claim_idle` long enough that only the paths a test exercises claim.
 fn config(group: &str, consumer: &str) -> RedisSourceConfig {
     RedisSourceConfig::for_group::<audio::System>(group, consumer)
@@ -272,45 +170,155 @@ fn config(group: &str, consumer: &str) -> RedisSourceConfig {
         .with_claim_idle(Duration::from_secs(10))
 }
 
-/// Runs a consumer until `done` holds (checked every 10 ms, bounded by [`WAIT`]), then shuts
-/// it down gracefully and returns its stats.
-async fn consume_until<I, F, Fut>(
-    source: RedisSource,
-    recorder: &Recorder,
-    policy: &Policy<I>,
-    what: &str,
-    done: F,
-) -> Stats
-where
-    I: IdempotencyStore,
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let handler = audio::Dispatch(recorder.clone());
-    let shutdown = Shutdown::new();
-    let stop = shutdown.clone();
-    let watcher = async {
-        let reached = tokio::time::timeout(WAIT, async {
-            while !done().await {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .is_ok();
-        stop.trigger();
-        reached
+/// A crashed consumer's entries are taken over after this long.
+const CLAIM_IDLE_AFTER_CRASH: Duration = Duration::from_millis(300);
+
+fn publisher_meta() -> Meta {
+    Meta {
+        source: Some("orchestration-api".into()),
+        traceparent: Some(TRACE.into()),
+        ..Meta::default()
+    }
+}
+
+macro_rules! wrap_examples {
+    ($meta:expr; $($ty:ident),* $(,)?) => {
+        vec![$(
+            <audio::System as Publishes<audio::$ty>>::wrap(
+                audio::$ty::examples().expect("examples decode").remove(0),
+                $meta,
+            )
+            .expect("wraps"),
+        )*]
     };
-    let (stats, reached) = tokio::join!(
-        transport::run::<audio::System, _, _, _>(source, &handler, policy, &shutdown),
-        watcher
-    );
-    let stats = stats.expect("the consumer ran without transport errors");
-    assert!(
-        reached,
-        "timed out after {WAIT:?} waiting for: {what}; stats {stats:?}, handled {:?}",
-        recorder.seen()
-    );
-    stats
+}
+
+impl Backend for Env {
+    type System = audio::System;
+    type Sink = RedisSink;
+    type Source = RedisSource;
+    const GROUP: &'static str = "audio-pipeline";
+
+    fn every_event(meta: &Meta) -> Vec<audio::Message> {
+        let meta = meta.or(&publisher_meta());
+        wrap_examples!(&meta;
+            AudioChunkReceived,
+            TranscriptionCompleted,
+            TranslationRequested,
+            TranslationCompleted,
+            ProcessingFailed,
+            ConfigSnapshot,
+            ConfigDriftDetected,
+            ConfigRollbackRequested,
+            BotRequested,
+            BotStopRequested,
+            BotStatusUpdate,
+            ServiceHealthReport,
+            AnomalyDetected,
+            UsageMetrics,
+        )
+    }
+
+    fn sample(n: usize) -> audio::Message {
+        let mut chunk = AudioChunkReceived::examples()
+            .expect("examples decode")
+            .remove(0);
+        chunk.chunk_id = format!("chunk-{n}");
+        <audio::System as Publishes<_>>::wrap(chunk, &publisher_meta()).expect("wraps")
+    }
+
+    fn break_schema(message: &mut serde_json::Value) -> &'static str {
+        message["payload"]
+            .as_object_mut()
+            .expect("an envelope")
+            .remove("chunk_id");
+        "/payload"
+    }
+
+    fn refused(sample: &serde_json::Value) -> Refused {
+        let mut unknown = sample.clone();
+        unknown["event_type"] = "NoSuchEvent".into();
+        Refused::unknown_event("stream:audio-ingest", serde_json::to_vec(&unknown).unwrap())
+    }
+
+    fn reads(group: &ConsumerGroup, channel: &str) -> bool {
+        group.binds.contains(&channel)
+    }
+
+    async fn prepare(&self, _retry: &RetryPolicy) {}
+
+    async fn sink(&self) -> RedisSink {
+        RedisSink::connect(&self.options)
+            .await
+            .expect("sink connects")
+    }
+
+    async fn source(&self, group: &str, _retry: &RetryPolicy, role: Role) -> RedisSource {
+        let config = match role {
+            Role::Only => config(group, "c1"),
+            Role::Crashed => config(group, "crashed").with_claim_idle(CLAIM_IDLE_AFTER_CRASH),
+            Role::Survivor => config(group, "survivor").with_claim_idle(CLAIM_IDLE_AFTER_CRASH),
+        };
+        RedisSource::connect(&self.options, config)
+            .await
+            .expect("source connects")
+    }
+
+    async fn send_raw(&self, channel: &str, payload: &[u8], headers: &Headers) -> Origin {
+        let key = self.key(channel);
+        let mut fields: Vec<(String, Vec<u8>)> = vec![("envelope".into(), payload.to_vec())];
+        for (name, value) in headers.iter() {
+            fields.push((format!("h:{name}"), value.to_vec()));
+        }
+        let id: String = self
+            .raw
+            .clone()
+            .xadd(&key, "*", &fields)
+            .await
+            .expect("raw XADD");
+        Origin::Exact(format!("redis:{key}/{id}"))
+    }
+
+    async fn dead_letters(&self, group: &str, channel: &str) -> Vec<Letter> {
+        redis_binding::dead_letters(
+            &self.options,
+            channel,
+            <audio::System as Contract>::STREAM_ENTRY,
+        )
+        .await
+        .expect("dead letters readable")
+        .into_iter()
+        .filter(|l| l.group == group)
+        .map(|l| Letter {
+            channel: l.channel,
+            payload: l.payload,
+            headers: l.headers,
+        })
+        .collect()
+    }
+
+    async fn settled(&self, group: &str) -> bool {
+        let binds = <audio::System as Contract>::consumer_group(group)
+            .expect("catalog group")
+            .binds;
+        for stream in binds {
+            let (pending, _) = self.group_state(&self.key(stream), group).await;
+            if pending != 0 {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn after_crash(&self, group: &str, published: usize) {
+        let (pending, _) = self
+            .group_state(&self.key("stream:audio-ingest"), group)
+            .await;
+        assert_eq!(
+            pending, published as u64,
+            "the crashed consumer holds the whole batch"
+        );
+    }
 }
 
 /// A raw entry's fields: (name, value) in order.
@@ -323,54 +331,12 @@ fn header<'a>(fields: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a str> {
         .and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
-/// Publishes one example of every event on a real stream, then every catalog consumer group
-/// receives, decodes and dispatches exactly the events on the streams it binds, typed, with
-/// the publisher's traceparent and attempt 1.
+/// Every event reaches every group that binds its stream; on the wire the envelope sits under
+/// `envelope` and each header in an `h:` field.
 #[tokio::test]
 async fn every_audio_event_round_trips_to_every_group_that_binds_it() {
     let env = Env::new().await;
-    let publisher = env.publisher().await;
-    let meta = Meta {
-        traceparent: Some(TRACE.into()),
-        ..Meta::default()
-    };
-    let mut published = Vec::new();
-    macro_rules! publish {
-        ($($ty:ident),*) => {$(
-            let event: audio::$ty = example();
-            let id = publisher.publish_with(event.clone(), &meta).await
-                .unwrap_or_else(|e| panic!("{} publishes: {e}", stringify!($ty)));
-            published.push((
-                <audio::$ty as Event>::NAME,
-                id,
-                serde_json::to_value(&event).unwrap(),
-                <audio::$ty as Event>::info().channel.address(),
-            ));
-        )*};
-    }
-    publish!(
-        AudioChunkReceived,
-        TranscriptionCompleted,
-        TranslationRequested,
-        TranslationCompleted,
-        ProcessingFailed,
-        ConfigSnapshot,
-        ConfigDriftDetected,
-        ConfigRollbackRequested,
-        BotRequested,
-        BotStopRequested,
-        BotStatusUpdate,
-        ServiceHealthReport,
-        AnomalyDetected,
-        UsageMetrics
-    );
-    assert_eq!(
-        published.len(),
-        audio::EVENTS.len(),
-        "every catalogued event"
-    );
-
-    // The wire: the envelope under `envelope`, headers as `h:` fields.
+    let published = scenarios::every_event_round_trips(&env).await;
     let ingest = env.entries(&env.key("stream:audio-ingest")).await;
     assert_eq!(ingest.len(), 1);
     let fields = &ingest[0].1;
@@ -378,335 +344,58 @@ async fn every_audio_event_round_trips_to_every_group_that_binds_it() {
     let wire: serde_json::Value = serde_json::from_slice(&fields[0].1).expect("JSON envelope");
     assert_eq!(wire["schema_version"], "v1");
     assert_eq!(wire["event_type"], "AudioChunkReceived");
-    assert_eq!(wire["event_id"], published[0].1.as_str());
+    assert_eq!(wire["event_id"], published[0].id.as_str());
     assert_eq!(wire["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(header(fields, "h:traceparent"), Some(TRACE));
     assert_eq!(header(fields, "h:content-type"), Some("application/json"));
-
-    for group in audio::CONSUMER_GROUPS.iter() {
-        let expected: Vec<_> = published
-            .iter()
-            .filter(|p| group.binds.contains(&p.3))
-            .collect();
-        let source = RedisSource::connect(&env.options, config(group.name, "c1"))
-            .await
-            .expect("source connects");
-        let recorder = Recorder::default();
-        let policy = Policy::new(group.name).with_retry(fast_retry(3));
-        let stats = consume_until(source, &recorder, &policy, group.name, || {
-            let n = recorder.seen().len();
-            let want = expected.len();
-            async move { n >= want }
-        })
-        .await;
-        let seen = recorder.seen();
-        assert_eq!(
-            stats.handled as usize,
-            expected.len(),
-            "{}: {stats:?}",
-            group.name
-        );
-        assert_eq!(stats.dead_lettered, 0, "{}", group.name);
-        let mut got: Vec<_> = seen.iter().map(|s| s.name.as_str()).collect();
-        let mut want: Vec<_> = expected.iter().map(|p| p.0).collect();
-        got.sort();
-        want.sort();
-        assert_eq!(got, want, "group {} handles what it binds", group.name);
-        for s in &seen {
-            let p = expected.iter().find(|p| p.0 == s.name).expect("published");
-            assert_eq!(s.event_id, p.1, "{}", s.name);
-            assert_eq!(s.payload, p.2, "{} arrives typed and unchanged", s.name);
-            assert_eq!(s.attempt, 1, "{}", s.name);
-            assert_eq!(s.traceparent.as_deref(), Some(TRACE), "{}", s.name);
-        }
-        for stream in group.binds {
-            let (pending, _) = env.group_state(&env.key(stream), group.name).await;
-            assert_eq!(
-                pending, 0,
-                "{} acknowledged everything on {stream}",
-                group.name
-            );
-        }
-    }
     env.cleanup().await;
 }
 
-/// Bad JSON, a schema violation, an unknown event type and an entry without an envelope land
-/// in the dead-letter stream with their reason, original fields and headers, and the good
-/// message after them is still handled.
 #[tokio::test]
 async fn poison_messages_are_dead_lettered_while_later_messages_flow() {
     let env = Env::new().await;
-    let key = env.key("stream:audio-ingest");
-    let publisher = env.publisher().await;
-    // A valid message to derive the bad ones from.
-    let chunk: AudioChunkReceived = example();
-    let message = <audio::System as event_contracts::runtime::transport::Publishes<_>>::wrap(
-        chunk.clone(),
-        &Meta {
-            source: Some("orchestration-api".into()),
-            ..Meta::default()
-        },
-    )
-    .expect("wraps");
-    let mut valid: serde_json::Value =
-        serde_json::from_slice(&audio::encode_message(&message).expect("encodes")).unwrap();
-    let mut violation = valid.clone();
-    violation["payload"]
-        .as_object_mut()
-        .unwrap()
-        .remove("chunk_id");
-    valid["event_type"] = "NoSuchEvent".into();
-    let unknown = valid;
-    let poison: Vec<(&str, Fields)> = vec![
-        (
-            "malformed",
-            vec![
-                ("envelope", b"{not json".to_vec()),
-                ("h:traceparent", TRACE.as_bytes().to_vec()),
-            ],
-        ),
-        (
-            "schema-violation",
-            vec![
-                ("envelope", serde_json::to_vec(&violation).unwrap()),
-                ("h:traceparent", TRACE.as_bytes().to_vec()),
-            ],
-        ),
-        (
-            "unknown-event",
-            vec![("envelope", serde_json::to_vec(&unknown).unwrap())],
-        ),
-        // A foreign producer's entry without an envelope: its own fields are kept as they are.
-        ("malformed", vec![("data", b"hello".to_vec())]),
-    ];
-    let mut ids = Vec::new();
-    for (_, fields) in &poison {
-        let id: String = env
-            .raw
-            .clone()
-            .xadd(&key, "*", fields)
-            .await
-            .expect("raw XADD");
-        ids.push(id);
-    }
-    let mut good = chunk.clone();
-    good.chunk_id = "after-the-poison".into();
-    publisher.publish(good).await.expect("publishes");
-
-    let source = RedisSource::connect(&env.options, config("audio-pipeline", "c1"))
-        .await
-        .expect("source connects");
-    let recorder = Recorder::default();
-    let policy = Policy::new("audio-pipeline").with_retry(fast_retry(3));
-    let stats = consume_until(source, &recorder, &policy, "the good message", || {
-        let n = recorder.seen().len();
-        async move { n >= 1 }
-    })
-    .await;
-    assert_eq!(stats.dead_lettered, 4, "{stats:?}");
-    assert_eq!(recorder.seen()[0].payload["chunk_id"], "after-the-poison");
-
-    let dead = env
-        .entries(&env.options.dead_letter_key("stream:audio-ingest"))
-        .await;
-    assert_eq!(
-        dead.len(),
-        poison.len(),
-        "one dead letter per poison message"
-    );
-    for (((reason, original), id), (_, fields)) in poison.iter().zip(&ids).zip(&dead) {
-        for (name, value) in original {
-            let kept = fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-            assert_eq!(kept, Some(value), "{reason}: field {name} kept unchanged");
-        }
-        assert_eq!(header(fields, &format!("h:{}", dl::REASON)), Some(*reason));
-        assert_eq!(header(fields, &format!("h:{}", dl::ATTEMPTS)), Some("1"));
-        assert_eq!(
-            header(fields, &format!("h:{}", dl::CONSUMER_GROUP)),
-            Some("audio-pipeline")
-        );
-        assert_eq!(
-            header(fields, &format!("h:{}", dl::CHANNEL)),
-            Some("stream:audio-ingest")
-        );
-        assert_eq!(
-            header(fields, &format!("h:{}", dl::ORIGIN)),
-            Some(format!("redis:{key}/{id}").as_str())
-        );
-        assert!(!header(fields, &format!("h:{}", dl::ERROR))
-            .unwrap_or_default()
-            .is_empty());
-    }
-    let violation_error = header(&dead[1].1, &format!("h:{}", dl::ERROR)).unwrap_or_default();
-    assert!(
-        violation_error.contains("/payload"),
-        "the schema error names the pointer: {violation_error}"
-    );
-    assert_eq!(
-        header(&dead[3].1, &format!("h:{}", dl::ERROR)),
-        Some(
-            "stream entry has no field `envelope` (fields: data); the audio system's producers \
-             write the JSON message in `envelope` and each header in a `h:<name>` field"
-        ),
-        "the entry without an envelope names the field expected and the fields found"
-    );
-    let (pending, _) = env.group_state(&key, "audio-pipeline").await;
-    assert_eq!(
-        pending, 0,
-        "the originals are acknowledged after their dead letters"
-    );
+    scenarios::poison_is_dead_lettered(&env).await;
     env.cleanup().await;
 }
 
-/// A handler that fails twice then succeeds is retried through the pending entries list and
-/// handled once, on attempt 3 as Redis counted the deliveries.
+/// Retried through the pending entries list; the attempt is Redis's delivery count.
 #[tokio::test]
 async fn fails_twice_then_succeeds_is_handled_once_on_attempt_three() {
     let env = Env::new().await;
-    let key = env.key("stream:audio-ingest");
-    let publisher = env.publisher().await;
-    let chunk: AudioChunkReceived = example();
-    publisher.publish(chunk.clone()).await.expect("publishes");
-
-    let source = RedisSource::connect(&env.options, config("audio-pipeline", "c1"))
-        .await
-        .expect("source connects");
-    let recorder = Recorder::default();
-    recorder.fail_first.store(2, Ordering::SeqCst);
-    let policy = Policy::new("audio-pipeline").with_retry(fast_retry(5));
-    let stats = consume_until(source, &recorder, &policy, "the third attempt", || {
-        let n = recorder.seen().len();
-        async move { n >= 1 }
-    })
-    .await;
-    let seen = recorder.seen();
-    assert_eq!(seen.len(), 1, "handled once: {seen:?}");
-    assert_eq!(seen[0].attempt, 3, "attempt from Redis's delivery count");
-    assert_eq!(stats.retried, 2, "{stats:?}");
-    assert_eq!(stats.handled, 1, "{stats:?}");
-    let (pending, _) = env.group_state(&key, "audio-pipeline").await;
-    assert_eq!(pending, 0, "acknowledged: it will not come back");
+    scenarios::fails_twice_then_succeeds(&env).await;
     env.cleanup().await;
 }
 
-/// A handler that keeps failing is dead-lettered after the retry limit, with Redis's count.
+/// The dead letter keeps the original entry's fields first, unchanged.
 #[tokio::test]
 async fn a_handler_that_keeps_failing_is_dead_lettered_at_the_limit() {
     let env = Env::new().await;
-    let key = env.key("stream:bot-control");
-    let publisher = env.publisher().await;
-    publisher
-        .publish(example::<audio::BotRequested>())
-        .await
-        .expect("publishes");
-    let source = RedisSource::connect(&env.options, config("bot-orchestrator", "c1"))
-        .await
-        .expect("source connects");
-    let recorder = Recorder {
-        always_fail: true,
-        ..Recorder::default()
-    };
-    let policy = Policy::new("bot-orchestrator").with_retry(fast_retry(3));
-    let dl_key = env.options.dead_letter_key("stream:bot-control");
-    let stats = consume_until(source, &recorder, &policy, "the dead letter", || {
-        let mut raw = env.raw.clone();
-        let dl_key = dl_key.clone();
-        async move { raw.xlen::<_, u64>(&dl_key).await.unwrap_or(0) >= 1 }
-    })
-    .await;
-    assert_eq!(stats.retried, 2, "{stats:?}");
-    assert_eq!(stats.dead_lettered, 1, "{stats:?}");
-    let dead = env.entries(&dl_key).await;
-    let fields = &dead[0].1;
-    assert_eq!(
-        header(fields, &format!("h:{}", dl::REASON)),
-        Some("retries-exhausted")
-    );
-    assert_eq!(header(fields, &format!("h:{}", dl::ATTEMPTS)), Some("3"));
-    assert_eq!(
-        header(fields, &format!("h:{}", dl::ERROR)),
-        Some("storage is not reachable yet")
-    );
+    scenarios::exhausted_retries_are_dead_lettered(&env).await;
+    let key = env.key("stream:audio-ingest");
+    let dead = env
+        .entries(&env.options.dead_letter_key("stream:audio-ingest"))
+        .await;
     let original = env.entries(&key).await;
     assert_eq!(
         original[0].1,
-        fields[..original[0].1.len()],
+        dead[0].1[..original[0].1.len()],
         "original fields first, unchanged"
     );
-    let (pending, _) = env.group_state(&key, "bot-orchestrator").await;
-    assert_eq!(pending, 0);
     env.cleanup().await;
 }
 
-/// A consumer that read a batch and died without acknowledging loses nothing: another
-/// consumer of the group reclaims the entries with XAUTOCLAIM and handles them, on attempt 2.
+/// The survivor reclaims the crashed consumer's entries with XAUTOCLAIM: it had read the whole
+/// batch ahead, so every entry arrives on its second delivery.
 #[tokio::test]
 async fn a_consumer_killed_mid_batch_loses_nothing() {
     let env = Env::new().await;
-    let key = env.key("stream:audio-ingest");
-    let publisher = env.publisher().await;
-    let mut chunk: AudioChunkReceived = example();
-    let want: Vec<String> = (0..5).map(|i| format!("chunk-{i}")).collect();
-    for id in &want {
-        chunk.chunk_id = id.clone();
-        publisher.publish(chunk.clone()).await.expect("publishes");
-    }
-    let idle = Duration::from_millis(300);
-    {
-        let mut crashed = RedisSource::connect(
-            &env.options,
-            config("audio-pipeline", "crashed").with_claim_idle(idle),
-        )
-        .await
-        .expect("source connects");
-        for _ in 0..2 {
-            let (delivery, _token) = tokio::time::timeout(WAIT, crashed.next())
-                .await
-                .expect("a delivery within the wait")
-                .expect("reads")
-                .expect("not ended");
-            assert_eq!(delivery.attempt, 1);
-        }
-        // Dropped mid-batch: two in hand, three read ahead, none acknowledged.
-    }
-    let (pending, _) = env.group_state(&key, "audio-pipeline").await;
-    assert_eq!(pending, 5, "the crashed consumer holds the whole batch");
-
-    let survivor = RedisSource::connect(
-        &env.options,
-        config("audio-pipeline", "survivor").with_claim_idle(idle),
-    )
-    .await
-    .expect("source connects");
-    let recorder = Recorder::default();
-    let policy = Policy::new("audio-pipeline").with_retry(fast_retry(3));
-    consume_until(survivor, &recorder, &policy, "all five chunks", || {
-        let n = recorder.seen().len();
-        async move { n >= 5 }
-    })
-    .await;
-    let seen = recorder.seen();
-    let mut got: Vec<String> = seen
-        .iter()
-        .map(|s| {
-            s.payload["chunk_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
-    got.sort();
-    assert_eq!(got, want);
+    let seen = scenarios::consumer_killed_mid_batch_loses_nothing(&env).await;
     assert!(
         seen.iter().all(|s| s.attempt == 2),
         "reclaimed entries count their second delivery: {seen:?}"
     );
-    let (pending, _) = env.group_state(&key, "audio-pipeline").await;
-    assert_eq!(pending, 0);
     env.cleanup().await;
 }
-
 /// The same unit of work published twice (same chunk_id, new event_id) is processed once
 /// although two different consumers (own connections, own stores) receive the two copies.
 #[tokio::test]
@@ -714,7 +403,9 @@ async fn a_republished_chunk_is_processed_once_across_two_consumers() {
     let env = Env::new().await;
     let key = env.key("stream:audio-ingest");
     let publisher = env.publisher().await;
-    let chunk: AudioChunkReceived = example();
+    let chunk: AudioChunkReceived = AudioChunkReceived::examples()
+        .expect("examples decode")
+        .remove(0);
     let ttl = Duration::from_secs(600);
 
     let first_id = publisher.publish(chunk.clone()).await.expect("publishes");
@@ -728,7 +419,7 @@ async fn a_republished_chunk_is_processed_once_across_two_consumers() {
     let policy_a = Policy::new("audio-pipeline")
         .with_retry(fast_retry(3))
         .with_idempotency(store_a.clone());
-    consume_until(
+    scenarios::consume_until::<Env, _, _, _>(
         a,
         &recorder_a,
         &policy_a,
@@ -739,7 +430,7 @@ async fn a_republished_chunk_is_processed_once_across_two_consumers() {
         },
     )
     .await;
-    assert_eq!(recorder_a.seen()[0].event_id, first_id);
+    assert_eq!(recorder_a.seen()[0].id.as_deref(), Some(first_id.as_str()));
     let done_key = format!("audio:audio-pipeline:AudioChunkReceived:{}", chunk.chunk_id);
     assert!(store_a.is_done(&done_key).await.expect("store answers"));
 
@@ -759,7 +450,7 @@ async fn a_republished_chunk_is_processed_once_across_two_consumers() {
     let policy_b = Policy::new("audio-pipeline")
         .with_retry(fast_retry(3))
         .with_idempotency(store_b);
-    let stats = consume_until(
+    let stats = scenarios::consume_until::<Env, _, _, _>(
         b,
         &recorder_b,
         &policy_b,
@@ -794,7 +485,9 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
         StreamEntryLayout::DEFAULT,
         "the audio manifest declares the default layout"
     );
-    let chunk: AudioChunkReceived = example();
+    let chunk: AudioChunkReceived = AudioChunkReceived::examples()
+        .expect("examples decode")
+        .remove(0);
     let message = <audio::System as Publishes<_>>::wrap(
         chunk.clone(),
         &Meta {
@@ -816,6 +509,8 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
             ("event_type", b"AudioChunkReceived".to_vec()),
             ("payload", payload),
         ],
+        // A foreign producer's entry with one field of its own.
+        vec![("data", b"hello".to_vec())],
         // What the documented layout asks of a producer in any language.
         vec![
             ("envelope", json.clone()),
@@ -835,12 +530,18 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
         .expect("source connects");
     let recorder = Recorder::default();
     let policy = Policy::new("audio-pipeline").with_retry(fast_retry(3));
-    let stats = consume_until(source, &recorder, &policy, "the documented entry", || {
-        let n = recorder.seen().len();
-        async move { n >= 1 }
-    })
+    let stats = scenarios::consume_until::<Env, _, _, _>(
+        source,
+        &recorder,
+        &policy,
+        "the documented entry",
+        || {
+            let n = recorder.seen().len();
+            async move { n >= 1 }
+        },
+    )
     .await;
-    assert_eq!((stats.handled, stats.dead_lettered), (1, 2), "{stats:?}");
+    assert_eq!((stats.handled, stats.dead_lettered), (1, 3), "{stats:?}");
     assert_eq!(recorder.seen()[0].traceparent.as_deref(), Some(TRACE));
 
     let letters = redis_binding::dead_letters(
@@ -850,13 +551,15 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
     )
     .await
     .expect("dead letters readable");
-    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!(letters.len(), 3, "{letters:?}");
     let expected = [
         "stream entry has no field `envelope` (fields: data, type); the audio system's \
          producers write the JSON message in `envelope` and each header in a `h:<name>` field",
         "stream entry has no field `envelope` (fields: schema_version, event_type, payload); the \
          audio system's producers write the JSON message in `envelope` and each header in a \
          `h:<name>` field",
+        "stream entry has no field `envelope` (fields: data); the audio system's producers \
+         write the JSON message in `envelope` and each header in a `h:<name>` field",
     ];
     for ((letter, fields), error) in letters.iter().zip(&foreign).zip(expected) {
         assert_eq!(letter.reason, "malformed");
@@ -871,6 +574,7 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
         assert_eq!(kept, sent, "the foreign fields are kept as they were");
         assert_eq!(letter.group, "audio-pipeline");
         assert_eq!(letter.channel, "stream:audio-ingest");
+        assert_eq!(letter.attempts, 1);
     }
 
     // A system that declares `{"payload_field": "data", "header_prefix": "hdr."}`.
@@ -896,7 +600,7 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
     .await
     .expect("source connects");
     let recorder = Recorder::default();
-    let stats = consume_until(
+    let stats = scenarios::consume_until::<Env, _, _, _>(
         source,
         &recorder,
         &policy,
@@ -985,9 +689,11 @@ async fn a_copy_arriving_while_the_first_is_handled_is_not_handled_twice() {
     let gated = Gated::default();
     let handler_a = audio::Dispatch(gated.clone());
     let recorder_b = Recorder::default();
-    let handler_b = audio::Dispatch(recorder_b.clone());
+    let handler_b = recorder_b.clone();
 
-    let mut chunk: AudioChunkReceived = example();
+    let mut chunk: AudioChunkReceived = AudioChunkReceived::examples()
+        .expect("examples decode")
+        .remove(0);
     chunk.chunk_id = "claimed-while-handled".into();
     let unit = format!("audio:audio-pipeline:AudioChunkReceived:{}", chunk.chunk_id);
     let (first, mut second) = (chunk_delivery(&chunk), chunk_delivery(&chunk));
@@ -1072,9 +778,9 @@ async fn unknown_groups_and_unreachable_brokers_are_clear_errors() {
     let err = RedisSourceConfig::for_group::<audio::System>("no-such-group", "c1")
         .expect_err("not a catalog group");
     assert!(err.to_string().contains("audio-pipeline"), "{err}");
-    let options = RedisOptions {
+    let options = RedisConfig {
         connect_timeout: Duration::from_millis(500),
-        ..RedisOptions::new("redis://:secret@127.0.0.1:1")
+        ..RedisConfig::new("redis://:secret@127.0.0.1:1")
     };
     let err = RedisSink::connect(&options)
         .await

@@ -11,19 +11,11 @@ use event_contracts::runtime::transport::{
     self, Context, HandlerResult, Meta, Outgoing, Policy, Publisher, RetryPolicy, Shutdown, Sink,
     Stats,
 };
-use event_contracts::runtime::{Event, SchemaSet};
+use event_contracts::runtime::Event;
 use telemetry_contracts::telemetry;
 
 const URL: &str = "nats://127.0.0.1:4222";
 const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-fn example<E: Event>(schemas: &SchemaSet) -> E {
-    let schema = schemas
-        .documents()
-        .get(E::SCHEMA_ID)
-        .expect("schema embedded");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
 
 /// One handled message: event name, device, envelope id, body JSON, traceparent.
 type Seen = (String, String, String, serde_json::Value, Option<String>);
@@ -108,7 +100,7 @@ async fn a_teams_own_envelope_round_trips_through_jetstream() {
         .chars()
         .take(13)
         .collect();
-    let nats = NatsTransport::connect(NatsConfig {
+    let nats = NatsTransport::connect(&NatsConfig {
         ack_wait: Duration::from_secs(1),
         ..NatsConfig::namespaced(URL, &ns)
     })
@@ -124,7 +116,6 @@ async fn a_teams_own_envelope_round_trips_through_jetstream() {
         .await
         .expect("setup creates the TELEMETRY stream and the durables");
 
-    let schemas = &telemetry_contracts::SCHEMAS;
     let publisher = Publisher::<telemetry::System, _>::new(
         nats.sink(),
         Meta {
@@ -133,9 +124,15 @@ async fn a_teams_own_envelope_round_trips_through_jetstream() {
             ..Meta::default()
         },
     );
-    let reading: telemetry::SensorReading = example(schemas);
-    let heartbeat: telemetry::DeviceHeartbeat = example(schemas);
-    let alert: telemetry::DeviceAlert = example(schemas);
+    let reading: telemetry::SensorReading = telemetry::SensorReading::examples()
+        .expect("examples decode")
+        .remove(0);
+    let heartbeat: telemetry::DeviceHeartbeat = telemetry::DeviceHeartbeat::examples()
+        .expect("examples decode")
+        .remove(0);
+    let alert: telemetry::DeviceAlert = telemetry::DeviceAlert::examples()
+        .expect("examples decode")
+        .remove(0);
     let expected = [
         ("sensor.reading", serde_json::to_value(&reading).unwrap()),
         (

@@ -13,12 +13,6 @@ use event_contracts::runtime::transport::{
 };
 use event_contracts::Event;
 
-fn example<E: Event>() -> E {
-    let documents = event_contracts::SCHEMAS.documents();
-    let schema = documents.get(E::SCHEMA_ID).expect("schema embedded");
-    serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
-}
-
 /// What a handler saw: chunk id, attempt, trace context.
 type Seen = (String, u32, Option<String>);
 
@@ -99,7 +93,9 @@ async fn typed_publish_and_dispatch_with_retry_dead_letter_and_idempotency() {
             ..Meta::default()
         },
     );
-    let chunk: AudioChunkReceived = example();
+    let chunk: AudioChunkReceived = AudioChunkReceived::examples()
+        .expect("examples decode")
+        .remove(0);
     let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let id = publisher
         .publish_with(
@@ -161,7 +157,9 @@ async fn typed_publish_and_dispatch_with_retry_dead_letter_and_idempotency() {
 async fn refuses_invalid_events_before_they_leave() {
     let broker = MemoryBroker::new();
     let publisher = Publisher::<audio::System, _>::new(broker.clone(), Meta::default());
-    let chunk: AudioChunkReceived = example();
+    let chunk: AudioChunkReceived = AudioChunkReceived::examples()
+        .expect("examples decode")
+        .remove(0);
     let err = publisher.publish(chunk).await.expect_err("no source");
     assert!(err.to_string().contains("/source"), "{err}");
     let publisher = Publisher::<audio::System, _>::new(
@@ -171,7 +169,9 @@ async fn refuses_invalid_events_before_they_leave() {
             ..Meta::default()
         },
     );
-    let mut chunk: AudioChunkReceived = example();
+    let mut chunk: AudioChunkReceived = AudioChunkReceived::examples()
+        .expect("examples decode")
+        .remove(0);
     chunk.chunk_id.clear();
     let err = publisher.publish(chunk).await.expect_err("invalid");
     assert!(err.to_string().contains("/payload/chunk_id"), "{err}");
@@ -189,7 +189,9 @@ async fn a_dropped_consumer_loses_nothing() {
             ..Meta::default()
         },
     );
-    let mut chunk: AudioChunkReceived = example();
+    let mut chunk: AudioChunkReceived = AudioChunkReceived::examples()
+        .expect("examples decode")
+        .remove(0);
     for i in 0..3 {
         chunk.chunk_id = format!("c{i}");
         publisher.publish(chunk.clone()).await.unwrap();

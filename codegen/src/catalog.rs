@@ -83,6 +83,7 @@ impl Catalog {
                     pointer: String::new(),
                     message: e.message,
                     hint: "fix the JSON syntax at that position".into(),
+                    snippet: Some(Box::new(e.snippet)),
                 }),
             }
         }
@@ -110,6 +111,7 @@ impl Catalog {
                         code: Code::Manifest,
                         file: format!("schemas/{path}"),
                         position: file.position(&pointer),
+                        snippet: Some(Box::new(file.snippet(&pointer))),
                         pointer,
                         message: format!("manifest does not match manifest.schema.json: {e}"),
                         hint: "see schemas/CONVENTIONS.md for the manifest format".into(),
@@ -119,12 +121,13 @@ impl Catalog {
         }
         if catalog.systems.is_empty() && diags.is_empty() {
             diags.push(Diagnostic {
-                code: Code::Manifest,
+                code: Code::NoSystem,
                 file: "schemas".into(),
                 position: crate::source::Position::START,
                 pointer: String::new(),
                 message: "no schemas/<system>/manifest.json found".into(),
                 hint: "run from the workspace root, or add a system manifest".into(),
+                snippet: None,
             });
         }
         if diags.is_empty() {
@@ -146,23 +149,23 @@ impl Catalog {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Diagnostic {
-        let position = self
-            .files
-            .get(&loc.file)
-            .map(|f| f.position(&loc.pointer))
-            .unwrap_or(crate::source::Position::START);
+        let file = self.files.get(&loc.file);
         Diagnostic {
             code,
             file: format!("schemas/{}", loc.file),
-            position,
+            position: file.map_or(crate::source::Position::START, |f| f.position(&loc.pointer)),
             pointer: loc.pointer.clone(),
             message: message.into(),
             hint: hint.into(),
+            snippet: file.map(|f| Box::new(f.snippet(&loc.pointer))),
         }
     }
 
     /// Resolves `reference` written at `from`: a relative file path, an `$id` under
     /// [`ID_BASE`], and/or a `#/json/pointer` fragment. Never leaves the catalog.
+    // A `Diagnostic` (128 bytes with its boxed snippet) is returned only for a bad reference,
+    // once per `$ref`; boxing it would change every caller for no measurable gain.
+    #[allow(clippy::result_large_err)]
     pub fn resolve_ref(&self, from: &Loc, reference: &str) -> Result<Loc, Diagnostic> {
         let (path_part, fragment) = match reference.split_once('#') {
             Some((p, f)) => (p, f),
@@ -235,6 +238,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, diags: &mut
                 pointer: String::new(),
                 message: format!("cannot read directory: {e}"),
                 hint: "run from the workspace root (where schemas/ is)".into(),
+                snippet: None,
             });
             return;
         }
@@ -261,6 +265,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, diags: &mut
                     pointer: String::new(),
                     message: format!("cannot read: {e}"),
                     hint: "check the file's permissions and encoding (UTF-8)".into(),
+                    snippet: None,
                 }),
             }
         }

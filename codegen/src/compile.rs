@@ -16,8 +16,9 @@ use crate::catalog::{Catalog, Loc, ID_BASE};
 use crate::diag::{Code, Diagnostics};
 
 pub fn compile_all(catalog: &Catalog, diags: &mut Diagnostics) {
+    let (referenced, unresolvable) = referenced_locations(catalog);
     let stand_ins: Documents = Arc::new(
-        referenced_locations(catalog)
+        referenced
             .into_iter()
             .map(|(file, pointers)| {
                 let id = format!("{ID_BASE}{file}");
@@ -31,8 +32,16 @@ pub fn compile_all(catalog: &Catalog, diags: &mut Diagnostics) {
             continue;
         }
         if let Err(e) = Validator::compile_root(&file.value, &stand_ins) {
+            // A reference our own resolver refuses explains the failure (typically one in
+            // `not` or `if`, which only the validator reads); the validator's wording is not
+            // parsed for it.
+            let code = if unresolvable.contains(path) {
+                Code::UnresolvedRef
+            } else {
+                Code::SchemaCompile
+            };
             diags.push(catalog.diag(
-                Code::UnresolvedRef,
+                code,
                 &Loc::new(path.clone(), ""),
                 format!("the schema does not compile: {e}"),
                 "fix the reference or keyword named above",
@@ -42,8 +51,12 @@ pub fn compile_all(catalog: &Catalog, diags: &mut Diagnostics) {
 }
 
 /// Per file, every JSON pointer into it that a `$ref` anywhere in the catalog resolves to.
-/// Every file is listed, so a reference to one is never "not in the catalog".
-fn referenced_locations(catalog: &Catalog) -> BTreeMap<String, BTreeSet<String>> {
+/// Every file is listed, so a reference to one is never "not in the catalog". Also the files
+/// holding a `$ref` that does not resolve.
+fn referenced_locations(
+    catalog: &Catalog,
+) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
+    let mut unresolvable = BTreeSet::new();
     let mut out: BTreeMap<String, BTreeSet<String>> = catalog
         .files
         .keys()
@@ -60,9 +73,14 @@ fn referenced_locations(catalog: &Catalog) -> BTreeMap<String, BTreeSet<String>>
                 Value::Object(m) => {
                     if let Some(Value::String(r)) = m.get("$ref") {
                         // An unresolvable reference stays unresolvable: the validator says so.
-                        if let Ok(target) = catalog.resolve_ref(&loc, r) {
-                            if let Some(pointers) = out.get_mut(&target.file) {
-                                pointers.insert(target.pointer);
+                        match catalog.resolve_ref(&loc, r) {
+                            Ok(target) => {
+                                if let Some(pointers) = out.get_mut(&target.file) {
+                                    pointers.insert(target.pointer);
+                                }
+                            }
+                            Err(_) => {
+                                unresolvable.insert(path.clone());
                             }
                         }
                     }
@@ -78,7 +96,7 @@ fn referenced_locations(catalog: &Catalog) -> BTreeMap<String, BTreeSet<String>>
             }
         }
     }
-    out
+    (out, unresolvable)
 }
 
 /// A document with the `$id` of `file` that holds an empty schema at each of `pointers`, in

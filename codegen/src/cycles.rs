@@ -12,11 +12,11 @@ use crate::catalog::{Catalog, Loc};
 use crate::diag::{Code, Diagnostics};
 
 /// Keywords whose subschemas apply to the same instance as the schema that holds them.
-const IN_PLACE_LISTS: &[&str] = &["allOf", "anyOf", "oneOf"];
-const IN_PLACE_ONE: &[&str] = &["not", "if", "then", "else"];
-const IN_PLACE_MAPS: &[&str] = &["dependentSchemas"];
+pub(crate) const IN_PLACE_LISTS: &[&str] = &["allOf", "anyOf", "oneOf"];
+pub(crate) const IN_PLACE_ONE: &[&str] = &["not", "if", "then", "else"];
+pub(crate) const IN_PLACE_MAPS: &[&str] = &["dependentSchemas"];
 /// Keywords whose subschemas apply to a part of the instance (or to nothing: `$defs`).
-const DESCENDING_ONE: &[&str] = &[
+pub(crate) const DESCENDING_ONE: &[&str] = &[
     "items",
     "additionalProperties",
     "contains",
@@ -25,8 +25,9 @@ const DESCENDING_ONE: &[&str] = &[
     "unevaluatedItems",
     "contentSchema",
 ];
-const DESCENDING_MAPS: &[&str] = &["properties", "patternProperties", "$defs", "definitions"];
-const DESCENDING_LISTS: &[&str] = &["prefixItems", "items"];
+pub(crate) const DESCENDING_MAPS: &[&str] =
+    &["properties", "patternProperties", "$defs", "definitions"];
+pub(crate) const DESCENDING_LISTS: &[&str] = &["prefixItems", "items"];
 
 /// One step that stays on the same instance: to `target`, written at `via`.
 struct Edge {
@@ -34,15 +35,55 @@ struct Edge {
     via: Loc,
 }
 
+/// A schema defined as itself: the schemas of the cycle in order, starting at the first (in
+/// path order), and the keyword that leaves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefCycle {
+    pub schemas: Vec<Loc>,
+    /// Where the cycle leaves its first schema (a `$ref`, an `allOf` part, …).
+    pub via: Loc,
+}
+
+impl RefCycle {
+    /// What is wrong, naming the cycle as `file#pointer → … → file#pointer`.
+    pub fn message(&self) -> String {
+        let names: Vec<String> = self
+            .schemas
+            .iter()
+            .chain(self.schemas.first())
+            .map(|l| format!("{}#{}", l.file, l.pointer))
+            .collect();
+        format!(
+            "this schema is defined as itself: {} (no property, item or map value in between)",
+            names.join(" → ")
+        )
+    }
+}
+
 /// Reports every cycle of in-place references in the catalog's schema files, each once,
 /// located at the keyword that leaves the cycle's first schema (in path order).
 pub fn check(catalog: &Catalog, diags: &mut Diagnostics) {
+    for cycle in find(catalog) {
+        diags.push(catalog.diag(
+            Code::RefCycle,
+            &cycle.via,
+            cycle.message(),
+            "remove one of these references, or put the recursion under a property or `items` to make a recursive type",
+        ));
+    }
+}
+
+/// Every cycle of in-place references in the catalog's schema files, each once. The guard
+/// every consumer of the catalog runs before following `$ref`s: the generator refuses the
+/// catalog (E013), compat refuses the side.
+pub fn find(catalog: &Catalog) -> Vec<RefCycle> {
     let mut graph = Graph {
         catalog,
         edges: HashMap::new(),
     };
     let mut done: HashSet<Loc> = HashSet::new();
     let mut reported: BTreeSet<Vec<Loc>> = BTreeSet::new();
+    let mut found = Vec::new();
     for loc in schema_nodes(catalog) {
         if done.contains(&loc) {
             continue;
@@ -68,28 +109,28 @@ pub fn check(catalog: &Catalog, diags: &mut Diagnostics) {
                     .position(|(l, _)| *l == target)
                     .unwrap_or_default();
                 let cycle: Vec<Loc> = path[start..].iter().map(|(l, _)| l.clone()).collect();
-                report(&mut graph, cycle, &mut reported, diags);
+                found.extend(report(&mut graph, cycle, &mut reported));
             } else if !done.contains(&target) {
                 on_path.insert(target.clone());
                 path.push((target, 0));
             }
         }
     }
+    found
 }
 
 fn report(
     graph: &mut Graph<'_>,
     mut cycle: Vec<Loc>,
     reported: &mut BTreeSet<Vec<Loc>>,
-    diags: &mut Diagnostics,
-) {
+) -> Option<RefCycle> {
     // The same cycle is met from each of its schemas: start it at its first one.
     let first = (0..cycle.len())
         .min_by_key(|&i| &cycle[i])
         .unwrap_or_default();
     cycle.rotate_left(first);
     if !reported.insert(cycle.clone()) {
-        return;
+        return None;
     }
     let next = cycle.get(1).unwrap_or(&cycle[0]).clone();
     let via = graph
@@ -98,24 +139,10 @@ fn report(
         .find(|e| e.target == next)
         .map(|e| e.via.clone())
         .unwrap_or_else(|| cycle[0].clone());
-    let names: Vec<String> = cycle
-        .iter()
-        .chain(std::iter::once(&cycle[0]))
-        .map(|l| format!("{}#{}", l.file, l.pointer))
-        .collect();
-    diags.push(catalog_diag(graph.catalog, &via, &names));
-}
-
-fn catalog_diag(catalog: &Catalog, via: &Loc, names: &[String]) -> crate::diag::Diagnostic {
-    catalog.diag(
-        Code::RefCycle,
+    Some(RefCycle {
+        schemas: cycle,
         via,
-        format!(
-            "this schema is defined as itself: {} (no property, item or map value in between)",
-            names.join(" → ")
-        ),
-        "remove one of these references, or put the recursion under a property or `items` to make a recursive type",
-    )
+    })
 }
 
 struct Graph<'c> {

@@ -1,160 +1,22 @@
 //! The typed model to Rust tokens: the emit step. Nothing here can fail; every decision that
 //! could was made (and diagnosed) in `model`.
 
-use std::collections::{HashMap, HashSet};
-
-use heck::{ToSnakeCase, ToUpperCamelCase};
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::model::{
     Field, NumChecks, Presence, StrChecks, Ty, TypeDef, TypeGraph, TypeId, TypeKind,
 };
+#[cfg(test)]
+use crate::naming::unique_idents;
+pub use crate::naming::{field_idents, ident, variant_idents};
+use crate::naming::{field_idents_with_additional, tagged_variant_idents};
 
 const RT: &str = "::event_contracts_runtime";
 
 /// The runtime crate's path (`RT` as tokens; built, not parsed, as it is needed per field).
 fn rt() -> TokenStream {
     quote!(::event_contracts_runtime)
-}
-
-/// A Rust identifier for a name already in the right case: snake_case fields, UpperCamelCase
-/// types and variants, raw identifiers for keywords. Never fails: a character no identifier
-/// may hold becomes `_`.
-pub fn ident(name: &str) -> Ident {
-    let mut clean: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
-        clean.insert(0, '_');
-    }
-    if clean == "_" {
-        clean.push('_');
-    }
-    match clean.as_str() {
-        "self" | "Self" | "super" | "crate" => format_ident!("{}_", clean),
-        s if KEYWORDS.contains(&s) => Ident::new_raw(s, Span::call_site()),
-        s => Ident::new(s, Span::call_site()),
-    }
-}
-
-/// Words that are no identifier unless written raw: the ones `syn` refuses (Rust's strict
-/// and reserved keywords), plus `gen`, reserved since the 2024 edition. Looked up rather than
-/// parsed: an enum of 220,000 values asks 220,000 times.
-const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "Self", "self", "static", "struct", "super", "trait", "true", "try", "type",
-    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
-];
-
-/// Identifiers from base names, made unique by a numbered suffix (`sep` before the number).
-/// Uniqueness is decided on the final identifiers (`self` and `self_` both become `self_`);
-/// `taken` are identifiers the caller uses beside these. Linear in the number of names.
-fn unique_idents(bases: impl Iterator<Item = String>, sep: &str, taken: &[&str]) -> Vec<Ident> {
-    let mut used: HashSet<String> = taken.iter().map(|t| (*t).to_owned()).collect();
-    // The next number to try per base: lower ones are already taken.
-    let mut next: HashMap<String, usize> = HashMap::new();
-    bases
-        .map(|base| {
-            let mut id = ident(&base);
-            if used.insert(id.to_string()) {
-                return id;
-            }
-            // `self_` + `_2` would be `self__2`, which is not snake_case.
-            let stem = if sep == "_" {
-                base.trim_end_matches('_')
-            } else {
-                &base
-            };
-            let n = next.entry(base.clone()).or_insert(2);
-            loop {
-                id = ident(&format!("{stem}{sep}{n}"));
-                *n += 1;
-                if used.insert(id.to_string()) {
-                    return id;
-                }
-            }
-        })
-        .collect()
-}
-
-/// `name` in ASCII: every other letter or digit spelled as its code point (`größe` becomes
-/// `gr_uf6_udf_e` in snake_case, `GrUF6UDFe` in UpperCamelCase), so distinct names stay
-/// distinct and no identifier trips the confusable-character lints.
-fn ascii_name(name: &str, snake: bool) -> String {
-    if name.is_ascii() {
-        return name.to_owned();
-    }
-    let mut out = String::with_capacity(name.len() + 8);
-    for c in name.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else if c.is_alphanumeric() && snake {
-            out.push_str(&format!("_u{:x}_", c as u32));
-        } else if c.is_alphanumeric() {
-            out.push_str(&format!("U{:X}", c as u32));
-        }
-    }
-    if snake {
-        // Keep one underscore between words, none at the ends (snake_case lint).
-        let mut collapsed = String::with_capacity(out.len());
-        for c in out.chars() {
-            if !(c == '_' && (collapsed.is_empty() || collapsed.ends_with('_'))) {
-                collapsed.push(c);
-            }
-        }
-        collapsed.trim_end_matches('_').to_owned()
-    } else {
-        out
-    }
-}
-
-fn field_bases(fields: &[Field]) -> impl Iterator<Item = String> + '_ {
-    fields
-        .iter()
-        .map(|f| match ascii_name(&f.wire.to_snake_case(), true) {
-            s if s.is_empty() => "field".to_owned(),
-            s => s,
-        })
-}
-
-/// Field identifiers, unique within the struct (a second `ID` beside `id` becomes `id_2`).
-pub fn field_idents(fields: &[Field]) -> Vec<Ident> {
-    unique_idents(field_bases(fields), "_", &[])
-}
-
-/// The field identifiers and, after them, the one of the map that keeps undeclared
-/// properties (`additional_properties`, unless a declared property took that name).
-fn field_idents_with_additional(fields: &[Field]) -> (Vec<Ident>, Ident) {
-    let mut idents = unique_idents(
-        field_bases(fields).chain(["additional_properties".to_owned()]),
-        "_",
-        &[],
-    );
-    let additional = idents
-        .pop()
-        .unwrap_or_else(|| format_ident!("additional_properties"));
-    (idents, additional)
-}
-
-fn variant_bases(values: &[String]) -> impl Iterator<Item = String> + '_ {
-    values
-        .iter()
-        .map(|v| match ascii_name(&v.to_upper_camel_case(), false) {
-            s if s.is_empty() => "Empty".to_owned(),
-            s if s.starts_with(|c: char| c.is_ascii_digit()) => format!("V{s}"),
-            // `Self_` would not be UpperCamelCase.
-            s if s == "Self" => "SelfValue".to_owned(),
-            s => s,
-        })
-}
-
-/// Variant identifiers for enum values, unique within the enum.
-pub fn variant_idents(values: &[String]) -> Vec<Ident> {
-    unique_idents(variant_bases(values), "", &[])
 }
 
 /// Doc attributes for a schema's description. rustdoc compiles and runs every Rust code block
@@ -547,13 +409,7 @@ impl<'g> Emitter<'g> {
                 fallback,
             } => {
                 let values: Vec<String> = variants.iter().map(|(v, _)| v.clone()).collect();
-                let mut idents = unique_idents(
-                    variant_bases(&values).chain(fallback.map(|_| "Other".to_owned())),
-                    "",
-                    &[],
-                );
-                // The fallback's variant, named `Other` unless a listed tag took that name.
-                let other = fallback.and_then(|_| idents.pop());
+                let (idents, other) = tagged_variant_idents(&values, fallback.is_some());
                 let tys: Vec<_> = variants
                     .iter()
                     .map(|(_, id)| ident(&self.graph[*id].name))
@@ -951,5 +807,96 @@ mod tests {
             names,
             ["self_", "self_2", "r#type", "__", "_1st", "_1st_2", "__2", "_2"]
         );
+    }
+
+    /// What `naming` says a field or newtype's Rust type is, against the tokens emitted for
+    /// it (paths spelled out there, unqualified in `naming`).
+    fn agreements(graph: &TypeGraph) -> usize {
+        fn plain(tokens: TokenStream) -> String {
+            let mut s: String = tokens.to_string().split_whitespace().collect();
+            for (path, short) in [
+                (
+                    "::serde_json::Map<::std::string::String,::serde_json::Value>",
+                    "serde_json::Map<String,Value>",
+                ),
+                ("::serde_json::Value", "serde_json::Value"),
+                ("::std::vec::Vec", "Vec"),
+                ("::std::option::Option", "Option"),
+                ("::std::boxed::Box", "Box"),
+                ("::std::collections::BTreeMap", "BTreeMap"),
+                ("::std::string::String", "String"),
+                ("::event_contracts_runtime::DateTime", "DateTime"),
+                ("::uuid::Uuid", "Uuid"),
+            ] {
+                s = s.replace(path, short);
+            }
+            s
+        }
+        let compact = |s: String| s.split_whitespace().collect::<String>();
+        let emitter = Emitter::new(graph);
+        let mut checked = 0;
+        for def in &graph.types {
+            match &def.kind {
+                TypeKind::Struct { fields, .. } => {
+                    for f in fields {
+                        assert_eq!(
+                            compact(crate::naming::field_rust_type(graph, f)),
+                            plain(emitter.field_ty(f).0),
+                            "{}.{}",
+                            def.name,
+                            f.wire
+                        );
+                        checked += 1;
+                    }
+                }
+                TypeKind::Newtype(ty) => {
+                    assert_eq!(
+                        compact(crate::naming::rust_type(graph, ty)),
+                        plain(emitter.rust_ty(ty)),
+                        "{}",
+                        def.name
+                    );
+                    checked += 1;
+                }
+                TypeKind::StrEnum { .. } | TypeKind::Tagged { .. } => {}
+            }
+        }
+        checked
+    }
+
+    #[test]
+    fn naming_says_the_rust_types_emit_writes_for_every_catalog() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for dir in ["schemas", "examples/telemetry/schemas"] {
+            let catalog = crate::catalog::Catalog::read_dir(&root.join(dir)).expect("reads");
+            let systems = crate::check(&catalog).expect("checks");
+            let checked: usize = systems.iter().map(|s| agreements(&s.graph)).sum();
+            assert!(checked > 10, "{dir}: only {checked} types compared");
+        }
+    }
+
+    #[test]
+    fn naming_says_the_rust_types_emit_writes_for_boxed_and_nullable_fields() {
+        let text = r##"{"title":"Node","type":"object","properties":{
+            "next":{"$ref":"#"},
+            "prev":{"oneOf":[{"$ref":"#"}],"type":["object","null"]},
+            "kids":{"type":"array","items":{"$ref":"#"}},
+            "tags":{"type":"object","additionalProperties":{"type":["integer","null"]}},
+            "at":{"type":["string","null"],"format":"date-time"},
+            "id":{"type":"string","format":"uuid"},
+            "any":{},
+            "obj":{"type":"object"}
+        },"required":["next","id"]}"##;
+        let mut cat = crate::catalog::Catalog::default();
+        let file = crate::source::SourceFile::parse("t.json", text).expect("parses");
+        cat.files.insert("t.json".into(), file);
+        let mut b = crate::model::Builder::new(&cat);
+        b.root(&crate::catalog::Loc::new("t.json", ""), "Node");
+        b.graph.box_recursive_fields();
+        let boxed = b.graph.types.iter().any(|t| {
+            matches!(&t.kind, TypeKind::Struct { fields, .. } if fields.iter().any(|f| f.boxed))
+        });
+        assert!(boxed, "{:?}", b.graph.types);
+        assert!(agreements(&b.graph) >= 8);
     }
 }

@@ -9,6 +9,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use crate::catalog::Loc;
+use crate::diag::Code;
 use crate::emit::{field_idents, ident, variant_idents};
 use crate::manifest::{self, AlsoRead, EnvelopeRoles, TimeFormat};
 use crate::model::{Field, StrChecks, Ty, TypeGraph, TypeKind};
@@ -78,6 +79,7 @@ fn likely_role(wire: &str) -> Option<&'static str> {
 
 /// One problem with the declaration, located in the manifest or the envelope schema.
 pub(crate) struct Problem {
+    pub code: Code,
     pub at: Loc,
     pub message: String,
     pub hint: String,
@@ -180,6 +182,7 @@ impl<'a> Envelope<'a> {
             .any(|f| f.wire == self.type_field && f.required && matches!(f.ty, Ty::Str { .. }));
         if !type_ok {
             problems.push(Problem {
+ code: Code::EnvelopeField,
                 at: manifest.join("envelope").join("type_field"),
                 message: format!(
                     "the envelope's type field `{}` is not a required string property of the envelope schema",
@@ -199,6 +202,7 @@ impl<'a> Envelope<'a> {
             };
             let Some(field) = self.fields.iter().find(|f| f.wire == property) else {
                 problems.push(Problem {
+ code: Code::EnvelopeRole,
                     at,
                     message: format!(
                         "envelope role `{role}` names `{property}`, which the envelope schema does not declare"
@@ -209,6 +213,7 @@ impl<'a> Envelope<'a> {
             };
             if property == self.type_field || property == self.payload_field {
                 problems.push(Problem {
+ code: Code::EnvelopeRole,
                     at,
                     message: format!(
                         "envelope role `{role}` names `{property}`, which is the envelope's {} field",
@@ -220,6 +225,7 @@ impl<'a> Envelope<'a> {
             }
             if let Some((other, _)) = taken.iter().find(|(_, p)| *p == property) {
                 problems.push(Problem {
+                    code: Code::EnvelopeRole,
                     at,
                     message: format!(
                         "envelope roles `{other}` and `{role}` both name `{property}`"
@@ -236,6 +242,7 @@ impl<'a> Envelope<'a> {
                     _ => String::new(),
                 };
                 problems.push(Problem {
+ code: Code::EnvelopeRole,
                     at,
                     message: format!(
                         "envelope role `{role}`{format} needs {}, but `{property}` is not one",
@@ -253,6 +260,7 @@ impl<'a> Envelope<'a> {
             for (i, pointer) in pointers.iter().enumerate() {
                 if let Err(message) = self.resolve(pointer, self.needs(role)) {
                     problems.push(Problem {
+ code: Code::AlsoRead,
                         at: manifest
                             .join("envelope")
                             .join("also_read")
@@ -272,6 +280,7 @@ impl<'a> Envelope<'a> {
                 if let (Ty::Str { checks }, Some(s)) = (&f.ty, default_string(f)) {
                     if !str_accepts(checks, s) {
                         problems.push(Problem {
+ code: Code::EnvelopeDefault,
                             at: envelope.join("properties").join(&f.wire).join("default"),
                             message: format!(
                                 "the `default` {s:?} of required envelope property `{}` breaks the property's own schema, so publishing cannot fill it",
@@ -296,6 +305,7 @@ impl<'a> Envelope<'a> {
                     _ => "declare its role in the manifest's `envelope.roles` (message_id, time, source, subject, traceparent, trace_id, span_id, seq), give it a single `const` or (a string) a `default`, or make it optional".into(),
                 };
                 problems.push(Problem {
+ code: Code::UnfilledEnvelopeProperty,
                     at: envelope.join("properties").join(&f.wire),
                     message: format!(
                         "required envelope property `{}` plays no declared role, so publishing cannot fill it",

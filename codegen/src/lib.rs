@@ -1,8 +1,9 @@
 //! Schema-first event contracts: turns the JSON Schema catalog in `schemas/` into the Rust
 //! source of the `event-contracts` crate.
 //!
-//! The pipeline is parse ([`catalog`]), check ([`model`], every problem collected as a
-//! [`diag::Diagnostic`]), then emit ([`emit`]). This crate decides what the files say, never
+//! The pipeline is parse ([`catalog`]), build ([`build`]: the [`cycles`] guard, then [`model`]
+//! over the [`keywords`] table, every problem collected as a [`diag::Diagnostic`]), check
+//! ([`check`]), then emit ([`emit`], every name from [`naming`]). This crate decides what the files say, never
 //! where or whether they are written: that policy lives in `xtask`.
 //!
 //! ```no_run
@@ -11,14 +12,18 @@
 //! # Ok::<(), event_contracts_codegen::diag::Diagnostics>(())
 //! ```
 
+pub mod asyncapi;
 pub mod catalog;
 mod compile;
-mod cycles;
+pub mod cycles;
 pub mod diag;
+pub mod docs;
 mod emit;
 mod envelope;
+pub mod keywords;
 pub mod manifest;
 pub mod model;
+pub mod naming;
 pub mod notice;
 pub mod source;
 mod system;
@@ -39,7 +44,7 @@ use crate::diag::{Code, Diagnostics};
 use crate::manifest::Envelope;
 use crate::model::{Builder, TypeGraph, TypeId};
 
-pub use emit::{field_idents, ident};
+pub use naming::{field_idents, ident};
 pub use notice::{notices, Notice};
 
 /// One output file, relative to the generated crate's root.
@@ -82,9 +87,22 @@ impl Config {
 pub struct CheckedSystem<'c> {
     pub source: &'c SystemSource,
     pub graph: TypeGraph,
-    /// Type id of each manifest event, in manifest order.
+    /// Type id of each manifest event, in manifest order (an event whose schema file is
+    /// missing has none).
     pub events: Vec<TypeId>,
+    /// The manifest name of each entry of `events`.
+    pub event_names: Vec<String>,
+    /// Each manifest event's schema `examples`, as compact JSON, in manifest then document order.
+    pub examples: Vec<Vec<String>>,
     pub envelope: Option<TypeId>,
+}
+
+impl CheckedSystem<'_> {
+    /// The type of the manifest event called `name`.
+    pub fn event_type(&self, name: &str) -> Option<TypeId> {
+        let i = self.event_names.iter().position(|n| n == name)?;
+        self.events.get(i).copied()
+    }
 }
 
 /// Checks the whole catalog: ids, references, keywords, types, schema compilation.
@@ -123,12 +141,39 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
     let mut diags = Diagnostics::default();
     check_ids(catalog, &mut diags);
     check_manifests(catalog, &mut diags);
-    let before = diags.0.len();
-    cycles::check(catalog, &mut diags);
-    if diags.0.len() > before {
-        // A schema defined as itself has no type, and validating it never ends: nothing
-        // below could say more than "fix that first".
+    let (systems, built) = build_here(catalog);
+    let cyclic = built.0.iter().any(|d| d.code == Code::RefCycle);
+    diags.0.extend(built.0);
+    if cyclic {
+        // Validating a schema defined as itself never ends: nothing below could say more
+        // than "fix that first".
         return Err(diags.sorted());
+    }
+    for sys in &systems {
+        transport::check(catalog, sys, &mut diags);
+    }
+    compile::compile_all(catalog, &mut diags);
+    if diags.is_empty() {
+        Ok(systems)
+    } else {
+        Err(diags.sorted())
+    }
+}
+
+/// Every system's types built from the catalog, with every problem met on the way. What was
+/// built is returned even when there are diagnostics (compat compares catalogs the generator
+/// would refuse); a catalog with a schema defined as itself (E013) has no types, so none are
+/// built. [`check`] is this plus the catalog-wide checks (ids, manifests, transports,
+/// schema compilation).
+pub fn build(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
+    on_big_stack(|| build_here(catalog))
+}
+
+fn build_here(catalog: &Catalog) -> (Vec<CheckedSystem<'_>>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    cycles::check(catalog, &mut diags);
+    if !diags.is_empty() {
+        return (Vec::new(), diags);
     }
     let mut systems = Vec::new();
     for sys in &catalog.systems {
@@ -154,7 +199,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
                     let id = b.envelope(&loc, &name, payload_field);
                     if b.graph.needs_schema(&model::Ty::Named(id)) {
                         diags.push(catalog.diag(
-                            Code::UnsupportedShape,
+                            Code::EnvelopeNeedsValidator,
                             &loc,
                             "the envelope uses keywords only the validator enforces",
                             "keep the envelope to typed keywords; put conditions in the event schemas",
@@ -163,7 +208,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
                     Some(id)
                 } else {
                     diags.push(catalog.diag(
-                        Code::Manifest,
+                        Code::MissingSchemaFile,
                         &manifest_loc.join("envelope"),
                         format!("envelope schema schemas/{file} does not exist"),
                         "fix the path (relative to the system folder)",
@@ -173,12 +218,14 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             }
         };
         let mut events = Vec::new();
+        let mut event_names = Vec::new();
+        let mut examples = Vec::new();
         for (i, ev) in sys.manifest.events.iter().enumerate() {
             let file = system_file(&ev.schema);
             let at = manifest_loc.join("events").join(&i.to_string());
             if !catalog.files.contains_key(&file) {
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::MissingSchemaFile,
                     &at.join("schema"),
                     format!("event schema schemas/{file} does not exist"),
                     "fix the path (relative to the system folder)",
@@ -187,7 +234,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             }
             if ev.channel.transport() != sys.manifest.transport {
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::ChannelTransport,
                     &at.join("channel"),
                     format!(
                         "a {} channel in a {} system",
@@ -197,9 +244,18 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
                     "use the system's transport",
                 ));
             }
+            examples.push(
+                catalog.files[&file]
+                    .value
+                    .get("examples")
+                    .and_then(Value::as_array)
+                    .map(|all| all.iter().map(Value::to_string).collect())
+                    .unwrap_or_default(),
+            );
             let loc = Loc::new(file, "");
             let name = title_of(catalog, &loc).unwrap_or_else(|| ev.name.to_upper_camel_case());
             events.push(b.root(&loc, &name));
+            event_names.push(ev.name.clone());
         }
         // Shared definitions get their types even when no event uses them yet.
         let defs: Vec<String> = catalog
@@ -220,7 +276,7 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
         let fallbacks = sys.manifest.events.iter().filter(|e| e.fallback).count();
         if fallbacks > 1 {
             diags.push(catalog.diag(
-                Code::Manifest,
+                Code::DuplicateFallback,
                 &manifest_loc.join("events"),
                 "more than one event has `fallback: true`",
                 "keep one fallback per system",
@@ -233,18 +289,12 @@ fn check_here(catalog: &Catalog) -> Result<Vec<CheckedSystem<'_>>, Diagnostics> 
             source: sys,
             graph: b.graph,
             events,
+            event_names,
+            examples,
             envelope,
         });
     }
-    for sys in &systems {
-        transport::check(catalog, sys, &mut diags);
-    }
-    compile::compile_all(catalog, &mut diags);
-    if diags.is_empty() {
-        Ok(systems)
-    } else {
-        Err(diags.sorted())
-    }
+    (systems, diags)
 }
 
 /// The names a system module defines besides its types (here and in `transport`), with what
@@ -309,7 +359,7 @@ fn check_manifests(catalog: &Catalog, diags: &mut Diagnostics) {
         }
         if let Some(first) = systems.insert(name, &sys.manifest_file) {
             diags.push(catalog.diag(
-                Code::Manifest,
+                Code::DuplicateSystem,
                 &at,
                 format!("system `{name}` is also declared by schemas/{first}"),
                 "give each system its own name: it is a module of the generated crate",
@@ -323,7 +373,7 @@ fn check_manifests(catalog: &Catalog, diags: &mut Diagnostics) {
             if let Some(first) = files.insert(ev.schema.as_str(), i) {
                 files.insert(ev.schema.as_str(), first);
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::SharedSchemaFile,
                     &at.join("schema"),
                     format!(
                         "event `{}` names the schema file `{}` of event `{}` (events/{first})",
@@ -339,7 +389,7 @@ fn check_manifests(catalog: &Catalog, diags: &mut Diagnostics) {
             if let Some(first) = names.insert(ev.name.as_str(), i) {
                 names.insert(ev.name.as_str(), first);
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::DuplicateEventName,
                     &at.join("name"),
                     format!("event name `{}` is also used by events/{first}", ev.name),
                     "an event's name identifies it on the wire: make each one unique",
@@ -368,7 +418,7 @@ fn check_handler_methods(
             }
             Some(&first) if first == id => {}
             Some(&first) => diags.push(catalog.diag(
-                Code::NameCollision,
+                Code::HandlerCollision,
                 &match catalog.value(&def.loc).and_then(|v| v.get("title")) {
                     Some(_) => def.loc.join("title"),
                     None => def.loc.clone(),
@@ -446,12 +496,33 @@ pub fn generate_catalog(
     on_big_stack(|| generate_here(catalog, command))
 }
 
+/// [`generate_catalog`] and, from the same checked catalog, one AsyncAPI document per system
+/// ([`asyncapi::export`]); all or nothing: any diagnostic and neither is returned.
+pub fn generate_catalog_and_asyncapi(
+    catalog: &Catalog,
+    command: &str,
+) -> Result<(Vec<GeneratedFile>, Vec<asyncapi::Document>), Diagnostics> {
+    on_big_stack(|| {
+        let systems = check_here(catalog)?;
+        let documents = asyncapi::export(catalog, &systems, env!("CARGO_PKG_VERSION"))?;
+        Ok((emit_crate(catalog, &systems, command), documents))
+    })
+}
+
 fn generate_here(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>, Diagnostics> {
     let systems = check_here(catalog)?;
+    Ok(emit_crate(catalog, &systems, command))
+}
+
+fn emit_crate(
+    catalog: &Catalog,
+    systems: &[CheckedSystem<'_>],
+    command: &str,
+) -> Vec<GeneratedFile> {
     let header = format!("// @generated by `{command}` from schemas/. Do not edit: change the schemas and run `{command}`.\n\n");
     let mut files = Vec::new();
     let mut mods = Vec::new();
-    for sys in &systems {
+    for sys in systems {
         let name = sys.source.manifest.system.clone();
         mods.push(name.clone());
         files.push(GeneratedFile {
@@ -480,7 +551,7 @@ fn generate_here(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>,
         ),
     });
     let mod_idents: Vec<_> = mods.iter().map(|m| ident(m)).collect();
-    let recursion_limit = recursion_limit(&systems).map(|n| {
+    let recursion_limit = recursion_limit(systems).map(|n| {
         let n = n.to_string();
         quote!(#![recursion_limit = #n])
     });
@@ -525,7 +596,7 @@ fn generate_here(catalog: &Catalog, command: &str) -> Result<Vec<GeneratedFile>,
         ),
     });
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    files
 }
 
 /// rustc follows types within types when it proves `Send` or drop order, and gives up past

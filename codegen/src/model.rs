@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Catalog, Loc};
 use crate::diag::{Code, Diagnostics};
+use crate::keywords::{self, is_codegen_annotation as is_annotation};
+use crate::naming::{is_type_name, type_name};
 
 /// Numeric constraints, kept as written; emitted as comparisons.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -424,60 +426,6 @@ impl TypeGraph {
     }
 }
 
-const ANNOTATIONS: &[&str] = &[
-    "$schema",
-    "$id",
-    "$comment",
-    "$defs",
-    "title",
-    "description",
-    "examples",
-    "default",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-    "contentEncoding",
-    "contentMediaType",
-];
-
-const SHAPE_KEYWORDS: &[&str] = &[
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "items",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "format",
-    "enum",
-    "const",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "$ref",
-    "allOf",
-    "oneOf",
-    "anyOf",
-    "if",
-    "then",
-    "else",
-    "not",
-    "dependentRequired",
-];
-
-fn is_annotation(k: &str) -> bool {
-    ANNOTATIONS.contains(&k) || k.starts_with("x-")
-}
-
-/// Keywords whose subschemas the validator alone evaluates: not walked for types.
-const VALIDATOR_ONLY: &[&str] = &["if", "then", "else", "not"];
-
 struct Conditional {
     field: String,
     value: Value,
@@ -754,7 +702,7 @@ impl<'c> Builder<'c> {
         let has_payload = matches!(&self.graph[id].kind, TypeKind::Struct { fields, .. } if fields.iter().any(|f| f.wire == payload_field));
         if !has_payload {
             self.err(
-                Code::UnsupportedShape,
+                Code::EnvelopeField,
                 loc,
                 format!(
                     "the envelope has no property `{payload_field}` (the manifest's payload_field)"
@@ -852,7 +800,7 @@ impl<'c> Builder<'c> {
                         Naming::Derived => loc.clone(),
                     };
                     self.err(
-                        Code::NameCollision,
+                        Code::ReservedName,
                         &at,
                         format!("the {what} `{taken}` of this type is the name of {item}"),
                         "choose another `title`",
@@ -893,7 +841,7 @@ impl<'c> Builder<'c> {
 
     fn check_keywords(&mut self, loc: &Loc, m: &Map<String, Value>) {
         for k in m.keys() {
-            if !is_annotation(k) && !SHAPE_KEYWORDS.contains(&k.as_str()) {
+            if keywords::lookup(k).codegen == keywords::Codegen::Unsupported {
                 self.err(
                     Code::UnsupportedKeyword,
                     &loc.join(k),
@@ -993,7 +941,7 @@ impl<'c> Builder<'c> {
             Value::Object(m) => m,
             _ => {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::NotASchema,
                     loc,
                     "expected a schema object (or `true`)",
                     "write a schema such as {\"type\": \"string\"}",
@@ -1010,7 +958,7 @@ impl<'c> Builder<'c> {
             if shape.len() == 1 {
                 let Some(r) = r.as_str() else {
                     self.err(
-                        Code::UnsupportedShape,
+                        Code::InvalidKeywordValue,
                         &loc.join("$ref"),
                         "`$ref` must be a string",
                         "write the reference as a string, e.g. \"../defs/x.json\" or \"#/$defs/X\"",
@@ -1057,7 +1005,7 @@ impl<'c> Builder<'c> {
         }
         // Objects answer for their own validator-only keywords (see `gather`); a primitive's
         // are counted for the struct that holds it.
-        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) && cx.exempt != Some(loc) {
+        if m.keys().any(|k| keywords::is_validator_only(k)) && cx.exempt != Some(loc) {
             self.validator_only_hits += 1;
         }
         if let Some(e) = m.get("enum").or(m.get("const")) {
@@ -1071,7 +1019,7 @@ impl<'c> Builder<'c> {
                     .any(|k| !matches!(k.as_str(), "if" | "then" | "else" | "not"))
                 {
                     self.err(
-                        Code::UnsupportedShape,
+                        Code::MissingType,
                         loc,
                         "a schema with constraints but no `type`",
                         "add a `type`, or use {} for any JSON value",
@@ -1093,7 +1041,7 @@ impl<'c> Builder<'c> {
             Some("array") => self.array(loc, &hint, m, cx),
             Some(other) => {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::UnknownType,
                     &loc.join("type"),
                     format!("type `{other}` cannot be typed on its own"),
                     "use one of object, array, string, integer, number, boolean, optionally with \"null\"",
@@ -1114,7 +1062,7 @@ impl<'c> Builder<'c> {
                 .collect(),
             Some(_) => {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::InvalidKeywordValue,
                     &loc.join("type"),
                     "`type` must be a string or an array of strings",
                     "write e.g. \"string\" or [\"string\", \"null\"]",
@@ -1126,7 +1074,7 @@ impl<'c> Builder<'c> {
         types.retain(|t| t != "null");
         if types.len() > 1 {
             self.err(
-                Code::UnsupportedShape,
+                Code::MultipleTypes,
                 &loc.join("type"),
                 format!(
                     "a value of several types ({}) has no tagged Rust form",
@@ -1137,7 +1085,7 @@ impl<'c> Builder<'c> {
         }
         if nullable && types.is_empty() {
             self.err(
-                Code::UnsupportedShape,
+                Code::NullOnly,
                 &loc.join("type"),
                 "a value that can only be null",
                 "drop the property or give it a type",
@@ -1154,7 +1102,7 @@ impl<'c> Builder<'c> {
             Some("uuid") => Ty::Uuid { checks },
             Some(f) => {
                 self.err(
-                    Code::UnsupportedKeyword,
+                    Code::UnsupportedFormat,
                     &loc.join("format"),
                     format!("format `{f}` is not supported (only date-time and uuid are typed)"),
                     "use a `pattern` instead, or drop the format",
@@ -1173,7 +1121,7 @@ impl<'c> Builder<'c> {
         if let Some(p) = m.get("pattern") {
             let Some(p) = p.as_str() else {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::InvalidKeywordValue,
                     &loc.join("pattern"),
                     "`pattern` must be a string",
                     "write the regular expression as a string, e.g. \"^[a-z]+$\"",
@@ -1183,7 +1131,7 @@ impl<'c> Builder<'c> {
             match jsonschema_regex::to_rust_regex(p) {
                 Ok(rust) if regex::Regex::new(&rust).is_ok() => c.patterns.push(rust.into_owned()),
                 _ => self.err(
-                    Code::UnsupportedKeyword,
+                    Code::UnsupportedPattern,
                     &loc.join("pattern"),
                     format!("pattern `{p}` is not a regular expression the generator can check (look-around or back-references?)"),
                     "write the pattern without look-around or back-references",
@@ -1198,7 +1146,7 @@ impl<'c> Builder<'c> {
         for k in ["exclusiveMinimum", "exclusiveMaximum"] {
             if m.get(k).is_some_and(Value::is_boolean) {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::InvalidKeywordValue,
                     &loc.join(k),
                     format!("`{k}` as a boolean is draft-04; 2020-12 takes the bound itself"),
                     format!("write \"{k}\": <number> and drop the matching minimum/maximum"),
@@ -1214,7 +1162,7 @@ impl<'c> Builder<'c> {
         };
         if c.multiple_of.is_some_and(|d| d <= 0.0) {
             self.err(
-                Code::UnsupportedShape,
+                Code::InvalidKeywordValue,
                 &loc.join("multipleOf"),
                 "`multipleOf` must be greater than 0",
                 "use a positive step such as 1 or 0.01, or drop the keyword",
@@ -1258,7 +1206,7 @@ impl<'c> Builder<'c> {
         });
         let Some(values) = values.filter(|v| !v.is_empty()) else {
             self.err(
-                Code::UnsupportedShape,
+                Code::NonStringEnum,
                 loc,
                 "`enum`/`const` must hold strings to be typed",
                 "use string values, or a `type` with bounds for numbers",
@@ -1270,7 +1218,7 @@ impl<'c> Builder<'c> {
         for v in &values {
             if !accepts(v) {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::EnumBreaksConstraints,
                     loc,
                     format!("enum value `{v}` breaks this schema's own string constraints"),
                     "fix the value or the constraint",
@@ -1318,7 +1266,7 @@ impl<'c> Builder<'c> {
         let Some(m) = self.obj(loc) else {
             if self.cat.value(loc) != Some(&Value::Bool(true)) {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::MergeNotObject,
                     loc,
                     "expected an object schema",
                     "`$ref`s and `allOf` parts merged into an object must be object schemas",
@@ -1331,7 +1279,7 @@ impl<'c> Builder<'c> {
             let (types, _) = self.types_of(loc, m);
             if types.iter().any(|t| t != "object") {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::MergeNotObject,
                     loc,
                     "an `allOf` part must describe an object",
                     "merge only object schemas",
@@ -1404,7 +1352,7 @@ impl<'c> Builder<'c> {
                 spec.dependent.push((k.clone(), then));
             }
         }
-        if VALIDATOR_ONLY.iter().any(|k| m.contains_key(*k)) {
+        if m.keys().any(|k| keywords::is_validator_only(k)) {
             match conditional(m) {
                 Some(c) => spec.conditionals.push(c),
                 None => spec.needs_schema = true,
@@ -1464,7 +1412,7 @@ impl<'c> Builder<'c> {
             if !spec.props.is_empty() {
                 let at = at.clone();
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::MixedMap,
                     &at,
                     "`additionalProperties` with a schema beside declared `properties`",
                     "use either declared properties or a map, not both",
@@ -1673,7 +1621,7 @@ impl<'c> Builder<'c> {
             if !ok {
                 let at = locs[i].clone();
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::AllOfConflict,
                     &at,
                     "this property's schemas in `allOf` cannot be merged into one Rust type",
                     "narrow with `const`/`enum` or a `$ref` to a more specific object, or keep one declaration",
@@ -1702,7 +1650,7 @@ impl<'c> Builder<'c> {
         for k in m.keys() {
             if !is_annotation(k) && !matches!(k.as_str(), "oneOf" | "type") {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::UnionSiblings,
                     &loc.join(k),
                     format!("`{k}` beside a tagged `oneOf`"),
                     "move shared properties into each branch (an `allOf` with a shared $ref works)",
@@ -1764,7 +1712,7 @@ impl<'c> Builder<'c> {
                     .collect();
                 if excluded.iter().cloned().collect::<BTreeSet<_>>() != listed {
                     self.err(
-                        Code::UnsupportedShape,
+                        Code::FallbackTags,
                         &tag_loc,
                         "the fallback branch must exclude exactly the listed tag values",
                         format!("write \"not\": {{\"enum\": {listed:?}}}"),
@@ -1778,7 +1726,7 @@ impl<'c> Builder<'c> {
                 match self.object(at, &vhint, None, branch) {
                     Ty::Named(vid) => fallback = Some(vid),
                     _ => self.err(
-                        Code::UnsupportedShape,
+                        Code::UnionBranch,
                         at,
                         "the fallback branch must be an object with properties",
                         "give the branch \"type\": \"object\" and its tag property",
@@ -1789,7 +1737,7 @@ impl<'c> Builder<'c> {
             let value = self.const_of(spec, &tag).unwrap_or_default();
             if variants.iter().any(|(v, _)| *v == value) {
                 self.err(
-                    Code::UnsupportedShape,
+                    Code::DuplicateTag,
                     at,
                     format!("two branches share the tag value `{value}`"),
                     "make each branch's const distinct",
@@ -1800,7 +1748,7 @@ impl<'c> Builder<'c> {
             match self.object(at, &vhint, Some(&tag), cx) {
                 Ty::Named(vid) => variants.push((value, vid)),
                 _ => self.err(
-                    Code::UnsupportedShape,
+                    Code::UnionBranch,
                     at,
                     "a union branch must be an object with properties",
                     "give the branch \"type\": \"object\" and its tag property",
@@ -1930,36 +1878,6 @@ fn required_of(v: &Value) -> Vec<String> {
 
 fn has_shadow(kind: &TypeKind) -> bool {
     matches!(kind, TypeKind::Struct { .. } | TypeKind::Tagged { .. })
-}
-
-/// Whether an author's title can name a Rust type as written: PascalCase ASCII, which
-/// `non_camel_case_types` (denied in generated code) accepts, and not a keyword.
-fn is_type_name(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_uppercase())
-        && s.chars().all(|c| c.is_ascii_alphanumeric())
-        && s != "Self"
-}
-
-/// A made-up name as a Rust type name: ASCII letters and digits (any other letter or digit
-/// spelled as its code point, so distinct names stay distinct), starting with an uppercase
-/// letter.
-fn type_name(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if c.is_alphanumeric() {
-            out.push_str(&format!("U{:X}", c as u32));
-        }
-    }
-    match out.chars().next() {
-        Some(c) if c.is_ascii_uppercase() => out,
-        Some(c) if c.is_ascii_lowercase() => {
-            out.replace_range(..1, &c.to_ascii_uppercase().to_string());
-            out
-        }
-        _ => format!("T{out}"),
-    }
 }
 
 /// The named type a value of `ty` holds inline (itself or inside an `Option`).

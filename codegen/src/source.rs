@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::diag::Snippet;
+
 /// 1-based line and column (columns count characters).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
@@ -27,6 +29,8 @@ pub struct SourceFile {
     positions: HashMap<String, Position>,
     /// Where each object and array closes, by pointer.
     ends: Vec<(Position, String)>,
+    /// Byte offset of each line's start, so a diagnostic's snippet costs no scan of the text.
+    line_starts: Vec<usize>,
 }
 
 /// A JSON syntax error, already located.
@@ -34,27 +38,37 @@ pub struct SourceFile {
 pub struct SyntaxError {
     pub position: Position,
     pub message: String,
+    /// The line serde stopped on, the caret at the position.
+    pub snippet: Snippet,
 }
 
 impl SourceFile {
     pub fn parse(path: impl Into<String>, text: impl Into<String>) -> Result<Self, SyntaxError> {
         let text = text.into();
-        let value: Value = serde_json::from_str(&text).map_err(|e| SyntaxError {
-            position: Position {
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            let position = Position {
                 line: e.line(),
                 column: e.column(),
-            },
-            message: e.to_string(),
+            };
+            SyntaxError {
+                position,
+                message: e.to_string(),
+                snippet: syntax_snippet(&text, position),
+            }
         })?;
         let mut positions = HashMap::new();
         let mut ends = Vec::new();
         Locator::new(&text).value(&mut String::new(), &mut positions, &mut ends);
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Ok(Self {
             path: path.into(),
             text,
             value,
             positions,
             ends,
+            line_starts,
         })
     }
 
@@ -76,16 +90,94 @@ impl SourceFile {
     /// Where the value at `pointer` starts; the nearest located ancestor when the pointer is
     /// not in the text (a pointer into a merged or defaulted value).
     pub fn position(&self, pointer: &str) -> Position {
+        self.locate(pointer).map_or(Position::START, |(_, pos)| pos)
+    }
+
+    /// The pointer `position` answers for (`pointer` or its nearest located ancestor) and
+    /// where its value starts.
+    fn locate<'p>(&self, pointer: &'p str) -> Option<(&'p str, Position)> {
         let mut p = pointer;
         loop {
             if let Some(pos) = self.positions.get(p) {
-                return *pos;
+                return Some((p, *pos));
             }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => return Position { line: 1, column: 1 },
-            }
+            p = &p[..p.rfind('/')?];
         }
+    }
+
+    /// The text of 1-based `line`, without its line break; empty past the end.
+    pub fn line(&self, line: usize) -> &str {
+        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |next| next - 1);
+        self.text[start..end].trim_end_matches('\r')
+    }
+
+    /// The source line of the value at `pointer` with the span a caret should mark. An object
+    /// or array member is marked from its key to its opening bracket (the bracket alone says
+    /// little, and the span still covers the reported column); any other value by its token.
+    pub fn snippet(&self, pointer: &str) -> Snippet {
+        let (located, value_at) = self.locate(pointer).unwrap_or(("", Position::START));
+        let value_line = self.line(value_at.line);
+        let composite = matches!(
+            value_line.chars().nth(value_at.column.saturating_sub(1)),
+            Some('{' | '[')
+        );
+        match self.positions.get(&format!("{located}#key")) {
+            Some(key) if composite && key.line == value_at.line => Snippet::new(
+                key.line,
+                value_line,
+                key.column,
+                value_at.column + 1 - key.column,
+            ),
+            Some(key) if composite => {
+                let text = self.line(key.line);
+                Snippet::new(key.line, text, key.column, token_len(text, key.column))
+            }
+            _ => Snippet::new(
+                value_at.line,
+                value_line,
+                value_at.column,
+                token_len(value_line, value_at.column),
+            ),
+        }
+    }
+}
+
+/// The snippet of a JSON syntax error: one character at `at` in `text` (serde reports column
+/// 0 for the start of a line, which is shown as column 1).
+fn syntax_snippet(text: &str, at: Position) -> Snippet {
+    let line = text.lines().nth(at.line.saturating_sub(1)).unwrap_or("");
+    Snippet::new(at.line, line, at.column.max(1), 1)
+}
+
+/// Characters of the JSON token starting at 1-based character `column` of `line`: a whole
+/// string (up to the line's end if it continues), one bracket, or a bare scalar.
+fn token_len(line: &str, column: usize) -> usize {
+    let mut chars = line.chars().skip(column.saturating_sub(1)).peekable();
+    match chars.peek() {
+        Some('"') => {
+            let mut len = 1;
+            let mut escaped = false;
+            for c in chars.skip(1) {
+                len += 1;
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => break,
+                    _ => escaped = false,
+                }
+            }
+            len
+        }
+        Some('{' | '[') | None => 1,
+        Some(_) => chars
+            .take_while(|c| !matches!(c, ',' | '}' | ']' | ' ' | '\t' | '\r'))
+            .count()
+            .max(1),
     }
 }
 
@@ -289,6 +381,34 @@ mod tests {
             "/b/1"
         );
         assert_eq!(f.pointer_at(Position { line: 5, column: 1 }), "");
+    }
+
+    #[test]
+    fn a_snippet_marks_the_key_of_an_object_member_and_the_token_of_a_scalar() {
+        let text =
+            "{\n  \"properties\": {\n    \"x\": {\"format\": \"em\\\"ail\", \"n\": 12}\n  }\n}";
+        let f = SourceFile::parse("t.json", text).unwrap();
+        let marked = |pointer: &str| {
+            let s = f.snippet(pointer);
+            (
+                s.line,
+                s.text
+                    .chars()
+                    .skip(s.offset)
+                    .take(s.len)
+                    .collect::<String>(),
+            )
+        };
+        assert_eq!(marked("/properties"), (2, "\"properties\": {".into()));
+        assert_eq!(marked("/properties/x/format"), (3, "\"em\\\"ail\"".into()));
+        assert_eq!(marked("/properties/x/n"), (3, "12".into()));
+        assert_eq!(marked(""), (1, "{".into()));
+        // A pointer into nothing marks its nearest located ancestor.
+        assert_eq!(marked("/properties/x/missing"), (3, "\"x\": {".into()));
+        assert_eq!(f.line(6), "");
+        let split = SourceFile::parse("t.json", "{\"y\":\n  [1]}").unwrap();
+        let s = split.snippet("/y");
+        assert_eq!((s.line, s.offset, s.len), (1, 1, 3));
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl<'s> SystemCtx<'s> {
                     },
                     schema_id: format!("{ID_BASE}{}/{}", self.sys.source.dir, entry.schema),
                     needs_schema: self.sys.graph.needs_schema(&Ty::Named(ty_id)),
+                    examples: &self.sys.examples[index],
                 }
             })
             .collect()
@@ -285,6 +286,8 @@ pub(crate) struct EventItem<'s> {
     pub wire: String,
     pub schema_id: String,
     pub needs_schema: bool,
+    /// The schema's `examples`, as compact JSON, in document order.
+    pub examples: &'s [String],
 }
 
 impl EventItem<'_> {
@@ -318,12 +321,14 @@ impl EventItem<'_> {
         let rt = &self.cx.rt;
         let (ty, wire, schema_id) = (&self.ty, &self.wire, &self.schema_id);
         let needs_schema = self.needs_schema;
+        let examples = self.examples;
         let i = self.index;
         quote! {
             impl #rt::Event for #ty {
                 const NAME: &'static str = #wire;
                 const SCHEMA_ID: &'static str = #schema_id;
                 const NEEDS_SCHEMA: bool = #needs_schema;
+                const EXAMPLES: &'static [&'static str] = &[#(#examples),*];
                 fn info() -> &'static #rt::EventInfo { &EVENTS[#i] }
                 fn validator() -> &'static #rt::Validator {
                     static VALIDATOR: ::std::sync::OnceLock<#rt::Validator> = ::std::sync::OnceLock::new();

@@ -47,7 +47,7 @@ pub(crate) fn check(catalog: &Catalog, sys: &CheckedSystem<'_>, diags: &mut Diag
                     format!("/events/{i}/{key}"),
                 );
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::KeyProperty,
                     &at,
                     format!(
                         "`{name}` is not a required string, UUID or integer property of `{}`",
@@ -65,7 +65,7 @@ pub(crate) fn check(catalog: &Catalog, sys: &CheckedSystem<'_>, diags: &mut Diag
             &manifest_loc,
             envelope_loc.as_ref().unwrap_or(&manifest_loc),
         ) {
-            diags.push(catalog.diag(Code::EnvelopeRole, &p.at, p.message, p.hint));
+            diags.push(catalog.diag(p.code, &p.at, p.message, p.hint));
         }
     }
 }
@@ -84,7 +84,7 @@ pub(crate) fn check_redis_layout(
     let at = manifest_loc.join("redis");
     if sys.manifest.transport != Transport::Redis {
         diags.push(catalog.diag(
-            Code::Manifest,
+            Code::RedisLayout,
             &at,
             format!(
                 "a Redis stream entry layout in a {} system",
@@ -96,7 +96,7 @@ pub(crate) fn check_redis_layout(
     }
     if layout.payload_field.is_empty() {
         diags.push(catalog.diag(
-            Code::Manifest,
+            Code::RedisLayout,
             &at.join("payload_field"),
             "the payload field is empty",
             "name the entry field that holds the JSON message (the default is `envelope`)",
@@ -104,14 +104,14 @@ pub(crate) fn check_redis_layout(
     }
     if layout.header_prefix.is_empty() {
         diags.push(catalog.diag(
-            Code::Manifest,
+            Code::RedisLayout,
             &at.join("header_prefix"),
             "the header prefix is empty: every field would be read as a header",
             "use a prefix such as `h:` (the default)",
         ));
     } else if layout.payload_field.starts_with(&layout.header_prefix) {
         diags.push(catalog.diag(
-            Code::Manifest,
+            Code::RedisLayout,
             &at.join("payload_field"),
             format!(
                 "payload field `{}` starts with the header prefix `{}`",
@@ -123,7 +123,7 @@ pub(crate) fn check_redis_layout(
 }
 
 /// A Redis system's entry layout (declared, else the default); `None` for other transports.
-fn redis_layout(m: &Manifest) -> Option<RedisEntryLayout> {
+pub(crate) fn redis_layout(m: &Manifest) -> Option<RedisEntryLayout> {
     (m.transport == Transport::Redis).then(|| m.redis.clone().unwrap_or_default())
 }
 

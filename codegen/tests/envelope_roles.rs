@@ -1,5 +1,7 @@
 //! Declared envelope roles: a team's own envelope names generate with no generator change,
-//! and every mistake in the declaration is a located E016 with a hint.
+//! and every mistake in the declaration is located with its own code (E016 for a role that
+//! does not fit its property, E043 type/payload field, E045 `also_read`, E046 a refused
+//! `default`, E047 a required property nothing fills) and a hint.
 
 use event_contracts_codegen::catalog::Catalog;
 use event_contracts_codegen::diag::{Code, Diagnostic};
@@ -89,7 +91,10 @@ fn declared_roles_fill_a_teams_own_envelope() {
 fn an_undeclared_required_property_is_located_at_the_envelope_with_the_role_to_declare() {
     let plain = r#"{"kind": "wrapped", "schema": "envelope.json", "type_field": "kind", "payload_field": "body"}"#;
     let d = diagnostics(plain, "");
-    let unfilled: Vec<&Diagnostic> = d.iter().filter(|d| d.code == Code::EnvelopeRole).collect();
+    let unfilled: Vec<&Diagnostic> = d
+        .iter()
+        .filter(|d| d.code == Code::UnfilledEnvelopeProperty)
+        .collect();
     assert_eq!(unfilled.len(), 3, "{d:?}");
     let msg_id = unfilled
         .iter()
@@ -174,7 +179,7 @@ fn a_type_field_the_envelope_lacks_is_located() {
     let d = diagnostics(&typo, "");
     assert!(
         d.iter()
-            .any(|d| d.pointer == "/envelope/type_field" && d.code == Code::EnvelopeRole),
+            .any(|d| d.pointer == "/envelope/type_field" && d.code == Code::EnvelopeField),
         "{d:?}"
     );
 }
@@ -230,7 +235,7 @@ fn an_also_read_location_that_does_not_resolve_is_located_with_the_step_that_fai
             NESTED,
         );
         assert_eq!(d.len(), 1, "{pointer}: {d:?}");
-        assert_eq!(d[0].code, Code::EnvelopeRole);
+        assert_eq!(d[0].code, Code::AlsoRead);
         assert_eq!(
             d[0].pointer, "/envelope/also_read/traceparent/1",
             "{pointer}"
@@ -277,7 +282,7 @@ fn a_required_string_with_a_default_is_filled_with_it_and_a_default_its_schema_r
         .expect_err("a default the pattern refuses")
         .0;
     assert_eq!(d.len(), 1, "{d:?}");
-    assert_eq!(d[0].code, Code::EnvelopeRole);
+    assert_eq!(d[0].code, Code::EnvelopeDefault);
     assert_eq!(d[0].file, "schemas/fleet/envelope.json");
     assert_eq!(d[0].pointer, "/properties/region/default", "{}", d[0]);
 }

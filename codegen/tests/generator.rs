@@ -379,7 +379,7 @@ fn bad_input_gets_located_diagnostics_never_a_panic() {
         ),
         (
             "message id names no required property",
-            Code::Manifest,
+            Code::KeyProperty,
             vec![
                 {
                     let (path, text) = manifest(&[("e", "events/e.json")]);

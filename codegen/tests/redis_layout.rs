@@ -1,6 +1,6 @@
 //! The manifest's Redis stream entry layout (`redis`): declared, it reaches the generated
 //! `Contract` and the rustdoc; left out, a Redis system gets the default; misplaced or
-//! unusable, it is a located E003.
+//! unusable, it is a located E025.
 
 use event_contracts_codegen::catalog::Catalog;
 use event_contracts_codegen::diag::{Code, Diagnostic};
@@ -82,7 +82,7 @@ fn a_system_on_another_transport_declares_no_layout_and_gets_no_const() {
         .expect_err("a layout on a NATS system");
     let wrong: Vec<&Diagnostic> = d.iter().filter(|d| d.pointer == "/redis").collect();
     assert_eq!(wrong.len(), 1, "{d:?}");
-    assert_eq!(wrong[0].code, Code::Manifest);
+    assert_eq!(wrong[0].code, Code::RedisLayout);
     assert_eq!(wrong[0].file, "schemas/jobs/manifest.json");
     assert!(wrong[0].message.contains("nats system"), "{}", wrong[0]);
 }
@@ -111,7 +111,7 @@ fn unusable_layouts_are_located_errors() {
             .iter()
             .find(|d| d.pointer == pointer)
             .unwrap_or_else(|| panic!("{redis}: nothing at {pointer}: {d:?}"));
-        assert_eq!(found.code, Code::Manifest);
+        assert_eq!(found.code, Code::RedisLayout);
         assert!(found.message.contains(says), "{found}");
         assert!(found.position.line > 0, "located: {found}");
     }

@@ -564,7 +564,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "title_clashes_with_the_event_enum",
-            Refused(&[Code::NameCollision]),
+            Refused(&[Code::ReservedName]),
             one_event(
                 json!({"title": "CorpusEvent", "type": "object", "properties": {"a": {"type": "string"}}}),
                 json!([{"a": "x"}]),
@@ -585,7 +585,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "titles_clash_with_module_items",
-            Refused(&[Code::NameCollision]),
+            Refused(&[Code::ReservedName]),
             vec![
                 manifest("corpus", &[("a", "events/a.json"), ("b", "events/b.json")]),
                 event(
@@ -604,7 +604,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "titles_shadowing_prelude_names",
-            Refused(&[Code::NameCollision]),
+            Refused(&[Code::ReservedName]),
             vec![
                 manifest("corpus", &[("a", "events/a.json"), ("b", "events/b.json")]),
                 event(
@@ -632,7 +632,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "handler_methods_colliding_after_case_conversion",
-            Refused(&[Code::NameCollision]),
+            Refused(&[Code::HandlerCollision]),
             vec![
                 manifest("corpus", &[("a", "events/a.json"), ("b", "events/b.json")]),
                 event(
@@ -663,7 +663,7 @@ fn cases() -> Vec<Case> {
         // ---- The manifest.
         case(
             "two_events_name_one_schema_file",
-            Refused(&[Code::Manifest]),
+            Refused(&[Code::SharedSchemaFile]),
             vec![
                 manifest("corpus", &[("a", "events/e.json"), ("b", "events/e.json")]),
                 event(
@@ -676,7 +676,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "two_events_share_a_name",
-            Refused(&[Code::Manifest]),
+            Refused(&[Code::DuplicateEventName]),
             vec![
                 manifest("corpus", &[("a", "events/a.json"), ("a", "events/b.json")]),
                 event(
@@ -711,7 +711,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "two_systems_share_a_name",
-            Refused(&[Code::Manifest]),
+            Refused(&[Code::DuplicateSystem]),
             vec![
                 manifest_with("one", "corpus", vec![event_entry("a", "a.json")]),
                 schema("one/a.json", json!({"title": "A", "type": "object"})),
@@ -942,7 +942,7 @@ fn cases() -> Vec<Case> {
         // ---- Refused shapes keep their located diagnostics.
         case(
             "numeric_enum",
-            Refused(&[Code::UnsupportedShape]),
+            Refused(&[Code::NonStringEnum]),
             one_event(
                 json!({"title": "E", "type": "object", "properties": {"v": {"enum": [1, 2]}}}),
                 json!([{"v": 1}]),
@@ -951,7 +951,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "all_of_parts_that_cannot_merge",
-            Refused(&[Code::UnsupportedShape]),
+            Refused(&[Code::AllOfConflict]),
             one_event(
                 json!({"title": "E", "allOf": [
                     {"type": "object", "properties": {"x": {"type": "string"}}},
@@ -980,9 +980,14 @@ fn cases() -> Vec<Case> {
         ),
         case(
             // Keywords with values of the wrong kind: each located, each with a hint (the
-            // validator refuses them too: E004).
+            // validator refuses them too: E050). `type: 5` also leaves `t` with no type.
             "keyword_values_of_the_wrong_kind",
-            Refused(&[Code::UnsupportedShape, Code::UnresolvedRef]),
+            Refused(&[
+                Code::InvalidKeywordValue,
+                Code::MissingType,
+                Code::UnsupportedShape,
+                Code::SchemaCompile,
+            ]),
             one_event(
                 json!({"title": "E", "type": "object", "properties": {
                     "r": {"$ref": 5}, "t": {"type": 5}, "p": {"type": "string", "pattern": 5},
@@ -995,8 +1000,8 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "event_file_that_is_no_schema",
-            // The validator cannot compile it either (E004).
-            Refused(&[Code::SchemaId, Code::UnsupportedShape, Code::UnresolvedRef]),
+            // The validator cannot compile it either (E050).
+            Refused(&[Code::SchemaId, Code::NotASchema, Code::SchemaCompile]),
             vec![
                 manifest("corpus", &[("e", "events/e.json")]),
                 ("corpus/events/e.json".into(), "[\n  1,\n  2\n]".into()),
@@ -1034,7 +1039,7 @@ fn cases() -> Vec<Case> {
     ));
     cases.push(case(
         "wrapped_envelope_required_property_without_role",
-        Refused(&[Code::EnvelopeRole]),
+        Refused(&[Code::UnfilledEnvelopeProperty]),
         wrapped_catalog(
             json!({"at": {"property": "at", "format": "rfc3339-millis"}}),
             &["id"],

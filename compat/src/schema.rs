@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};
 
 use event_contracts_codegen::catalog::{Catalog, Loc};
+use event_contracts_codegen::cycles;
+use event_contracts_codegen::keywords::{self, Compat};
 use serde_json::{Map, Value};
 
 /// Bit set of JSON types. `NUM` (any number) always includes `INT`.
@@ -522,26 +524,9 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-const ANNOTATIONS: &[&str] = &[
-    "$schema",
-    "$id",
-    "$comment",
-    "$defs",
-    "definitions",
-    "$anchor",
-    "title",
-    "description",
-    "examples",
-    "default",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-    "contentEncoding",
-    "contentMediaType",
-];
-
+/// Whether compat drops keyword `k` before comparing (the shared keyword table's compat column).
 pub fn is_annotation(k: &str) -> bool {
-    ANNOTATIONS.contains(&k) || k.starts_with("x-")
+    keywords::is_compat_annotation(k)
 }
 
 /// A value with annotations dropped and keys sorted, for comparing opaque keywords.
@@ -582,8 +567,6 @@ pub struct Normalizer<'c> {
     cat: &'c Catalog,
     stack: Vec<Loc>,
     memo: HashMap<Loc, Schema>,
-    /// A `$ref` cycle was met (compared opaquely; the generated Rust API is not compared).
-    pub recursive: bool,
     /// Problems that make the side unusable (an unresolved `$ref`), as `file:line:col: message`.
     pub errors: Vec<String>,
     pub path_prefix: String,
@@ -595,7 +578,6 @@ impl<'c> Normalizer<'c> {
             cat,
             stack: Vec::new(),
             memo: HashMap::new(),
-            recursive: false,
             errors: Vec::new(),
             path_prefix: path_prefix.to_owned(),
         }
@@ -614,32 +596,21 @@ impl<'c> Normalizer<'c> {
         ));
     }
 
+    /// Records every schema of the catalog defined as itself (the generator's guard,
+    /// [`cycles::find`]) as an error: no verdict about such a schema means anything.
+    pub fn refuse_cycles(&mut self) {
+        for cycle in cycles::find(self.cat) {
+            self.error(&cycle.via, cycle.message());
+        }
+    }
+
     /// The canonical schema at `loc`.
     pub fn node(&mut self, loc: &Loc) -> Schema {
         if let Some(s) = self.memo.get(loc) {
             return s.clone();
         }
-        if let Some(start) = self.stack.iter().position(|l| l == loc) {
-            // Back at a schema on the same value with no property or item in between: it is
-            // defined as itself, and no verdict about it means anything.
-            let cycle: Vec<&Loc> = self.stack[start..].iter().chain([loc]).collect();
-            if !cycle.windows(2).any(|w| descends(w[0], w[1])) {
-                let names: Vec<String> = cycle
-                    .iter()
-                    .map(|l| format!("{}#{}", l.file, l.pointer))
-                    .collect();
-                self.error(
-                    loc,
-                    format!(
-                        "this schema is defined as itself: {} (a `$ref` cycle with no property or item in between)",
-                        names.join(" → ")
-                    ),
-                );
-            }
-        }
         if self.stack.contains(loc) || self.stack.len() > 64 {
             // A recursive schema: compared opaquely from here on.
-            self.recursive = true;
             let mut s = Schema::any();
             s.loc = Some(loc.clone());
             s.opaque.push(Opaque {
@@ -685,10 +656,19 @@ impl<'c> Normalizer<'c> {
         };
         let at = |k: &str| loc.join(k);
         for (k, val) in &m {
-            if is_annotation(k) {
+            let compat = keywords::lookup(k).compat;
+            if compat == Compat::Annotation {
                 continue;
             }
             s.kw_locs.insert(k.clone(), at(k));
+            if compat == Compat::Opaque {
+                s.opaque.push(Opaque {
+                    keyword: k.clone(),
+                    value: canonical(val),
+                    loc: at(k),
+                });
+                continue;
+            }
             match k.as_str() {
                 "type" => {
                     let names: Vec<&str> = match val {
@@ -801,6 +781,8 @@ impl<'c> Normalizer<'c> {
                 "not" if excluded_values(val).is_some() => {
                     s.excluded = excluded_values(val);
                 }
+                // A keyword the table folds, written in a form that is not (`items` as an
+                // array, any other `not`): kept as written.
                 _ => s.opaque.push(Opaque {
                     keyword: k.clone(),
                     value: canonical(val),
@@ -901,23 +883,6 @@ impl<'c> Normalizer<'c> {
             other => other.clone(),
         }
     }
-}
-
-/// Whether `child` applies to a part of the value `parent` applies to (a property, an item, a
-/// map value) rather than to the same value (`$ref`, `allOf`, `anyOf`, `oneOf`).
-fn descends(parent: &Loc, child: &Loc) -> bool {
-    let Some(rest) = child
-        .pointer
-        .strip_prefix(parent.pointer.as_str())
-        .filter(|_| child.file == parent.file)
-    else {
-        return false;
-    };
-    rest == "/items"
-        || rest == "/additionalProperties"
-        || rest
-            .strip_prefix("/properties/")
-            .is_some_and(|name| !name.contains('/'))
 }
 
 /// The kind of values a folded branch holds.

@@ -35,3 +35,25 @@ fn a_recursive_type_is_compared() {
     let tree = r##"{"type":"object","properties":{"name":{"type":"string"},"parent":{"$ref":"#"},"children":{"type":"array","items":{"$ref":"#"}}}}"##;
     assert_eq!(check(tree).expect("compares"), 0);
 }
+
+/// The generator guards its own `$ref` following, so the Rust API of a recursive type is
+/// compared like any other: a field of the tree changing type is reported as such.
+#[test]
+fn a_recursive_types_rust_api_is_compared() {
+    let old = r##"{"title":"Tree","type":"object","properties":{"name":{"type":"string"},"children":{"type":"array","items":{"$ref":"#"}}}}"##;
+    let new = r##"{"title":"Tree","type":"object","properties":{"name":{"type":"integer"},"children":{"type":"array","items":{"$ref":"#"}}}}"##;
+    let report = check_files(
+        ("a.json", old),
+        ("a.json", new),
+        Mode::Backward,
+        &Options::default(),
+    )
+    .expect("compares");
+    let messages: Vec<&str> = report.findings.iter().map(|f| f.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains(
+            "field `name` of `Tree` changes Rust type from `Option<String>` to `Option<i64>`"
+        )),
+        "{messages:#?}"
+    );
+}

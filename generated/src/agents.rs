@@ -3482,6 +3482,9 @@ impl ::event_contracts_runtime::Event for IngestDocumentProcessed {
     const NAME: &'static str = "ingest.document.processed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/ingest.document.processed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"event_id\":\"9b1f7c2a-4e3d-4a5b-8c6d-7e8f9a0b1c2d\",\"timestamp\":\"2024-01-15T10:30:02Z\",\"service_name\":\"ingestion-service\",\"document_id\":\"3f2b8c1e-5d4a-4e6b-9c7d-1a2b3c4d5e6f\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"status\":\"processed\",\"filename\":\"quarterly-report.pdf\",\"content_type\":\"application/pdf\",\"size_bytes\":482133,\"correlation_id\":\"req-123456\",\"page_count\":12,\"chunk_count\":48,\"token_count\":18234,\"processing_time_ms\":2500,\"metadata\":{\"workflow_id\":\"770e8400-e29b-41d4-a716-446655440002\",\"embedding_model\":\"text-embedding-3-small\"}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[0usize]
     }
@@ -3500,6 +3503,9 @@ impl ::event_contracts_runtime::Event for IngestDocumentFailed {
     const NAME: &'static str = "ingest.document.failed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/ingest.document.failed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"event_id\":\"9c2a8d3b-5f4e-4b6c-9d7e-8f9a0b1c2d3e\",\"timestamp\":\"2024-01-15T10:31:40Z\",\"service_name\":\"ingestion-service\",\"document_id\":\"4a3c9d2f-6e5b-4f7c-8d8e-2b3c4d5e6f70\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"status\":\"failed\",\"filename\":\"scan-0042.tiff\",\"content_type\":\"image/tiff\",\"size_bytes\":10485761,\"correlation_id\":\"req-123789\",\"processing_time_ms\":140,\"error\":{\"code\":\"FILE_TOO_LARGE\",\"message\":\"document exceeds the 10 MiB limit for tenant plan\",\"retryable\":false}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[1usize]
     }
@@ -3518,6 +3524,9 @@ impl ::event_contracts_runtime::Event for OrchestratorStepStarted {
     const NAME: &'static str = "orchestrator.step.started";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/orchestrator.step.started.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"step_id\":\"660e8400-e29b-41d4-a716-446655440001\",\"workflow_id\":\"770e8400-e29b-41d4-a716-446655440002\",\"timestamp\":\"2024-01-15T10:29:57Z\",\"step_name\":\"Process Document\",\"status\":\"started\",\"service_name\":\"ingestion-service\",\"step_type\":\"data_processing\",\"metadata\":{\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"request_id\":\"req-123456\"}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[2usize]
     }
@@ -3536,6 +3545,9 @@ impl ::event_contracts_runtime::Event for OrchestratorStepCompleted {
     const NAME: &'static str = "orchestrator.step.completed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/orchestrator.step.completed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"step_id\":\"660e8400-e29b-41d4-a716-446655440001\",\"workflow_id\":\"770e8400-e29b-41d4-a716-446655440002\",\"timestamp\":\"2024-01-15T10:30:00Z\",\"step_name\":\"Process Document\",\"status\":\"completed\",\"service_name\":\"ingestion-service\",\"step_type\":\"data_processing\",\"execution_time_ms\":2500,\"metadata\":{\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"request_id\":\"req-123456\"}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[3usize]
     }
@@ -3554,6 +3566,9 @@ impl ::event_contracts_runtime::Event for OrchestratorStepFailed {
     const NAME: &'static str = "orchestrator.step.failed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/orchestrator.step.failed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"step_id\":\"661e8400-e29b-41d4-a716-446655440004\",\"workflow_id\":\"770e8400-e29b-41d4-a716-446655440002\",\"timestamp\":\"2024-01-15T10:30:31Z\",\"step_name\":\"Generate Embeddings\",\"status\":\"failed\",\"service_name\":\"embedding-service\",\"step_type\":\"data_processing\",\"execution_time_ms\":30012,\"error\":{\"code\":\"EMBEDDING_TIMEOUT\",\"message\":\"embedding-service did not respond within 30000 ms\",\"retryable\":true},\"metadata\":{\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"request_id\":\"req-123456\",\"attempt\":1}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[4usize]
     }
@@ -3572,6 +3587,9 @@ impl ::event_contracts_runtime::Event for UsageMeteredApiCall {
     const NAME: &'static str = "usage.metered.api_call";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/usage.metered.api_call.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"event_id\":\"5a1c2e7f-3b4d-4c8e-9f10-2b3c4d5e6f70\",\"timestamp\":\"2024-01-15T10:31:12Z\",\"service_name\":\"api-gateway\",\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"event_type\":\"api_call\",\"resource_type\":\"requests\",\"quantity\":1,\"unit\":\"requests\",\"metadata\":{\"endpoint\":\"/v1/documents\",\"method\":\"POST\",\"status_code\":201},\"cost\":{\"amount\":0.0001,\"currency\":\"USD\",\"rate\":0.0001}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[5usize]
     }
@@ -3590,6 +3608,9 @@ impl ::event_contracts_runtime::Event for UsageMeteredModelInference {
     const NAME: &'static str = "usage.metered.model_inference";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/usage.metered.model_inference.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"event_id\":\"550e8400-e29b-41d4-a716-446655440000\",\"timestamp\":\"2024-01-15T10:30:00Z\",\"service_name\":\"model-gateway\",\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"event_type\":\"model_inference\",\"resource_type\":\"tokens\",\"quantity\":150,\"unit\":\"tokens\",\"metadata\":{\"model_name\":\"gpt-4\",\"response_time_ms\":1250},\"cost\":{\"amount\":0.0003,\"currency\":\"USD\",\"rate\":2e-6}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[6usize]
     }
@@ -3608,6 +3629,9 @@ impl ::event_contracts_runtime::Event for RealtimePushChatMessage {
     const NAME: &'static str = "realtime.push.chat_message";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/realtime.push.chat_message.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"message_id\":\"880e8400-e29b-41d4-a716-446655440003\",\"timestamp\":\"2024-01-15T10:30:00Z\",\"channel\":\"user:123e4567-e89b-12d3-a456-426614174000\",\"message_type\":\"chat_message\",\"payload\":{\"content\":\"Hello, how can I help you?\",\"role\":\"assistant\"},\"sender\":{\"service_name\":\"model-gateway\",\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\"},\"recipients\":[{\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\",\"connection_id\":\"conn-abc123\"}]}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[7usize]
     }
@@ -3626,6 +3650,9 @@ impl ::event_contracts_runtime::Event for RealtimePushNotification {
     const NAME: &'static str = "realtime.push.notification";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/realtime.push.notification.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"message_id\":\"881e8400-e29b-41d4-a716-446655440005\",\"timestamp\":\"2024-01-15T10:30:05Z\",\"channel\":\"user:123e4567-e89b-12d3-a456-426614174000\",\"message_type\":\"notification\",\"payload\":{\"title\":\"Document processed\",\"body\":\"quarterly-report.pdf is ready to query.\",\"link\":\"/documents/3f2b8c1e-5d4a-4e6b-9c7d-1a2b3c4d5e6f\"},\"sender\":{\"service_name\":\"notification-service\"},\"recipients\":[{\"user_id\":\"123e4567-e89b-12d3-a456-426614174000\"}]}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[8usize]
     }
@@ -3644,6 +3671,9 @@ impl ::event_contracts_runtime::Event for AlertsServiceDown {
     const NAME: &'static str = "alerts.service_down";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/alerts.service_down.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"alert_id\":\"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d\",\"alert_type\":\"service_down\",\"severity\":\"critical\",\"service_name\":\"model-gateway\",\"triggered_at\":\"2024-01-15T10:35:00Z\",\"message\":\"model-gateway failed 3 consecutive health checks\",\"last_seen_at\":\"2024-01-15T10:34:30Z\",\"consecutive_failures\":3,\"instance_id\":\"model-gateway-7d9f8b6c5-x2kqp\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[9usize]
     }
@@ -3662,6 +3692,9 @@ impl ::event_contracts_runtime::Event for AlertsHighLatency {
     const NAME: &'static str = "alerts.high_latency";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/alerts.high_latency.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"alert_id\":\"b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e\",\"alert_type\":\"high_latency\",\"severity\":\"warning\",\"service_name\":\"model-gateway\",\"triggered_at\":\"2024-01-15T10:40:00Z\",\"message\":\"p95 latency 3200 ms over the last 5 minutes exceeds 2000 ms\",\"latency_ms\":3200,\"threshold_ms\":2000,\"percentile\":\"p95\",\"window_seconds\":300,\"endpoint\":\"/v1/chat/completions\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[10usize]
     }
@@ -3680,6 +3713,9 @@ impl ::event_contracts_runtime::Event for AlertsQuotaExceeded {
     const NAME: &'static str = "alerts.quota_exceeded";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/agents/events/alerts.quota_exceeded.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"alert_id\":\"c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f\",\"alert_type\":\"quota_exceeded\",\"severity\":\"warning\",\"service_name\":\"usage-metering\",\"triggered_at\":\"2024-01-15T11:00:00Z\",\"message\":\"tenant exceeded its monthly token quota\",\"tenant_id\":\"789e0123-e89b-12d3-a456-426614174000\",\"resource_type\":\"tokens\",\"quota\":1000000,\"used\":1000150,\"unit\":\"tokens\",\"period\":\"monthly\",\"period_start\":\"2024-01-01T00:00:00Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[11usize]
     }

@@ -3322,6 +3322,11 @@ impl ::event_contracts_runtime::Event for AudioChunkReceived {
     const NAME: &'static str = "AudioChunkReceived";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/AudioChunkReceived.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"session_id\":\"sess_8f3b2c1d\",\"chunk_id\":\"sess_8f3b2c1d:000042\",\"user_id\":\"usr_1029\",\"source_type\":\"websocket\",\"sequence\":42,\"storage_uri\":\"redis://audio:chunk:sess_8f3b2c1d:000042\",\"audio_config\":{\"sample_rate\":16000,\"overlap_seconds\":0.5,\"channels\":1,\"encoding\":\"pcm_s16le\",\"chunk_duration_seconds\":5.0},\"processing_flags\":{\"transcribe\":true,\"diarize\":true,\"translate\":true,\"target_languages\":[\"de\"]}}",
+        "{\"session_id\":\"sess_upl_77c1\",\"chunk_id\":\"sess_upl_77c1:000000\",\"user_id\":\"usr_2231\",\"source_type\":\"upload\",\"storage_uri\":\"s3://audio-chunks/2024/10/19/sess_upl_77c1/000000.wav\",\"audio_config\":{\"sample_rate\":44100,\"overlap_seconds\":0},\"processing_flags\":{\"transcribe\":true,\"diarize\":false,\"translate\":false}}",
+        "{\"session_id\":\"sess_bot_5e9a\",\"chunk_id\":\"sess_bot_5e9a:000007\",\"user_id\":\"usr_1029\",\"source_type\":\"bot\",\"sequence\":7,\"bot_id\":\"bot_3c7f1a\",\"audio_base64\":\"UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA=\",\"audio_config\":{\"sample_rate\":16000,\"overlap_seconds\":0.25},\"processing_flags\":{\"transcribe\":true,\"diarize\":true,\"translate\":false}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[0usize]
     }
@@ -3340,6 +3345,10 @@ impl ::event_contracts_runtime::Event for TranscriptionCompleted {
     const NAME: &'static str = "TranscriptionCompleted";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/TranscriptionCompleted.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"session_id\":\"sess_8f3b2c1d\",\"chunk_id\":\"sess_8f3b2c1d:000042\",\"user_id\":\"usr_1029\",\"language\":\"en\",\"transcript\":\"Let's move on to the quarterly numbers. Sure, revenue is up eight percent.\",\"segments\":[{\"start_seconds\":0.2,\"end_seconds\":2.4,\"text\":\"Let's move on to the quarterly numbers.\",\"speaker\":\"spk_0\",\"confidence\":0.93},{\"start_seconds\":2.6,\"end_seconds\":4.1,\"text\":\"Sure, revenue is up eight percent.\",\"speaker\":\"spk_1\",\"confidence\":0.88}],\"speaker_map\":{\"spk_0\":{\"display_name\":\"Alice Chen\",\"user_id\":\"usr_1029\",\"talk_time_seconds\":2.2},\"spk_1\":{\"talk_time_seconds\":1.5}},\"latency_metrics\":{\"queue_wait_ms\":35,\"processing_ms\":1180,\"end_to_end_ms\":1313,\"real_time_factor\":0.24},\"model\":\"whisper-large-v3\"}",
+        "{\"session_id\":\"sess_upl_77c1\",\"chunk_id\":\"sess_upl_77c1:000000\",\"user_id\":\"usr_2231\",\"language\":\"en\",\"transcript\":\"\",\"segments\":[],\"latency_metrics\":{\"queue_wait_ms\":8,\"processing_ms\":240,\"end_to_end_ms\":262}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[1usize]
     }
@@ -3358,6 +3367,10 @@ impl ::event_contracts_runtime::Event for TranslationRequested {
     const NAME: &'static str = "TranslationRequested";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/TranslationRequested.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"session_id\":\"sess_8f3b2c1d\",\"chunk_id\":\"sess_8f3b2c1d:000042\",\"user_id\":\"usr_1029\",\"source_language\":\"en\",\"target_languages\":[\"de\"],\"transcript\":\"Let's move on to the quarterly numbers. Sure, revenue is up eight percent.\",\"segments\":[{\"start_seconds\":0.2,\"end_seconds\":2.4,\"text\":\"Let's move on to the quarterly numbers.\",\"speaker\":\"spk_0\",\"confidence\":0.93},{\"start_seconds\":2.6,\"end_seconds\":4.1,\"text\":\"Sure, revenue is up eight percent.\",\"speaker\":\"spk_1\",\"confidence\":0.88}]}",
+        "{\"session_id\":\"sess_bot_5e9a\",\"chunk_id\":\"sess_bot_5e9a:000007\",\"user_id\":\"usr_1029\",\"target_languages\":[\"es\",\"fr\"],\"transcript\":\"We'll ship the beta on Friday.\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[2usize]
     }
@@ -3376,6 +3389,10 @@ impl ::event_contracts_runtime::Event for TranslationCompleted {
     const NAME: &'static str = "TranslationCompleted";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/TranslationCompleted.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"session_id\":\"sess_8f3b2c1d\",\"chunk_id\":\"sess_8f3b2c1d:000042\",\"user_id\":\"usr_1029\",\"source_language\":\"en\",\"target_language\":\"de\",\"translated_text\":\"Kommen wir zu den Quartalszahlen. Gerne, der Umsatz ist um acht Prozent gestiegen.\",\"segments\":[{\"start_seconds\":0.2,\"end_seconds\":2.4,\"text\":\"Kommen wir zu den Quartalszahlen.\",\"speaker\":\"spk_0\"},{\"start_seconds\":2.6,\"end_seconds\":4.1,\"text\":\"Gerne, der Umsatz ist um acht Prozent gestiegen.\",\"speaker\":\"spk_1\"}],\"latency_metrics\":{\"queue_wait_ms\":22,\"processing_ms\":310,\"end_to_end_ms\":1690},\"model\":\"nllb-200-distilled-600M\"}",
+        "{\"session_id\":\"sess_bot_5e9a\",\"chunk_id\":\"sess_bot_5e9a:000007\",\"user_id\":\"usr_1029\",\"source_language\":\"en\",\"target_language\":\"es\",\"translated_text\":\"Lanzaremos la beta el viernes.\",\"latency_metrics\":{\"queue_wait_ms\":5,\"processing_ms\":180,\"end_to_end_ms\":1422}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[3usize]
     }
@@ -3394,6 +3411,10 @@ impl ::event_contracts_runtime::Event for ProcessingFailed {
     const NAME: &'static str = "ProcessingFailed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/ProcessingFailed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"session_id\":\"sess_8f3b2c1d\",\"chunk_id\":\"sess_8f3b2c1d:000042\",\"user_id\":\"usr_1029\",\"stage\":\"transcription\",\"error_code\":\"model_timeout\",\"error_message\":\"whisper inference exceeded 30s\",\"retryable\":true,\"attempt\":2}",
+        "{\"session_id\":\"sess_upl_77c1\",\"chunk_id\":\"sess_upl_77c1:000000\",\"user_id\":\"usr_2231\",\"stage\":\"fetch_audio\",\"error_code\":\"blob_not_found\",\"error_message\":\"redis key audio:chunk:sess_upl_77c1:000000 expired before processing\",\"retryable\":false,\"attempt\":1}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[4usize]
     }
@@ -3412,6 +3433,10 @@ impl ::event_contracts_runtime::Event for ConfigSnapshot {
     const NAME: &'static str = "ConfigSnapshot";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/ConfigSnapshot.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"config_name\":\"whisper-service\",\"version\":14,\"checksum\":\"sha256:51c62df811a5aabc1229c2de5ece46170058e284778440f4ae38f099e8df37c9\",\"settings\":{\"model\":\"large-v3\",\"sample_rate\":16000,\"overlap_seconds\":0.5,\"beam_size\":5},\"previous_version\":13}",
+        "{\"config_name\":\"translation-service\",\"version\":3,\"checksum\":\"sha256:01e7356147915f785cf29e2146f742d24da5ef05db5b4032e6f952d386681a29\",\"settings\":{\"provider\":\"nllb\",\"default_target_languages\":[\"de\",\"fr\"]}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[5usize]
     }
@@ -3430,6 +3455,10 @@ impl ::event_contracts_runtime::Event for ConfigDriftDetected {
     const NAME: &'static str = "ConfigDriftDetected";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/ConfigDriftDetected.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"config_name\":\"whisper-service\",\"service_instance\":\"whisper-service-7d9f8b-xk2lp\",\"expected\":{\"version\":14,\"checksum\":\"sha256:51c62df811a5aabc1229c2de5ece46170058e284778440f4ae38f099e8df37c9\"},\"observed\":{\"version\":13,\"checksum\":\"sha256:01e7356147915f785cf29e2146f742d24da5ef05db5b4032e6f952d386681a29\"},\"drifted_keys\":[\"beam_size\",\"overlap_seconds\"],\"rollback_recommended\":false}",
+        "{\"config_name\":\"translation-service\",\"expected\":{\"version\":3,\"checksum\":\"sha256:01e7356147915f785cf29e2146f742d24da5ef05db5b4032e6f952d386681a29\"},\"observed\":{\"version\":3,\"checksum\":\"sha256:51c62df811a5aabc1229c2de5ece46170058e284778440f4ae38f099e8df37c9\"}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[6usize]
     }
@@ -3448,6 +3477,10 @@ impl ::event_contracts_runtime::Event for ConfigRollbackRequested {
     const NAME: &'static str = "ConfigRollbackRequested";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/ConfigRollbackRequested.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"config_name\":\"whisper-service\",\"rollback_to\":{\"version\":13,\"checksum\":\"sha256:01e7356147915f785cf29e2146f742d24da5ef05db5b4032e6f952d386681a29\"},\"current\":{\"version\":14,\"checksum\":\"sha256:51c62df811a5aabc1229c2de5ece46170058e284778440f4ae38f099e8df37c9\"},\"reason\":\"word error rate doubled after v14 (beam_size change)\",\"requested_by\":\"config-sync\",\"drift_event_id\":\"c2a41f7e-5b38-4d90-a6e1-8f7b3d2c9e50\"}",
+        "{\"config_name\":\"translation-service\",\"rollback_to\":{\"version\":2,\"checksum\":\"sha256:51c62df811a5aabc1229c2de5ece46170058e284778440f4ae38f099e8df37c9\"},\"reason\":\"operator request\",\"requested_by\":\"usr_admin_01\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[7usize]
     }
@@ -3466,6 +3499,10 @@ impl ::event_contracts_runtime::Event for BotRequested {
     const NAME: &'static str = "BotRequested";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/BotRequested.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"bot_id\":\"bot_3c7f1a\",\"user_id\":\"usr_1029\",\"session_id\":\"sess_bot_5e9a\",\"trigger\":\"user\",\"meeting\":{\"platform\":\"google_meet\",\"meeting_url\":\"https://meet.google.com/abc-defg-hij\",\"meeting_id\":\"abc-defg-hij\",\"title\":\"Weekly sync\",\"scheduled_start\":\"2024-10-21T09:00:00.000Z\",\"scheduled_end\":\"2024-10-21T09:30:00.000Z\"},\"auth_token_ref\":\"vault://secret/bots/usr_1029/google#access_token\",\"capabilities\":{\"transcribe\":true,\"diarize\":true,\"translate\":true,\"target_languages\":[\"es\"],\"record_audio\":false,\"send_chat_messages\":true},\"bot_display_name\":\"Notetaker\"}",
+        "{\"bot_id\":\"bot_3c7f1a-r1\",\"user_id\":\"usr_1029\",\"session_id\":\"sess_bot_5e9a\",\"trigger\":\"recovery\",\"replaces_bot_id\":\"bot_3c7f1a\",\"meeting\":{\"platform\":\"google_meet\",\"meeting_url\":\"https://meet.google.com/abc-defg-hij\"},\"auth_token_ref\":\"redis://bot:auth:bot_3c7f1a\",\"capabilities\":{\"transcribe\":true,\"diarize\":true,\"translate\":false}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[8usize]
     }
@@ -3484,6 +3521,10 @@ impl ::event_contracts_runtime::Event for BotStopRequested {
     const NAME: &'static str = "BotStopRequested";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/BotStopRequested.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"bot_id\":\"bot_3c7f1a\",\"trigger\":\"user\",\"reason\":\"user ended the session from the dashboard\",\"requested_by\":\"usr_1029\"}",
+        "{\"bot_id\":\"bot_3c7f1a\",\"trigger\":\"recovery\",\"reason\":\"no audio received for 300 s\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[9usize]
     }
@@ -3502,6 +3543,11 @@ impl ::event_contracts_runtime::Event for BotStatusUpdate {
     const NAME: &'static str = "BotStatusUpdate";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/BotStatusUpdate.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"bot_id\":\"bot_3c7f1a\",\"status\":\"in_meeting\",\"session_id\":\"sess_bot_5e9a\",\"meeting_id\":\"abc-defg-hij\",\"participant_count\":6,\"chunks_published\":37}",
+        "{\"bot_id\":\"bot_3c7f1a\",\"status\":\"failed\",\"error\":\"meeting host denied entry\",\"retryable\":false}",
+        "{\"bot_id\":\"bot_3c7f1a\",\"status\":\"joining\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[10usize]
     }
@@ -3520,6 +3566,10 @@ impl ::event_contracts_runtime::Event for ServiceHealthReport {
     const NAME: &'static str = "ServiceHealthReport";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/ServiceHealthReport.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"audio-pipeline\",\"instance_id\":\"audio-pipeline-6c8d9f-2\",\"status\":\"degraded\",\"version\":\"1.4.2\",\"uptime_seconds\":86400,\"checks\":[{\"name\":\"redis\",\"status\":\"healthy\",\"latency_ms\":1.8},{\"name\":\"whisper_model\",\"status\":\"healthy\",\"latency_ms\":42.0},{\"name\":\"stream_backlog\",\"status\":\"degraded\",\"detail\":\"412 pending messages on stream:audio-ingest\"}]}",
+        "{\"service\":\"bot-orchestrator\",\"status\":\"healthy\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[11usize]
     }
@@ -3538,6 +3588,10 @@ impl ::event_contracts_runtime::Event for AnomalyDetected {
     const NAME: &'static str = "AnomalyDetected";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/AnomalyDetected.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"anomaly_type\":\"latency_spike\",\"service\":\"audio-pipeline\",\"severity\":\"warning\",\"metric\":\"end_to_end_ms_p95\",\"observed_value\":5240,\"threshold\":3000,\"window_seconds\":300,\"message\":\"p95 end-to-end transcription latency 5.2 s over the last 5 min (threshold 3 s)\"}",
+        "{\"anomaly_type\":\"bot_unresponsive\",\"service\":\"bot-orchestrator\",\"severity\":\"critical\",\"bot_id\":\"bot_3c7f1a\",\"message\":\"bot_3c7f1a sent no audio for 300 s; recovery BotRequested published\",\"recovery_action\":\"restart_bot\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[12usize]
     }
@@ -3556,6 +3610,10 @@ impl ::event_contracts_runtime::Event for UsageMetrics {
     const NAME: &'static str = "UsageMetrics";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/audio/events/UsageMetrics.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"window_start\":\"2024-10-19T12:00:00.000Z\",\"window_end\":\"2024-10-19T13:00:00.000Z\",\"chunks_received\":18234,\"audio_seconds_processed\":91170.0,\"transcriptions_completed\":18190,\"translations_completed\":4021,\"processing_failures\":44,\"active_sessions\":57,\"active_bots\":12}",
+        "{\"window_start\":\"2024-10-19T00:00:00Z\",\"window_end\":\"2024-10-20T00:00:00Z\",\"user_id\":\"usr_1029\",\"chunks_received\":1440,\"audio_seconds_processed\":7200.0,\"transcriptions_completed\":1438,\"translations_completed\":320,\"processing_failures\":2}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[13usize]
     }

@@ -3184,6 +3184,10 @@ impl ::event_contracts_runtime::Event for CaptureAlive {
     const NAME: &'static str = "capture.alive";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/capture.alive.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"capture-daemon\",\"version\":\"1.1.4\",\"ts\":\"2025-08-04T14:33:09Z\",\"devices\":[],\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:capture-daemon\"}",
+        "{\"service\":\"capture-daemon\",\"version\":\"9f3c2ab\",\"ts\":\"2025-08-04T14:33:09Z\",\"v\":\"1\",\"devices\":[{\"id\":\"/dev/video0\",\"kind\":\"v4l2\",\"path\":\"/dev/video0\",\"name\":\"UVC Camera (Logitech C920)\",\"capabilities\":{\"resolutions\":[\"1920x1080\",\"1280x720\"],\"fps\":[30,60],\"formats\":[\"YUYV\",\"MJPEG\",\"H264\"],\"audio\":false},\"status\":\"online\",\"last_seen\":\"2025-08-04T14:33:09Z\"}],\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:capture-daemon\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[0usize]
     }
@@ -3202,6 +3206,9 @@ impl ::event_contracts_runtime::Event for CaptureDeviceList {
     const NAME: &'static str = "capture.device_list";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/capture.device_list.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T14:33:13Z\",\"devices\":[{\"id\":\"/dev/video0\",\"kind\":\"v4l2\",\"path\":\"/dev/video0\",\"name\":\"UVC Camera (Logitech C920)\",\"capabilities\":{\"resolutions\":[\"1920x1080\",\"1280x720\"],\"fps\":[30,60],\"formats\":[\"YUYV\",\"MJPEG\",\"H264\"]},\"status\":\"online\",\"last_seen\":\"2025-08-04T14:33:13Z\"}],\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:capture-daemon\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[1usize]
     }
@@ -3220,6 +3227,9 @@ impl ::event_contracts_runtime::Event for CaptureRecordingStarted {
     const NAME: &'static str = "capture.recording_started";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/capture.recording_started.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T14:34:00Z\",\"device\":\"/dev/video0\",\"file\":\"/records/video0-h264-20250804T143400Z.mp4\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:capture-daemon\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[2usize]
     }
@@ -3238,6 +3248,10 @@ impl ::event_contracts_runtime::Event for CaptureRecordingStopped {
     const NAME: &'static str = "capture.recording_stopped";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/capture.recording_stopped.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T14:49:12Z\",\"device\":\"/dev/video0\",\"file\":\"/records/video0-h264-20250804T143400Z.mp4\",\"reason\":\"manual\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T15:02:03Z\",\"device\":\"/dev/video2\",\"file\":\"/records/video2-h264-20250804T145511Z.mp4\",\"reason\":\"error\",\"correlation_id\":\"rec-video2-20250804T145511Z\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:capture-daemon\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[3usize]
     }
@@ -3256,6 +3270,10 @@ impl ::event_contracts_runtime::Event for CaptureError {
     const NAME: &'static str = "capture.error";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/capture.error.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T15:02:03Z\",\"error\":\"ffmpeg exited with status 1: /dev/video2: No such device\",\"context\":{\"device\":\"/dev/video2\",\"exit_code\":1},\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:capture-daemon\"}",
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T15:05:00Z\",\"error\":\"ffmpeg exited with status 1\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:capture-daemon\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[4usize]
     }
@@ -3274,6 +3292,10 @@ impl ::event_contracts_runtime::Event for VideoIngestJobCreated {
     const NAME: &'static str = "video.ingest_job_created";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/video.ingest_job_created.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T14:34:09Z\",\"job_id\":\"c023e9d0-f3a2-4a1d-8d6d-9e2a568a7bba\",\"video_path\":\"/records/video0-h264-20250804T143400Z.mp4\",\"source\":\"recording\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:video-api\"}",
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T16:10:44Z\",\"job_id\":\"5b1e7f3a-0c2d-4e8f-9a61-3d2b7c4e1f90\",\"video_path\":\"/uploads/acme-studios/interview-take3.mov\",\"source\":\"upload\",\"request_id\":\"req-7f3c91\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[5usize]
     }
@@ -3292,6 +3314,9 @@ impl ::event_contracts_runtime::Event for VideoIngestJobCompleted {
     const NAME: &'static str = "video.ingest_job_completed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/video.ingest_job_completed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T14:35:02Z\",\"job_id\":\"c023e9d0-f3a2-4a1d-8d6d-9e2a568a7bba\",\"video_path\":\"/records/video0-h264-20250804T143400Z.mp4\",\"result\":{\"duration_s\":902.4,\"width\":1920,\"height\":1080,\"codec\":\"h264\",\"preview\":\"/previews/c023e9d0-f3a2-4a1d-8d6d-9e2a568a7bba.jpg\"},\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:video-api\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[6usize]
     }
@@ -3310,6 +3335,10 @@ impl ::event_contracts_runtime::Event for VideoError {
     const NAME: &'static str = "video.error";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/video.error.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T15:02:03Z\",\"error\":\"database is locked: INSERT INTO videos\",\"context\":{\"job_id\":\"c023e9d0-f3a2-4a1d-8d6d-9e2a568a7bba\",\"stage\":\"index\"},\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:video-api\"}",
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T15:05:00Z\",\"error\":\"database is locked\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:video-api\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[7usize]
     }
@@ -3328,6 +3357,9 @@ impl ::event_contracts_runtime::Event for VideoReady {
     const NAME: &'static str = "video.ready";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/video.ready.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-api\",\"version\":\"0.9.2\",\"ts\":\"2025-08-04T14:30:01Z\",\"v\":\"1\",\"health\":{\"status\":\"ok\",\"db\":\"connected\",\"amqp\":\"connected\"},\"tenant_id\":\"acme-studios\",\"principal_id\":\"svc:video-api\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[8usize]
     }
@@ -3346,6 +3378,10 @@ impl ::event_contracts_runtime::Event for WebappAlive {
     const NAME: &'static str = "webapp.alive";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/webapp.alive.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-web-app\",\"version\":\"2.3.0\",\"ts\":\"2025-08-04T14:40:00Z\",\"user_agent\":\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+        "{\"service\":\"video-web-app\",\"version\":\"2.3.0\",\"ts\":\"2025-08-04T14:41:12Z\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[9usize]
     }
@@ -3364,6 +3400,10 @@ impl ::event_contracts_runtime::Event for WebappUserAction {
     const NAME: &'static str = "webapp.user_action";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/webapp.user_action.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-web-app\",\"ts\":\"2025-08-04T14:33:58Z\",\"action\":\"start_recording\",\"context\":{\"device\":\"/dev/video0\"},\"request_id\":\"req-51aa02\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+        "{\"service\":\"video-web-app\",\"ts\":\"2025-08-04T16:12:30Z\",\"action\":\"search\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[10usize]
     }
@@ -3382,6 +3422,9 @@ impl ::event_contracts_runtime::Event for WebappError {
     const NAME: &'static str = "webapp.error";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/webapp.error.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-web-app\",\"ts\":\"2025-08-04T16:15:07Z\",\"error\":\"POST /api/v1/upload failed: 413 Payload Too Large\",\"context\":{\"route\":\"/upload\",\"status\":413,\"file_size\":5368709120},\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[11usize]
     }
@@ -3400,6 +3443,10 @@ impl ::event_contracts_runtime::Event for TenantRequest {
     const NAME: &'static str = "tenant.request";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/tenant.request.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T16:10:44Z\",\"request_id\":\"req-7f3c91\",\"method\":\"POST\",\"path\":\"/api/v1/upload\",\"status\":201,\"duration_ms\":842.5,\"remote_addr\":\"10.0.4.17\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T14:33:58Z\",\"method\":\"POST\",\"path\":\"/devices/video0/record\",\"status\":202,\"duration_ms\":12,\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[12usize]
     }
@@ -3418,6 +3465,10 @@ impl ::event_contracts_runtime::Event for TenantAccessDenied {
     const NAME: &'static str = "tenant.access_denied";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/tenant.access_denied.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T16:20:03Z\",\"request_id\":\"req-9d0e11\",\"method\":\"DELETE\",\"path\":\"/api/v1/videos/5b1e7f3a-0c2d-4e8f-9a61-3d2b7c4e1f90\",\"resource\":\"video:5b1e7f3a-0c2d-4e8f-9a61-3d2b7c4e1f90\",\"action\":\"delete\",\"reason\":\"principal lacks role editor in tenant acme-studios\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:guest-42\"}",
+        "{\"service\":\"capture-daemon\",\"ts\":\"2025-08-04T16:21:40Z\",\"resource\":\"device:/dev/video0\",\"action\":\"start_recording\",\"reason\":\"tenant mismatch\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"agent:scheduler-7\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[13usize]
     }
@@ -3436,6 +3487,10 @@ impl ::event_contracts_runtime::Event for TenantResourceChanged {
     const NAME: &'static str = "tenant.resource_changed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/dam/events/tenant.resource_changed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T14:35:02Z\",\"request_id\":\"req-7f3c91\",\"resource\":\"video\",\"resource_id\":\"5b1e7f3a-0c2d-4e8f-9a61-3d2b7c4e1f90\",\"action\":\"create\",\"changes\":{\"path\":\"/uploads/acme-studios/interview-take3.mov\"},\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:jdoe\"}",
+        "{\"service\":\"video-api\",\"ts\":\"2025-08-04T16:22:10Z\",\"resource\":\"video\",\"resource_id\":\"c023e9d0-f3a2-4a1d-8d6d-9e2a568a7bba\",\"action\":\"delete\",\"tenant_id\":\"acme-studios\",\"principal_id\":\"user:admin\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[14usize]
     }

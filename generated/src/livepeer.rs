@@ -3788,6 +3788,14 @@ impl ::event_contracts_runtime::Event for StreamTrace {
     const NAME: &'static str = "stream_trace";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/stream_trace.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"orchestrator_info\":{\"address\":\"\",\"url\":\"\"},\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"timestamp\":1767966890407,\"type\":\"gateway_receive_stream_request\"}",
+        "{\"orchestrator_info\":{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"timestamp\":1767966892718,\"type\":\"gateway_receive_first_processed_segment\"}",
+        "{\"message\":\"trickle subscribe error: context deadline exceeded\",\"orchestrator_info\":{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},\"pipeline\":\"streamdiffusion\",\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"type\":\"orchestrator_swap\"}",
+        "{\"orchestrator_info\":{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"timestamp\":1767966891657,\"type\":\"runner_receive_first_ingest_segment\"}",
+        "{\"orchestrator_info\":{\"address\":\"\",\"url\":\"\"},\"pipeline_id\":\"\",\"request_id\":\"a81f03c9\",\"stream_id\":\"stream-abc\",\"timestamp\":1767966890447,\"type\":\"gateway_no_orchestrators_available\"}",
+        "{\"type\":\"app_first_frame_rendered\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"request_id\":\"12b4ba45\",\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"timestamp\":1767966890407,\"app\":\"comfystream\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[0usize]
     }
@@ -3806,6 +3814,10 @@ impl ::event_contracts_runtime::Event for StreamIngestMetrics {
     const NAME: &'static str = "stream_ingest_metrics";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/stream_ingest_metrics.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stats\":{\"peer_conn_stats\":{\"ID\":\"iceTransport\",\"BytesReceived\":48213377,\"BytesSent\":91822},\"track_stats\":[{\"type\":\"video\",\"jitter\":3.42,\"packets_lost\":12,\"packets_received\":48211,\"packet_loss_pct\":0.02,\"rtt\":41000000,\"last_input_ts\":1532.4},{\"type\":\"audio\",\"jitter\":1.1,\"packets_lost\":0,\"packets_received\":9120,\"packet_loss_pct\":0,\"rtt\":40000000,\"last_input_ts\":1532.38}],\"conn_quality\":\"good\"},\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"timestamp\":1767966895407}",
+        "{\"pipeline_id\":\"comfystream\",\"request_id\":\"a81f03c9\",\"stats\":{\"peer_conn_stats\":{\"ID\":\"\",\"BytesReceived\":0,\"BytesSent\":0},\"conn_quality\":\"good\"},\"stream_id\":\"stream-abc\",\"timestamp\":1767966900407}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[1usize]
     }
@@ -3824,6 +3836,12 @@ impl ::event_contracts_runtime::Event for AiStreamEvents {
     const NAME: &'static str = "ai_stream_events";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/ai_stream_events.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"orchestrator_info\":{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},\"params\":{\"prompt\":\"a watercolor city at dusk\",\"guidance_scale\":1.2},\"pipeline\":\"streamdiffusion\",\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"type\":\"params_update\"}",
+        "{\"capability\":\"\",\"message\":\"whip disconnected\",\"pipeline\":\"streamdiffusion\",\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"type\":\"error\"}",
+        "{\"message\":\"Pipeline process exited unexpectedly\",\"orchestrator_info\":{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},\"pipeline\":\"comfyui\",\"pipeline_id\":\"\",\"request_id\":\"a81f03c9\",\"stream_id\":\"stream-abc\",\"time\":1767966989.412,\"timestamp\":1767966989455,\"type\":\"error\"}",
+        "{\"level\":\"info\",\"detail\":\"custom runner event without a type\",\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[2usize]
     }
@@ -3842,6 +3860,10 @@ impl ::event_contracts_runtime::Event for AiStreamStatus {
     const NAME: &'static str = "ai_stream_status";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/ai_stream_status.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"inference_status\":{\"last_output_time\":1767966951190,\"fps\":23.8,\"last_params_update_time\":1767966893011,\"last_params\":{\"prompt\":\"a watercolor city at dusk\",\"t_index_list\":[18,26,35]},\"last_params_hash\":\"9b2c6a1f0e8d4c3b2a19f0e8d7c6b5a4\",\"last_error_time\":null,\"last_error\":null,\"last_restart_time\":null,\"last_restart_logs\":null,\"restart_count\":0},\"input_status\":{\"last_input_time\":1767966951203,\"fps\":29.97},\"last_state_update_time\":1767966895120,\"orchestrator_info\":{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},\"pipeline\":\"streamdiffusion\",\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"start_time\":1767966891874,\"state\":\"ONLINE\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"timestamp\":1767966951300,\"type\":\"status\"}",
+        "{\"input_fps\":23.992516753574126,\"last_error\":null,\"last_error_time\":null,\"last_input_time\":1734119451.551498,\"last_output_time\":1734119451.5212831,\"last_params\":{},\"last_params_hash\":\"-2083727633593109426\",\"last_params_update_time\":null,\"last_restart_logs\":null,\"last_restart_time\":null,\"output_fps\":13.07218761733542,\"pipeline\":\"streamdiffusion\",\"pipeline_id\":\"\",\"request_id\":\"dcfa489c\",\"restart_count\":0,\"start_time\":1734119361.5293992,\"stream_id\":\"stream-abc\",\"type\":\"status\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[3usize]
     }
@@ -3860,6 +3882,9 @@ impl ::event_contracts_runtime::Event for DiscoveryResults {
     const NAME: &'static str = "discovery_results";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/discovery_results.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "[{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"latency_ms\":\"42\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},{\"address\":\"0xd00354656922168815fcd1e51cbddb9e359e3c7f\",\"latency_ms\":\"187\",\"url\":\"https://lv2v-fra.orchestrator.ai:8935\"},{\"address\":\"0x\",\"latency_ms\":\"318\",\"url\":\"https://203.0.113.17:8935\"}]",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[4usize]
     }
@@ -3878,6 +3903,10 @@ impl ::event_contracts_runtime::Event for CreateNewPayment {
     const NAME: &'static str = "create_new_payment";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/create_new_payment.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"capability\":\"\",\"clientIP\":\"198.51.100.23\",\"faceValue\":\"0.0182 ETH\",\"manifestID\":\"a81f03c9\",\"numTickets\":\"1\",\"orchestrator\":\"https://orch-nyc.livepeer-operator.io:8935\",\"price\":\"137.038 wei/pixel\",\"recipient\":\"0x3B28a7d785356DC67c7970666747E042305bfB79\",\"requestID\":\"12b4ba45\",\"sender\":\"0xC9e4A2b1d0F3E5a6B7c8D9E0f1A2B3c4D5e6F708\",\"sessionID\":\"6f2c9e1ab3d04e7f\",\"winProb\":\"0.0000147059\"}",
+        "{\"capability\":\"live-video-to-video\",\"clientIP\":\"\",\"faceValue\":\"4000000000000000 WEI\",\"manifestID\":\"a81f03c9\",\"numTickets\":\"3\",\"orchestrator\":\"https://orch-nyc.livepeer-operator.io:8935\",\"price\":\"2395.000 wei/pixel\",\"recipient\":\"0x3B28a7d785356DC67c7970666747E042305bfB79\",\"requestID\":\"12b4ba45\",\"sender\":\"0xC9e4A2b1d0F3E5a6B7c8D9E0f1A2B3c4D5e6F708\",\"sessionID\":\"6f2c9e1ab3d04e7f\",\"winProb\":\"0.0004500000\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[5usize]
     }
@@ -3896,6 +3925,10 @@ impl ::event_contracts_runtime::Event for NetworkCapabilities {
     const NAME: &'static str = "network_capabilities";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/network_capabilities.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "[{\"address\":\"0x3B28a7d785356DC67c7970666747E042305bfB79\",\"local_address\":\"0xD00354656922168815Fcd1e51CBddB9E359e3C7F\",\"orch_uri\":\"https://orch-nyc.livepeer-operator.io:8935\",\"capabilities\":{\"bitstring\":[2147479551,4194303],\"mandatories\":[0,0],\"capacities\":{\"35\":1},\"version\":\"0.8.6\",\"constraints\":{\"minVersion\":\"0.8.0\",\"PerCapability\":{\"35\":{\"models\":{\"streamdiffusion\":{\"warm\":true,\"capacity\":1}}}}}},\"capabilities_prices\":[{\"pricePerUnit\":2395,\"pixelsPerUnit\":1,\"capability\":35,\"constraint\":\"streamdiffusion\"}],\"hardware\":[{\"pipeline\":\"live-video-to-video\",\"model_id\":\"streamdiffusion\",\"gpu_info\":{\"0\":{\"id\":\"GPU-7b1f3c2e-9a4d-4e6b-8c1a-2f3e4d5c6b7a\",\"name\":\"NVIDIA GeForce RTX 4090\",\"major\":8,\"minor\":9,\"memory_free\":20937965568,\"memory_total\":25757220864}}}]},{\"address\":\"\",\"local_address\":\"0x0000000000000000000000000000000000000000\",\"orch_uri\":\"https://lv2v-fra.orchestrator.ai:8935\",\"capabilities\":null,\"capabilities_prices\":null,\"hardware\":null}]",
+        "null",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[6usize]
     }
@@ -3914,6 +3947,10 @@ impl ::event_contracts_runtime::Event for CreateSignedTicket {
     const NAME: &'static str = "create_signed_ticket";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/create_signed_ticket.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"auth_id\":\"\",\"billable_secs\":5.012,\"computed_fee\":\"33177504000\",\"cost_per_pixel\":\"2395.0000000000\",\"current_time\":\"2026-01-09T13:55:01.412345678Z\",\"current_time_unix\":1767966901412,\"manifest_id\":\"a81f03c9\",\"model_id\":\"streamdiffusion\",\"num_tickets\":1,\"orch_address\":\"0x3B28a7d785356DC67c7970666747E042305bfB79\",\"orch_url\":\"https://orch-nyc.livepeer-operator.io:8935\",\"pipeline\":\"live-video-to-video\",\"pixels\":13852800,\"pm_session_id\":\"pm-7f3a9c21\",\"previous_time\":\"2026-01-09T13:54:56.400112003Z\",\"previous_time_unix\":1767966896400,\"request_id\":\"12b4ba45\",\"sequence_number\":12,\"session_balance\":\"512000000000\",\"session_id\":\"state-5d1c0b7e2a\",\"session_status\":\"continuing\"}",
+        "{\"billable_secs\":0,\"computed_fee\":\"0\",\"cost_per_pixel\":\"2395.0000000000\",\"current_time\":\"2026-01-09T13:55:01.412345678Z\",\"current_time_unix\":1767966901412,\"manifest_id\":\"a81f03c9\",\"num_tickets\":1,\"orch_address\":\"0x3B28a7d785356DC67c7970666747E042305bfB79\",\"orch_url\":\"https://orch-nyc.livepeer-operator.io:8935\",\"pipeline\":\"\",\"pixels\":0,\"pm_session_id\":\"pm-7f3a9c21\",\"previous_time\":\"2026-01-09T13:54:56.400112003Z\",\"previous_time_unix\":1767966896400,\"request_id\":\"12b4ba45\",\"sequence_number\":0,\"session_balance\":\"0\",\"session_id\":\"state-5d1c0b7e2a\",\"session_status\":\"new\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[7usize]
     }
@@ -3932,6 +3969,10 @@ impl ::event_contracts_runtime::Event for ForwardedEvent {
     const NAME: &'static str = "*";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/livepeer/events/forwarded.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"dimensions\":{\"height\":512,\"width\":512},\"orchestrator_info\":{\"address\":\"0x3b28a7d785356dc67c7970666747e042305bfb79\",\"url\":\"https://orch-nyc.livepeer-operator.io:8935\"},\"pipeline_id\":\"pip_p4XsqEJk2ZqqWLuw\",\"request_id\":\"12b4ba45\",\"stream_id\":\"stream-3c1jio-mk6xu4go\",\"timestamp\":1767966900000,\"type\":\"heartbeat\",\"urls\":{\"control\":\"\",\"data\":\"\",\"events\":\"https://orch-nyc.livepeer-operator.io:8935/ai/trickle/stream-3c1jio-mk6xu4go-events\",\"publish\":\"https://orch-nyc.livepeer-operator.io:8935/ai/trickle/stream-3c1jio-mk6xu4go-out\",\"subscribe\":\"https://orch-nyc.livepeer-operator.io:8935/ai/trickle/stream-3c1jio-mk6xu4go\"}}",
+        "{\"detections\":3,\"label\":\"person\",\"pipeline_id\":\"\",\"request_id\":\"a81f03c9\",\"stream_id\":\"stream-abc\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[8usize]
     }

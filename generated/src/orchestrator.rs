@@ -2612,6 +2612,10 @@ impl ::event_contracts_runtime::Event for RunStartedData {
     const NAME: &'static str = "ai.run.started";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.run.started.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"started_at\":\"2024-06-12T14:03:27Z\",\"worker_id\":\"gpu-node-03\",\"pipeline\":\"ai-scientist\",\"config\":{\"model\":\"gpt-4o\",\"max_iterations\":10}}",
+        "{\"run_id\":\"0b9d6c41-2e7a-4f53-8d1c-5a6e9f0b3c27\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[0usize]
     }
@@ -2630,6 +2634,9 @@ impl ::event_contracts_runtime::Event for RunCompletedData {
     const NAME: &'static str = "ai.run.completed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.run.completed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"completed_at\":\"2024-06-12T14:03:27Z\",\"duration_ms\":5423310,\"summary\":\"3 of 4 experiments succeeded; paper generated\",\"metrics\":{\"best_val_loss\":0.287,\"experiments\":4}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[1usize]
     }
@@ -2648,6 +2655,9 @@ impl ::event_contracts_runtime::Event for RunFailedData {
     const NAME: &'static str = "ai.run.failed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.run.failed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"error_type\":\"CUDAOutOfMemoryError\",\"error_message\":\"CUDA out of memory. Tried to allocate 2.00 GiB\",\"context\":{\"batch_size\":64},\"stage\":\"experiments\",\"failed_at\":\"2024-06-12T14:03:27Z\",\"retryable\":true}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[2usize]
     }
@@ -2666,6 +2676,9 @@ impl ::event_contracts_runtime::Event for RunCanceledData {
     const NAME: &'static str = "ai.run.canceled";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.run.canceled.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"reason\":\"user requested cancellation\",\"canceled_by\":\"user:alice\",\"canceled_at\":\"2024-06-12T14:03:27Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[3usize]
     }
@@ -2684,6 +2697,9 @@ impl ::event_contracts_runtime::Event for RunStageStartedData {
     const NAME: &'static str = "ai.run.stage_started";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.run.stage_started.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"stage\":\"ideation\",\"stage_index\":0,\"total_stages\":4,\"started_at\":\"2024-06-12T14:03:27Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[4usize]
     }
@@ -2702,6 +2718,9 @@ impl ::event_contracts_runtime::Event for RunStageProgressData {
     const NAME: &'static str = "ai.run.stage_progress";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.run.stage_progress.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"progress\":0.6,\"iteration\":6,\"max_iterations\":10,\"current_step\":\"running experiment 6/10\",\"stage\":\"experiments\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[5usize]
     }
@@ -2720,6 +2739,9 @@ impl ::event_contracts_runtime::Event for RunStageCompletedData {
     const NAME: &'static str = "ai.run.stage_completed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.run.stage_completed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"stage\":\"ideation\",\"result\":\"success\",\"duration_ms\":184220,\"completed_at\":\"2024-06-12T14:03:27Z\",\"outputs\":{\"ideas\":5,\"selected_idea\":\"sparse-attention\"}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[6usize]
     }
@@ -2738,6 +2760,10 @@ impl ::event_contracts_runtime::Event for NodeCreatedData {
     const NAME: &'static str = "ai.node.created";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.node.created.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"node_id\":\"node-0007\",\"parent_node_id\":\"node-0003\",\"node_type\":\"improve\",\"stage\":\"experiments\",\"created_at\":\"2024-06-12T14:03:27Z\"}",
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"node_id\":\"node-0001\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[7usize]
     }
@@ -2756,6 +2782,9 @@ impl ::event_contracts_runtime::Event for NodeExecutingData {
     const NAME: &'static str = "ai.node.executing";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.node.executing.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"node_id\":\"node-0007\",\"attempt\":1,\"worker_id\":\"gpu-node-03\",\"started_at\":\"2024-06-12T14:03:27Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[8usize]
     }
@@ -2774,6 +2803,10 @@ impl ::event_contracts_runtime::Event for NodeCompletedData {
     const NAME: &'static str = "ai.node.completed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.node.completed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"node_id\":\"node-0007\",\"result\":\"success\",\"duration_ms\":92811,\"metrics\":{\"val_loss\":0.291,\"accuracy\":0.874},\"completed_at\":\"2024-06-12T14:03:27Z\"}",
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"node_id\":\"node-0008\",\"result\":\"failure\",\"error_message\":\"ImportError: No module named 'flash_attn'\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[9usize]
     }
@@ -2792,6 +2825,9 @@ impl ::event_contracts_runtime::Event for PaperStartedData {
     const NAME: &'static str = "ai.paper.started";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.paper.started.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"title\":\"Sparse Attention for Long-Context Retrieval\",\"template\":\"icml2024\",\"started_at\":\"2024-06-12T14:03:27Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[10usize]
     }
@@ -2810,6 +2846,9 @@ impl ::event_contracts_runtime::Event for PaperGeneratedData {
     const NAME: &'static str = "ai.paper.generated";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.paper.generated.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"title\":\"Sparse Attention for Long-Context Retrieval\",\"uri\":\"s3://ai-runs/7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90/paper.pdf\",\"format\":\"pdf\",\"page_count\":9,\"generated_at\":\"2024-06-12T14:03:27Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[11usize]
     }
@@ -2828,6 +2867,9 @@ impl ::event_contracts_runtime::Event for ArtifactRegisteredData {
     const NAME: &'static str = "ai.artifact.registered";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.artifact.registered.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"artifact_id\":\"art-0192\",\"name\":\"loss_curve.png\",\"kind\":\"plot\",\"uri\":\"s3://ai-runs/7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90/plots/loss_curve.png\",\"content_type\":\"image/png\",\"size_bytes\":48211,\"checksum\":\"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"node_id\":\"node-0007\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[12usize]
     }
@@ -2846,6 +2888,9 @@ impl ::event_contracts_runtime::Event for ArtifactFailedData {
     const NAME: &'static str = "ai.artifact.failed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.artifact.failed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"error_type\":\"UploadError\",\"error_message\":\"S3 PutObject failed: AccessDenied\",\"artifact_id\":\"art-0193\",\"name\":\"model.ckpt\",\"uri\":\"s3://ai-runs/7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90/checkpoints/model.ckpt\",\"context\":{\"attempts\":3}}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[13usize]
     }
@@ -2864,6 +2909,9 @@ impl ::event_contracts_runtime::Event for ValidationAutoStartedData {
     const NAME: &'static str = "ai.validation.auto_started";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.validation.auto_started.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"validation_id\":\"val-0004\",\"validator\":\"auto-reviewer\",\"checks\":[\"reproducibility\",\"citations\",\"figures\"],\"started_at\":\"2024-06-12T14:03:27Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[14usize]
     }
@@ -2882,6 +2930,9 @@ impl ::event_contracts_runtime::Event for ValidationAutoCompletedData {
     const NAME: &'static str = "ai.validation.auto_completed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.validation.auto_completed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"validation_id\":\"val-0004\",\"passed\":false,\"score\":0.67,\"checks_passed\":2,\"checks_failed\":1,\"issues\":[\"Figure 3 referenced but missing\"],\"completed_at\":\"2024-06-12T14:03:27Z\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[15usize]
     }
@@ -2900,6 +2951,10 @@ impl ::event_contracts_runtime::Event for MyFeatureStartedData {
     const NAME: &'static str = "ai.myfeature.started";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.myfeature.started.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"feature_name\":\"test_feature\",\"config\":{\"threshold\":0.8,\"mode\":\"fast\"},\"timestamp\":\"2024-01-01T00:00:00Z\"}",
+        "{\"run_id\":\"0b9d6c41-2e7a-4f53-8d1c-5a6e9f0b3c27\",\"feature_name\":\"test_feature\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[16usize]
     }
@@ -2918,6 +2973,10 @@ impl ::event_contracts_runtime::Event for MyFeatureCompletedData {
     const NAME: &'static str = "ai.myfeature.completed";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.myfeature.completed.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"feature_name\":\"test_feature\",\"result\":\"success\",\"metrics\":{\"duration_ms\":1532,\"items_processed\":240}}",
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"feature_name\":\"test_feature\",\"result\":\"failure\",\"error_message\":\"input dataset not found\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[17usize]
     }
@@ -2936,6 +2995,9 @@ impl ::event_contracts_runtime::Event for MyFeatureProgressData {
     const NAME: &'static str = "ai.myfeature.progress";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/orchestrator/events/ai.myfeature.progress.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"run_id\":\"7f3c2a9e-4b1d-4e8a-9c2f-1a5b6d7e8f90\",\"feature_name\":\"test_feature\",\"progress\":0.25,\"current_step\":\"loading data\",\"total_steps\":4}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[18usize]
     }

@@ -136,9 +136,20 @@ pub trait Event: Validate + Serialize + DeserializeOwned {
     /// Set when the schema uses keywords only the schema validator enforces (`if`/`then`/`else`,
     /// `not`): decoding then always runs the validator.
     const NEEDS_SCHEMA: bool;
+    /// The schema's `examples`, as JSON text, in document order (none when it has none).
+    const EXAMPLES: &'static [&'static str] = &[];
     fn info() -> &'static EventInfo;
     /// The compiled validator of this event's schema (compiled on first use, offline).
     fn validator() -> &'static Validator;
+
+    /// The schema's examples as typed values, each validated and decoded like a payload on the
+    /// wire: an example its own schema rejects is this error, never a panic.
+    fn examples() -> Result<Vec<Self>, DecodeError> {
+        Self::EXAMPLES
+            .iter()
+            .map(|json| Self::decode(json.as_bytes()))
+            .collect()
+    }
 
     /// Validates then decodes one payload.
     fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {

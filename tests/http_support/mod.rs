@@ -1,5 +1,5 @@
 //! Shared by the HTTP transport tests: a recording typed handler for every orchestrator event,
-//! catalog examples, a server on an ephemeral port, and raw requests.
+//! a server on an ephemeral port, and raw requests.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -12,21 +12,8 @@ use event_contracts::runtime::transport::{
     Context, HandlerError, HandlerResult, IdempotencyStore, NoIdempotency, Policy, RetryPolicy,
     Shutdown, TransportError, UnknownPolicy,
 };
-use event_contracts::Event;
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-/// A catalog example (`examples[0]` of the event's schema).
-pub fn example<E: Event>() -> E {
-    let schema = event_contracts::SCHEMAS
-        .documents()
-        .get(E::SCHEMA_ID)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| panic!("schema {} is embedded", E::SCHEMA_ID));
-    let schema: serde_json::Value = serde_json::from_str(&schema).expect("schema is JSON");
-    serde_json::from_value(schema["examples"][0].clone())
-        .unwrap_or_else(|e| panic!("examples[0] of {} decodes: {e}", E::NAME))
-}
 
 /// A random suffix so reruns and parallel tests never share keys.
 pub fn unique(prefix: &str) -> String {

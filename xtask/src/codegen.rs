@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use event_contracts_codegen::catalog::Catalog;
 use event_contracts_codegen::{
-    generate_catalog, manifest::manifest_json_schema, notices, GeneratedFile,
+    asyncapi, generate_catalog_and_asyncapi, manifest::manifest_json_schema, notices, GeneratedFile,
 };
 
 use crate::project_root;
@@ -17,6 +17,8 @@ pub struct CatalogDirs {
     pub schemas: &'static str,
     /// The crate whose `src/` the generator writes (its `Cargo.toml` is hand-written).
     pub crate_dir: &'static str,
+    /// Where each system's AsyncAPI document (`<system>.json`) is written.
+    pub asyncapi_dir: &'static str,
 }
 
 /// Every catalog `codegen` and `lint` keep: the product's five systems, and an example of a
@@ -26,10 +28,12 @@ pub const CATALOGS: &[CatalogDirs] = &[
     CatalogDirs {
         schemas: "schemas",
         crate_dir: "generated",
+        asyncapi_dir: "docs/asyncapi",
     },
     CatalogDirs {
         schemas: "examples/telemetry/schemas",
         crate_dir: "examples/telemetry/contracts",
+        asyncapi_dir: "examples/telemetry/docs/asyncapi",
     },
 ];
 
@@ -52,12 +56,21 @@ pub fn expected_files(
                 notice.file = in_catalog(&notice.file);
                 eprintln!("warning: {notice}");
             }
-            generate_catalog(&catalog, "cargo xtask codegen")
+            generate_catalog_and_asyncapi(&catalog, "cargo xtask codegen")
         });
         match generated {
-            Ok(files) => out.extend(files.into_iter().map(|GeneratedFile { path, contents }| {
-                (root.join(dirs.crate_dir).join(path), contents)
-            })),
+            Ok((files, documents)) => {
+                out.extend(files.into_iter().map(|GeneratedFile { path, contents }| {
+                    (root.join(dirs.crate_dir).join(path), contents)
+                }));
+                out.extend(documents.into_iter().map(|doc| {
+                    (
+                        root.join(dirs.asyncapi_dir)
+                            .join(format!("{}.json", doc.system)),
+                        asyncapi_text(&doc),
+                    )
+                }));
+            }
             Err(d) => diags.0.extend(d.0.into_iter().map(|mut d| {
                 d.file = in_catalog(&d.file);
                 d
@@ -74,6 +87,13 @@ pub fn expected_files(
     Ok(out)
 }
 
+/// A document as written: pretty JSON with a final newline, so diffs read line by line.
+fn asyncapi_text(doc: &asyncapi::Document) -> String {
+    let mut text = serde_json::to_string_pretty(&doc.value).expect("a JSON value serializes");
+    text.push('\n');
+    text
+}
+
 /// Whether `path` already holds `contents`; writes it when not and `check` is off.
 fn ensure_file_contents(path: &Path, contents: &str, check: bool) -> anyhow::Result<bool> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
@@ -84,21 +104,29 @@ fn ensure_file_contents(path: &Path, contents: &str, check: bool) -> anyhow::Res
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         // Write beside, then rename: a crash never leaves a half-written file.
-        let tmp = path.with_extension("rs.tmp");
+        let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     }
     Ok(false)
 }
 
-/// Files in a generated crate's `src/` that no generator produces any more.
+/// Files in a generated crate's `src/` or an AsyncAPI folder that no generator produces any
+/// more (a removed system's document goes with it).
 fn orphans(root: &Path, expected: &[(PathBuf, String)]) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = CATALOGS
-        .iter()
-        .filter_map(|dirs| std::fs::read_dir(root.join(dirs.crate_dir).join("src")).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    let owned = CATALOGS.iter().flat_map(|dirs| {
+        [
+            (root.join(dirs.crate_dir).join("src"), "rs"),
+            (root.join(dirs.asyncapi_dir), "json"),
+        ]
+    });
+    let mut out: Vec<PathBuf> = owned
+        .filter_map(|(dir, ext)| Some((std::fs::read_dir(dir).ok()?, ext)))
+        .flat_map(|(entries, ext)| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(move |p| p.extension().is_some_and(|e| e == ext))
+        })
         .filter(|p| !expected.iter().any(|(e, _)| e == p))
         .collect();
     out.sort();
@@ -111,7 +139,7 @@ fn sync(root: &Path, check: bool) -> anyhow::Result<Option<(usize, Vec<PathBuf>)
     let expected = match expected_files(root) {
         Ok(files) => files,
         Err(diags) => {
-            eprintln!("{diags}");
+            eprintln!("{}", diags.render());
             eprintln!(
                 "nothing was written: fix the schemas above and run `cargo xtask codegen` again"
             );

@@ -17,7 +17,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         let catalog = match Catalog::read_dir(&project_root().join(dirs.schemas)) {
             Ok(c) => c,
             Err(d) => {
-                eprintln!("{}:\n{d}", dirs.schemas);
+                eprintln!("{}:\n{}", dirs.schemas, d.render());
                 failed = true;
                 continue;
             }
@@ -38,7 +38,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 catalog.files.len()
             );
         } else {
-            eprintln!("{}:\n{}", dirs.schemas, diags.sorted());
+            eprintln!("{}:\n{}", dirs.schemas, diags.sorted().render());
             failed = true;
         }
     }
@@ -60,7 +60,7 @@ pub fn lint(catalog: &Catalog, checked: Option<&[CheckedSystem<'_>]>, diags: &mu
         let name_pattern = match m.event_name_pattern.as_deref().map(regex::Regex::new) {
             Some(Err(e)) => {
                 diags.push(catalog.diag(
-                    Code::Manifest,
+                    Code::NamePattern,
                     &manifest.join("event_name_pattern"),
                     format!("`event_name_pattern` is not a regular expression: {e}"),
                     "fix the pattern",
@@ -75,7 +75,7 @@ pub fn lint(catalog: &Catalog, checked: Option<&[CheckedSystem<'_>]>, diags: &mu
             let schema = Loc::new(format!("{}/{}", sys.dir, ev.schema), "");
             if ev.channel.address().trim().is_empty() {
                 diags.push(catalog.diag(
-                    Code::Convention,
+                    Code::EmptyChannel,
                     &at.join("channel"),
                     format!("event `{}` has an empty channel", ev.name),
                     "name its topic, stream, routing key, subject or path",
@@ -84,7 +84,7 @@ pub fn lint(catalog: &Catalog, checked: Option<&[CheckedSystem<'_>]>, diags: &mu
             if let (Some(re), false) = (&name_pattern, ev.fallback) {
                 if !re.is_match(&ev.name) {
                     diags.push(catalog.diag(
-                        Code::Convention,
+                        Code::EventNameConvention,
                         &at.join("name"),
                         format!("event name `{}` does not follow {}", ev.name, re.as_str()),
                         "name events ai.{domain}.{action}, e.g. ai.run.started",
@@ -95,7 +95,7 @@ pub fn lint(catalog: &Catalog, checked: Option<&[CheckedSystem<'_>]>, diags: &mu
             let required = model.graph.required_properties(model.events[i]);
             for prop in &m.required_properties {
                 if !required.contains(prop) {
-                    diags.push(catalog.diag(Code::Convention, &schema, format!("event `{}` does not require `{prop}`", ev.name), format!("the {} document requires `{prop}` on every event: add it to `required` (or allOf the common definition)", m.source_document)));
+                    diags.push(catalog.diag(Code::CommonPropertyMissing, &schema, format!("event `{}` does not require `{prop}`", ev.name), format!("the {} document requires `{prop}` on every event: add it to `required` (or allOf the common definition)", m.source_document)));
                 }
             }
         }
@@ -211,7 +211,7 @@ fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
                 case.get("pointer").and_then(Value::as_str),
             ) else {
                 diags.push(catalog.diag(
-                    Code::Example,
+                    Code::InvalidExampleShape,
                     &at,
                     "an invalid example needs `instance` and `pointer`",
                     "see schemas/CONVENTIONS.md",
@@ -220,13 +220,13 @@ fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
             };
             match validator.check(instance) {
                 Ok(()) => diags.push(catalog.diag(
-                    Code::Example,
+                    Code::InvalidExampleAccepted,
                     &at,
                     "invalid example validates",
                     "make it really invalid, or move it to `examples`",
                 )),
                 Err(v) if !v.0.iter().any(|v| v.pointer == pointer) => diags.push(catalog.diag(
-                    Code::Example,
+                    Code::InvalidExamplePointer,
                     &at.join("pointer"),
                     format!(
                         "expected an error at `{}`, the validator reports: {v}",
@@ -251,7 +251,7 @@ fn examples(catalog: &Catalog, diags: &mut Diagnostics) {
                 .is_none_or(Vec::is_empty)
         {
             diags.push(catalog.diag(
-                Code::Example,
+                Code::MissingExamples,
                 &base,
                 "event schema has no `examples`",
                 "add at least one realistic example",

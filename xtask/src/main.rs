@@ -1,6 +1,7 @@
 //! Repository automation: `cargo xtask codegen [--check]`, `cargo xtask lint`,
 //! `cargo xtask validate <event-or-channel> [FILE|-]`, `cargo xtask compat`, `cargo xtask diff`,
-//! `cargo xtask pr-comment`, `cargo xtask test`.
+//! `cargo xtask docs [--out DIR]`, `cargo xtask pr-comment`, `cargo xtask test`,
+//! `cargo xtask explain <code>`.
 
 mod codegen;
 mod lint;
@@ -44,8 +45,19 @@ enum Command {
     Compat(xtask::compat::CompatArgs),
     /// A review-ready changelog of schemas/ since a git revision, with rollout advice.
     Diff(xtask::diff::DiffArgs),
+    /// Write the browsable HTML event catalog of every catalog (opens from disk, no server).
+    Docs {
+        /// The site's folder; replaced whole on every run [default: target/doc-catalog].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Post the schema review of a pull request as one sticky comment (GitHub Actions).
     PrComment(xtask::pr_comment::PrCommentArgs),
+    /// What a diagnostic code (`E006`) means and what to do about it (docs/diagnostics.md).
+    Explain {
+        /// The code, e.g. `E006` (`e6` and `6` work too).
+        code: String,
+    },
     /// The test suite: starts the brokers the integration tests talk to (`.ci/services.sh`),
     /// then runs `cargo test --workspace` with any further arguments.
     Test {
@@ -93,8 +105,24 @@ fn main() -> ExitCode {
         }
         Command::Codegen { check } => codegen::run(check),
         Command::Lint => lint::run(),
+        Command::Docs { out } => {
+            let dirs: Vec<&str> = codegen::CATALOGS.iter().map(|c| c.schemas).collect();
+            xtask::docs::run(&project_root(), &dirs, out)
+        }
         Command::Validate { target, file } => validate::run(&target, file.as_deref()),
         Command::Test { args } => test_cmd::run(&args),
+        Command::Explain { code } => match event_contracts_codegen::diag::explain(&code) {
+            Some(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Err(anyhow::anyhow!(
+                "no diagnostic code `{code}`: codes run from E001 to {} (docs/diagnostics.md)",
+                event_contracts_codegen::diag::Code::ALL
+                    .last()
+                    .map_or("E001", |c| c.as_str())
+            )),
+        },
     };
     match result {
         Ok(code) => code,

@@ -57,12 +57,12 @@ fn find<'c>(catalog: &'c Catalog, target: &str) -> Option<Target<'c>> {
 pub fn run(target: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let catalog = match Catalog::read_dir(&project_root().join("schemas")) {
         Ok(c) => c,
-        Err(d) => bail!("the catalog does not load:\n{d}"),
+        Err(d) => bail!("the catalog does not load:\n{}", d.render()),
     };
     // A catalog codegen refuses has no verdict to give: a schema defined as itself (a `$ref`
     // cycle) would otherwise accept every message.
     if let Err(d) = event_contracts_codegen::check(&catalog) {
-        bail!("the catalog does not check:\n{d}");
+        bail!("the catalog does not check:\n{}", d.render());
     }
     let Some(found) = find(&catalog, target) else {
         let mut known: Vec<String> = catalog

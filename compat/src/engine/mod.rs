@@ -11,7 +11,7 @@ use event_contracts_codegen::manifest::{AlsoRead, Compatibility, Envelope, Event
 use event_contracts_codegen::model::{Builder, Ty, TypeGraph, TypeId, TypeKind};
 use event_contracts_codegen::source::SourceFile;
 use event_contracts_runtime::display_pointer;
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::ToUpperCamelCase;
 use serde_json::{json, Value};
 
 use crate::compare::{shape_key, Change, Comparer, Dec};
@@ -124,8 +124,10 @@ pub fn check_catalogs(
         format_version: crate::FORMAT_VERSION,
         ..Report::default()
     };
-    // Codegen's type builder has no `$ref` cycle guard: find cycles first.
+    // A side with a schema defined as itself is unusable; every schema file is normalised
+    // up front, so a problem in any of them (not only in a compared event's) says so too.
     for (l, norm) in [(&lo, &mut norm_o), (&ln, &mut norm_n)] {
+        norm.refuse_cycles();
         let files: Vec<String> = l
             .cat
             .files
@@ -137,8 +139,7 @@ pub fn check_catalogs(
             norm.node(&Loc::new(f, ""));
         }
     }
-    let needs_graphs =
-        eo.iter().any(|(k, _)| en.contains_key(k)) && !norm_o.recursive && !norm_n.recursive;
+    let needs_graphs = eo.iter().any(|(k, _)| en.contains_key(k));
     let (go, gn) = if needs_graphs {
         (Some(graphs(&lo.cat)), Some(graphs(&ln.cat)))
     } else {
@@ -608,6 +609,8 @@ pub fn check_files(
     let mode = options.mode.unwrap_or(mode);
     let mut norm_o = Normalizer::new(&lo.cat, &options.path_prefix);
     let mut norm_n = Normalizer::new(&ln.cat, &options.path_prefix);
+    norm_o.refuse_cycles();
+    norm_n.refuse_cycles();
     let so = norm_o.node(&Loc::new(old.0, ""));
     let sn = norm_n.node(&Loc::new(new.0, ""));
     for (n, side) in [(&norm_o, Side::Old), (&norm_n, Side::New)] {
@@ -676,15 +679,14 @@ pub fn check_files(
                     .to_upper_camel_case()
             })
     };
-    // Codegen's type builder follows `$ref` chains without a cycle guard: skip the Rust API
-    // of recursive schemas.
-    let rust_findings = if norm_o.recursive || norm_n.recursive {
-        Vec::new()
-    } else {
+    let rust_findings = {
+        // Built as the generator builds a type, boxes included.
         let mut bo = Builder::new(&lo.cat);
         let oid = bo.root(&Loc::new(old.0, ""), &title(&lo, old.0));
+        bo.graph.box_recursive_fields();
         let mut bn = Builder::new(&ln.cat);
         let nid = bn.root(&Loc::new(new.0, ""), &title(&ln, new.0));
+        bn.graph.box_recursive_fields();
         let mut rc = RustCmp {
             og: &bo.graph,
             ng: &bn.graph,

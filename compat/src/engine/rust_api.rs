@@ -1,24 +1,13 @@
-//! The Rust-API rules: the generated crate's types, fields and variants compared, old against new.
+//! The Rust-API rules: the generated crate's types, fields and variants compared, old against
+//! new. Every name and Rust type reported comes from the generator's own naming
+//! (`event_contracts_codegen::naming`), so a finding names what the generated crate holds.
 
 use super::*;
+use event_contracts_codegen::model::Field;
 
-pub(super) fn rust_ty(g: &TypeGraph, ty: &Ty) -> String {
-    match ty {
-        Ty::Any => "serde_json::Value".into(),
-        Ty::AnyObject => "serde_json::Map<String, Value>".into(),
-        Ty::Bool => "bool".into(),
-        Ty::Int { unsigned: true, .. } => "u64".into(),
-        Ty::Int { .. } => "i64".into(),
-        Ty::Num { .. } => "f64".into(),
-        Ty::Str { .. } => "String".into(),
-        Ty::DateTime { .. } => "DateTime".into(),
-        Ty::Uuid { .. } => "Uuid".into(),
-        Ty::Named(id) => g.get(*id).map(|t| t.name.clone()).unwrap_or_default(),
-        Ty::Array { item, .. } => format!("Vec<{}>", rust_ty(g, item)),
-        Ty::Map { value } => format!("BTreeMap<String, {}>", rust_ty(g, value)),
-        Ty::Nullable(t) => format!("Option<{}>", rust_ty(g, t)),
-    }
-}
+use event_contracts_codegen::naming::{
+    field_idents, field_rust_type, rust_type, tagged_variant_idents, variant_idents,
+};
 
 pub(super) fn named(ty: &Ty) -> Option<TypeId> {
     match ty {
@@ -71,6 +60,15 @@ impl RustCmp<'_> {
         }
         match (&ot.kind, &nt.kind) {
             (TypeKind::Struct { fields: of, .. }, TypeKind::Struct { fields: nf, .. }) => {
+                // The identifiers the generated structs give each field, by wire name.
+                let ident_of = |fields: &[Field]| -> HashMap<String, String> {
+                    fields
+                        .iter()
+                        .zip(field_idents(fields))
+                        .map(|(f, id)| (f.wire.clone(), id.to_string()))
+                        .collect()
+                };
+                let (oi, ni) = (ident_of(of), ident_of(nf));
                 let removed: Vec<_> = of
                     .iter()
                     .filter(|f| {
@@ -107,11 +105,11 @@ impl RustCmp<'_> {
                                 path: format!("{path}/{}", same[0].wire),
                                 message: format!(
                                     "field `{}` looks renamed to `{}` ({} in `{}`) without `x-renamed-from`: code using `{}` breaks and old messages lose the value",
-                                    f.wire.to_snake_case(),
-                                    same[0].wire.to_snake_case(),
+                                    oi[&f.wire],
+                                    ni[&same[0].wire],
                                     fty,
                                     nt.name,
-                                    f.wire.to_snake_case()
+                                    oi[&f.wire]
                                 ),
                                 what: format!("{} -> {} {fty}", f.wire, same[0].wire),
                                 old: Some(floc),
@@ -123,8 +121,7 @@ impl RustCmp<'_> {
                                 path: fpath,
                                 message: format!(
                                     "field `{}` removed from `{}`",
-                                    f.wire.to_snake_case(),
-                                    nt.name
+                                    oi[&f.wire], nt.name
                                 ),
                                 what: format!("removed {fty}"),
                                 old: Some(floc),
@@ -134,15 +131,15 @@ impl RustCmp<'_> {
                         continue;
                     };
                     let gloc = nt.loc.join("properties").join(&g.wire);
-                    if g.wire != f.wire && g.wire.to_snake_case() != f.wire.to_snake_case() {
+                    if g.wire != f.wire && ni[&g.wire] != oi[&f.wire] {
                         self.out.push(RustFinding {
                             rule: &rules::FIELD_RENAMED,
                             path: format!("{path}/{}", g.wire),
                             message: format!(
                                 "field `{}` of `{}` renamed to `{}` (x-renamed-from keeps old messages readable; code naming the field breaks)",
-                                f.wire.to_snake_case(),
+                                oi[&f.wire],
                                 nt.name,
-                                g.wire.to_snake_case()
+                                ni[&g.wire]
                             ),
                             what: format!("{} -> {}", f.wire, g.wire),
                             old: Some(floc.clone()),
@@ -159,8 +156,7 @@ impl RustCmp<'_> {
                             path: format!("{path}/{}", g.wire),
                             message: format!(
                                 "field `{}` of `{}` changes Rust type from `{a}` to `{b}`",
-                                g.wire.to_snake_case(),
-                                nt.name
+                                ni[&g.wire], nt.name
                             ),
                             what: format!("{a} -> {b}"),
                             old: Some(floc),
@@ -173,29 +169,22 @@ impl RustCmp<'_> {
                 }
             }
             (TypeKind::StrEnum { values: ov }, TypeKind::StrEnum { values: nv }) => {
-                for v in ov.iter().filter(|v| !nv.contains(v)) {
+                let (oids, nids) = (variant_idents(ov), variant_idents(nv));
+                for (v, id) in ov.iter().zip(&oids).filter(|(v, _)| !nv.contains(v)) {
                     self.out.push(RustFinding {
                         rule: &rules::VARIANT_REMOVED,
                         path: path.to_owned(),
-                        message: format!(
-                            "variant `{}::{}` removed",
-                            nt.name,
-                            v.to_upper_camel_case()
-                        ),
+                        message: format!("variant `{}::{id}` removed", nt.name),
                         what: format!("variant {v:?}"),
                         old: Some(ot.loc.clone()),
                         new: Some(nt.loc.clone()),
                     });
                 }
-                for v in nv.iter().filter(|v| !ov.contains(v)) {
+                for (v, id) in nv.iter().zip(&nids).filter(|(v, _)| !ov.contains(v)) {
                     self.out.push(RustFinding {
                         rule: &rules::VARIANT_ADDED,
                         path: path.to_owned(),
-                        message: format!(
-                            "variant `{}::{}` added",
-                            nt.name,
-                            v.to_upper_camel_case()
-                        ),
+                        message: format!("variant `{}::{id}` added", nt.name),
                         what: format!("variant {v:?}"),
                         old: Some(ot.loc.clone()),
                         new: Some(nt.loc.clone()),
@@ -214,32 +203,33 @@ impl RustCmp<'_> {
                     ..
                 },
             ) => {
-                for (tag, oid) in ov {
+                let tags = |v: &[(String, TypeId)]| -> Vec<String> {
+                    v.iter().map(|(t, _)| t.clone()).collect()
+                };
+                let (oids, _) = tagged_variant_idents(&tags(ov), of.is_some());
+                let (nids, _) = tagged_variant_idents(&tags(nv), nf.is_some());
+                for ((tag, oid), id) in ov.iter().zip(&oids) {
                     match nv.iter().find(|(t, _)| t == tag) {
                         Some((_, nid)) => self.cmp(*oid, *nid, path, false),
                         None => self.out.push(RustFinding {
                             rule: &rules::VARIANT_REMOVED,
                             path: path.to_owned(),
-                            message: format!(
-                                "variant `{}::{}` removed",
-                                nt.name,
-                                tag.to_upper_camel_case()
-                            ),
+                            message: format!("variant `{}::{id}` removed", nt.name),
                             what: format!("variant {tag:?}"),
                             old: Some(ot.loc.clone()),
                             new: Some(nt.loc.clone()),
                         }),
                     }
                 }
-                for (tag, _) in nv.iter().filter(|(t, _)| !ov.iter().any(|(o, _)| o == t)) {
+                for ((tag, _), id) in nv
+                    .iter()
+                    .zip(&nids)
+                    .filter(|((t, _), _)| !ov.iter().any(|(o, _)| o == t))
+                {
                     self.out.push(RustFinding {
                         rule: &rules::VARIANT_ADDED,
                         path: path.to_owned(),
-                        message: format!(
-                            "variant `{}::{}` added",
-                            nt.name,
-                            tag.to_upper_camel_case()
-                        ),
+                        message: format!("variant `{}::{id}` added", nt.name),
                         what: format!("variant {tag:?}"),
                         old: Some(ot.loc.clone()),
                         new: Some(nt.loc.clone()),
@@ -250,7 +240,7 @@ impl RustCmp<'_> {
                 }
             }
             (TypeKind::Newtype(a), TypeKind::Newtype(b)) => {
-                let (x, y) = (rust_ty(self.og, a), rust_ty(self.ng, b));
+                let (x, y) = (rust_type(self.og, a), rust_type(self.ng, b));
                 if x != y && strip_names(&x) != strip_names(&y) {
                     self.out.push(RustFinding {
                         rule: &rules::FIELD_TYPE_CHANGED,
@@ -287,17 +277,8 @@ impl RustCmp<'_> {
         }
     }
 
-    pub(super) fn field_ty(
-        &self,
-        g: &TypeGraph,
-        f: &event_contracts_codegen::model::Field,
-    ) -> String {
-        let t = rust_ty(g, &f.ty);
-        if f.required {
-            t
-        } else {
-            format!("Option<{t}>")
-        }
+    pub(super) fn field_ty(&self, g: &TypeGraph, f: &Field) -> String {
+        field_rust_type(g, f)
     }
 }
 
@@ -306,6 +287,7 @@ pub(super) fn strip_names(t: &str) -> String {
     let known = [
         "Vec",
         "Option",
+        "Box",
         "BTreeMap",
         "String",
         "u64",
@@ -347,45 +329,25 @@ pub(super) struct Graphs {
     pub(super) systems: HashMap<String, SystemGraph>,
 }
 
+/// Built by the generator's own [`build`](event_contracts_codegen::build), so compat compares
+/// the types (and names) the generator makes; its diagnostics are not compat's to report.
 pub(super) fn graphs(cat: &Catalog) -> Graphs {
-    let mut systems = HashMap::new();
-    for sys in &cat.systems {
-        let mut b = Builder::new(cat);
-        let title = |file: &str| -> Option<String> {
-            cat.files
-                .get(file)?
-                .value
-                .get("title")?
-                .as_str()
-                .map(str::to_owned)
-        };
-        let envelope = match &sys.manifest.envelope {
-            Envelope::Wrapped {
-                schema,
-                payload_field,
-                ..
-            } => {
-                let file = format!("{}/{}", sys.dir, schema);
-                cat.files.contains_key(&file).then(|| {
-                    let name = title(&file).unwrap_or_else(|| {
-                        format!("{}Envelope", sys.manifest.system.to_upper_camel_case())
-                    });
-                    b.envelope(&Loc::new(file, ""), &name, payload_field)
-                })
-            }
-            Envelope::Flat => None,
-        };
-        let mut evs = HashMap::new();
-        for e in &sys.manifest.events {
-            let file = format!("{}/{}", sys.dir, e.schema);
-            if !cat.files.contains_key(&file) {
-                continue;
-            }
-            let name = title(&file).unwrap_or_else(|| e.name.to_upper_camel_case());
-            evs.insert(e.name.clone(), b.root(&Loc::new(file, ""), &name));
-        }
-        systems.insert(sys.manifest.system.clone(), (b.graph, envelope, evs));
-    }
+    let (built, _) = event_contracts_codegen::build(cat);
+    let systems = built
+        .into_iter()
+        .map(|sys| {
+            let events = sys
+                .event_names
+                .iter()
+                .cloned()
+                .zip(sys.events.iter().copied())
+                .collect();
+            (
+                sys.source.manifest.system.clone(),
+                (sys.graph, sys.envelope, events),
+            )
+        })
+        .collect();
     Graphs { systems }
 }
 

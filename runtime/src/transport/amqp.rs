@@ -98,6 +98,7 @@ use lapin::{
 };
 use tokio::time::Instant;
 
+use super::redact;
 use super::{
     ConsumerGroup, Contract, DeadLetter, Delivery, Headers, Outgoing, Sink, Source, TransportError,
     ATTEMPT_HEADER,
@@ -111,8 +112,9 @@ const CONTENT_TYPE: &str = "content-type";
 /// Header RabbitMQ sets on every message read from a stream: its offset.
 const STREAM_OFFSET: &str = "x-stream-offset";
 
-/// Where and how to reach RabbitMQ, and the names of the topology.
-#[derive(Clone, Debug, PartialEq)]
+/// Where and how to reach RabbitMQ, and the names of the topology. `Debug` shows the URI
+/// without its password.
+#[derive(Clone, PartialEq)]
 pub struct AmqpConfig {
     /// `amqp://user:password@host:port/vhost` (`%2f` is the default vhost `/`).
     pub uri: String,
@@ -128,6 +130,20 @@ pub struct AmqpConfig {
     pub confirm_timeout: Duration,
     /// How long a sink keeps reconnecting and republishing one message before it gives up.
     pub reconnect_timeout: Duration,
+}
+
+impl std::fmt::Debug for AmqpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpConfig")
+            .field("uri", &redact::Redacted(&self.uri))
+            .field("exchange", &self.exchange)
+            .field("prefetch", &self.prefetch)
+            .field("audit_binds", &self.audit_binds)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("confirm_timeout", &self.confirm_timeout)
+            .field("reconnect_timeout", &self.reconnect_timeout)
+            .finish()
+    }
 }
 
 impl Default for AmqpConfig {
@@ -220,30 +236,22 @@ async fn connect(config: &AmqpConfig, name: &str) -> Result<Connection, Transpor
     .await
     {
         Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(e)) => Err(error(
-            format_args!("cannot connect to RabbitMQ at {}", redact(&config.uri)),
-            e,
-        )),
+        Ok(Err(e)) => {
+            let mut failed = error(
+                format_args!("cannot connect to RabbitMQ at {}", redact::url(&config.uri)),
+                e,
+            );
+            failed.message = redact::scrub(&failed.message, &config.uri);
+            Err(failed)
+        }
         Err(_) => Err(TransportError::new(
             TRANSPORT,
             format!(
                 "no connection to RabbitMQ at {} within {:?}",
-                redact(&config.uri),
+                redact::url(&config.uri),
                 config.connect_timeout
             ),
         )),
-    }
-}
-
-/// The URI without its password, for messages.
-fn redact(uri: &str) -> String {
-    match (uri.find("://"), uri.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &uri[scheme + 3..at];
-            let user = creds.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &uri[..scheme + 3], &uri[at..])
-        }
-        _ => uri.to_owned(),
     }
 }
 
@@ -459,11 +467,11 @@ pub struct AmqpBroker {
 
 impl AmqpBroker {
     /// Connects (bounded by [`AmqpConfig::connect_timeout`]); the error names the broker.
-    pub async fn connect(config: AmqpConfig) -> Result<Self, TransportError> {
-        let connection = connect(&config, "event-contracts admin").await?;
+    pub async fn connect(config: &AmqpConfig) -> Result<Self, TransportError> {
+        let connection = connect(config, "event-contracts admin").await?;
         let channel = confirm_channel(&connection).await?;
         Ok(Self {
-            config: Arc::new(config),
+            config: Arc::new(config.clone()),
             _connection: connection,
             channel,
         })
@@ -631,17 +639,17 @@ impl AmqpBroker {
 
     /// A publisher on its own connection.
     pub async fn sink(&self) -> Result<AmqpSink, TransportError> {
-        AmqpSink::connect((*self.config).clone()).await
+        AmqpSink::connect(&self.config).await
     }
 
     /// A consumer of `group` on its own connection.
     pub async fn source(&self, group: &str) -> Result<AmqpSource, TransportError> {
-        AmqpSource::connect((*self.config).clone(), group).await
+        AmqpSource::connect(&self.config, group).await
     }
 
     /// A reader of the audit stream on its own connection.
     pub async fn audit_reader(&self, from: AuditOffset) -> Result<AuditReader, TransportError> {
-        AuditReader::connect((*self.config).clone(), from).await
+        AuditReader::connect(&self.config, from).await
     }
 }
 
@@ -689,9 +697,9 @@ pub struct AmqpSink {
 
 impl AmqpSink {
     /// Connects now, so a wrong address fails here rather than at the first publish.
-    pub async fn connect(config: AmqpConfig) -> Result<Self, TransportError> {
+    pub async fn connect(config: &AmqpConfig) -> Result<Self, TransportError> {
         let sink = Self {
-            config,
+            config: config.clone(),
             link: Mutex::new(None),
             reconnect: tokio::sync::Mutex::new(0),
             connections: std::sync::atomic::AtomicU64::new(0),
@@ -749,6 +757,8 @@ impl AmqpSink {
 }
 
 impl Sink for AmqpSink {
+    const MESSAGING_SYSTEM: &'static str = "rabbitmq";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         let properties = properties_of(&message)?;
         let deadline = Instant::now() + self.config.reconnect_timeout;
@@ -810,9 +820,9 @@ pub struct AmqpToken {
 
 impl AmqpSource {
     /// Starts consuming `config.group_queue(group)` (declare it first).
-    pub async fn connect(config: AmqpConfig, group: &str) -> Result<Self, TransportError> {
+    pub async fn connect(config: &AmqpConfig, group: &str) -> Result<Self, TransportError> {
         let queue = config.group_queue(group);
-        let connection = connect(&config, &format!("event-contracts {group}")).await?;
+        let connection = connect(config, &format!("event-contracts {group}")).await?;
         let channel = confirm_channel(&connection).await?;
         channel
             .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
@@ -829,7 +839,7 @@ impl AmqpSource {
             .await
             .map_err(|e| error(format_args!("consuming `{queue}`"), e))?;
         Ok(Self {
-            config,
+            config: config.clone(),
             group: group.to_owned(),
             queue,
             connection,
@@ -991,9 +1001,9 @@ pub struct AuditReader {
 }
 
 impl AuditReader {
-    pub async fn connect(config: AmqpConfig, from: AuditOffset) -> Result<Self, TransportError> {
+    pub async fn connect(config: &AmqpConfig, from: AuditOffset) -> Result<Self, TransportError> {
         let queue = config.audit_queue();
-        let connection = connect(&config, "event-contracts audit reader").await?;
+        let connection = connect(config, "event-contracts audit reader").await?;
         let channel = connection
             .create_channel()
             .await
@@ -1065,15 +1075,6 @@ mod tests {
         assert_eq!(retry_step_ms(Duration::from_millis(1001)), 1100);
         assert_eq!(retry_step_ms(Duration::from_secs(30)), 30_000);
         assert_eq!(retry_step_ms(Duration::from_secs(3600)), 3_600_000);
-    }
-
-    #[test]
-    fn passwords_stay_out_of_messages() {
-        assert_eq!(
-            redact("amqp://guest:secret@127.0.0.1:5672/%2f"),
-            "amqp://guest:***@127.0.0.1:5672/%2f"
-        );
-        assert_eq!(redact("amqp://host"), "amqp://host");
     }
 
     #[test]

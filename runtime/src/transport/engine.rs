@@ -2,8 +2,12 @@
 //! and the loop ([`run`]) that carries the decision out through a transport's [`Source`].
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
+use super::metrics::Labels;
+use super::otel::{self, Outcome, ProcessSpan};
 use super::{
     Claim, Context, Contract, DeadLetter, DeadLetterReason, Delivery, Handle, HandlerError,
     IdempotencyStore, NoIdempotency, RetryPolicy, Shutdown, TransportError, UnknownPolicy,
@@ -69,7 +73,93 @@ pub enum Disposition {
 
 /// Decides one delivery: decode and validate, skip finished work, run the handler, and turn
 /// its failure into a retry or a dead letter. Never panics on bad input.
+///
+/// Each decision is counted in the [`metrics`](super::metrics) and, with feature `otel`,
+/// traced as one `process {channel}` span parented by the incoming `traceparent`.
 pub async fn process<C, H, I>(handler: &H, delivery: &Delivery, policy: &Policy<I>) -> Disposition
+where
+    C: Contract,
+    H: Handle<C>,
+    I: IdempotencyStore,
+{
+    let decoded = C::decode(&delivery.channel, &delivery.payload);
+    let header_traceparent = delivery.headers.get_str(TRACEPARENT_HEADER);
+    let (event, traceparent) = match &decoded {
+        Ok(message) => (
+            Some(C::event_name(message).to_owned()),
+            header_traceparent
+                .map(str::to_owned)
+                .or_else(|| C::traceparent(message)),
+        ),
+        Err(_) => (None, header_traceparent.map(str::to_owned)),
+    };
+    let message_id = decoded.as_ref().ok().and_then(C::message_id);
+    let span = ProcessSpan::start(
+        delivery,
+        &policy.group,
+        C::SYSTEM,
+        event.as_deref(),
+        message_id.as_deref(),
+        traceparent.as_deref(),
+    );
+    let labels = Labels {
+        messaging_system: otel::messaging_system_of_origin(&delivery.origin),
+        system: C::SYSTEM,
+        event: event.as_deref().unwrap_or("unknown"),
+        group: &policy.group,
+    };
+    let disposition = decide::<C, H, I>(handler, delivery, policy, decoded, traceparent, &labels)
+        .instrument(span.span().clone())
+        .await;
+    observe(&span, &labels, &disposition);
+    disposition
+}
+
+/// Counts one decision and records it on its span.
+fn observe(span: &ProcessSpan, labels: &Labels<'_>, disposition: &Disposition) {
+    match disposition {
+        Disposition::Ack => {
+            labels.handled();
+            span.finish(Outcome::Ack, None);
+        }
+        Disposition::Skip { .. } => {
+            labels.unknown_skipped();
+            span.finish(Outcome::Skip, None);
+        }
+        Disposition::Duplicate { .. } => {
+            labels.duplicate_skipped();
+            span.finish(Outcome::Duplicate, None);
+        }
+        Disposition::Retry { .. } => {
+            labels.retried();
+            span.finish(Outcome::Retry, None);
+        }
+        Disposition::DeadLetter(letter) => {
+            observe_dead_letter(labels, letter.reason);
+            span.finish(Outcome::DeadLetter, Some(letter.reason.as_str()));
+        }
+    }
+}
+
+fn observe_dead_letter(labels: &Labels<'_>, reason: DeadLetterReason) {
+    match reason {
+        DeadLetterReason::Malformed
+        | DeadLetterReason::Invalid
+        | DeadLetterReason::UnknownEvent
+        | DeadLetterReason::Unrepresentable => labels.decode_failed(reason.as_str()),
+        DeadLetterReason::Rejected | DeadLetterReason::RetriesExhausted => {}
+    }
+    labels.dead_lettered(reason.as_str());
+}
+
+async fn decide<C, H, I>(
+    handler: &H,
+    delivery: &Delivery,
+    policy: &Policy<I>,
+    decoded: Result<C::Message, DecodeError>,
+    traceparent: Option<String>,
+    labels: &Labels<'_>,
+) -> Disposition
 where
     C: Contract,
     H: Handle<C>,
@@ -84,7 +174,7 @@ where
             channel: delivery.channel.clone(),
         })
     };
-    let message = match C::decode(&delivery.channel, &delivery.payload) {
+    let message = match decoded {
         Ok(message) => message,
         Err(error @ DecodeError::UnknownEvent { .. }) if policy.unknown == UnknownPolicy::Skip => {
             tracing::info!(origin = %delivery.origin, %error, "skipping an unknown event");
@@ -127,13 +217,11 @@ where
         attempt: delivery.attempt,
         origin: delivery.origin.clone(),
         headers: delivery.headers.clone(),
-        traceparent: delivery
-            .headers
-            .get_str(TRACEPARENT_HEADER)
-            .map(str::to_owned)
-            .or_else(|| C::traceparent(&message)),
+        traceparent,
     };
+    let started = Instant::now();
     let outcome = handler.handle(message, &context).await;
+    labels.handler_took(started.elapsed());
     if let Some((key, token)) = &claim {
         let recorded = match &outcome {
             Ok(()) => policy.idempotency.mark_done(key).await,
@@ -224,7 +312,7 @@ pub struct Stats {
 /// A transport error ends the loop with that error (unsettled deliveries are redelivered by
 /// the broker).
 pub async fn run<C, H, I, S>(
-    mut source: S,
+    source: S,
     handler: &H,
     policy: &Policy<I>,
     shutdown: &Shutdown,
@@ -235,7 +323,35 @@ where
     I: IdempotencyStore,
     S: Source,
 {
-    let mut stats = Stats::default();
+    let (live, _) = tokio::sync::watch::channel(Stats::default());
+    run_with_stats::<C, H, I, S>(source, handler, policy, shutdown, &live).await
+}
+
+/// [`run`], publishing its [`Stats`] on `live` after every settled delivery, so a caller
+/// (a health endpoint, a test, a dashboard) sees what the consumer does while it runs:
+///
+/// ```ignore
+/// let (live, stats) = tokio::sync::watch::channel(Stats::default());
+/// tokio::spawn(async move { run_with_stats(source, &handler, &policy, &shutdown, &live).await });
+/// let now = *stats.borrow();
+/// ```
+///
+/// `live` starts from the value it holds, so a consumer restarted with the same sender keeps
+/// counting.
+pub async fn run_with_stats<C, H, I, S>(
+    mut source: S,
+    handler: &H,
+    policy: &Policy<I>,
+    shutdown: &Shutdown,
+    live: &tokio::sync::watch::Sender<Stats>,
+) -> Result<Stats, TransportError>
+where
+    C: Contract,
+    H: Handle<C>,
+    I: IdempotencyStore,
+    S: Source,
+{
+    let mut stats = *live.borrow();
     loop {
         let next = tokio::select! {
             biased;
@@ -244,13 +360,22 @@ where
         };
         let Some((delivery, token)) = next else { break };
         let disposition = match source.unreadable(&token) {
-            Some(error) => Disposition::DeadLetter(DeadLetter {
-                reason: DeadLetterReason::Malformed,
-                error,
-                attempts: delivery.attempt,
-                origin: delivery.origin.clone(),
-                channel: delivery.channel.clone(),
-            }),
+            Some(error) => {
+                let labels = Labels {
+                    messaging_system: otel::messaging_system_of_origin(&delivery.origin),
+                    system: C::SYSTEM,
+                    event: "unknown",
+                    group: &policy.group,
+                };
+                observe_dead_letter(&labels, DeadLetterReason::Malformed);
+                Disposition::DeadLetter(DeadLetter {
+                    reason: DeadLetterReason::Malformed,
+                    error,
+                    attempts: delivery.attempt,
+                    origin: delivery.origin.clone(),
+                    channel: delivery.channel.clone(),
+                })
+            }
             None => process::<C, H, I>(handler, &delivery, policy).await,
         };
         match disposition {
@@ -279,6 +404,7 @@ where
                 stats.dead_lettered += 1;
             }
         }
+        live.send_replace(stats);
     }
     Ok(stats)
 }

@@ -163,6 +163,8 @@ impl MemoryBroker {
 }
 
 impl Sink for MemoryBroker {
+    const MESSAGING_SYSTEM: &'static str = "memory";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         self.publish(message);
         Ok(())

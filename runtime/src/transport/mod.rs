@@ -39,7 +39,10 @@
 mod engine;
 mod headers;
 pub mod memory;
+pub mod metrics;
+mod otel;
 mod publish;
+pub mod redact;
 pub mod trace;
 
 #[cfg(feature = "amqp")]
@@ -58,7 +61,7 @@ pub mod redis_entry;
 use std::future::Future;
 use std::time::Duration;
 
-pub use engine::{process, run, Disposition, Policy, Source, Stats};
+pub use engine::{process, run, run_with_stats, Disposition, Policy, Source, Stats};
 pub use headers::Headers;
 pub use publish::{Meta, PublishError, Publisher, Sink};
 
@@ -120,7 +123,12 @@ impl Context {
     /// Publishing options for a follow-up event: same trace, new span.
     pub fn meta(&self) -> Meta {
         Meta {
-            traceparent: Some(trace::child_or_new(self.traceparent.as_deref())),
+            // With feature `otel` and inside the handler, the current span is this delivery's
+            // `process` span: the follow-up's publish span becomes its child.
+            traceparent: Some(
+                otel::current_traceparent()
+                    .unwrap_or_else(|| trace::child_or_new(self.traceparent.as_deref())),
+            ),
             ..Meta::default()
         }
     }
@@ -391,6 +399,28 @@ pub trait Contract: Send + Sync + 'static {
     /// Every event of the system.
     fn events() -> &'static [EventInfo];
     fn consumer_groups() -> &'static [ConsumerGroup];
+    /// Catalog consumer group `name` of this system, the one lookup every binding uses.
+    fn consumer_group(name: &str) -> Option<&'static ConsumerGroup> {
+        Self::consumer_groups().iter().find(|g| g.name == name)
+    }
+    /// [`Contract::consumer_group`], or the error a binding returns for a name the catalog
+    /// does not have, listing the groups it does.
+    fn require_consumer_group(
+        transport: &'static str,
+        name: &str,
+    ) -> Result<&'static ConsumerGroup, TransportError> {
+        Self::consumer_group(name).ok_or_else(|| {
+            let known: Vec<&str> = Self::consumer_groups().iter().map(|g| g.name).collect();
+            TransportError::new(
+                transport,
+                format!(
+                    "`{name}` is not a consumer group of system `{}` (known: {})",
+                    Self::SYSTEM,
+                    known.join(", ")
+                ),
+            )
+        })
+    }
     /// Validates and decodes a whole message that arrived on `channel`.
     fn decode(channel: &str, bytes: &[u8]) -> Result<Self::Message, DecodeError>;
     /// Validates and encodes a whole message, with its channel and ids.

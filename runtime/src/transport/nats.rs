@@ -73,6 +73,7 @@ use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use futures_util::stream::{SelectAll, StreamExt};
 
+use super::redact;
 use super::{
     ConsumerGroup, Contract, DeadLetter, DeadLetterReason, Delivery, Headers, Outgoing,
     RetryPolicy, Sink, Source, TransportError,
@@ -85,7 +86,8 @@ pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 const START_HINT: &str = "start it with `nats-server -js` or `bash .ci/services.sh`";
 
 /// Where and how to reach JetStream. `Default` is the local server with the catalog's names.
-#[derive(Clone, Debug)]
+/// `Debug` shows the URL without its password or token.
+#[derive(Clone)]
 pub struct NatsConfig {
     /// Server URL (`nats://127.0.0.1:4222`).
     pub url: String,
@@ -111,6 +113,24 @@ pub struct NatsConfig {
     pub max_reconnect_delay: Duration,
     /// Client name the server shows in its connection list.
     pub connection_name: Option<String>,
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &redact::Redacted(&self.url))
+            .field("stream_prefix", &self.stream_prefix)
+            .field("subject_prefix", &self.subject_prefix)
+            .field("duplicate_window", &self.duplicate_window)
+            .field("ack_wait", &self.ack_wait)
+            .field("batch", &self.batch)
+            .field("pull_expires", &self.pull_expires)
+            .field("request_timeout", &self.request_timeout)
+            .field("publish_attempts", &self.publish_attempts)
+            .field("max_reconnect_delay", &self.max_reconnect_delay)
+            .field("connection_name", &self.connection_name)
+            .finish()
+    }
 }
 
 impl Default for NatsConfig {
@@ -261,7 +281,8 @@ fn catalog_streams<C: Contract>() -> BTreeMap<&'static str, Vec<String>> {
 impl NatsTransport {
     /// Connects (and keeps reconnecting after a broker restart, forever, with capped backoff).
     /// An unreachable server is an error naming the URL and how to start one.
-    pub async fn connect(config: NatsConfig) -> Result<Self, TransportError> {
+    pub async fn connect(config: &NatsConfig) -> Result<Self, TransportError> {
+        let config = config.clone();
         let max_delay = config.max_reconnect_delay;
         let mut options = async_nats::ConnectOptions::new()
             .connection_timeout(config.request_timeout)
@@ -273,13 +294,11 @@ impl NatsTransport {
             options = options.name(name);
         }
         let client = options.connect(config.url.as_str()).await.map_err(|e| {
-            err(
-                format!(
-                    "cannot connect to NATS at {}: {e}; {START_HINT}",
-                    config.url
-                ),
-                e,
-            )
+            let message = format!(
+                "cannot connect to NATS at {}: {e}; {START_HINT}",
+                redact::url(&config.url)
+            );
+            err(redact::scrub(&message, &config.url), e)
         })?;
         let js = jetstream::ContextBuilder::new()
             .timeout(config.request_timeout)
@@ -370,7 +389,7 @@ impl NatsTransport {
                 err(
                     format!(
                         "cannot create or open stream {name} on {subjects:?} at {}: {e}",
-                        self.inner.config.url
+                        redact::url(&self.inner.config.url)
                     ),
                     e,
                 )
@@ -469,20 +488,7 @@ impl NatsTransport {
         group: &str,
         retry: &RetryPolicy,
     ) -> Result<NatsSource, TransportError> {
-        let found = C::consumer_groups()
-            .iter()
-            .find(|g| g.name == group)
-            .ok_or_else(|| {
-                let known: Vec<&str> = C::consumer_groups().iter().map(|g| g.name).collect();
-                TransportError::new(
-                    T,
-                    format!(
-                        "no consumer group `{group}` in system `{}` (known: {})",
-                        C::SYSTEM,
-                        known.join(", ")
-                    ),
-                )
-            })?;
+        let found = C::require_consumer_group(T, group)?;
         let mut topology = Topology::default();
         self.ensure_streams::<C>(&mut topology).await?;
         let consumers = self.ensure_group::<C>(found, retry, &mut topology).await?;
@@ -737,6 +743,12 @@ pub struct NatsSink {
 }
 
 impl NatsSink {
+    /// A publisher on a connection of its own ([`NatsTransport::connect`], then
+    /// [`NatsTransport::sink`]).
+    pub async fn connect(config: &NatsConfig) -> Result<Self, TransportError> {
+        Ok(NatsTransport::connect(config).await?.sink())
+    }
+
     /// Publishes and returns the stream's answer (stored, or dropped as a duplicate).
     pub async fn send_confirmed(
         &self,
@@ -761,6 +773,8 @@ impl NatsSink {
 }
 
 impl Sink for NatsSink {
+    const MESSAGING_SYSTEM: &'static str = "nats";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         let receipt = self.send_confirmed(message).await?;
         if receipt.duplicate {
@@ -824,6 +838,9 @@ impl NatsSource {
                     format!("a pulled message has no JetStream reply subject: {e}"),
                 )
             })?;
+            // JetStream tells each delivery how many messages the consumer has not yet
+            // delivered (`num_pending`): the lag, at no extra request.
+            super::metrics::record_consumer_lag("nats", info.stream, &self.group, info.pending);
             (
                 u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1),
                 format!("nats:{}/{}", info.stream, info.stream_sequence),

@@ -3,6 +3,9 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
+use tracing::Instrument;
+
+use super::otel::PublishSpan;
 use super::{trace, Contract, Outgoing, Publishes, TransportError, TRACEPARENT_HEADER};
 use crate::{EncodeError, Event};
 
@@ -81,6 +84,10 @@ impl Meta {
 
 /// A transport's publishing half: sends one message and waits for the broker to confirm it.
 pub trait Sink: Send + Sync + 'static {
+    /// The OpenTelemetry `messaging.system` of the transport (`kafka`, `rabbitmq`, …), for
+    /// publish spans.
+    const MESSAGING_SYSTEM: &'static str = "unknown";
+
     fn send(&self, message: Outgoing) -> impl Future<Output = Result<(), TransportError>> + Send;
 
     /// Called by [`Publisher::new`] with the system it publishes: a sink whose wire layout
@@ -142,34 +149,75 @@ impl<C: Contract, S: Sink> Publisher<C, S> {
         C: Publishes<E>,
     {
         let mut meta = meta.or(&self.defaults);
-        let traceparent = meta
-            .traceparent
-            .take()
+        let requested = meta.traceparent.take();
+        let event_name = meta.event_type.clone();
+        let span = PublishSpan::start(
+            S::MESSAGING_SYSTEM,
+            C::SYSTEM,
+            event_name.as_deref().unwrap_or(E::NAME),
+            requested.as_deref(),
+        );
+        // With feature `otel` the message carries its publish span's context; otherwise the
+        // requested trace context, or a new trace.
+        let traceparent = span
+            .traceparent()
+            .or(requested)
             .unwrap_or_else(|| trace::child_or_new(None));
         meta.traceparent = Some(traceparent.clone());
-        let message = C::wrap(event, &meta)?;
-        let mut outgoing = C::outgoing(&message)?;
+        let outgoing = C::wrap(event, &meta).and_then(|message| C::outgoing(&message));
+        let mut outgoing = match outgoing {
+            Ok(outgoing) => outgoing,
+            Err(e) => {
+                span.failed("encode");
+                return Err(e.into());
+            }
+        };
+        span.destination(&outgoing);
         if outgoing.headers.get(TRACEPARENT_HEADER).is_none() {
             outgoing.headers.insert(TRACEPARENT_HEADER, traceparent);
         }
-        self.send(outgoing).await
+        self.send(outgoing, &span).await
     }
 
     /// Publishes a whole message as built (relayed or forwarded traffic).
     pub async fn publish_message(&self, message: &C::Message) -> Result<String, PublishError> {
-        let mut outgoing = C::outgoing(message)?;
+        let carried = C::traceparent(message);
+        let span = PublishSpan::start(
+            S::MESSAGING_SYSTEM,
+            C::SYSTEM,
+            C::event_name(message),
+            carried.as_deref(),
+        );
+        let mut outgoing = match C::outgoing(message) {
+            Ok(outgoing) => outgoing,
+            Err(e) => {
+                span.failed("encode");
+                return Err(e.into());
+            }
+        };
+        span.destination(&outgoing);
         if outgoing.headers.get(TRACEPARENT_HEADER).is_none() {
-            let traceparent = C::traceparent(message)
+            let traceparent = span
+                .traceparent()
+                .or(carried)
                 .or_else(|| self.defaults.traceparent.clone())
                 .unwrap_or_else(|| trace::child_or_new(None));
             outgoing.headers.insert(TRACEPARENT_HEADER, traceparent);
         }
-        self.send(outgoing).await
+        self.send(outgoing, &span).await
     }
 
-    async fn send(&self, outgoing: Outgoing) -> Result<String, PublishError> {
+    async fn send(&self, outgoing: Outgoing, span: &PublishSpan) -> Result<String, PublishError> {
         let id = outgoing.message_id.clone();
-        self.sink.send(outgoing).await?;
+        if let Err(e) = self
+            .sink
+            .send(outgoing)
+            .instrument(span.span().clone())
+            .await
+        {
+            span.failed("transport");
+            return Err(e.into());
+        }
         Ok(id)
     }
 }

@@ -80,6 +80,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, RedisError, Value};
 
+use super::redact;
 use super::redis_entry::{self, items, parse_entries, string, Entry};
 use super::{
     BoxError, Claim, Contract, DeadLetter, Delivery, IdempotencyStore, Outgoing, Sink, Source,
@@ -96,9 +97,9 @@ pub const DEAD_LETTER_SUFFIX: &str = ":dead-letter";
 
 const TRANSPORT: &str = "redis";
 
-/// Where Redis is and how to talk to it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RedisOptions {
+/// Where Redis is and how to talk to it. `Debug` shows the URL without its password.
+#[derive(Clone, PartialEq)]
+pub struct RedisConfig {
     /// `redis://[user:password@]host:port[/db]`.
     pub url: String,
     /// Prepended to every key this binding touches (streams, dead-letter streams, idempotency
@@ -110,7 +111,21 @@ pub struct RedisOptions {
     pub response_timeout: Duration,
 }
 
-impl Default for RedisOptions {
+/// The name [`RedisConfig`] had before every binding's configuration was `<Transport>Config`.
+pub type RedisOptions = RedisConfig;
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redact::Redacted(&self.url))
+            .field("namespace", &self.namespace)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .finish()
+    }
+}
+
+impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: "redis://127.0.0.1:6379".into(),
@@ -121,7 +136,7 @@ impl Default for RedisOptions {
     }
 }
 
-impl RedisOptions {
+impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -145,16 +160,6 @@ impl RedisOptions {
     }
 }
 
-/// The URL without its password, for error messages.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 fn error(what: impl Into<String>, e: RedisError) -> TransportError {
     let what = what.into();
     TransportError::with_source(TRANSPORT, format!("{what}: {e}"), e)
@@ -174,10 +179,10 @@ fn transient(e: &RedisError) -> bool {
 }
 
 async fn connect(
-    options: &RedisOptions,
+    options: &RedisConfig,
     response_timeout: Duration,
 ) -> Result<ConnectionManager, TransportError> {
-    let url = redacted(&options.url);
+    let url = redact::url(&options.url);
     let client = redis::Client::open(options.url.as_str())
         .map_err(|e| error(format!("invalid Redis URL `{url}`"), e))?;
     let config = ConnectionManagerConfig::new()
@@ -193,10 +198,14 @@ async fn connect(
     .await
     {
         Ok(Ok(manager)) => Ok(manager),
-        Ok(Err(e)) => Err(error(
-            format!("cannot connect to {url} (is redis-server running?)"),
-            e,
-        )),
+        Ok(Err(e)) => {
+            let mut failed = error(
+                format!("cannot connect to {url} (is redis-server running?)"),
+                e,
+            );
+            failed.message = redact::scrub(&failed.message, &options.url);
+            Err(failed)
+        }
         Err(_) => Err(TransportError::new(
             TRANSPORT,
             format!(
@@ -251,7 +260,7 @@ fn xadd<'a>(
 #[derive(Clone)]
 pub struct RedisSink {
     conn: ConnectionManager,
-    options: RedisOptions,
+    options: RedisConfig,
     max_len: Option<usize>,
     layout: StreamEntryLayout,
 }
@@ -259,7 +268,7 @@ pub struct RedisSink {
 impl std::fmt::Debug for RedisSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSink")
-            .field("url", &redacted(&self.options.url))
+            .field("url", &redact::url(&self.options.url))
             .field("namespace", &self.options.namespace)
             .field("max_len", &self.max_len)
             .field("layout", &self.layout)
@@ -269,7 +278,7 @@ impl std::fmt::Debug for RedisSink {
 
 impl RedisSink {
     /// Connects (bounded by `options.connect_timeout`).
-    pub async fn connect(options: &RedisOptions) -> Result<Self, TransportError> {
+    pub async fn connect(options: &RedisConfig) -> Result<Self, TransportError> {
         Ok(Self {
             conn: connect(options, options.response_timeout).await?,
             options: options.clone(),
@@ -296,7 +305,7 @@ impl RedisSink {
         self
     }
 
-    pub fn options(&self) -> &RedisOptions {
+    pub fn options(&self) -> &RedisConfig {
         &self.options
     }
 
@@ -322,6 +331,8 @@ impl RedisSink {
 }
 
 impl Sink for RedisSink {
+    const MESSAGING_SYSTEM: &'static str = "redis";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         self.add(&message).await.map(drop)
     }
@@ -395,20 +406,7 @@ impl RedisSourceConfig {
         group: &str,
         consumer: impl Into<String>,
     ) -> Result<Self, TransportError> {
-        let found = C::consumer_groups()
-            .iter()
-            .find(|g| g.name == group)
-            .ok_or_else(|| {
-                let known: Vec<_> = C::consumer_groups().iter().map(|g| g.name).collect();
-                TransportError::new(
-                    TRANSPORT,
-                    format!(
-                        "`{group}` is not a consumer group of system `{}` (known: {})",
-                        C::SYSTEM,
-                        known.join(", ")
-                    ),
-                )
-            })?;
+        let found = C::require_consumer_group(TRANSPORT, group)?;
         Ok(Self {
             layout: C::STREAM_ENTRY,
             system: Some(C::SYSTEM),
@@ -485,7 +483,7 @@ struct Scheduled {
 /// Consumes one consumer group as one named consumer (see the module docs).
 pub struct RedisSource {
     conn: ConnectionManager,
-    options: RedisOptions,
+    options: RedisConfig,
     config: RedisSourceConfig,
     keys: Vec<String>,
     buffer: VecDeque<(Delivery, RedisToken)>,
@@ -497,7 +495,7 @@ pub struct RedisSource {
 impl std::fmt::Debug for RedisSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSource")
-            .field("url", &redacted(&self.options.url))
+            .field("url", &redact::url(&self.options.url))
             .field("config", &self.config)
             .field("keys", &self.keys)
             .field("buffered", &self.buffer.len())
@@ -514,7 +512,7 @@ fn parse_stream_id(id: &str) -> (u64, u64) {
 impl RedisSource {
     /// Connects and creates the group on each stream if missing.
     pub async fn connect(
-        options: &RedisOptions,
+        options: &RedisConfig,
         config: RedisSourceConfig,
     ) -> Result<Self, TransportError> {
         if config.streams.is_empty() {
@@ -820,6 +818,47 @@ impl RedisSource {
         Ok(())
     }
 
+    /// Reports each stream's unsettled entries (not yet delivered to the group, plus
+    /// delivered and not acknowledged: `XINFO GROUPS` `lag` + `pending`) as the consumer-lag
+    /// gauge, once per batch. A failed report is only logged: reading goes on.
+    async fn record_lag(&mut self) {
+        for key in &self.keys {
+            let reply: Result<Vec<HashMap<String, Value>>, RedisError> = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(key)
+                .query_async(&mut self.conn)
+                .await;
+            let groups = match reply {
+                Ok(groups) => groups,
+                Err(e) => {
+                    tracing::debug!(stream = %key, error = %e, "XINFO GROUPS failed; no lag report");
+                    continue;
+                }
+            };
+            let ours = groups.iter().find(|g| {
+                g.get("name")
+                    .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+                    .is_some_and(|name| name == self.config.group)
+            });
+            let count = |group: &HashMap<String, Value>, field: &str| {
+                group
+                    .get(field)
+                    .and_then(|v| redis::from_redis_value::<u64>(v.clone()).ok())
+            };
+            // `lag` is nil when Redis cannot tell (entries deleted from the middle).
+            if let Some((Some(lag), Some(pending))) =
+                ours.map(|g| (count(g, "lag"), count(g, "pending")))
+            {
+                super::metrics::record_consumer_lag(
+                    "redis",
+                    key,
+                    &self.config.group,
+                    lag + pending,
+                );
+            }
+        }
+    }
+
     async fn fill(&mut self) -> Result<(), RedisError> {
         self.claim_due_retries().await?;
         if !self.buffer.is_empty() {
@@ -866,6 +905,7 @@ impl Source for RedisSource {
             if let Some(item) = self.buffer.pop_front() {
                 return Ok(Some(item));
             }
+            self.record_lag().await;
             match self.fill().await {
                 Ok(()) => {}
                 Err(e) if e.code() == Some("NOGROUP") => {
@@ -944,7 +984,7 @@ impl Source for RedisSource {
 /// Every dead letter of `channel`'s dead-letter stream (`{namespace}{channel}:dead-letter`)
 /// written in `layout`, oldest first ([`redis_entry::read_dead_letters`]).
 pub async fn dead_letters(
-    options: &RedisOptions,
+    options: &RedisConfig,
     channel: &str,
     layout: StreamEntryLayout,
 ) -> Result<Vec<StoredDeadLetter>, TransportError> {
@@ -1010,7 +1050,7 @@ return 0
 impl RedisIdempotency {
     /// Done marks expire after `ttl`: longer than any redelivery or producer retry can come
     /// late.
-    pub async fn connect(options: &RedisOptions, ttl: Duration) -> Result<Self, TransportError> {
+    pub async fn connect(options: &RedisConfig, ttl: Duration) -> Result<Self, TransportError> {
         Ok(Self {
             conn: connect(options, options.response_timeout).await?,
             prefix: format!("{}idempotency:", options.namespace),
@@ -1091,12 +1131,6 @@ impl IdempotencyStore for RedisIdempotency {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(redacted("redis://:pw@h:1/0"), "redis://***@h:1/0");
-        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-    }
 
     #[test]
     fn orders_stream_ids_numerically() {

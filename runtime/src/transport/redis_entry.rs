@@ -147,7 +147,7 @@ pub(crate) fn xrange(key: &str) -> redis::Cmd {
 }
 
 /// Every dead letter of the dead-letter stream `key`, oldest first, in either binding's
-/// layout: a Redis Streams dead-letter stream (`RedisOptions::dead_letter_key`, with the
+/// layout: a Redis Streams dead-letter stream (`RedisConfig::dead_letter_key`, with the
 /// system's layout) or the HTTP binding's store (`RedisStore::dead_letter_stream`, with
 /// [`StreamEntryLayout::DEFAULT`]). For operators and tests; an absent stream has none.
 pub async fn read_dead_letters(

@@ -383,6 +383,9 @@ impl ::event_contracts_runtime::Event for SensorReading {
     const NAME: &'static str = "sensor.reading";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/telemetry/events/sensor.reading.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"sensor_id\":\"pump-17/pressure\",\"sample\":4211,\"value\":2.75,\"unit\":\"bar\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[0usize]
     }
@@ -401,6 +404,9 @@ impl ::event_contracts_runtime::Event for DeviceHeartbeat {
     const NAME: &'static str = "device.heartbeat";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/telemetry/events/device.heartbeat.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"uptime_seconds\":86400,\"firmware\":\"2.4.1\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[1usize]
     }
@@ -419,6 +425,9 @@ impl ::event_contracts_runtime::Event for DeviceAlert {
     const NAME: &'static str = "device.alert";
     const SCHEMA_ID: &'static str = "https://event-contracts.local/schemas/telemetry/events/device.alert.json";
     const NEEDS_SCHEMA: bool = false;
+    const EXAMPLES: &'static [&'static str] = &[
+        "{\"sensor_id\":\"pump-17/pressure\",\"severity\":\"critical\",\"value\":9.1,\"threshold\":8.0,\"message\":\"pressure above 8 bar\"}",
+    ];
     fn info() -> &'static ::event_contracts_runtime::EventInfo {
         &EVENTS[2usize]
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::cloudevents::{self, BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE};
 use super::{BatchResult, EventResult, Outcome, Problem, RETRY_AFTER_MS_HEADER};
+use crate::transport::redact;
 use crate::transport::{
     trace, Meta, Outgoing, PublishError, Publishes, RetryPolicy, Sink, TransportError,
     ATTEMPT_HEADER, TRACEPARENT_HEADER,
@@ -71,12 +72,24 @@ fn describe(problem: &Option<Problem>, body: &str) -> String {
 /// the server, not the client, decides when an event is dead-lettered. `4xx` fails at once
 /// with [`HttpError::Refused`] and the problem details. Resending is safe: the server drops
 /// duplicates by `source` + `id`.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` and its errors show URLs without credentials.
+#[derive(Clone)]
 pub struct HttpClient {
     http: reqwest::Client,
     base: String,
     mode: SendMode,
     retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base", &redact::Redacted(&self.base))
+            .field("mode", &self.mode)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {
@@ -200,7 +213,7 @@ impl HttpClient {
         serde_json::from_str::<BatchResult>(&text)
             .map(|b| b.results)
             .map_err(|e| HttpError::Refused {
-                url,
+                url: redact::url(&url),
                 status,
                 problem: None,
                 body: format!("the batch answer is not a result list ({e}): {text}"),
@@ -224,7 +237,10 @@ impl HttpClient {
                 request = request.header(ATTEMPT_HEADER, attempt.to_string());
             }
             let (failure, hint) = match request.body(body.clone()).send().await {
-                Err(e) => (format!("{e}{}", source_chain(&e)), None),
+                Err(e) => (
+                    redact::scrub(&format!("{e}{}", source_chain(&e)), url),
+                    None,
+                ),
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let hint = retry_hint(response.headers());
@@ -236,7 +252,7 @@ impl HttpClient {
                         }
                         Ok(text) => {
                             return Err(HttpError::Refused {
-                                url: url.to_owned(),
+                                url: redact::url(url),
                                 status,
                                 problem: serde_json::from_str(&text).ok(),
                                 body: text,
@@ -250,13 +266,13 @@ impl HttpClient {
             };
             if attempt >= max {
                 return Err(HttpError::GaveUp {
-                    url: url.to_owned(),
+                    url: redact::url(url),
                     attempts: attempt,
                     last: failure,
                 });
             }
             let wait = hint.unwrap_or_else(|| self.retry.backoff(attempt));
-            tracing::debug!(%url, attempt, %failure, ?wait, "resending");
+            tracing::debug!(url = %redact::Redacted(url), attempt, %failure, ?wait, "resending");
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
@@ -282,6 +298,8 @@ fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 impl Sink for HttpClient {
+    const MESSAGING_SYSTEM: &'static str = "http";
+
     /// Sends one event; `Ok` once the server answered `2xx` (handled, duplicate, or accepted
     /// as an unknown type).
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {

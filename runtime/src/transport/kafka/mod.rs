@@ -71,6 +71,7 @@ use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::redact;
 use super::{
     DeadLetter, Delivery, Headers, Outgoing, Sink, Source, TransportError, ATTEMPT_HEADER,
 };
@@ -104,7 +105,10 @@ pub fn dead_letter_topic(topic: &str) -> String {
 ///   `max.poll.interval.ms=300000`, `partition.assignment.strategy=range,roundrobin`,
 ///   `fetch.wait.max.ms=100`;
 /// - both: `reconnect.backoff.ms=100`, `reconnect.backoff.max.ms=1000`.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// `Debug` shows the brokers without credentials and hides the value of every secret setting
+/// (`sasl.password`, `ssl.key.password`, ...).
+#[derive(Clone, PartialEq)]
 pub struct KafkaConfig {
     /// `bootstrap.servers`, e.g. `127.0.0.1:9092`.
     pub brokers: String,
@@ -113,6 +117,29 @@ pub struct KafkaConfig {
     /// How long connecting (metadata, topic creation) may take before it is an error.
     pub connect_timeout: Duration,
     settings: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let settings: BTreeMap<&str, &str> = self
+            .settings
+            .iter()
+            .map(|(k, v)| {
+                let shown = if redact::is_secret_key(k) {
+                    redact::MASK
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &redact::Redacted(&self.brokers))
+            .field("partitions", &self.partitions)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("settings", &settings)
+            .finish()
+    }
 }
 
 impl KafkaConfig {
@@ -175,22 +202,30 @@ impl KafkaConfig {
 
     fn error(&self, what: &str, e: impl Into<super::BoxError>) -> TransportError {
         let e = e.into();
-        TransportError::with_source(
-            TRANSPORT,
-            format!("{what} (broker {}): {e}", self.brokers),
-            e,
-        )
+        let message = format!("{what} (broker {}): {e}", redact::url(&self.brokers));
+        TransportError::with_source(TRANSPORT, self.scrub(&message), e)
     }
 
     fn unreachable(&self, what: &str, e: impl std::fmt::Display) -> TransportError {
-        TransportError::new(
-            TRANSPORT,
-            format!(
-                "{what}: the Kafka broker at {} did not answer within {:?} ({e}); start it \
-                 with `bash .ci/services.sh`",
-                self.brokers, self.connect_timeout
-            ),
-        )
+        let message = format!(
+            "{what}: the Kafka broker at {} did not answer within {:?} ({e}); start it with \
+             `bash .ci/services.sh`",
+            redact::url(&self.brokers),
+            self.connect_timeout
+        );
+        TransportError::new(TRANSPORT, self.scrub(&message))
+    }
+
+    /// `text` without the brokers' credentials or any secret setting's value, for messages
+    /// that quote librdkafka.
+    fn scrub(&self, text: &str) -> String {
+        let mut text = redact::scrub(text, &self.brokers);
+        for (key, value) in &self.settings {
+            if redact::is_secret_key(key) && !value.is_empty() {
+                text = text.replace(value.as_str(), redact::MASK);
+            }
+        }
+        text
     }
 
     /// Creates each topic that does not exist yet, with [`KafkaConfig::partitions`]
@@ -373,6 +408,8 @@ impl KafkaSink {
 }
 
 impl Sink for KafkaSink {
+    const MESSAGING_SYSTEM: &'static str = "kafka";
+
     async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
         self.send_confirmed(message).await.map(drop)
     }
@@ -545,17 +582,8 @@ impl KafkaSource {
         config: &KafkaConfig,
         group: &str,
     ) -> Result<Self, TransportError> {
-        let binds = C::consumer_groups()
-            .iter()
-            .find(|g| g.name == group)
-            .map(|g| g.binds)
-            .ok_or_else(|| {
-                TransportError::new(
-                    TRANSPORT,
-                    format!("`{group}` is not a consumer group of `{}`", C::SYSTEM),
-                )
-            })?;
-        Self::connect(config, group, binds).await
+        let found = C::require_consumer_group(TRANSPORT, group)?;
+        Self::connect(config, group, found.binds).await
     }
 
     pub fn group(&self) -> &str {
