@@ -72,7 +72,8 @@ pub enum ContentMode {
 }
 
 /// The content mode of a request, or `None` when the server does not understand it (415).
-pub(crate) fn detect_mode(headers: &Headers) -> Option<ContentMode> {
+#[doc(hidden)]
+pub fn detect_mode(headers: &Headers) -> Option<ContentMode> {
     let media = headers.get_str("content-type").map(media_type);
     match media.as_deref() {
         Some(STRUCTURED_CONTENT_TYPE) => Some(ContentMode::Structured),
@@ -85,7 +86,8 @@ pub(crate) fn detect_mode(headers: &Headers) -> Option<ContentMode> {
 
 /// Why a binary-mode request could not be turned into a structured event.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum BinaryError {
+#[doc(hidden)]
+pub enum BinaryError {
     /// A `ce-` header that does not decode.
     Header { name: String, message: String },
     /// The body is not JSON although its content type says so.
@@ -123,7 +125,8 @@ fn integer_attribute(text: String) -> Value {
 /// parsed as JSON, becomes `data`. A `traceparent` header (the Distributed Tracing extension's
 /// binary-mode form) becomes the `traceparent` attribute when no `ce-traceparent` is given and
 /// it is a valid W3C value.
-pub(crate) fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec<u8>, BinaryError> {
+#[doc(hidden)]
+pub fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec<u8>, BinaryError> {
     let mut event = Map::new();
     for (name, value) in headers.iter() {
         let Some(attribute) = name
@@ -181,13 +184,15 @@ pub(crate) fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec
 }
 
 /// Binary mode of one event: `ce-*` headers, `Content-Type`, body.
-pub(crate) type BinaryParts = (Vec<(String, String)>, String, Vec<u8>);
+#[doc(hidden)]
+pub type BinaryParts = (Vec<(String, String)>, String, Vec<u8>);
 
 /// Splits a structured event into binary mode: `ce-` headers (percent-encoded), the
 /// `Content-Type` (from `datacontenttype`, default `application/json`) and the `data` body.
 /// The document's `extensions: {seq, traceparent}` object form is flattened into `ce-seq` /
 /// `ce-traceparent` where the top-level attribute is absent.
-pub(crate) fn structured_to_binary(payload: &[u8]) -> Result<BinaryParts, String> {
+#[doc(hidden)]
+pub fn structured_to_binary(payload: &[u8]) -> Result<BinaryParts, String> {
     let Value::Object(mut event) =
         serde_json::from_slice::<Value>(payload).map_err(|e| format!("not JSON: {e}"))?
     else {
