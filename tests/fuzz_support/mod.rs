@@ -1001,6 +1001,14 @@ fn execute_ingest(case: &Case) -> Result<bool, String> {
             }
         }
     }
+    let has_token = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("authorization") && v == format!("Bearer {FUZZ_TOKEN}").as_bytes()
+    });
+    if case.pick[0] == "auth" && !has_token && status != 401 {
+        return Err(format!(
+            "a request without the token was answered {status}, not 401"
+        ));
+    }
     if matches!(status, 401 | 403) && dead_letters(&servers, server) != dead_before {
         return Err(format!("a refused ({status}) request was dead-lettered"));
     }

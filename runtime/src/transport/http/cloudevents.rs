@@ -175,12 +175,63 @@ pub fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec<u8>, B
             column: e.column(),
             message: e.to_string(),
         })?;
+        if let Some((line, column)) = too_deep(body) {
+            return Err(BinaryError::Data {
+                line,
+                column,
+                message: format!(
+                    "data nests deeper than {MAX_DATA_DEPTH} arrays/objects here; the JSON event \
+                     format wraps data in the event once more and a JSON reader takes 127 levels"
+                ),
+            });
+        }
         event.insert("data".into(), data);
     }
     serde_json::to_vec(&Value::Object(event)).map_err(|e| BinaryError::Header {
         name: "(event)".into(),
         message: e.to_string(),
     })
+}
+
+/// How deep binary-mode data may nest: the rebuilt event adds one level, and the engine's
+/// JSON reader (serde_json) stops at 128, so deeper data would make an event the server
+/// itself cannot read back (found by the fuzzer: `tests/fixtures/fuzz/`).
+const MAX_DATA_DEPTH: usize = 126;
+
+/// Where (line, column, 1-based) `json` first opens its array/object number
+/// `MAX_DATA_DEPTH + 1`, if it does.
+fn too_deep(json: &[u8]) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if b == b'\n' {
+            line += 1;
+            column = 0;
+        } else if b & 0xC0 != 0x80 {
+            column += 1;
+        }
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DATA_DEPTH {
+                    return Some((line, column));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Binary mode of one event: `ce-*` headers, `Content-Type`, body.
@@ -230,6 +281,36 @@ pub fn structured_to_binary(payload: &[u8]) -> Result<BinaryParts, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_as_deep_as_the_reader_allows_is_refused_where_it_gets_too_deep() {
+        let headers: Headers = [
+            ("ce-specversion".to_owned(), b"1.0".to_vec()),
+            ("content-type".to_owned(), b"application/json".to_vec()),
+        ]
+        .into_iter()
+        .collect();
+        let ok = format!(
+            "{}1{}",
+            "[".repeat(MAX_DATA_DEPTH),
+            "]".repeat(MAX_DATA_DEPTH)
+        );
+        let event = binary_to_structured(&headers, ok.as_bytes()).unwrap();
+        serde_json::from_slice::<Value>(&event).expect("the rebuilt event reads back");
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DATA_DEPTH + 1),
+            "]".repeat(MAX_DATA_DEPTH + 1)
+        );
+        match binary_to_structured(&headers, deep.as_bytes()) {
+            Err(BinaryError::Data {
+                line: 1, column, ..
+            }) => {
+                assert_eq!(column, MAX_DATA_DEPTH + 1)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn header_values_are_percent_encoded_as_the_spec_says() {
