@@ -72,7 +72,8 @@ pub enum ContentMode {
 }
 
 /// The content mode of a request, or `None` when the server does not understand it (415).
-pub(crate) fn detect_mode(headers: &Headers) -> Option<ContentMode> {
+#[doc(hidden)]
+pub fn detect_mode(headers: &Headers) -> Option<ContentMode> {
     let media = headers.get_str("content-type").map(media_type);
     match media.as_deref() {
         Some(STRUCTURED_CONTENT_TYPE) => Some(ContentMode::Structured),
@@ -85,7 +86,8 @@ pub(crate) fn detect_mode(headers: &Headers) -> Option<ContentMode> {
 
 /// Why a binary-mode request could not be turned into a structured event.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum BinaryError {
+#[doc(hidden)]
+pub enum BinaryError {
     /// A `ce-` header that does not decode.
     Header { name: String, message: String },
     /// The body is not JSON although its content type says so.
@@ -123,7 +125,8 @@ fn integer_attribute(text: String) -> Value {
 /// parsed as JSON, becomes `data`. A `traceparent` header (the Distributed Tracing extension's
 /// binary-mode form) becomes the `traceparent` attribute when no `ce-traceparent` is given and
 /// it is a valid W3C value.
-pub(crate) fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec<u8>, BinaryError> {
+#[doc(hidden)]
+pub fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec<u8>, BinaryError> {
     let mut event = Map::new();
     for (name, value) in headers.iter() {
         let Some(attribute) = name
@@ -172,6 +175,16 @@ pub(crate) fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec
             column: e.column(),
             message: e.to_string(),
         })?;
+        if let Some((line, column)) = too_deep(body) {
+            return Err(BinaryError::Data {
+                line,
+                column,
+                message: format!(
+                    "data nests deeper than {MAX_DATA_DEPTH} arrays/objects here; the JSON event \
+                     format wraps data in the event once more and a JSON reader takes 127 levels"
+                ),
+            });
+        }
         event.insert("data".into(), data);
     }
     serde_json::to_vec(&Value::Object(event)).map_err(|e| BinaryError::Header {
@@ -180,14 +193,57 @@ pub(crate) fn binary_to_structured(headers: &Headers, body: &[u8]) -> Result<Vec
     })
 }
 
+/// How deep binary-mode data may nest: the rebuilt event adds one level, and the engine's
+/// JSON reader (serde_json) stops at 128, so deeper data would make an event the server
+/// itself cannot read back (found by the fuzzer: `tests/fixtures/fuzz/`).
+const MAX_DATA_DEPTH: usize = 126;
+
+/// Where (line, column, 1-based) `json` first opens its array/object number
+/// `MAX_DATA_DEPTH + 1`, if it does.
+fn too_deep(json: &[u8]) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if b == b'\n' {
+            line += 1;
+            column = 0;
+        } else if b & 0xC0 != 0x80 {
+            column += 1;
+        }
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DATA_DEPTH {
+                    return Some((line, column));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Binary mode of one event: `ce-*` headers, `Content-Type`, body.
-pub(crate) type BinaryParts = (Vec<(String, String)>, String, Vec<u8>);
+#[doc(hidden)]
+pub type BinaryParts = (Vec<(String, String)>, String, Vec<u8>);
 
 /// Splits a structured event into binary mode: `ce-` headers (percent-encoded), the
 /// `Content-Type` (from `datacontenttype`, default `application/json`) and the `data` body.
 /// The document's `extensions: {seq, traceparent}` object form is flattened into `ce-seq` /
 /// `ce-traceparent` where the top-level attribute is absent.
-pub(crate) fn structured_to_binary(payload: &[u8]) -> Result<BinaryParts, String> {
+#[doc(hidden)]
+pub fn structured_to_binary(payload: &[u8]) -> Result<BinaryParts, String> {
     let Value::Object(mut event) =
         serde_json::from_slice::<Value>(payload).map_err(|e| format!("not JSON: {e}"))?
     else {
@@ -225,6 +281,36 @@ pub(crate) fn structured_to_binary(payload: &[u8]) -> Result<BinaryParts, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_as_deep_as_the_reader_allows_is_refused_where_it_gets_too_deep() {
+        let headers: Headers = [
+            ("ce-specversion".to_owned(), b"1.0".to_vec()),
+            ("content-type".to_owned(), b"application/json".to_vec()),
+        ]
+        .into_iter()
+        .collect();
+        let ok = format!(
+            "{}1{}",
+            "[".repeat(MAX_DATA_DEPTH),
+            "]".repeat(MAX_DATA_DEPTH)
+        );
+        let event = binary_to_structured(&headers, ok.as_bytes()).unwrap();
+        serde_json::from_slice::<Value>(&event).expect("the rebuilt event reads back");
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DATA_DEPTH + 1),
+            "]".repeat(MAX_DATA_DEPTH + 1)
+        );
+        match binary_to_structured(&headers, deep.as_bytes()) {
+            Err(BinaryError::Data {
+                line: 1, column, ..
+            }) => {
+                assert_eq!(column, MAX_DATA_DEPTH + 1)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn header_values_are_percent_encoded_as_the_spec_says() {

@@ -75,6 +75,7 @@
 //! Graceful shutdown: [`IngestServer::serve`] stops accepting connections when the
 //! [`Shutdown`] triggers and waits for requests in flight.
 
+mod auth;
 mod client;
 pub mod cloudevents;
 mod store;
@@ -90,6 +91,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+pub use auth::{
+    AuthConfigError, IngestAuth, WebhookSecret, DEFAULT_TIMESTAMP_TOLERANCE, WEBHOOK_ID_HEADER,
+    WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
+};
 pub use client::{prepare, HttpClient, HttpError, SendMode};
 pub use cloudevents::ContentMode;
 pub use store::{
@@ -106,6 +111,10 @@ use cloudevents::BinaryError;
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+/// Default maximum number of events in one batch.
+pub const DEFAULT_BATCH_LIMIT: usize = 1000;
+/// Default `Retry-After` of a `429` (the concurrency limit was reached).
+pub const DEFAULT_OVERLOAD_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Media type of error bodies (RFC 9457).
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// Response header with the exact wait in milliseconds (`Retry-After` only has seconds).
@@ -178,6 +187,10 @@ pub struct Problem {
     /// Set when the event was stored in the dead-letter store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter: Option<DeadLetterNote>,
+    /// The limit a refused request went over (bytes for the body, events for a batch,
+    /// requests in flight for a `429`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 /// One violation in a [`Problem`].
@@ -206,6 +219,7 @@ impl Problem {
             line: None,
             column: None,
             dead_letter: None,
+            limit: None,
         }
     }
 
@@ -274,6 +288,9 @@ pub struct IngestServer<C, H, S, I = NoIdempotency> {
     policy: Arc<Policy<I>>,
     path: String,
     body_limit: usize,
+    batch_limit: usize,
+    auth: Arc<IngestAuth>,
+    concurrency: Option<ConcurrencyLimit>,
     system: PhantomData<fn() -> C>,
 }
 
@@ -286,6 +303,9 @@ impl<C, H, S, I> Clone for IngestServer<C, H, S, I> {
             policy: self.policy.clone(),
             path: self.path.clone(),
             body_limit: self.body_limit,
+            batch_limit: self.batch_limit,
+            auth: self.auth.clone(),
+            concurrency: self.concurrency,
             system: PhantomData,
         }
     }
@@ -298,6 +318,8 @@ struct Inner<C, H, S, I> {
     policy: Arc<Policy<I>>,
     path: String,
     body_limit: usize,
+    batch_limit: usize,
+    auth: Arc<IngestAuth>,
     system: PhantomData<fn() -> C>,
 }
 
@@ -330,6 +352,9 @@ where
             policy: Arc::new(policy),
             path: path.to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
+            batch_limit: DEFAULT_BATCH_LIMIT,
+            auth: Arc::default(),
+            concurrency: None,
             system: PhantomData,
         }
     }
@@ -343,6 +368,29 @@ where
     /// Requests with a larger body are answered `413`.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// A batch of more events is answered `413` (problem+json with `limit`), before any of
+    /// them is handled. Default [`DEFAULT_BATCH_LIMIT`].
+    pub fn with_batch_limit(mut self, events: usize) -> Self {
+        self.batch_limit = events;
+        self
+    }
+
+    /// Requires what `auth` says of every request: a missing or wrong credential is answered
+    /// `401`/`403` problem+json before the body is read as events, so it is never
+    /// dead-lettered and never reaches the handler.
+    pub fn with_auth(mut self, auth: IngestAuth) -> Self {
+        self.auth = Arc::new(auth);
+        self
+    }
+
+    /// At most `max` requests are handled at once (across all connections); one more is
+    /// answered `429` at once with `Retry-After: retry_after` (seconds, rounded up) and
+    /// `x-retry-after-ms`, without waiting and without being read.
+    pub fn with_concurrency_limit(mut self, max: usize, retry_after: Duration) -> Self {
+        self.concurrency = Some(ConcurrencyLimit { max, retry_after });
         self
     }
 
@@ -368,15 +416,65 @@ where
             policy: self.policy.clone(),
             path: self.path.clone(),
             body_limit: self.body_limit,
+            batch_limit: self.batch_limit,
+            auth: self.auth.clone(),
             system: PhantomData,
         });
-        axum::Router::new().route(
-            &self.path,
-            axum::routing::post(move |headers: HeaderMap, body: Body| {
-                let inner = inner.clone();
-                async move { inner.request(headers, body).await }
-            }),
-        )
+        let route = axum::routing::post(move |headers: HeaderMap, body: Body| {
+            let inner = inner.clone();
+            async move { inner.request(headers, body).await }
+        });
+        let route = match self.concurrency {
+            None => route,
+            Some(ConcurrencyLimit { max, retry_after }) => {
+                // Load shedding turns "wait for a permit" into an immediate error, which the
+                // error handler answers `429`: a client told when to come back is better
+                // served than one whose request queues behind slow handlers.
+                let limit = tower::ServiceBuilder::new()
+                    .layer(axum::error_handling::HandleErrorLayer::new(
+                        move |_: tower::BoxError| async move { overloaded(max, retry_after) },
+                    ))
+                    .layer(tower::load_shed::LoadShedLayer::new())
+                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max));
+                route.layer(limit)
+            }
+        };
+        axum::Router::new().route(&self.path, route)
+    }
+
+    /// Answers one request in process, without a socket: the ingest fuzzer's entry (it runs
+    /// the same router, limits and authentication as [`IngestServer::serve`]). The status,
+    /// the response headers and the body.
+    #[doc(hidden)]
+    pub async fn answer(
+        &self,
+        method: &str,
+        headers: &[(String, Vec<u8>)],
+        body: Vec<u8>,
+    ) -> Result<(u16, Headers, Vec<u8>), String> {
+        use tower::ServiceExt as _;
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(self.path.as_str());
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_slice());
+        }
+        let request = request.body(Body::from(body)).map_err(|e| e.to_string())?;
+        let response = self
+            .router()
+            .oneshot(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let headers: Headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((status, headers, body.to_vec()))
     }
 
     /// Serves on `listener` until `shutdown` triggers, then stops accepting and waits for the
@@ -467,8 +565,11 @@ where
     S: IngestStore,
     I: IdempotencyStore,
 {
-    async fn request(self: Arc<Self>, headers: HeaderMap, body: Body) -> Response {
-        let headers: Headers = headers
+    async fn request(self: Arc<Self>, raw_headers: HeaderMap, body: Body) -> Response {
+        if let Err(denied) = self.auth.check_headers(&raw_headers) {
+            return denied_response(denied);
+        }
+        let headers: Headers = raw_headers
             .iter()
             .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
             .collect();
@@ -502,6 +603,9 @@ where
                 )
             }
         };
+        if let Err(denied) = self.auth.check_body(&raw_headers, &bytes) {
+            return denied_response(denied);
+        }
         let attempt = headers.attempt();
         match mode {
             ContentMode::Structured => {
@@ -609,6 +713,22 @@ where
                         return single_response(result);
                     }
                 };
+                if items.len() > self.batch_limit {
+                    let mut problem = Problem::new(
+                        "batch-too-large",
+                        "Too many events in one batch",
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "the batch holds {} events and the limit is {}: split it into \
+                             batches of at most {} (none of these was handled)",
+                            items.len(),
+                            self.batch_limit,
+                            self.batch_limit
+                        ),
+                    );
+                    problem.limit = Some(self.batch_limit as u64);
+                    return problem_response(problem, None);
+                }
                 let mut results = Vec::with_capacity(items.len());
                 for (index, item) in items.iter().enumerate() {
                     let raw = item.get().as_bytes();
@@ -627,15 +747,14 @@ where
     }
 
     fn too_large(&self) -> Response {
-        problem_response(
-            Problem::new(
-                "payload-too-large",
-                "Request body too large",
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body limit is {} bytes", self.body_limit),
-            ),
-            None,
-        )
+        let mut problem = Problem::new(
+            "payload-too-large",
+            "Request body too large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body limit is {} bytes", self.body_limit),
+        );
+        problem.limit = Some(self.body_limit as u64);
+        problem_response(problem, None)
     }
 
     /// One event: dedupe, the engine's decision, and the answer.
@@ -817,6 +936,52 @@ where
         result.problem = Some(problem);
         result
     }
+}
+
+/// At most `max` requests in flight; the `Retry-After` of the `429` beyond.
+#[derive(Clone, Copy, Debug)]
+struct ConcurrencyLimit {
+    max: usize,
+    retry_after: Duration,
+}
+
+fn overloaded(max: usize, retry_after: Duration) -> Response {
+    let mut problem = Problem::new(
+        "too-many-requests",
+        "Too many requests in flight",
+        StatusCode::TOO_MANY_REQUESTS,
+        format!(
+            "this endpoint handles at most {max} requests at once: resend after the \
+             `Retry-After`"
+        ),
+    );
+    problem.limit = Some(max as u64);
+    problem_response(
+        problem,
+        Some(retry_after.as_millis().try_into().unwrap_or(u64::MAX)),
+    )
+}
+
+/// A refused credential: never dead-lettered (it is not an event the sender vouched for).
+fn denied_response(denied: auth::Denied) -> Response {
+    tracing::info!(
+        status = denied.status.as_u16(),
+        reason = denied.reason,
+        "refused a request"
+    );
+    let mut response = problem_response(
+        Problem::new(denied.reason, denied.title, denied.status, denied.detail),
+        None,
+    );
+    if let Some(challenge) = denied
+        .challenge
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 /// Violations of a problem, and where bad JSON broke (line, column).
