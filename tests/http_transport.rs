@@ -1,22 +1,34 @@
 //! CloudEvents over HTTP end to end: a real axum server on 127.0.0.1:<ephemeral port>, a real
 //! reqwest client, typed `orchestrator::Handler`s, and Redis (127.0.0.1:6379) for the dedupe,
-//! `seq` and dead-letter store.
+//! `seq` and dead-letter store. Runs the shared transport scenarios ([`HttpBackend`]: the
+//! ingest server behind real requests of the `HttpClient`, dead letters read back from its
+//! Redis store) and keeps here what is HTTP's own: status codes and problem+json, content
+//! modes and batches, `seq`, dedupe by `source` + `id`, body and content-type limits,
+//! graceful shutdown.
 
 mod http_support;
+#[path = "transport_scenarios/mod.rs"]
+mod scenarios;
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use event_contracts::orchestrator;
 use event_contracts::runtime::transport::http::{
-    prepare, DeadLetterStore, HttpClient, HttpError, IngestStore, MemoryStore, Outcome, SendMode,
-    SeqClass, SeqStore,
+    prepare, DeadLetterStore, EventResult, HttpClient, HttpError, IngestServer, IngestStore,
+    MemoryStore, Outcome, RedisStore, SendMode, SeqClass, SeqStore,
 };
 use event_contracts::runtime::transport::redis::{RedisConfig, RedisIdempotency};
 use event_contracts::runtime::transport::{
-    dead_letter_headers as dl, IdempotencyStore, Meta, Outgoing, Policy, Publisher, TransportError,
+    dead_letter_headers as dl, ConsumerGroup, DeadLetter, Delivery, Headers, IdempotencyStore,
+    Meta, Outgoing, Policy, Publisher, Publishes, RetryPolicy, Shutdown, Sink, Source, Stats,
+    TransportError,
 };
 use event_contracts::Event;
 use http_support::*;
+use scenarios::{Backend, Letter, Origin, Refused, Role};
 
 const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -60,6 +72,392 @@ fn check_seen(recorder: &Recorder, sent: &[(String, String, serde_json::Value)],
             "{how}: same trace id as sent: {trace}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared scenarios over HTTP.
+
+/// What the scenarios published, waiting for the endpoint: HTTP has no broker holding messages
+/// between publishing and consuming, so the scenarios' sink keeps them in order and
+/// [`HttpBackend::consume`] sends them once the ingest server is up, typed ones with the real
+/// `HttpClient` (its retries included), foreign ones as single raw requests.
+#[derive(Clone, Default)]
+struct Outbox {
+    queue: Arc<Mutex<VecDeque<Queued>>>,
+    /// Queued or in flight: not yet answered for good.
+    unanswered: Arc<AtomicUsize>,
+}
+
+enum Queued {
+    Typed(Outgoing),
+    Raw {
+        channel: String,
+        payload: Vec<u8>,
+        headers: Headers,
+    },
+}
+
+impl Outbox {
+    fn push(&self, queued: Queued) {
+        self.unanswered.fetch_add(1, Ordering::SeqCst);
+        self.queue.lock().unwrap().push_back(queued);
+    }
+
+    fn pop(&self) -> Option<Queued> {
+        self.queue.lock().unwrap().pop_front()
+    }
+}
+
+impl Sink for Outbox {
+    const MESSAGING_SYSTEM: &'static str = "http";
+
+    async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
+        self.push(Queued::Typed(message));
+        Ok(())
+    }
+}
+
+/// HTTP hands the consumer engine no source ([`HttpBackend::CONSUMES_IN_BATCHES`] is false,
+/// [`HttpBackend::consume`] serves the endpoint instead): a type without values.
+enum NoSource {}
+
+impl Source for NoSource {
+    type Token = ();
+    async fn next(&mut self) -> Result<Option<(Delivery, ())>, TransportError> {
+        match *self {}
+    }
+    async fn ack(&mut self, _: ()) -> Result<(), TransportError> {
+        match *self {}
+    }
+    async fn retry(&mut self, _: (), _: &Delivery, _: Duration) -> Result<(), TransportError> {
+        match *self {}
+    }
+    async fn dead_letter(
+        &mut self,
+        _: (),
+        _: &Delivery,
+        _: &DeadLetter,
+    ) -> Result<(), TransportError> {
+        match *self {}
+    }
+}
+
+/// The orchestrator's ingest endpoint with a Redis store under a prefix of its own.
+struct HttpBackend {
+    store: RedisStore,
+    outbox: Outbox,
+}
+
+impl HttpBackend {
+    async fn new(test: &str) -> Self {
+        Self {
+            store: redis_store(test).await,
+            outbox: Outbox::default(),
+        }
+    }
+}
+
+/// In front of the ingest server: passes every request and answer through unchanged and
+/// counts the answers as the consumer engine counts dispositions (`200` handled, `202` and
+/// duplicates skipped, `503` retried, `400`/`422` dead-lettered), so the scenarios' checks of
+/// [`Stats`] hold for HTTP too.
+#[derive(Clone)]
+struct Counter {
+    upstream: String,
+    http: reqwest::Client,
+    stats: Arc<Mutex<Stats>>,
+    unexpected: Arc<Mutex<Vec<String>>>,
+}
+
+async fn count_and_forward(
+    axum::extract::State(counter): axum::extract::State<Counter>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = counter.http.post(&counter.upstream).body(body.to_vec());
+    for (name, value) in &headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let response = request.send().await.expect("the ingest server answers");
+    let status = response.status().as_u16();
+    let mut answer_headers = axum::http::HeaderMap::new();
+    for (name, value) in response.headers() {
+        if name != "content-length" && name != "transfer-encoding" {
+            answer_headers.append(
+                axum::http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+            );
+        }
+    }
+    let body = response.bytes().await.expect("answer body").to_vec();
+    let outcome = serde_json::from_slice::<EventResult>(&body).map(|r| r.outcome);
+    {
+        let mut stats = counter.stats.lock().unwrap();
+        match (status, outcome) {
+            (200, Ok(Outcome::Handled)) => stats.handled += 1,
+            (200, Ok(Outcome::Duplicate)) | (202, _) => stats.skipped += 1,
+            (503, _) => stats.retried += 1,
+            (400 | 422, _) => stats.dead_lettered += 1,
+            _ => counter
+                .unexpected
+                .lock()
+                .unwrap()
+                .push(format!("{status}: {}", String::from_utf8_lossy(&body))),
+        }
+    }
+    (
+        axum::http::StatusCode::from_u16(status).unwrap(),
+        answer_headers,
+        body,
+    )
+}
+
+async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral port on 127.0.0.1");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    (listener, base)
+}
+
+fn first<E: Event>() -> E {
+    E::examples().expect("examples decode").remove(0)
+}
+
+fn wrap<E: Event>(event: E, meta: &Meta) -> orchestrator::Message
+where
+    orchestrator::System: Publishes<E>,
+{
+    <orchestrator::System as Publishes<E>>::wrap(event, meta).expect("wraps")
+}
+
+impl Backend for HttpBackend {
+    type System = orchestrator::System;
+    type Sink = Outbox;
+    type Source = NoSource;
+
+    const GROUP: &'static str = "orchestrator-ingest";
+    const CONSUMES_IN_BATCHES: bool = false;
+
+    fn every_event(meta: &Meta) -> Vec<orchestrator::Message> {
+        let meta = meta.or(&self::meta(&unique("scenario-publisher"), None));
+        let mut messages = Vec::new();
+        macro_rules! wrap_each {
+            ($($ty:ident),*) => {$(
+                messages.push(wrap(first::<orchestrator::$ty>(), &meta));
+            )*};
+        }
+        each_event!(wrap_each);
+        messages
+    }
+
+    fn sample(n: usize) -> orchestrator::Message {
+        wrap(
+            first::<orchestrator::RunStartedData>(),
+            &meta(&format!("scenario-publisher-{n}"), None),
+        )
+    }
+
+    fn break_schema(message: &mut serde_json::Value) -> &'static str {
+        message["data"]["run_id"] = serde_json::json!(42);
+        "/data/run_id"
+    }
+
+    fn refused(sample: &serde_json::Value) -> Refused {
+        let mut unknown = sample.clone();
+        unknown["type"] = "ai.future.thing".into();
+        Refused::unknown_event("/api/ingest/event", serde_json::to_vec(&unknown).unwrap())
+    }
+
+    fn reads(group: &ConsumerGroup, channel: &str) -> bool {
+        group.binds.contains(&channel)
+    }
+
+    async fn prepare(&self, _retry: &RetryPolicy) {}
+
+    async fn sink(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
+    async fn source(&self, _group: &str, _retry: &RetryPolicy, _role: Role) -> NoSource {
+        unreachable!("HTTP consumes through Backend::consume and takes no batches")
+    }
+
+    async fn send_raw(&self, channel: &str, payload: &[u8], headers: &Headers) -> Origin {
+        self.outbox.push(Queued::Raw {
+            channel: channel.to_owned(),
+            payload: payload.to_vec(),
+            headers: headers.clone(),
+        });
+        Origin::Prefix(format!("http:{channel}"))
+    }
+
+    async fn dead_letters(&self, group: &str, channel: &str) -> Vec<Letter> {
+        self.store
+            .dead_letters()
+            .await
+            .expect("dead letters readable")
+            .into_iter()
+            .filter(|l| l.group == group && l.channel == channel)
+            .map(|l| Letter {
+                channel: l.channel,
+                payload: l.payload,
+                headers: l.headers,
+            })
+            .collect()
+    }
+
+    async fn settled(&self, _group: &str) -> bool {
+        self.outbox.unanswered.load(Ordering::SeqCst) == 0
+    }
+
+    /// Serves the ingest endpoint handling with `recorder` under `policy`, sends everything
+    /// the scenario published to it through [`Counter`], and stops it gracefully once `done`
+    /// holds.
+    async fn consume<I, F, Fut>(
+        &self,
+        group: &str,
+        recorder: &scenarios::Recorder,
+        policy: &Policy<I>,
+        what: &str,
+        done: F,
+    ) -> Stats
+    where
+        I: IdempotencyStore + Clone,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        assert_eq!(group, Self::GROUP, "the orchestrator has one ingest group");
+        let server = IngestServer::<orchestrator::System, _, _, _>::new(
+            recorder.clone(),
+            self.store.clone(),
+            policy.clone(),
+        );
+        let shutdown = Shutdown::new();
+        let (listener, upstream) = bind().await;
+        let serving = {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { server.serve(listener, shutdown).await })
+        };
+        let counter = Counter {
+            upstream: format!("{upstream}/api/ingest/event"),
+            http: reqwest::Client::new(),
+            stats: Arc::default(),
+            unexpected: Arc::default(),
+        };
+        let (front_listener, front) = bind().await;
+        let fronting = {
+            let shutdown = shutdown.clone();
+            let router = axum::Router::new()
+                .fallback(count_and_forward)
+                .with_state(counter.clone());
+            tokio::spawn(async move {
+                axum::serve(front_listener, router)
+                    .with_graceful_shutdown(async move { shutdown.triggered().await })
+                    .await
+            })
+        };
+        // As many attempts as the server allows, so the server decides when to dead-letter.
+        let client = HttpClient::new(&front)
+            .expect("client builds")
+            .with_retry(policy.retry.clone());
+        let send_all = async {
+            while let Some(queued) = self.outbox.pop() {
+                match queued {
+                    Queued::Typed(outgoing) => match client.post(&outgoing).await {
+                        Ok(_)
+                        | Err(HttpError::Refused {
+                            status: 400 | 422, ..
+                        }) => {}
+                        Err(e) => panic!("{} was not answered for good: {e}", outgoing.message_id),
+                    },
+                    Queued::Raw {
+                        channel,
+                        payload,
+                        headers,
+                    } => {
+                        let mut raw: Vec<(&str, &str)> =
+                            vec![("content-type", "application/cloudevents+json")];
+                        for (name, value) in headers.iter() {
+                            raw.push((name, std::str::from_utf8(value).expect("text header")));
+                        }
+                        post_raw(&format!("{front}{channel}"), &raw, payload).await;
+                    }
+                }
+                self.outbox.unanswered.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
+        let watch = async {
+            tokio::time::timeout(scenarios::WAIT, async {
+                while !done().await {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await
+            .is_ok()
+        };
+        let ((), reached) = tokio::join!(send_all, watch);
+        shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(5), serving)
+            .await
+            .expect("the ingest server stops within 5 s")
+            .expect("no panic")
+            .expect("the ingest server ends without error");
+        tokio::time::timeout(Duration::from_secs(5), fronting)
+            .await
+            .expect("the counter stops within 5 s")
+            .expect("no panic")
+            .expect("the counter ends without error");
+        let stats = *counter.stats.lock().unwrap();
+        assert!(
+            reached,
+            "timed out after {:?} waiting for: {what}; stats {stats:?}, handled {:?}",
+            scenarios::WAIT,
+            recorder.seen()
+        );
+        let unexpected = counter.unexpected.lock().unwrap().clone();
+        assert!(unexpected.is_empty(), "unexpected answers: {unexpected:?}");
+        stats
+    }
+}
+
+#[tokio::test]
+async fn every_event_round_trips() {
+    let backend = HttpBackend::new("round-trip").await;
+    scenarios::every_event_round_trips(&backend).await;
+    backend.store.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn poison_is_dead_lettered() {
+    let backend = HttpBackend::new("poison").await;
+    scenarios::poison_is_dead_lettered(&backend).await;
+    backend.store.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn fails_twice_then_succeeds() {
+    let backend = HttpBackend::new("fails-twice").await;
+    scenarios::fails_twice_then_succeeds(&backend).await;
+    backend.store.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn exhausted_retries_are_dead_lettered() {
+    let backend = HttpBackend::new("exhausted").await;
+    scenarios::exhausted_retries_are_dead_lettered(&backend).await;
+    backend.store.clear().await.unwrap();
+}
+
+/// HTTP takes no batches: the scenario says it was skipped, and handles nothing.
+#[tokio::test]
+async fn consumer_killed_mid_batch_does_not_apply() {
+    let backend = HttpBackend::new("mid-batch").await;
+    assert!(scenarios::consumer_killed_mid_batch_loses_nothing(&backend)
+        .await
+        .is_empty());
 }
 
 #[tokio::test]

@@ -15,6 +15,10 @@
 //!   the limit with its error and the broker's count, never tried beyond it.
 //! - [`consumer_killed_mid_batch_loses_nothing`]: a consumer that took part of a batch and died
 //!   loses nothing; another consumer of the group handles everything, the taken ones again.
+//!   Skipped, saying so, for a transport without batches ([`Backend::CONSUMES_IN_BATCHES`]).
+//!
+//! Scenarios consume through [`Backend::consume`]: a broker's source under the consumer
+//! engine by default, the ingest server behind real HTTP requests for HTTP.
 
 // Each transport's test file includes this module and also uses a different part of it for its
 // own tests; what one of them leaves unused is not dead.
@@ -143,6 +147,35 @@ pub(crate) trait Backend {
     /// messages (Redis: the whole batch is pending).
     async fn after_crash(&self, group: &str, published: usize) {
         let _ = (group, published);
+    }
+
+    /// Whether a consumer takes deliveries it can die holding unsettled (every broker). HTTP
+    /// has none: its handler runs inside the request and an unanswered request is the
+    /// client's to resend, so [`consumer_killed_mid_batch_loses_nothing`] has nothing to test
+    /// there and reports that it was skipped.
+    const CONSUMES_IN_BATCHES: bool = true;
+
+    /// Consumes as catalog group `group`, handling with `recorder` under `policy`, until
+    /// `done` holds (bounded by [`WAIT`], then fails saying `what`); what the consumer did.
+    /// Default: the group's [`Backend::source`] under the consumer engine
+    /// ([`consume_until`]). A transport without a source of its own (HTTP: the ingest server
+    /// calls the handler inside the request, the client retries) consumes its own way.
+    async fn consume<I, F, Fut>(
+        &self,
+        group: &str,
+        recorder: &Recorder,
+        policy: &Policy<I>,
+        what: &str,
+        done: F,
+    ) -> Stats
+    where
+        Self: Sized,
+        I: IdempotencyStore + Clone,
+        F: Fn() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let source = self.source(group, &policy.retry, Role::Only).await;
+        consume_until::<Self, _, _, _>(source, recorder, policy, what, done).await
     }
 }
 
@@ -352,15 +385,15 @@ pub async fn every_event_round_trips<B: Backend>(backend: &B) -> Vec<Published> 
             .iter()
             .filter(|p| B::reads(group, &p.channel))
             .collect();
-        let source = backend.source(group.name, &retry, Role::Only).await;
         let recorder = Recorder::default();
         let policy = Policy::new(backend.group_name(group.name)).with_retry(retry.clone());
-        let stats = consume_until::<B, _, _, _>(source, &recorder, &policy, group.name, || {
-            let n = recorder.seen().len();
-            let want = expected.len();
-            async move { n >= want }
-        })
-        .await;
+        let stats = backend
+            .consume(group.name, &recorder, &policy, group.name, || {
+                let n = recorder.seen().len();
+                let want = expected.len();
+                async move { n >= want }
+            })
+            .await;
         assert_eq!(
             stats.handled as usize,
             expected.len(),
@@ -430,20 +463,20 @@ pub async fn poison_is_dead_lettered<B: Backend>(backend: &B) {
     }
     let good = publish::<B>(&sink, &B::sample(1)).await;
 
-    let source = backend.source(B::GROUP, &retry, Role::Only).await;
     let recorder = Recorder::default();
     let policy = Policy::new(backend.group_name(B::GROUP)).with_retry(retry);
-    let stats = consume_until::<B, _, _, _>(
-        source,
-        &recorder,
-        &policy,
-        "the good message after the poison",
-        || {
-            let handled = !recorder.seen().is_empty();
-            async move { handled && backend.settled(B::GROUP).await }
-        },
-    )
-    .await;
+    let stats = backend
+        .consume(
+            B::GROUP,
+            &recorder,
+            &policy,
+            "the good message after the poison",
+            || {
+                let handled = !recorder.seen().is_empty();
+                async move { handled && backend.settled(B::GROUP).await }
+            },
+        )
+        .await;
     assert_eq!(stats.dead_lettered, 3, "{stats:?}");
     assert_eq!(stats.handled, 1, "{stats:?}");
     assert_eq!(recorder.seen()[0].message, good.json);
@@ -523,12 +556,11 @@ pub async fn fails_twice_then_succeeds<B: Backend>(backend: &B) -> Seen {
     backend.prepare(&retry).await;
     let sink = bound_sink(backend).await;
     let published = publish::<B>(&sink, &B::sample(0)).await;
-    let source = backend.source(B::GROUP, &retry, Role::Only).await;
     let recorder = Recorder::default();
     recorder.fail(&published.name, 2);
     let policy = Policy::new(backend.group_name(B::GROUP)).with_retry(retry);
-    let stats =
-        consume_until::<B, _, _, _>(source, &recorder, &policy, "the third attempt", || {
+    let stats = backend
+        .consume(B::GROUP, &recorder, &policy, "the third attempt", || {
             let n = recorder.seen().len();
             async move { n >= 1 }
         })
@@ -560,18 +592,18 @@ pub async fn exhausted_retries_are_dead_lettered<B: Backend>(backend: &B) {
     backend.prepare(&retry).await;
     let sink = bound_sink(backend).await;
     let published = publish::<B>(&sink, &B::sample(0)).await;
-    let source = backend.source(B::GROUP, &retry, Role::Only).await;
     let recorder = Recorder::default();
     recorder.fail(&published.name, u32::MAX);
     let policy = Policy::new(backend.group_name(B::GROUP)).with_retry(retry);
-    let stats = consume_until::<B, _, _, _>(source, &recorder, &policy, "the dead letter", || {
-        let channel = published.channel.clone();
-        async move {
-            !backend.dead_letters(B::GROUP, &channel).await.is_empty()
-                && backend.settled(B::GROUP).await
-        }
-    })
-    .await;
+    let stats = backend
+        .consume(B::GROUP, &recorder, &policy, "the dead letter", || {
+            let channel = published.channel.clone();
+            async move {
+                !backend.dead_letters(B::GROUP, &channel).await.is_empty()
+                    && backend.settled(B::GROUP).await
+            }
+        })
+        .await;
     assert!(recorder.seen().is_empty(), "{:?}", recorder.seen());
     let attempts: Vec<u32> = recorder.failed().iter().map(|(_, a)| *a).collect();
     assert_eq!(attempts, [1, 2, 3], "never past max_attempts");
@@ -596,8 +628,18 @@ pub async fn exhausted_retries_are_dead_lettered<B: Backend>(backend: &B) {
 /// A consumer that took three messages of a batch and died without settling any loses
 /// nothing: the group's next consumer handles every message exactly once, the three taken
 /// ones on their second delivery. Returns what the survivor handled.
+/// Does not apply to a transport that takes no deliveries it could die holding
+/// ([`Backend::CONSUMES_IN_BATCHES`]): says so and returns nothing.
 pub async fn consumer_killed_mid_batch_loses_nothing<B: Backend>(backend: &B) -> Vec<Seen> {
     const MESSAGES: usize = 10;
+    if !B::CONSUMES_IN_BATCHES {
+        eprintln!(
+            "skipped consumer_killed_mid_batch_loses_nothing: {} consumes no batches \
+             (Backend::CONSUMES_IN_BATCHES is false)",
+            <B::Sink as Sink>::MESSAGING_SYSTEM
+        );
+        return Vec::new();
+    }
     let retry = fast_retry(5);
     backend.prepare(&retry).await;
     let sink = bound_sink(backend).await;
