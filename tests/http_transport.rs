@@ -460,12 +460,14 @@ async fn consumer_killed_mid_batch_does_not_apply() {
         .is_empty());
 }
 
+/// Structured mode, the client's default, is the shared round trip ([`every_event_round_trips`]);
+/// the other content modes and the document's plain-JSON example are HTTP's own.
 #[tokio::test]
-async fn every_event_round_trips_in_structured_binary_and_batch_modes() {
+async fn every_event_round_trips_in_binary_and_batch_modes_and_as_plain_json() {
     let running = start(MemoryStore::new(), 3, None).await;
     let source = unique("worker");
 
-    for mode in [SendMode::Structured, SendMode::Binary] {
+    for mode in [SendMode::Binary] {
         let publisher = Publisher::<orchestrator::System, _>::new(
             client(&running.base).with_mode(mode),
             Meta::default(),
@@ -817,7 +819,7 @@ async fn an_unknown_type_is_accepted_with_202_and_not_handled() {
 }
 
 #[tokio::test]
-async fn invalid_input_is_a_400_problem_with_pointers_and_dead_lettered_while_later_events_flow() {
+async fn invalid_input_is_a_400_problem_with_pointers_and_dead_lettered() {
     let store = redis_store("invalid").await;
     let a = start(store.clone(), 3, None).await;
     let valid = |source: &str| -> serde_json::Value {
@@ -923,19 +925,8 @@ async fn invalid_input_is_a_400_problem_with_pointers_and_dead_lettered_while_la
         "the message names the pointer: {error}"
     );
 
-    // Later events still flow.
-    let later = prepare::<orchestrator::System, _>(
-        orchestrator::RunStartedData::examples()
-            .expect("examples decode")
-            .remove(0),
-        &meta("w", None),
-    )
-    .unwrap();
-    assert_eq!(
-        client(&a.base).post(&later).await.unwrap().outcome,
-        Outcome::Handled
-    );
-    assert_eq!(a.recorder.seen_ids(), vec![later.message_id.clone()]);
+    // That later events still flow is the shared poison scenario's ([`poison_is_dead_lettered`]).
+    assert!(a.recorder.seen().is_empty(), "{:?}", a.recorder.seen());
 
     let letters = store.dead_letters().await.unwrap();
     let summary: Vec<(&str, &[u8])> = letters
@@ -1050,8 +1041,11 @@ async fn a_body_over_the_limit_is_413_and_an_unknown_content_type_is_415() {
     a.stop().await;
 }
 
+/// Handled once on attempt 3 after two failures is the shared scenario
+/// ([`fails_twice_then_succeeds`]); here, the `503` a failure is answered with, the
+/// `x-attempt` count restarting for a new send, and dedupe of a resend after success.
 #[tokio::test]
-async fn a_handler_failing_twice_is_retried_by_the_client_and_handled_once_on_attempt_3() {
+async fn a_failing_handler_is_a_503_with_the_backoff_and_a_resend_after_success_is_a_duplicate() {
     let store = redis_store("retry").await;
     let a = start(store.clone(), 4, None).await;
     let outgoing = prepare::<orchestrator::System, _>(
@@ -1099,9 +1093,7 @@ async fn a_handler_failing_twice_is_retried_by_the_client_and_handled_once_on_at
         .await
         .expect("handled after retries");
     assert_eq!(result.outcome, Outcome::Handled);
-    let seen = a.recorder.seen();
-    assert_eq!(seen.len(), 1, "handled once: {seen:?}");
-    assert_eq!(seen[0].attempt, 3, "third attempt, counted from x-attempt");
+    assert_eq!(a.recorder.seen().len(), 1, "handled once");
     let calls = a.recorder.calls.lock().unwrap().clone();
     assert_eq!(
         calls.iter().map(|c| c.1).collect::<Vec<_>>(),
