@@ -330,7 +330,7 @@ where
 /// [`run`], publishing its [`Stats`] on `live` after every settled delivery, so a caller
 /// (a health endpoint, a test, a dashboard) sees what the consumer does while it runs:
 ///
-/// ```ignore
+/// ```text
 /// let (live, stats) = tokio::sync::watch::channel(Stats::default());
 /// tokio::spawn(async move { run_with_stats(source, &handler, &policy, &shutdown, &live).await });
 /// let now = *stats.borrow();
