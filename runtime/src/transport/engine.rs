@@ -102,12 +102,12 @@ where
         message_id.as_deref(),
         traceparent.as_deref(),
     );
-    let labels = Labels {
-        messaging_system: otel::messaging_system_of_origin(&delivery.origin),
-        system: C::SYSTEM,
-        event: event.as_deref().unwrap_or("unknown"),
-        group: &policy.group,
-    };
+    let labels = Labels::new(
+        otel::messaging_system_of_origin(&delivery.origin),
+        C::SYSTEM,
+        event.as_deref().unwrap_or("unknown"),
+        &policy.group,
+    );
     let disposition = decide::<C, H, I>(handler, delivery, policy, decoded, traceparent, &labels)
         .instrument(span.span().clone())
         .await;
@@ -116,7 +116,7 @@ where
 }
 
 /// Counts one decision and records it on its span.
-fn observe(span: &ProcessSpan, labels: &Labels<'_>, disposition: &Disposition) {
+fn observe(span: &ProcessSpan, labels: &Labels, disposition: &Disposition) {
     match disposition {
         Disposition::Ack => {
             labels.handled();
@@ -141,7 +141,7 @@ fn observe(span: &ProcessSpan, labels: &Labels<'_>, disposition: &Disposition) {
     }
 }
 
-fn observe_dead_letter(labels: &Labels<'_>, reason: DeadLetterReason) {
+fn observe_dead_letter(labels: &Labels, reason: DeadLetterReason) {
     match reason {
         DeadLetterReason::Malformed
         | DeadLetterReason::Invalid
@@ -158,7 +158,7 @@ async fn decide<C, H, I>(
     policy: &Policy<I>,
     decoded: Result<C::Message, DecodeError>,
     traceparent: Option<String>,
-    labels: &Labels<'_>,
+    labels: &Labels,
 ) -> Disposition
 where
     C: Contract,
@@ -361,12 +361,12 @@ where
         let Some((delivery, token)) = next else { break };
         let disposition = match source.unreadable(&token) {
             Some(error) => {
-                let labels = Labels {
-                    messaging_system: otel::messaging_system_of_origin(&delivery.origin),
-                    system: C::SYSTEM,
-                    event: "unknown",
-                    group: &policy.group,
-                };
+                let labels = Labels::new(
+                    otel::messaging_system_of_origin(&delivery.origin),
+                    C::SYSTEM,
+                    "unknown",
+                    &policy.group,
+                );
                 observe_dead_letter(&labels, DeadLetterReason::Malformed);
                 Disposition::DeadLetter(DeadLetter {
                     reason: DeadLetterReason::Malformed,

@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use metrics::Label;
+
 /// Deliveries whose handler succeeded.
 pub const HANDLED: &str = "event_contracts_messages_handled_total";
 /// Deliveries scheduled for redelivery (a handler asked to retry, or the idempotency store
@@ -31,56 +33,59 @@ pub const HANDLER_DURATION: &str = "event_contracts_handler_duration_seconds";
 /// `group`.
 pub const CONSUMER_LAG: &str = "event_contracts_consumer_lag";
 
-/// The labels every consumer metric of one delivery carries.
-pub(crate) struct Labels<'a> {
-    pub messaging_system: &'static str,
-    pub system: &'static str,
-    pub event: &'a str,
-    pub group: &'a str,
-}
+/// The labels every consumer metric of one delivery carries, built once per delivery: the
+/// `metrics` macros build their key even when no recorder is installed, so per-call label
+/// strings were allocations on every delivery. The static labels borrow; only the event name
+/// and the group are copied, once.
+pub(crate) struct Labels([Label; 4]);
 
-impl Labels<'_> {
-    fn pairs(&self) -> [(&'static str, String); 4] {
-        [
-            ("messaging_system", self.messaging_system.to_owned()),
-            ("system", self.system.to_owned()),
-            ("event", self.event.to_owned()),
-            ("group", self.group.to_owned()),
-        ]
+impl Labels {
+    pub(crate) fn new(
+        messaging_system: &'static str,
+        system: &'static str,
+        event: &str,
+        group: &str,
+    ) -> Self {
+        Self([
+            Label::from_static_parts("messaging_system", messaging_system),
+            Label::from_static_parts("system", system),
+            Label::new("event", event.to_owned()),
+            Label::new("group", group.to_owned()),
+        ])
+    }
+
+    fn with_reason(&self, reason: &'static str) -> Vec<Label> {
+        let mut labels = self.0.to_vec();
+        labels.push(Label::from_static_parts("reason", reason));
+        labels
     }
 
     pub(crate) fn handled(&self) {
-        metrics::counter!(HANDLED, &self.pairs()).increment(1);
+        metrics::counter!(HANDLED, self.0.iter()).increment(1);
     }
 
     pub(crate) fn retried(&self) {
-        metrics::counter!(RETRIED, &self.pairs()).increment(1);
+        metrics::counter!(RETRIED, self.0.iter()).increment(1);
     }
 
     pub(crate) fn dead_lettered(&self, reason: &'static str) {
-        let [a, b, c, d] = self.pairs();
-        metrics::counter!(DEAD_LETTERED, &[a, b, c, d, ("reason", reason.to_owned())]).increment(1);
+        metrics::counter!(DEAD_LETTERED, self.with_reason(reason)).increment(1);
     }
 
     pub(crate) fn duplicate_skipped(&self) {
-        metrics::counter!(DUPLICATES_SKIPPED, &self.pairs()).increment(1);
+        metrics::counter!(DUPLICATES_SKIPPED, self.0.iter()).increment(1);
     }
 
     pub(crate) fn unknown_skipped(&self) {
-        metrics::counter!(UNKNOWN_SKIPPED, &self.pairs()).increment(1);
+        metrics::counter!(UNKNOWN_SKIPPED, self.0.iter()).increment(1);
     }
 
     pub(crate) fn decode_failed(&self, reason: &'static str) {
-        let [a, b, c, d] = self.pairs();
-        metrics::counter!(
-            DECODE_FAILURES,
-            &[a, b, c, d, ("reason", reason.to_owned())]
-        )
-        .increment(1);
+        metrics::counter!(DECODE_FAILURES, self.with_reason(reason)).increment(1);
     }
 
     pub(crate) fn handler_took(&self, duration: Duration) {
-        metrics::histogram!(HANDLER_DURATION, &self.pairs()).record(duration.as_secs_f64());
+        metrics::histogram!(HANDLER_DURATION, self.0.iter()).record(duration.as_secs_f64());
     }
 }
 
