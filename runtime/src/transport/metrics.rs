@@ -8,6 +8,7 @@
 //! the message could not be decoded), `group` (the consumer group), and `reason` on dead
 //! letters and decode failures (a `DeadLetterReason`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::Label;
@@ -35,8 +36,9 @@ pub const CONSUMER_LAG: &str = "event_contracts_consumer_lag";
 
 /// The labels every consumer metric of one delivery carries, built once per delivery: the
 /// `metrics` macros build their key even when no recorder is installed, so per-call label
-/// strings were allocations on every delivery. The static labels borrow; only the event name
-/// and the group are copied, once.
+/// strings were allocations on every delivery. The static labels borrow; the event name and
+/// the group are copied once into shared strings, so each metric's copy of them is a reference
+/// count, not an allocation.
 pub(crate) struct Labels([Label; 4]);
 
 impl Labels {
@@ -49,8 +51,8 @@ impl Labels {
         Self([
             Label::from_static_parts("messaging_system", messaging_system),
             Label::from_static_parts("system", system),
-            Label::new("event", event.to_owned()),
-            Label::new("group", group.to_owned()),
+            Label::new("event", Arc::<str>::from(event)),
+            Label::new("group", Arc::<str>::from(group)),
         ])
     }
 
