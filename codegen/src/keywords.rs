@@ -81,7 +81,11 @@ use Compat as C;
 /// - `definitions`, `$anchor`: compat drops them as annotations (they only hold or name
 ///   subschemas); the generator refuses them (use `$defs`, and `$ref` by pointer).
 /// - every `Unsupported` keyword of the generator is `Opaque` in compat: an old catalog may
-///   hold what the generator would refuse today, and compat must still compare it.
+///   hold what the generator would refuse today, and compat must still compare it; except the
+///   object keywords compat decides exactly (`patternProperties`, `minProperties`,
+///   `maxProperties`, `dependentSchemas`, and `unevaluatedProperties` where no `anyOf`,
+///   `oneOf`, `if` or `dependentSchemas` decides what is evaluated, opaque otherwise), which
+///   are `Folded`.
 #[rustfmt::skip]
 pub const KEYWORDS: &[Keyword] = &[
     // Annotations.
@@ -132,14 +136,14 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("then", G::ValidatorOnly, C::Conditional, r#"{"type":"object","properties":{"a":{"type":"string"}},"if":{"properties":{"a":{"minLength":2}}},"then":{"required":["a"]}}"#),
     kw("else", G::ValidatorOnly, C::Conditional, r#"{"type":"object","properties":{"a":{"type":"string"}},"if":{"properties":{"a":{"minLength":2}}},"else":{"required":["a"]}}"#),
     kw("not", G::ValidatorOnly, C::Negation, r#"{"type":"object","properties":{"a":{"type":"string"}},"not":{"required":["a"]}}"#),
-    // Unsupported by the generator, opaque to compat.
-    kw("patternProperties", G::Unsupported, C::Opaque, r#"{"type":"object","patternProperties":{"^x":{"type":"string"}}}"#),
+    // Unsupported by the generator; compat folds the object ones and keeps the rest opaque.
+    kw("patternProperties", G::Unsupported, C::Folded, r#"{"type":"object","patternProperties":{"^x":{"type":"string"}}}"#),
     kw("propertyNames", G::Unsupported, C::Opaque, r#"{"type":"object","propertyNames":{"maxLength":3}}"#),
-    kw("minProperties", G::Unsupported, C::Opaque, r#"{"type":"object","minProperties":1}"#),
-    kw("maxProperties", G::Unsupported, C::Opaque, r#"{"type":"object","maxProperties":3}"#),
-    kw("dependentSchemas", G::Unsupported, C::Opaque, r#"{"type":"object","dependentSchemas":{"a":{"required":["b"]}}}"#),
+    kw("minProperties", G::Unsupported, C::Folded, r#"{"type":"object","minProperties":1}"#),
+    kw("maxProperties", G::Unsupported, C::Folded, r#"{"type":"object","maxProperties":3}"#),
+    kw("dependentSchemas", G::Unsupported, C::Folded, r#"{"type":"object","dependentSchemas":{"a":{"required":["b"]}}}"#),
     kw("dependencies", G::Unsupported, C::Opaque, r#"{"type":"object","dependencies":{"a":["b"]}}"#),
-    kw("unevaluatedProperties", G::Unsupported, C::Opaque, r#"{"type":"object","unevaluatedProperties":false}"#),
+    kw("unevaluatedProperties", G::Unsupported, C::Folded, r#"{"type":"object","unevaluatedProperties":false}"#),
     kw("prefixItems", G::Unsupported, C::Opaque, r#"{"type":"array","prefixItems":[{"type":"string"}]}"#),
     kw("contains", G::Unsupported, C::Opaque, r#"{"type":"array","contains":{"type":"string"}}"#),
     kw("minContains", G::Unsupported, C::Opaque, r#"{"type":"array","minContains":1}"#),

@@ -321,7 +321,60 @@ fn synth_object(s: &Schema, full: bool, depth: usize) -> Option<Value> {
             break;
         }
     }
+    // Enough properties for `minProperties`: the declared ones first, then undeclared ones.
+    let min = s.min_props.unwrap_or(0) as usize;
+    let declared: Vec<String> = s.props.iter().map(|(n, _)| n.clone()).collect();
+    let undeclared = (0..min).map(|i| format!("x{i}"));
+    for n in declared.into_iter().chain(undeclared) {
+        if obj.len() >= min {
+            break;
+        }
+        if obj.contains_key(&n) {
+            continue;
+        }
+        if let Some(v) = synth_in(&s.prop_schema(&n), None, false, depth + 1) {
+            obj.insert(n, v);
+        }
+    }
     Some(Value::Object(obj))
+}
+
+/// An instance of the object schema `s` with exactly `count` properties: its required ones,
+/// then declared optional ones, then (when `undeclared`) names it does not declare.
+pub fn object_with(s: &Schema, count: usize, undeclared: bool) -> Option<Value> {
+    let mut obj = match synth_kind(s, OBJ)? {
+        Value::Object(o) => o,
+        _ => return None,
+    };
+    if obj.len() > count {
+        // Drop what is not required.
+        let optional: Vec<String> = obj
+            .keys()
+            .filter(|k| !s.required.contains(*k))
+            .cloned()
+            .collect();
+        for k in optional {
+            if obj.len() <= count {
+                break;
+            }
+            obj.remove(&k);
+        }
+    }
+    let declared: Vec<String> = s.props.iter().map(|(n, _)| n.clone()).collect();
+    let extra = (0..count).map(|i| format!("x{i}")).filter(|_| undeclared);
+    for n in declared.into_iter().chain(extra) {
+        if obj.len() >= count {
+            break;
+        }
+        if obj.contains_key(&n) {
+            continue;
+        }
+        if let Some(v) = synth(&s.prop_schema(&n), false) {
+            obj.insert(n, v);
+        }
+    }
+    let v = Value::Object(obj);
+    (v.as_object().map(Map::len) == Some(count) && eval(s, &v) != Some(false)).then_some(v)
 }
 
 /// Values of many shapes, for "something `a` accepts and `b` does not".
@@ -527,7 +580,10 @@ pub fn strip_undeclared(s: &Schema, v: &mut Value) {
                     declared.extend(b.props.iter().map(|(n, _)| n.clone()));
                 }
             }
-            let is_struct = !declared.is_empty() && s.additional.is_none() && !s.keep_unknown;
+            let is_struct = !declared.is_empty()
+                && s.additional.is_none()
+                && !s.keep_unknown
+                && s.pattern_props.is_empty();
             if is_struct {
                 o.retain(|k, _| declared.contains(k));
             }

@@ -18,10 +18,14 @@ use crate::schema::{
 use crate::synth::{self, Leaf, Mutation, Recipe, Seg};
 
 mod arrays;
+mod counts;
+mod dependents;
 mod enums;
+mod negation;
 mod numbers;
 mod objects;
 mod opaque;
+mod patterns;
 mod strings;
 mod types;
 mod unions;
@@ -261,6 +265,15 @@ pub(crate) fn shape_key(s: &Schema) -> String {
         c.kw_locs.clear();
         c.items = c.items.map(|i| Box::new(strip(&i)));
         c.additional = c.additional.map(|i| Box::new(strip(&i)));
+        for (_, p) in c.pattern_props.iter_mut() {
+            *p = strip(p);
+        }
+        for p in c.dependent_schemas.values_mut() {
+            *p = strip(p);
+        }
+        for p in c.negated.iter_mut() {
+            *p = strip(p);
+        }
         for (_, p) in c.props.iter_mut() {
             p.loc = None;
             p.schema = strip(&p.schema);
@@ -319,6 +332,17 @@ impl Comparer {
             }
         }
         (!unknown).then_some(true)
+    }
+
+    /// Whether a producer of `s` may write property `name` although it does not declare it:
+    /// it may write undeclared properties at all, or `name` matches one of its
+    /// `patternProperties` (a map the generated code would keep).
+    fn writes_key(&self, s: &Schema, name: &str) -> bool {
+        s.prop(name).is_some()
+            || self.producer_open(s)
+            || s.pattern_props
+                .iter()
+                .any(|(p, _)| schema::pattern_matches(p, name) != Some(false))
     }
 
     /// Whether a producer of `s` may write properties it does not declare.
@@ -435,7 +459,8 @@ impl Comparer {
         if spread {
             self.collapse(mark, cx);
         }
-        self.opaque(o, n, cx);
+        let negations_decided = self.negations(o, n, cx);
+        self.opaque(o, n, negations_decided, cx);
     }
 
     /// Merges the copies of one change that several branches of the unions at `cx` report (a

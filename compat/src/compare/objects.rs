@@ -80,6 +80,9 @@ impl Comparer {
         }
         self.additional(o, n, cx);
         self.dependent(o, n, cx);
+        self.dependent_schemas(o, n, cx);
+        self.property_counts(o, n, cx);
+        self.patterns(o, n, cx);
     }
 
     pub(super) fn required_change(
@@ -140,7 +143,8 @@ impl Comparer {
         oloc: Option<Loc>,
     ) {
         // BACKWARD: an old producer writes it; the new consumer sees an undeclared property.
-        let bw = match n.additional.as_deref() {
+        let undeclared = n.undeclared_schema(name);
+        let bw = match undeclared.as_ref() {
             None => Dec::Holds,
             Some(a) if a.never => pcx.old_at(Leaf::Keep),
             Some(a) => match self.subset(&o.prop_schema(name), a) {
@@ -154,7 +158,7 @@ impl Comparer {
         // FORWARD: a new producer omits it (or, when it may write anything, writes any value).
         let fw = if oreq {
             pcx.new_at(Leaf::Remove)
-        } else if self.producer_open(n) {
+        } else if self.writes_key(n, name) {
             let allowed = n.prop_schema(name);
             match self.subset(&allowed, &o.prop_schema(name)) {
                 Some(true) => Dec::Holds,
@@ -195,7 +199,7 @@ impl Comparer {
         let np = n.prop_schema(name);
         let bw = if nreq {
             pcx.old_at(Leaf::Remove)
-        } else if self.producer_open(o) {
+        } else if self.writes_key(o, name) {
             let allowed = o.prop_schema(name);
             match self.subset(&allowed, &np) {
                 Some(true) => Dec::Holds,
@@ -207,7 +211,8 @@ impl Comparer {
         } else {
             Dec::Holds
         };
-        let fw = match o.additional.as_deref() {
+        let undeclared = o.undeclared_schema(name);
+        let fw = match undeclared.as_ref() {
             None => Dec::Holds,
             Some(a) if a.never => pcx.new_at(Leaf::Keep),
             Some(a) => match self.subset(&np, a) {
@@ -376,8 +381,9 @@ impl Comparer {
     }
 
     pub(super) fn dependent(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        // `k` requiring itself, a required name, or a name it required already: no change.
         let implied = |s: &Schema, k: &str, d: &str| {
-            s.required.contains(d) || s.dependent.get(k).is_some_and(|x| x.contains(d))
+            k == d || s.required.contains(d) || s.dependent.get(k).is_some_and(|x| x.contains(d))
         };
         let mut keys: BTreeSet<&String> = o.dependent.keys().collect();
         keys.extend(n.dependent.keys());
