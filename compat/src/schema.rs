@@ -230,10 +230,7 @@ impl Schema {
     /// The schema an instance's property `name` must satisfy: its declaration and every
     /// pattern found in the name, or else `additionalProperties`.
     pub fn prop_schema(&self, name: &str) -> Schema {
-        let mut out = match self.prop(name) {
-            Some(p) => Some(p.schema.clone()),
-            None => None,
-        };
+        let mut out = self.prop(name).map(|p| p.schema.clone());
         for (pattern, ps) in &self.pattern_props {
             if pattern_matches(pattern, name) != Some(false) {
                 out = Some(match out {

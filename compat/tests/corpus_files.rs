@@ -18,13 +18,15 @@ use event_contracts_compat::{check_files, Category, Mode, Options, Semantics, Si
 use serde_json::Value;
 
 /// Most cases (percent of all) the checker may leave unknown under either semantics. This
-/// branch decides the object families; the array families, the draft-07 reading of tuple
-/// `items` and the generated-semantics `additionalProperties` fix land with the other half of
-/// issue 14, after whose merge this must come down to 2.
-const MAX_UNKNOWN_PERCENT: f64 = 100.0;
-/// Most cases the checker may refuse (exit 3). The draft-07 tuple `items` refusals go away
-/// with the other half of issue 14; after its merge this must be 0.
-const MAX_REFUSED: usize = 1000;
+/// branch decides the object families (30 of 163 cases unknown, 18.4%, all in the array
+/// families and draft-07 `dependencies`); those land with the other half of issue 14, after
+/// whose merge this must come down to 2.
+const MAX_UNKNOWN_PERCENT: f64 = 18.5;
+/// Most cases the checker may refuse (exit 3): on this branch the 16 draft-06/07/2019-09 tuple
+/// `items` cases and the 4 draft-04 boolean `exclusiveMinimum`/`exclusiveMaximum` ones, every
+/// schema read as 2020-12; the other half of issue 14 reads each in its own dialect, after
+/// whose merge this must be 0.
+const MAX_REFUSED: usize = 20;
 
 /// Cases whose wrong verdicts belong to the other half of issue 14 (the array families and the
 /// generated-semantics `additionalProperties` fix): counted and printed as wrong, but not
@@ -186,7 +188,10 @@ fn corpus_files() {
             let report =
                 match check_files(("old.json", &old), ("new.json", &new), Mode::Full, &options) {
                     Ok(r) => r,
-                    Err(_) => {
+                    Err(e) => {
+                        if outcome != Outcome::Refused {
+                            println!("refused: {id}: {e}");
+                        }
                         outcome = outcome.max(Outcome::Refused);
                         continue;
                     }

@@ -128,16 +128,21 @@ impl Comparer {
     }
 }
 
+/// Patterns with one language, and their languages.
+type Group = (Vec<String>, Vec<Arc<Lang>>);
+
 /// The patterns grouped by language (equal languages in one group), each group with its
 /// patterns' languages; `None` when a pattern is not regular here or two groups share a key.
-fn language_groups(patterns: &[String]) -> Option<Vec<(Vec<String>, Vec<Arc<Lang>>)>> {
-    let mut groups: Vec<(Vec<String>, Vec<Arc<Lang>>)> = Vec::new();
+fn language_groups(patterns: &[String]) -> Option<Vec<Group>> {
+    let mut groups: Vec<Group> = Vec::new();
     for p in patterns {
         let l = lang::lang(p)?;
         let mut placed = false;
         for (names, langs) in groups.iter_mut() {
-            let equal = lang::search(&[l.clone()], &langs[..1], 0, None, &|_| true) == Search::None
-                && lang::search(&langs[..1], &[l.clone()], 0, None, &|_| true) == Search::None;
+            let equal = lang::search(std::slice::from_ref(&l), &langs[..1], 0, None, &|_| true)
+                == Search::None
+                && lang::search(&langs[..1], std::slice::from_ref(&l), 0, None, &|_| true)
+                    == Search::None;
             if equal {
                 names.push(p.clone());
                 langs.push(l.clone());
