@@ -46,6 +46,10 @@ pub type Recipe = Vec<Mutation>;
 
 pub const UNDECLARED: &str = "x_undeclared_property";
 
+/// The most properties a counterexample object is built with (`minProperties` and
+/// `maxProperties` bounds beyond it are decided, but not shown by an instance).
+pub const MAX_BUILT_PROPERTIES: u64 = 256;
+
 /// The instance location a mutation path reaches, one token per step into the instance:
 /// a property name, or `None` for an array item or map value (any index or key).
 pub fn instance_path(segs: &[Seg]) -> Vec<Option<String>> {
@@ -321,8 +325,9 @@ fn synth_object(s: &Schema, full: bool, depth: usize) -> Option<Value> {
             break;
         }
     }
-    // Enough properties for `minProperties`: the declared ones first, then undeclared ones.
-    let min = s.min_props.unwrap_or(0) as usize;
+    // Enough properties for `minProperties`: the declared ones first, then undeclared ones
+    // (up to a size worth building; a larger minimum leaves the object short, so no value).
+    let min = s.min_props.unwrap_or(0).min(MAX_BUILT_PROPERTIES) as usize;
     let declared: Vec<String> = s.props.iter().map(|(n, _)| n.clone()).collect();
     let undeclared = (0..min).map(|i| format!("x{i}"));
     for n in declared.into_iter().chain(undeclared) {
@@ -342,6 +347,9 @@ fn synth_object(s: &Schema, full: bool, depth: usize) -> Option<Value> {
 /// An instance of the object schema `s` with exactly `count` properties: its required ones,
 /// then declared optional ones, then (when `undeclared`) names it does not declare.
 pub fn object_with(s: &Schema, count: usize, undeclared: bool) -> Option<Value> {
+    if count as u64 > MAX_BUILT_PROPERTIES {
+        return None;
+    }
     let mut obj = match synth_kind(s, OBJ)? {
         Value::Object(o) => o,
         _ => return None,
