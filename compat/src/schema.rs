@@ -1038,9 +1038,27 @@ impl<'c> Normalizer<'c> {
             || !out.dependent_schemas.is_empty()
             || out.opaque.iter().any(|o| o.keyword == "if");
         if depends {
+            // What it refuses depends on every property declared beside it, in any branch:
+            // kept with their names, so adding or removing one is a change to it too.
+            let mut evaluated: BTreeSet<String> = BTreeSet::new();
+            let mut patterns: BTreeSet<String> = BTreeSet::new();
+            let mut collect = |x: &Schema| {
+                evaluated.extend(x.props.iter().map(|(n, _)| n.clone()));
+                patterns.extend(x.pattern_props.iter().map(|(p, _)| p.clone()));
+            };
+            collect(out);
+            for b in out.one_of.iter().chain(&out.any_of).flatten() {
+                collect(b);
+            }
+            for x in out.dependent_schemas.values() {
+                collect(x);
+            }
             out.opaque.push(Opaque {
                 keyword: "unevaluatedProperties".into(),
-                value: canonical(value),
+                value: serde_json::json!({
+                    "unevaluatedProperties": canonical(value),
+                    "beside": {"properties": evaluated, "patternProperties": patterns},
+                }),
                 loc: at.clone(),
             });
             return;
