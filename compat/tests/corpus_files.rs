@@ -337,3 +337,36 @@ fn recorded_counterexamples_hold_under_python() {
         .unwrap_or(0);
     assert!(count >= 100, "only {count} counterexamples checked: {said}");
 }
+
+/// Odd values of the object keywords this checker folds: a verdict or a located refusal,
+/// never a panic, and no huge object built for a huge property count.
+#[test]
+fn odd_object_keywords_give_a_verdict_or_a_refusal() {
+    let odd = [
+        r#"{"type":"object","patternProperties":{"(":{"type":"string"}}}"#,
+        r#"{"type":"object","patternProperties":{"^(a)\\1":{"type":"string"}}}"#,
+        r#"{"type":"object","patternProperties":[]}"#,
+        r#"{"type":"object","minProperties":"2","maxProperties":-1}"#,
+        r#"{"type":"object","minProperties":4000000000,"maxProperties":4000000000}"#,
+        r#"{"type":"object","dependentSchemas":{"a":5,"b":false,"c":{"required":"x"}}}"#,
+        r#"{"type":"object","unevaluatedProperties":5}"#,
+        r#"{"not":{"not":{"not":{"type":"integer"}}}}"#,
+        r#"{"not":{"type":["integer","frog"]}}"#,
+        r#"{"type":"object","properties":{"a":{"type":"string"}},"allOf":[{"patternProperties":{"^a":{"maxLength":1}}}],"additionalProperties":false,"unevaluatedProperties":false}"#,
+    ];
+    let plain = r#"{"type":"object","properties":{"a":{"type":"string"}}}"#;
+    for schema in odd {
+        for (old, new) in [(plain, schema), (schema, plain), (schema, schema)] {
+            for semantics in [Semantics::Generated, Semantics::Set] {
+                let options = Options {
+                    semantics,
+                    ..Options::default()
+                };
+                match check_files(("old.json", old), ("new.json", new), Mode::Full, &options) {
+                    Ok(r) => assert_eq!(r.events.len(), 1, "{old} -> {new}"),
+                    Err(e) => assert!(e.to_string().contains(".json:"), "{old} -> {new}: {e}"),
+                }
+            }
+        }
+    }
+}

@@ -54,7 +54,8 @@ impl Comparer {
         // The fewest properties a producer writes: the required ones, or minProperties.
         let fewest = (p.min_props.unwrap_or(0) as usize).max(p.required.len());
         // The most: unbounded unless the object is closed or a generated struct.
-        let declared_only = p.closed() || !open;
+        // (A generated struct beside an `additionalProperties` schema keeps a map of the rest.)
+        let declared_only = p.closed() || (!open && p.additional.is_none());
         let most = match (p.max_props, declared_only && p.additional_free()) {
             (Some(m), true) => Some((m as usize).min(p.props.len())),
             (Some(m), false) => Some(m as usize),
