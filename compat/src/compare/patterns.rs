@@ -1,15 +1,16 @@
-//! `patternProperties`: the keys each pattern is found in, compared as regular languages.
-//! Patterns of either side with the same language form one group; when the groups' languages
-//! are disjoint, every key of a group is governed on each side by that side's patterns of the
-//! group (or, where it has none, by its `additionalProperties`), so comparing those two
-//! schemas decides the whole group, with a key of the group as the counterexample's. Declared
-//! properties the patterns also match are compared with the properties (`prop_schema` merges
-//! the patterns in); keys no pattern matches, with `additionalProperties`.
-
-use std::sync::Arc;
+//! `patternProperties`: the keys of an object split into cells, each the keys found in exactly
+//! one set of the two sides' patterns (regular languages, `lang`). Every key of a cell is
+//! governed on each side by the conjunction of that side's patterns in the set (or, where it
+//! has none there, by its `additionalProperties`), so comparing those two schemas decides the
+//! whole cell, with a key of the cell (one neither side declares) as the counterexample's.
+//! Declared properties the patterns also match are compared with the properties
+//! (`prop_schema` merges the patterns in); keys no pattern matches, with
+//! `additionalProperties`.
 
 use super::*;
-use crate::lang::Lang;
+
+/// The most distinct patterns split into cells (2^n candidate sets); more is "unknown".
+const MAX_CELL_PATTERNS: usize = 6;
 
 impl Comparer {
     pub(super) fn patterns(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
@@ -22,13 +23,17 @@ impl Comparer {
                 all.push(p.clone());
             }
         }
-        let Some(groups) = language_groups(&all) else {
-            let loc = |s: &Schema| s.kw_loc("patternProperties").or_else(|| s.loc.clone());
+        let loc = |s: &Schema| s.kw_loc("patternProperties").or_else(|| s.loc.clone());
+        let langs = lang::langs(&all).filter(|_| all.len() <= MAX_CELL_PATTERNS);
+        let Some(langs) = langs else {
+            if unchanged(o, n) {
+                return;
+            }
             self.push(
                 &rules::PATTERN_PROPERTIES_CHANGED,
                 cx,
                 format!(
-                    "{}: patternProperties changed, with patterns whose keys overlap",
+                    "{}: patternProperties changed, with more than {MAX_CELL_PATTERNS} patterns or one that is not a regular language",
                     cx.here()
                 ),
                 format!("patterns {}", canon(&serde_json::json!(all))),
@@ -39,11 +44,14 @@ impl Comparer {
             );
             return;
         };
-        for (patterns, langs) in groups {
-            let group_schema = |s: &Schema| -> Option<Schema> {
+        let declared = |k: &str| o.prop(k).is_some() || n.prop(k).is_some();
+        for mask in 1u32..(1 << all.len()) {
+            let inside = |i: usize| mask & (1 << i) != 0;
+            let cell_schema = |s: &Schema| -> Option<Schema> {
                 let mut out: Option<Schema> = None;
                 for (p, ps) in &s.pattern_props {
-                    if patterns.contains(p) {
+                    let i = all.iter().position(|q| q == p).unwrap_or(usize::MAX);
+                    if i < all.len() && inside(i) {
                         out = Some(match out {
                             Some(x) => schema::merge(&x, ps),
                             None => ps.clone(),
@@ -52,21 +60,25 @@ impl Comparer {
                 }
                 out
             };
-            let (og, ng) = (group_schema(o), group_schema(n));
-            let same = match (&og, &ng) {
-                (Some(x), Some(y)) => shape_key(x) == shape_key(y),
-                _ => false,
-            };
-            if same {
-                continue;
-            }
-            let declared = |k: &str| o.prop(k).is_some() || n.prop(k).is_some();
-            let key = match lang::search(&langs[..1], &[], 0, None, &|k| !declared(k)) {
-                Search::Found(k) => Some(k),
-                _ => None,
-            };
+            let (og, ng) = (cell_schema(o), cell_schema(n));
             let governing = |s: &Schema, g: &Option<Schema>| -> Option<Schema> {
                 g.clone().or_else(|| s.additional.as_deref().cloned())
+            };
+            let (ogov, ngov) = (governing(o, &og), governing(n, &ng));
+            let same = match (&ogov, &ngov) {
+                (Some(x), Some(y)) => shape_key(x) == shape_key(y),
+                (None, None) => true,
+                _ => false,
+            };
+            if same && og.is_some() == ng.is_some() {
+                continue;
+            }
+            let (ins, outs): (Vec<_>, Vec<_>) = (0..all.len()).partition(|&i| inside(i));
+            let pick = |ix: &[usize]| ix.iter().map(|&i| langs[i].clone()).collect::<Vec<_>>();
+            let key = match lang::search_exactly(&pick(&ins), &pick(&outs), &|k| !declared(k)) {
+                Search::Found(k) => Some(k),
+                Search::None => continue,
+                Search::Unknown => None,
             };
             let writes = |s: &Schema, g: &Option<Schema>| {
                 g.is_some()
@@ -75,21 +87,21 @@ impl Comparer {
             };
             let decide = |p: &Schema,
                           pg: &Option<Schema>,
-                          c: &Schema,
-                          cg: &Option<Schema>,
+                          pgov: &Option<Schema>,
+                          cgov: &Option<Schema>,
                           segs: &[Seg]|
              -> Dec {
                 if !writes(p, pg) {
                     return Dec::Holds;
                 }
-                let Some(consumer) = governing(c, cg) else {
+                let Some(consumer) = cgov else {
                     return Dec::Holds;
                 };
-                let producer = governing(p, pg).unwrap_or_else(Schema::any);
-                if self.subset(&producer, &consumer) == Some(true) {
+                let producer = pgov.clone().unwrap_or_else(Schema::any);
+                if self.subset(&producer, consumer) == Some(true) {
                     return Dec::Holds;
                 }
-                match (&key, synth::separating(&producer, &consumer)) {
+                match (&key, synth::separating(&producer, consumer)) {
                     (Some(k), Some(v)) => Dec::Breaks(vec![vec![Mutation {
                         segs: [segs.to_vec(), vec![Seg::Prop(k.clone())]].concat(),
                         leaf: Leaf::Set(v),
@@ -97,22 +109,29 @@ impl Comparer {
                     _ => Dec::Unknown("patternProperties".into()),
                 }
             };
-            let bw = decide(o, &og, n, &ng, &cx.old_segs);
-            let fw = decide(n, &ng, o, &og, &cx.new_segs);
+            let bw = decide(o, &og, &ogov, &ngov, &cx.old_segs);
+            let fw = decide(n, &ng, &ngov, &ogov, &cx.new_segs);
             if bw.holds() && fw.holds() {
                 continue;
             }
+            let patterns: Vec<&String> = ins.iter().map(|&i| &all[i]).collect();
             let what = match (&og, &ng) {
                 (Some(_), Some(_)) => "values changed",
                 (None, Some(_)) => "added",
                 _ => "removed",
             };
-            let shown = patterns.join("`, `");
-            let loc = |s: &Schema| s.kw_loc("patternProperties").or_else(|| s.loc.clone());
+            let shown = patterns
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(" and ");
             self.push(
                 &rules::PATTERN_PROPERTIES_CHANGED,
                 cx,
-                format!("{}: pattern property `{shown}` {what}", cx.here()),
+                format!(
+                    "{}: keys matching {shown}: pattern property {what}",
+                    cx.here()
+                ),
                 format!(
                     "pattern {} {what}: {} -> {}",
                     canon(&serde_json::json!(patterns)),
@@ -128,39 +147,12 @@ impl Comparer {
     }
 }
 
-/// Patterns with one language, and their languages.
-type Group = (Vec<String>, Vec<Arc<Lang>>);
-
-/// The patterns grouped by language (equal languages in one group), each group with its
-/// patterns' languages; `None` when a pattern is not regular here or two groups share a key.
-fn language_groups(patterns: &[String]) -> Option<Vec<Group>> {
-    let mut groups: Vec<Group> = Vec::new();
-    for p in patterns {
-        let l = lang::lang(p)?;
-        let mut placed = false;
-        for (names, langs) in groups.iter_mut() {
-            let equal = lang::search(std::slice::from_ref(&l), &langs[..1], 0, None, &|_| true)
-                == Search::None
-                && lang::search(&langs[..1], std::slice::from_ref(&l), 0, None, &|_| true)
-                    == Search::None;
-            if equal {
-                names.push(p.clone());
-                langs.push(l.clone());
-                placed = true;
-                break;
-            }
-        }
-        if !placed {
-            groups.push((vec![p.clone()], vec![l]));
-        }
-    }
-    for i in 0..groups.len() {
-        for j in 0..i {
-            let both = [groups[i].1[0].clone(), groups[j].1[0].clone()];
-            if lang::search(&both, &[], 0, None, &|_| true) != Search::None {
-                return None;
-            }
-        }
-    }
-    Some(groups)
+/// The same patterns with the same schemas on both sides.
+fn unchanged(o: &Schema, n: &Schema) -> bool {
+    o.pattern_props.len() == n.pattern_props.len()
+        && o.pattern_props.iter().all(|(p, s)| {
+            n.pattern_props
+                .iter()
+                .any(|(q, t)| p == q && shape_key(s) == shape_key(t))
+        })
 }
