@@ -496,9 +496,19 @@ def decide(path, old, new, cands, py_ok, rs_ok):
     out["search"] = {
         "candidates": len(cands),
         "compatible_means": "no candidate separated the sides under either validator; `why` says why it holds in general",
-        "validators": [f"python jsonschema {jsonschema_version()}", "rust jsonschema 0.61"],
+        "validators": [
+            f"python jsonschema {jsonschema_version()}",
+            f"rust jsonschema {rust_jsonschema_version()}",
+        ],
     }
     return out
+
+
+def rust_jsonschema_version():
+    """The `jsonschema` crate's version as Cargo.lock pins it."""
+    lock = (ROOT / "Cargo.lock").read_text()
+    m = re.search(r'name = "jsonschema"\nversion = "([^"]+)"', lock)
+    return m.group(1) if m else "unknown"
 
 
 def jsonschema_version():
