@@ -15,7 +15,8 @@ a burst of other work falls on both sides alike; a ratio of two numbers measured
 or one side's rounds run back to back, would mostly measure the neighbours. Every figure the
 bench prints is parsed per case; the table gives each side's median over the rounds, its spread
 (min-max and the interquartile range) and the ratio after/before of the medians. A difference
-counts as outside noise only when the two min-max ranges do not overlap. The figures in
+counts as outside noise only when the two min-max ranges do not overlap (and needs at least
+three rounds a side). The figures in
 parentheses that benches compute against their own in-process baseline (validated/bare,
 binding/raw, generate/parse, vs parse) are the least sensitive to machine load.
 
@@ -188,7 +189,11 @@ def table(bench, rounds_before, rounds_after, inputs_before, inputs_after):
         bm, bmin, bmax, biqr = spread(b)
         am, amin, amax, aiqr = spread(a)
         ratio = am / bm if bm else float("nan")
-        if amin > bmax or amax < bmin:
+        if min(len(a), len(b)) < 3:
+            # One or two runs a side say nothing about the spread: an A/A run of one binary
+            # against itself on the loaded machine differed fourfold in a single round.
+            verdict = "too few rounds"
+        elif amin > bmax or amax < bmin:
             faster = (am > bm) == higher_is_better(metric)
             verdict = "**faster**" if faster else "**slower**"
         else:
