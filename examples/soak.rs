@@ -707,30 +707,39 @@ where
         .await;
     consumer.kill();
     let tenths = tenths.lock().unwrap().clone();
-    report(
-        &plan,
-        &progress,
-        &tenths,
-        &dead,
-        duplicate_answers.load(Ordering::SeqCst),
+    let seen = Seen {
+        tenths,
+        dead,
+        duplicate_answers: duplicate_answers.load(Ordering::SeqCst),
         published_in,
         handled_in,
         end_rss,
-    )
-    .await
+    };
+    report(&plan, &progress, seen).await
 }
 
-/// Counts by id and prints the report; true when published = handled + dead-lettered.
-async fn report(
-    plan: &Plan,
-    progress: &Progress,
-    tenths: &[Tenth],
-    dead: &[u64],
+/// What the parent saw of a run, for [`report`].
+struct Seen {
+    tenths: Vec<Tenth>,
+    /// The indexes read back from the dead-letter destination.
+    dead: Vec<u64>,
     duplicate_answers: u64,
     published_in: Duration,
     handled_in: Duration,
+    /// The consumer's VmRSS when everything was handled.
     end_rss: Option<u64>,
-) -> bool {
+}
+
+/// Counts by id and prints the report; true when published = handled + dead-lettered.
+async fn report(plan: &Plan, progress: &Progress, seen: Seen) -> bool {
+    let Seen {
+        tenths,
+        dead,
+        duplicate_answers,
+        published_in,
+        handled_in,
+        end_rss,
+    } = seen;
     let mut redis = records().await.expect("the machine's Redis");
     let key = records_key(plan.run, "handled");
     let (mut handled, mut handled_again, mut missing, mut poison_handled) =
