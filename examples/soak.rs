@@ -62,6 +62,8 @@ const RECORDS_URL: &str = "redis://127.0.0.1:6379";
 /// One message in this many is poison (rejected by the handler, so dead-lettered).
 const POISON_EVERY: u64 = 1000;
 /// Engine loops in the consumer process (each takes and settles one delivery at a time).
+/// Kafka runs one: the run's topic has one partition, and every further member of the group
+/// only makes tansu rebalance it (four stalled the group for minutes).
 const CONSUMERS: usize = 4;
 /// Publishes in flight at once.
 const PUBLISHERS: usize = 32;
@@ -226,7 +228,7 @@ async fn consumer_main() -> Result<(), BoxError> {
                 .with_retry(retry)
                 .with_idempotency(idempotency(env.run).await?);
             let options = &RedisConfig::new(env.url.clone());
-            consume_forever(&env, &handler, &policy, |slot| async move {
+            consume_forever(&env, CONSUMERS, &handler, &policy, |slot| async move {
                 // Stable consumer names: the restarted consumer reads the entries the killed
                 // one left pending as its own, at once.
                 let config = RedisSourceConfig::for_group::<audio::System>(
@@ -245,7 +247,7 @@ async fn consumer_main() -> Result<(), BoxError> {
                 .with_retry(retry.clone())
                 .with_idempotency(idempotency(env.run).await?);
             let config = nats_config(&env.url);
-            consume_forever(&env, &handler, &policy, |_| async {
+            consume_forever(&env, CONSUMERS, &handler, &policy, |_| async {
                 NatsTransport::connect(&config)
                     .await?
                     .source::<agents::System>("analytics-service", &retry)
@@ -259,7 +261,7 @@ async fn consumer_main() -> Result<(), BoxError> {
                 .with_retry(retry)
                 .with_idempotency(idempotency(env.run).await?);
             let config = amqp_config(&env.url);
-            consume_forever(&env, &handler, &policy, |_| {
+            consume_forever(&env, CONSUMERS, &handler, &policy, |_| {
                 AmqpSource::connect(&config, AMQP_GROUP.name)
             })
             .await
@@ -270,7 +272,7 @@ async fn consumer_main() -> Result<(), BoxError> {
                 .with_retry(retry)
                 .with_idempotency(idempotency(env.run).await?);
             let config = kafka_config(&env.url);
-            consume_forever(&env, &handler, &policy, |_| async {
+            consume_forever(&env, 1, &handler, &policy, |_| async {
                 KafkaSource::connect(&config, "soak", &[env.topic.as_str()]).await
             })
             .await
@@ -301,10 +303,11 @@ async fn consumer_main() -> Result<(), BoxError> {
     }
 }
 
-/// Runs [`CONSUMERS`] engine loops over sources from `connect` (each again after every
-/// transport error) until the process is killed. `connect(slot)`: slot `0..CONSUMERS`.
+/// Runs `loops` engine loops over sources from `connect` (each again after every transport
+/// error) until the process is killed. `connect(slot)`: slot `0..loops`.
 async fn consume_forever<C, H, I, S, F, Fut>(
     env: &ConsumerEnv,
+    loops: usize,
     handler: &H,
     policy: &Policy<I>,
     connect: F,
@@ -317,7 +320,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<S, TransportError>>,
 {
-    let senders: Vec<_> = (0..CONSUMERS)
+    let senders: Vec<_> = (0..loops)
         .map(|_| tokio::sync::watch::channel(Stats::default()))
         .collect();
     let watched: Vec<_> = senders.iter().map(|(_, r)| r.clone()).collect();
