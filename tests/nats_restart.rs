@@ -7,8 +7,6 @@
 //! `Nats-Msg-Id`; at the end every confirmed event is in the stream exactly once.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,66 +15,9 @@ use event_contracts::agents;
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport, MSG_ID_HEADER};
 use event_contracts::runtime::transport::{Meta, Publisher, RetryPolicy};
 use event_contracts::Event;
+use private_brokers::{wait_until_listening, NatsServer as Server};
 
-fn server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("NATS_SERVER") {
-        return path.into();
-    }
-    for dir in std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/bin")])
-    {
-        let candidate = dir.join("nats-server");
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("nats-server is not installed (`apt-get install nats-server`, or set NATS_SERVER)");
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(port: u16, store: &Path) -> Self {
-        let child = Command::new(server_binary())
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        Self { child }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn wait_until_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "private nats-server did not listen on {port} within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+mod private_brokers;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_no_confirmed_message() {
@@ -88,7 +29,7 @@ async fn a_broker_restart_loses_no_confirmed_message() {
     let store = std::env::temp_dir().join(format!("nats-restart-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&store).expect("store dir");
     let mut server = Server::start(port, &store);
-    wait_until_listening(port).await;
+    wait_until_listening(port, Duration::from_secs(15)).await;
 
     let url = format!("nats://127.0.0.1:{port}");
     let nats = NatsTransport::connect(&NatsConfig {

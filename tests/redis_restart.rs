@@ -1,91 +1,20 @@
 //! A Redis restart while publishing loses no confirmed message. The test starts its own
-//! `redis-server` (from PATH) on a free port with `--appendonly yes --appendfsync always`,
+//! `redis-server` (from PATH, `tests/private_brokers/`) on a free port with `--appendonly yes --appendfsync always`,
 //! publishes continuously, SIGKILLs the server mid-way and starts it again on the same port and
 //! directory; the publisher retries on connection errors. Afterwards every publish that returned
 //! `Ok` must be in the stream. It runs in its own test binary (own process).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use event_contracts::audio::{self, AudioChunkReceived};
 use event_contracts::runtime::transport::redis::{RedisConfig, RedisSink};
 use event_contracts::runtime::transport::{Meta, Publisher};
 use event_contracts::Event;
+use private_brokers::{free_port, RedisServer as Server};
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(port: u16, dir: &Path) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start `redis-server` from PATH ({e}); install Redis (apt-get install redis-server)")
-            });
-        Self { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Waits (bounded) until the server answers PING with PONG (not LOADING).
-    async fn ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let pong = async {
-                let client = redis::Client::open(self.url()).ok()?;
-                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-                redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .ok()
-            };
-            if let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(500), pong).await {
-                if p == "PONG" {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the private redis-server on port {} did not answer PING within 15 s",
-                self.port
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn kill(&mut self) {
-        // SIGKILL: no shutdown hook, no final fsync.
-        self.child.kill().expect("SIGKILL redis-server");
-        self.child.wait().expect("reap redis-server");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
+mod private_brokers;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_while_publishing_loses_no_confirmed_message() {
