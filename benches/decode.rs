@@ -217,12 +217,18 @@ where
     E: Event,
     W: DeserializeOwned,
 {
+    // What a publisher's defaults would fill: some envelopes require their source and subject.
+    let meta = Meta {
+        source: Some("decode-bench".into()),
+        subject: Some("run/decode-bench".into()),
+        ..Meta::default()
+    };
     let mut channel = String::new();
     let msgs: Vec<Vec<u8>> = E::examples()
         .expect("examples decode")
         .into_iter()
         .map(|event| {
-            let message = S::wrap(event, &Meta::default()).expect("wraps");
+            let message = S::wrap(event, &meta).expect("wraps");
             let outgoing = S::outgoing(&message).expect("encodes");
             channel = outgoing.channel;
             outgoing.payload
