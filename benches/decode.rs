@@ -1,16 +1,71 @@
-//! Decode throughput per system, three paths over the same realistic messages (every example
-//! of the event's schema), in one process:
+//! Decode cost per system, over the same realistic messages (every example of the event's
+//! schema), the compared paths interleaved in one process:
 //! - bare: `serde_json::from_slice::<T>` (typed, no validation) - the baseline;
 //! - validated: the generated `T::decode` (typed + generated checks, validator on failure);
 //! - naive: parse to `Value`, run the jsonschema validator, then `from_value::<T>`.
 //!
-//! `cargo bench --bench decode` prints messages/s and the ratios to the baseline.
+//! Beside the payload-only cases, one whole wire message (envelope plus event, as the system's
+//! `Contract::outgoing` writes it) per system: bare is the typed envelope of that one event
+//! type, validated is the system's `Contract::decode` (envelope checks, event by name).
+//!
+//! Every case runs `ROUNDS` rounds; each round times every path once, in an order that
+//! rotates from round to round, so a burst of load from other processes on this shared
+//! machine falls on all paths alike. Each round gives a ratio (path time / bare time in that
+//! round); the report shows the median ratio and its spread (min–max over rounds), and the
+//! bare throughput per byte, which compares the tagged union with flat events.
+//!
+//! `cargo bench --bench decode [-- FILTER] [--rounds N]`: FILTER keeps the cases whose label
+//! contains it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use event_contracts::{agents, audio, dam, livepeer, orchestrator, Event, SCHEMAS};
+use event_contracts_runtime::transport::{Contract, Meta, Publishes};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+/// One run settings: the filter, the rounds and each path's time slice per round.
+struct Settings {
+    filter: Option<String>,
+    rounds: usize,
+    slice: Duration,
+}
+
+impl Settings {
+    fn from_args() -> Self {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        // `cargo test --benches` runs this binary without `--bench`: keep that run short.
+        let full = args.iter().any(|a| a == "--bench");
+        let mut rounds = if full { 15 } else { 2 };
+        let mut filter = None;
+        let mut i = 0;
+        while i < args.len() {
+            match args[i].as_str() {
+                "--rounds" => {
+                    i += 1;
+                    rounds = args
+                        .get(i)
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n: &usize| n > 0)
+                        .expect("--rounds takes a positive number");
+                }
+                a if a.starts_with('-') => {}
+                a => filter = Some(a.to_owned()),
+            }
+            i += 1;
+        }
+        Settings {
+            filter,
+            rounds,
+            slice: Duration::from_millis(if full { 60 } else { 2 }),
+        }
+    }
+
+    fn wants(&self, label: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| label.contains(f))
+    }
+}
 
 fn messages<T: Event>() -> Vec<Vec<u8>> {
     let schema = SCHEMAS.get(T::SCHEMA_ID).expect("embedded schema");
@@ -22,57 +77,236 @@ fn messages<T: Event>() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Messages per second of `f` over `msgs`, timed for about `budget`.
-fn rate(msgs: &[Vec<u8>], budget: Duration, mut f: impl FnMut(&[u8])) -> f64 {
-    for m in msgs {
-        f(m); // warm up: compile validators, fault in pages
-    }
+/// A named way of decoding one message.
+type Path<'a> = (&'static str, Box<dyn FnMut(&[u8]) + 'a>);
+
+/// Passes over `msgs` that take about `slice`, measured once before the rounds.
+fn passes_for(msgs: &[Vec<u8>], slice: Duration, f: &mut dyn FnMut(&[u8])) -> u32 {
     let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget {
+    let mut passes = 0u32;
+    while start.elapsed() < slice / 4 || passes == 0 {
         for m in msgs {
             f(m);
         }
-        n += msgs.len() as u64;
+        passes += 1;
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    let per_pass = start.elapsed() / passes;
+    (slice.as_nanos() / per_pass.as_nanos().max(1)).clamp(1, u32::MAX as u128) as u32
 }
 
-fn bench<T: Event>(label: &str, budget: Duration) {
-    let msgs = messages::<T>();
-    let bytes: usize = msgs.iter().map(Vec::len).sum::<usize>() / msgs.len();
+/// Time per message of `f` over `passes` passes of `msgs`.
+fn time_per_message(msgs: &[Vec<u8>], passes: u32, f: &mut dyn FnMut(&[u8])) -> f64 {
+    let start = Instant::now();
+    for _ in 0..passes {
+        for m in msgs {
+            f(m);
+        }
+    }
+    start.elapsed().as_nanos() as f64 / (f64::from(passes) * msgs.len() as f64)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs `paths` (the first is the baseline) interleaved in rotating order and prints one line:
+/// the baseline's time and throughput, then each other path's ratio to it.
+fn compare(settings: &Settings, label: &str, msgs: &[Vec<u8>], mut paths: Vec<Path<'_>>) {
+    if !settings.wants(label) {
+        return;
+    }
+    let bytes = msgs.iter().map(Vec::len).sum::<usize>() as f64 / msgs.len() as f64;
+    // Warm up (compile validators, fault in pages), then size each path's slice.
+    let passes: Vec<u32> = paths
+        .iter_mut()
+        .map(|(_, f)| passes_for(msgs, settings.slice, f.as_mut()))
+        .collect();
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(settings.rounds); paths.len()];
+    for round in 0..settings.rounds {
+        for k in 0..paths.len() {
+            let p = (round + k) % paths.len();
+            times[p].push(time_per_message(msgs, passes[p], paths[p].1.as_mut()));
+        }
+    }
+    let mut base = times[0].clone();
+    let base_ns = median(&mut base);
+    let mut line = format!(
+        "{label:<46} {bytes:>6.0} B  {} {base_ns:>7.0} ns {:>6.0} MB/s",
+        paths[0].0,
+        bytes / base_ns * 1e3
+    );
+    for (p, (name, _)) in paths.iter().enumerate().skip(1) {
+        let mut ratios: Vec<f64> = times[p].iter().zip(&times[0]).map(|(t, b)| t / b).collect();
+        let mid = median(&mut ratios);
+        line.push_str(&format!(
+            "  {name} {mid:.3}x [{:.3}–{:.3}]",
+            ratios[0],
+            ratios[ratios.len() - 1]
+        ));
+    }
+    println!("{line}");
+}
+
+/// `value` with every object's properties in alphabetical order, as Go writes a map.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| *k);
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The payload-only case of event `T`: bare, validated, naive.
+fn payload<T: Event>(settings: &Settings, label: &str) {
+    payload_of::<T>(settings, label, messages::<T>());
+}
+
+/// The payload-only case of event `T` over `msgs`.
+fn payload_of<T: Event>(settings: &Settings, label: &str, msgs: Vec<Vec<u8>>) {
     let validator = T::validator();
-    let bare = rate(&msgs, budget, |m| {
-        black_box(serde_json::from_slice::<T>(m).unwrap());
-    });
-    let validated = rate(&msgs, budget, |m| {
-        black_box(T::decode(m).unwrap());
-    });
-    let naive = rate(&msgs, budget, |m| {
-        let v: Value = serde_json::from_slice(m).unwrap();
-        assert!(validator.is_valid(&v));
-        black_box(serde_json::from_value::<T>(v).unwrap());
-    });
-    println!(
-        "{label:<40} {bytes:>5} B  bare {bare:>10.0} msg/s  validated {validated:>10.0} msg/s ({:.2}x bare time)  naive {naive:>9.0} msg/s ({:.2}x bare time)",
-        bare / validated,
-        bare / naive
+    compare(
+        settings,
+        label,
+        &msgs,
+        vec![
+            (
+                "bare",
+                Box::new(|m| {
+                    black_box(serde_json::from_slice::<T>(m).unwrap());
+                }),
+            ),
+            (
+                "validated",
+                Box::new(|m| {
+                    black_box(T::decode(m).unwrap());
+                }),
+            ),
+            (
+                "naive",
+                Box::new(move |m| {
+                    let v: Value = serde_json::from_slice(m).unwrap();
+                    assert!(validator.is_valid(&v));
+                    black_box(serde_json::from_value::<T>(v).unwrap());
+                }),
+            ),
+        ],
+    );
+}
+
+/// The whole-message case of event `E` in system `S`: every example of `E` wrapped as `S`
+/// publishes it; bare decodes the typed whole message `W` (the envelope of `E`, or `E` for a
+/// flat system), validated is `S::decode`.
+fn wire<S, E, W>(settings: &Settings, label: &str)
+where
+    S: Contract + Publishes<E>,
+    E: Event,
+    W: DeserializeOwned,
+{
+    // What a publisher's defaults would fill: some envelopes require their source and subject.
+    let meta = Meta {
+        source: Some("decode-bench".into()),
+        subject: Some("run/decode-bench".into()),
+        ..Meta::default()
+    };
+    let mut channel = String::new();
+    let msgs: Vec<Vec<u8>> = E::examples()
+        .expect("examples decode")
+        .into_iter()
+        .map(|event| {
+            let message = S::wrap(event, &meta).expect("wraps");
+            let outgoing = S::outgoing(&message).expect("encodes");
+            channel = outgoing.channel;
+            outgoing.payload
+        })
+        .collect();
+    let channel = channel.as_str();
+    compare(
+        settings,
+        label,
+        &msgs,
+        vec![
+            (
+                "bare",
+                Box::new(|m| {
+                    black_box(serde_json::from_slice::<W>(m).unwrap());
+                }),
+            ),
+            (
+                "validated",
+                Box::new(move |m| {
+                    black_box(S::decode(channel, m).unwrap());
+                }),
+            ),
+        ],
     );
 }
 
 fn main() {
-    // `cargo test --benches` runs this binary with `--bench` absent: keep that run short.
-    let full = std::env::args().any(|a| a == "--bench");
-    let budget = Duration::from_millis(if full { 1500 } else { 20 });
-    println!("decode benchmark ({} ms per path; ratios are time per message relative to bare typed decoding)", budget.as_millis());
-    bench::<livepeer::StreamTrace>("livepeer stream_trace (tagged union)", budget);
-    bench::<livepeer::StreamIngestMetrics>("livepeer stream_ingest_metrics", budget);
-    bench::<livepeer::CreateNewPayment>("livepeer create_new_payment (patterns)", budget);
-    bench::<audio::AudioChunkReceived>("audio AudioChunkReceived", budget);
-    bench::<audio::TranscriptionCompleted>("audio TranscriptionCompleted", budget);
-    bench::<dam::CaptureDeviceList>("dam capture.device_list", budget);
-    bench::<agents::UsageMeteredModelInference>("agents usage.metered.model_inference", budget);
-    bench::<agents::RealtimePushChatMessage>("agents realtime.push.chat_message", budget);
-    bench::<orchestrator::MyFeatureCompletedData>("orchestrator ai.myfeature.completed", budget);
-    bench::<orchestrator::RunStageProgressData>("orchestrator ai.run.stage_progress", budget);
+    let settings = Settings::from_args();
+    println!(
+        "decode benchmark: {} rounds, {} ms per path per round, paths interleaved; \
+         ratios are time per message relative to bare typed decoding in the same round, \
+         median [min–max] over rounds",
+        settings.rounds,
+        settings.slice.as_millis()
+    );
+    let s = &settings;
+    payload::<livepeer::StreamTrace>(s, "livepeer stream_trace (tagged union)");
+    // The gateway writes `data` from a Go map: keys in alphabetical order, the tag last.
+    let go_order = messages::<livepeer::StreamTrace>()
+        .iter()
+        .map(|m| serde_json::to_vec(&sorted(&serde_json::from_slice(m).unwrap())).unwrap())
+        .collect();
+    payload_of::<livepeer::StreamTrace>(s, "livepeer stream_trace (tag last, Go order)", go_order);
+    payload::<livepeer::StreamIngestMetrics>(s, "livepeer stream_ingest_metrics");
+    payload::<livepeer::CreateNewPayment>(s, "livepeer create_new_payment (patterns)");
+    payload::<audio::AudioChunkReceived>(s, "audio AudioChunkReceived");
+    payload::<audio::TranscriptionCompleted>(s, "audio TranscriptionCompleted");
+    payload::<dam::CaptureDeviceList>(s, "dam capture.device_list");
+    payload::<agents::UsageMeteredModelInference>(s, "agents usage.metered.model_inference");
+    payload::<agents::RealtimePushChatMessage>(s, "agents realtime.push.chat_message");
+    payload::<orchestrator::MyFeatureCompletedData>(s, "orchestrator ai.myfeature.completed");
+    payload::<orchestrator::RunStageProgressData>(s, "orchestrator ai.run.stage_progress");
+
+    wire::<livepeer::System, livepeer::StreamTrace, livepeer::GatewayEnvelope<livepeer::StreamTrace>>(
+        s,
+        "wire livepeer stream_trace",
+    );
+    wire::<
+        livepeer::System,
+        livepeer::CreateNewPayment,
+        livepeer::GatewayEnvelope<livepeer::CreateNewPayment>,
+    >(s, "wire livepeer create_new_payment");
+    wire::<audio::System, audio::AudioChunkReceived, audio::AudioEnvelope<audio::AudioChunkReceived>>(
+        s,
+        "wire audio AudioChunkReceived",
+    );
+    wire::<dam::System, dam::CaptureDeviceList, dam::CaptureDeviceList>(
+        s,
+        "wire dam capture.device_list",
+    );
+    wire::<agents::System, agents::UsageMeteredModelInference, agents::UsageMeteredModelInference>(
+        s,
+        "wire agents usage.metered.model_inference",
+    );
+    wire::<
+        orchestrator::System,
+        orchestrator::RunStageProgressData,
+        orchestrator::CloudEventEnvelope<orchestrator::RunStageProgressData>,
+    >(s, "wire orchestrator ai.run.stage_progress");
 }

@@ -448,14 +448,14 @@ impl<'g> Emitter<'g> {
                             Some(
                                 quote!(Self::#other(v) => !matches!(v.#tag_id.as_str(), #(#values)|*) #inner,),
                             ),
-                            quote!(_ => #rt::de::tagged_branch(map, |branch| <#fty as ::serde::Deserialize>::deserialize(branch)).map(Self::#other),),
+                            quote!(other => branch.decode_with_tag::<#fty>(other).map(Self::#other),),
                         )
                     }
                     None => (
                         None,
                         None,
                         None,
-                        quote!(other => Err(<De::Error as ::serde::de::Error>::unknown_variant(other, &[#(#values),*])),),
+                        quote!(other => Err(<M::Error as ::serde::de::Error>::unknown_variant(other, &[#(#values),*])),),
                     ),
                 };
                 let variant_items =
@@ -467,20 +467,14 @@ impl<'g> Emitter<'g> {
                     pub enum #name { #variant_items }
                     impl<'de> ::serde::Deserialize<'de> for #name {
                         fn deserialize<De: ::serde::Deserializer<'de>>(d: De) -> ::std::result::Result<Self, De::Error> {
-                            // The tag alone picks the branch: serde's own tag reading also takes a
-                            // variant *index* (`"type": 0`) and a JSON array, which the schema does
-                            // not, and would try the fallback when a listed branch fails to decode.
-                            // Each branch decodes under a tracker, so an error keeps its location.
-                            let mut map = ::serde_json::Map::<::std::string::String, ::serde_json::Value>::deserialize(d)?;
-                            let tag = match map.get(#tag) {
-                                Some(::serde_json::Value::String(tag)) => tag.clone(),
-                                _ => return Err(<De::Error as ::serde::de::Error>::custom(concat!("`", #tag, "` must be a string tag"))),
-                            };
-                            match tag.as_str() {
-                                #(#values => {
-                                    map.remove(#tag);
-                                    #rt::de::tagged_branch(map, |branch| <#tys as ::serde::Deserialize>::deserialize(branch)).map(Self::#idents)
-                                })*
+                            #rt::de::tagged(d)
+                        }
+                    }
+                    impl<'de> #rt::de::TaggedUnion<'de> for #name {
+                        const TAG: &'static str = #tag;
+                        fn branch<M: ::serde::de::MapAccess<'de>>(tag: &str, branch: #rt::de::Branch<'de, M>) -> ::std::result::Result<Self, M::Error> {
+                            match tag {
+                                #(#values => branch.decode::<#tys>().map(Self::#idents),)*
                                 #other_arm
                             }
                         }
@@ -743,9 +737,12 @@ fn str_check(c: &StrChecks, s: TokenStream) -> Option<TokenStream> {
         conds.push(quote!({ let n = #rt::str_len(s); #len_conds }));
     }
     for p in &c.patterns {
-        conds.push(
-            quote!({ static PATTERN: #rt::Pattern = #rt::Pattern::new(#p); PATTERN.is_match(s) }),
-        );
+        // A simple pattern is checked without the regex engine (see `simple_pattern`).
+        let pattern = match crate::simple_pattern::lower(p) {
+            Some((pieces, to_end)) => quote!(#rt::Pattern::simple(#p, #pieces, #to_end)),
+            None => quote!(#rt::Pattern::new(#p)),
+        };
+        conds.push(quote!({ static PATTERN: #rt::Pattern = #pattern; PATTERN.is_match(s) }));
     }
     let conds = and(conds);
     Some(quote!({ let s: &str = #s; #conds }))

@@ -600,8 +600,21 @@ impl ::event_contracts_runtime::Validate for ErrorInfo {
                 n >= 1usize
             })
                 && ({
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[A-Z][A-Z0-9_]*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe0000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x87fffffe03ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 })
@@ -1385,8 +1398,16 @@ impl ::event_contracts_runtime::Validate for Cost {
             && ({
                 let s: &str = self.currency.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[A-Z]{3}$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe0000000000000000,
+                                min: 3,
+                                max: 3,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2893,8 +2914,21 @@ impl ::event_contracts_runtime::Validate for Alert {
         ({
             let s: &str = self.alert_type.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^[a-z][a-z0-9_]*$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe000000000000000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe8000000003ff000000000000,
+                            min: 0,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -3313,8 +3347,21 @@ impl ::event_contracts_runtime::Validate for RealtimeMessage {
             && ({
                 let s: &str = self.message_type.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[a-z][a-z0-9_]*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe8000000003ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -3445,8 +3492,21 @@ impl ::event_contracts_runtime::Validate for UsageEvent {
             && ({
                 let s: &str = self.event_type.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[a-z][a-z0-9_]*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe8000000003ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }

@@ -75,8 +75,21 @@ impl<D> ::event_contracts_runtime::Validate for AudioEnvelope<D> {
         ({
             let s: &str = self.event_type.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^[A-Z][A-Za-z0-9]*$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe0000000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe07fffffe03ff000000000000,
+                            min: 0,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -333,8 +346,21 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceived {
                         n >= 4usize
                     })
                         && ({
-                            static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                            static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                                 "^[A-Za-z0-9+/]*={0,2}$",
+                                &[
+                                    ::event_contracts_runtime::Piece::Bytes {
+                                        set: 0x7fffffe07fffffe03ff880000000000,
+                                        min: 0,
+                                        max: u32::MAX,
+                                    },
+                                    ::event_contracts_runtime::Piece::Bytes {
+                                        set: 0x2000000000000000,
+                                        min: 0,
+                                        max: 2,
+                                    },
+                                ],
+                                true,
                             );
                             PATTERN.is_match(s)
                         })
@@ -591,8 +617,34 @@ impl ::event_contracts_runtime::Validate for ProcessingFlags {
                         .all(|item| {
                             let s: &str = item.as_str();
                             {
-                                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                                     "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x7fffffe000000000000000000000000,
+                                            min: 2,
+                                            max: 3,
+                                        },
+                                        ::event_contracts_runtime::Piece::Group {
+                                            alternatives: &[
+                                                &[
+                                                    ::event_contracts_runtime::Piece::Bytes {
+                                                        set: 0x200000000000,
+                                                        min: 1,
+                                                        max: 1,
+                                                    },
+                                                    ::event_contracts_runtime::Piece::Bytes {
+                                                        set: 0x7fffffe07fffffe03ff000000000000,
+                                                        min: 2,
+                                                        max: 8,
+                                                    },
+                                                ],
+                                            ],
+                                            min: 0,
+                                            max: u32::MAX,
+                                        },
+                                    ],
+                                    true,
                                 );
                                 PATTERN.is_match(s)
                             }
@@ -717,8 +769,34 @@ impl ::event_contracts_runtime::Validate for TranscriptionCompleted {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7fffffe000000000000000000000000,
+                                    min: 2,
+                                    max: 3,
+                                },
+                                ::event_contracts_runtime::Piece::Group {
+                                    alternatives: &[
+                                        &[
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x200000000000,
+                                                min: 1,
+                                                max: 1,
+                                            },
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x7fffffe07fffffe03ff000000000000,
+                                                min: 2,
+                                                max: 8,
+                                            },
+                                        ],
+                                    ],
+                                    min: 0,
+                                    max: u32::MAX,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -1105,8 +1183,34 @@ impl ::event_contracts_runtime::Validate for TranslationRequested {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7fffffe000000000000000000000000,
+                                    min: 2,
+                                    max: 3,
+                                },
+                                ::event_contracts_runtime::Piece::Group {
+                                    alternatives: &[
+                                        &[
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x200000000000,
+                                                min: 1,
+                                                max: 1,
+                                            },
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x7fffffe07fffffe03ff000000000000,
+                                                min: 2,
+                                                max: 8,
+                                            },
+                                        ],
+                                    ],
+                                    min: 0,
+                                    max: u32::MAX,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -1118,8 +1222,34 @@ impl ::event_contracts_runtime::Validate for TranslationRequested {
                 .all(|item| {
                     let s: &str = item.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7fffffe000000000000000000000000,
+                                    min: 2,
+                                    max: 3,
+                                },
+                                ::event_contracts_runtime::Piece::Group {
+                                    alternatives: &[
+                                        &[
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x200000000000,
+                                                min: 1,
+                                                max: 1,
+                                            },
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x7fffffe07fffffe03ff000000000000,
+                                                min: 2,
+                                                max: 8,
+                                            },
+                                        ],
+                                    ],
+                                    min: 0,
+                                    max: u32::MAX,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -1241,8 +1371,34 @@ impl ::event_contracts_runtime::Validate for TranslationCompleted {
             && ({
                 let s: &str = self.source_language.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 2,
+                                max: 3,
+                            },
+                            ::event_contracts_runtime::Piece::Group {
+                                alternatives: &[
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x200000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x7fffffe07fffffe03ff000000000000,
+                                            min: 2,
+                                            max: 8,
+                                        },
+                                    ],
+                                ],
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -1250,8 +1406,34 @@ impl ::event_contracts_runtime::Validate for TranslationCompleted {
             && ({
                 let s: &str = self.target_language.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 2,
+                                max: 3,
+                            },
+                            ::event_contracts_runtime::Piece::Group {
+                                alternatives: &[
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x200000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x7fffffe07fffffe03ff000000000000,
+                                            min: 2,
+                                            max: 8,
+                                        },
+                                    ],
+                                ],
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -1377,8 +1559,21 @@ impl ::event_contracts_runtime::Validate for ProcessingFailed {
             && ({
                 let s: &str = self.error_code.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[a-z][a-z0-9_]*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe8000000003ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -1396,8 +1591,34 @@ impl ::event_contracts_runtime::Validate for ProcessingFailed {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7fffffe000000000000000000000000,
+                                    min: 2,
+                                    max: 3,
+                                },
+                                ::event_contracts_runtime::Piece::Group {
+                                    alternatives: &[
+                                        &[
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x200000000000,
+                                                min: 1,
+                                                max: 1,
+                                            },
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x7fffffe07fffffe03ff000000000000,
+                                                min: 2,
+                                                max: 8,
+                                            },
+                                        ],
+                                    ],
+                                    min: 0,
+                                    max: u32::MAX,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -1522,8 +1743,51 @@ impl ::event_contracts_runtime::Validate for ConfigSnapshot {
             && ({
                 let s: &str = self.checksum.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^sha256:[0-9a-f]{64}$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x80000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x100000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x2000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x4000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x20000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x40000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x400000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7e0000000003ff000000000000,
+                                min: 64,
+                                max: 64,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -1693,8 +1957,51 @@ impl ::event_contracts_runtime::Validate for ConfigVersion {
             && ({
                 let s: &str = self.checksum.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^sha256:[0-9a-f]{64}$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x80000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x100000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x2000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x4000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x20000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x40000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x400000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7e0000000003ff000000000000,
+                                min: 64,
+                                max: 64,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2093,8 +2400,21 @@ impl ::event_contracts_runtime::Validate for MeetingMetadata {
         ({
             let s: &str = self.platform.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^[a-z][a-z0-9_]*$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe000000000000000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe8000000003ff000000000000,
+                            min: 0,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -2206,8 +2526,34 @@ impl ::event_contracts_runtime::Validate for BotCapabilities {
                         .all(|item| {
                             let s: &str = item.as_str();
                             {
-                                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                                     "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x7fffffe000000000000000000000000,
+                                            min: 2,
+                                            max: 3,
+                                        },
+                                        ::event_contracts_runtime::Piece::Group {
+                                            alternatives: &[
+                                                &[
+                                                    ::event_contracts_runtime::Piece::Bytes {
+                                                        set: 0x200000000000,
+                                                        min: 1,
+                                                        max: 1,
+                                                    },
+                                                    ::event_contracts_runtime::Piece::Bytes {
+                                                        set: 0x7fffffe07fffffe03ff000000000000,
+                                                        min: 2,
+                                                        max: 8,
+                                                    },
+                                                ],
+                                            ],
+                                            min: 0,
+                                            max: u32::MAX,
+                                        },
+                                    ],
+                                    true,
                                 );
                                 PATTERN.is_match(s)
                             }
@@ -2806,8 +3152,21 @@ impl ::event_contracts_runtime::Validate for HealthCheck {
         ({
             let s: &str = self.name.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^[a-z][a-z0-9_]*$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe000000000000000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe8000000003ff000000000000,
+                            min: 0,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -2956,8 +3315,21 @@ impl ::event_contracts_runtime::Validate for AnomalyDetected {
         ({
             let s: &str = self.anomaly_type.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^[a-z][a-z0-9_]*$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe000000000000000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe8000000003ff000000000000,
+                            min: 0,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }

@@ -328,8 +328,36 @@ impl ::event_contracts_runtime::Validate for DeviceSummaryCapabilities {
             .all(|item| {
                 let s: &str = item.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[1-9][0-9]*x[1-9][0-9]*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3fe000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x1000000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3fe000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2464,8 +2492,16 @@ impl ::event_contracts_runtime::Validate for TenantRequest {
             && ({
                 let s: &str = self.path.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^/",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x800000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                        ],
+                        false,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2732,8 +2768,16 @@ impl ::event_contracts_runtime::Validate for TenantAccessDenied {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^/",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x800000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                            ],
+                            false,
                         );
                         PATTERN.is_match(s)
                     }

@@ -55,8 +55,16 @@ impl<D> ::event_contracts_runtime::Validate for GatewayEnvelope<D> {
         {
             let s: &str = self.timestamp.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^[0-9]+$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x3ff000000000000,
+                            min: 1,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -122,140 +130,72 @@ impl<'de> ::serde::Deserialize<'de> for StreamTrace {
     fn deserialize<De: ::serde::Deserializer<'de>>(
         d: De,
     ) -> ::std::result::Result<Self, De::Error> {
-        let mut map = ::serde_json::Map::<
-            ::std::string::String,
-            ::serde_json::Value,
-        >::deserialize(d)?;
-        let tag = match map.get("type") {
-            Some(::serde_json::Value::String(tag)) => tag.clone(),
-            _ => {
-                return Err(
-                    <De::Error as ::serde::de::Error>::custom(
-                        concat!("`", "type", "` must be a string tag"),
-                    ),
-                );
-            }
-        };
-        match tag.as_str() {
+        ::event_contracts_runtime::de::tagged(d)
+    }
+}
+impl<'de> ::event_contracts_runtime::de::TaggedUnion<'de> for StreamTrace {
+    const TAG: &'static str = "type";
+    fn branch<M: ::serde::de::MapAccess<'de>>(
+        tag: &str,
+        branch: ::event_contracts_runtime::de::Branch<'de, M>,
+    ) -> ::std::result::Result<Self, M::Error> {
+        match tag {
             "gateway_receive_stream_request" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceGatewayReceiveStreamRequest as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceGatewayReceiveStreamRequest>()
                     .map(Self::GatewayReceiveStreamRequest)
             }
             "gateway_ingest_stream_closed" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceGatewayIngestStreamClosed as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceGatewayIngestStreamClosed>()
                     .map(Self::GatewayIngestStreamClosed)
             }
             "gateway_send_first_ingest_segment" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceGatewaySendFirstIngestSegment as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceGatewaySendFirstIngestSegment>()
                     .map(Self::GatewaySendFirstIngestSegment)
             }
             "gateway_receive_first_processed_segment" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceGatewayReceiveFirstProcessedSegment as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceGatewayReceiveFirstProcessedSegment>()
                     .map(Self::GatewayReceiveFirstProcessedSegment)
             }
             "gateway_receive_few_processed_segments" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceGatewayReceiveFewProcessedSegments as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceGatewayReceiveFewProcessedSegments>()
                     .map(Self::GatewayReceiveFewProcessedSegments)
             }
             "gateway_receive_first_data_segment" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceGatewayReceiveFirstDataSegment as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceGatewayReceiveFirstDataSegment>()
                     .map(Self::GatewayReceiveFirstDataSegment)
             }
             "gateway_no_orchestrators_available" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceGatewayNoOrchestratorsAvailable as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceGatewayNoOrchestratorsAvailable>()
                     .map(Self::GatewayNoOrchestratorsAvailable)
             }
             "orchestrator_swap" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceOrchestratorSwap as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceOrchestratorSwap>()
                     .map(Self::OrchestratorSwap)
             }
             "runner_receive_stream_request" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceRunnerReceiveStreamRequest as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceRunnerReceiveStreamRequest>()
                     .map(Self::RunnerReceiveStreamRequest)
             }
             "runner_receive_first_ingest_segment" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceRunnerReceiveFirstIngestSegment as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceRunnerReceiveFirstIngestSegment>()
                     .map(Self::RunnerReceiveFirstIngestSegment)
             }
             "runner_send_first_processed_segment" => {
-                map.remove("type");
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceRunnerSendFirstProcessedSegment as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
+                branch
+                    .decode::<StreamTraceRunnerSendFirstProcessedSegment>()
                     .map(Self::RunnerSendFirstProcessedSegment)
             }
-            _ => {
-                ::event_contracts_runtime::de::tagged_branch(
-                        map,
-                        |branch| <StreamTraceOther as ::serde::Deserialize>::deserialize(
-                            branch,
-                        ),
-                    )
-                    .map(Self::Other)
-            }
+            other => branch.decode_with_tag::<StreamTraceOther>(other).map(Self::Other),
         }
     }
 }
@@ -2456,8 +2396,21 @@ impl ::event_contracts_runtime::Validate for DiscoveryResult {
         {
             let s: &str = self.latency_ms.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^-?[0-9]+$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x200000000000,
+                            min: 0,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x3ff000000000000,
+                            min: 1,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -2556,8 +2509,26 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
         ({
             let s: &str = self.recipient.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^0x[0-9a-fA-F]{40}$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x1000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x1000000000000000000000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7e0000007e03ff000000000000,
+                            min: 40,
+                            max: 40,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -2565,8 +2536,66 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
             && ({
                 let s: &str = self.face_value.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[0-9][0-9.eE+-]* (WEI|ETH)$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x200000002003ff680000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x100000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Group {
+                                alternatives: &[
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x8000000000000000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x200000000000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x2000000000000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                    ],
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x200000000000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x1000000000000000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x1000000000000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                    ],
+                                ],
+                                min: 1,
+                                max: 1,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2574,8 +2603,34 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
             && ({
                 let s: &str = self.win_prob.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[0-9]+(\\.[0-9]+)?$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Group {
+                                alternatives: &[
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x400000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x3ff000000000000,
+                                            min: 1,
+                                            max: u32::MAX,
+                                        },
+                                    ],
+                                ],
+                                min: 0,
+                                max: 1,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2583,8 +2638,89 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
             && ({
                 let s: &str = self.price.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^-?[0-9]+(\\.[0-9]+)? wei/pixel$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x200000000000,
+                                min: 0,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Group {
+                                alternatives: &[
+                                    &[
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x400000000000,
+                                            min: 1,
+                                            max: 1,
+                                        },
+                                        ::event_contracts_runtime::Piece::Bytes {
+                                            set: 0x3ff000000000000,
+                                            min: 1,
+                                            max: u32::MAX,
+                                        },
+                                    ],
+                                ],
+                                min: 0,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x100000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x800000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x20000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x200000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x800000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x10000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x200000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x1000000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x20000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x1000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2592,8 +2728,16 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
             && ({
                 let s: &str = self.num_tickets.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[0-9]+$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2601,8 +2745,26 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
             && ({
                 let s: &str = self.sender.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^0x[0-9a-fA-F]{40}$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x1000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x1000000000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7e0000007e03ff000000000000,
+                                min: 40,
+                                max: 40,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -3567,8 +3729,26 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
         ({
             let s: &str = self.orch_address.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^0x[0-9a-fA-F]{40}$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x1000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x1000000000000000000000000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7e0000007e03ff000000000000,
+                            min: 40,
+                            max: 40,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -3580,8 +3760,21 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
             && ({
                 let s: &str = self.session_balance.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^-?[0-9]+$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x200000000000,
+                                min: 0,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -3589,8 +3782,21 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
             && ({
                 let s: &str = self.computed_fee.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^-?[0-9]+$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x200000000000,
+                                min: 0,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -3601,8 +3807,39 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^-?[0-9]+(\\.[0-9]+)?$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 0,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x3ff000000000000,
+                                    min: 1,
+                                    max: u32::MAX,
+                                },
+                                ::event_contracts_runtime::Piece::Group {
+                                    alternatives: &[
+                                        &[
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x400000000000,
+                                                min: 1,
+                                                max: 1,
+                                            },
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x3ff000000000000,
+                                                min: 1,
+                                                max: u32::MAX,
+                                            },
+                                        ],
+                                    ],
+                                    min: 0,
+                                    max: 1,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -3613,8 +3850,39 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^-?[0-9]+(\\.[0-9]+)?$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 0,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x3ff000000000000,
+                                    min: 1,
+                                    max: u32::MAX,
+                                },
+                                ::event_contracts_runtime::Piece::Group {
+                                    alternatives: &[
+                                        &[
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x400000000000,
+                                                min: 1,
+                                                max: 1,
+                                            },
+                                            ::event_contracts_runtime::Piece::Bytes {
+                                                set: 0x3ff000000000000,
+                                                min: 1,
+                                                max: u32::MAX,
+                                            },
+                                        ],
+                                    ],
+                                    min: 0,
+                                    max: 1,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }

@@ -117,8 +117,51 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
             && ({
                 let s: &str = self.r#type.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^ai\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x2000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x200000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x400000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe8000000003ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x400000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe8000000003ff000000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -154,8 +197,46 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 2,
+                                    max: 2,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 32,
+                                    max: 32,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 16,
+                                    max: 16,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 2,
+                                    max: 2,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -307,8 +388,46 @@ impl ::event_contracts_runtime::Validate for CloudEventExtensions {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 2,
+                                    max: 2,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 32,
+                                    max: 32,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 16,
+                                    max: 16,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 2,
+                                    max: 2,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }

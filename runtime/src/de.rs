@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{DeserializeOwned, Unexpected, Visitor};
+use std::marker::PhantomData;
+
+use serde::de::value::{StrDeserializer, StringDeserializer};
+use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// An optional property: absent is `None`; present must be a valid `T` (so `null` is refused
 /// unless `T` itself accepts it, as the schema does).
@@ -209,30 +212,350 @@ where
     integers(d).map(Some)
 }
 
-/// The deserializer a tagged union's branch is read from: its object, buffered to read the
-/// tag first, under a tracker that records where an error happened.
-pub type TrackedBranch<'a, 'b> = serde_path_to_error::Deserializer<'a, 'b, Value>;
+/// A tagged union (`oneOf` whose branches a string property names): the property, and how
+/// the branch a tag value names decodes. Generated unions implement it and decode through
+/// [`tagged`].
+pub trait TaggedUnion<'de>: Sized {
+    /// The tag property's name.
+    const TAG: &'static str;
+    /// Decodes the branch `tag` names from the rest of the object.
+    fn branch<M: MapAccess<'de>>(tag: &str, branch: Branch<'de, M>) -> Result<Self, M::Error>;
+}
 
-/// Decodes a tagged union's branch from its buffered object. The buffering hides where inside
-/// the branch an error happened from the deserializer that reads the whole message, so the
-/// error carries that location in its message ([`located`]); [`split_located`] reads it back.
-pub fn tagged_branch<T, E: serde::de::Error>(
-    object: Map<String, Value>,
-    decode: impl FnOnce(TrackedBranch<'_, '_>) -> Result<T, serde_json::Error>,
-) -> Result<T, E> {
+/// Decodes a tagged union from a JSON object without building the object first: the entries
+/// before the tag are kept as raw JSON text (no tree), the tag picks the branch, and the
+/// branch reads those entries and then the rest of the object straight from the input. When
+/// the tag comes first nothing is kept at all. The tag alone picks the branch: serde's own
+/// internally tagged enums also take a variant *index* (`"type": 0`) and a JSON array, which
+/// the schema does not, and would try the fallback when a listed branch fails to decode.
+///
+/// Keeping entries as raw text needs serde_json's deserializers (text, or a `Value`); no other
+/// format reads into the generated types. From text the kept entries borrow the input.
+pub fn tagged<'de, D, U>(d: D) -> Result<U, D::Error>
+where
+    D: Deserializer<'de>,
+    U: TaggedUnion<'de>,
+{
+    struct UnionVisitor<U>(PhantomData<U>);
+    impl<'de, U: TaggedUnion<'de>> Visitor<'de> for UnionVisitor<U> {
+        type Value = U;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a JSON object tagged by `{}`", U::TAG)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<U, A::Error> {
+            let not_a_tag = || A::Error::custom(format_args!("`{}` must be a string tag", U::TAG));
+            let mut before = Vec::new();
+            loop {
+                match map.next_key_seed(KeyOrTag(U::TAG))? {
+                    None => return Err(not_a_tag()),
+                    Some(None) => {
+                        let tag = map.next_value::<TagText>().map_err(|_| not_a_tag())?;
+                        let branch = Branch {
+                            before,
+                            tag_name: U::TAG,
+                            live: map,
+                        };
+                        return U::branch(&tag.0, branch);
+                    }
+                    Some(Some(key)) => {
+                        let raw: RawText = map.next_value()?;
+                        before.push((key, raw.0));
+                    }
+                }
+            }
+        }
+    }
+    d.deserialize_map(UnionVisitor(PhantomData))
+}
+
+/// Text borrowed from the input when the deserializer lends it, owned otherwise.
+type Text<'de> = Cow<'de, str>;
+
+/// Reads a key, telling the tag (`None`) from any other key (`Some`, kept: it precedes the tag).
+struct KeyOrTag(&'static str);
+
+impl<'de> DeserializeSeed<'de> for KeyOrTag {
+    type Value = Option<Text<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyOrTag {
+    type Value = Option<Text<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a property name")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok((key != self.0).then_some(Cow::Borrowed(key)))
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok((key != self.0).then(|| Cow::Owned(key.to_owned())))
+    }
+}
+
+/// The name serde_json's deserializers know as "hand over this value's JSON text" (the one
+/// `serde_json::value::RawValue` itself asks with); any other deserializer refuses it. Asking
+/// with it rather than decoding a `Box<RawValue>` lets the text stay borrowed from the input.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// A value's JSON text, as serde_json hands it over for `RawValue`: a one-entry map whose
+/// value is the text.
+struct RawText<'de>(Text<'de>);
+
+impl<'de> Deserialize<'de> for RawText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RawVisitor;
+        impl<'de> Visitor<'de> for RawVisitor {
+            type Value = RawText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawText<'de>, A::Error> {
+                match map.next_key::<TextOf>()? {
+                    Some(TextOf(key)) if key == RAW_VALUE_TOKEN => {
+                        Ok(RawText(map.next_value::<TextOf>()?.0))
+                    }
+                    _ => Err(A::Error::custom("serde_json's raw value protocol changed")),
+                }
+            }
+        }
+        d.deserialize_newtype_struct(RAW_VALUE_TOKEN, RawVisitor)
+    }
+}
+
+/// A string, borrowed when the deserializer lends it.
+struct TextOf<'de>(Text<'de>);
+
+impl<'de> Deserialize<'de> for TextOf<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = TextOf<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<TextOf<'de>, E> {
+                Ok(TextOf(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TextOf<'de>, E> {
+                Ok(TextOf(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<TextOf<'de>, E> {
+                Ok(TextOf(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+/// The tag's value: a JSON string.
+struct TagText(String);
+
+impl<'de> Deserialize<'de> for TagText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = TagText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string tag")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TagText, E> {
+                Ok(TagText(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<TagText, E> {
+                Ok(TagText(v))
+            }
+        }
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+/// The rest of a tagged union's object once its tag is read: the entries that came before
+/// the tag (raw JSON text) and the live map positioned after it.
+pub struct Branch<'de, M> {
+    before: Vec<(Text<'de>, Text<'de>)>,
+    tag_name: &'static str,
+    live: M,
+}
+
+impl<'de, M: MapAccess<'de>> Branch<'de, M> {
+    /// Decodes a listed branch, which does not declare the tag: it never sees it.
+    pub fn decode<T: FromMap<'de>>(self) -> Result<T, M::Error> {
+        T::from_map(self.entries(None))
+    }
+
+    /// Decodes the fallback branch, which keeps the tag as one of its properties.
+    pub fn decode_with_tag<T: FromMap<'de>>(self, tag: &str) -> Result<T, M::Error> {
+        T::from_map(self.entries(Some(tag.to_owned())))
+    }
+
+    fn entries(self, tag: Option<String>) -> BranchEntries<'de, M> {
+        BranchEntries {
+            before: self.before.into_iter(),
+            tag,
+            tag_name: self.tag_name,
+            live: Some(self.live),
+            next: Next::Live,
+        }
+    }
+}
+
+/// What the next value of [`BranchEntries`] is read from.
+enum Next<'de> {
+    Raw(Text<'de>, Text<'de>),
+    Tag(String),
+    Live,
+}
+
+/// The branch's object as one map: the entries before the tag, the tag itself when the
+/// branch keeps it, then what follows in the input.
+struct BranchEntries<'de, M> {
+    before: std::vec::IntoIter<(Text<'de>, Text<'de>)>,
+    tag: Option<String>,
+    tag_name: &'static str,
+    /// `None` once the input's object has ended.
+    live: Option<M>,
+    next: Next<'de>,
+}
+
+impl<'de, M: MapAccess<'de>> MapAccess<'de> for BranchEntries<'de, M> {
+    type Error = M::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, M::Error> {
+        if let Some((key, raw)) = self.before.next() {
+            let k = seed.deserialize(StrDeserializer::<M::Error>::new(&key))?;
+            self.next = Next::Raw(key, raw);
+            return Ok(Some(k));
+        }
+        if let Some(tag) = self.tag.take() {
+            let k = seed.deserialize(StrDeserializer::<M::Error>::new(self.tag_name))?;
+            self.next = Next::Tag(tag);
+            return Ok(Some(k));
+        }
+        self.next = Next::Live;
+        let Some(live) = self.live.as_mut() else {
+            return Ok(None);
+        };
+        let key = live.next_key_seed(NotTheTag {
+            tag_name: self.tag_name,
+            seed,
+        })?;
+        if key.is_none() {
+            self.live = None;
+        }
+        Ok(key)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, M::Error> {
+        match std::mem::replace(&mut self.next, Next::Live) {
+            Next::Raw(key, raw) => raw_entry(&key, raw, seed),
+            Next::Tag(tag) => seed.deserialize(StringDeserializer::<M::Error>::new(tag)),
+            Next::Live => match self.live.as_mut() {
+                Some(live) => live.next_value_seed(seed),
+                None => Err(M::Error::custom("a value read past the end of its object")),
+            },
+        }
+    }
+}
+
+/// Reads an entry kept before the tag. An error names where it happened inside the branch
+/// ([`located`]): the reader of the whole message cannot see into raw text.
+fn raw_entry<'de, V: DeserializeSeed<'de>, E: serde::de::Error>(
+    key: &str,
+    raw: Text<'de>,
+    seed: V,
+) -> Result<V::Value, E> {
+    match raw {
+        Cow::Borrowed(text) => read_entry(key, serde_json::Deserializer::from_str(text), seed),
+        // Text the input did not lend (a `Value`'s, or one with escapes) cannot lend either.
+        Cow::Owned(text) => read_entry(
+            key,
+            serde_json::Deserializer::from_reader(text.as_bytes()),
+            seed,
+        ),
+    }
+}
+
+fn read_entry<'de, R, V, E>(
+    key: &str,
+    mut de: serde_json::Deserializer<R>,
+    seed: V,
+) -> Result<V::Value, E>
+where
+    R: serde_json::de::Read<'de>,
+    V: DeserializeSeed<'de>,
+    E: serde::de::Error,
+{
     let mut track = serde_path_to_error::Track::new();
-    match decode(serde_path_to_error::Deserializer::new(
-        Value::Object(object),
-        &mut track,
-    )) {
-        Ok(value) => Ok(value),
-        Err(e) => {
-            let text = e.to_string();
-            let (inner, message) = split_located(&text);
-            Err(E::custom(located(
-                &format!("{}{inner}", pointer(&track.path())),
-                message,
-            )))
+    let result = seed
+        .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+        .and_then(|v| de.end().map(|()| v));
+    result.map_err(|e| {
+        // The position is within the raw text, which says nothing about the message: the
+        // message reads as it would from the whole document's value.
+        let text = e.to_string();
+        let text = match e.line() {
+            0 => text.as_str(),
+            line => text
+                .strip_suffix(&format!(" at line {line} column {}", e.column()))
+                .unwrap_or(&text),
+        };
+        let (inner, message) = split_located(text);
+        let key = key.replace('~', "~0").replace('/', "~1");
+        E::custom(located(
+            &format!("/{key}{}{inner}", pointer(&track.path())),
+            message,
+        ))
+    })
+}
+
+/// A key seed that refuses the tag appearing again: the schema validator reads the last of
+/// duplicate keys, so a second tag could name another branch.
+struct NotTheTag<K> {
+    tag_name: &'static str,
+    seed: K,
+}
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for NotTheTag<K> {
+    type Value = K::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for NotTheTag<K> {
+    type Value = K::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a property name")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<K::Value, E> {
+        self.check(key)?;
+        self.seed
+            .deserialize(serde::de::value::BorrowedStrDeserializer::new(key))
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<K::Value, E> {
+        self.check(key)?;
+        self.seed.deserialize(StrDeserializer::new(key))
+    }
+    fn visit_string<E: serde::de::Error>(self, key: String) -> Result<K::Value, E> {
+        self.check(&key)?;
+        self.seed.deserialize(StringDeserializer::new(key))
+    }
+}
+
+impl<K> NotTheTag<K> {
+    fn check<E: serde::de::Error>(&self, key: &str) -> Result<(), E> {
+        if key == self.tag_name {
+            Err(E::duplicate_field(self.tag_name))
+        } else {
+            Ok(())
         }
     }
 }
@@ -280,6 +603,7 @@ pub fn split_located(message: &str) -> (String, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[derive(Debug, PartialEq, Deserialize)]
     struct Sample {
@@ -344,6 +668,113 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.rate, s.offset), (18446744073709549568, Some(i64::MIN)));
+    }
+
+    /// A union as codegen writes one: `kind` picks `Reading` (closed, no `kind` of its own)
+    /// or the fallback `Other` (keeps `kind`).
+    #[derive(Debug, PartialEq)]
+    enum Union {
+        Reading(Reading),
+        Other(Other),
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Reading {
+        #[serde(deserialize_with = "integers")]
+        at: u64,
+        name: String,
+        inner: Option<Box<Union>>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Other {
+        kind: String,
+    }
+
+    impl<'de> FromMap<'de> for Reading {
+        fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+            Reading::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    impl<'de> FromMap<'de> for Other {
+        fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+            Other::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    impl<'de> TaggedUnion<'de> for Union {
+        const TAG: &'static str = "kind";
+        fn branch<M: MapAccess<'de>>(tag: &str, branch: Branch<'de, M>) -> Result<Self, M::Error> {
+            match tag {
+                "reading" => branch.decode().map(Union::Reading),
+                other => branch.decode_with_tag(other).map(Union::Other),
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Union {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            tagged(d)
+        }
+    }
+
+    fn reading(at: u64, inner: Option<Union>) -> Union {
+        Union::Reading(Reading {
+            at,
+            name: "a\"b".into(),
+            inner: inner.map(Box::new),
+        })
+    }
+
+    #[test]
+    fn a_tagged_union_decodes_wherever_its_tag_is() {
+        let want = reading(3, Some(Union::Other(Other { kind: "x".into() })));
+        for json in [
+            r#"{"kind": "reading", "at": 3, "name": "a\"b", "inner": {"kind": "x"}}"#,
+            r#"{"at": 3.0, "kind": "reading", "inner": {"kind": "x"}, "name": "a\"b"}"#,
+            r#"{"name": "a\"b", "inner": {"kind": "x"}, "at": 3, "kind": "reading"}"#,
+            r#"{"n\u0061me": "a\"b", "inner": {"kind": "x"}, "at": 3, "kind": "reading"}"#,
+        ] {
+            assert_eq!(serde_json::from_str::<Union>(json).unwrap(), want, "{json}");
+            let value: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(
+                serde_json::from_value::<Union>(value).unwrap(),
+                want,
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tagged_union_refuses_what_its_schema_would() {
+        for json in [
+            r#"{"at": 3, "name": "n", "inner": null}"#,
+            r#"{"kind": 1, "at": 3, "name": "n", "inner": null}"#,
+            // A second tag: the schema validator reads the last one.
+            r#"{"kind": "reading", "at": 3, "name": "n", "inner": null, "kind": "x"}"#,
+            r#"{"at": 3, "kind": "reading", "name": "n", "inner": null, "more": 1}"#,
+            r#"["reading", 3, "n", null]"#,
+        ] {
+            assert!(serde_json::from_str::<Union>(json).is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn an_error_before_the_tag_names_where_it_happened() {
+        let json = r#"{"inner": {"at": 1e300, "kind": "reading", "name": "n", "inner": null}, "at": 1, "name": "n", "kind": "reading"}"#;
+        let value: Value = serde_json::from_str(json).unwrap();
+        let e = serde_json::from_value::<Union>(value)
+            .unwrap_err()
+            .to_string();
+        let (pointer, message) = split_located(&e);
+        assert_eq!(pointer, "/inner/at", "{e}");
+        assert!(
+            message.starts_with("invalid value: floating point `1e+300`"),
+            "{e}"
+        );
+        assert!(!message.contains("line"), "{e}");
     }
 
     #[test]

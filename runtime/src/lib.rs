@@ -7,6 +7,7 @@
 //! - the typed formats ([`DateTime`]) and the serde helpers generated fields use.
 
 mod datetime;
+mod pattern;
 mod schema_set;
 
 pub mod de;
@@ -15,6 +16,7 @@ pub mod transport;
 use std::fmt;
 
 pub use datetime::DateTime;
+pub use pattern::{Pattern, Piece};
 pub use schema_set::{Documents, SchemaSet, Validator};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -369,28 +371,6 @@ pub fn all_unique<T: PartialEq>(items: &[T]) -> bool {
         .iter()
         .enumerate()
         .all(|(i, a)| items[i + 1..].iter().all(|b| a != b))
-}
-
-/// A regular expression compiled on first use; generated code holds one per `pattern`.
-pub struct Pattern {
-    source: &'static str,
-    compiled: std::sync::OnceLock<regex::Regex>,
-}
-
-impl Pattern {
-    /// `source` is already translated to the `regex` crate's dialect and checked by codegen.
-    pub const fn new(source: &'static str) -> Self {
-        Self {
-            source,
-            compiled: std::sync::OnceLock::new(),
-        }
-    }
-
-    pub fn is_match(&self, s: &str) -> bool {
-        self.compiled
-            .get_or_init(|| regex::Regex::new(self.source).expect("codegen compiled this pattern"))
-            .is_match(s)
-    }
 }
 
 /// The slow path of a wrapped message that failed the fast path: every violation of the

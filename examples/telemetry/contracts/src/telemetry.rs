@@ -68,8 +68,26 @@ impl<D> ::event_contracts_runtime::Validate for TelemetryEnvelope<D> {
         ({
             let s: &str = self.kind.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^[a-z]+\\.[a-z_]+$",
+                    &[
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe000000000000000000000000,
+                            min: 1,
+                            max: u32::MAX,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x400000000000,
+                            min: 1,
+                            max: 1,
+                        },
+                        ::event_contracts_runtime::Piece::Bytes {
+                            set: 0x7fffffe800000000000000000000000,
+                            min: 1,
+                            max: u32::MAX,
+                        },
+                    ],
+                    true,
                 );
                 PATTERN.is_match(s)
             }
@@ -87,8 +105,46 @@ impl<D> ::event_contracts_runtime::Validate for TelemetryEnvelope<D> {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 2,
+                                    max: 2,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 32,
+                                    max: 32,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 16,
+                                    max: 16,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x200000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7e0000000003ff000000000000,
+                                    min: 2,
+                                    max: 2,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -267,8 +323,36 @@ impl ::event_contracts_runtime::Validate for DeviceHeartbeat {
             && ({
                 let s: &str = self.firmware.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[0-9]+\\.[0-9]+\\.[0-9]+$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x400000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x400000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x3ff000000000000,
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }

@@ -1,0 +1,127 @@
+//! The `pattern` checks of generated code. A pattern codegen found simple (anchored at the
+//! start, ASCII sets, groups where one byte of lookahead decides every choice) is checked by
+//! walking its pieces over the bytes, with no regex engine; any other compiles once with the
+//! `regex` crate. Either way the schema validator decides every message this check fails.
+
+use std::sync::OnceLock;
+
+/// One piece of a simple pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// A byte of `set` (bit `b` for ASCII byte `b`), `min..=max` times (`u32::MAX`: unbounded).
+    Bytes { set: u128, min: u32, max: u32 },
+    /// One of `alternatives`, `min..=max` times; the next byte picks the alternative.
+    Group {
+        alternatives: &'static [&'static [Piece]],
+        min: u32,
+        max: u32,
+    },
+}
+
+/// A regular expression of a schema's `pattern`, compiled once; generated code holds one in a
+/// `static` per pattern.
+pub struct Pattern {
+    source: &'static str,
+    simple: Option<(&'static [Piece], bool)>,
+    compiled: OnceLock<regex::Regex>,
+}
+
+impl Pattern {
+    /// `source` is already translated to the `regex` crate's dialect and checked by codegen.
+    pub const fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            simple: None,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// A pattern codegen lowered to `pieces` (matching to the end of the string when
+    /// `to_end`, a prefix otherwise); `source` is what it was lowered from.
+    pub const fn simple(source: &'static str, pieces: &'static [Piece], to_end: bool) -> Self {
+        Self {
+            source,
+            simple: Some((pieces, to_end)),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The pattern as the `regex` crate reads it.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    pub fn is_match(&self, s: &str) -> bool {
+        match self.simple {
+            Some((pieces, to_end)) => match sequence(pieces, s.as_bytes(), 0) {
+                Some(end) => !to_end || end == s.len(),
+                None => false,
+            },
+            None => self
+                .compiled
+                .get_or_init(|| {
+                    regex::Regex::new(self.source).expect("codegen compiled this pattern")
+                })
+                .is_match(s),
+        }
+    }
+}
+
+fn holds(set: u128, byte: Option<&u8>) -> bool {
+    byte.is_some_and(|&b| b < 128 && set & (1 << b) != 0)
+}
+
+fn starts(pieces: &[Piece], byte: Option<&u8>) -> bool {
+    for p in pieces {
+        let (nullable, starts) = match *p {
+            Piece::Bytes { set, min, .. } => (min == 0, holds(set, byte)),
+            Piece::Group {
+                alternatives, min, ..
+            } => (min == 0, alternatives.iter().any(|a| starts(a, byte))),
+        };
+        if starts {
+            return true;
+        }
+        if !nullable {
+            return false;
+        }
+    }
+    false
+}
+
+/// Where `pieces` matching from `at` ends, greedily (codegen made sure greedy is the only
+/// way to match).
+fn sequence(pieces: &[Piece], s: &[u8], mut at: usize) -> Option<usize> {
+    for p in pieces {
+        match *p {
+            Piece::Bytes { set, min, max } => {
+                let mut n = 0;
+                while n < max && holds(set, s.get(at)) {
+                    at += 1;
+                    n += 1;
+                }
+                if n < min {
+                    return None;
+                }
+            }
+            Piece::Group {
+                alternatives,
+                min,
+                max,
+            } => {
+                let mut n = 0;
+                while n < max {
+                    let Some(alt) = alternatives.iter().find(|a| starts(a, s.get(at))) else {
+                        break;
+                    };
+                    at = sequence(alt, s, at)?;
+                    n += 1;
+                }
+                if n < min {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(at)
+}
