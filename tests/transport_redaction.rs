@@ -158,5 +158,8 @@ async fn http_shows_no_password_and_no_secret() {
     }
     assert!(outputs[2].1.contains("user:***@127.0.0.1:1"), "{outputs:?}");
     assert!(outputs[4].1.contains("webhook secret"), "{outputs:?}");
-    assert!(outputs[6].1.contains("not an absolute URL"), "{outputs:?}");
+    assert!(
+        outputs[6].1.contains("not an absolute http(s) URL"),
+        "{outputs:?}"
+    );
 }

@@ -202,9 +202,17 @@ impl HttpSink {
 
     fn from_config(config: &HttpConfig) -> Result<Self, TransportError> {
         let base = config.base_url.trim_end_matches('/').to_owned();
-        if let Err(e) = reqwest::Url::parse(&base) {
+        let problem = match reqwest::Url::parse(&base) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => None,
+            Ok(url) => Some(format!(
+                "its scheme is `{}`, not http or https",
+                url.scheme()
+            )),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
             let message = format!(
-                "the base URL {} is not an absolute URL: {e}",
+                "the base URL {} is not an absolute http(s) URL: {problem}",
                 redact::url(&base)
             );
             return Err(TransportError::new("http", redact::scrub(&message, &base)));
