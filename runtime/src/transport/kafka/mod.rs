@@ -42,9 +42,10 @@
 //! committed offset (`OffsetFetch`) and the partition's high watermark (`ListOffsets`), and
 //! records [`metrics::CONSUMER_LAG`](super::metrics::CONSUMER_LAG) per topic (retry topics
 //! included): the sum over its assigned partitions of high watermark − committed offset (−
-//! the low watermark when the group committed nothing there yet). It uses a client of its
-//! own that never joins the group, so it neither delays the consumer nor keeps it in the
-//! group after the source is dropped. A topic this consumer lost in a rebalance keeps its
+//! the low watermark when the group committed nothing there yet). It asks through the
+//! source's own consumer: a second client with the group's id made tansu lose deliveries
+//! (`tests/interop.rs`). A query in flight when the source is dropped keeps the consumer
+//! for at most two request timeouts. A topic this consumer lost in a rebalance keeps its
 //! last value here; its new owner reports it.
 //!
 //! # Forwarding
@@ -540,8 +541,11 @@ const LAG_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reports the consumer lag of the partitions in `shared.assigned` every [`LAG_INTERVAL`],
 /// until aborted.
-fn spawn_lag_task(probe: BaseConsumer, shared: Arc<Mutex<Shared>>, group: String) -> LagTask {
-    let probe = Arc::new(probe);
+fn spawn_lag_task(
+    consumer: std::sync::Weak<StreamConsumer<Context>>,
+    shared: Arc<Mutex<Shared>>,
+    group: String,
+) -> LagTask {
     LagTask(tokio::spawn(async move {
         let mut tick = tokio::time::interval(LAG_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -551,7 +555,10 @@ fn spawn_lag_task(probe: BaseConsumer, shared: Arc<Mutex<Shared>>, group: String
             if assigned.is_empty() {
                 continue;
             }
-            let probe = probe.clone();
+            // Held only while the blocking queries run (at most two request timeouts).
+            let Some(probe) = consumer.upgrade() else {
+                return;
+            };
             let group = group.clone();
             // librdkafka's offset and watermark queries block the calling thread.
             let report = tokio::task::spawn_blocking(move || {
@@ -568,7 +575,10 @@ fn spawn_lag_task(probe: BaseConsumer, shared: Arc<Mutex<Shared>>, group: String
 
 /// Per topic, the summed lag of `assigned` partitions; a partition the broker did not answer
 /// for is left out (and logged), so a topic none of whose partitions answered is not reported.
-fn lag_by_topic(probe: &BaseConsumer, assigned: &[Partition]) -> BTreeMap<String, u64> {
+fn lag_by_topic<C: ConsumerContext>(
+    probe: &StreamConsumer<C>,
+    assigned: &[Partition],
+) -> BTreeMap<String, u64> {
     let mut tpl = TopicPartitionList::new();
     for (topic, partition) in assigned {
         tpl.add_partition(topic, *partition);
@@ -605,7 +615,7 @@ fn lag_by_topic(probe: &BaseConsumer, assigned: &[Partition]) -> BTreeMap<String
 /// and dead-letter mean here. Dropping it closes the consumer (it leaves the group) without
 /// committing anything unsettled.
 pub struct KafkaSource {
-    consumer: StreamConsumer<Context>,
+    consumer: Arc<StreamConsumer<Context>>,
     producer: FutureProducer,
     shared: Arc<Mutex<Shared>>,
     group: String,
@@ -654,10 +664,8 @@ impl KafkaSource {
         consumer
             .subscribe(&subscribe)
             .map_err(|e| config.error("could not subscribe", e))?;
-        let probe: BaseConsumer = client
-            .create()
-            .map_err(|e| config.error("could not create the consumer-lag client", e))?;
-        let lag = spawn_lag_task(probe, shared.clone(), group.to_owned());
+        let consumer = Arc::new(consumer);
+        let lag = spawn_lag_task(Arc::downgrade(&consumer), shared.clone(), group.to_owned());
         Ok(Self {
             consumer,
             producer,
