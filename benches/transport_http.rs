@@ -9,7 +9,7 @@
 //! bytes, unique ids) POSTed and awaited until the server answered `200` after handling it,
 //! one at a time over a kept-alive connection:
 //!
-//! - binding: `HttpClient::post` (the `Sink` behind `Publisher`) to an `IngestServer` (content
+//! - binding: `HttpSink::post` (the `Sink` behind `Publisher`) to an `IngestServer` (content
 //!   mode detection, decode + envelope/data validation through the shared engine, dedupe by
 //!   `source` + `id` in a `MemoryStore`, `seq` record, typed dispatch, JSON answer);
 //! - raw: a `reqwest` POST of the same bytes to a bare axum route that does the same work by
@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use event_contracts::orchestrator::{self, CloudEventEnvelope, RunStageProgressData};
-use event_contracts::runtime::transport::http::{prepare, HttpClient, IngestServer, MemoryStore};
+use event_contracts::runtime::transport::http::{prepare, HttpSink, IngestServer, MemoryStore};
 use event_contracts::runtime::transport::{
     Context, HandlerResult, Meta, Outgoing, Policy, Shutdown, UnknownPolicy,
 };
@@ -130,7 +130,7 @@ fn batch(tag: &str) -> Vec<Outgoing> {
         .collect()
 }
 
-async fn binding_round(client: &HttpClient, events: &[Outgoing]) -> f64 {
+async fn binding_round(client: &HttpSink, events: &[Outgoing]) -> f64 {
     let start = Instant::now();
     for e in events {
         client.post(e).await.expect("binding accepts");
@@ -203,7 +203,7 @@ async fn main() {
         }
     });
 
-    let client = HttpClient::new(&binding_base).expect("client");
+    let client = HttpSink::new(&binding_base).expect("client");
     let raw = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -20,9 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use event_contracts::audio::{self, AudioChunkReceived, AudioEnvelope};
-use event_contracts::runtime::transport::redis::{
-    RedisConfig, RedisSink, RedisSource, RedisSourceConfig,
-};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisSink, RedisSource};
 use event_contracts::runtime::transport::{
     self, Context, Contract, HandlerResult, Meta, Outgoing, Policy, Publishes, Shutdown, Sink,
 };
@@ -97,12 +95,13 @@ async fn raw_publish(
 }
 
 async fn bind_consume(options: &RedisConfig) -> f64 {
-    let config = RedisSourceConfig::for_group::<audio::System>(GROUP, "bench")
-        .expect("group")
+    let config = options
+        .clone()
+        .with_consumer("bench")
         .with_batch(32)
         .with_block(Duration::from_millis(100))
         .with_claim_idle(Duration::from_secs(60));
-    let source = RedisSource::connect(options, config)
+    let source = RedisSource::for_group::<audio::System>(&config, GROUP)
         .await
         .expect("source connects");
     let shutdown = Shutdown::new();

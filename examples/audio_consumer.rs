@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use event_contracts::audio::{self, AudioEnvelope};
 use event_contracts::runtime::transport::redis::{
-    RedisConfig, RedisIdempotency, RedisSource, RedisSourceConfig, RedisToken,
+    RedisConfig, RedisIdempotency, RedisSource, RedisToken,
 };
 use event_contracts::runtime::transport::{
     self, Context, DeadLetter, Delivery, HandlerResult, Policy, Shutdown, Source, TransportError,
@@ -121,14 +121,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "orchestration-api".into());
     let consumer = format!("audio-consumer-example-{}", std::process::id());
-    let options = RedisConfig::new(url);
-    let config = RedisSourceConfig::for_group::<audio::System>(&group, consumer.as_str())?
+    let options = RedisConfig::new(url)
+        .with_consumer(consumer.as_str())
         .with_claim_idle(Duration::from_secs(30));
+    let source = RedisSource::for_group::<audio::System>(&options, &group).await?;
     println!(
         "consuming {} as group `{group}`, consumer `{consumer}`; Ctrl-C stops",
-        config.streams.join(", ")
+        source.streams().join(", ")
     );
-    let source = RedisSource::connect(&options, config).await?;
     let idempotency = RedisIdempotency::connect(&options, Duration::from_secs(86_400)).await?;
     let policy = Policy::new(group.as_str()).with_idempotency(idempotency);
     let shutdown = Shutdown::new();

@@ -13,7 +13,7 @@ use event_contracts::orchestrator::{
     RunCompletedData, RunStageCompletedData, RunStageProgressData, RunStageStartedData,
     RunStartedData,
 };
-use event_contracts::runtime::transport::http::{prepare, HttpClient, SendMode};
+use event_contracts::runtime::transport::http::{prepare, HttpConfig, HttpSink, SendMode};
 use event_contracts::runtime::transport::{trace, Meta, Publisher};
 use event_contracts::{orchestrator, Event};
 
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         traceparent: Some(trace::child_or_new(None)),
         ..Meta::default()
     };
-    let client = HttpClient::new(&url)?;
+    let client = HttpSink::connect(&HttpConfig::new(url)).await?;
     let publisher = Publisher::<orchestrator::System, _>::new(client.clone(), defaults.clone());
     let at = |seq: u64| Meta {
         seq: Some(seq),

@@ -19,7 +19,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use event_contracts::audio;
 use event_contracts::runtime::transport::metrics::HANDLER_DURATION;
-use event_contracts::runtime::transport::redis::{RedisOptions, RedisSource, RedisSourceConfig};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisSource};
 use event_contracts::runtime::transport::{
     self, Context, Contract, Handle, HandlerResult, Policy, Shutdown,
 };
@@ -80,9 +80,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(serve(listener, handle));
 
     let consumer = format!("prometheus-example-{}", std::process::id());
-    let config = RedisSourceConfig::for_group::<audio::System>(&group, consumer.as_str())?
+    let config = RedisConfig::new(url)
+        .with_consumer(consumer)
         .with_claim_idle(Duration::from_secs(30));
-    let source = RedisSource::connect(&RedisOptions::new(url), config).await?;
+    let source = RedisSource::for_group::<audio::System>(&config, &group).await?;
     let shutdown = Shutdown::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {

@@ -353,12 +353,16 @@ impl Backend for Amqp {
     }
 
     async fn sink(&self) -> AmqpSink {
-        self.broker.sink().await.expect("publisher connects")
+        AmqpSink::connect(self.broker.config())
+            .await
+            .expect("publisher connects")
     }
 
     /// Every source has a connection of its own, so the crashed one dies alone.
     async fn source(&self, group: &str, _retry: &RetryPolicy, _role: Role) -> AmqpSource {
-        self.broker.source(group).await.expect("consumer starts")
+        AmqpSource::for_group::<dam::System>(self.broker.config(), group)
+            .await
+            .expect("consumer starts")
     }
 
     async fn send_raw(&self, channel: &str, payload: &[u8], headers: &Headers) -> Origin {

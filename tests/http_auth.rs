@@ -1,6 +1,6 @@
 //! Authentication and limits of the HTTP ingest endpoint, over real HTTP: a real axum server on
 //! 127.0.0.1:<ephemeral port>, reqwest for hand-made requests and the runtime's own
-//! `HttpClient`. A refused request must never reach the handler and never be dead-lettered:
+//! `HttpSink`. A refused request must never reach the handler and never be dead-lettered:
 //! each test reads the handler's calls and the dead-letter store back.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use event_contracts::orchestrator;
 use event_contracts::runtime::transport::http::{
-    prepare, DeadLetterStore, HttpClient, HttpError, IngestAuth, IngestServer, MemoryStore,
-    Outcome, WebhookSecret, PROBLEM_TYPE_BASE,
+    prepare, DeadLetterStore, HttpError, HttpSink, IngestAuth, IngestServer, MemoryStore, Outcome,
+    WebhookSecret, PROBLEM_TYPE_BASE,
 };
 use event_contracts::runtime::transport::{
     Context, Handle, HandlerResult, Meta, Outgoing, Policy, RetryPolicy, Shutdown, UnknownPolicy,
@@ -183,7 +183,7 @@ fn assert_problem(answer: &Answer, status: u16, reason: &str) {
     assert_eq!(answer.body["status"], status);
 }
 
-fn one_attempt(client: HttpClient) -> HttpClient {
+fn one_attempt(client: HttpSink) -> HttpSink {
     client.with_retry(RetryPolicy {
         max_attempts: 1,
         ..RetryPolicy::default()
@@ -238,14 +238,14 @@ async fn bearer_token_missing_wrong_and_right() {
     );
     assert_eq!(running.dead_letters().await, 0, "nothing was dead-lettered");
 
-    let client = one_attempt(HttpClient::new(&running.base).unwrap())
+    let client = one_attempt(HttpSink::new(&running.base).unwrap())
         .with_bearer(TOKEN)
         .unwrap();
     let result = client.post(&message).await.expect("the client is let in");
     assert_eq!(result.outcome, Outcome::Handled);
     assert_eq!(running.handled(), 1);
 
-    let unauthenticated = one_attempt(HttpClient::new(&running.base).unwrap());
+    let unauthenticated = one_attempt(HttpSink::new(&running.base).unwrap());
     match unauthenticated.post(&event()).await {
         Err(HttpError::Refused { status: 401, .. }) => {}
         other => panic!("a client without the token is refused with 401: {other:?}"),
@@ -357,7 +357,7 @@ async fn webhook_signatures_are_verified_and_replays_refused() {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 
     // The runtime's client signs each send.
-    let client = one_attempt(HttpClient::new(&running.base).unwrap())
+    let client = one_attempt(HttpSink::new(&running.base).unwrap())
         .with_webhook_secret(SECRET)
         .unwrap();
     let result = client
@@ -373,7 +373,7 @@ async fn webhook_signatures_are_verified_and_replays_refused() {
         batch.iter().all(|r| r.outcome == Outcome::Handled),
         "{batch:?}"
     );
-    let wrong = one_attempt(HttpClient::new(&running.base).unwrap())
+    let wrong = one_attempt(HttpSink::new(&running.base).unwrap())
         .with_webhook_secret(OTHER_SECRET)
         .unwrap();
     match wrong.post(&event()).await {
@@ -397,7 +397,7 @@ async fn bearer_and_signature_together() {
         )
     })
     .await;
-    let token_only = one_attempt(HttpClient::new(&running.base).unwrap())
+    let token_only = one_attempt(HttpSink::new(&running.base).unwrap())
         .with_bearer(TOKEN)
         .unwrap();
     match token_only.post(&event()).await {
@@ -417,7 +417,7 @@ async fn bearer_and_signature_together() {
 #[tokio::test]
 async fn a_batch_over_the_limit_is_413_and_nothing_of_it_is_handled() {
     let running = start(Counter::default(), |s| s.with_batch_limit(3)).await;
-    let client = one_attempt(HttpClient::new(&running.base).unwrap());
+    let client = one_attempt(HttpSink::new(&running.base).unwrap());
     let at_limit: Vec<Outgoing> = (0..3).map(|_| event()).collect();
     let results = client.post_batch(&at_limit).await.expect("3 events pass");
     assert_eq!(results.len(), 3);
@@ -508,7 +508,7 @@ async fn one_request_over_the_concurrency_limit_is_429_with_retry_after() {
     while running.counter.entered.load(Ordering::SeqCst) < MAX {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let client = HttpClient::new(&running.base)
+    let client = HttpSink::new(&running.base)
         .unwrap()
         .with_retry(RetryPolicy {
             max_attempts: 3,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use event_contracts::orchestrator;
 use event_contracts::runtime::transport::http::{
-    prepare, HttpClient, IngestServer, Outcome, RedisStore,
+    prepare, HttpSink, IngestServer, Outcome, RedisStore,
 };
 use event_contracts::runtime::transport::{
     Context, Handle, HandlerError, HandlerResult, Meta, Policy, Publisher, RetryPolicy, Shutdown,
@@ -203,8 +203,8 @@ async fn connect() -> redis::aio::MultiplexedConnection {
         })
 }
 
-fn patient_client(port: u16) -> HttpClient {
-    HttpClient::new(format!("http://127.0.0.1:{port}"))
+fn patient_client(port: u16) -> HttpSink {
+    HttpSink::new(format!("http://127.0.0.1:{port}"))
         .unwrap()
         .with_timeout(Duration::from_secs(5))
         .unwrap()

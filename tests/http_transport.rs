@@ -1,7 +1,7 @@
 //! CloudEvents over HTTP end to end: a real axum server on 127.0.0.1:<ephemeral port>, a real
 //! reqwest client, typed `orchestrator::Handler`s, and Redis (127.0.0.1:6379) for the dedupe,
 //! `seq` and dead-letter store. Runs the shared transport scenarios ([`HttpBackend`]: the
-//! ingest server behind real requests of the `HttpClient`, dead letters read back from its
+//! ingest server behind real requests of the `HttpSink`, dead letters read back from its
 //! Redis store) and keeps here what is HTTP's own: status codes and problem+json, content
 //! modes and batches, `seq`, dedupe by `source` + `id`, body and content-type limits,
 //! graceful shutdown.
@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use event_contracts::orchestrator;
 use event_contracts::runtime::transport::http::{
-    prepare, DeadLetterStore, EventResult, HttpClient, HttpError, IngestServer, IngestStore,
-    MemoryStore, Outcome, RedisStore, SendMode, SeqClass, SeqStore,
+    prepare, DeadLetterStore, EventResult, HttpConfig, HttpError, HttpSink, IngestServer,
+    IngestStore, MemoryStore, Outcome, RedisStore, SendMode, SeqClass, SeqStore,
 };
 use event_contracts::runtime::transport::redis::{RedisConfig, RedisIdempotency};
 use event_contracts::runtime::transport::{
@@ -42,8 +42,8 @@ fn meta(source: &str, seq: Option<u64>) -> Meta {
     }
 }
 
-fn client(base: &str) -> HttpClient {
-    HttpClient::new(base)
+fn client(base: &str) -> HttpSink {
+    HttpSink::new(base)
         .expect("client builds")
         .with_retry(fast_retry(6))
 }
@@ -80,7 +80,7 @@ fn check_seen(recorder: &Recorder, sent: &[(String, String, serde_json::Value)],
 /// What the scenarios published, waiting for the endpoint: HTTP has no broker holding messages
 /// between publishing and consuming, so the scenarios' sink keeps them in order and
 /// [`HttpBackend::consume`] sends them once the ingest server is up, typed ones with the real
-/// `HttpClient` (its retries included), foreign ones as single raw requests.
+/// `HttpSink` (its retries included), foreign ones as single raw requests.
 #[derive(Clone, Default)]
 struct Outbox {
     queue: Arc<Mutex<VecDeque<Queued>>>,
@@ -330,11 +330,12 @@ impl Backend for HttpBackend {
         Fut: std::future::Future<Output = bool>,
     {
         assert_eq!(group, Self::GROUP, "the orchestrator has one ingest group");
-        let server = IngestServer::<orchestrator::System, _, _, _>::new(
+        let server = IngestServer::<orchestrator::System, _, _, _>::for_group(
             recorder.clone(),
             self.store.clone(),
             policy.clone(),
-        );
+        )
+        .expect("a catalog group");
         let shutdown = Shutdown::new();
         let (listener, upstream) = bind().await;
         let serving = {
@@ -360,9 +361,9 @@ impl Backend for HttpBackend {
             })
         };
         // As many attempts as the server allows, so the server decides when to dead-letter.
-        let client = HttpClient::new(&front)
-            .expect("client builds")
-            .with_retry(policy.retry.clone());
+        let client = HttpSink::connect(&HttpConfig::new(&front).with_retry(policy.retry.clone()))
+            .await
+            .expect("client builds");
         let send_all = async {
             while let Some(queued) = self.outbox.pop() {
                 match queued {

@@ -18,7 +18,7 @@
 //!   `traceparent`), skipped as a duplicate, or dead-lettered with its reason and an error
 //!   naming the JSON pointer; none lost.
 //! - **Rust → Python.** The typed `Publisher` sends every event of the catalog; `main.py
-//!   SYSTEM read` (or `serve`, the HTTP endpoint the Rust `HttpClient` posts to in structured
+//!   SYSTEM read` (or `serve`, the HTTP endpoint the Rust `HttpSink` posts to in structured
 //!   and binary mode) reads them with the Python client, validates each with `jsonschema`
 //!   against the schema files, and checks the wire details a foreign service relies on
 //!   (stream entry fields, headers, record keys, routing keys, message ids, `Nats-Msg-Id`,
@@ -39,14 +39,14 @@ use std::time::{Duration, Instant};
 
 use event_contracts::runtime::transport::amqp::{AmqpBroker, AmqpConfig};
 use event_contracts::runtime::transport::http::{
-    DeadLetterStore, HttpClient, IngestServer, RedisStore, SendMode,
+    DeadLetterStore, HttpSink, IngestServer, RedisStore, SendMode,
 };
 use event_contracts::runtime::transport::kafka::{
     dead_letter_topic, retry_topic, KafkaConfig, KafkaSink, KafkaSource,
 };
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport};
 use event_contracts::runtime::transport::redis::{
-    RedisConfig, RedisIdempotency, RedisSink, RedisSource, RedisSourceConfig,
+    RedisConfig, RedisIdempotency, RedisSink, RedisSource,
 };
 use event_contracts::runtime::transport::trace::TraceParent;
 use event_contracts::runtime::transport::{
@@ -1179,17 +1179,18 @@ async fn audio_suite(py: Python, ns: String) -> Report {
         let mut log = Vec::new();
         let mut streams = BTreeSet::new();
         for group in ["audio-pipeline", "orchestration-api"] {
-            let config = RedisSourceConfig::for_group::<audio::System>(group, "interop")
-                .map_err(|e| e.to_string())?
+            let config = p2r
+                .clone()
+                .with_consumer("interop")
                 .with_block(Duration::from_millis(100));
-            streams.extend(config.streams.clone());
-            let want = sent
-                .iter()
-                .filter(|s| config.streams.contains(&s.channel))
-                .count();
-            let source = RedisSource::connect(&p2r, config)
+            let source = RedisSource::for_group::<audio::System>(&config, group)
                 .await
                 .map_err(|e| e.to_string())?;
+            streams.extend(source.streams().iter().cloned());
+            let want = sent
+                .iter()
+                .filter(|s| source.streams().contains(&s.channel))
+                .count();
             let policy = Policy::new(group)
                 .with_retry(retry())
                 .with_idempotency(store.clone());
@@ -1626,7 +1627,7 @@ async fn orchestrator_suite(py: Python, ns: String) -> Report {
             (SendMode::Structured, "structured"),
             (SendMode::Binary, "binary"),
         ] {
-            let client = HttpClient::new(format!("http://127.0.0.1:{port}"))
+            let client = HttpSink::new(format!("http://127.0.0.1:{port}"))
                 .map_err(|e| e.to_string())?
                 .with_mode(mode);
             let publisher = Publisher::<orchestrator::System, _>::new(client, Meta::default());

@@ -165,16 +165,16 @@ impl Backend for Nats {
     }
 
     async fn sink(&self) -> NatsSink {
-        self.nats.sink()
+        NatsSink::connect(self.nats.config())
+            .await
+            .expect("sink connects")
     }
 
-    async fn source(&self, group: &str, retry: &RetryPolicy, role: Role) -> NatsSource {
-        // The consumer that dies does so with its own connection.
-        let nats = match role {
-            Role::Crashed => transport(&self.ns).await,
-            Role::Only | Role::Survivor => self.nats.clone(),
-        };
-        nats.source::<agents::System>(group, retry)
+    async fn source(&self, group: &str, retry: &RetryPolicy, _role: Role) -> NatsSource {
+        // Each source has a connection of its own, so the consumer that dies takes only its
+        // own with it.
+        let config = self.nats.config().clone().with_retry(retry);
+        NatsSource::for_group::<agents::System>(&config, group)
             .await
             .expect("source starts")
     }

@@ -299,12 +299,10 @@ impl<'a> Trace<'a> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_consumer_spans_are_children_of_the_producer_span() {
     use event_contracts::audio::{self, AudioChunkReceived};
-    use event_contracts::runtime::transport::redis::{
-        RedisOptions, RedisSink, RedisSource, RedisSourceConfig,
-    };
+    use event_contracts::runtime::transport::redis::{RedisConfig, RedisSink, RedisSource};
     let plan = Plan::new();
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let options = RedisOptions::new(url).with_namespace(format!("{}:", unique("otel-")));
+    let options = RedisConfig::new(url).with_namespace(format!("{}:", unique("otel-")));
     let sink = RedisSink::connect(&options)
         .await
         .expect("Redis must run (bash .ci/services.sh)");
@@ -321,11 +319,12 @@ async fn redis_consumer_spans_are_children_of_the_producer_span() {
             .await
             .expect("publishes");
     }
-    let config = RedisSourceConfig::for_group::<audio::System>("audio-pipeline", "c1")
-        .expect("catalog group")
+    let config = options
+        .clone()
+        .with_consumer("c1")
         .with_block(Duration::from_millis(100))
         .with_claim_idle(Duration::from_secs(10));
-    let source = RedisSource::connect(&options, config)
+    let source = RedisSource::for_group::<audio::System>(&config, "audio-pipeline")
         .await
         .expect("source connects");
     plan.consume::<audio::System, _>(source, "audio-pipeline")
@@ -353,27 +352,27 @@ async fn redis_consumer_spans_are_children_of_the_producer_span() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_consumer_spans_are_children_of_the_producer_span() {
     use event_contracts::agents;
-    use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport};
+    use event_contracts::runtime::transport::nats::{
+        NatsConfig, NatsSink, NatsSource, NatsTransport,
+    };
     let plan = Plan::new();
     let ns: String = unique("t").chars().take(13).collect();
     let config = NatsConfig {
         ack_wait: Duration::from_secs(1),
         ..NatsConfig::namespaced("nats://127.0.0.1:4222", &ns)
     };
-    let nats = NatsTransport::connect(&config)
-        .await
-        .expect("NATS JetStream must run (bash .ci/services.sh)");
     let retry = RetryPolicy {
         max_attempts: MAX_ATTEMPTS,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(50),
         ..RetryPolicy::default()
     };
-    let source = nats
-        .source::<agents::System>("analytics-service", &retry)
+    let config = config.with_retry(&retry);
+    let source = NatsSource::for_group::<agents::System>(&config, "analytics-service")
         .await
-        .expect("source starts");
-    let publisher = transport::Publisher::<agents::System, _>::new(nats.sink(), Meta::default());
+        .expect("NATS JetStream must run (bash .ci/services.sh)");
+    let sink = NatsSink::connect(&config).await.expect("sink connects");
+    let publisher = transport::Publisher::<agents::System, _>::new(sink, Meta::default());
     publisher
         .publish_with(
             example::<agents::IngestDocumentProcessed>(),
@@ -391,7 +390,10 @@ async fn nats_consumer_spans_are_children_of_the_producer_span() {
     plan.consume::<agents::System, _>(source, "analytics-service")
         .await;
     plan.check("nats", "analytics-service");
-    nats.delete_streams::<agents::System>()
+    NatsTransport::connect(&config)
+        .await
+        .expect("connects")
+        .delete_streams::<agents::System>()
         .await
         .expect("cleanup");
 }
@@ -476,7 +478,9 @@ async fn kafka_consumer_spans_are_children_of_the_producer_span() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_consumer_spans_are_children_of_the_producer_span() {
     use event_contracts::orchestrator;
-    use event_contracts::runtime::transport::http::{HttpClient, IngestServer, MemoryStore};
+    use event_contracts::runtime::transport::http::{
+        HttpConfig, HttpSink, IngestServer, MemoryStore,
+    };
     let plan = Plan::new();
     let retry = RetryPolicy {
         max_attempts: MAX_ATTEMPTS,
@@ -499,9 +503,9 @@ async fn http_consumer_spans_are_children_of_the_producer_span() {
         let shutdown = shutdown.clone();
         async move { server.serve(listener, shutdown).await }
     });
-    let client = HttpClient::new(&base)
-        .expect("client builds")
-        .with_retry(retry);
+    let client = HttpSink::connect(&HttpConfig::new(&base).with_retry(retry))
+        .await
+        .expect("client builds");
     let publisher = transport::Publisher::<orchestrator::System, _>::new(client, Meta::default());
     let meta = |trace: &TraceParent| Meta {
         subject: Some(format!("run/{}", uuid::Uuid::new_v4())),

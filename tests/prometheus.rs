@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use event_contracts::audio::{self, AudioChunkReceived};
-use event_contracts::runtime::transport::redis::{
-    RedisOptions, RedisSink, RedisSource, RedisSourceConfig,
-};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisSink, RedisSource};
 use event_contracts::runtime::transport::trace::TraceParent;
 use event_contracts::runtime::transport::{
     self, Context, Contract, Handle, HandlerError, HandlerResult, Headers, Meta, Outgoing, Policy,
@@ -104,7 +102,7 @@ async fn consumer_metrics_are_served_in_prometheus_text_format() {
 
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let random = uuid::Uuid::new_v4().simple().to_string();
-    let options = RedisOptions::new(url).with_namespace(format!("prom-{}:", &random[..12]));
+    let options = RedisConfig::new(url).with_namespace(format!("prom-{}:", &random[..12]));
     let sink = RedisSink::connect(&options)
         .await
         .expect("Redis must run (bash .ci/services.sh)");
@@ -147,11 +145,12 @@ async fn consumer_metrics_are_served_in_prometheus_text_format() {
         .await
         .expect("raw entry");
 
-    let config = RedisSourceConfig::for_group::<audio::System>(GROUP, "c1")
-        .expect("catalog group")
+    let config = options
+        .clone()
+        .with_consumer("c1")
         .with_block(Duration::from_millis(100))
         .with_claim_idle(Duration::from_secs(10));
-    let source = RedisSource::connect(&options, config)
+    let source = RedisSource::for_group::<audio::System>(&config, GROUP)
         .await
         .expect("source connects");
     let policy = Policy::new(GROUP).with_retry(RetryPolicy {
@@ -193,11 +192,12 @@ async fn consumer_metrics_are_served_in_prometheus_text_format() {
     assert_eq!(ended, expected, "what run returned");
 
     // A fresh source of the group reports the lag before its first read: all settled.
-    let mut probe = RedisSource::connect(
-        &options,
-        RedisSourceConfig::for_group::<audio::System>(GROUP, "probe")
-            .expect("catalog group")
+    let mut probe = RedisSource::for_group::<audio::System>(
+        &options
+            .clone()
+            .with_consumer("probe")
             .with_block(Duration::from_millis(100)),
+        GROUP,
     )
     .await
     .expect("probe connects");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use event_contracts::audio;
 use event_contracts::runtime::transport::http::DeadLetterStore;
-use event_contracts::runtime::transport::redis::{RedisConfig, RedisSource, RedisSourceConfig};
+use event_contracts::runtime::transport::redis::{RedisConfig, RedisSource};
 use event_contracts::runtime::transport::redis_entry::read_dead_letters;
 use event_contracts::runtime::transport::{
     self, Policy, Shutdown, StoredDeadLetter, StreamEntryLayout,
@@ -40,10 +40,11 @@ async fn stream_dead_letter(options: &RedisConfig, body: &[u8]) -> String {
         .query_async(&mut raw)
         .await
         .expect("XADD");
-    let config = RedisSourceConfig::for_group::<audio::System>("audio-pipeline", "c1")
-        .expect("group")
+    let config = options
+        .clone()
+        .with_consumer("c1")
         .with_block(Duration::from_millis(100));
-    let source = RedisSource::connect(options, config)
+    let source = RedisSource::for_group::<audio::System>(&config, "audio-pipeline")
         .await
         .expect("source connects");
     let key = options.dead_letter_key("stream:audio-ingest");

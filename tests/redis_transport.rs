@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use event_contracts::audio::{self, AudioChunkReceived, AudioEnvelope};
 use event_contracts::runtime::transport::redis::{
-    self as redis_binding, RedisConfig, RedisIdempotency, RedisSink, RedisSource, RedisSourceConfig,
+    self as redis_binding, RedisConfig, RedisIdempotency, RedisSink, RedisSource,
 };
 use event_contracts::runtime::transport::{
     self, Claim, ConsumerGroup, Context, Contract, Delivery, Disposition, HandlerError,
@@ -162,12 +162,21 @@ fn fastrand_u64() -> u64 {
     h.finish()
 }
 
-/// Short blocks; `claim_idle` long enough that only the paths a test exercises claim.
-fn config(group: &str, consumer: &str) -> RedisSourceConfig {
-    RedisSourceConfig::for_group::<audio::System>(group, consumer)
-        .expect("catalog group")
+/// `options` read as `consumer`, with short blocks; `claim_idle` long enough that only the
+/// paths a test exercises claim.
+fn config(options: &RedisConfig, consumer: &str) -> RedisConfig {
+    options
+        .clone()
+        .with_consumer(consumer)
         .with_block(Duration::from_millis(100))
         .with_claim_idle(Duration::from_secs(10))
+}
+
+/// The catalog group's source, as every binding makes one.
+async fn group_source(config: &RedisConfig, group: &str) -> RedisSource {
+    RedisSource::for_group::<audio::System>(config, group)
+        .await
+        .expect("source connects")
 }
 
 /// A crashed consumer's entries are taken over after this long.
@@ -255,13 +264,15 @@ impl Backend for Env {
 
     async fn source(&self, group: &str, _retry: &RetryPolicy, role: Role) -> RedisSource {
         let config = match role {
-            Role::Only => config(group, "c1"),
-            Role::Crashed => config(group, "crashed").with_claim_idle(CLAIM_IDLE_AFTER_CRASH),
-            Role::Survivor => config(group, "survivor").with_claim_idle(CLAIM_IDLE_AFTER_CRASH),
+            Role::Only => config(&self.options, "c1"),
+            Role::Crashed => {
+                config(&self.options, "crashed").with_claim_idle(CLAIM_IDLE_AFTER_CRASH)
+            }
+            Role::Survivor => {
+                config(&self.options, "survivor").with_claim_idle(CLAIM_IDLE_AFTER_CRASH)
+            }
         };
-        RedisSource::connect(&self.options, config)
-            .await
-            .expect("source connects")
+        group_source(&config, group).await
     }
 
     async fn send_raw(&self, channel: &str, payload: &[u8], headers: &Headers) -> Origin {
@@ -412,9 +423,7 @@ async fn a_republished_chunk_is_processed_once_across_two_consumers() {
     let store_a = RedisIdempotency::connect(&env.options, ttl)
         .await
         .expect("store");
-    let a = RedisSource::connect(&env.options, config("audio-pipeline", "a"))
-        .await
-        .expect("source connects");
+    let a = group_source(&config(&env.options, "a"), "audio-pipeline").await;
     let recorder_a = Recorder::default();
     let policy_a = Policy::new("audio-pipeline")
         .with_retry(fast_retry(3))
@@ -443,9 +452,7 @@ async fn a_republished_chunk_is_processed_once_across_two_consumers() {
     let store_b = RedisIdempotency::connect(&env.options, ttl)
         .await
         .expect("store");
-    let b = RedisSource::connect(&env.options, config("audio-pipeline", "b"))
-        .await
-        .expect("source connects");
+    let b = group_source(&config(&env.options, "b"), "audio-pipeline").await;
     let recorder_b = Recorder::default();
     let policy_b = Policy::new("audio-pipeline")
         .with_retry(fast_retry(3))
@@ -525,9 +532,7 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
             .await
             .expect("raw XADD");
     }
-    let source = RedisSource::connect(&env.options, config("audio-pipeline", "c1"))
-        .await
-        .expect("source connects");
+    let source = group_source(&config(&env.options, "c1"), "audio-pipeline").await;
     let recorder = Recorder::default();
     let policy = Policy::new("audio-pipeline").with_retry(fast_retry(3));
     let stats = scenarios::consume_until::<Env, _, _, _>(
@@ -593,12 +598,9 @@ async fn the_stream_entry_layout_is_the_manifests_and_a_foreign_layout_is_named(
     let entries = env.entries(&env.key("stream:bot-control")).await;
     let names: Vec<&str> = entries[0].1.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["data", "hdr.content-type", "hdr.traceparent"]);
-    let source = RedisSource::connect(
-        &env.options,
-        config("bot-orchestrator", "c1").with_layout(layout),
-    )
-    .await
-    .expect("source connects");
+    let source = group_source(&config(&env.options, "c1"), "bot-orchestrator")
+        .await
+        .with_layout(layout);
     let recorder = Recorder::default();
     let stats = scenarios::consume_until::<Env, _, _, _>(
         source,
@@ -775,7 +777,8 @@ async fn a_copy_arriving_while_the_first_is_handled_is_not_handled_twice() {
 /// Configuration mistakes are errors, not panics.
 #[tokio::test]
 async fn unknown_groups_and_unreachable_brokers_are_clear_errors() {
-    let err = RedisSourceConfig::for_group::<audio::System>("no-such-group", "c1")
+    let err = RedisSource::for_group::<audio::System>(&RedisConfig::default(), "no-such-group")
+        .await
         .expect_err("not a catalog group");
     assert!(err.to_string().contains("audio-pipeline"), "{err}");
     let options = RedisConfig {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use event_contracts::runtime::transport::amqp::{AmqpBroker, AmqpConfig, AmqpSink};
-use event_contracts::runtime::transport::http::HttpClient;
+use event_contracts::runtime::transport::http::{HttpConfig, HttpSink};
 use event_contracts::runtime::transport::kafka::{KafkaConfig, KafkaSink};
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsSink, NatsTransport};
 use event_contracts::runtime::transport::redis::{RedisConfig, RedisIdempotency, RedisSink};
@@ -14,6 +14,8 @@ use event_contracts::runtime::transport::{Headers, Outgoing, RetryPolicy};
 
 const PASSWORD: &str = "pw-5ecret-d0-not-print";
 const TOKEN: &str = "tok-5ecret-d0-not-print";
+/// A well-formed Standard Webhooks secret.
+const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Fails naming the first secret found in any of `outputs`, and where.
 fn assert_no_secret(transport: &str, outputs: &[(&str, String)]) {
@@ -108,9 +110,8 @@ async fn kafka_shows_no_password() {
 }
 
 #[tokio::test]
-async fn http_shows_no_password() {
-    let client = HttpClient::new(format!("http://user:{PASSWORD}@127.0.0.1:1"))
-        .expect("client builds")
+async fn http_shows_no_password_and_no_secret() {
+    let config = HttpConfig::new(format!("http://user:{PASSWORD}@127.0.0.1:1"))
         .with_retry(RetryPolicy {
             max_attempts: 2,
             initial_backoff: Duration::from_millis(10),
@@ -118,7 +119,9 @@ async fn http_shows_no_password() {
             ..RetryPolicy::default()
         })
         .with_timeout(Duration::from_millis(500))
-        .expect("client builds");
+        .with_bearer(TOKEN)
+        .with_webhook_secret(WEBHOOK_SECRET);
+    let client = HttpSink::connect(&config).await.expect("client builds");
     // Refused before anything is sent: the bytes are never read.
     let message = Outgoing {
         channel: "/api/ingest/event".into(),
@@ -127,8 +130,36 @@ async fn http_shows_no_password() {
         payload: b"{}".to_vec(),
         headers: Headers::new(),
     };
-    let mut outputs = vec![("client Debug", format!("{client:?}"))];
+    let mut outputs = vec![
+        ("config Debug", format!("{config:?}")),
+        ("client Debug", format!("{client:?}")),
+    ];
     outputs.extend(failure("http", client.post(&message).await));
+    // A bad setting is refused by connect, and says so without the secret.
+    outputs.extend(failure(
+        "http",
+        HttpSink::connect(
+            &config
+                .clone()
+                .with_webhook_secret(format!("whsec_{PASSWORD}!")),
+        )
+        .await,
+    ));
+    outputs.extend(failure(
+        "http",
+        HttpSink::connect(&HttpConfig::new(format!("user:{PASSWORD}@no scheme"))).await,
+    ));
     assert_no_secret("http", &outputs);
-    assert!(outputs[1].1.contains("user:***@127.0.0.1:1"), "{outputs:?}");
+    for (_, text) in &outputs {
+        assert!(
+            !text.contains(WEBHOOK_SECRET),
+            "the webhook secret shows: {text}"
+        );
+    }
+    assert!(outputs[2].1.contains("user:***@127.0.0.1:1"), "{outputs:?}");
+    assert!(outputs[4].1.contains("webhook secret"), "{outputs:?}");
+    assert!(
+        outputs[6].1.contains("not an absolute http(s) URL"),
+        "{outputs:?}"
+    );
 }

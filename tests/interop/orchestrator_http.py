@@ -5,7 +5,7 @@ CloudEvents producer uses: structured (`application/cloudevents+json`), the docu
 form (plain `application/json`), binary (`ce-*` headers), trace context as the `traceparent`
 attribute, the HTTP `traceparent` header or the document's `extensions: {seq, traceparent}`.
 
-Rust -> Python: a small HTTP server taking the Rust `HttpClient`'s requests in structured and
+Rust -> Python: a small HTTP server taking the Rust `HttpSink`'s requests in structured and
 binary mode, rebuilding and validating each event as a CloudEvents receiver would."""
 
 from __future__ import annotations

@@ -819,7 +819,26 @@ pub struct AmqpToken {
 }
 
 impl AmqpSource {
-    /// Starts consuming `config.group_queue(group)` (declare it first).
+    /// Reads catalog consumer group `group` of system `C`: declares what is missing of it
+    /// (exchange, the group's queue bound by its patterns, its dead-letter queue, the audit
+    /// stream; idempotent) and starts consuming on a connection of its own.
+    pub async fn for_group<C: Contract>(
+        config: &AmqpConfig,
+        group: &str,
+    ) -> Result<Self, TransportError> {
+        let found = C::require_consumer_group(TRANSPORT, group)?;
+        // Declared on a short-lived connection of its own: dropping it closes it.
+        AmqpBroker::connect(config)
+            .await?
+            .declare_groups(std::slice::from_ref(found))
+            .await?;
+        Self::connect(config, group).await
+    }
+
+    /// Starts consuming `config.group_queue(group)`, which must have been declared
+    /// ([`AmqpBroker::declare`]). Kept for a group queue declared outside the catalog (by
+    /// [`AmqpBroker::declare_groups`] with groups of its own) or by a deployment that does
+    /// not let consumers declare; a catalog group is [`AmqpSource::for_group`].
     pub async fn connect(config: &AmqpConfig, group: &str) -> Result<Self, TransportError> {
         let queue = config.group_queue(group);
         let connection = connect(config, &format!("event-contracts {group}")).await?;

@@ -113,6 +113,11 @@ pub struct NatsConfig {
     pub max_reconnect_delay: Duration,
     /// Client name the server shows in its connection list.
     pub connection_name: Option<String>,
+    /// `max_deliver` of the durables [`NatsSource::for_group`] creates: JetStream's own bound
+    /// on deliveries, behind the engine's. Keep it equal to the policy's
+    /// `retry.max_attempts` ([`NatsConfig::with_retry`]); a message that reaches it unsettled
+    /// is dead-lettered from the max-deliveries advisory, never dropped.
+    pub max_deliver: u32,
 }
 
 impl std::fmt::Debug for NatsConfig {
@@ -129,6 +134,7 @@ impl std::fmt::Debug for NatsConfig {
             .field("publish_attempts", &self.publish_attempts)
             .field("max_reconnect_delay", &self.max_reconnect_delay)
             .field("connection_name", &self.connection_name)
+            .field("max_deliver", &self.max_deliver)
             .finish()
     }
 }
@@ -147,6 +153,7 @@ impl Default for NatsConfig {
             publish_attempts: 5,
             max_reconnect_delay: Duration::from_secs(2),
             connection_name: None,
+            max_deliver: RetryPolicy::default().max_attempts,
         }
     }
 }
@@ -169,6 +176,12 @@ impl NatsConfig {
             subject_prefix: format!("{ns}."),
             ..Self::default()
         }
+    }
+
+    /// Durables get `max_deliver` = `retry.max_attempts`, the engine's limit.
+    pub fn with_retry(mut self, retry: &RetryPolicy) -> Self {
+        self.max_deliver = retry.max_attempts;
+        self
     }
 }
 
@@ -351,7 +364,8 @@ impl NatsTransport {
         let mut topology = Topology::default();
         self.ensure_streams::<C>(&mut topology).await?;
         for group in C::consumer_groups() {
-            self.ensure_group::<C>(group, retry, &mut topology).await?;
+            self.ensure_group::<C>(group, retry.max_attempts, &mut topology)
+                .await?;
         }
         Ok(topology)
     }
@@ -400,7 +414,7 @@ impl NatsTransport {
     async fn ensure_group<C: Contract>(
         &self,
         group: &ConsumerGroup,
-        retry: &RetryPolicy,
+        max_deliver: u32,
         topology: &mut Topology,
     ) -> Result<
         Vec<(
@@ -439,7 +453,7 @@ impl NatsTransport {
                 deliver_policy: DeliverPolicy::All,
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: self.inner.config.ack_wait,
-                max_deliver: i64::from(retry.max_attempts.max(1)),
+                max_deliver: i64::from(max_deliver.max(1)),
                 ..Default::default()
             };
             if let [one] = filters.as_slice() {
@@ -481,17 +495,31 @@ impl NatsTransport {
         Ok(consumers)
     }
 
-    /// A consumer of catalog group `group`: creates what is missing (streams, its dead-letter
-    /// stream, its durables with `max_deliver` = `retry.max_attempts`) and starts pulling.
+    /// A consumer of catalog group `group` on this connection: creates what is missing
+    /// (streams, its dead-letter stream, its durables with `max_deliver` =
+    /// `retry.max_attempts`) and starts pulling. [`NatsSource::for_group`] is the same on a
+    /// connection of its own; this one is for a service that shares one connection between
+    /// its publisher and its sources, or whose retry policy differs from
+    /// [`NatsConfig::max_deliver`].
     pub async fn source<C: Contract>(
         &self,
         group: &str,
         retry: &RetryPolicy,
     ) -> Result<NatsSource, TransportError> {
+        self.group_source::<C>(group, retry.max_attempts).await
+    }
+
+    async fn group_source<C: Contract>(
+        &self,
+        group: &str,
+        max_deliver: u32,
+    ) -> Result<NatsSource, TransportError> {
         let found = C::require_consumer_group(T, group)?;
         let mut topology = Topology::default();
         self.ensure_streams::<C>(&mut topology).await?;
-        let consumers = self.ensure_group::<C>(found, retry, &mut topology).await?;
+        let consumers = self
+            .ensure_group::<C>(found, max_deliver, &mut topology)
+            .await?;
         let batch = self.inner.config.batch.max(1);
         let pull_expires = self
             .inner
@@ -816,6 +844,21 @@ struct MaxDeliveries {
 }
 
 impl NatsSource {
+    /// Reads catalog consumer group `group` of system `C` on a connection of its own,
+    /// creating what is missing (streams, the group's dead-letter stream, its durables with
+    /// [`NatsConfig::max_deliver`]).
+    pub async fn for_group<C: Contract>(
+        config: &NatsConfig,
+        group: &str,
+    ) -> Result<Self, TransportError> {
+        // Refuse an unknown group before connecting, as every binding does.
+        C::require_consumer_group(T, group)?;
+        NatsTransport::connect(config)
+            .await?
+            .group_source::<C>(group, config.max_deliver)
+            .await
+    }
+
     pub fn group(&self) -> &str {
         &self.group
     }

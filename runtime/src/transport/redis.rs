@@ -25,7 +25,7 @@
 //! every reader, including other languages' consumers of what Rust wrote, agree; a system
 //! whose producers write another field declares it in its manifest.
 //!
-//! [`RedisSourceConfig::for_group`] reads its system's layout, and a
+//! [`RedisSource::for_group`] reads its system's layout, and a
 //! [`Publisher`](super::Publisher) sets it on its [`RedisSink`]; the `with_layout` methods set
 //! one by hand.
 //!
@@ -64,7 +64,7 @@
 //!   letters in the same layout; [`dead_letters`] (and
 //!   [`redis_entry::read_dead_letters`]) reads either.
 //! - Reads, acks and claims retry transient failures (connection loss, `LOADING` after a
-//!   restart) for [`RedisSourceConfig::reconnect_for`] before giving up with an error.
+//!   restart) for [`RedisConfig::reconnect_for`] before giving up with an error.
 //!   A group that disappeared (`NOGROUP`, e.g. a restarted broker without persistence) is
 //!   created again.
 //!
@@ -109,6 +109,25 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// Bound on one command's reply (a blocking read adds its block time to it).
     pub response_timeout: Duration,
+    /// The name a [`RedisSource`] reads its group as; unique among the group's live
+    /// consumers. `None` (the default) gives each source `<group>-<random>`. A stable name
+    /// (the pod or host name) lets a restarted worker read its own unsettled entries again at
+    /// once, instead of after `claim_idle`, and does not leave a new consumer in the group
+    /// on every restart.
+    pub consumer: Option<String>,
+    /// `COUNT` of one read or claim by a source.
+    pub batch: usize,
+    /// `BLOCK` of one read by a source.
+    pub block: Duration,
+    /// Entries pending longer than this are taken over (`XAUTOCLAIM` min-idle-time).
+    pub claim_idle: Duration,
+    /// How often a source looks for such entries.
+    pub claim_interval: Duration,
+    /// Where a consumer group a source creates starts reading.
+    pub start: GroupStart,
+    /// How long a source's reads, acks and claims retry transient failures before
+    /// `next`/`ack` fail.
+    pub reconnect_for: Duration,
 }
 
 /// The name [`RedisConfig`] had before every binding's configuration was `<Transport>Config`.
@@ -121,6 +140,13 @@ impl std::fmt::Debug for RedisConfig {
             .field("namespace", &self.namespace)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
+            .field("consumer", &self.consumer)
+            .field("batch", &self.batch)
+            .field("block", &self.block)
+            .field("claim_idle", &self.claim_idle)
+            .field("claim_interval", &self.claim_interval)
+            .field("start", &self.start)
+            .field("reconnect_for", &self.reconnect_for)
             .finish()
     }
 }
@@ -132,6 +158,13 @@ impl Default for RedisConfig {
             namespace: String::new(),
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(5),
+            consumer: None,
+            batch: 32,
+            block: Duration::from_secs(2),
+            claim_idle: Duration::from_secs(60),
+            claim_interval: Duration::from_secs(10),
+            start: GroupStart::default(),
+            reconnect_for: Duration::from_secs(30),
         }
     }
 }
@@ -146,6 +179,44 @@ impl RedisConfig {
 
     pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
+        self
+    }
+
+    /// Sources read as consumer `name` (see [`RedisConfig::consumer`]).
+    pub fn with_consumer(mut self, name: impl Into<String>) -> Self {
+        self.consumer = Some(name.into());
+        self
+    }
+
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    pub fn with_block(mut self, block: Duration) -> Self {
+        self.block = block;
+        self
+    }
+
+    /// Sets `claim_idle`, and `claim_interval` to a quarter of it.
+    pub fn with_claim_idle(mut self, idle: Duration) -> Self {
+        self.claim_idle = idle;
+        self.claim_interval = (idle / 4).max(Duration::from_millis(10));
+        self
+    }
+
+    pub fn with_claim_interval(mut self, interval: Duration) -> Self {
+        self.claim_interval = interval;
+        self
+    }
+
+    pub fn with_start(mut self, start: GroupStart) -> Self {
+        self.start = start;
+        self
+    }
+
+    pub fn with_reconnect_for(mut self, patience: Duration) -> Self {
+        self.reconnect_for = patience;
         self
     }
 
@@ -353,104 +424,24 @@ pub enum GroupStart {
     New,
 }
 
-/// One consumer of one consumer group.
+/// What one source reads, resolved from the catalog group and [`RedisConfig`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct RedisSourceConfig {
-    pub group: String,
-    /// Unique among the group's live consumers; a stable name (the pod or host name) lets a
-    /// restarted worker see its own old entries as its own.
-    pub consumer: String,
+struct SourceConfig {
+    group: String,
+    consumer: String,
     /// Catalog channels (stream names without the namespace) the group reads.
-    pub streams: Vec<String>,
-    /// `COUNT` of one read or claim.
-    pub batch: usize,
-    /// `BLOCK` of one read.
-    pub block: Duration,
-    /// Entries pending longer than this are taken over (`XAUTOCLAIM` min-idle-time).
-    pub claim_idle: Duration,
-    /// How often to look for such entries.
-    pub claim_interval: Duration,
-    pub start: GroupStart,
-    /// How long reads, acks and claims retry transient failures before `next`/`ack` fail.
-    pub reconnect_for: Duration,
+    streams: Vec<String>,
+    batch: usize,
+    block: Duration,
+    claim_idle: Duration,
+    claim_interval: Duration,
+    start: GroupStart,
+    reconnect_for: Duration,
     /// Where the message and headers sit in an entry (the system's manifest `redis`).
-    pub layout: StreamEntryLayout,
+    layout: StreamEntryLayout,
     /// The system whose streams these are, named in errors about entries that do not follow
     /// its layout.
-    pub system: Option<&'static str>,
-}
-
-impl RedisSourceConfig {
-    pub fn new(
-        group: impl Into<String>,
-        consumer: impl Into<String>,
-        streams: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        Self {
-            group: group.into(),
-            consumer: consumer.into(),
-            streams: streams.into_iter().map(Into::into).collect(),
-            batch: 32,
-            block: Duration::from_secs(2),
-            claim_idle: Duration::from_secs(60),
-            claim_interval: Duration::from_secs(10),
-            start: GroupStart::default(),
-            reconnect_for: Duration::from_secs(30),
-            layout: StreamEntryLayout::DEFAULT,
-            system: None,
-        }
-    }
-
-    /// A consumer of catalog group `group` of system `C`, reading the streams it binds.
-    pub fn for_group<C: Contract>(
-        group: &str,
-        consumer: impl Into<String>,
-    ) -> Result<Self, TransportError> {
-        let found = C::require_consumer_group(TRANSPORT, group)?;
-        Ok(Self {
-            layout: C::STREAM_ENTRY,
-            system: Some(C::SYSTEM),
-            ..Self::new(group, consumer, found.binds.iter().copied())
-        })
-    }
-
-    /// Reads entries in `layout` (set by [`RedisSourceConfig::for_group`] from the system).
-    pub fn with_layout(mut self, layout: StreamEntryLayout) -> Self {
-        self.layout = layout;
-        self
-    }
-
-    pub fn with_batch(mut self, batch: usize) -> Self {
-        self.batch = batch.max(1);
-        self
-    }
-
-    pub fn with_block(mut self, block: Duration) -> Self {
-        self.block = block;
-        self
-    }
-
-    /// Sets `claim_idle`, and `claim_interval` to a quarter of it.
-    pub fn with_claim_idle(mut self, idle: Duration) -> Self {
-        self.claim_idle = idle;
-        self.claim_interval = (idle / 4).max(Duration::from_millis(10));
-        self
-    }
-
-    pub fn with_claim_interval(mut self, interval: Duration) -> Self {
-        self.claim_interval = interval;
-        self
-    }
-
-    pub fn with_start(mut self, start: GroupStart) -> Self {
-        self.start = start;
-        self
-    }
-
-    pub fn with_reconnect_for(mut self, patience: Duration) -> Self {
-        self.reconnect_for = patience;
-        self
-    }
+    system: &'static str,
 }
 
 /// Settles one delivery of a [`RedisSource`].
@@ -484,7 +475,7 @@ struct Scheduled {
 pub struct RedisSource {
     conn: ConnectionManager,
     options: RedisConfig,
-    config: RedisSourceConfig,
+    config: SourceConfig,
     keys: Vec<String>,
     buffer: VecDeque<(Delivery, RedisToken)>,
     scheduled: Vec<Scheduled>,
@@ -510,11 +501,38 @@ fn parse_stream_id(id: &str) -> (u64, u64) {
 }
 
 impl RedisSource {
-    /// Connects and creates the group on each stream if missing.
-    pub async fn connect(
+    /// Reads catalog consumer group `group` of system `C` (the streams it binds, in the
+    /// system's entry layout) as [`RedisConfig::consumer`]; connects and creates the group on
+    /// each stream if missing.
+    pub async fn for_group<C: Contract>(
         options: &RedisConfig,
-        config: RedisSourceConfig,
+        group: &str,
     ) -> Result<Self, TransportError> {
+        let found = C::require_consumer_group(TRANSPORT, group)?;
+        let consumer = match &options.consumer {
+            Some(name) => name.clone(),
+            None => format!(
+                "{group}-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            ),
+        };
+        let config = SourceConfig {
+            group: group.to_owned(),
+            consumer,
+            streams: found.binds.iter().map(|s| (*s).to_owned()).collect(),
+            batch: options.batch.max(1),
+            block: options.block,
+            claim_idle: options.claim_idle,
+            claim_interval: options.claim_interval,
+            start: options.start,
+            reconnect_for: options.reconnect_for,
+            layout: C::STREAM_ENTRY,
+            system: C::SYSTEM,
+        };
+        Self::connect(options, config).await
+    }
+
+    async fn connect(options: &RedisConfig, config: SourceConfig) -> Result<Self, TransportError> {
         if config.streams.is_empty() {
             return Err(TransportError::new(
                 TRANSPORT,
@@ -546,8 +564,25 @@ impl RedisSource {
         Ok(source)
     }
 
-    pub fn config(&self) -> &RedisSourceConfig {
-        &self.config
+    /// Reads entries in `layout` instead of the system's (a stream whose producers do not
+    /// follow the manifest's `redis` layout).
+    pub fn with_layout(mut self, layout: StreamEntryLayout) -> Self {
+        self.config.layout = layout;
+        self
+    }
+
+    pub fn group(&self) -> &str {
+        &self.config.group
+    }
+
+    /// The consumer name this source reads as.
+    pub fn consumer(&self) -> &str {
+        &self.config.consumer
+    }
+
+    /// The catalog channels (stream names without the namespace) it reads.
+    pub fn streams(&self) -> &[String] {
+        &self.config.streams
     }
 
     async fn ensure_groups(&mut self) -> Result<(), RedisError> {
@@ -626,10 +661,7 @@ impl RedisSource {
             .iter()
             .map(|(name, _)| String::from_utf8_lossy(name).into_owned())
             .collect();
-        let producers = match self.config.system {
-            Some(system) => format!("the {system} system's producers"),
-            None => "producers on this stream".to_owned(),
-        };
+        let producers = format!("the {} system's producers", self.config.system);
         format!(
             "stream entry has no field `{}` (fields: {}); {producers} write the JSON message in \
              `{}` and each header in a `{}<name>` field",

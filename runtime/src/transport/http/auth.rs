@@ -45,7 +45,7 @@ pub enum AuthConfigError {
 
 /// A Standard Webhooks signing key (`whsec_<base64>`), decoded. Both sides use it: the
 /// server verifies with [`IngestAuth::with_webhook_secret`], the client signs with
-/// [`HttpClient::with_webhook_secret`](super::HttpClient::with_webhook_secret).
+/// [`HttpConfig::webhook_secret`](super::HttpConfig::webhook_secret).
 #[derive(Clone)]
 pub struct WebhookSecret(Vec<u8>);
 

@@ -15,7 +15,7 @@ use crate::transport::{
 };
 use crate::Event;
 
-/// How [`HttpClient`] puts a single event on the wire.
+/// How [`HttpSink`] puts a single event on the wire.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SendMode {
     /// The whole event as the body, `Content-Type: application/cloudevents+json`.
@@ -66,8 +66,92 @@ fn describe(problem: &Option<Problem>, body: &str) -> String {
     }
 }
 
+/// Where the ingest endpoint is and how to send to it: the [`HttpSink`]'s configuration.
+/// `Debug` shows the base URL without credentials and neither secret.
+#[derive(Clone, PartialEq)]
+pub struct HttpConfig {
+    /// The server's base URL (`http://127.0.0.1:3000`); each message goes to it + its channel
+    /// (`/api/ingest/event`).
+    pub base_url: String,
+    /// How a single event goes on the wire (structured by default).
+    pub mode: SendMode,
+    /// Bound on each request (connecting: at most 5 s of it).
+    pub timeout: Duration,
+    /// Resends of a connection error, timeout, `429` or `5xx`; `max_attempts` sends in all.
+    pub retry: RetryPolicy,
+    /// Sent as `Authorization: Bearer <token>` with every request.
+    pub bearer: Option<String>,
+    /// The Standard Webhooks secret (`whsec_<base64>`) every request is signed with.
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("base_url", &redact::Redacted(&self.base_url))
+            .field("mode", &self.mode)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("bearer", &self.bearer.as_ref().map(|_| redact::MASK))
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| redact::MASK),
+            )
+            .finish()
+    }
+}
+
+impl HttpConfig {
+    /// The server at `base_url`: structured mode, 30 s timeout per request, 8 attempts from
+    /// 100 ms to 5 s, no authentication.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            mode: SendMode::Structured,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy {
+                max_attempts: 8,
+                initial_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            },
+            bearer: None,
+            webhook_secret: None,
+        }
+    }
+
+    pub fn with_mode(mut self, mode: SendMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The timeout of each request.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` (checked by [`HttpSink::connect`]).
+    pub fn with_bearer(mut self, token: impl Into<String>) -> Self {
+        self.bearer = Some(token.into());
+        self
+    }
+
+    /// Signs every request with the Standard Webhooks secret `whsec_<base64>` (checked by
+    /// [`HttpSink::connect`]).
+    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Self {
+        self.webhook_secret = Some(secret.into());
+        self
+    }
+}
+
 /// A client of the ingest endpoint. Implements [`Sink`], so
-/// `Publisher::<orchestrator::System, HttpClient>::publish(event)` sends typed events.
+/// `Publisher::<orchestrator::System, HttpSink>::publish(event)` sends typed events.
 ///
 /// Retries: connection errors, timeouts, `429` and `5xx` are retried up to
 /// `retry.max_attempts` sends in all, waiting the server's `x-retry-after-ms` /
@@ -77,13 +161,13 @@ fn describe(problem: &Option<Problem>, body: &str) -> String {
 /// with [`HttpError::Refused`] and the problem details. Resending is safe: the server drops
 /// duplicates by `source` + `id`.
 ///
-/// Authentication: [`with_bearer`](Self::with_bearer) adds `Authorization: Bearer`;
-/// [`with_webhook_secret`](Self::with_webhook_secret) signs every send (Standard Webhooks,
-/// `webhook-id` the message id, a fresh `webhook-timestamp` on each resend so a slow retry is
-/// not taken for a replay). Neither secret shows in `Debug`, and its `Debug` and its errors
-/// show URLs without credentials.
+/// Authentication: [`HttpConfig::bearer`] adds `Authorization: Bearer`;
+/// [`HttpConfig::webhook_secret`] signs every send (Standard Webhooks, `webhook-id` the
+/// message id, a fresh `webhook-timestamp` on each resend so a slow retry is not taken for a
+/// replay). Neither secret shows in `Debug`, and its `Debug` and its errors show URLs without
+/// credentials.
 #[derive(Clone)]
-pub struct HttpClient {
+pub struct HttpSink {
     http: reqwest::Client,
     base: String,
     mode: SendMode,
@@ -92,45 +176,76 @@ pub struct HttpClient {
     webhook: Option<WebhookSecret>,
 }
 
-impl std::fmt::Debug for HttpClient {
+/// The name [`HttpSink`] had before every binding's publisher was `<Transport>Sink`.
+pub type HttpClient = HttpSink;
+
+impl std::fmt::Debug for HttpSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpClient")
+        f.debug_struct("HttpSink")
             .field("base", &redact::Redacted(&self.base))
             .field("mode", &self.mode)
             .field("retry", &self.retry)
-            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .field("bearer", &self.bearer.as_ref().map(|_| redact::MASK))
             .field("webhook", &self.webhook)
             .finish()
     }
 }
 
-impl HttpClient {
-    /// A client of the server at `base_url` (`http://127.0.0.1:3000`); each message goes to
-    /// `base_url` + its channel (`/api/ingest/event`). Structured mode, 30 s timeout per
-    /// request, 8 attempts from 100 ms to 5 s.
-    pub fn new(base_url: impl Into<String>) -> Result<Self, TransportError> {
-        Self::build(base_url.into(), Duration::from_secs(30))
+impl HttpSink {
+    /// A sink for the server of `config`. Nothing is sent yet (HTTP has no connection to
+    /// open ahead; `async` keeps the shape of every binding's `connect`): the base URL, the
+    /// bearer token and the webhook secret are checked here, and a bad one is an error that
+    /// says which.
+    pub async fn connect(config: &HttpConfig) -> Result<Self, TransportError> {
+        Self::from_config(config)
     }
 
-    fn build(base: String, timeout: Duration) -> Result<Self, TransportError> {
+    fn from_config(config: &HttpConfig) -> Result<Self, TransportError> {
+        let base = config.base_url.trim_end_matches('/').to_owned();
+        let problem = match reqwest::Url::parse(&base) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => None,
+            Ok(url) => Some(format!(
+                "its scheme is `{}`, not http or https",
+                url.scheme()
+            )),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            let message = format!(
+                "the base URL {} is not an absolute http(s) URL: {problem}",
+                redact::url(&base)
+            );
+            return Err(TransportError::new("http", redact::scrub(&message, &base)));
+        }
+        let auth = |e: AuthConfigError| TransportError::with_source("http", e.to_string(), e);
+        if let Some(token) = &config.bearer {
+            check_bearer(token).map_err(auth)?;
+        }
+        let webhook = config
+            .webhook_secret
+            .as_deref()
+            .map(WebhookSecret::parse)
+            .transpose()
+            .map_err(auth)?;
         let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .build()
             .map_err(|e| TransportError::with_source("http", "cannot build the HTTP client", e))?;
         Ok(Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
-            mode: SendMode::Structured,
-            bearer: None,
-            webhook: None,
-            retry: RetryPolicy {
-                max_attempts: 8,
-                initial_backoff: Duration::from_millis(100),
-                max_backoff: Duration::from_secs(5),
-                ..RetryPolicy::default()
-            },
+            base,
+            mode: config.mode,
+            retry: config.retry.clone(),
+            bearer: config.bearer.clone(),
+            webhook,
         })
+    }
+
+    /// [`HttpSink::connect`] with [`HttpConfig::new`]`(base_url)`, for the builder style below
+    /// (each setter is the [`HttpConfig`] field of the same name).
+    pub fn new(base_url: impl Into<String>) -> Result<Self, TransportError> {
+        Self::from_config(&HttpConfig::new(base_url))
     }
 
     pub fn with_mode(mut self, mode: SendMode) -> Self {
@@ -145,7 +260,7 @@ impl HttpClient {
 
     /// The timeout of each request.
     pub fn with_timeout(self, timeout: Duration) -> Result<Self, TransportError> {
-        let mut next = Self::build(self.base, timeout)?;
+        let mut next = Self::from_config(&HttpConfig::new(self.base).with_timeout(timeout))?;
         next.mode = self.mode;
         next.retry = self.retry;
         next.bearer = self.bearer;
@@ -156,9 +271,7 @@ impl HttpClient {
     /// Sends `Authorization: Bearer <token>` with every request.
     pub fn with_bearer(mut self, token: impl Into<String>) -> Result<Self, AuthConfigError> {
         let token = token.into();
-        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(AuthConfigError::BearerToken);
-        }
+        check_bearer(&token)?;
         self.bearer = Some(token);
         Ok(self)
     }
@@ -341,6 +454,14 @@ fn source_chain(error: &dyn std::error::Error) -> String {
     out
 }
 
+/// A bearer token travels in a header: non-empty visible ASCII.
+fn check_bearer(token: &str) -> Result<(), AuthConfigError> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AuthConfigError::BearerToken);
+    }
+    Ok(())
+}
+
 fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let read = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
     read(RETRY_AFTER_MS_HEADER)
@@ -348,7 +469,7 @@ fn retry_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .or_else(|| read("retry-after").map(Duration::from_secs))
 }
 
-impl Sink for HttpClient {
+impl Sink for HttpSink {
     const MESSAGING_SYSTEM: &'static str = "http";
 
     /// Sends one event; `Ok` once the server answered `2xx` (handled, duplicate, or accepted
@@ -362,7 +483,7 @@ impl Sink for HttpClient {
 }
 
 /// One typed event as the [`Publisher`](crate::transport::Publisher) would send it (envelope,
-/// ids, `traceparent` header), without sending it: the input of [`HttpClient::post_batch`].
+/// ids, `traceparent` header), without sending it: the input of [`HttpSink::post_batch`].
 pub fn prepare<C, E>(event: E, meta: &Meta) -> Result<Outgoing, PublishError>
 where
     C: Publishes<E>,

@@ -1,5 +1,5 @@
 //! CloudEvents 1.0 over HTTP: an axum ingest endpoint ([`IngestServer`]) and a reqwest
-//! client ([`HttpClient`], a [`Sink`](crate::transport::Sink)) for the `orchestrator` system
+//! client ([`HttpSink`], a [`Sink`](crate::transport::Sink)) for the `orchestrator` system
 //! (document `004_…`), or any [`Contract`] whose events travel as CloudEvents.
 //!
 //! # The endpoint
@@ -95,7 +95,7 @@ pub use auth::{
     AuthConfigError, IngestAuth, WebhookSecret, DEFAULT_TIMESTAMP_TOLERANCE, WEBHOOK_ID_HEADER,
     WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
 };
-pub use client::{prepare, HttpClient, HttpError, SendMode};
+pub use client::{prepare, HttpClient, HttpConfig, HttpError, HttpSink, SendMode};
 pub use cloudevents::ContentMode;
 pub use store::{
     dedupe_key, DeadLetterStore, DedupStore, IngestStore, MemoryStore, RedisStore, SeqClass,
@@ -357,6 +357,27 @@ where
             concurrency: None,
             system: PhantomData,
         }
+    }
+
+    /// The endpoint of catalog consumer group `policy.group` of `C`, at the path the group
+    /// binds: [`IngestServer::new`] after checking the group is one of the catalog's (the
+    /// error lists those that are) and binds exactly one path.
+    pub fn for_group(handler: H, store: S, policy: Policy<I>) -> Result<Self, TransportError> {
+        let group = C::require_consumer_group("http", &policy.group)?;
+        let [path] = group.binds else {
+            return Err(TransportError::new(
+                "http",
+                format!(
+                    "consumer group `{}` of system `{}` binds {} paths ({}); an ingest server \
+                     serves one",
+                    group.name,
+                    C::SYSTEM,
+                    group.binds.len(),
+                    group.binds.join(", ")
+                ),
+            ));
+        };
+        Ok(Self::new(handler, store, policy).with_path(*path))
     }
 
     /// Serves another path.

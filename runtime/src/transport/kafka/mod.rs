@@ -36,6 +36,18 @@
 //! Topics the source reads or writes (the topics, their retry and dead-letter topics) are
 //! created when missing ([`KafkaConfig::partitions`]).
 //!
+//! # Consumer lag
+//! Once a second while a source lives, a blocking task (on tokio's blocking pool, never on the
+//! async path) asks the broker, for every partition assigned to this consumer, the group's
+//! committed offset (`OffsetFetch`) and the partition's high watermark (`ListOffsets`), and
+//! records [`metrics::CONSUMER_LAG`](super::metrics::CONSUMER_LAG) per topic (retry topics
+//! included): the sum over its assigned partitions of high watermark − committed offset (−
+//! the low watermark when the group committed nothing there yet). It asks through the
+//! source's own consumer: a second client with the group's id made tansu lose deliveries
+//! (`tests/interop.rs`). A query in flight when the source is dropped keeps the consumer
+//! for at most two request timeouts. A topic this consumer lost in a rebalance keeps its
+//! last value here; its new owner reports it.
+//!
 //! # Forwarding
 //! [`forward::Forwarder`] applies go-livepeer's relaying rules to events received from the AI
 //! runner / orchestrator and yields the whole message to publish.
@@ -513,11 +525,97 @@ struct Held {
     due_ms: u64,
 }
 
+/// Stops the consumer-lag task when the source is dropped.
+struct LagTask(tokio::task::JoinHandle<()>);
+
+impl Drop for LagTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often the lag task asks the broker.
+const LAG_INTERVAL: Duration = Duration::from_secs(1);
+/// Bound on each of its requests.
+const LAG_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reports the consumer lag of the partitions in `shared.assigned` every [`LAG_INTERVAL`],
+/// until aborted.
+fn spawn_lag_task(
+    consumer: std::sync::Weak<StreamConsumer<Context>>,
+    shared: Arc<Mutex<Shared>>,
+    group: String,
+) -> LagTask {
+    LagTask(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LAG_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let assigned: Vec<Partition> = lock(&shared).assigned.iter().cloned().collect();
+            if assigned.is_empty() {
+                continue;
+            }
+            // Held only while the blocking queries run (at most two request timeouts).
+            let Some(probe) = consumer.upgrade() else {
+                return;
+            };
+            let group = group.clone();
+            // librdkafka's offset and watermark queries block the calling thread.
+            let report = tokio::task::spawn_blocking(move || {
+                for (topic, lag) in lag_by_topic(&probe, &assigned) {
+                    super::metrics::record_consumer_lag(TRANSPORT, &topic, &group, lag);
+                }
+            });
+            if let Err(e) = report.await {
+                tracing::debug!(error = %e, "kafka: consumer-lag task failed");
+            }
+        }
+    }))
+}
+
+/// Per topic, the summed lag of `assigned` partitions; a partition the broker did not answer
+/// for is left out (and logged), so a topic none of whose partitions answered is not reported.
+fn lag_by_topic<C: ConsumerContext>(
+    probe: &StreamConsumer<C>,
+    assigned: &[Partition],
+) -> BTreeMap<String, u64> {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in assigned {
+        tpl.add_partition(topic, *partition);
+    }
+    let committed = match probe.committed_offsets(tpl, LAG_REQUEST_TIMEOUT) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "kafka: committed offsets unavailable; no lag report");
+            return BTreeMap::new();
+        }
+    };
+    let mut lag: BTreeMap<String, u64> = BTreeMap::new();
+    for element in committed.elements() {
+        let (topic, partition) = (element.topic(), element.partition());
+        let (low, high) = match probe.fetch_watermarks(topic, partition, LAG_REQUEST_TIMEOUT) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::debug!(topic, partition, error = %e, "kafka: watermarks unavailable");
+                continue;
+            }
+        };
+        // Nothing committed yet: the group reads from the earliest record.
+        let from = match element.offset() {
+            Offset::Offset(o) => o,
+            _ => low,
+        };
+        let behind = u64::try_from(high.saturating_sub(from)).unwrap_or(0);
+        *lag.entry(topic.to_owned()).or_default() += behind;
+    }
+    lag
+}
+
 /// Consumes topics in a consumer group; see the module documentation for what ack, retry
 /// and dead-letter mean here. Dropping it closes the consumer (it leaves the group) without
 /// committing anything unsettled.
 pub struct KafkaSource {
-    consumer: StreamConsumer<Context>,
+    consumer: Arc<StreamConsumer<Context>>,
     producer: FutureProducer,
     shared: Arc<Mutex<Shared>>,
     group: String,
@@ -525,6 +623,7 @@ pub struct KafkaSource {
     retry_topics: HashMap<String, String>,
     pending: HashMap<Partition, Pending>,
     held: HashMap<Partition, VecDeque<Held>>,
+    _lag: LagTask,
 }
 
 impl KafkaSource {
@@ -565,6 +664,8 @@ impl KafkaSource {
         consumer
             .subscribe(&subscribe)
             .map_err(|e| config.error("could not subscribe", e))?;
+        let consumer = Arc::new(consumer);
+        let lag = spawn_lag_task(Arc::downgrade(&consumer), shared.clone(), group.to_owned());
         Ok(Self {
             consumer,
             producer,
@@ -574,6 +675,7 @@ impl KafkaSource {
             retry_topics,
             pending: HashMap::new(),
             held: HashMap::new(),
+            _lag: lag,
         })
     }
 
