@@ -44,7 +44,7 @@ use event_contracts::runtime::transport::kafka::{
 };
 use event_contracts::runtime::transport::nats::{NatsConfig, NatsTransport};
 use event_contracts::runtime::transport::redis::{
-    RedisConfig, RedisIdempotency, RedisSink, RedisSource, RedisSourceConfig,
+    RedisConfig, RedisIdempotency, RedisSink, RedisSource,
 };
 use event_contracts::runtime::transport::{
     dead_letter_headers, redis_entry, run_with_stats, ConsumerGroup, Context, Contract, Handle,
@@ -227,17 +227,15 @@ async fn consumer_main() -> Result<(), BoxError> {
             let policy = Policy::new("audio-pipeline")
                 .with_retry(retry)
                 .with_idempotency(idempotency(env.run).await?);
-            let options = &RedisConfig::new(env.url.clone());
+            let url = &env.url;
             consume_forever(&env, CONSUMERS, &handler, &policy, |slot| async move {
                 // Stable consumer names: the restarted consumer reads the entries the killed
                 // one left pending as its own, at once.
-                let config = RedisSourceConfig::for_group::<audio::System>(
-                    "audio-pipeline",
-                    format!("soak-consumer-{slot}"),
-                )?
-                .with_batch(64)
-                .with_claim_idle(Duration::from_secs(5));
-                RedisSource::connect(options, config).await
+                let config = RedisConfig::new(url.clone())
+                    .with_consumer(format!("soak-consumer-{slot}"))
+                    .with_batch(64)
+                    .with_claim_idle(Duration::from_secs(5));
+                RedisSource::for_group::<audio::System>(&config, "audio-pipeline").await
             })
             .await
         }
