@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::Label;
+use metrics::{Counter, Histogram, Label};
 
 /// Deliveries whose handler succeeded.
 pub const HANDLED: &str = "event_contracts_messages_handled_total";
@@ -34,40 +34,134 @@ pub const HANDLER_DURATION: &str = "event_contracts_handler_duration_seconds";
 /// `group`.
 pub const CONSUMER_LAG: &str = "event_contracts_consumer_lag";
 
-/// The labels every consumer metric of one delivery carries, built once per delivery: the
-/// `metrics` macros build their key even when no recorder is installed, so per-call label
-/// strings were allocations on every delivery. The static labels borrow; the event name and
-/// the group are copied once into shared strings, so each metric's copy of them is a reference
-/// count, not an allocation.
-pub(crate) struct Labels([Label; 4]);
+/// The labels every consumer metric of one delivery carries, and the handles of the two
+/// metrics every handled delivery updates. The `metrics` macros build and hash their key even
+/// when no recorder is installed, so a consumer registers those two once per event (see
+/// [`LabelCache`]) and the rarer outcomes (retries, dead letters, skips) build their key when
+/// they happen. The static labels borrow; the event name and the group are shared strings, so
+/// each metric's copy of them is a reference count, not an allocation.
+pub(crate) struct Labels {
+    labels: [Label; 4],
+    handled: Counter,
+    handler_duration: Histogram,
+}
 
-impl Labels {
-    pub(crate) fn new(
+/// What a consumer keeps across its deliveries: its group label, and per event (and
+/// transport) the event label and the registered handles of the per-delivery metrics, each
+/// made once rather than once per delivery.
+///
+/// Handles belong to the recorder they were registered with, so each entry remembers that
+/// recorder and registers again when the current one is another (a recorder installed after
+/// the consumer started, a thread-local recorder).
+pub(crate) struct LabelCache {
+    group: Label,
+    // Few distinct events flow through one consumer, so a short list scanned by name is
+    // cheaper than hashing; past `EVENTS_KEPT` entries a delivery of a new event builds its
+    // labels and handles for itself.
+    events: Vec<EventMetrics>,
+}
+
+struct EventMetrics {
+    messaging_system: &'static str,
+    event: Label,
+    recorder: usize,
+    handled: Counter,
+    handler_duration: Histogram,
+}
+
+const EVENTS_KEPT: usize = 64;
+
+/// Which recorder the `metrics` macros would use right now (the thread's local one, else the
+/// global one, else the no-op), as an address: handles registered with one are only valid
+/// for it.
+fn current_recorder() -> usize {
+    metrics::with_recorder(|recorder| recorder as *const dyn metrics::Recorder as *const () as usize)
+}
+
+impl LabelCache {
+    pub(crate) fn new(group: &str) -> Self {
+        Self {
+            group: Label::new("group", Arc::<str>::from(group)),
+            events: Vec::new(),
+        }
+    }
+
+    /// The labels of one delivery of `event` (its wire name, `unknown` when it could not be
+    /// decoded) of catalog system `system`, received through `messaging_system`.
+    pub(crate) fn labels(
+        &mut self,
         messaging_system: &'static str,
         system: &'static str,
         event: &str,
-        group: &str,
-    ) -> Self {
-        Self([
+    ) -> Labels {
+        let recorder = current_recorder();
+        let static_labels = [
             Label::from_static_parts("messaging_system", messaging_system),
             Label::from_static_parts("system", system),
-            Label::new("event", Arc::<str>::from(event)),
-            Label::new("group", Arc::<str>::from(group)),
-        ])
+        ];
+        let found = self
+            .events
+            .iter()
+            .position(|e| e.messaging_system == messaging_system && e.event.value() == event);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                let event = Label::new("event", Arc::<str>::from(event));
+                let labels = [static_labels[0].clone(), static_labels[1].clone(), event.clone(), self.group.clone()];
+                let (handled, handler_duration) = register(&labels);
+                if self.events.len() >= EVENTS_KEPT {
+                    return Labels {
+                        labels,
+                        handled,
+                        handler_duration,
+                    };
+                }
+                self.events.push(EventMetrics {
+                    messaging_system,
+                    event,
+                    recorder,
+                    handled,
+                    handler_duration,
+                });
+                self.events.len() - 1
+            }
+        };
+        let [messaging_system, system] = static_labels;
+        let entry = &mut self.events[index];
+        let labels = [messaging_system, system, entry.event.clone(), self.group.clone()];
+        if entry.recorder != recorder {
+            (entry.handled, entry.handler_duration) = register(&labels);
+            entry.recorder = recorder;
+        }
+        Labels {
+            handled: entry.handled.clone(),
+            handler_duration: entry.handler_duration.clone(),
+            labels,
+        }
     }
+}
 
+/// The handles of the metrics every handled delivery updates, from the current recorder.
+fn register(labels: &[Label; 4]) -> (Counter, Histogram) {
+    (
+        metrics::counter!(HANDLED, labels.iter()),
+        metrics::histogram!(HANDLER_DURATION, labels.iter()),
+    )
+}
+
+impl Labels {
     fn with_reason(&self, reason: &'static str) -> Vec<Label> {
-        let mut labels = self.0.to_vec();
+        let mut labels = self.labels.to_vec();
         labels.push(Label::from_static_parts("reason", reason));
         labels
     }
 
     pub(crate) fn handled(&self) {
-        metrics::counter!(HANDLED, self.0.iter()).increment(1);
+        self.handled.increment(1);
     }
 
     pub(crate) fn retried(&self) {
-        metrics::counter!(RETRIED, self.0.iter()).increment(1);
+        metrics::counter!(RETRIED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn dead_lettered(&self, reason: &'static str) {
@@ -75,11 +169,11 @@ impl Labels {
     }
 
     pub(crate) fn duplicate_skipped(&self) {
-        metrics::counter!(DUPLICATES_SKIPPED, self.0.iter()).increment(1);
+        metrics::counter!(DUPLICATES_SKIPPED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn unknown_skipped(&self) {
-        metrics::counter!(UNKNOWN_SKIPPED, self.0.iter()).increment(1);
+        metrics::counter!(UNKNOWN_SKIPPED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn decode_failed(&self, reason: &'static str) {
@@ -87,7 +181,7 @@ impl Labels {
     }
 
     pub(crate) fn handler_took(&self, duration: Duration) {
-        metrics::histogram!(HANDLER_DURATION, self.0.iter()).record(duration.as_secs_f64());
+        self.handler_duration.record(duration.as_secs_f64());
     }
 }
 
