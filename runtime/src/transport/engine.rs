@@ -389,7 +389,9 @@ where
             _ = shutdown.triggered() => break,
             next = source.next() => next?,
         };
-        let Some((mut delivery, token)) = next else { break };
+        let Some((mut delivery, token)) = next else {
+            break;
+        };
         let disposition = match source.unreadable(&token) {
             Some(error) => {
                 let labels = labels.labels(

@@ -75,7 +75,9 @@ const EVENTS_KEPT: usize = 64;
 /// global one, else the no-op), as an address: handles registered with one are only valid
 /// for it.
 fn current_recorder() -> usize {
-    metrics::with_recorder(|recorder| recorder as *const dyn metrics::Recorder as *const () as usize)
+    metrics::with_recorder(|recorder| {
+        recorder as *const dyn metrics::Recorder as *const () as usize
+    })
 }
 
 impl LabelCache {
@@ -107,7 +109,12 @@ impl LabelCache {
             Some(i) => i,
             None => {
                 let event = Label::new("event", Arc::<str>::from(event));
-                let labels = [static_labels[0].clone(), static_labels[1].clone(), event.clone(), self.group.clone()];
+                let labels = [
+                    static_labels[0].clone(),
+                    static_labels[1].clone(),
+                    event.clone(),
+                    self.group.clone(),
+                ];
                 let (handled, handler_duration) = register(&labels);
                 if self.events.len() >= EVENTS_KEPT {
                     return Labels {
@@ -128,7 +135,12 @@ impl LabelCache {
         };
         let [messaging_system, system] = static_labels;
         let entry = &mut self.events[index];
-        let labels = [messaging_system, system, entry.event.clone(), self.group.clone()];
+        let labels = [
+            messaging_system,
+            system,
+            entry.event.clone(),
+            self.group.clone(),
+        ];
         if entry.recorder != recorder {
             (entry.handled, entry.handler_duration) = register(&labels);
             entry.recorder = recorder;

@@ -92,8 +92,7 @@ impl PublishSpan {
                 if let Some(parent) = traceparent.and_then(imp::remote_context) {
                     // Fails only when no OpenTelemetry layer is installed: then nothing is
                     // traced.
-                    let _ =
-                        tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+                    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
                 }
             }
             Self {
@@ -217,8 +216,7 @@ impl ProcessSpan {
                 if let Some(parent) = traceparent.and_then(imp::remote_context) {
                     // Fails only when no OpenTelemetry layer is installed: then nothing is
                     // traced.
-                    let _ =
-                        tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+                    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
                 }
             }
             Self { span }
