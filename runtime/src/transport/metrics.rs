@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{Counter, Histogram, Label};
+use metrics::Label;
 
 /// Deliveries whose handler succeeded.
 pub const HANDLED: &str = "event_contracts_messages_handled_total";
@@ -34,51 +34,27 @@ pub const HANDLER_DURATION: &str = "event_contracts_handler_duration_seconds";
 /// `group`.
 pub const CONSUMER_LAG: &str = "event_contracts_consumer_lag";
 
-/// The labels every consumer metric of one delivery carries, and the handles of the two
-/// metrics every handled delivery updates. The `metrics` macros build and hash their key even
-/// when no recorder is installed, so a consumer registers those two once per event (see
-/// [`LabelCache`]) and the rarer outcomes (retries, dead letters, skips) build their key when
-/// they happen. The static labels borrow; the event name and the group are shared strings, so
-/// each metric's copy of them is a reference count, not an allocation.
+/// The labels every consumer metric of one delivery carries, built once per delivery: the
+/// `metrics` macros build their key even when no recorder is installed, so per-call label
+/// strings were allocations on every delivery. The static labels borrow; the event name and
+/// the group come from the consumer's [`LabelCache`] as shared strings, so each metric's copy
+/// of them is a reference count, not an allocation.
 pub(crate) struct Labels {
     labels: [Label; 4],
-    handled: Counter,
-    handler_duration: Histogram,
 }
 
-/// What a consumer keeps across its deliveries: its group label, and per event (and
-/// transport) the event label and the registered handles of the per-delivery metrics, each
-/// made once rather than once per delivery.
-///
-/// Handles belong to the recorder they were registered with, so each entry remembers that
-/// recorder and registers again when the current one is another (a recorder installed after
-/// the consumer started, a thread-local recorder).
+/// What a consumer keeps across its deliveries: its group label and the event labels it has
+/// made, each a shared string made once rather than once per delivery. (Metric handles are
+/// not kept: registering one ahead of its first use would expose a zero-valued series.)
 pub(crate) struct LabelCache {
     group: Label,
     // Few distinct events flow through one consumer, so a short list scanned by name is
-    // cheaper than hashing; past `EVENTS_KEPT` entries a delivery of a new event builds its
-    // labels and handles for itself.
-    events: Vec<EventMetrics>,
-}
-
-struct EventMetrics {
-    messaging_system: &'static str,
-    event: Label,
-    recorder: usize,
-    handled: Counter,
-    handler_duration: Histogram,
+    // cheaper than hashing; past `EVENTS_KEPT` entries a new event's label is made per
+    // delivery.
+    events: Vec<Label>,
 }
 
 const EVENTS_KEPT: usize = 64;
-
-/// Which recorder the `metrics` macros would use right now (the thread's local one, else the
-/// global one, else the no-op), as an address: handles registered with one are only valid
-/// for it.
-fn current_recorder() -> usize {
-    metrics::with_recorder(|recorder| {
-        recorder as *const dyn metrics::Recorder as *const () as usize
-    })
-}
 
 impl LabelCache {
     pub(crate) fn new(group: &str) -> Self {
@@ -96,69 +72,25 @@ impl LabelCache {
         system: &'static str,
         event: &str,
     ) -> Labels {
-        let recorder = current_recorder();
-        let static_labels = [
-            Label::from_static_parts("messaging_system", messaging_system),
-            Label::from_static_parts("system", system),
-        ];
-        let found = self
-            .events
-            .iter()
-            .position(|e| e.messaging_system == messaging_system && e.event.value() == event);
-        let index = match found {
-            Some(i) => i,
+        let event = match self.events.iter().find(|label| label.value() == event) {
+            Some(label) => label.clone(),
             None => {
-                let event = Label::new("event", Arc::<str>::from(event));
-                let labels = [
-                    static_labels[0].clone(),
-                    static_labels[1].clone(),
-                    event.clone(),
-                    self.group.clone(),
-                ];
-                let (handled, handler_duration) = register(&labels);
-                if self.events.len() >= EVENTS_KEPT {
-                    return Labels {
-                        labels,
-                        handled,
-                        handler_duration,
-                    };
+                let label = Label::new("event", Arc::<str>::from(event));
+                if self.events.len() < EVENTS_KEPT {
+                    self.events.push(label.clone());
                 }
-                self.events.push(EventMetrics {
-                    messaging_system,
-                    event,
-                    recorder,
-                    handled,
-                    handler_duration,
-                });
-                self.events.len() - 1
+                label
             }
         };
-        let [messaging_system, system] = static_labels;
-        let entry = &mut self.events[index];
-        let labels = [
-            messaging_system,
-            system,
-            entry.event.clone(),
-            self.group.clone(),
-        ];
-        if entry.recorder != recorder {
-            (entry.handled, entry.handler_duration) = register(&labels);
-            entry.recorder = recorder;
-        }
         Labels {
-            handled: entry.handled.clone(),
-            handler_duration: entry.handler_duration.clone(),
-            labels,
+            labels: [
+                Label::from_static_parts("messaging_system", messaging_system),
+                Label::from_static_parts("system", system),
+                event,
+                self.group.clone(),
+            ],
         }
     }
-}
-
-/// The handles of the metrics every handled delivery updates, from the current recorder.
-fn register(labels: &[Label; 4]) -> (Counter, Histogram) {
-    (
-        metrics::counter!(HANDLED, labels.iter()),
-        metrics::histogram!(HANDLER_DURATION, labels.iter()),
-    )
 }
 
 impl Labels {
@@ -169,7 +101,7 @@ impl Labels {
     }
 
     pub(crate) fn handled(&self) {
-        self.handled.increment(1);
+        metrics::counter!(HANDLED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn retried(&self) {
@@ -193,7 +125,7 @@ impl Labels {
     }
 
     pub(crate) fn handler_took(&self, duration: Duration) {
-        self.handler_duration.record(duration.as_secs_f64());
+        metrics::histogram!(HANDLER_DURATION, self.labels.iter()).record(duration.as_secs_f64());
     }
 }
 
