@@ -37,37 +37,75 @@ pub const CONSUMER_LAG: &str = "event_contracts_consumer_lag";
 /// The labels every consumer metric of one delivery carries, built once per delivery: the
 /// `metrics` macros build their key even when no recorder is installed, so per-call label
 /// strings were allocations on every delivery. The static labels borrow; the event name and
-/// the group are copied once into shared strings, so each metric's copy of them is a reference
-/// count, not an allocation.
-pub(crate) struct Labels([Label; 4]);
+/// the group come from the consumer's [`LabelCache`] as shared strings, so each metric's copy
+/// of them is a reference count, not an allocation.
+pub(crate) struct Labels {
+    labels: [Label; 4],
+}
 
-impl Labels {
-    pub(crate) fn new(
+/// What a consumer keeps across its deliveries: its group label and the event labels it has
+/// made, each a shared string made once rather than once per delivery. (Metric handles are
+/// not kept: registering one ahead of its first use would expose a zero-valued series.)
+pub(crate) struct LabelCache {
+    group: Label,
+    // Few distinct events flow through one consumer, so a short list scanned by name is
+    // cheaper than hashing; past `EVENTS_KEPT` entries a new event's label is made per
+    // delivery.
+    events: Vec<Label>,
+}
+
+const EVENTS_KEPT: usize = 64;
+
+impl LabelCache {
+    pub(crate) fn new(group: &str) -> Self {
+        Self {
+            group: Label::new("group", Arc::<str>::from(group)),
+            events: Vec::new(),
+        }
+    }
+
+    /// The labels of one delivery of `event` (its wire name, `unknown` when it could not be
+    /// decoded) of catalog system `system`, received through `messaging_system`.
+    pub(crate) fn labels(
+        &mut self,
         messaging_system: &'static str,
         system: &'static str,
         event: &str,
-        group: &str,
-    ) -> Self {
-        Self([
-            Label::from_static_parts("messaging_system", messaging_system),
-            Label::from_static_parts("system", system),
-            Label::new("event", Arc::<str>::from(event)),
-            Label::new("group", Arc::<str>::from(group)),
-        ])
+    ) -> Labels {
+        let event = match self.events.iter().find(|label| label.value() == event) {
+            Some(label) => label.clone(),
+            None => {
+                let label = Label::new("event", Arc::<str>::from(event));
+                if self.events.len() < EVENTS_KEPT {
+                    self.events.push(label.clone());
+                }
+                label
+            }
+        };
+        Labels {
+            labels: [
+                Label::from_static_parts("messaging_system", messaging_system),
+                Label::from_static_parts("system", system),
+                event,
+                self.group.clone(),
+            ],
+        }
     }
+}
 
+impl Labels {
     fn with_reason(&self, reason: &'static str) -> Vec<Label> {
-        let mut labels = self.0.to_vec();
+        let mut labels = self.labels.to_vec();
         labels.push(Label::from_static_parts("reason", reason));
         labels
     }
 
     pub(crate) fn handled(&self) {
-        metrics::counter!(HANDLED, self.0.iter()).increment(1);
+        metrics::counter!(HANDLED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn retried(&self) {
-        metrics::counter!(RETRIED, self.0.iter()).increment(1);
+        metrics::counter!(RETRIED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn dead_lettered(&self, reason: &'static str) {
@@ -75,11 +113,11 @@ impl Labels {
     }
 
     pub(crate) fn duplicate_skipped(&self) {
-        metrics::counter!(DUPLICATES_SKIPPED, self.0.iter()).increment(1);
+        metrics::counter!(DUPLICATES_SKIPPED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn unknown_skipped(&self) {
-        metrics::counter!(UNKNOWN_SKIPPED, self.0.iter()).increment(1);
+        metrics::counter!(UNKNOWN_SKIPPED, self.labels.iter()).increment(1);
     }
 
     pub(crate) fn decode_failed(&self, reason: &'static str) {
@@ -87,7 +125,7 @@ impl Labels {
     }
 
     pub(crate) fn handler_took(&self, duration: Duration) {
-        metrics::histogram!(HANDLER_DURATION, self.0.iter()).record(duration.as_secs_f64());
+        metrics::histogram!(HANDLER_DURATION, self.labels.iter()).record(duration.as_secs_f64());
     }
 }
 

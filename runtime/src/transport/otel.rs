@@ -88,9 +88,12 @@ impl PublishSpan {
                 otel.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
             );
-            if let Some(parent) = traceparent.and_then(imp::remote_context) {
-                // Fails only when no OpenTelemetry layer is installed: then nothing is traced.
-                let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+            if !span.is_disabled() {
+                if let Some(parent) = traceparent.and_then(imp::remote_context) {
+                    // Fails only when no OpenTelemetry layer is installed: then nothing is
+                    // traced.
+                    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+                }
             }
             Self {
                 span,
@@ -118,6 +121,10 @@ impl PublishSpan {
         {
             use opentelemetry::trace::TraceContextExt;
             use tracing_opentelemetry::OpenTelemetrySpanExt;
+            // Nobody records the span: its name would be formatted for nothing.
+            if self.span.is_disabled() {
+                return;
+            }
             // The span was started to learn its id before the message existed, so its name
             // is set on the started span rather than through `otel.name`.
             self.span
@@ -170,29 +177,31 @@ pub(crate) struct ProcessSpan {
 
 impl ProcessSpan {
     /// Starts the span of handling `delivery` for consumer group `group`, parented by the
-    /// incoming `traceparent`.
+    /// incoming `traceparent`. `message_id` is only called when the span is recorded: with no
+    /// subscriber interested, the span's name, message id and parent cost nothing.
     #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
     pub(crate) fn start(
         delivery: &super::Delivery,
         group: &str,
         system: &'static str,
         event: Option<&str>,
-        message_id: Option<&str>,
+        message_id: impl FnOnce() -> Option<String>,
         traceparent: Option<&str>,
     ) -> Self {
         #[cfg(feature = "otel")]
         {
-            let name = format!("process {}", delivery.channel);
+            // `tracing` evaluates a span's field values only when the span is enabled, so the
+            // name and the message id are computed inside the macro, not before it.
             let span = tracing::info_span!(
                 "process",
-                otel.name = name.as_str(),
+                otel.name = %format_args!("process {}", delivery.channel),
                 otel.kind = "consumer",
                 messaging.system = messaging_system_of_origin(&delivery.origin),
                 messaging.operation.type = "process",
                 messaging.operation.name = "process",
                 messaging.destination.name = delivery.channel.as_str(),
                 messaging.consumer.group.name = group,
-                messaging.message.id = message_id,
+                messaging.message.id = message_id().as_deref(),
                 messaging.message.body.size = delivery.payload.len() as u64,
                 event_contracts.system = system,
                 event_contracts.event = event,
@@ -203,9 +212,12 @@ impl ProcessSpan {
                 otel.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
             );
-            if let Some(parent) = traceparent.and_then(imp::remote_context) {
-                // Fails only when no OpenTelemetry layer is installed: then nothing is traced.
-                let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+            if !span.is_disabled() {
+                if let Some(parent) = traceparent.and_then(imp::remote_context) {
+                    // Fails only when no OpenTelemetry layer is installed: then nothing is
+                    // traced.
+                    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+                }
             }
             Self { span }
         }
