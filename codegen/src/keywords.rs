@@ -80,8 +80,15 @@ use Compat as C;
 /// documented differences:
 /// - `definitions`, `$anchor`: compat drops them as annotations (they only hold or name
 ///   subschemas); the generator refuses them (use `$defs`, and `$ref` by pointer).
-/// - every `Unsupported` keyword of the generator is `Opaque` in compat: an old catalog may
-///   hold what the generator would refuse today, and compat must still compare it.
+/// - the generator's `Unsupported` keywords are `Opaque` in compat unless compat folds them:
+///   an old catalog may hold what the generator would refuse today, and compat must still
+///   compare it. Compat folds the array applicators `prefixItems`, `contains`,
+///   `minContains`, `maxContains`, and `unevaluatedItems` where no applicator beside it
+///   composes (there it is the items after the prefix; elsewhere it stays opaque).
+/// - `additionalItems` is opaque in the default dialect (2020-12, where the two validators
+///   compat confirms with disagree on it); in drafts up to 2019-09 compat reads it as the
+///   schema of the items after a tuple `items`, as it reads each document in its `$schema`
+///   dialect (`event_contracts_compat::dialect`).
 #[rustfmt::skip]
 pub const KEYWORDS: &[Keyword] = &[
     // Annotations.
@@ -140,12 +147,12 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("dependentSchemas", G::Unsupported, C::Opaque, r#"{"type":"object","dependentSchemas":{"a":{"required":["b"]}}}"#),
     kw("dependencies", G::Unsupported, C::Opaque, r#"{"type":"object","dependencies":{"a":["b"]}}"#),
     kw("unevaluatedProperties", G::Unsupported, C::Opaque, r#"{"type":"object","unevaluatedProperties":false}"#),
-    kw("prefixItems", G::Unsupported, C::Opaque, r#"{"type":"array","prefixItems":[{"type":"string"}]}"#),
-    kw("contains", G::Unsupported, C::Opaque, r#"{"type":"array","contains":{"type":"string"}}"#),
-    kw("minContains", G::Unsupported, C::Opaque, r#"{"type":"array","minContains":1}"#),
-    kw("maxContains", G::Unsupported, C::Opaque, r#"{"type":"array","maxContains":2}"#),
+    kw("prefixItems", G::Unsupported, C::Folded, r#"{"type":"array","prefixItems":[{"type":"string"}]}"#),
+    kw("contains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"}}"#),
+    kw("minContains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"},"minContains":2}"#),
+    kw("maxContains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"},"maxContains":2}"#),
     kw("additionalItems", G::Unsupported, C::Opaque, r#"{"type":"array","additionalItems":false}"#),
-    kw("unevaluatedItems", G::Unsupported, C::Opaque, r#"{"type":"array","unevaluatedItems":false}"#),
+    kw("unevaluatedItems", G::Unsupported, C::Folded, r#"{"type":"array","unevaluatedItems":false}"#),
     kw("contentSchema", G::Unsupported, C::Opaque, r#"{"type":"string","contentSchema":{"type":"object"}}"#),
     kw("$dynamicRef", G::Unsupported, C::Opaque, r##"{"type":"string","$dynamicRef":"#meta"}"##),
     kw("$dynamicAnchor", G::Unsupported, C::Opaque, r#"{"type":"string","$dynamicAnchor":"meta"}"#),

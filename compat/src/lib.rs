@@ -17,6 +17,7 @@
 //! (`xtask`) job.
 
 pub mod compare;
+pub mod dialect;
 mod engine;
 pub mod finding;
 pub mod junit;

@@ -481,6 +481,33 @@ pub static VERSION_CHANGED: Rule = rule(
     "schema",
 );
 
+// EC-D060 on: the array applicators (issue 14). EC-D041 to EC-D059 are left to the object
+// families being added beside them, so the two sets of ids cannot collide.
+pub static CONTAINS_ADDED: Rule = rule(
+    "EC-D060",
+    Data,
+    Error,
+    "contains constraint added",
+    "add `contains` only once every producer writes an item matching it (as often as minContains says)",
+    "contains",
+);
+pub static CONTAINS_REMOVED: Rule = rule(
+    "EC-D061",
+    Data,
+    Error,
+    "contains constraint removed",
+    "upgrade consumers to accept arrays without the matching item first",
+    "contains",
+);
+pub static CONTAINS_CHANGED: Rule = rule(
+    "EC-D062",
+    Data,
+    Error,
+    "contains constraint or its counts changed",
+    "keep the old `contains` schema and minContains/maxContains, or move producers and consumers to the new one in the order the verdicts say",
+    "contains",
+);
+
 static RULES: &[&Rule] = &[
     &PROPERTY_ADDED,
     &PROPERTY_REMOVED,
@@ -539,6 +566,9 @@ static RULES: &[&Rule] = &[
     &BREAK_WITHOUT_VERSION_BUMP,
     &SERVICES_CHANGED,
     &VERSION_CHANGED,
+    &CONTAINS_ADDED,
+    &CONTAINS_REMOVED,
+    &CONTAINS_CHANGED,
 ];
 
 /// Every rule, in id order.

@@ -260,6 +260,12 @@ pub(crate) fn shape_key(s: &Schema) -> String {
         c.title = None;
         c.kw_locs.clear();
         c.items = c.items.map(|i| Box::new(strip(&i)));
+        for p in c.prefix.iter_mut() {
+            *p = strip(p);
+        }
+        for k in c.contains.iter_mut() {
+            k.schema = strip(&k.schema);
+        }
         c.additional = c.additional.map(|i| Box::new(strip(&i)));
         for (_, p) in c.props.iter_mut() {
             p.loc = None;

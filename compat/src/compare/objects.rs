@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// Whether even a generated producer of `s` may write a property `s` does not declare: an
+/// `additionalProperties` schema is generated as a map beside the struct's fields, so any key
+/// (a property the other version declares included) can carry any value that schema accepts.
+fn writes_map_values(s: &Schema) -> bool {
+    s.additional.as_deref().is_some_and(|a| !a.never)
+}
+
 impl Comparer {
     pub(super) fn objects(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
         let mut names: Vec<String> = Vec::new();
@@ -140,7 +147,9 @@ impl Comparer {
         oloc: Option<Loc>,
     ) {
         // BACKWARD: an old producer writes it; the new consumer sees an undeclared property.
+        // A property whose old schema accepts nothing (`false`) was never written.
         let bw = match n.additional.as_deref() {
+            _ if o.prop_schema(name).never => Dec::Holds,
             None => Dec::Holds,
             Some(a) if a.never => pcx.old_at(Leaf::Keep),
             Some(a) => match self.subset(&o.prop_schema(name), a) {
@@ -154,7 +163,7 @@ impl Comparer {
         // FORWARD: a new producer omits it (or, when it may write anything, writes any value).
         let fw = if oreq {
             pcx.new_at(Leaf::Remove)
-        } else if self.producer_open(n) {
+        } else if self.producer_open(n) || writes_map_values(n) {
             let allowed = n.prop_schema(name);
             match self.subset(&allowed, &o.prop_schema(name)) {
                 Some(true) => Dec::Holds,
@@ -195,7 +204,7 @@ impl Comparer {
         let np = n.prop_schema(name);
         let bw = if nreq {
             pcx.old_at(Leaf::Remove)
-        } else if self.producer_open(o) {
+        } else if self.producer_open(o) || writes_map_values(o) {
             let allowed = o.prop_schema(name);
             match self.subset(&allowed, &np) {
                 Some(true) => Dec::Holds,

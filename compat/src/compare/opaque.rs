@@ -155,6 +155,8 @@ pub(super) fn first_opaque(s: &Schema, depth: usize) -> Option<String> {
         .iter()
         .map(|(_, p)| &p.schema)
         .chain(s.items.as_deref())
+        .chain(&s.prefix)
+        .chain(s.contains.iter().map(|c| &c.schema))
         .chain(s.additional.as_deref())
         .chain(s.one_of.iter().chain(&s.any_of).flatten())
         .find_map(|x| first_opaque(x, depth + 1))
