@@ -115,10 +115,13 @@ impl Dialect {
         let since = match keyword {
             "const" | "contains" | "propertyNames" => Dialect::Draft6,
             "if" | "then" | "else" => Dialect::Draft7,
-            "dependentRequired" | "dependentSchemas" | "minContains" | "maxContains"
-            | "unevaluatedItems" | "unevaluatedProperties" | "$recursiveRef" => {
-                Dialect::Draft201909
-            }
+            "dependentRequired"
+            | "dependentSchemas"
+            | "minContains"
+            | "maxContains"
+            | "unevaluatedItems"
+            | "unevaluatedProperties"
+            | "$recursiveRef" => Dialect::Draft201909,
             "prefixItems" | "$dynamicRef" => Dialect::Draft202012,
             _ => Dialect::Draft4,
         };

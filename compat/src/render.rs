@@ -110,6 +110,9 @@ fn status(f: &Finding) -> String {
 /// counterexample, as in the Markdown.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(d) = &report.dialects {
+        writeln!(out, "dialects: {}", d.describe()).ok();
+    }
     for f in &report.findings {
         let at = match place(f) {
             Some(l) => location(l, old_revision(report, f)),
@@ -274,7 +277,7 @@ pub fn sarif(report: &Report) -> String {
             r
         })
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -287,6 +290,9 @@ pub fn sarif(report: &Report) -> String {
             "results": results,
         }],
     });
+    if let Some(d) = &report.dialects {
+        doc["runs"][0]["properties"] = json!({ "dialects": d });
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
@@ -384,6 +390,9 @@ pub fn markdown(report: &Report) -> String {
         report.findings.len()
     )
     .ok();
+    if let Some(d) = &report.dialects {
+        writeln!(out, "Schemas {}.\n", d.describe()).ok();
+    }
     let mut systems: Vec<&str> = report
         .events
         .iter()

@@ -960,7 +960,8 @@ impl<'c> Normalizer<'c> {
                 b.exclusive = true;
             }
         }
-        if let Some(schema) = contains {
+        // `minContains: 0` without `maxContains` accepts every array.
+        if let Some(schema) = contains.filter(|_| min_contains > 0 || max_contains.is_some()) {
             s.contains.push(Contains {
                 schema,
                 min: min_contains,

@@ -563,7 +563,13 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf, keep_undecided: b
                 };
                 a.push(x);
             }
-            apply(&s.item_schema(*index), &mut a[*index], rest, leaf, keep_undecided)
+            apply(
+                &s.item_schema(*index),
+                &mut a[*index],
+                rest,
+                leaf,
+                keep_undecided,
+            )
         }
         Seg::Items => {
             let items = s.item_schema(0);

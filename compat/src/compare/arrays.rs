@@ -198,7 +198,11 @@ impl Comparer {
                 show(o),
                 show(n)
             ),
-            format!("contains {} -> {}", keys(o).join(" & "), keys(n).join(" & ")),
+            format!(
+                "contains {} -> {}",
+                keys(o).join(" & "),
+                keys(n).join(" & ")
+            ),
             loc(o),
             loc(n),
             bw,

@@ -413,6 +413,7 @@ impl Comparer {
         if self.lifted(o, n, cx) {
             return;
         }
+        let start = self.changes.len();
         // Properties next to a union (or merged in through allOf) are evaluated together with
         // each branch: compare them inside the branches, where a generated producer writes them.
         let spread = spread_mode(o, n);
@@ -440,6 +441,20 @@ impl Comparer {
         self.unions(o, n, false, spread, cx);
         if spread {
             self.collapse(mark, cx);
+        }
+        // A break at this schema that cannot be confirmed is most likely hidden by a keyword
+        // kept opaque beside it (`$recursiveRef`, …): name that one rather than the rule's.
+        if let Some(kw) = o
+            .opaque
+            .first()
+            .or(n.opaque.first())
+            .map(|x| x.keyword.clone())
+        {
+            for c in &mut self.changes[start..] {
+                if c.path == cx.path && c.keyword == c.rule.keyword {
+                    c.keyword = kw.clone();
+                }
+            }
         }
         self.opaque(o, n, cx);
     }

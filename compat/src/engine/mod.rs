@@ -659,8 +659,15 @@ pub fn check_files(
     c.compare(&mo.schema, &mn.schema);
     let mut ver = Verifier::new([&lo, &ln], [&mo, &mn], options.semantics);
     let decided = decide_changes(&c.changes, &mut ver, [&lo, &ln], options, mode, None, None);
+    let read_as = |l: &Loaded, name: &str| {
+        Dialect::read_as(l.cat.files.get(name).map_or(&Value::Null, |f| &f.value))
+    };
     let mut report = Report {
         format_version: crate::FORMAT_VERSION,
+        dialects: Some(Dialects {
+            old: read_as(&lo, old.0),
+            new: read_as(&ln, new.0),
+        }),
         ..Report::default()
     };
     let (mut bw, mut fw) = (Verdict::Compatible, Verdict::Compatible);
