@@ -456,6 +456,25 @@ impl Comparer {
                 }
             }
         }
+        // An `unevaluatedItems`/`unevaluatedProperties` kept opaque (beside a composing
+        // keyword) constrains whatever the rest of this schema leaves unevaluated: the same
+        // keyword on both sides is not the same constraint once anything beside it changed,
+        // so no change here is known to hold.
+        let unevaluated = |s: &Schema| {
+            s.opaque
+                .iter()
+                .find(|x| x.keyword.starts_with("unevaluated"))
+                .map(|x| x.keyword.clone())
+        };
+        if let Some(kw) = unevaluated(o).or_else(|| unevaluated(n)) {
+            for c in &mut self.changes[start..] {
+                for d in [&mut c.backward, &mut c.forward] {
+                    if d.holds() {
+                        *d = Dec::Unknown(kw.clone());
+                    }
+                }
+            }
+        }
         self.opaque(o, n, cx);
     }
 
