@@ -342,6 +342,22 @@ static CASES: &[Case] = &[
         ('I', 'C'),
     ),
     c(
+        "contains every non-empty array of its items already meets",
+        r#"{"type":"array","items":{"type":"string"},"minItems":1}"#,
+        r#"{"type":"array","items":{"type":"string"},"minItems":1,"contains":{"type":"string"}}"#,
+        &["EC-D060"],
+        ('C', 'C'),
+        ('C', 'C'),
+    ),
+    c(
+        "contains a possibly empty array of its items misses",
+        r#"{"type":"array","items":{"type":"string"}}"#,
+        r#"{"type":"array","items":{"type":"string"},"contains":{"type":"string"}}"#,
+        &["EC-D060"],
+        ('I', 'C'),
+        ('I', 'C'),
+    ),
+    c(
         "minContains 0 alone accepts every array",
         r#"{"type":"array"}"#,
         r#"{"type":"array","contains":{"type":"string"},"minContains":0}"#,

@@ -213,11 +213,16 @@ impl Comparer {
     /// Whether every array `a` accepts meets `b`'s `contains` constraints; else an array of
     /// `a` that misses one, as a recipe.
     fn contains_holds(&self, a: &Schema, b: &Schema, segs: &[Seg]) -> Dec {
+        // Every item of `a` matches: the count is the length.
+        let all_match = |schema: &Schema| {
+            (0..=a.prefix.len()).all(|i| self.subset(&a.item_schema(i), schema) == Some(true))
+        };
         let implied = |cb: &schema::Contains| {
             let enough = cb.min == 0
                 || a.contains.iter().any(|ca| {
                     ca.min >= cb.min && self.subset(&ca.schema, &cb.schema) == Some(true)
-                });
+                })
+                || (a.min_items.unwrap_or(0) >= cb.min && all_match(&cb.schema));
             let few = match cb.max {
                 None => true,
                 Some(m) => {
