@@ -558,6 +558,9 @@ fn normalize_items(s: &mut Schema) {
     if let Some(m) = s.max_items {
         s.prefix.truncate(m as usize);
     }
+    if s.prefix.is_empty() {
+        return;
+    }
     let tail = s.items.as_deref().cloned().unwrap_or_default();
     let tail_key = loc_free(&tail);
     while s.prefix.last().is_some_and(|p| loc_free(p) == tail_key) {

@@ -259,10 +259,15 @@ fn synth_array(s: &Schema, full: bool, depth: usize) -> Option<Value> {
 /// An array item by item (a prefix, `contains`): `minItems` items (the whole prefix when
 /// `full`), then items matching each `contains` added or substituted until it counts enough.
 fn synth_positional(s: &Schema, full: bool, depth: usize) -> Option<Value> {
-    let max = s.max_items.map_or(usize::MAX, |m| m as usize);
-    let mut n = s.min_items.unwrap_or(0) as usize;
+    let max = s.max_items.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+    let mut n = usize::try_from(s.min_items.unwrap_or(0)).unwrap_or(usize::MAX);
     if full {
         n = n.max(s.prefix.len()).min(max);
+    }
+    // An instance this long is no message anyone reads: leave it to the other candidates.
+    const LONGEST: usize = 4096;
+    if n > LONGEST || s.contains.iter().any(|c| c.min > LONGEST as u64) {
+        return None;
     }
     let mut out: Vec<Value> = Vec::with_capacity(n);
     for i in 0..n {
@@ -276,7 +281,7 @@ fn synth_positional(s: &Schema, full: bool, depth: usize) -> Option<Value> {
         };
         let mut i = 0;
         while matching(&out) < c.min {
-            if i > max.min(out.len() + c.min as usize + 1) {
+            if i > max.min(out.len() + c.min as usize + 1) || i > LONGEST {
                 return None;
             }
             let want = merge(&s.item_schema(i), &c.schema);
