@@ -683,11 +683,9 @@ pub fn strip_undeclared(s: &Schema, v: &mut Value) {
                 }
             }
         }
-        Value::Array(a) => {
-            if s.items.is_some() || !s.prefix.is_empty() {
-                for (i, x) in a.iter_mut().enumerate() {
-                    strip_undeclared(&s.item_schema(i), x);
-                }
+        Value::Array(a) if s.items.is_some() || !s.prefix.is_empty() => {
+            for (i, x) in a.iter_mut().enumerate() {
+                strip_undeclared(&s.item_schema(i), x);
             }
         }
         _ => {}
