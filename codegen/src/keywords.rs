@@ -82,9 +82,12 @@ use Compat as C;
 ///   subschemas); the generator refuses them (use `$defs`, and `$ref` by pointer).
 /// - the generator's `Unsupported` keywords are `Opaque` in compat unless compat folds them:
 ///   an old catalog may hold what the generator would refuse today, and compat must still
-///   compare it. Compat folds the array applicators `prefixItems`, `contains`,
-///   `minContains`, `maxContains`, and `unevaluatedItems` where no applicator beside it
-///   composes (there it is the items after the prefix; elsewhere it stays opaque).
+///   compare it. Compat folds the object keywords it decides exactly (`patternProperties`,
+///   `minProperties`, `maxProperties`, `dependentSchemas`, and `unevaluatedProperties` where
+///   no `anyOf`, `oneOf`, `if` or `dependentSchemas` decides what is evaluated), and the
+///   array applicators `prefixItems`, `contains`, `minContains`, `maxContains`, and
+///   `unevaluatedItems` where no applicator beside it composes (there it is the items after
+///   the prefix); each stays opaque where it is not folded.
 /// - `additionalItems` is opaque in the default dialect (2020-12, where the two validators
 ///   compat confirms with disagree on it); in drafts up to 2019-09 compat reads it as the
 ///   schema of the items after a tuple `items`, as it reads each document in its `$schema`
@@ -139,14 +142,14 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("then", G::ValidatorOnly, C::Conditional, r#"{"type":"object","properties":{"a":{"type":"string"}},"if":{"properties":{"a":{"minLength":2}}},"then":{"required":["a"]}}"#),
     kw("else", G::ValidatorOnly, C::Conditional, r#"{"type":"object","properties":{"a":{"type":"string"}},"if":{"properties":{"a":{"minLength":2}}},"else":{"required":["a"]}}"#),
     kw("not", G::ValidatorOnly, C::Negation, r#"{"type":"object","properties":{"a":{"type":"string"}},"not":{"required":["a"]}}"#),
-    // Unsupported by the generator, opaque to compat.
-    kw("patternProperties", G::Unsupported, C::Opaque, r#"{"type":"object","patternProperties":{"^x":{"type":"string"}}}"#),
+    // Unsupported by the generator; compat folds the object and array ones it decides.
+    kw("patternProperties", G::Unsupported, C::Folded, r#"{"type":"object","patternProperties":{"^x":{"type":"string"}}}"#),
     kw("propertyNames", G::Unsupported, C::Opaque, r#"{"type":"object","propertyNames":{"maxLength":3}}"#),
-    kw("minProperties", G::Unsupported, C::Opaque, r#"{"type":"object","minProperties":1}"#),
-    kw("maxProperties", G::Unsupported, C::Opaque, r#"{"type":"object","maxProperties":3}"#),
-    kw("dependentSchemas", G::Unsupported, C::Opaque, r#"{"type":"object","dependentSchemas":{"a":{"required":["b"]}}}"#),
+    kw("minProperties", G::Unsupported, C::Folded, r#"{"type":"object","minProperties":1}"#),
+    kw("maxProperties", G::Unsupported, C::Folded, r#"{"type":"object","maxProperties":3}"#),
+    kw("dependentSchemas", G::Unsupported, C::Folded, r#"{"type":"object","dependentSchemas":{"a":{"required":["b"]}}}"#),
     kw("dependencies", G::Unsupported, C::Opaque, r#"{"type":"object","dependencies":{"a":["b"]}}"#),
-    kw("unevaluatedProperties", G::Unsupported, C::Opaque, r#"{"type":"object","unevaluatedProperties":false}"#),
+    kw("unevaluatedProperties", G::Unsupported, C::Folded, r#"{"type":"object","unevaluatedProperties":false}"#),
     kw("prefixItems", G::Unsupported, C::Folded, r#"{"type":"array","prefixItems":[{"type":"string"}]}"#),
     kw("contains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"}}"#),
     kw("minContains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"},"minContains":2}"#),

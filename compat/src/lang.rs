@@ -107,6 +107,24 @@ pub fn search(
     max: Option<u64>,
     keep: &dyn Fn(&str) -> bool,
 ) -> Search {
+    search_in(a, b, false, min, max, keep)
+}
+
+/// A string matching every pattern of `a` and none of `b` (a key in exactly the patterns of
+/// `a`, among those of `a` and `b`), that `keep` accepts.
+pub fn search_exactly(a: &[Arc<Lang>], b: &[Arc<Lang>], keep: &dyn Fn(&str) -> bool) -> Search {
+    search_in(a, b, true, 0, None, keep)
+}
+
+/// `none_of_b`: the string must fail every pattern of `b` (else some).
+fn search_in(
+    a: &[Arc<Lang>],
+    b: &[Arc<Lang>],
+    none_of_b: bool,
+    min: u64,
+    max: Option<u64>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Search {
     let all: Vec<&Lang> = a.iter().chain(b.iter()).map(|l| l.as_ref()).collect();
     let na = a.len();
     // Bytes that every DFA treats alike are one letter of the product alphabet.
@@ -136,11 +154,15 @@ pub fn search(
             .iter()
             .zip(&all[..na])
             .all(|(s, l)| l.accepts_at_end(*s));
-        let b_ok = b.is_empty()
-            || !states[na..]
-                .iter()
-                .zip(&all[na..])
-                .all(|(s, l)| l.accepts_at_end(*s));
+        let mut b_accepting = states[na..]
+            .iter()
+            .zip(&all[na..])
+            .map(|(s, l)| l.accepts_at_end(*s));
+        let b_ok = if none_of_b {
+            !b_accepting.any(|x| x)
+        } else {
+            b.is_empty() || !b_accepting.all(|x| x)
+        };
         if a_ok && b_ok && chars >= min && max.is_none_or(|m| chars <= m) {
             let bytes = path(&parent, &key);
             if let Ok(text) = String::from_utf8(bytes) {
@@ -210,6 +232,24 @@ mod tests {
 
     fn l(p: &str) -> Arc<Lang> {
         lang(p).expect("regular")
+    }
+
+    #[test]
+    fn a_key_in_exactly_some_patterns() {
+        let (a, ab) = (l("^a"), l("^ab"));
+        let any = |_: &str| true;
+        assert_eq!(
+            search_exactly(std::slice::from_ref(&a), std::slice::from_ref(&ab), &any),
+            Search::Found("a".into())
+        );
+        assert_eq!(
+            search_exactly(std::slice::from_ref(&ab), std::slice::from_ref(&a), &any),
+            Search::None
+        );
+        assert_eq!(
+            search_exactly(&[a, ab], &[], &any),
+            Search::Found("ab".into())
+        );
     }
 
     #[test]

@@ -481,8 +481,42 @@ pub static VERSION_CHANGED: Rule = rule(
     "schema",
 );
 
-// EC-D060 on: the array applicators (issue 14). EC-D041 to EC-D059 are left to the object
-// families being added beside them, so the two sets of ids cannot collide.
+// The object families of issue 14. Their ids start at EC-D050, apart from the ids the array
+// families take, so the two halves of that issue merge without renumbering.
+pub static PROPERTY_COUNT_TIGHTENED: Rule = rule(
+    "EC-D050",
+    Data,
+    Error,
+    "property count bounds tightened (minProperties/maxProperties)",
+    "keep the old bounds until no producer writes objects outside the new ones",
+    "minProperties",
+);
+pub static PROPERTY_COUNT_LOOSENED: Rule = rule(
+    "EC-D051",
+    Data,
+    Error,
+    "property count bounds loosened (minProperties/maxProperties)",
+    "upgrade consumers to accept the wider range first",
+    "maxProperties",
+);
+pub static PATTERN_PROPERTIES_CHANGED: Rule = rule(
+    "EC-D052",
+    Data,
+    Error,
+    "patternProperties changed",
+    "keep what the keys each pattern matches may hold, or change producers and consumers in step",
+    "patternProperties",
+);
+pub static DEPENDENT_SCHEMA_CHANGED: Rule = rule(
+    "EC-D053",
+    Data,
+    Error,
+    "dependentSchemas changed",
+    "make the new dependent schema hold for every old message, or upgrade consumers first",
+    "dependentSchemas",
+);
+
+// EC-D060 on: the array applicators of issue 14.
 pub static CONTAINS_ADDED: Rule = rule(
     "EC-D060",
     Data,
@@ -548,6 +582,10 @@ static RULES: &[&Rule] = &[
     &PROPERTY_RENAMED,
     &NOT_CHANGED,
     &UNCOMPARED_CONSTRAINT_CHANGED,
+    &PROPERTY_COUNT_TIGHTENED,
+    &PROPERTY_COUNT_LOOSENED,
+    &PATTERN_PROPERTIES_CHANGED,
+    &DEPENDENT_SCHEMA_CHANGED,
     &EVENT_TYPE_RENAMED,
     &TYPE_RENAMED,
     &FIELD_RENAMED,

@@ -164,9 +164,23 @@ pub struct Schema {
     /// writes) undeclared properties.
     pub keep_unknown: bool,
     pub dependent: BTreeMap<String, BTreeSet<String>>,
+    /// `dependentSchemas` (and draft-07 schema `dependencies`) other than a plain required
+    /// list, which is folded into `dependent`: when the key is present the object must also
+    /// satisfy the schema.
+    pub dependent_schemas: BTreeMap<String, Schema>,
+    /// `minProperties` / `maxProperties`.
+    pub min_props: Option<u64>,
+    pub max_props: Option<u64>,
+    /// `patternProperties`: (ECMA pattern, schema) for every key the pattern is found in,
+    /// declared or not; `additional` applies only to keys no pattern matches.
+    pub pattern_props: Vec<(String, Schema)>,
     pub one_of: Vec<Vec<Schema>>,
     pub any_of: Vec<Vec<Schema>>,
     pub opaque: Vec<Opaque>,
+    /// The normalised schemas of the `not`s kept in `opaque` (a `not` that is no value set
+    /// and no plain type list): the evaluator applies them, and `compare::negation` decides
+    /// a change to them.
+    pub negated: Vec<Schema>,
     /// Where each keyword was written.
     pub kw_locs: BTreeMap<String, Loc>,
 }
@@ -205,9 +219,14 @@ impl Schema {
             && self.required.is_empty()
             && self.additional.is_none()
             && self.dependent.is_empty()
+            && self.dependent_schemas.is_empty()
+            && self.min_props.is_none()
+            && self.max_props.is_none()
+            && self.pattern_props.is_empty()
             && self.one_of.is_empty()
             && self.any_of.is_empty()
             && self.opaque.is_empty()
+            && self.negated.is_empty()
     }
 
     /// The types this schema can hold.
@@ -234,16 +253,38 @@ impl Schema {
         self.props.iter().find(|(n, _)| n == name).map(|(_, p)| p)
     }
 
-    /// The schema an instance's property `name` must satisfy.
+    /// The schema an instance's property `name` must satisfy: its declaration and every
+    /// pattern found in the name, or else `additionalProperties`.
     pub fn prop_schema(&self, name: &str) -> Schema {
-        match self.prop(name) {
-            Some(p) => p.schema.clone(),
+        let mut out = self.prop(name).map(|p| p.schema.clone());
+        for (pattern, ps) in &self.pattern_props {
+            if pattern_matches(pattern, name) != Some(false) {
+                out = Some(match out {
+                    Some(o) => merge(&o, ps),
+                    None => ps.clone(),
+                });
+            }
+        }
+        match out {
+            Some(o) => o,
             None => self
                 .additional
                 .as_deref()
                 .cloned()
                 .unwrap_or_else(Schema::any),
         }
+    }
+
+    /// The schema a property the schema does not declare must satisfy, `None` when any value
+    /// will do (no pattern found in the name and no `additionalProperties`).
+    pub fn undeclared_schema(&self, name: &str) -> Option<Schema> {
+        if self.pattern_props.is_empty() && self.additional.is_none() {
+            return None;
+        }
+        let mut plain = self.clone();
+        plain.props.clear();
+        let s = plain.prop_schema(name);
+        (!s.is_any()).then_some(s)
     }
 
     pub fn kw_loc(&self, kw: &str) -> Option<Loc> {
@@ -388,6 +429,44 @@ pub fn merge(a: &Schema, b: &Schema) -> Schema {
             .or_default()
             .extend(v.iter().cloned());
     }
+    for (k, v) in &b.dependent_schemas {
+        let merged = match out.dependent_schemas.get(k) {
+            Some(x) => merge(x, v),
+            None => v.clone(),
+        };
+        out.dependent_schemas.insert(k.clone(), merged);
+    }
+    out.min_props = max_opt(a.min_props, b.min_props);
+    out.max_props = min_opt(a.max_props, b.max_props);
+    // Patterns of one part do not exempt a key from the other part's `additionalProperties`:
+    // one `additional` cannot say that, so such a conjunction stays opaque.
+    let patterns_differ = |x: &Schema, y: &Schema| {
+        y.pattern_props
+            .iter()
+            .any(|(p, _)| !x.pattern_props.iter().any(|(q, _)| q == p))
+    };
+    if (a.additional.is_some() && patterns_differ(a, b))
+        || (b.additional.is_some() && patterns_differ(b, a))
+    {
+        out.opaque.push(Opaque {
+            keyword: "patternProperties".into(),
+            value: Value::Array(
+                b.pattern_props
+                    .iter()
+                    .map(|(p, _)| Value::String(p.clone()))
+                    .collect(),
+            ),
+            loc: b
+                .kw_loc("patternProperties")
+                .unwrap_or_else(|| Loc::new("", "")),
+        });
+    }
+    for (p, v) in &b.pattern_props {
+        match out.pattern_props.iter_mut().find(|(q, _)| q == p) {
+            Some((_, x)) => *x = merge(x, v),
+            None => out.pattern_props.push((p.clone(), v.clone())),
+        }
+    }
     out.one_of.extend(b.one_of.iter().cloned());
     out.any_of.extend(b.any_of.iter().cloned());
     for o in &b.opaque {
@@ -397,6 +476,11 @@ pub fn merge(a: &Schema, b: &Schema) -> Schema {
             .any(|x| x.keyword == o.keyword && x.value == o.value)
         {
             out.opaque.push(o.clone());
+        }
+    }
+    for x in &b.negated {
+        if !out.negated.contains(x) {
+            out.negated.push(x.clone());
         }
     }
     for (k, l) in &b.kw_locs {
@@ -627,6 +711,43 @@ pub fn excluded_values(not: &Value) -> Option<Vec<Value>> {
     }
 }
 
+/// The types a `not: {type: ...}` (annotations aside) excludes, when the type set is one the
+/// bit set can complement: `integer` without `number` cannot (its complement holds the
+/// numbers that are not integers), so such a `not` is compared as a negation instead.
+pub fn excluded_types(not: &Value) -> Option<Types> {
+    let Value::Object(m) = canonical(not) else {
+        return None;
+    };
+    if m.len() != 1 {
+        return None;
+    }
+    let names: Vec<&str> = match m.get("type")? {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(a) => a.iter().map(Value::as_str).collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    let mut bits = 0;
+    for n in names {
+        bits |= type_bit(n)?;
+    }
+    (bits & INT == 0 || bits & NUM != 0).then_some(bits)
+}
+
+/// Whether a `not` is `{not: X}` alone (annotations aside), which is `X`.
+fn double_negation(not: &Value) -> bool {
+    matches!(canonical(not), Value::Object(m) if m.len() == 1 && m.contains_key("not"))
+}
+
+/// The names of a schema that is nothing but `required` (and annotations).
+fn required_only(s: &Schema) -> Option<BTreeSet<String>> {
+    let mut rest = s.clone();
+    rest.loc = None;
+    rest.title = None;
+    rest.kw_locs.clear();
+    let required = std::mem::take(&mut rest.required);
+    (rest == Schema::default() && !s.never).then_some(required)
+}
+
 /// Turns schema files into canonical [`Schema`]s, resolving `$ref` inside the catalog.
 pub struct Normalizer<'c> {
     cat: &'c Catalog,
@@ -732,6 +853,8 @@ impl<'c> Normalizer<'c> {
             title: m.get("title").and_then(Value::as_str).map(str::to_owned),
             ..Schema::default()
         };
+        // `not: {type: ...}`: the types removed from this schema's.
+        let mut excluded_type_bits: Option<Types> = None;
         let at = |k: &str| loc.join(k);
         for (k, val) in &m {
             // A keyword of another dialect than the document's is ignored by its validators.
@@ -925,8 +1048,47 @@ impl<'c> Normalizer<'c> {
                 }
                 "$ref" | "allOf" | "anyOf" | "oneOf" => {}
                 "if" | "then" | "else" => {}
+                "unevaluatedProperties" => {}
                 "not" if excluded_values(val).is_some() => {
                     s.excluded = excluded_values(val);
+                }
+                "not" if excluded_types(val).is_some() => {
+                    excluded_type_bits = excluded_types(val);
+                }
+                "not" if double_negation(val) => {}
+                "not" => {
+                    s.negated.push(self.node(&at(k)));
+                    s.opaque.push(Opaque {
+                        keyword: k.clone(),
+                        value: canonical(val),
+                        loc: at(k),
+                    });
+                }
+                "minProperties" => s.min_props = val.as_u64(),
+                "maxProperties" => s.max_props = val.as_u64(),
+                "patternProperties" => {
+                    let Value::Object(pats) = val else {
+                        self.error(&at(k), "`patternProperties` must be an object".into());
+                        continue;
+                    };
+                    if pats.keys().any(|p| pattern_matches(p, "").is_none()) {
+                        // A pattern this crate cannot evaluate: kept as written.
+                        s.opaque.push(Opaque {
+                            keyword: k.clone(),
+                            value: canonical(val),
+                            loc: at(k),
+                        });
+                        continue;
+                    }
+                    for p in pats.keys() {
+                        let ps = self.node(&at(k).join(p));
+                        s.pattern_props.push((p.clone(), ps));
+                    }
+                }
+                "dependentSchemas" => {
+                    if let Value::Object(d) = val {
+                        self.dependent_schemas(&mut s, &at(k), d);
+                    }
                 }
                 // A keyword the table folds, written in a form that is not (`items` as an
                 // array, any other `not`): kept as written.
@@ -979,6 +1141,9 @@ impl<'c> Normalizer<'c> {
         if let Some(o) = s.opaque.iter_mut().find(|o| o.keyword == "not") {
             o.value = canonical(&self.inline_refs(&loc.join("not"), &o.value.clone(), 0));
         }
+        if let Some(bits) = excluded_type_bits {
+            s.types = Some(s.types.unwrap_or(ALL) & !bits);
+        }
         finalize(&mut s);
         let mut out = s;
         if let Some(r) = m.get("$ref") {
@@ -993,6 +1158,11 @@ impl<'c> Normalizer<'c> {
                 None => self.error(&at("$ref"), "`$ref` must be a string".into()),
             }
         }
+        if double_negation(m.get("not").unwrap_or(&Value::Null)) {
+            // `not: {not: X}` is X.
+            let inner = self.node(&at("not").join("not"));
+            out = merge(&out, &inner);
+        }
         if let Some(Value::Array(parts)) = m.get("allOf") {
             for i in 0..parts.len() {
                 let part = self.node(&at("allOf").join(&i.to_string()));
@@ -1006,6 +1176,12 @@ impl<'c> Normalizer<'c> {
                     .collect();
                 out = merge(&out, &combine(list, kw == "oneOf"));
             }
+        }
+        if let Some(u) = m
+            .get("unevaluatedProperties")
+            .filter(|_| dialect.applies("unevaluatedProperties"))
+        {
+            self.unevaluated_properties(&mut out, &at("unevaluatedProperties"), u);
         }
         out.loc = Some(loc.clone());
         if out.title.is_none() {
@@ -1022,21 +1198,20 @@ impl<'c> Normalizer<'c> {
             .map_or(Dialect::Draft202012, |f| Dialect::of(&f.value))
     }
 
-    /// `dependentSchemas`, or the schema entries of a draft-07 `dependencies` at `loc`: kept
-    /// opaque under the keyword `dependentSchemas`, so both spellings compare equal.
-    fn dependent_schemas(&mut self, s: &mut Schema, loc: &Loc, schemas: &Map<String, Value>) {
-        let mut value = Map::new();
-        for (key, v) in schemas {
-            value.insert(
-                key.clone(),
-                canonical(&self.inline_refs(&loc.join(key), v, 0)),
-            );
+    /// `dependentSchemas`, or the schema entries of a draft-07 `dependencies`, at
+    /// `container`: each entry is read as a schema (`container/key`), so both spellings are
+    /// decided by the same comparison; an entry that is only `required` is `dependentRequired`.
+    fn dependent_schemas(&mut self, s: &mut Schema, container: &Loc, entries: &Map<String, Value>) {
+        for key in entries.keys() {
+            let ds = self.node(&container.join(key));
+            match required_only(&ds) {
+                // `{required: [...]}` is `dependentRequired`.
+                Some(req) => s.dependent.entry(key.clone()).or_default().extend(req),
+                None => {
+                    s.dependent_schemas.insert(key.clone(), ds);
+                }
+            }
         }
-        s.opaque.push(Opaque {
-            keyword: "dependentSchemas".into(),
-            value: Value::Object(value),
-            loc: loc.clone(),
-        });
     }
 
     /// `unevaluatedItems`: the items no keyword beside it evaluated. Where nothing composes
@@ -1073,6 +1248,58 @@ impl<'c> Normalizer<'c> {
         if !tail_written {
             s.items = Some(Box::new(self.node(loc)));
         }
+    }
+
+    /// `unevaluatedProperties` once `$ref` and `allOf` are merged in: every property those
+    /// declare or match is evaluated, so what is left is what `additionalProperties` of the
+    /// merged schema would see. Where evaluation depends on which branch or condition holds
+    /// (`anyOf`, `oneOf`, `if`, `dependentSchemas`) it stays opaque.
+    fn unevaluated_properties(&mut self, out: &mut Schema, at: &Loc, value: &Value) {
+        let depends = !out.one_of.is_empty()
+            || !out.any_of.is_empty()
+            || !out.dependent_schemas.is_empty()
+            || out.opaque.iter().any(|o| o.keyword == "if");
+        if depends {
+            // What it refuses depends on every property declared beside it, in any branch:
+            // kept with their names, so adding or removing one is a change to it too.
+            let mut evaluated: BTreeSet<String> = BTreeSet::new();
+            let mut patterns: BTreeSet<String> = BTreeSet::new();
+            let mut collect = |x: &Schema| {
+                evaluated.extend(x.props.iter().map(|(n, _)| n.clone()));
+                patterns.extend(x.pattern_props.iter().map(|(p, _)| p.clone()));
+            };
+            collect(out);
+            for b in out.one_of.iter().chain(&out.any_of).flatten() {
+                collect(b);
+            }
+            for x in out.dependent_schemas.values() {
+                collect(x);
+            }
+            out.opaque.push(Opaque {
+                keyword: "unevaluatedProperties".into(),
+                value: serde_json::json!({
+                    "unevaluatedProperties": canonical(value),
+                    "beside": {"properties": evaluated, "patternProperties": patterns},
+                }),
+                loc: at.clone(),
+            });
+            return;
+        }
+        out.kw_locs
+            .insert("unevaluatedProperties".into(), at.clone());
+        if out.additional.is_some() || out.keep_unknown {
+            // `additionalProperties` evaluates every other property already.
+            return;
+        }
+        match value {
+            Value::Bool(true) => out.keep_unknown = true,
+            _ => {
+                out.additional = Some(Box::new(self.node(at)));
+                out.kw_locs
+                    .insert("additionalProperties".into(), at.clone());
+            }
+        }
+        finalize(out);
     }
 
     /// A subschema with its `$ref`s replaced by their targets, for comparing opaque keywords
@@ -1379,14 +1606,28 @@ pub fn eval(s: &Schema, v: &Value) -> Option<bool> {
                     return Some(false);
                 }
             }
+            let n = o.len() as u64;
+            if s.min_props.is_some_and(|m| n < m) || s.max_props.is_some_and(|m| n > m) {
+                return Some(false);
+            }
             for (k, x) in o {
+                let patterned = s
+                    .pattern_props
+                    .iter()
+                    .any(|(p, _)| pattern_matches(p, k) != Some(false));
                 match s.prop(k) {
-                    Some(p) => ok = and(ok, || eval(&p.schema, x)),
-                    None => {
+                    Some(p) if !patterned => ok = and(ok, || eval(&p.schema, x)),
+                    _ if patterned => ok = and(ok, || eval(&s.prop_schema(k), x)),
+                    _ => {
                         if let Some(a) = &s.additional {
                             ok = and(ok, || eval(a, x));
                         }
                     }
+                }
+            }
+            for (k, ds) in &s.dependent_schemas {
+                if o.contains_key(k) {
+                    ok = and(ok, || eval(ds, v));
                 }
             }
         }
@@ -1423,7 +1664,15 @@ pub fn eval(s: &Schema, v: &Value) -> Option<bool> {
         }
         ok = and(ok, || any);
     }
-    if !s.opaque.is_empty() && ok == Some(true) {
+    for x in &s.negated {
+        ok = and(ok, || eval(x, v).map(|b| !b));
+    }
+    // A `not` is understood through `negated`; any other opaque keyword is not.
+    let unevaluated = s
+        .opaque
+        .iter()
+        .any(|o| o.keyword != "not" || s.negated.is_empty());
+    if unevaluated && ok == Some(true) {
         ok = None;
     }
     ok

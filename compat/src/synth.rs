@@ -48,6 +48,10 @@ pub type Recipe = Vec<Mutation>;
 
 pub const UNDECLARED: &str = "x_undeclared_property";
 
+/// The most properties a counterexample object is built with (`minProperties` and
+/// `maxProperties` bounds beyond it are decided, but not shown by an instance).
+pub const MAX_BUILT_PROPERTIES: u64 = 256;
+
 /// The instance location a mutation path reaches, one token per step into the instance:
 /// a property name, or `None` for an array item or map value (any index or key).
 pub fn instance_path(segs: &[Seg]) -> Vec<Option<String>> {
@@ -259,7 +263,9 @@ fn synth_array(s: &Schema, full: bool, depth: usize) -> Option<Value> {
 /// An array item by item (a prefix, `contains`): `minItems` items (the whole prefix when
 /// `full`), then items matching each `contains` added or substituted until it counts enough.
 fn synth_positional(s: &Schema, full: bool, depth: usize) -> Option<Value> {
-    let max = s.max_items.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+    let max = s
+        .max_items
+        .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
     let mut n = usize::try_from(s.min_items.unwrap_or(0)).unwrap_or(usize::MAX);
     if full {
         n = n.max(s.prefix.len()).min(max);
@@ -371,7 +377,64 @@ fn synth_object(s: &Schema, full: bool, depth: usize) -> Option<Value> {
             break;
         }
     }
+    // Enough properties for `minProperties`: the declared ones first, then undeclared ones
+    // (up to a size worth building; a larger minimum leaves the object short, so no value).
+    let min = s.min_props.unwrap_or(0).min(MAX_BUILT_PROPERTIES) as usize;
+    let declared: Vec<String> = s.props.iter().map(|(n, _)| n.clone()).collect();
+    let undeclared = (0..min).map(|i| format!("x{i}"));
+    for n in declared.into_iter().chain(undeclared) {
+        if obj.len() >= min {
+            break;
+        }
+        if obj.contains_key(&n) {
+            continue;
+        }
+        if let Some(v) = synth_in(&s.prop_schema(&n), None, false, depth + 1) {
+            obj.insert(n, v);
+        }
+    }
     Some(Value::Object(obj))
+}
+
+/// An instance of the object schema `s` with exactly `count` properties: its required ones,
+/// then declared optional ones, then (when `undeclared`) names it does not declare.
+pub fn object_with(s: &Schema, count: usize, undeclared: bool) -> Option<Value> {
+    if count as u64 > MAX_BUILT_PROPERTIES {
+        return None;
+    }
+    let mut obj = match synth_kind(s, OBJ)? {
+        Value::Object(o) => o,
+        _ => return None,
+    };
+    if obj.len() > count {
+        // Drop what is not required.
+        let optional: Vec<String> = obj
+            .keys()
+            .filter(|k| !s.required.contains(*k))
+            .cloned()
+            .collect();
+        for k in optional {
+            if obj.len() <= count {
+                break;
+            }
+            obj.remove(&k);
+        }
+    }
+    let declared: Vec<String> = s.props.iter().map(|(n, _)| n.clone()).collect();
+    let extra = (0..count).map(|i| format!("x{i}")).filter(|_| undeclared);
+    for n in declared.into_iter().chain(extra) {
+        if obj.len() >= count {
+            break;
+        }
+        if obj.contains_key(&n) {
+            continue;
+        }
+        if let Some(v) = synth(&s.prop_schema(&n), false) {
+            obj.insert(n, v);
+        }
+    }
+    let v = Value::Object(obj);
+    (v.as_object().map(Map::len) == Some(count) && eval(s, &v) != Some(false)).then_some(v)
 }
 
 /// Values of many shapes, for "something `a` accepts and `b` does not".
@@ -671,7 +734,10 @@ pub fn strip_undeclared(s: &Schema, v: &mut Value) {
                     declared.extend(b.props.iter().map(|(n, _)| n.clone()));
                 }
             }
-            let is_struct = !declared.is_empty() && s.additional.is_none() && !s.keep_unknown;
+            let is_struct = !declared.is_empty()
+                && s.additional.is_none()
+                && !s.keep_unknown
+                && s.pattern_props.is_empty();
             if is_struct {
                 o.retain(|k, _| declared.contains(k));
             }

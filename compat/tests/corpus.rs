@@ -953,13 +953,21 @@ static CASES: &[Case] = &[
         'I',
     ),
     c(
-        "patternProperties added is undecided",
+        "patternProperties added beside declared properties: generated producers write none of its keys",
         r##"{"type":"object","properties":{"a":{"type":"string"}}}"##,
         r##"{"type":"object","properties":{"a":{"type":"string"}},"patternProperties":{"^x_":{"type":"integer"}}}"##,
-        &["EC-D040"],
-        'U',
+        &[],
+        'C',
         'C',
     ),
+    set(c(
+        "patternProperties added: any producer may have written a matching key with another value",
+        r##"{"type":"object","properties":{"a":{"type":"string"}}}"##,
+        r##"{"type":"object","properties":{"a":{"type":"string"}},"patternProperties":{"^x_":{"type":"integer"}}}"##,
+        &["EC-D052"],
+        'I',
+        'C',
+    )),
     // --- renames and the Rust API ------------------------------------------------------------
     rust(
         c(

@@ -118,11 +118,12 @@ fn every_format_renders() {
 #[test]
 fn unknown_exits_2() {
     let repo = Repo::with_catalog();
-    // `not` is compared opaquely: a new one may or may not reject old messages.
+    // A `not` over a pattern with a back-reference (no regular language) cannot be decided: a
+    // new one may or may not reject old messages.
     repo.write(
         "schemas/shop/events/order.placed.json",
         &order_placed(&OrderPlaced {
-            note_extra: r#", "not": { "pattern": "^internal:" }"#,
+            note_extra: r#", "not": { "pattern": "^(in)\\1ternal:" }"#,
             ..OrderPlaced::default()
         }),
     );

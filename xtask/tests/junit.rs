@@ -120,7 +120,7 @@ fn scenario() -> Repo {
     repo.write(
         "schemas/shop/events/order.noted.json",
         &noted(OrderPlaced {
-            note_extra: r#", "not": { "pattern": "^internal:" }"#,
+            note_extra: r#", "not": { "pattern": "^(in)\\1ternal:" }"#,
             ..OrderPlaced::default()
         }),
     );

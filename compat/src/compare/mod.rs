@@ -18,10 +18,14 @@ use crate::schema::{
 use crate::synth::{self, Leaf, Mutation, Recipe, Seg};
 
 mod arrays;
+mod counts;
+mod dependents;
 mod enums;
+mod negation;
 mod numbers;
 mod objects;
 mod opaque;
+mod patterns;
 mod strings;
 mod types;
 mod unions;
@@ -267,6 +271,15 @@ pub(crate) fn shape_key(s: &Schema) -> String {
             k.schema = strip(&k.schema);
         }
         c.additional = c.additional.map(|i| Box::new(strip(&i)));
+        for (_, p) in c.pattern_props.iter_mut() {
+            *p = strip(p);
+        }
+        for p in c.dependent_schemas.values_mut() {
+            *p = strip(p);
+        }
+        for p in c.negated.iter_mut() {
+            *p = strip(p);
+        }
         for (_, p) in c.props.iter_mut() {
             p.loc = None;
             p.schema = strip(&p.schema);
@@ -325,6 +338,19 @@ impl Comparer {
             }
         }
         (!unknown).then_some(true)
+    }
+
+    /// Whether a producer of `s` may write property `name` although it does not declare it:
+    /// it may write undeclared properties at all, `name` matches one of its
+    /// `patternProperties`, or `s` has an `additionalProperties` schema (both generated as a
+    /// map beside the struct's fields, so any key they admit can carry any value they accept).
+    fn writes_key(&self, s: &Schema, name: &str) -> bool {
+        s.prop(name).is_some()
+            || self.producer_open(s)
+            || s.additional.as_deref().is_some_and(|a| !a.never)
+            || s.pattern_props
+                .iter()
+                .any(|(p, _)| schema::pattern_matches(p, name) != Some(false))
     }
 
     /// Whether a producer of `s` may write properties it does not declare.
@@ -444,12 +470,15 @@ impl Comparer {
         }
         // A break at this schema that cannot be confirmed is most likely hidden by a keyword
         // kept opaque beside it (`$recursiveRef`, …): name that one rather than the rule's.
-        if let Some(kw) = o
-            .opaque
-            .first()
-            .or(n.opaque.first())
-            .map(|x| x.keyword.clone())
-        {
+        // A `not` the negation family decided hides nothing.
+        let negations_decided = self.negations(o, n, cx);
+        let hiding = |s: &Schema| {
+            s.opaque
+                .iter()
+                .find(|x| !(negations_decided && x.keyword == "not"))
+                .map(|x| x.keyword.clone())
+        };
+        if let Some(kw) = hiding(o).or_else(|| hiding(n)) {
             for c in &mut self.changes[start..] {
                 if c.path == cx.path && c.keyword == c.rule.keyword {
                     c.keyword = kw.clone();
@@ -475,7 +504,7 @@ impl Comparer {
                 }
             }
         }
-        self.opaque(o, n, cx);
+        self.opaque(o, n, negations_decided, cx);
     }
 
     /// Merges the copies of one change that several branches of the unions at `cx` report (a

@@ -2,13 +2,6 @@
 
 use super::*;
 
-/// Whether even a generated producer of `s` may write a property `s` does not declare: an
-/// `additionalProperties` schema is generated as a map beside the struct's fields, so any key
-/// (a property the other version declares included) can carry any value that schema accepts.
-fn writes_map_values(s: &Schema) -> bool {
-    s.additional.as_deref().is_some_and(|a| !a.never)
-}
-
 impl Comparer {
     pub(super) fn objects(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
         let mut names: Vec<String> = Vec::new();
@@ -87,6 +80,9 @@ impl Comparer {
         }
         self.additional(o, n, cx);
         self.dependent(o, n, cx);
+        self.dependent_schemas(o, n, cx);
+        self.property_counts(o, n, cx);
+        self.patterns(o, n, cx);
     }
 
     pub(super) fn required_change(
@@ -148,7 +144,8 @@ impl Comparer {
     ) {
         // BACKWARD: an old producer writes it; the new consumer sees an undeclared property.
         // A property whose old schema accepts nothing (`false`) was never written.
-        let bw = match n.additional.as_deref() {
+        let undeclared = n.undeclared_schema(name);
+        let bw = match undeclared.as_ref() {
             _ if o.prop_schema(name).never => Dec::Holds,
             None => Dec::Holds,
             Some(a) if a.never => pcx.old_at(Leaf::Keep),
@@ -163,7 +160,7 @@ impl Comparer {
         // FORWARD: a new producer omits it (or, when it may write anything, writes any value).
         let fw = if oreq {
             pcx.new_at(Leaf::Remove)
-        } else if self.producer_open(n) || writes_map_values(n) {
+        } else if self.writes_key(n, name) {
             let allowed = n.prop_schema(name);
             match self.subset(&allowed, &o.prop_schema(name)) {
                 Some(true) => Dec::Holds,
@@ -204,7 +201,7 @@ impl Comparer {
         let np = n.prop_schema(name);
         let bw = if nreq {
             pcx.old_at(Leaf::Remove)
-        } else if self.producer_open(o) || writes_map_values(o) {
+        } else if self.writes_key(o, name) {
             let allowed = o.prop_schema(name);
             match self.subset(&allowed, &np) {
                 Some(true) => Dec::Holds,
@@ -216,7 +213,8 @@ impl Comparer {
         } else {
             Dec::Holds
         };
-        let fw = match o.additional.as_deref() {
+        let undeclared = o.undeclared_schema(name);
+        let fw = match undeclared.as_ref() {
             None => Dec::Holds,
             Some(a) if a.never => pcx.new_at(Leaf::Keep),
             Some(a) => match self.subset(&np, a) {
@@ -385,8 +383,9 @@ impl Comparer {
     }
 
     pub(super) fn dependent(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        // `k` requiring itself, a required name, or a name it required already: no change.
         let implied = |s: &Schema, k: &str, d: &str| {
-            s.required.contains(d) || s.dependent.get(k).is_some_and(|x| x.contains(d))
+            k == d || s.required.contains(d) || s.dependent.get(k).is_some_and(|x| x.contains(d))
         };
         let mut keys: BTreeSet<&String> = o.dependent.keys().collect();
         keys.extend(n.dependent.keys());

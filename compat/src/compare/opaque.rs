@@ -3,12 +3,15 @@
 use super::*;
 
 impl Comparer {
-    pub(super) fn opaque(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+    /// `negations_decided`: `negation` compared the `not`s already.
+    pub(super) fn opaque(&mut self, o: &Schema, n: &Schema, negations_decided: bool, cx: &Cx) {
         let same = |a: &schema::Opaque, b: &schema::Opaque| {
-            a.keyword == b.keyword && json_eq(&a.value, &b.value)
+            (negations_decided && a.keyword == "not")
+                || (a.keyword == b.keyword && json_eq(&a.value, &b.value))
         };
         for no in &n.opaque {
-            if o.opaque.iter().any(|oo| same(oo, no)) {
+            if (negations_decided && no.keyword == "not") || o.opaque.iter().any(|oo| same(oo, no))
+            {
                 continue;
             }
             let bw = Dec::Breaks(conditional_recipes(no, &cx.old_segs));
@@ -30,7 +33,8 @@ impl Comparer {
             self.set_keyword(&no.keyword);
         }
         for oo in &o.opaque {
-            if n.opaque.iter().any(|no| same(oo, no)) {
+            if (negations_decided && oo.keyword == "not") || n.opaque.iter().any(|no| same(oo, no))
+            {
                 continue;
             }
             let fw = Dec::Breaks(conditional_recipes(oo, &cx.new_segs));

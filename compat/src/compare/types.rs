@@ -17,8 +17,13 @@ impl Comparer {
             return;
         }
         let witness = |s: &Schema, t: schema::Types, side_new: bool| -> Dec {
-            let k = lowest_kind(t);
-            match synth::synth_kind(s, k) {
+            // The lowest kind first; a later one when the schema has no value of it (a
+            // `not: {type: integer}` leaves only the numbers that are not integers).
+            let value = [lowest_kind(t), NULL, BOOL, OBJ, ARR, STR, INT, NUM]
+                .into_iter()
+                .filter(|k| t & k != 0)
+                .find_map(|k| synth::synth_kind(s, k));
+            match value {
                 Some(v) if side_new => cx.new_at(Leaf::Set(v)),
                 Some(v) => cx.old_at(Leaf::Set(v)),
                 None => Dec::Unknown("type".into()),
