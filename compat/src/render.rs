@@ -95,12 +95,24 @@ fn status(f: &Finding) -> String {
         write!(s, " against {v}").ok();
     }
     if let Some(k) = &f.undecided_keyword {
-        write!(s, ", undecided keyword `{k}`").ok();
+        write!(s, ", undecided keyword `{k}`{}", undecided_why(k)).ok();
     }
     if let Some(a) = &f.allowed {
         write!(s, ", allowed: {a}").ok();
     }
     s
+}
+
+/// Why a keyword is left undecided, where that is one reason whatever the schemas: the
+/// reader should know whether to restate the schema or allow-list the finding.
+fn undecided_why(keyword: &str) -> &'static str {
+    match keyword {
+        "unevaluatedItems" | "unevaluatedProperties" => {
+            " (too costly: kept opaque beside a composing keyword, what it covers depends on \
+             every branch's annotations)"
+        }
+        _ => "",
+    }
 }
 
 /// One line per finding, `file:line:col: SEVERITY RULE_ID [label] system/event: message

@@ -457,6 +457,13 @@ pub fn probe_values(a: &Schema) -> Vec<Value> {
     if let Some(v) = synth(a, true) {
         out.push(v);
     }
+    // Strings at `a`'s length bounds: what a narrowed bound on the other side refuses
+    // (bounded, so a huge bound cannot make a huge probe).
+    for len in [a.min_length, a.max_length].into_iter().flatten() {
+        if len <= 4096 {
+            out.push(Value::String("x".repeat(len as usize)));
+        }
+    }
     for k in [STR, INT, NUM, BOOL, OBJ, ARR, NULL] {
         if let Some(v) = synth_kind(a, k) {
             out.push(v);

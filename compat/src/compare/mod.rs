@@ -497,6 +497,11 @@ impl Comparer {
         };
         if let Some(kw) = unevaluated(o).or_else(|| unevaluated(n)) {
             for c in &mut self.changes[start..] {
+                // It covers the items and properties below too, so a break there that cannot
+                // be confirmed is most likely one it hides (an item it refuses, say).
+                if c.keyword == c.rule.keyword {
+                    c.keyword = kw.clone();
+                }
                 for d in [&mut c.backward, &mut c.forward] {
                     if d.holds() {
                         *d = Dec::Unknown(kw.clone());
