@@ -86,8 +86,8 @@ use Compat as C;
 ///   `minProperties`, `maxProperties`, `dependentSchemas`, and `unevaluatedProperties` where
 ///   no `anyOf`, `oneOf`, `if` or `dependentSchemas` decides what is evaluated), and the
 ///   array applicators `prefixItems`, `contains`, `minContains`, `maxContains`, and
-///   `unevaluatedItems` where no applicator beside it composes (there it is the items after
-///   the prefix); each stays opaque where it is not folded.
+///   `unevaluatedItems` where no applicator beside it composes but an `allOf` of plain parts
+///   (there it is the items after the merged prefix); each stays opaque where it is not folded.
 /// - `additionalItems` is opaque in the default dialect (2020-12, where the two validators
 ///   compat confirms with disagree on it); in drafts up to 2019-09 compat reads it as the
 ///   schema of the items after a tuple `items`, as it reads each document in its `$schema`

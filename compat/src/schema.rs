@@ -1133,9 +1133,11 @@ impl<'c> Normalizer<'c> {
                 max: max_contains,
             });
         }
+        let mut unevaluated_items_after_all_of = false;
         if let Some(u) = m.get("unevaluatedItems") {
             if dialect.applies("unevaluatedItems") {
-                self.unevaluated_items(&mut s, &m, &at("unevaluatedItems"), u);
+                unevaluated_items_after_all_of =
+                    self.unevaluated_items(&mut s, &m, &at("unevaluatedItems"), u);
             }
         }
         if let Some(o) = s.opaque.iter_mut().find(|o| o.keyword == "not") {
@@ -1168,6 +1170,11 @@ impl<'c> Normalizer<'c> {
                 let part = self.node(&at("allOf").join(&i.to_string()));
                 out = merge(&out, &part);
             }
+        }
+        // The items after every part's prefix, when no part writes a tail.
+        if unevaluated_items_after_all_of && out.items.is_none() && !out.never {
+            out.items = Some(Box::new(self.node(&at("unevaluatedItems"))));
+            finalize(&mut out);
         }
         for kw in ["anyOf", "oneOf"] {
             if let Some(Value::Array(branches)) = m.get(kw) {
@@ -1219,8 +1226,18 @@ impl<'c> Normalizer<'c> {
     /// `contains`, which marks the items it matches as evaluated in 2020-12) those are the
     /// items after the prefix: it is read as their schema, or dropped when an `items` tail
     /// already evaluates them all. Anywhere else it is kept opaque: which items it covers
-    /// depends on every composed branch's annotations, which compat does not model.
-    fn unevaluated_items(&mut self, s: &mut Schema, m: &Map<String, Value>, loc: &Loc, u: &Value) {
+    /// depends on every composed branch's annotations, which compat does not model. The one
+    /// composition it reads is an `allOf` of parts that compose nothing themselves: what they
+    /// evaluate is the longest prefix, or every item when one writes a tail, so it is the
+    /// schema of the items after the merged prefix; `true` is returned to have it set after
+    /// the `allOf` merge.
+    fn unevaluated_items(
+        &mut self,
+        s: &mut Schema,
+        m: &Map<String, Value>,
+        loc: &Loc,
+        u: &Value,
+    ) -> bool {
         const COMPOSING: [&str; 9] = [
             "allOf",
             "anyOf",
@@ -1232,13 +1249,31 @@ impl<'c> Normalizer<'c> {
             "$recursiveRef",
             "contains",
         ];
+        let composes = |x: &Map<String, Value>| {
+            COMPOSING.iter().any(|k| x.contains_key(*k)) || x.contains_key("unevaluatedItems")
+        };
+        let simple_all_of = match m.get("allOf") {
+            Some(Value::Array(parts)) => parts.iter().all(|p| match p {
+                Value::Object(part) => !composes(part),
+                Value::Bool(_) => true,
+                _ => false,
+            }),
+            _ => false,
+        };
+        let mut beside = m.clone();
+        beside.remove("allOf");
+        beside.remove("unevaluatedItems");
+        if simple_all_of && !composes(&beside) {
+            // Whether a tail is written is known once the parts are merged in.
+            return true;
+        }
         if COMPOSING.iter().any(|k| m.contains_key(*k)) {
             s.opaque.push(Opaque {
                 keyword: "unevaluatedItems".into(),
                 value: canonical(u),
                 loc: loc.clone(),
             });
-            return;
+            return false;
         }
         let tail_written = match m.get("items") {
             Some(Value::Array(_)) => m.contains_key("additionalItems"),
@@ -1248,6 +1283,7 @@ impl<'c> Normalizer<'c> {
         if !tail_written {
             s.items = Some(Box::new(self.node(loc)));
         }
+        false
     }
 
     /// `unevaluatedProperties` once `$ref` and `allOf` are merged in: every property those

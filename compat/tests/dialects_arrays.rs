@@ -398,11 +398,20 @@ static CASES: &[Case] = &[
         ('C', 'C'),
         ('C', 'C'),
     ),
+    // An allOf of parts that compose nothing evaluates its longest prefix.
+    c(
+        "unevaluatedItems beside an allOf of plain parts is the tail after the merged prefix",
+        r#"{"type":"array","allOf":[{"prefixItems":[{"type":"string"}]}]}"#,
+        r#"{"type":"array","allOf":[{"prefixItems":[{"type":"string"}]}],"unevaluatedItems":false}"#,
+        &["EC-D026"],
+        ('I', 'C'),
+        ('I', 'C'),
+    ),
     undecided(
         c(
-            "unevaluatedItems beside allOf stays undecided, named",
-            r#"{"type":"array","allOf":[{"prefixItems":[{"type":"string"}]}]}"#,
-            r#"{"type":"array","allOf":[{"prefixItems":[{"type":"string"}]}],"unevaluatedItems":false}"#,
+            "unevaluatedItems beside anyOf stays undecided, named",
+            r#"{"type":"array","anyOf":[{"prefixItems":[{"type":"string"}]},{"items":{"type":"integer"}}]}"#,
+            r#"{"type":"array","anyOf":[{"prefixItems":[{"type":"string"}]},{"items":{"type":"integer"}}],"unevaluatedItems":false}"#,
             &["EC-D040"],
             ('U', 'C'),
             ('U', 'C'),
