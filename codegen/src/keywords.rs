@@ -80,12 +80,18 @@ use Compat as C;
 /// documented differences:
 /// - `definitions`, `$anchor`: compat drops them as annotations (they only hold or name
 ///   subschemas); the generator refuses them (use `$defs`, and `$ref` by pointer).
-/// - every `Unsupported` keyword of the generator is `Opaque` in compat: an old catalog may
-///   hold what the generator would refuse today, and compat must still compare it; except the
-///   object keywords compat decides exactly (`patternProperties`, `minProperties`,
-///   `maxProperties`, `dependentSchemas`, and `unevaluatedProperties` where no `anyOf`,
-///   `oneOf`, `if` or `dependentSchemas` decides what is evaluated, opaque otherwise), which
-///   are `Folded`.
+/// - the generator's `Unsupported` keywords are `Opaque` in compat unless compat folds them:
+///   an old catalog may hold what the generator would refuse today, and compat must still
+///   compare it. Compat folds the object keywords it decides exactly (`patternProperties`,
+///   `minProperties`, `maxProperties`, `dependentSchemas`, and `unevaluatedProperties` where
+///   no `anyOf`, `oneOf`, `if` or `dependentSchemas` decides what is evaluated), and the
+///   array applicators `prefixItems`, `contains`, `minContains`, `maxContains`, and
+///   `unevaluatedItems` where no applicator beside it composes but an `allOf` of plain parts
+///   (there it is the items after the merged prefix); each stays opaque where it is not folded.
+/// - `additionalItems` is opaque in the default dialect (2020-12, where the two validators
+///   compat confirms with disagree on it); in drafts up to 2019-09 compat reads it as the
+///   schema of the items after a tuple `items`, as it reads each document in its `$schema`
+///   dialect (`event_contracts_compat::dialect`).
 #[rustfmt::skip]
 pub const KEYWORDS: &[Keyword] = &[
     // Annotations.
@@ -136,7 +142,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("then", G::ValidatorOnly, C::Conditional, r#"{"type":"object","properties":{"a":{"type":"string"}},"if":{"properties":{"a":{"minLength":2}}},"then":{"required":["a"]}}"#),
     kw("else", G::ValidatorOnly, C::Conditional, r#"{"type":"object","properties":{"a":{"type":"string"}},"if":{"properties":{"a":{"minLength":2}}},"else":{"required":["a"]}}"#),
     kw("not", G::ValidatorOnly, C::Negation, r#"{"type":"object","properties":{"a":{"type":"string"}},"not":{"required":["a"]}}"#),
-    // Unsupported by the generator; compat folds the object ones and keeps the rest opaque.
+    // Unsupported by the generator; compat folds the object and array ones it decides.
     kw("patternProperties", G::Unsupported, C::Folded, r#"{"type":"object","patternProperties":{"^x":{"type":"string"}}}"#),
     kw("propertyNames", G::Unsupported, C::Opaque, r#"{"type":"object","propertyNames":{"maxLength":3}}"#),
     kw("minProperties", G::Unsupported, C::Folded, r#"{"type":"object","minProperties":1}"#),
@@ -144,12 +150,12 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("dependentSchemas", G::Unsupported, C::Folded, r#"{"type":"object","dependentSchemas":{"a":{"required":["b"]}}}"#),
     kw("dependencies", G::Unsupported, C::Opaque, r#"{"type":"object","dependencies":{"a":["b"]}}"#),
     kw("unevaluatedProperties", G::Unsupported, C::Folded, r#"{"type":"object","unevaluatedProperties":false}"#),
-    kw("prefixItems", G::Unsupported, C::Opaque, r#"{"type":"array","prefixItems":[{"type":"string"}]}"#),
-    kw("contains", G::Unsupported, C::Opaque, r#"{"type":"array","contains":{"type":"string"}}"#),
-    kw("minContains", G::Unsupported, C::Opaque, r#"{"type":"array","minContains":1}"#),
-    kw("maxContains", G::Unsupported, C::Opaque, r#"{"type":"array","maxContains":2}"#),
+    kw("prefixItems", G::Unsupported, C::Folded, r#"{"type":"array","prefixItems":[{"type":"string"}]}"#),
+    kw("contains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"}}"#),
+    kw("minContains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"},"minContains":2}"#),
+    kw("maxContains", G::Unsupported, C::Folded, r#"{"type":"array","contains":{"type":"string"},"maxContains":2}"#),
     kw("additionalItems", G::Unsupported, C::Opaque, r#"{"type":"array","additionalItems":false}"#),
-    kw("unevaluatedItems", G::Unsupported, C::Opaque, r#"{"type":"array","unevaluatedItems":false}"#),
+    kw("unevaluatedItems", G::Unsupported, C::Folded, r#"{"type":"array","unevaluatedItems":false}"#),
     kw("contentSchema", G::Unsupported, C::Opaque, r#"{"type":"string","contentSchema":{"type":"object"}}"#),
     kw("$dynamicRef", G::Unsupported, C::Opaque, r##"{"type":"string","$dynamicRef":"#meta"}"##),
     kw("$dynamicAnchor", G::Unsupported, C::Opaque, r#"{"type":"string","$dynamicAnchor":"meta"}"#),

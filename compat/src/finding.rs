@@ -183,4 +183,25 @@ pub struct Report {
     /// for places in the working tree. Findings against an earlier release name that
     /// release in `against_version` instead.
     pub old_revision: Option<String>,
+    /// The dialect each side was read in (two-file checks; a catalog is 2020-12 throughout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialects: Option<Dialects>,
+}
+
+/// How each side of a two-file check was read.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dialects {
+    pub old: crate::dialect::ReadAs,
+    pub new: crate::dialect::ReadAs,
+}
+
+impl Dialects {
+    /// `old read as draft-07 ($schema), new read as 2020-12 (no $schema: the default)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "old read as {}, new read as {}",
+            self.old.describe(),
+            self.new.describe()
+        )
+    }
 }

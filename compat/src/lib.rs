@@ -17,6 +17,7 @@
 //! (`xtask`) job.
 
 pub mod compare;
+pub mod dialect;
 mod engine;
 pub mod finding;
 pub mod junit;
@@ -28,8 +29,8 @@ pub mod synth;
 
 pub use engine::rollout;
 pub use finding::{
-    Category, Counterexample, EventSummary, Finding, Location, Mode, Report, Rollout, RuleId,
-    Semantics, Severity, Side, Verdict,
+    Category, Counterexample, Dialects, EventSummary, Finding, Location, Mode, Report, Rollout,
+    RuleId, Semantics, Severity, Side, Verdict,
 };
 
 /// Version of the JSON report format ([`render::json`]).

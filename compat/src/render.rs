@@ -95,12 +95,24 @@ fn status(f: &Finding) -> String {
         write!(s, " against {v}").ok();
     }
     if let Some(k) = &f.undecided_keyword {
-        write!(s, ", undecided keyword `{k}`").ok();
+        write!(s, ", undecided keyword `{k}`{}", undecided_why(k)).ok();
     }
     if let Some(a) = &f.allowed {
         write!(s, ", allowed: {a}").ok();
     }
     s
+}
+
+/// Why a keyword is left undecided, where that is one reason whatever the schemas: the
+/// reader should know whether to restate the schema or allow-list the finding.
+fn undecided_why(keyword: &str) -> &'static str {
+    match keyword {
+        "unevaluatedItems" | "unevaluatedProperties" => {
+            " (too costly: kept opaque beside a composing keyword, what it covers depends on \
+             every branch's annotations)"
+        }
+        _ => "",
+    }
 }
 
 /// One line per finding, `file:line:col: SEVERITY RULE_ID [label] system/event: message
@@ -110,6 +122,9 @@ fn status(f: &Finding) -> String {
 /// counterexample, as in the Markdown.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(d) = &report.dialects {
+        writeln!(out, "dialects: {}", d.describe()).ok();
+    }
     for f in &report.findings {
         let at = match place(f) {
             Some(l) => location(l, old_revision(report, f)),
@@ -274,7 +289,7 @@ pub fn sarif(report: &Report) -> String {
             r
         })
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -287,6 +302,9 @@ pub fn sarif(report: &Report) -> String {
             "results": results,
         }],
     });
+    if let Some(d) = &report.dialects {
+        doc["runs"][0]["properties"] = json!({ "dialects": d });
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
@@ -384,6 +402,9 @@ pub fn markdown(report: &Report) -> String {
         report.findings.len()
     )
     .ok();
+    if let Some(d) = &report.dialects {
+        writeln!(out, "Schemas {}.\n", d.describe()).ok();
+    }
     let mut systems: Vec<&str> = report
         .events
         .iter()

@@ -516,6 +516,32 @@ pub static DEPENDENT_SCHEMA_CHANGED: Rule = rule(
     "dependentSchemas",
 );
 
+// EC-D060 on: the array applicators of issue 14.
+pub static CONTAINS_ADDED: Rule = rule(
+    "EC-D060",
+    Data,
+    Error,
+    "contains constraint added",
+    "add `contains` only once every producer writes an item matching it (as often as minContains says)",
+    "contains",
+);
+pub static CONTAINS_REMOVED: Rule = rule(
+    "EC-D061",
+    Data,
+    Error,
+    "contains constraint removed",
+    "upgrade consumers to accept arrays without the matching item first",
+    "contains",
+);
+pub static CONTAINS_CHANGED: Rule = rule(
+    "EC-D062",
+    Data,
+    Error,
+    "contains constraint or its counts changed",
+    "keep the old `contains` schema and minContains/maxContains, or move producers and consumers to the new one in the order the verdicts say",
+    "contains",
+);
+
 static RULES: &[&Rule] = &[
     &PROPERTY_ADDED,
     &PROPERTY_REMOVED,
@@ -578,6 +604,9 @@ static RULES: &[&Rule] = &[
     &BREAK_WITHOUT_VERSION_BUMP,
     &SERVICES_CHANGED,
     &VERSION_CHANGED,
+    &CONTAINS_ADDED,
+    &CONTAINS_REMOVED,
+    &CONTAINS_CHANGED,
 ];
 
 /// Every rule, in id order.

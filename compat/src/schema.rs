@@ -12,6 +12,8 @@ use event_contracts_codegen::cycles;
 use event_contracts_codegen::keywords::{self, Compat};
 use serde_json::{Map, Value};
 
+use crate::dialect::Dialect;
+
 /// Bit set of JSON types. `NUM` (any number) always includes `INT`.
 pub type Types = u8;
 pub const NULL: Types = 1;
@@ -103,6 +105,14 @@ pub struct Opaque {
     pub loc: Loc,
 }
 
+/// `contains` with its `minContains`/`maxContains`: between `min` and `max` items match `schema`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contains {
+    pub schema: Schema,
+    pub min: u64,
+    pub max: Option<u64>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Prop {
     pub schema: Schema,
@@ -136,7 +146,13 @@ pub struct Schema {
     pub lower: Option<Bound>,
     pub upper: Option<Bound>,
     pub multiple_of: Option<f64>,
+    /// `prefixItems` (a tuple `items` in drafts up to 2019-09): item `i` matches `prefix[i]`.
+    pub prefix: Vec<Schema>,
+    /// The items after the prefix (every item without one): `items` (2020-12),
+    /// `additionalItems` after a tuple, or an `unevaluatedItems` nothing beside composes.
     pub items: Option<Box<Schema>>,
+    /// Each a conjunct (a merged schema may hold several).
+    pub contains: Vec<Contains>,
     pub min_items: Option<u64>,
     pub max_items: Option<u64>,
     pub unique: bool,
@@ -194,6 +210,8 @@ impl Schema {
             && self.upper.is_none()
             && self.multiple_of.is_none()
             && self.items.is_none()
+            && self.prefix.is_empty()
+            && self.contains.is_empty()
             && self.min_items.is_none()
             && self.max_items.is_none()
             && !self.unique
@@ -221,6 +239,14 @@ impl Schema {
             t &= e.iter().fold(0, |acc, v| acc | types_of(v));
         }
         t
+    }
+
+    /// The schema item `i` of an array instance must satisfy.
+    pub fn item_schema(&self, i: usize) -> Schema {
+        match self.prefix.get(i) {
+            Some(p) => p.clone(),
+            None => self.items.as_deref().cloned().unwrap_or_default(),
+        }
     }
 
     pub fn prop(&self, name: &str) -> Option<&Prop> {
@@ -350,6 +376,15 @@ pub fn merge(a: &Schema, b: &Schema) -> Schema {
         (Some(x), Some(y)) => Some(Box::new(merge(x, y))),
         (x, y) => x.clone().or_else(|| y.clone()),
     };
+    let positions = a.prefix.len().max(b.prefix.len());
+    out.prefix = (0..positions)
+        .map(|i| merge(&a.item_schema(i), &b.item_schema(i)))
+        .collect();
+    for c in &b.contains {
+        if !out.contains.contains(c) {
+            out.contains.push(c.clone());
+        }
+    }
     out.min_items = max_opt(a.min_items, b.min_items);
     out.max_items = min_opt(a.max_items, b.max_items);
     out.unique = a.unique || b.unique;
@@ -582,6 +617,7 @@ pub fn finalize(s: &mut Schema) {
     if s.types == Some(0) {
         s.never = true;
     }
+    normalize_items(s);
     // A required property that accepts nothing makes the object unsatisfiable.
     if t == OBJ {
         for r in &s.required {
@@ -590,6 +626,35 @@ pub fn finalize(s: &mut Schema) {
             }
         }
     }
+}
+
+/// Array normal form: a prefix item or tail accepting nothing is a length bound (`items:
+/// false` after a prefix is `maxItems`), prefix items past `maxItems` or equal to the tail
+/// are dropped, so equivalent spellings compare equal.
+fn normalize_items(s: &mut Schema) {
+    if let Some(i) = s.prefix.iter().position(|p| p.never) {
+        s.max_items = min_opt(s.max_items, Some(i as u64));
+    }
+    if s.items.as_deref().is_some_and(|t| t.never) {
+        s.max_items = min_opt(s.max_items, Some(s.prefix.len() as u64));
+        s.items = None;
+    }
+    if let Some(m) = s.max_items {
+        s.prefix.truncate(m as usize);
+    }
+    if s.prefix.is_empty() {
+        return;
+    }
+    let tail = s.items.as_deref().cloned().unwrap_or_default();
+    let tail_key = loc_free(&tail);
+    while s.prefix.last().is_some_and(|p| loc_free(p) == tail_key) {
+        s.prefix.pop();
+    }
+}
+
+/// A schema's constraints, where it is written aside.
+fn loc_free(s: &Schema) -> String {
+    crate::compare::shape_key(s)
 }
 
 /// JSON equality with numbers compared by value (`1 == 1.0`).
@@ -770,6 +835,19 @@ impl<'c> Normalizer<'c> {
                 return Schema::any();
             }
         };
+        let dialect = self.dialect(&loc.file);
+        // Drafts 04 to 07: `$ref` hides every keyword beside it.
+        let m: Map<String, Value> = if dialect.ref_hides_siblings() && m.contains_key("$ref") {
+            m.into_iter()
+                .filter(|(k, _)| k == "$ref" || k == "title")
+                .collect()
+        } else {
+            m
+        };
+        let tuple = dialect < Dialect::Draft202012 && m.get("items").is_some_and(Value::is_array);
+        let mut exclusive_bounds = (false, false);
+        let mut contains: Option<Schema> = None;
+        let (mut min_contains, mut max_contains) = (1u64, None);
         let mut s = Schema {
             loc: Some(loc.clone()),
             title: m.get("title").and_then(Value::as_str).map(str::to_owned),
@@ -779,11 +857,80 @@ impl<'c> Normalizer<'c> {
         let mut excluded_type_bits: Option<Types> = None;
         let at = |k: &str| loc.join(k);
         for (k, val) in &m {
+            // A keyword of another dialect than the document's is ignored by its validators.
+            if !dialect.applies(k) || (dialect == Dialect::Draft4 && k == "id") {
+                continue;
+            }
             let compat = keywords::lookup(k).compat;
             if compat == Compat::Annotation {
                 continue;
             }
             s.kw_locs.insert(k.clone(), at(k));
+            match (dialect, k.as_str(), val) {
+                // Draft-04: a boolean beside `maximum`/`minimum` makes it exclusive.
+                (Dialect::Draft4, "exclusiveMaximum", Value::Bool(b)) => {
+                    exclusive_bounds.1 = *b;
+                    continue;
+                }
+                (Dialect::Draft4, "exclusiveMinimum", Value::Bool(b)) => {
+                    exclusive_bounds.0 = *b;
+                    continue;
+                }
+                // Up to 2019-09 an array `items` is a tuple, `additionalItems` its tail.
+                (_, "items", Value::Array(list)) if tuple => {
+                    s.prefix = (0..list.len())
+                        .map(|i| self.node(&at(k).join(&i.to_string())))
+                        .collect();
+                    continue;
+                }
+                (_, "additionalItems", _) if dialect < Dialect::Draft202012 => {
+                    if tuple {
+                        s.items = Some(Box::new(self.node(&at(k))));
+                    }
+                    continue;
+                }
+                (_, "prefixItems", Value::Array(list)) => {
+                    s.prefix = (0..list.len())
+                        .map(|i| self.node(&at(k).join(&i.to_string())))
+                        .collect();
+                    continue;
+                }
+                (_, "contains", _) => {
+                    contains = Some(self.node(&at(k)));
+                    continue;
+                }
+                (_, "minContains", v) if v.as_u64().is_some() => {
+                    min_contains = v.as_u64().unwrap_or(1);
+                    continue;
+                }
+                (_, "maxContains", v) if v.as_u64().is_some() => {
+                    max_contains = v.as_u64();
+                    continue;
+                }
+                // Read after the loop, knowing what is beside it.
+                (_, "unevaluatedItems", _) => continue,
+                // Draft-07 and earlier: `dependencies` is `dependentRequired` (a list) and
+                // `dependentSchemas` (a schema), read as those are.
+                (d, "dependencies", Value::Object(deps)) if d <= Dialect::Draft7 => {
+                    let mut schemas = Map::new();
+                    for (key, dep) in deps {
+                        match dep {
+                            Value::Array(list) => {
+                                let set = list.iter().filter_map(Value::as_str).map(str::to_owned);
+                                s.dependent.entry(key.clone()).or_default().extend(set);
+                            }
+                            other => {
+                                schemas.insert(key.clone(), other.clone());
+                            }
+                        }
+                    }
+                    if !schemas.is_empty() {
+                        self.dependent_schemas(&mut s, &at(k), &schemas);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if compat == Compat::Opaque {
                 s.opaque.push(Opaque {
                     keyword: k.clone(),
@@ -940,18 +1087,7 @@ impl<'c> Normalizer<'c> {
                 }
                 "dependentSchemas" => {
                     if let Value::Object(d) = val {
-                        for key in d.keys() {
-                            let ds = self.node(&at(k).join(key));
-                            match required_only(&ds) {
-                                // `{required: [...]}` is `dependentRequired`.
-                                Some(req) => {
-                                    s.dependent.entry(key.clone()).or_default().extend(req)
-                                }
-                                None => {
-                                    s.dependent_schemas.insert(key.clone(), ds);
-                                }
-                            }
-                        }
+                        self.dependent_schemas(&mut s, &at(k), d);
                     }
                 }
                 // A keyword the table folds, written in a form that is not (`items` as an
@@ -978,6 +1114,31 @@ impl<'c> Normalizer<'c> {
                 value: Value::Object(cond),
                 loc: at("if"),
             });
+        }
+        if exclusive_bounds.0 {
+            if let Some(b) = s.lower.as_mut() {
+                b.exclusive = true;
+            }
+        }
+        if exclusive_bounds.1 {
+            if let Some(b) = s.upper.as_mut() {
+                b.exclusive = true;
+            }
+        }
+        // `minContains: 0` without `maxContains` accepts every array.
+        if let Some(schema) = contains.filter(|_| min_contains > 0 || max_contains.is_some()) {
+            s.contains.push(Contains {
+                schema,
+                min: min_contains,
+                max: max_contains,
+            });
+        }
+        let mut unevaluated_items_after_all_of = false;
+        if let Some(u) = m.get("unevaluatedItems") {
+            if dialect.applies("unevaluatedItems") {
+                unevaluated_items_after_all_of =
+                    self.unevaluated_items(&mut s, &m, &at("unevaluatedItems"), u);
+            }
         }
         if let Some(o) = s.opaque.iter_mut().find(|o| o.keyword == "not") {
             o.value = canonical(&self.inline_refs(&loc.join("not"), &o.value.clone(), 0));
@@ -1010,6 +1171,11 @@ impl<'c> Normalizer<'c> {
                 out = merge(&out, &part);
             }
         }
+        // The items after every part's prefix, when no part writes a tail.
+        if unevaluated_items_after_all_of && out.items.is_none() && !out.never {
+            out.items = Some(Box::new(self.node(&at("unevaluatedItems"))));
+            finalize(&mut out);
+        }
         for kw in ["anyOf", "oneOf"] {
             if let Some(Value::Array(branches)) = m.get(kw) {
                 let list: Vec<Schema> = (0..branches.len())
@@ -1018,7 +1184,10 @@ impl<'c> Normalizer<'c> {
                 out = merge(&out, &combine(list, kw == "oneOf"));
             }
         }
-        if let Some(u) = m.get("unevaluatedProperties") {
+        if let Some(u) = m
+            .get("unevaluatedProperties")
+            .filter(|_| dialect.applies("unevaluatedProperties"))
+        {
             self.unevaluated_properties(&mut out, &at("unevaluatedProperties"), u);
         }
         out.loc = Some(loc.clone());
@@ -1026,6 +1195,95 @@ impl<'c> Normalizer<'c> {
             out.title = m.get("title").and_then(Value::as_str).map(str::to_owned);
         }
         out
+    }
+
+    /// The dialect of `file`, from its root `$schema`.
+    pub fn dialect(&self, file: &str) -> Dialect {
+        self.cat
+            .files
+            .get(file)
+            .map_or(Dialect::Draft202012, |f| Dialect::of(&f.value))
+    }
+
+    /// `dependentSchemas`, or the schema entries of a draft-07 `dependencies`, at
+    /// `container`: each entry is read as a schema (`container/key`), so both spellings are
+    /// decided by the same comparison; an entry that is only `required` is `dependentRequired`.
+    fn dependent_schemas(&mut self, s: &mut Schema, container: &Loc, entries: &Map<String, Value>) {
+        for key in entries.keys() {
+            let ds = self.node(&container.join(key));
+            match required_only(&ds) {
+                // `{required: [...]}` is `dependentRequired`.
+                Some(req) => s.dependent.entry(key.clone()).or_default().extend(req),
+                None => {
+                    s.dependent_schemas.insert(key.clone(), ds);
+                }
+            }
+        }
+    }
+
+    /// `unevaluatedItems`: the items no keyword beside it evaluated. Where nothing composes
+    /// (no `allOf`/`anyOf`/`oneOf`/`not`/`if`/`$ref`/dynamic reference beside it, and no
+    /// `contains`, which marks the items it matches as evaluated in 2020-12) those are the
+    /// items after the prefix: it is read as their schema, or dropped when an `items` tail
+    /// already evaluates them all. Anywhere else it is kept opaque: which items it covers
+    /// depends on every composed branch's annotations, which compat does not model. The one
+    /// composition it reads is an `allOf` of parts that compose nothing themselves: what they
+    /// evaluate is the longest prefix, or every item when one writes a tail, so it is the
+    /// schema of the items after the merged prefix; `true` is returned to have it set after
+    /// the `allOf` merge.
+    fn unevaluated_items(
+        &mut self,
+        s: &mut Schema,
+        m: &Map<String, Value>,
+        loc: &Loc,
+        u: &Value,
+    ) -> bool {
+        const COMPOSING: [&str; 9] = [
+            "allOf",
+            "anyOf",
+            "oneOf",
+            "not",
+            "if",
+            "$ref",
+            "$dynamicRef",
+            "$recursiveRef",
+            "contains",
+        ];
+        let composes = |x: &Map<String, Value>| {
+            COMPOSING.iter().any(|k| x.contains_key(*k)) || x.contains_key("unevaluatedItems")
+        };
+        let simple_all_of = match m.get("allOf") {
+            Some(Value::Array(parts)) => parts.iter().all(|p| match p {
+                Value::Object(part) => !composes(part),
+                Value::Bool(_) => true,
+                _ => false,
+            }),
+            _ => false,
+        };
+        let mut beside = m.clone();
+        beside.remove("allOf");
+        beside.remove("unevaluatedItems");
+        if simple_all_of && !composes(&beside) {
+            // Whether a tail is written is known once the parts are merged in.
+            return true;
+        }
+        if COMPOSING.iter().any(|k| m.contains_key(*k)) {
+            s.opaque.push(Opaque {
+                keyword: "unevaluatedItems".into(),
+                value: canonical(u),
+                loc: loc.clone(),
+            });
+            return false;
+        }
+        let tail_written = match m.get("items") {
+            Some(Value::Array(_)) => m.contains_key("additionalItems"),
+            Some(_) => true,
+            None => false,
+        };
+        if !tail_written {
+            s.items = Some(Box::new(self.node(loc)));
+        }
+        false
     }
 
     /// `unevaluatedProperties` once `$ref` and `allOf` are merged in: every property those
@@ -1188,6 +1446,8 @@ fn combine(list: Vec<Schema>, one_of: bool) -> Schema {
                 }
                 ARR => {
                     out.items = b.items.clone();
+                    out.prefix = b.prefix.clone();
+                    out.contains = b.contains.clone();
                     out.min_items = b.min_items;
                     out.max_items = b.max_items;
                     out.unique = b.unique;
@@ -1352,10 +1612,23 @@ pub fn eval(s: &Schema, v: &Value) -> Option<bool> {
                     }
                 }
             }
-            if let Some(items) = &s.items {
-                for x in a {
-                    ok = and(ok, || eval(items, x));
+            if s.items.is_some() || !s.prefix.is_empty() {
+                for (i, x) in a.iter().enumerate() {
+                    ok = and(ok, || eval(&s.item_schema(i), x));
                 }
+            }
+            for c in &s.contains {
+                let mut count = 0u64;
+                let mut unsure = false;
+                for x in a {
+                    match eval(&c.schema, x) {
+                        Some(true) => count += 1,
+                        Some(false) => {}
+                        None => unsure = true,
+                    }
+                }
+                let fits = count >= c.min && c.max.is_none_or(|m| count <= m);
+                ok = and(ok, || if unsure { None } else { Some(fits) });
             }
         }
         Value::Object(o) => {

@@ -12,6 +12,8 @@ pub enum Seg {
     Prop(String),
     /// The first item of an array.
     Items,
+    /// The item at this index (the array filled up to it with valid items).
+    Item(usize),
     /// A value of a map (`additionalProperties` schema).
     MapValue,
     /// The instance matches branch `index` of the schema's `list`-th `oneOf` (or `anyOf`).
@@ -57,6 +59,7 @@ pub fn instance_path(segs: &[Seg]) -> Vec<Option<String>> {
         .filter_map(|seg| match seg {
             Seg::Prop(name) => Some(Some(name.clone())),
             Seg::Items | Seg::MapValue => Some(None),
+            Seg::Item(i) => Some(Some(i.to_string())),
             Seg::Branch { .. } => None,
         })
         .collect()
@@ -237,6 +240,9 @@ fn synth_number(s: &Schema, integral: bool) -> Option<Value> {
 }
 
 fn synth_array(s: &Schema, full: bool, depth: usize) -> Option<Value> {
+    if !s.prefix.is_empty() || !s.contains.is_empty() {
+        return synth_positional(s, full, depth);
+    }
     let n = s.min_items.unwrap_or(0) as usize;
     let items = s.items.as_deref().cloned().unwrap_or_default();
     if n == 0 {
@@ -252,6 +258,52 @@ fn synth_array(s: &Schema, full: bool, depth: usize) -> Option<Value> {
     }
     let v = synth_in(&items, None, full, depth + 1)?;
     Some(Value::Array(vec![v; n]))
+}
+
+/// An array item by item (a prefix, `contains`): `minItems` items (the whole prefix when
+/// `full`), then items matching each `contains` added or substituted until it counts enough.
+fn synth_positional(s: &Schema, full: bool, depth: usize) -> Option<Value> {
+    let max = s
+        .max_items
+        .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+    let mut n = usize::try_from(s.min_items.unwrap_or(0)).unwrap_or(usize::MAX);
+    if full {
+        n = n.max(s.prefix.len()).min(max);
+    }
+    // An instance this long is no message anyone reads: leave it to the other candidates.
+    const LONGEST: usize = 4096;
+    if n > LONGEST || s.contains.iter().any(|c| c.min > LONGEST as u64) {
+        return None;
+    }
+    let mut out: Vec<Value> = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(synth_in(&s.item_schema(i), None, false, depth + 1)?);
+    }
+    for c in &s.contains {
+        let matching = |out: &[Value]| {
+            out.iter()
+                .filter(|x| eval(&c.schema, x) == Some(true))
+                .count() as u64
+        };
+        let mut i = 0;
+        while matching(&out) < c.min {
+            if i > max.min(out.len() + c.min as usize + 1) || i > LONGEST {
+                return None;
+            }
+            let want = merge(&s.item_schema(i), &c.schema);
+            if i < out.len() {
+                if eval(&c.schema, &out[i]) != Some(true) {
+                    if let Some(x) = synth_in(&want, None, false, depth + 1) {
+                        out[i] = x;
+                    }
+                }
+            } else if i < max {
+                out.push(synth_in(&want, None, false, depth + 1)?);
+            }
+            i += 1;
+        }
+    }
+    Some(Value::Array(out))
 }
 
 /// `n` distinct valid values of `s`.
@@ -405,12 +457,88 @@ pub fn probe_values(a: &Schema) -> Vec<Value> {
     if let Some(v) = synth(a, true) {
         out.push(v);
     }
+    // Strings at `a`'s length bounds: what a narrowed bound on the other side refuses
+    // (bounded, so a huge bound cannot make a huge probe).
+    for len in [a.min_length, a.max_length].into_iter().flatten() {
+        if len <= 4096 {
+            out.push(Value::String("x".repeat(len as usize)));
+        }
+    }
     for k in [STR, INT, NUM, BOOL, OBJ, ARR, NULL] {
         if let Some(v) = synth_kind(a, k) {
             out.push(v);
         }
     }
     out
+}
+
+/// An array `a` accepts that misses one of `b`'s `contains` constraints (too few items
+/// matching, or too many), as far as the evaluator can tell: items valid for `a`, some
+/// matching each side's `contains` schemas and some not, in counts around `b`'s bounds.
+pub fn array_missing_contains(a: &Schema, b: &Schema) -> Option<Value> {
+    let view = |s: &Schema, whole: bool| -> Schema {
+        let mut v = Schema {
+            types: Some(ARR),
+            contains: s.contains.clone(),
+            ..Schema::default()
+        };
+        if whole {
+            v.prefix = s.prefix.clone();
+            v.items = s.items.clone();
+            v.min_items = s.min_items;
+            v.max_items = s.max_items;
+            v.unique = s.unique;
+        }
+        v
+    };
+    let (accepting, refusing) = (view(a, true), view(b, false));
+    let item = a.item_schema(0);
+    let mut pool: Vec<Value> = Vec::new();
+    let add = |v: Option<Value>, pool: &mut Vec<Value>| {
+        if let Some(v) = v {
+            if !pool.contains(&v) && pool.len() < 10 {
+                pool.push(v);
+            }
+        }
+    };
+    for c in a.contains.iter().chain(&b.contains) {
+        add(synth(&merge(&item, &c.schema), false), &mut pool);
+        add(separating(&item, &c.schema), &mut pool);
+    }
+    for v in probe_values(&item) {
+        if eval(&item, &v) == Some(true) {
+            add(Some(v), &mut pool);
+        }
+    }
+    let most = b
+        .contains
+        .iter()
+        .map(|c| c.max.map_or(c.min, |m| m + 1))
+        .chain(a.contains.iter().map(|c| c.min))
+        .chain(a.min_items)
+        .max()
+        .unwrap_or(1)
+        .clamp(1, 16) as usize;
+    let fits = |v: &Value| eval(&accepting, v) == Some(true) && eval(&refusing, v) == Some(false);
+    let empty = Value::Array(vec![]);
+    if fits(&empty) {
+        return Some(empty);
+    }
+    for x in &pool {
+        for y in &pool {
+            for count in 0..=most {
+                let mut items = vec![x.clone(); count];
+                while items.len() < (a.min_items.unwrap_or(0) as usize).max(1) {
+                    items.push(y.clone());
+                }
+                let v = Value::Array(items);
+                if fits(&v) {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// A value `a` accepts and `b` rejects, as far as the evaluator can tell.
@@ -458,13 +586,19 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf, keep_undecided: b
                 }
                 None => false,
             },
-            Leaf::AddUndeclared => match v {
-                Value::Object(o) => {
-                    o.insert(UNDECLARED.into(), json!("x"));
-                    true
+            Leaf::AddUndeclared => {
+                // A schema without `type` closes objects only: the base must be one.
+                if !v.is_object() {
+                    *v = synth_kind(s, OBJ).unwrap_or_else(|| Value::Object(Map::new()));
                 }
-                _ => false,
-            },
+                match v {
+                    Value::Object(o) => {
+                        o.insert(UNDECLARED.into(), json!("x"));
+                        true
+                    }
+                    _ => false,
+                }
+            }
         };
     };
     let rest = &segs[1..];
@@ -493,8 +627,27 @@ fn apply(s: &Schema, v: &mut Value, segs: &[Seg], leaf: &Leaf, keep_undecided: b
                 None => false,
             }
         }
+        Seg::Item(index) => {
+            if !v.is_array() {
+                *v = Value::Array(vec![]);
+            }
+            let Value::Array(a) = v else { return false };
+            while a.len() <= *index {
+                let Some(x) = synth(&s.item_schema(a.len()), false) else {
+                    return false;
+                };
+                a.push(x);
+            }
+            apply(
+                &s.item_schema(*index),
+                &mut a[*index],
+                rest,
+                leaf,
+                keep_undecided,
+            )
+        }
         Seg::Items => {
-            let items = s.items.as_deref().cloned().unwrap_or_default();
+            let items = s.item_schema(0);
             if !v.is_array() {
                 *v = Value::Array(vec![]);
             }
@@ -603,11 +756,9 @@ pub fn strip_undeclared(s: &Schema, v: &mut Value) {
                 }
             }
         }
-        Value::Array(a) => {
-            if let Some(items) = &s.items {
-                for x in a {
-                    strip_undeclared(items, x);
-                }
+        Value::Array(a) if s.items.is_some() || !s.prefix.is_empty() => {
+            for (i, x) in a.iter_mut().enumerate() {
+                strip_undeclared(&s.item_schema(i), x);
             }
         }
         _ => {}

@@ -166,6 +166,7 @@ fn report() -> Report {
             },
         ],
         old_revision: Some("0123abcdef".into()),
+        dialects: None,
     }
 }
 

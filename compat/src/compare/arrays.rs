@@ -1,15 +1,12 @@
-//! Array keywords: `items`, `minItems`, `maxItems`, `uniqueItems`.
+//! Array keywords: `prefixItems` (and the tuple `items` + `additionalItems` of older
+//! dialects, read as prefix and tail), `items`, `minItems`, `maxItems`, `uniqueItems`,
+//! `contains` with `minContains`/`maxContains`.
 
 use super::*;
 
 impl Comparer {
     pub(super) fn arrays(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
-        if o.items.is_some() || n.items.is_some() {
-            let any = Schema::any();
-            let oi = o.items.as_deref().unwrap_or(&any);
-            let ni = n.items.as_deref().unwrap_or(&any);
-            self.cmp(oi, ni, &cx.child("*", Seg::Items));
-        }
+        self.positions(o, n, cx);
         let (omin, nmin) = (o.min_items.unwrap_or(0), n.min_items.unwrap_or(0));
         let (omax, nmax) = (o.max_items, n.max_items);
         let tighter = nmin > omin
@@ -123,5 +120,144 @@ impl Comparer {
                 fw,
             );
         }
+        self.contains(o, n, cx);
+    }
+
+    /// Item by item: each prefix position either side declares (while both sides allow an
+    /// array that long), then the tail after the longer prefix. An item's schema is the same
+    /// wherever it comes from (a prefix entry, the tail, nothing), so a prefix entry turned
+    /// into the tail, or a tuple into `prefixItems`, is no change.
+    fn positions(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let reaches = |s: &Schema, i: usize| s.max_items.is_none_or(|m| (i as u64) < m);
+        let k = o.prefix.len().max(n.prefix.len());
+        for i in 0..k {
+            if !(reaches(o, i) && reaches(n, i)) {
+                return;
+            }
+            self.cmp(
+                &o.item_schema(i),
+                &n.item_schema(i),
+                &cx.child(&i.to_string(), Seg::Item(i)),
+            );
+        }
+        if (o.items.is_some() || n.items.is_some()) && reaches(o, k) && reaches(n, k) {
+            let seg = if k == 0 { Seg::Items } else { Seg::Item(k) };
+            self.cmp(&o.item_schema(k), &n.item_schema(k), &cx.child("*", seg));
+        }
+    }
+
+    /// `contains` with its counts. A side's constraint holds for every array of the other
+    /// when one of that side's constraints implies it (a subschema matched at least as often,
+    /// or an upper count the other side's length or count already keeps); otherwise an array
+    /// of the accepting side that misses it is searched for.
+    fn contains(&mut self, o: &Schema, n: &Schema, cx: &Cx) {
+        let keys = |s: &Schema| -> Vec<String> {
+            s.contains
+                .iter()
+                .map(|c| format!("{} {} {:?}", shape_key(&c.schema), c.min, c.max))
+                .collect()
+        };
+        if keys(o) == keys(n) {
+            return;
+        }
+        let bw = self.contains_holds(o, n, &cx.old_segs);
+        let fw = self.contains_holds(n, o, &cx.new_segs);
+        let show = |s: &Schema| -> String {
+            if s.contains.is_empty() {
+                return "none".into();
+            }
+            s.contains
+                .iter()
+                .map(|c| {
+                    let count = match c.max {
+                        Some(m) => format!("{}..={m}", c.min),
+                        None => format!("{}..", c.min),
+                    };
+                    format!("{count} item(s) matching {}", shape_key_short(&c.schema))
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        let rule = match (o.contains.is_empty(), n.contains.is_empty()) {
+            (true, false) => &rules::CONTAINS_ADDED,
+            (false, true) => &rules::CONTAINS_REMOVED,
+            _ => &rules::CONTAINS_CHANGED,
+        };
+        let loc = |s: &Schema| {
+            ["contains", "minContains", "maxContains"]
+                .iter()
+                .find_map(|k| s.kw_locs.get(*k).cloned())
+                .or_else(|| s.loc.clone())
+        };
+        self.push(
+            rule,
+            cx,
+            format!(
+                "{}: contains changed from {} to {}",
+                cx.here(),
+                show(o),
+                show(n)
+            ),
+            format!(
+                "contains {} -> {}",
+                keys(o).join(" & "),
+                keys(n).join(" & ")
+            ),
+            loc(o),
+            loc(n),
+            bw,
+            fw,
+        );
+    }
+
+    /// Whether every array `a` accepts meets `b`'s `contains` constraints; else an array of
+    /// `a` that misses one, as a recipe.
+    fn contains_holds(&self, a: &Schema, b: &Schema, segs: &[Seg]) -> Dec {
+        // Every item of `a` matches: the count is the length.
+        let all_match = |schema: &Schema| {
+            (0..=a.prefix.len()).all(|i| self.subset(&a.item_schema(i), schema) == Some(true))
+        };
+        let implied = |cb: &schema::Contains| {
+            let enough = cb.min == 0
+                || a.contains.iter().any(|ca| {
+                    ca.min >= cb.min && self.subset(&ca.schema, &cb.schema) == Some(true)
+                })
+                || (a.min_items.unwrap_or(0) >= cb.min && all_match(&cb.schema));
+            let few = match cb.max {
+                None => true,
+                Some(m) => {
+                    a.max_items.is_some_and(|x| x <= m)
+                        || a.contains.iter().any(|ca| {
+                            ca.max.is_some_and(|x| x <= m)
+                                && self.subset(&cb.schema, &ca.schema) == Some(true)
+                        })
+                }
+            };
+            enough && few
+        };
+        if b.contains.iter().all(implied) {
+            return Dec::Holds;
+        }
+        match synth::array_missing_contains(a, b) {
+            Some(v) => Dec::Breaks(vec![vec![Mutation {
+                segs: segs.to_vec(),
+                leaf: Leaf::Set(v),
+            }]]),
+            None => Dec::Unknown("contains".into()),
+        }
+    }
+}
+
+/// A schema in a few words, for messages: its type and enum, else its shape.
+fn shape_key_short(s: &Schema) -> String {
+    if let Some(e) = &s.enumeration {
+        return format!("one of [{}]", show_list(e));
+    }
+    if s.never {
+        return "nothing".into();
+    }
+    match s.types {
+        Some(t) => format!("type {}", type_names(t)),
+        None => "a schema".into(),
     }
 }

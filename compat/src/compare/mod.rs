@@ -264,6 +264,12 @@ pub(crate) fn shape_key(s: &Schema) -> String {
         c.title = None;
         c.kw_locs.clear();
         c.items = c.items.map(|i| Box::new(strip(&i)));
+        for p in c.prefix.iter_mut() {
+            *p = strip(p);
+        }
+        for k in c.contains.iter_mut() {
+            k.schema = strip(&k.schema);
+        }
         c.additional = c.additional.map(|i| Box::new(strip(&i)));
         for (_, p) in c.pattern_props.iter_mut() {
             *p = strip(p);
@@ -335,11 +341,13 @@ impl Comparer {
     }
 
     /// Whether a producer of `s` may write property `name` although it does not declare it:
-    /// it may write undeclared properties at all, or `name` matches one of its
-    /// `patternProperties` (a map the generated code would keep).
+    /// it may write undeclared properties at all, `name` matches one of its
+    /// `patternProperties`, or `s` has an `additionalProperties` schema (both generated as a
+    /// map beside the struct's fields, so any key they admit can carry any value they accept).
     fn writes_key(&self, s: &Schema, name: &str) -> bool {
         s.prop(name).is_some()
             || self.producer_open(s)
+            || s.additional.as_deref().is_some_and(|a| !a.never)
             || s.pattern_props
                 .iter()
                 .any(|(p, _)| schema::pattern_matches(p, name) != Some(false))
@@ -431,6 +439,7 @@ impl Comparer {
         if self.lifted(o, n, cx) {
             return;
         }
+        let start = self.changes.len();
         // Properties next to a union (or merged in through allOf) are evaluated together with
         // each branch: compare them inside the branches, where a generated producer writes them.
         let spread = spread_mode(o, n);
@@ -459,7 +468,47 @@ impl Comparer {
         if spread {
             self.collapse(mark, cx);
         }
+        // A break at this schema that cannot be confirmed is most likely hidden by a keyword
+        // kept opaque beside it (`$recursiveRef`, …): name that one rather than the rule's.
+        // A `not` the negation family decided hides nothing.
         let negations_decided = self.negations(o, n, cx);
+        let hiding = |s: &Schema| {
+            s.opaque
+                .iter()
+                .find(|x| !(negations_decided && x.keyword == "not"))
+                .map(|x| x.keyword.clone())
+        };
+        if let Some(kw) = hiding(o).or_else(|| hiding(n)) {
+            for c in &mut self.changes[start..] {
+                if c.path == cx.path && c.keyword == c.rule.keyword {
+                    c.keyword = kw.clone();
+                }
+            }
+        }
+        // An `unevaluatedItems`/`unevaluatedProperties` kept opaque (beside a composing
+        // keyword) constrains whatever the rest of this schema leaves unevaluated: the same
+        // keyword on both sides is not the same constraint once anything beside it changed,
+        // so no change here is known to hold.
+        let unevaluated = |s: &Schema| {
+            s.opaque
+                .iter()
+                .find(|x| x.keyword.starts_with("unevaluated"))
+                .map(|x| x.keyword.clone())
+        };
+        if let Some(kw) = unevaluated(o).or_else(|| unevaluated(n)) {
+            for c in &mut self.changes[start..] {
+                // It covers the items and properties below too, so a break there that cannot
+                // be confirmed is most likely one it hides (an item it refuses, say).
+                if c.keyword == c.rule.keyword {
+                    c.keyword = kw.clone();
+                }
+                for d in [&mut c.backward, &mut c.forward] {
+                    if d.holds() {
+                        *d = Dec::Unknown(kw.clone());
+                    }
+                }
+            }
+        }
         self.opaque(o, n, negations_decided, cx);
     }
 

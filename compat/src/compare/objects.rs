@@ -143,8 +143,10 @@ impl Comparer {
         oloc: Option<Loc>,
     ) {
         // BACKWARD: an old producer writes it; the new consumer sees an undeclared property.
+        // A property whose old schema accepts nothing (`false`) was never written.
         let undeclared = n.undeclared_schema(name);
         let bw = match undeclared.as_ref() {
+            _ if o.prop_schema(name).never => Dec::Holds,
             None => Dec::Holds,
             Some(a) if a.never => pcx.old_at(Leaf::Keep),
             Some(a) => match self.subset(&o.prop_schema(name), a) {

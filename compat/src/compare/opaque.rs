@@ -19,9 +19,10 @@ impl Comparer {
                 opaque_rule(&no.keyword),
                 cx,
                 format!(
-                    "{}: `{}` constraint added or changed",
+                    "{}: `{}` constraint added or changed{}",
                     cx.here(),
-                    no.keyword
+                    no.keyword,
+                    why_opaque(&no.keyword)
                 ),
                 format!("{} now {}", no.keyword, canon(&no.value)),
                 o.kw_loc(&no.keyword).or_else(|| o.loc.clone()),
@@ -41,9 +42,10 @@ impl Comparer {
                 opaque_rule(&oo.keyword),
                 cx,
                 format!(
-                    "{}: `{}` constraint removed or changed",
+                    "{}: `{}` constraint removed or changed{}",
                     cx.here(),
-                    oo.keyword
+                    oo.keyword,
+                    why_opaque(&oo.keyword)
                 ),
                 format!("{} was {}", oo.keyword, canon(&oo.value)),
                 Some(oo.loc.clone()),
@@ -53,6 +55,22 @@ impl Comparer {
             );
             self.set_keyword(&oo.keyword);
         }
+    }
+}
+
+/// Why a keyword compat folds elsewhere was kept opaque here, for the finding's message.
+fn why_opaque(keyword: &str) -> &'static str {
+    match keyword {
+        "unevaluatedItems" | "unevaluatedProperties" => {
+            " (kept opaque beside a composing keyword: which items or properties it covers \
+             depends on every branch's annotations, which compat does not model, too costly \
+             to decide here)"
+        }
+        "additionalItems" => {
+            " (kept opaque in 2020-12, where validators disagree on it: write `prefixItems` \
+             and `items`, or declare the draft that has it)"
+        }
+        _ => "",
     }
 }
 
@@ -159,6 +177,8 @@ pub(super) fn first_opaque(s: &Schema, depth: usize) -> Option<String> {
         .iter()
         .map(|(_, p)| &p.schema)
         .chain(s.items.as_deref())
+        .chain(&s.prefix)
+        .chain(s.contains.iter().map(|c| &c.schema))
         .chain(s.additional.as_deref())
         .chain(s.one_of.iter().chain(&s.any_of).flatten())
         .find_map(|x| first_opaque(x, depth + 1))

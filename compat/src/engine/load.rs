@@ -83,12 +83,15 @@ impl jsonschema::Retrieve for Retriever {
     }
 }
 
+/// `schema`'s validator in `dialect` (the dialect of the document it stands for: a catalog
+/// message's wrapper has no `$schema` of its own).
 pub(super) fn compile(
     docs: &Arc<HashMap<String, Value>>,
     schema: &Value,
+    dialect: Dialect,
 ) -> Result<jsonschema::Validator, String> {
     jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
+        .with_draft(dialect.draft())
         .should_validate_formats(true)
         .with_retriever(Retriever(Arc::clone(docs)))
         .build(schema)
@@ -181,6 +184,8 @@ pub(super) fn is_transitive(m: Mode) -> bool {
 /// verify counterexamples against it.
 pub(super) struct Message {
     pub(super) schema: Schema,
+    /// The dialect its validator reads it in.
+    pub(super) dialect: Dialect,
     pub(super) validator_schema: Value,
     pub(super) examples: Vec<Value>,
 }
@@ -196,9 +201,11 @@ pub(super) fn message(norm: &mut Normalizer, l: &Loaded, ev: &Ev) -> Message {
         .cloned()
         .unwrap_or_default();
     let event_id = format!("{ID_BASE}{}", ev.schema_file);
+    let dialect = norm.dialect(&ev.schema_file);
     match ev.envelope_file() {
         None => Message {
             schema: payload,
+            dialect,
             validator_schema: json!({ "$ref": event_id }),
             examples: payload_examples,
         },
@@ -250,6 +257,7 @@ pub(super) fn message(norm: &mut Normalizer, l: &Loaded, ev: &Ev) -> Message {
             }
             Message {
                 schema: env,
+                dialect: norm.dialect(&file),
                 validator_schema: json!({
                     "allOf": [{ "$ref": env_id }],
                     "properties": props,

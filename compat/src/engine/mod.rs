@@ -15,6 +15,7 @@ use heck::ToUpperCamelCase;
 use serde_json::{json, Value};
 
 use crate::compare::{shape_key, Change, Comparer, Dec};
+use crate::dialect::Dialect;
 use crate::finding::*;
 use crate::rules::{self, Rule};
 use crate::schema::{self, merge, Normalizer, Schema};
@@ -188,7 +189,7 @@ pub fn check_catalogs(
                 // An old producer still writes it; the new catalog has no schema for it.
                 let mo = message(&mut norm_o, &lo, o);
                 let mut counterexample = None;
-                if let Ok(v) = compile(&lo.docs, &mo.validator_schema) {
+                if let Ok(v) = compile(&lo.docs, &mo.validator_schema, mo.dialect) {
                     let base = mo
                         .examples
                         .iter()
@@ -622,6 +623,11 @@ pub fn check_files(
         }
     }
     let msg = |l: &Loaded, s: Schema, name: &str| Message {
+        dialect: l
+            .cat
+            .files
+            .get(name)
+            .map_or(Dialect::Draft202012, |f| Dialect::of(&f.value)),
         validator_schema: l
             .cat
             .files
@@ -641,7 +647,7 @@ pub fn check_files(
     let mo = msg(&lo, so, old.0);
     let mn = msg(&ln, sn, new.0);
     for (m, l, side) in [(&mo, &lo, Side::Old), (&mn, &ln, Side::New)] {
-        compile(&l.docs, &m.validator_schema).map_err(|e| CompatError::Parse {
+        compile(&l.docs, &m.validator_schema, m.dialect).map_err(|e| CompatError::Parse {
             side,
             message: format!(
                 "{}: the schema does not compile: {e}",
@@ -653,8 +659,15 @@ pub fn check_files(
     c.compare(&mo.schema, &mn.schema);
     let mut ver = Verifier::new([&lo, &ln], [&mo, &mn], options.semantics);
     let decided = decide_changes(&c.changes, &mut ver, [&lo, &ln], options, mode, None, None);
+    let read_as = |l: &Loaded, name: &str| {
+        Dialect::read_as(l.cat.files.get(name).map_or(&Value::Null, |f| &f.value))
+    };
     let mut report = Report {
         format_version: crate::FORMAT_VERSION,
+        dialects: Some(Dialects {
+            old: read_as(&lo, old.0),
+            new: read_as(&ln, new.0),
+        }),
         ..Report::default()
     };
     let (mut bw, mut fw) = (Verdict::Compatible, Verdict::Compatible);
@@ -663,21 +676,37 @@ pub fn check_files(
         fw = worst(fw, d.fw);
         report.findings.push(d.finding);
     }
-    // The generated Rust API of the one type.
-    let title = |l: &Loaded, name: &str| -> String {
+    // The generated Rust API of the one type. Its name is the schema's `title`; without one
+    // the generator would name it after the file, but two compared files are named freely
+    // (old.json, new.json), so an untitled side takes the other side's title, or both the
+    // new file's name: only a title change renames the type.
+    let written_title = |l: &Loaded, name: &str| -> Option<String> {
         l.cat
             .files
             .get(name)
             .and_then(|f| f.value.get("title"))
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .unwrap_or_else(|| {
-                name.rsplit('/')
-                    .next()
-                    .unwrap_or(name)
-                    .trim_end_matches(".json")
-                    .to_upper_camel_case()
-            })
+    };
+    let from_file = new
+        .0
+        .rsplit('/')
+        .next()
+        .unwrap_or(new.0)
+        .trim_end_matches(".json")
+        .to_upper_camel_case();
+    let (old_title, new_title) = (written_title(&lo, old.0), written_title(&ln, new.0));
+    let fallback = new_title
+        .clone()
+        .or_else(|| old_title.clone())
+        .unwrap_or(from_file);
+    let title = |l: &Loaded, _name: &str| -> String {
+        let own = if l.side == Side::Old {
+            &old_title
+        } else {
+            &new_title
+        };
+        own.clone().unwrap_or_else(|| fallback.clone())
     };
     let rust_findings = {
         // Built as the generator builds a type, boxes included.

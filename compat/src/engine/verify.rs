@@ -7,6 +7,7 @@ pub(super) struct Verifier<'a> {
     pub(super) sides: [&'a Loaded; 2],
     pub(super) schemas: [&'a Schema; 2],
     pub(super) validator_schemas: [Value; 2],
+    pub(super) dialects: [Dialect; 2],
     pub(super) validators: [Option<Result<jsonschema::Validator, String>>; 2],
     pub(super) semantics: Semantics,
     pub(super) examples: [Vec<Value>; 2],
@@ -37,13 +38,18 @@ impl<'a> Verifier<'a> {
                 msgs[1].validator_schema.clone(),
             ],
             validators: [None, None],
+            dialects: [msgs[0].dialect, msgs[1].dialect],
             bases: [None, None],
         }
     }
 
     pub(super) fn validator(&mut self, i: usize) -> Option<&jsonschema::Validator> {
         if self.validators[i].is_none() {
-            self.validators[i] = Some(compile(&self.sides[i].docs, &self.validator_schemas[i]));
+            self.validators[i] = Some(compile(
+                &self.sides[i].docs,
+                &self.validator_schemas[i],
+                self.dialects[i],
+            ));
         }
         self.validators[i].as_ref().and_then(|r| r.as_ref().ok())
     }
