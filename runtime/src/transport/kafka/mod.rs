@@ -45,6 +45,14 @@
 //! about half the session timeout there, so the defaults below keep it short; see
 //! [`KafkaConfig`].
 //!
+//! tansu 0.6 with S3 storage answers a Fetch with an empty record set (error NONE, the high
+//! watermark ahead of the fetch offset) when reading the partition takes longer than the
+//! request's `max_wait_ms`; it lists the partition's batch objects on every Fetch, which
+//! outlasts the `fetch.wait.max.ms=100` default below once a partition holds about a
+//! thousand batches, and the consumer then fetches the same offset forever without an error.
+//! Against such a broker raise `fetch.wait.max.ms` (the soak run uses 5000);
+//! `examples/kafka_fetch_probe.rs` shows the broker's answer with a bare librdkafka consumer.
+//!
 //! The producer default `enable.idempotence=true` is right for Apache Kafka, whose idempotent
 //! produce is atomic. tansu 0.6 (S3/dynostore storage) stores an idempotent producer's
 //! sequence number before the batch itself: a broker killed between the two answers the
