@@ -1302,10 +1302,15 @@ impl Lane for KafkaLane {
                 }
             };
         let mut found = Vec::new();
+        // A poison message dead-lettered by the killed consumer and again by its successor
+        // (its commit was lost) is in the topic twice: count distinct ids, or the last one
+        // is never read.
+        let mut distinct = std::collections::HashSet::new();
         let _ = tokio::time::timeout(within, async {
-            while (found.len() as u64) < expected {
+            while (distinct.len() as u64) < expected {
                 match reader.next().await {
                     Ok(Some((delivery, token))) => {
+                        let before = found.len();
                         found.extend(dead_index::<livepeer::System>(
                             self.run,
                             &delivery.channel,
@@ -1313,6 +1318,7 @@ impl Lane for KafkaLane {
                             &delivery.payload,
                             livepeer_id,
                         ));
+                        distinct.extend(found[before..].iter().copied());
                         let _ = reader.ack(token).await;
                     }
                     Ok(None) => break,
