@@ -18,7 +18,8 @@
 //! after its message was settled by [`Source::ack`], by a confirmed retry copy
 //! ([`Source::retry`]) or by a confirmed dead-letter copy ([`Source::dead_letter`]), and only
 //! once every earlier offset of the same partition is settled too (the committed offset is
-//! the next one to read). Unsettled messages of a consumer that stops or crashes are read
+//! the next one to read). Commits are coalesced: at most one OffsetCommit per
+//! [`COMMIT_INTERVAL`], carrying the latest settled offset of each partition (see there). Unsettled messages of a consumer that stops or crashes are read
 //! again by the group's next owner of the partition: at-least-once.
 //!
 //! Kafka does not count deliveries, so:
@@ -57,6 +58,14 @@
 //! about half the session timeout there, so the defaults below keep it short; see
 //! [`KafkaConfig`].
 //!
+//! tansu 0.6 with S3 storage answers a Fetch with an empty record set (error NONE, the high
+//! watermark ahead of the fetch offset) when reading the partition takes longer than the
+//! request's `max_wait_ms`; it lists the partition's batch objects on every Fetch, which
+//! outlasts the `fetch.wait.max.ms=100` default below once a partition holds about a
+//! thousand batches, and the consumer then fetches the same offset forever without an error.
+//! Against such a broker raise `fetch.wait.max.ms` (the soak run uses 5000);
+//! `examples/kafka_fetch_probe.rs` shows the broker's answer with a bare librdkafka consumer.
+//!
 //! The producer default `enable.idempotence=true` is right for Apache Kafka, whose idempotent
 //! produce is atomic. tansu 0.6 (S3/dynostore storage) stores an idempotent producer's
 //! sequence number before the batch itself: a broker killed between the two answers the
@@ -70,7 +79,7 @@ pub mod forward;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -89,6 +98,14 @@ use super::{
 };
 
 const TRANSPORT: &str = "kafka";
+
+/// How often a [`KafkaSource`] sends its settled offsets to the group coordinator. One
+/// OffsetCommit per message queued thousands of requests per second on the coordinator
+/// connection; tansu 0.6 answers about 50 a second (each is an S3 write), so the heartbeat
+/// waited behind them, the group session timed out and the consumer lost its partitions again
+/// and again (the Kafka soak's stall). An offset settled but not yet committed when the
+/// consumer stops or loses the partition is read again by the next owner (at-least-once).
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Header of a retry copy: the Unix time in milliseconds before which it is not handled.
 pub const NOT_BEFORE_HEADER: &str = "x-not-before";
@@ -612,8 +629,8 @@ fn lag_by_topic<C: ConsumerContext>(
 }
 
 /// Consumes topics in a consumer group; see the module documentation for what ack, retry
-/// and dead-letter mean here. Dropping it closes the consumer (it leaves the group) without
-/// committing anything unsettled.
+/// and dead-letter mean here. Dropping it sends the settled offsets not committed yet and
+/// closes the consumer (it leaves the group) without committing anything unsettled.
 pub struct KafkaSource {
     consumer: Arc<StreamConsumer<Context>>,
     producer: FutureProducer,
@@ -624,6 +641,9 @@ pub struct KafkaSource {
     pending: HashMap<Partition, Pending>,
     held: HashMap<Partition, VecDeque<Held>>,
     _lag: LagTask,
+    /// Settled offsets (the next to read) not sent to the coordinator yet.
+    uncommitted: HashMap<Partition, i64>,
+    last_commit: Instant,
 }
 
 impl KafkaSource {
@@ -676,6 +696,8 @@ impl KafkaSource {
             pending: HashMap::new(),
             held: HashMap::new(),
             _lag: lag,
+            uncommitted: HashMap::new(),
+            last_commit: Instant::now(),
         })
     }
 
@@ -707,6 +729,7 @@ impl KafkaSource {
         for p in shared.revoked.drain(..) {
             self.pending.remove(&p);
             self.held.remove(&p);
+            self.uncommitted.remove(&p);
         }
         shared.generation
     }
@@ -775,16 +798,37 @@ impl KafkaSource {
         if self.pending.get(&p).is_some_and(|q| q.0.is_empty()) {
             self.pending.remove(&p);
         }
-        let tpl = self.tpl(&token.topic, token.partition, Some(commit));
+        self.uncommitted.insert(p, commit);
+        self.commit_if_due(false)
+    }
+
+    /// How long until the uncommitted offsets are due, if there are any.
+    fn commit_wait(&self) -> Option<Duration> {
+        (!self.uncommitted.is_empty())
+            .then(|| COMMIT_INTERVAL.saturating_sub(self.last_commit.elapsed()))
+    }
+
+    /// Sends the uncommitted offsets in one OffsetCommit when [`COMMIT_INTERVAL`] has passed
+    /// since the last one (or now, with `force`).
+    fn commit_if_due(&mut self, force: bool) -> Result<(), TransportError> {
+        if self.uncommitted.is_empty() || !(force || self.last_commit.elapsed() >= COMMIT_INTERVAL)
+        {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::with_capacity(self.uncommitted.len());
+        for ((topic, partition), offset) in self.uncommitted.drain() {
+            tpl.add_partition_offset(&topic, partition, Offset::Offset(offset))
+                .map_err(|e| {
+                    TransportError::with_source(
+                        TRANSPORT,
+                        format!("committing {topic}/{partition} offset {offset} failed: {e}"),
+                        e,
+                    )
+                })?;
+        }
+        self.last_commit = Instant::now();
         self.consumer.commit(&tpl, CommitMode::Async).map_err(|e| {
-            TransportError::with_source(
-                TRANSPORT,
-                format!(
-                    "committing {}/{} offset {commit} failed: {e}",
-                    token.topic, token.partition
-                ),
-                e,
-            )
+            TransportError::with_source(TRANSPORT, format!("committing offsets failed: {e}"), e)
         })
     }
 
@@ -797,18 +841,30 @@ impl KafkaSource {
     }
 }
 
+impl Drop for KafkaSource {
+    fn drop(&mut self) {
+        // Best effort: closing the consumer waits for the outstanding commit.
+        if let Err(e) = self.commit_if_due(true) {
+            tracing::warn!(error = %e, "kafka: could not commit the settled offsets on close");
+        }
+    }
+}
+
 impl Source for KafkaSource {
     type Token = KafkaToken;
 
     async fn next(&mut self) -> Result<Option<(Delivery, KafkaToken)>, TransportError> {
         loop {
             let generation = self.drop_revoked();
+            self.commit_if_due(false)?;
             let wait = match self.take_due() {
                 Ok(Some(due)) => return Ok(Some(due)),
                 Ok(None) => Duration::ZERO,
                 Err(wait) => wait,
             };
-            let message = if self.held.is_empty() {
+            let commit_wait = self.commit_wait();
+            let wait = commit_wait.map_or(wait, |c| c.min(wait));
+            let message = if self.held.is_empty() && commit_wait.is_none() {
                 // The common case: no timer to arm.
                 self.consumer.recv().await
             } else {
