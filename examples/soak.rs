@@ -285,15 +285,7 @@ async fn consumer_main() -> Result<(), BoxError> {
             let server = IngestServer::new(handler, http_store(env.run)?, policy);
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             // Stops gracefully when the parent closes stdin (the "broker restart").
-            let shutdown = Shutdown::new();
-            let stop = shutdown.clone();
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-                    line.clear();
-                }
-                stop.trigger();
-            });
+            let shutdown = private_brokers::shutdown_when_stdin_closes();
             server.serve(listener, shutdown).await?;
             Ok(())
         }

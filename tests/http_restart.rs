@@ -10,6 +10,7 @@
 //!   handled, none twice.
 
 mod http_support;
+mod private_brokers;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -90,15 +91,7 @@ async fn child_server() {
         .await
         .expect("bind");
     println!("LISTENING {}", listener.local_addr().unwrap().port());
-    let shutdown = Shutdown::new();
-    let stop = shutdown.clone();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-            line.clear();
-        }
-        stop.trigger();
-    });
+    let shutdown = private_brokers::shutdown_when_stdin_closes();
     server.serve(listener, shutdown).await.expect("serves");
 }
 

@@ -3,7 +3,8 @@
 //! port, a `nats-server -js` with its own store, a RabbitMQ node with its own name, ports and
 //! directories, and a tansu broker storing into its own bucket of the local S3 server (moto).
 //! The `<transport>_restart.rs` tests include it as a module, the soak binary through
-//! `#[path]`; each uses a part of it.
+//! `#[path]`; each uses a part of it. An HTTP ingest server run as a child process stands in
+//! for a broker there: `shutdown_when_stdin_closes` is how its parent stops it gracefully.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -560,4 +561,19 @@ impl Drop for TansuBroker {
             let _ = std::fs::remove_file(&self.log);
         }
     }
+}
+
+/// A shutdown that triggers when this process's stdin reaches its end: the parent of a child
+/// server closes the pipe to stop it gracefully (a kill would not let it finish its requests).
+pub fn shutdown_when_stdin_closes() -> event_contracts::runtime::transport::Shutdown {
+    let shutdown = event_contracts::runtime::transport::Shutdown::new();
+    let stop = shutdown.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            line.clear();
+        }
+        stop.trigger();
+    });
+    shutdown
 }
