@@ -52,35 +52,54 @@ def parse(bench, text):
     Metric names end in the unit; `higher_is_better` says which way is faster."""
     figures, inputs = {}, {}
     if bench == "decode":
-        line_re = re.compile(
+        # Two formats: throughputs with one ratio (before issue 15's rounds), and the bare time
+        # with each path's median ratio over the bench's own rounds [min–max]. Both give the
+        # same figures: the bare and validated time per message and the ratios to bare.
+        old_re = re.compile(
             rf"^(?P<case>.+?)\s+(?P<bytes>\d+) B  bare\s+{NUM} msg/s  validated\s+{NUM} msg/s "
             rf"\({NUM}x bare time\)  naive\s+{NUM} msg/s \({NUM}x bare time\)"
         )
+        new_re = re.compile(rf"^(?P<case>.+?)\s+(?P<bytes>\d+) B  bare\s+{NUM} ns\s+{NUM} MB/s(?P<rest>.*)$")
+        path_re = re.compile(rf"(\w+) {NUM}x \[")
         for line in text.splitlines():
-            m = line_re.match(line)
-            if not m:
+            m = old_re.match(line)
+            if m:
+                case = m["case"].strip()
+                bare, val, val_x, naive, naive_x = (float(m.group(i)) for i in range(3, 8))
+                inputs[case] = f"{m['bytes']} B"
+                figures[(case, "bare ns/msg")] = 1e9 / bare
+                figures[(case, "validated ns/msg")] = 1e9 / val
+                figures[(case, "validated/bare time x")] = val_x
+                figures[(case, "naive/bare time x")] = naive_x
                 continue
-            case = m["case"].strip()
-            bare, val, val_x, naive, naive_x = (float(m.group(i)) for i in range(3, 8))
-            inputs[case] = f"{m['bytes']} B"
-            figures[(case, "bare msg/s")] = bare
-            figures[(case, "validated msg/s")] = val
-            figures[(case, "validated/bare time x")] = val_x
-            figures[(case, "naive msg/s")] = naive
-            figures[(case, "naive/bare time x")] = naive_x
+            m = new_re.match(line)
+            if m:
+                case = m["case"].strip()
+                bare_ns = float(m.group(3))
+                inputs[case] = f"{m['bytes']} B"
+                figures[(case, "bare ns/msg")] = bare_ns
+                for name, ratio in path_re.findall(m["rest"]):
+                    figures[(case, f"{name}/bare time x")] = float(ratio)
+                    if name == "validated":
+                        figures[(case, "validated ns/msg")] = bare_ns * float(ratio)
     elif bench == "transport_engine":
+        # Figures print bare (one median) or with their interquartile range after them.
+        SPREAD = r"(?: \[[^\]]*\])?"
         case = "livepeer stream_trace"
         m = re.search(r"messages of (\d+) bytes", text)
         if m:
             inputs[case] = f"{m[1]} B"
         for name, label in (("binding", "binding ns/msg"), ("raw", "raw ns/msg")):
-            m = re.search(rf"^\s+{name} \(.*?\)\s+{NUM} ns/message", text, re.M)
+            m = re.search(rf"^\s+{name} \([^)]*\)\s+{NUM}{SPREAD} ns/message", text, re.M)
             if m:
                 figures[(case, label)] = float(m[1])
-        m = re.search(rf"binding/raw throughput {NUM}; the engine adds (-?[0-9]+) ns", text)
+        m = re.search(rf"binding/raw throughput {NUM}{SPREAD}; the engine adds (-?[0-9.]+){SPREAD} ns", text)
         if m:
             figures[(case, "binding/raw throughput x")] = float(m[1])
             figures[(case, "engine overhead ns/msg")] = float(m[2])
+        for m in re.finditer(rf"^\s+binding \+ (\w+) \([^)]*\)\s+adds (-?[0-9.]+){SPREAD} ns per message "
+                             rf"over the binding \(throughput x{NUM}", text, re.M):
+            figures[(case, f"{m[1]} adds ns/msg")] = float(m[2])
     elif bench == "generate":
         case = None
         for line in text.splitlines():
