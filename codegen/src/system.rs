@@ -231,6 +231,17 @@ impl<'s> SystemCtx<'s> {
         let (env_ty, type_id, payload_id) = (&w.ty, &w.type_id, &w.payload_id);
         let (type_ptr, payload_ptr) = (&w.type_ptr, &w.payload_ptr);
         let env_schema = &w.schema_id;
+        let type_field = w.envelope.type_field;
+        // One `#[doc]` per line: prettyplease writes a multi-line one as a block comment.
+        let decode_doc = [
+            " Validates and decodes a whole message: the envelope, then the event its".to_owned(),
+            format!(" `{type_field}` names. Errors carry JSON pointers into the whole message."),
+        ];
+        let encode_doc = [
+            " Encodes a whole message, refusing an invalid envelope or event, or an envelope"
+                .to_owned(),
+            format!(" whose `{type_field}` does not name its event."),
+        ];
         quote! {
             /// A whole message: the envelope around a typed event.
             pub type Message = #env_ty<#enum_name>;
@@ -241,8 +252,7 @@ impl<'s> SystemCtx<'s> {
                 VALIDATOR.get_or_init(|| crate::SCHEMAS.compile(#env_schema))
             }
 
-            /// Validates and decodes a whole message: the envelope, then the event its
-            /// `#type_field` names. Errors carry JSON pointers into the whole message.
+            #(#[doc = #decode_doc])*
             pub fn decode_message(bytes: &[u8]) -> ::std::result::Result<Message, #rt::DecodeError> {
                 match ::serde_json::from_slice::<#env_ty<&::serde_json::value::RawValue>>(bytes) {
                     Ok(env) if #rt::Validate::is_valid(&env) => {
@@ -253,8 +263,7 @@ impl<'s> SystemCtx<'s> {
                 }
             }
 
-            /// Encodes a whole message, refusing an invalid envelope or event, or an envelope
-            /// whose `#type_field` does not name its event.
+            #(#[doc = #encode_doc])*
             pub fn encode_message(message: &Message) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> {
                 let mut violations = ::std::vec::Vec::new();
                 if message.#type_id.as_str() != message.#payload_id.name() {

@@ -4475,7 +4475,7 @@ pub fn envelope_validator() -> &'static ::event_contracts_runtime::Validator {
         })
 }
 /// Validates and decodes a whole message: the envelope, then the event its
-/// `#type_field` names. Errors carry JSON pointers into the whole message.
+/// `event_type` names. Errors carry JSON pointers into the whole message.
 pub fn decode_message(
     bytes: &[u8],
 ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
@@ -4503,7 +4503,7 @@ pub fn decode_message(
     }
 }
 /// Encodes a whole message, refusing an invalid envelope or event, or an envelope
-/// whose `#type_field` does not name its event.
+/// whose `event_type` does not name its event.
 pub fn encode_message(
     message: &Message,
 ) -> ::std::result::Result<::std::vec::Vec<u8>, ::event_contracts_runtime::EncodeError> {
