@@ -65,8 +65,12 @@ const POISON_EVERY: u64 = 1000;
 /// Kafka runs one: the run's topic has one partition, and every further member of the group
 /// only makes tansu rebalance it (four stalled the group for minutes).
 const CONSUMERS: usize = 4;
-/// Publishes in flight at once.
+/// Publishes in flight at once (`SOAK_PUBLISHERS` overrides).
 const PUBLISHERS: usize = 32;
+/// Kafka's: tansu writes one S3 object per produced batch and lists them all on every
+/// Fetch, so the producer must fill its batches; 32 in flight made batches of a few
+/// messages (30,000 messages took 226 s to publish).
+const KAFKA_PUBLISHERS: usize = 1024;
 /// The run gives up when nothing more was handled for this long after publishing ended.
 const STALL: Duration = Duration::from_secs(120);
 /// The AMQP consumer group of the soak (its own queue on the private node).
@@ -434,6 +438,8 @@ fn kafka_config_without_debug(brokers: &str) -> KafkaConfig {
         // DUPLICATE_SEQUENCE_NUMBER, which librdkafka counts as delivered (see
         // tests/kafka_restart.rs): at-least-once, absorbed by the idempotency store.
         .set("enable.idempotence", "false")
+        // Fuller batches, fewer S3 objects for tansu to list on every Fetch (see below).
+        .set("linger.ms", "20")
         // tansu 0.6 on S3 answers a Fetch with an empty record set (no error, the high
         // watermark ahead) when reading the partition takes longer than the request's
         // max_wait_ms, and it lists every batch object of the partition for each Fetch: past
@@ -539,6 +545,7 @@ struct Plan {
     broker: &'static str,
     run: u64,
     messages: u64,
+    publishers: usize,
 }
 
 impl Plan {
@@ -550,7 +557,7 @@ impl Plan {
     }
 }
 
-/// Publishes every message with [`PUBLISHERS`] in flight, each retried with its own id until
+/// Publishes every message with `plan.publishers` in flight, each retried with its own id until
 /// confirmed.
 fn spawn_publishers<P, Fut>(
     plan: &Plan,
@@ -563,7 +570,7 @@ where
 {
     let next = Arc::new(AtomicU64::new(0));
     let total = plan.messages;
-    (0..PUBLISHERS)
+    (0..plan.publishers)
         .map(|_| {
             let (next, progress, publish) = (next.clone(), progress.clone(), publish.clone());
             tokio::spawn(async move {
@@ -1510,10 +1517,20 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let publishers = match std::env::var("SOAK_PUBLISHERS").map(|n| n.parse::<usize>()) {
+        Err(_) if broker == "kafka" => KAFKA_PUBLISHERS,
+        Err(_) => PUBLISHERS,
+        Ok(Ok(n)) if n > 0 => n,
+        Ok(_) => {
+            eprintln!("SOAK_PUBLISHERS must be a positive number");
+            std::process::exit(2);
+        }
+    };
     let plan = Plan {
         broker,
         run: fastrand::u64(1..),
         messages,
+        publishers,
     };
     let ok = runtime.block_on(async move {
         match broker {
