@@ -18,11 +18,11 @@ use event_contracts::livepeer::{
 };
 use event_contracts::runtime::transport::kafka::{
     dead_letter_topic, forward::Forwarder, forward::StreamInfo, retry_topic, KafkaConfig,
-    KafkaSink, KafkaSource, ORIGINAL_TOPIC_HEADER,
+    KafkaSink, KafkaSource, COMMIT_INTERVAL, ORIGINAL_TOPIC_HEADER,
 };
 use event_contracts::runtime::transport::{
     dead_letter_headers as dl, ConsumerGroup, Contract, Headers, Meta, Outgoing, Policy, Publisher,
-    Publishes, RetryPolicy, ATTEMPT_HEADER, TRACEPARENT_HEADER,
+    Publishes, RetryPolicy, Source, ATTEMPT_HEADER, TRACEPARENT_HEADER,
 };
 use event_contracts::Event;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -312,38 +312,42 @@ impl Backend for Env {
 
     /// The group committed every record of the topics it reads, retry topics included.
     async fn settled(&self, group: &str) -> bool {
-        let topics = self.read_topics(group);
-        let group = self.group_name(group);
-        tokio::task::spawn_blocking(move || {
-            let consumer = raw_consumer(&group);
-            // Where each partition ends: one past its last record.
-            let mut ends: HashMap<(String, i32), i64> = HashMap::new();
-            for topic in &topics {
-                for r in read_blocking(topic) {
-                    ends.insert((topic.clone(), r.partition), r.offset + 1);
-                }
-            }
-            if ends.is_empty() {
-                return true;
-            }
-            let mut wanted = TopicPartitionList::new();
-            for (topic, p) in ends.keys() {
-                wanted.add_partition(topic, *p);
-            }
-            let committed = consumer
-                .committed_offsets(wanted, REQUEST)
-                .expect("committed offsets");
-            ends.iter().all(|((topic, p), end)| {
-                let at = match committed.find_partition(topic, *p).map(|e| e.offset()) {
-                    Some(Offset::Offset(o)) => o,
-                    _ => 0,
-                };
-                at >= *end
-            })
-        })
-        .await
-        .expect("the offsets task")
+        committed_everything(self.read_topics(group), self.group_name(group)).await
     }
+}
+
+/// `group` committed every record of `topics`: each partition's committed offset is one past
+/// its last record.
+async fn committed_everything(topics: Vec<String>, group: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let consumer = raw_consumer(&group);
+        // Where each partition ends: one past its last record.
+        let mut ends: HashMap<(String, i32), i64> = HashMap::new();
+        for topic in &topics {
+            for r in read_blocking(topic) {
+                ends.insert((topic.clone(), r.partition), r.offset + 1);
+            }
+        }
+        if ends.is_empty() {
+            return true;
+        }
+        let mut wanted = TopicPartitionList::new();
+        for (topic, p) in ends.keys() {
+            wanted.add_partition(topic, *p);
+        }
+        let committed = consumer
+            .committed_offsets(wanted, REQUEST)
+            .expect("committed offsets");
+        ends.iter().all(|((topic, p), end)| {
+            let at = match committed.find_partition(topic, *p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => 0,
+            };
+            at >= *end
+        })
+    })
+    .await
+    .expect("the offsets task")
 }
 
 /// Every record on the topic has the envelope id as its key and carries the traceparent and
@@ -513,4 +517,83 @@ async fn a_handler_that_keeps_failing_is_dead_lettered_at_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_dropped_mid_batch_loses_nothing() {
     scenarios::consumer_killed_mid_batch_loses_nothing(&Env::new()).await;
+}
+
+/// Settling thousands of records as fast as they arrive keeps the partitions: the source
+/// commits the latest settled offset of each partition together, at most once per
+/// `COMMIT_INTERVAL`. It used to send one OffsetCommit per record; tansu answers a few dozen
+/// a second, the group heartbeats queued behind the backlog, the session timed out, and the
+/// partitions were revoked and read again from the last commit answered (a Kafka soak run
+/// handled nothing for minutes). A revocation shows here as a record delivered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settling_thousands_of_records_keeps_the_partitions_and_commits_them() {
+    const RECORDS: usize = 3000;
+    let env = Env::new();
+    env.prepare(&RetryPolicy::default()).await;
+    let publisher = Publisher::<livepeer::System, _>::new(env.sink().await, gateway_meta());
+    // In flight together, so the producer batches them.
+    for _ in 0..RECORDS / 500 {
+        let sent = futures_util::future::join_all(
+            (0..500).map(|_| publisher.publish(first::<StreamTrace>())),
+        )
+        .await;
+        for result in sent {
+            result.expect("publishes");
+        }
+    }
+
+    let topic = env.topic();
+    let group = env.group_name("commit-flood");
+    let mut source = KafkaSource::connect(&config(), &group, &[&topic])
+        .await
+        .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"));
+    let mut deliveries: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut settling = Duration::ZERO;
+    let started = Instant::now();
+    let within = Duration::from_secs(120);
+    // Until every record was read, then until nothing more comes for 3 s: records read again
+    // after a revocation come after the first pass.
+    loop {
+        let wait = if deliveries.len() < RECORDS {
+            within.saturating_sub(started.elapsed())
+        } else {
+            Duration::from_secs(3)
+        };
+        let Ok(next) = tokio::time::timeout(wait, source.next()).await else {
+            break;
+        };
+        let (delivery, token) = next.expect("reads").expect("the source stays open");
+        *deliveries
+            .entry(delivery.key.clone().expect("keyed by envelope id"))
+            .or_default() += 1;
+        source.ack(token).await.expect("acks");
+        settling = started.elapsed();
+    }
+    assert_eq!(
+        deliveries.len(),
+        RECORDS,
+        "every record read within {within:?}"
+    );
+    let twice = deliveries.values().filter(|n| **n > 1).count();
+    assert_eq!(
+        twice, 0,
+        "{twice} records were delivered more than once: the group revoked the partitions"
+    );
+    // One commit per interval of settling (plus the first), not one per record.
+    let allowed = 2 + (settling.as_millis() / COMMIT_INTERVAL.as_millis()) as u64;
+    assert!(
+        source.commits_sent() <= allowed,
+        "{} OffsetCommits for {RECORDS} records settled over {settling:?}; at most {allowed} \
+         (one per {COMMIT_INTERVAL:?})",
+        source.commits_sent()
+    );
+    drop(source);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !committed_everything(vec![topic.clone()], group.clone()).await {
+        assert!(
+            Instant::now() < deadline,
+            "{group} did not commit every record of {topic} within 30 s of closing"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

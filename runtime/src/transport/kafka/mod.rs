@@ -644,6 +644,7 @@ pub struct KafkaSource {
     /// Settled offsets (the next to read) not sent to the coordinator yet.
     uncommitted: HashMap<Partition, i64>,
     last_commit: Instant,
+    commits_sent: u64,
 }
 
 impl KafkaSource {
@@ -698,6 +699,7 @@ impl KafkaSource {
             _lag: lag,
             uncommitted: HashMap::new(),
             last_commit: Instant::now(),
+            commits_sent: 0,
         })
     }
 
@@ -716,6 +718,12 @@ impl KafkaSource {
 
     pub fn topics(&self) -> &[String] {
         &self.topics
+    }
+
+    /// How many OffsetCommit requests this source has sent: at most one per
+    /// [`COMMIT_INTERVAL`] while it settles, however many messages that covers.
+    pub fn commits_sent(&self) -> u64 {
+        self.commits_sent
     }
 
     /// True once the group gave this consumer at least one partition.
@@ -816,8 +824,10 @@ impl KafkaSource {
             return Ok(());
         }
         let mut tpl = TopicPartitionList::with_capacity(self.uncommitted.len());
-        for ((topic, partition), offset) in self.uncommitted.drain() {
-            tpl.add_partition_offset(&topic, partition, Offset::Offset(offset))
+        // Emptied only once the list is built: offsets that could not be added stay for the
+        // next round instead of being read again after a restart.
+        for ((topic, partition), offset) in &self.uncommitted {
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
                 .map_err(|e| {
                     TransportError::with_source(
                         TRANSPORT,
@@ -826,7 +836,9 @@ impl KafkaSource {
                     )
                 })?;
         }
+        self.uncommitted.clear();
         self.last_commit = Instant::now();
+        self.commits_sent += 1;
         self.consumer.commit(&tpl, CommitMode::Async).map_err(|e| {
             TransportError::with_source(TRANSPORT, format!("committing offsets failed: {e}"), e)
         })
