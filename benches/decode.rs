@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use event_contracts::{agents, audio, dam, livepeer, orchestrator, Event, SCHEMAS};
 use event_contracts_runtime::transport::{Contract, Meta, Publishes};
+use event_contracts_runtime::Validate;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -179,33 +180,54 @@ fn payload<T: Event>(settings: &Settings, label: &str) {
 /// The payload-only case of event `T` over `msgs`.
 fn payload_of<T: Event>(settings: &Settings, label: &str, msgs: Vec<Vec<u8>>) {
     let validator = T::validator();
-    compare(
-        settings,
-        label,
-        &msgs,
-        vec![
-            (
-                "bare",
+    let mut paths: Vec<Path<'_>> = vec![
+        (
+            "bare",
+            Box::new(|m| {
+                black_box(serde_json::from_slice::<T>(m).unwrap());
+            }),
+        ),
+        (
+            "validated",
+            Box::new(|m| {
+                black_box(T::decode(m).unwrap());
+            }),
+        ),
+        (
+            "naive",
+            Box::new(move |m| {
+                let v: Value = serde_json::from_slice(m).unwrap();
+                assert!(validator.is_valid(&v));
+                black_box(serde_json::from_value::<T>(v).unwrap());
+            }),
+        ),
+    ];
+    // sonic-rs driving the same generated impls: typed only (`sonic`), and typed plus the
+    // generated checks (`sonic_checked`, what `decode`'s fast path would be on sonic-rs).
+    // Where it cannot decode a case at all, the line says why instead.
+    match msgs.iter().find_map(|m| sonic_rs::from_slice::<T>(m).err()) {
+        None => {
+            paths.push((
+                "sonic",
                 Box::new(|m| {
-                    black_box(serde_json::from_slice::<T>(m).unwrap());
+                    black_box(sonic_rs::from_slice::<T>(m).unwrap());
                 }),
-            ),
-            (
-                "validated",
+            ));
+            paths.push((
+                "sonic_checked",
                 Box::new(|m| {
-                    black_box(T::decode(m).unwrap());
+                    let typed = sonic_rs::from_slice::<T>(m).unwrap();
+                    assert!(!T::NEEDS_SCHEMA && typed.is_valid());
+                    black_box(typed);
                 }),
-            ),
-            (
-                "naive",
-                Box::new(move |m| {
-                    let v: Value = serde_json::from_slice(m).unwrap();
-                    assert!(validator.is_valid(&v));
-                    black_box(serde_json::from_value::<T>(v).unwrap());
-                }),
-            ),
-        ],
-    );
+            ));
+        }
+        Some(e) if settings.wants(label) => {
+            println!("{label}: sonic-rs cannot decode it through the generated impls: {e}");
+        }
+        Some(_) => {}
+    }
+    compare(settings, label, &msgs, paths);
 }
 
 /// The whole-message case of event `E` in system `S`: every example of `E` wrapped as `S`
