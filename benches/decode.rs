@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use event_contracts::{agents, audio, dam, livepeer, orchestrator, Event, SCHEMAS};
 use event_contracts_runtime::transport::{Contract, Meta, Publishes};
-use event_contracts_runtime::Validate;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
