@@ -597,3 +597,51 @@ async fn settling_thousands_of_records_keeps_the_partitions_and_commits_them() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// `KafkaSource::for_group` joins the catalog group under its own name and reads the topics
+/// the group binds (the catalog's channel itself, not a per-run copy): a message published
+/// there through a sink with no topic override arrives. The group's offsets stay on the
+/// broker between runs, so earlier runs' records are skipped by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_group_reads_the_channels_it_binds() {
+    let group = "stream-monitor";
+    let binds = livepeer::System::consumer_group(group)
+        .expect("a catalog group")
+        .binds;
+    let mut source = KafkaSource::for_group::<livepeer::System>(&config(), group)
+        .await
+        .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"));
+    assert_eq!(source.group(), group);
+    for channel in binds {
+        assert!(
+            source.topics().iter().any(|t| t == channel),
+            "{:?} reads {channel}",
+            source.topics()
+        );
+    }
+    let sink = KafkaSink::connect(&config())
+        .await
+        .unwrap_or_else(|e| panic!("Kafka broker needed for this test: {e}"));
+    let publisher = Publisher::<livepeer::System, _>::new(sink, gateway_meta());
+    let id = publisher
+        .publish(first::<StreamTrace>())
+        .await
+        .expect("publishes to the catalog channel");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(next) = tokio::time::timeout(left, source.next()).await else {
+            panic!("{group} did not read message {id} from {binds:?} within 60 s");
+        };
+        let (delivery, token) = next.expect("reads").expect("the source stays open");
+        source.ack(token).await.expect("acks");
+        if delivery.key.as_deref() == Some(id.as_bytes()) {
+            assert!(
+                binds.contains(&delivery.channel.as_str()),
+                "{}",
+                delivery.channel
+            );
+            break;
+        }
+    }
+}
