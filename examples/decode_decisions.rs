@@ -1,9 +1,8 @@
 //! Prints every decode decision of the generated crates over the catalog, one line each, so
 //! two revisions' decoding can be compared byte for byte (`diff` of the two outputs): each
-//! event example and each of its mutations (every value replaced by each of a set of JSON
-//! values, every property removed, added, every object's properties reversed in order,
-//! every array grown by one), and malformed variants of the example's text (cut short, a
-//! byte replaced). A line holds the schema id, the case and the outcome: the re-encoded
+//! event example and each variant of the mutation sweep (`tests/mutations/`, the one
+//! `tests/catalog.rs` checks against the schema validator), and malformed variants of the
+//! example's text (cut short, a byte replaced). A line holds the schema id, the case and the outcome: the re-encoded
 //! message, or the error as it displays (line and column of a syntax error included).
 //! Whole messages of wrapped systems (the envelope examples) get the same treatment.
 //!
@@ -13,6 +12,11 @@ use std::io::Write;
 
 use event_contracts::runtime::{RoundTripError, SchemaSet, SystemInfo};
 use serde_json::Value;
+
+// The pointer of each variant serves the test's assertion; the case name here says it too.
+#[allow(dead_code)]
+#[path = "../tests/mutations/mod.rs"]
+mod mutations;
 
 const CRATES: [(&[&SystemInfo], &SchemaSet); 2] = [
     (&event_contracts::SYSTEMS, &event_contracts::SCHEMAS),
@@ -24,109 +28,6 @@ fn outcome(result: Result<Vec<u8>, RoundTripError>) -> String {
         Ok(bytes) => format!("ok {}", String::from_utf8_lossy(&bytes)),
         Err(e) => format!("err {e}"),
     }
-}
-
-/// Every variant of `doc` the sweep tries, named by where it changed and how.
-fn variants(doc: &Value) -> Vec<(String, Value)> {
-    fn walk(root: &Value, pointer: String, node: &Value, out: &mut Vec<(String, Value)>) {
-        let replacements = [
-            Value::Null,
-            Value::Bool(true),
-            serde_json::json!(0),
-            serde_json::json!(-1),
-            serde_json::json!(1.5),
-            serde_json::json!(1e300),
-            serde_json::json!(2.0),
-            serde_json::json!(1e19),
-            serde_json::json!(""),
-            serde_json::json!("x"),
-            serde_json::json!("0x00"),
-            serde_json::json!("2024-13-01T00:00:00Z"),
-            serde_json::json!([]),
-            serde_json::json!({}),
-        ];
-        let edit = |f: &dyn Fn(&mut Value)| {
-            let mut m = root.clone();
-            f(m.pointer_mut(&pointer).expect("pointer of a walked node"));
-            m
-        };
-        for r in replacements {
-            out.push((format!("{pointer} = {r}"), edit(&|v| *v = r.clone())));
-        }
-        if let Some(s) = node.as_str() {
-            // Near misses of patterns: one character more, one less, one changed.
-            let longer = format!("{s}0");
-            out.push((
-                format!("{pointer} + 0"),
-                edit(&|v| *v = longer.clone().into()),
-            ));
-            let mut chars: Vec<char> = s.chars().collect();
-            if chars.pop().is_some() {
-                let shorter: String = chars.iter().collect();
-                out.push((
-                    format!("{pointer} - 1"),
-                    edit(&|v| *v = shorter.clone().into()),
-                ));
-            }
-            for (i, swap) in [(0, 'G'), (1, 'z'), (2, '.')] {
-                let mut chars: Vec<char> = s.chars().collect();
-                if i < chars.len() {
-                    chars[i] = swap;
-                    let changed: String = chars.into_iter().collect();
-                    out.push((
-                        format!("{pointer} [{i}]={swap}"),
-                        edit(&|v| *v = changed.clone().into()),
-                    ));
-                }
-            }
-        }
-        match node {
-            Value::Object(map) => {
-                let reversed: serde_json::Map<String, Value> = map
-                    .iter()
-                    .rev()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                out.push((
-                    format!("{pointer} reversed"),
-                    edit(&|v| *v = Value::Object(reversed.clone())),
-                ));
-                for (k, v) in map {
-                    out.push((
-                        format!("{pointer} -{k}"),
-                        edit(&|v| {
-                            v.as_object_mut().unwrap().shift_remove(k);
-                        }),
-                    ));
-                    out.push((
-                        format!("{pointer} +{k}_extra"),
-                        edit(&|v| {
-                            v.as_object_mut()
-                                .unwrap()
-                                .insert(format!("{k}_extra"), Value::Null);
-                        }),
-                    ));
-                    let key = k.replace('~', "~0").replace('/', "~1");
-                    walk(root, format!("{pointer}/{key}"), v, out);
-                }
-            }
-            Value::Array(items) => {
-                if let Some(first) = items.first() {
-                    out.push((
-                        format!("{pointer} push"),
-                        edit(&|v| v.as_array_mut().unwrap().push(first.clone())),
-                    ));
-                }
-                for (i, v) in items.iter().enumerate() {
-                    walk(root, format!("{pointer}/{i}"), v, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = vec![(String::from("as is"), doc.clone())];
-    walk(doc, String::new(), doc, &mut out);
-    out
 }
 
 /// Malformed texts made from `text`: cut short at several places, one byte replaced.
@@ -147,7 +48,11 @@ fn malformed(text: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 fn sweep(out: &mut impl Write, id: &str, doc: &Value, decide: &dyn Fn(&[u8]) -> String) {
-    for (case, variant) in variants(doc) {
+    let as_is = std::iter::once((String::from("as is"), doc.clone()));
+    let variants = mutations::variants(doc)
+        .into_iter()
+        .map(|v| (v.case, v.doc));
+    for (case, variant) in as_is.chain(variants) {
         let bytes = serde_json::to_vec(&variant).expect("writes JSON");
         writeln!(out, "{id} | {case} | {}", decide(&bytes)).unwrap();
     }

@@ -6,6 +6,8 @@ use event_contracts::runtime::{RoundTripError, SchemaSet, SystemInfo};
 use event_contracts::{audio, dam, DecodeError, EventInfo};
 use serde_json::Value;
 
+mod mutations;
+
 /// Every generated crate of the workspace: the product catalog and the example of a team's
 /// own catalog, with the catalog folder each is generated from.
 const CRATES: [(&str, &[&SystemInfo], &SchemaSet); 2] = [
@@ -179,93 +181,6 @@ fn envelope_examples_decode_as_whole_messages() {
     assert!(count >= 4, "only {count} envelope examples");
 }
 
-/// Variants of a valid document, each with the pointer of what changed: each property
-/// dropped, each value replaced by values of other JSON types, by boundary strings and
-/// numbers, and by integers written as floats (`2.0`; JSON Schema's integers include them),
-/// some beyond 64 bits (`1e19` fits `u64` only, 2^64 neither), and each integer rewritten as
-/// the same float.
-fn mutations(doc: &Value) -> Vec<(String, Value)> {
-    fn walk(root: &Value, at: &mut Vec<String>, node: &Value, out: &mut Vec<(String, Value)>) {
-        let mut replacements = vec![
-            Value::Null,
-            Value::Bool(true),
-            serde_json::json!(0),
-            serde_json::json!(-1),
-            serde_json::json!(1.5),
-            serde_json::json!(1e300),
-            serde_json::json!(2.0),
-            serde_json::json!(-1.0),
-            serde_json::json!(1e19),
-            serde_json::json!(2f64.powi(63)),
-            serde_json::json!(2f64.powi(64)),
-            serde_json::json!(""),
-            serde_json::json!("x"),
-            serde_json::json!("2024-13-01T00:00:00Z"),
-            serde_json::json!([]),
-            serde_json::json!({}),
-        ];
-        if let Some(n) = node
-            .as_i64()
-            .map(|n| n as f64)
-            .or(node.as_u64().map(|n| n as f64))
-        {
-            replacements.push(serde_json::json!(n));
-        }
-        let pointer = at
-            .iter()
-            .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
-            .collect::<String>();
-        for r in &replacements {
-            let mut m = root.clone();
-            *m.pointer_mut(&pointer).unwrap() = r.clone();
-            out.push((pointer.clone(), m));
-        }
-        match node {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    let mut m = root.clone();
-                    m.pointer_mut(&pointer)
-                        .unwrap()
-                        .as_object_mut()
-                        .unwrap()
-                        .remove(k);
-                    out.push((pointer.clone(), m));
-                    let mut m = root.clone();
-                    m.pointer_mut(&pointer)
-                        .unwrap()
-                        .as_object_mut()
-                        .unwrap()
-                        .insert(format!("{k}_extra"), Value::Null);
-                    out.push((pointer.clone(), m));
-                    at.push(k.clone());
-                    walk(root, at, v, out);
-                    at.pop();
-                }
-            }
-            Value::Array(items) => {
-                if let Some(first) = items.first() {
-                    let mut m = root.clone();
-                    m.pointer_mut(&pointer)
-                        .unwrap()
-                        .as_array_mut()
-                        .unwrap()
-                        .push(first.clone());
-                    out.push((pointer.clone(), m));
-                }
-                for (i, v) in items.iter().enumerate() {
-                    at.push(i.to_string());
-                    walk(root, at, v, out);
-                    at.pop();
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(doc, &mut Vec::new(), doc, &mut out);
-    out
-}
-
 #[test]
 fn typed_decoding_agrees_with_the_schema_validator() {
     let mut checked = 0;
@@ -277,25 +192,30 @@ fn typed_decoding_agrees_with_the_schema_validator() {
                 event_contracts::runtime::Validator::compile(schemas.documents(), info.schema_id)
                     .unwrap();
             for example in examples(schema, "examples") {
-                for (changed, doc) in mutations(example) {
+                for mutations::Variant {
+                    case,
+                    pointer: changed,
+                    doc,
+                } in mutations::variants(example)
+                {
                     let bytes = serde_json::to_vec(&doc).unwrap();
                     let schema_says = validator.is_valid(&doc);
                     match decode(system, wire_name(info), &bytes) {
                         Ok(_) => assert!(
                             schema_says,
-                            "{}: decoded a document the schema rejects:\n{doc}",
+                            "{} ({case}): decoded a document the schema rejects:\n{doc}",
                             info.schema_id
                         ),
                         Err(DecodeError::Invalid(v)) => {
-                            assert!(!schema_says, "{}: {v}", info.schema_id)
+                            assert!(!schema_says, "{} ({case}): {v}", info.schema_id)
                         }
                         Err(DecodeError::Unrepresentable { pointer, message }) => {
-                            assert!(schema_says, "{}: {message}", info.schema_id);
+                            assert!(schema_says, "{} ({case}): {message}", info.schema_id);
                             // Only a value beyond 64 bits, and it is named where it is.
                             assert_eq!(pointer, changed, "{}: {message}\n{doc}", info.schema_id);
                             unrepresentable += 1;
                         }
-                        Err(e) => panic!("{}: unexpected {e}", info.schema_id),
+                        Err(e) => panic!("{} ({case}): unexpected {e}", info.schema_id),
                     }
                     checked += 1;
                 }
