@@ -1,5 +1,6 @@
 //! Patterns simple enough to check without a regex engine: anchored at the start, made of
-//! ASCII character sets repeated a number of times, optional or repeated groups and
+//! ASCII character sets repeated a number of times, runs of characters beyond ASCII but a
+//! few ranges (`\S`, `[^\n\r]`) outside groups, optional or repeated groups and
 //! alternations, where one byte of lookahead always decides (no backtracking). Digits, hex,
 //! fixed prefixes and anchored character classes are all of this kind. The generated check
 //! runs the runtime's `Piece` matcher over these; every other pattern keeps the `regex`
@@ -14,9 +15,18 @@ type Set = u128;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Piece {
+    /// These bytes in this order: literal characters, merged from single-byte pieces.
+    Literal(Vec<u8>),
     /// A byte of `set`, `min..=max` times (`max` `None`: unbounded).
     Bytes {
         set: Set,
+        min: u32,
+        max: Option<u32>,
+    },
+    /// A character of `ascii` or one beyond ASCII outside `except`, `min..=max` times.
+    Chars {
+        ascii: Set,
+        except: Vec<(u32, u32)>,
         min: u32,
         max: Option<u32>,
     },
@@ -59,7 +69,30 @@ fn sequence(items: &[Hir]) -> Option<Vec<Piece>> {
     for item in items {
         lower_into(item, &mut out)?;
     }
-    Some(out)
+    Some(merge_literals(out))
+}
+
+/// Runs of pieces that each take one given byte once, as one [`Piece::Literal`].
+fn merge_literals(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let byte = match piece {
+            Piece::Bytes {
+                set,
+                min: 1,
+                max: Some(1),
+            } if set.count_ones() == 1 => set.trailing_zeros() as u8,
+            other => {
+                out.push(other);
+                continue;
+            }
+        };
+        match out.last_mut() {
+            Some(Piece::Literal(run)) => run.push(byte),
+            _ => out.push(Piece::Literal(vec![byte])),
+        }
+    }
+    out
 }
 
 fn lower_into(hir: &Hir, out: &mut Vec<Piece>) -> Option<()> {
@@ -77,11 +110,7 @@ fn lower_into(hir: &Hir, out: &mut Vec<Piece>) -> Option<()> {
                 });
             }
         }
-        HirKind::Class(class) => out.push(Piece::Bytes {
-            set: class_set(class)?,
-            min: 1,
-            max: Some(1),
-        }),
+        HirKind::Class(class) => out.push(class_piece(class, 1, Some(1))?),
         HirKind::Concat(items) => {
             for item in items {
                 lower_into(item, out)?;
@@ -99,18 +128,18 @@ fn lower_into(hir: &Hir, out: &mut Vec<Piece>) -> Option<()> {
         }),
         HirKind::Repetition(rep) => {
             let single = match rep.sub.kind() {
-                HirKind::Class(class) => Some(class_set(class)?),
+                HirKind::Class(class) => Some(class_piece(class, rep.min, rep.max)?),
                 HirKind::Literal(lit) if lit.0.len() == 1 && lit.0[0].is_ascii() => {
-                    Some(1 << lit.0[0])
+                    Some(Piece::Bytes {
+                        set: 1 << lit.0[0],
+                        min: rep.min,
+                        max: rep.max,
+                    })
                 }
                 _ => None,
             };
             out.push(match single {
-                Some(set) => Piece::Bytes {
-                    set,
-                    min: rep.min,
-                    max: rep.max,
-                },
+                Some(piece) => piece,
                 None => {
                     // A repeated group: only `?` and `*`/`+` (one lookahead byte decides
                     // whether another round starts; a counted group would need counting).
@@ -144,6 +173,68 @@ fn alternatives(hir: &Hir) -> Option<Vec<Vec<Piece>>> {
     }
 }
 
+/// The most ranges beyond ASCII a [`Piece::Chars`] leaves out: each costs a comparison per
+/// character beyond ASCII. `\S` leaves out 8 (ECMA-262's white space).
+const MAX_EXCEPT: usize = 16;
+
+/// A class as a piece: its ASCII bytes, and its characters beyond ASCII when they are all of
+/// them but a few ranges; `None` for any other class.
+fn class_piece(class: &Class, min: u32, max: Option<u32>) -> Option<Piece> {
+    if let Some(set) = class_set(class) {
+        return Some(Piece::Bytes { set, min, max });
+    }
+    let Class::Unicode(unicode) = class else {
+        return None;
+    };
+    let ranges: Vec<(u32, u32)> = unicode
+        .ranges()
+        .iter()
+        .map(|r| (r.start() as u32, r.end() as u32))
+        .collect();
+    let (ascii, beyond) = split_ascii(&ranges);
+    let except = gaps(&beyond);
+    (except.len() <= MAX_EXCEPT).then_some(Piece::Chars {
+        ascii,
+        except,
+        min,
+        max,
+    })
+}
+
+/// The characters beyond ASCII that `ranges` (sorted, apart, all beyond ASCII) leave out.
+/// The surrogates, which no `char` is, count as taken.
+fn gaps(ranges: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    const SURROGATES: (u32, u32) = (0xd800, 0xdfff);
+    let mut out = Vec::new();
+    let mut next = 0x80;
+    for &(start, end) in ranges {
+        if start > next {
+            out.push((next, start - 1));
+        }
+        next = end + 1;
+    }
+    if next <= 0x10ffff {
+        out.push((next, 0x10ffff));
+    }
+    out.retain(|&gap| gap != SURROGATES);
+    out
+}
+
+/// The ASCII bytes of `ranges` and their ranges beyond ASCII.
+fn split_ascii(ranges: &[(u32, u32)]) -> (Set, Vec<(u32, u32)>) {
+    let mut ascii: Set = 0;
+    let mut beyond = Vec::new();
+    for &(start, end) in ranges {
+        for b in start..=end.min(0x7f) {
+            ascii |= 1 << b;
+        }
+        if end > 0x7f {
+            beyond.push((start.max(0x80), end));
+        }
+    }
+    (ascii, beyond)
+}
+
 /// The ASCII bytes of a class; `None` when it holds anything beyond ASCII.
 fn class_set(class: &Class) -> Option<Set> {
     let ranges: Vec<(u32, u32)> = match class {
@@ -173,7 +264,8 @@ fn class_set(class: &Class) -> Option<Set> {
 /// Whether a sequence can match nothing.
 fn nullable(pieces: &[Piece]) -> bool {
     pieces.iter().all(|p| match p {
-        Piece::Bytes { min, .. } => *min == 0,
+        Piece::Literal(_) => false,
+        Piece::Bytes { min, .. } | Piece::Chars { min, .. } => *min == 0,
         Piece::Group {
             alternatives, min, ..
         } => *min == 0 || alternatives.iter().any(|a| nullable(a)),
@@ -185,7 +277,9 @@ fn first(pieces: &[Piece]) -> Set {
     let mut set = 0;
     for p in pieces {
         set |= match p {
+            Piece::Literal(bytes) => 1 << bytes[0],
             Piece::Bytes { set, .. } => *set,
+            Piece::Chars { ascii, .. } => *ascii,
             Piece::Group { alternatives, .. } => {
                 alternatives.iter().fold(0, |acc, a| acc | first(a))
             }
@@ -197,16 +291,43 @@ fn first(pieces: &[Piece]) -> Set {
     set
 }
 
+/// Whether a sequence can start with a character beyond ASCII.
+fn starts_wide(pieces: &[Piece]) -> bool {
+    for p in pieces {
+        if matches!(p, Piece::Chars { .. }) {
+            return true;
+        }
+        if !nullable(std::slice::from_ref(p)) {
+            break;
+        }
+    }
+    false
+}
+
+/// Whether a sequence holds characters beyond ASCII anywhere.
+fn holds_wide(pieces: &[Piece]) -> bool {
+    pieces.iter().any(|p| match p {
+        Piece::Literal(_) | Piece::Bytes { .. } => false,
+        Piece::Chars { .. } => true,
+        Piece::Group { alternatives, .. } => alternatives.iter().any(|a| holds_wide(a)),
+    })
+}
+
 /// Whether one byte of lookahead decides every choice of `pieces`, followed by bytes of
 /// `follow`: a repeat stops at the first byte outside its set, a group is entered (again)
 /// only on a byte one of its alternatives starts with, and that byte never could continue
-/// the match otherwise. Greedy matching is then the only way to match.
+/// the match otherwise. Greedy matching is then the only way to match. Characters beyond
+/// ASCII stay out of groups, where `follow` would have to carry them too.
 fn deterministic(pieces: &[Piece], follow: Set) -> bool {
     pieces.iter().enumerate().all(|(i, p)| {
         let rest = &pieces[i + 1..];
         let after = first(rest) | if nullable(rest) { follow } else { 0 };
         match p {
+            Piece::Literal(_) => true,
             Piece::Bytes { set, min, max } => Some(*min) == *max || set & after == 0,
+            Piece::Chars {
+                ascii, min, max, ..
+            } => Some(*min) == *max || (ascii & after == 0 && !starts_wide(rest)),
             Piece::Group {
                 alternatives,
                 min,
@@ -218,7 +339,9 @@ fn deterministic(pieces: &[Piece], follow: Set) -> bool {
                     starts.iter().map(|s| s.count_ones()).sum::<u32>() == all.count_ones();
                 let inside = if max.is_none() { all | after } else { after };
                 disjoint
-                    && alternatives.iter().all(|a| !a.is_empty() && !nullable(a))
+                    && alternatives
+                        .iter()
+                        .all(|a| !a.is_empty() && !nullable(a) && !holds_wide(a))
                     && (Some(*min) == *max || all & after == 0)
                     && alternatives.iter().all(|a| deterministic(a, inside))
             }
@@ -236,11 +359,31 @@ fn tokens(piece: &Piece) -> TokenStream {
         None => quote!(u32::MAX),
     };
     match piece {
+        Piece::Literal(bytes) => {
+            let bytes = proc_macro2::Literal::byte_string(bytes);
+            quote!(::event_contracts_runtime::Piece::Literal(#bytes))
+        }
         Piece::Bytes { set, min, max: m } => {
             // Bit `b` for byte `b`: hex shows which bytes.
             let set = syn::LitInt::new(&format!("{set:#x}"), proc_macro2::Span::call_site());
             let (min, m) = (count(*min), max(m));
             quote!(::event_contracts_runtime::Piece::Bytes { set: #set, min: #min, max: #m })
+        }
+        Piece::Chars {
+            ascii,
+            except,
+            min,
+            max: m,
+        } => {
+            let hex =
+                |n: u128| syn::LitInt::new(&format!("{n:#x}"), proc_macro2::Span::call_site());
+            let ascii = hex(*ascii);
+            let except = except.iter().map(|&(start, end)| {
+                let (start, end) = (hex(start.into()), hex(end.into()));
+                quote!((#start, #end))
+            });
+            let (min, m) = (count(*min), max(m));
+            quote!(::event_contracts_runtime::Piece::Chars { ascii: #ascii, except: &[#(#except),*], min: #min, max: #m })
         }
         Piece::Group {
             alternatives,
@@ -272,8 +415,20 @@ mod tests {
         fn convert(p: &Piece) -> Rt {
             let max = |m: &Option<u32>| m.unwrap_or(u32::MAX);
             match p {
+                Piece::Literal(bytes) => Rt::Literal(Box::leak(bytes.clone().into_boxed_slice())),
                 Piece::Bytes { set, min, max: m } => Rt::Bytes {
                     set: *set,
+                    min: *min,
+                    max: max(m),
+                },
+                Piece::Chars {
+                    ascii,
+                    except,
+                    min,
+                    max: m,
+                } => Rt::Chars {
+                    ascii: *ascii,
+                    except: Box::leak(except.clone().into_boxed_slice()),
                     min: *min,
                     max: max(m),
                 },
@@ -304,6 +459,8 @@ mod tests {
         let mut alphabet: Vec<char> = source.chars().filter(|c| c.is_ascii_graphic()).collect();
         alphabet.extend([
             '0', '9', 'a', 'f', 'A', 'F', 'G', 'z', ' ', '\n', 'é', '.', '-',
+            // White space beyond ASCII, and characters of two to four UTF-8 bytes.
+            '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}', '\u{feff}', '€', '𝄞',
         ]);
         alphabet.sort_unstable();
         alphabet.dedup();
@@ -347,6 +504,9 @@ mod tests {
             "^ai\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
             "^(WEI|ETH)$",
             "^[0-9][0-9.eE+-]* (WEI|ETH)$",
+            "^[a-z][a-z0-9+.-]*://\\S+$",
+            "^https://\\S+$",
+            "^run/[^\\n\\r]+$",
         ] {
             assert!(simple(p), "{p}");
         }
@@ -357,7 +517,13 @@ mod tests {
         for p in [
             // `[a-z]*` could also take the letter the next piece wants: no lookahead decides.
             "^[a-z]*[a-z]$",
-            "^run/[^\\n\\r]+$",
+            // `\S+` could also take the `é` the next piece wants.
+            "^\\S+é$",
+            "^\\S*[^\\n]$",
+            // Beyond ASCII inside a group.
+            "^(a\\S)+$",
+            // Beyond ASCII with more than a few ranges left out.
+            "^[^\\n\\pL]+$",
             "^é+$",
             "[0-9]+",
             "^(ab|ac)$",
@@ -389,6 +555,12 @@ mod tests {
             "^(ab|c)*d?$",
             "^a{2,}b",
             "^[a-f]{0,3}",
+            "^[a-z][a-z0-9+.-]*://\\S+$",
+            "^h://\\S{2,3}$",
+            "^r/[^\\n\\r]+$",
+            "^h://[^\\x{9}-\\x{d}\\x{20}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}]+$",
+            "^[^\\x{e000}-\\x{10ffff}]{1,4}$",
+            "^\\S",
         ];
         // Every simple pattern of the catalogs, too.
         let catalog = include_str!("../../generated/src/livepeer.rs").to_owned()

@@ -330,8 +330,37 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceived {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^[a-z][a-z0-9+.-]*://[^\\x{9}-\\x{d}\\x{20}-\\x{20}\\x{a0}-\\x{a0}\\x{1680}-\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}-\\x{202f}\\x{205f}-\\x{205f}\\x{3000}-\\x{3000}\\x{feff}-\\x{feff}]+$",
+                            &[
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7fffffe000000000000000000000000,
+                                    min: 1,
+                                    max: 1,
+                                },
+                                ::event_contracts_runtime::Piece::Bytes {
+                                    set: 0x7fffffe0000000003ff680000000000,
+                                    min: 0,
+                                    max: u32::MAX,
+                                },
+                                ::event_contracts_runtime::Piece::Literal(b"://"),
+                                ::event_contracts_runtime::Piece::Chars {
+                                    ascii: 0xfffffffffffffffffffffffeffffc1ff,
+                                    except: &[
+                                        (0xa0, 0xa0),
+                                        (0x1680, 0x1680),
+                                        (0x2000, 0x200a),
+                                        (0x2028, 0x2029),
+                                        (0x202f, 0x202f),
+                                        (0x205f, 0x205f),
+                                        (0x3000, 0x3000),
+                                        (0xfeff, 0xfeff),
+                                    ],
+                                    min: 1,
+                                    max: u32::MAX,
+                                },
+                            ],
+                            true,
                         );
                         PATTERN.is_match(s)
                     }
@@ -628,11 +657,7 @@ impl ::event_contracts_runtime::Validate for ProcessingFlags {
                                         ::event_contracts_runtime::Piece::Group {
                                             alternatives: &[
                                                 &[
-                                                    ::event_contracts_runtime::Piece::Bytes {
-                                                        set: 0x200000000000,
-                                                        min: 1,
-                                                        max: 1,
-                                                    },
+                                                    ::event_contracts_runtime::Piece::Literal(b"-"),
                                                     ::event_contracts_runtime::Piece::Bytes {
                                                         set: 0x7fffffe07fffffe03ff000000000000,
                                                         min: 2,
@@ -780,11 +805,7 @@ impl ::event_contracts_runtime::Validate for TranscriptionCompleted {
                                 ::event_contracts_runtime::Piece::Group {
                                     alternatives: &[
                                         &[
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x200000000000,
-                                                min: 1,
-                                                max: 1,
-                                            },
+                                            ::event_contracts_runtime::Piece::Literal(b"-"),
                                             ::event_contracts_runtime::Piece::Bytes {
                                                 set: 0x7fffffe07fffffe03ff000000000000,
                                                 min: 2,
@@ -1194,11 +1215,7 @@ impl ::event_contracts_runtime::Validate for TranslationRequested {
                                 ::event_contracts_runtime::Piece::Group {
                                     alternatives: &[
                                         &[
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x200000000000,
-                                                min: 1,
-                                                max: 1,
-                                            },
+                                            ::event_contracts_runtime::Piece::Literal(b"-"),
                                             ::event_contracts_runtime::Piece::Bytes {
                                                 set: 0x7fffffe07fffffe03ff000000000000,
                                                 min: 2,
@@ -1233,11 +1250,7 @@ impl ::event_contracts_runtime::Validate for TranslationRequested {
                                 ::event_contracts_runtime::Piece::Group {
                                     alternatives: &[
                                         &[
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x200000000000,
-                                                min: 1,
-                                                max: 1,
-                                            },
+                                            ::event_contracts_runtime::Piece::Literal(b"-"),
                                             ::event_contracts_runtime::Piece::Bytes {
                                                 set: 0x7fffffe07fffffe03ff000000000000,
                                                 min: 2,
@@ -1382,11 +1395,7 @@ impl ::event_contracts_runtime::Validate for TranslationCompleted {
                             ::event_contracts_runtime::Piece::Group {
                                 alternatives: &[
                                     &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x200000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
+                                        ::event_contracts_runtime::Piece::Literal(b"-"),
                                         ::event_contracts_runtime::Piece::Bytes {
                                             set: 0x7fffffe07fffffe03ff000000000000,
                                             min: 2,
@@ -1417,11 +1426,7 @@ impl ::event_contracts_runtime::Validate for TranslationCompleted {
                             ::event_contracts_runtime::Piece::Group {
                                 alternatives: &[
                                     &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x200000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
+                                        ::event_contracts_runtime::Piece::Literal(b"-"),
                                         ::event_contracts_runtime::Piece::Bytes {
                                             set: 0x7fffffe07fffffe03ff000000000000,
                                             min: 2,
@@ -1602,11 +1607,7 @@ impl ::event_contracts_runtime::Validate for ProcessingFailed {
                                 ::event_contracts_runtime::Piece::Group {
                                     alternatives: &[
                                         &[
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x200000000000,
-                                                min: 1,
-                                                max: 1,
-                                            },
+                                            ::event_contracts_runtime::Piece::Literal(b"-"),
                                             ::event_contracts_runtime::Piece::Bytes {
                                                 set: 0x7fffffe07fffffe03ff000000000000,
                                                 min: 2,
@@ -1746,41 +1747,7 @@ impl ::event_contracts_runtime::Validate for ConfigSnapshot {
                     static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^sha256:[0-9a-f]{64}$",
                         &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x80000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x100000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x2000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x4000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x20000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x40000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x400000000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"sha256:"),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x7e0000000003ff000000000000,
                                 min: 64,
@@ -1960,41 +1927,7 @@ impl ::event_contracts_runtime::Validate for ConfigVersion {
                     static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^sha256:[0-9a-f]{64}$",
                         &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x80000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x100000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x2000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x4000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x20000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x40000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x400000000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"sha256:"),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x7e0000000003ff000000000000,
                                 min: 64,
@@ -2248,8 +2181,37 @@ impl ::event_contracts_runtime::Validate for BotRequested {
             && ({
                 let s: &str = self.auth_token_ref.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^[a-z][a-z0-9+.-]*://[^\\x{9}-\\x{d}\\x{20}-\\x{20}\\x{a0}-\\x{a0}\\x{1680}-\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}-\\x{202f}\\x{205f}-\\x{205f}\\x{3000}-\\x{3000}\\x{feff}-\\x{feff}]+$",
+                        &[
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe000000000000000000000000,
+                                min: 1,
+                                max: 1,
+                            },
+                            ::event_contracts_runtime::Piece::Bytes {
+                                set: 0x7fffffe0000000003ff680000000000,
+                                min: 0,
+                                max: u32::MAX,
+                            },
+                            ::event_contracts_runtime::Piece::Literal(b"://"),
+                            ::event_contracts_runtime::Piece::Chars {
+                                ascii: 0xfffffffffffffffffffffffeffffc1ff,
+                                except: &[
+                                    (0xa0, 0xa0),
+                                    (0x1680, 0x1680),
+                                    (0x2000, 0x200a),
+                                    (0x2028, 0x2029),
+                                    (0x202f, 0x202f),
+                                    (0x205f, 0x205f),
+                                    (0x3000, 0x3000),
+                                    (0xfeff, 0xfeff),
+                                ],
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2422,8 +2384,27 @@ impl ::event_contracts_runtime::Validate for MeetingMetadata {
             && ({
                 let s: &str = self.meeting_url.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^https://[^\\x{9}-\\x{d}\\x{20}-\\x{20}\\x{a0}-\\x{a0}\\x{1680}-\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}-\\x{202f}\\x{205f}-\\x{205f}\\x{3000}-\\x{3000}\\x{feff}-\\x{feff}]+$",
+                        &[
+                            ::event_contracts_runtime::Piece::Literal(b"https://"),
+                            ::event_contracts_runtime::Piece::Chars {
+                                ascii: 0xfffffffffffffffffffffffeffffc1ff,
+                                except: &[
+                                    (0xa0, 0xa0),
+                                    (0x1680, 0x1680),
+                                    (0x2000, 0x200a),
+                                    (0x2028, 0x2029),
+                                    (0x202f, 0x202f),
+                                    (0x205f, 0x205f),
+                                    (0x3000, 0x3000),
+                                    (0xfeff, 0xfeff),
+                                ],
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -2537,11 +2518,7 @@ impl ::event_contracts_runtime::Validate for BotCapabilities {
                                         ::event_contracts_runtime::Piece::Group {
                                             alternatives: &[
                                                 &[
-                                                    ::event_contracts_runtime::Piece::Bytes {
-                                                        set: 0x200000000000,
-                                                        min: 1,
-                                                        max: 1,
-                                                    },
+                                                    ::event_contracts_runtime::Piece::Literal(b"-"),
                                                     ::event_contracts_runtime::Piece::Bytes {
                                                         set: 0x7fffffe07fffffe03ff000000000000,
                                                         min: 2,

@@ -341,11 +341,7 @@ impl ::event_contracts_runtime::Validate for DeviceSummaryCapabilities {
                                 min: 0,
                                 max: u32::MAX,
                             },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x1000000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"x"),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x3fe000000000000,
                                 min: 1,
@@ -2494,13 +2490,7 @@ impl ::event_contracts_runtime::Validate for TenantRequest {
                 {
                     static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^/",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x800000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                        ],
+                        &[::event_contracts_runtime::Piece::Literal(b"/")],
                         false,
                     );
                     PATTERN.is_match(s)
@@ -2770,13 +2760,7 @@ impl ::event_contracts_runtime::Validate for TenantAccessDenied {
                     {
                         static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                             "^/",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x800000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
-                            ],
+                            &[::event_contracts_runtime::Piece::Literal(b"/")],
                             false,
                         );
                         PATTERN.is_match(s)

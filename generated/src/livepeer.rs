@@ -2512,16 +2512,7 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
                 static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^0x[0-9a-fA-F]{40}$",
                     &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x1000000000000,
-                            min: 1,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x1000000000000000000000000000000,
-                            min: 1,
-                            max: 1,
-                        },
+                        ::event_contracts_runtime::Piece::Literal(b"0x"),
                         ::event_contracts_runtime::Piece::Bytes {
                             set: 0x7e0000007e03ff000000000000,
                             min: 40,
@@ -2549,47 +2540,11 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
                                 min: 0,
                                 max: u32::MAX,
                             },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x100000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b" "),
                             ::event_contracts_runtime::Piece::Group {
                                 alternatives: &[
-                                    &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x8000000000000000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x200000000000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x2000000000000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
-                                    ],
-                                    &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x200000000000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x1000000000000000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x1000000000000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
-                                    ],
+                                    &[::event_contracts_runtime::Piece::Literal(b"WEI")],
+                                    &[::event_contracts_runtime::Piece::Literal(b"ETH")],
                                 ],
                                 min: 1,
                                 max: 1,
@@ -2614,11 +2569,7 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
                             ::event_contracts_runtime::Piece::Group {
                                 alternatives: &[
                                     &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x400000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
+                                        ::event_contracts_runtime::Piece::Literal(b"."),
                                         ::event_contracts_runtime::Piece::Bytes {
                                             set: 0x3ff000000000000,
                                             min: 1,
@@ -2654,11 +2605,7 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
                             ::event_contracts_runtime::Piece::Group {
                                 alternatives: &[
                                     &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x400000000000,
-                                            min: 1,
-                                            max: 1,
-                                        },
+                                        ::event_contracts_runtime::Piece::Literal(b"."),
                                         ::event_contracts_runtime::Piece::Bytes {
                                             set: 0x3ff000000000000,
                                             min: 1,
@@ -2669,56 +2616,7 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
                                 min: 0,
                                 max: 1,
                             },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x100000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x800000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x20000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x200000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x800000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x10000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x200000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x1000000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x20000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x1000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b" wei/pixel"),
                         ],
                         true,
                     );
@@ -2748,16 +2646,7 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
                     static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^0x[0-9a-fA-F]{40}$",
                         &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x1000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x1000000000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"0x"),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x7e0000007e03ff000000000000,
                                 min: 40,
@@ -3732,16 +3621,7 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
                 static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                     "^0x[0-9a-fA-F]{40}$",
                     &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x1000000000000,
-                            min: 1,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x1000000000000000000000000000000,
-                            min: 1,
-                            max: 1,
-                        },
+                        ::event_contracts_runtime::Piece::Literal(b"0x"),
                         ::event_contracts_runtime::Piece::Bytes {
                             set: 0x7e0000007e03ff000000000000,
                             min: 40,
@@ -3823,11 +3703,7 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
                                 ::event_contracts_runtime::Piece::Group {
                                     alternatives: &[
                                         &[
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x400000000000,
-                                                min: 1,
-                                                max: 1,
-                                            },
+                                            ::event_contracts_runtime::Piece::Literal(b"."),
                                             ::event_contracts_runtime::Piece::Bytes {
                                                 set: 0x3ff000000000000,
                                                 min: 1,
@@ -3866,11 +3742,7 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
                                 ::event_contracts_runtime::Piece::Group {
                                     alternatives: &[
                                         &[
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x400000000000,
-                                                min: 1,
-                                                max: 1,
-                                            },
+                                            ::event_contracts_runtime::Piece::Literal(b"."),
                                             ::event_contracts_runtime::Piece::Bytes {
                                                 set: 0x3ff000000000000,
                                                 min: 1,

@@ -120,21 +120,7 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
                     static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^ai\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
                         &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x2000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x200000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x400000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"ai."),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x7fffffe000000000000000000000000,
                                 min: 1,
@@ -145,11 +131,7 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
                                 min: 0,
                                 max: u32::MAX,
                             },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x400000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"."),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x7fffffe000000000000000000000000,
                                 min: 1,
@@ -169,8 +151,18 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
             && ({
                 let s: &str = self.subject.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::new(
+                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
                         "^run/[^\\n\\r\\x{2028}\\x{2029}]+$",
+                        &[
+                            ::event_contracts_runtime::Piece::Literal(b"run/"),
+                            ::event_contracts_runtime::Piece::Chars {
+                                ascii: 0xffffffffffffffffffffffffffffdbff,
+                                except: &[(0x2028, 0x2029)],
+                                min: 1,
+                                max: u32::MAX,
+                            },
+                        ],
+                        true,
                     );
                     PATTERN.is_match(s)
                 }
@@ -205,31 +197,19 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
                                     min: 2,
                                     max: 2,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 32,
                                     max: 32,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 16,
                                     max: 16,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 2,
@@ -396,31 +376,19 @@ impl ::event_contracts_runtime::Validate for CloudEventExtensions {
                                     min: 2,
                                     max: 2,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 32,
                                     max: 32,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 16,
                                     max: 16,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 2,

@@ -1,15 +1,26 @@
 //! The `pattern` checks of generated code. A pattern codegen found simple (anchored at the
-//! start, ASCII sets, groups where one byte of lookahead decides every choice) is checked by
-//! walking its pieces over the bytes, with no regex engine; any other compiles once with the
-//! `regex` crate. Either way the schema validator decides every message this check fails.
+//! start, ASCII sets, runs of `\S` and the like, groups where one byte of lookahead decides
+//! every choice) is checked by walking its pieces over the bytes, with no regex engine; any
+//! other compiles once with the `regex` crate. Either way the schema validator decides every
+//! message this check fails.
 
 use std::sync::OnceLock;
 
 /// One piece of a simple pattern.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Piece {
+    /// These bytes, in this order (a run of literal characters: `0x`, ` wei/pixel`).
+    Literal(&'static [u8]),
     /// A byte of `set` (bit `b` for ASCII byte `b`), `min..=max` times (`u32::MAX`: unbounded).
     Bytes { set: u128, min: u32, max: u32 },
+    /// A character, `min..=max` times: an ASCII byte of `ascii`, or a character beyond ASCII
+    /// outside the few ranges of `except` (`\S`, `[^\n\r]`).
+    Chars {
+        ascii: u128,
+        except: &'static [(u32, u32)],
+        min: u32,
+        max: u32,
+    },
     /// One of `alternatives`, `min..=max` times; the next byte picks the alternative.
     Group {
         alternatives: &'static [&'static [Piece]],
@@ -53,7 +64,7 @@ impl Pattern {
 
     pub fn is_match(&self, s: &str) -> bool {
         match self.simple {
-            Some((pieces, to_end)) => match sequence(pieces, s.as_bytes(), 0) {
+            Some((pieces, to_end)) => match sequence(pieces, s, 0) {
                 Some(end) => !to_end || end == s.len(),
                 None => false,
             },
@@ -87,7 +98,12 @@ fn holds_byte(set: u128, b: u8) -> bool {
 fn starts(pieces: &[Piece], byte: Option<&u8>) -> bool {
     for p in pieces {
         let (nullable, starts) = match *p {
+            Piece::Literal(bytes) => (false, byte.is_some() && byte == bytes.first()),
             Piece::Bytes { set, min, .. } => (min == 0, holds(set, byte)),
+            // Codegen keeps these out of groups, the one place this is asked.
+            Piece::Chars { ascii, min, .. } => {
+                (min == 0, holds(ascii, byte) || byte >= Some(&0x80))
+            }
             Piece::Group {
                 alternatives, min, ..
             } => (min == 0, alternatives.iter().any(|a| starts(a, byte))),
@@ -104,9 +120,17 @@ fn starts(pieces: &[Piece], byte: Option<&u8>) -> bool {
 
 /// Where `pieces` matching from `at` ends, greedily (codegen made sure greedy is the only
 /// way to match).
-fn sequence(pieces: &[Piece], s: &[u8], mut at: usize) -> Option<usize> {
+fn sequence(pieces: &[Piece], text: &str, mut at: usize) -> Option<usize> {
+    let s = text.as_bytes();
     for p in pieces {
         match *p {
+            Piece::Literal(bytes) => {
+                // One comparison of the run rather than a set test per byte.
+                if !s.get(at..).is_some_and(|rest| rest.starts_with(bytes)) {
+                    return None;
+                }
+                at += bytes.len();
+            }
             Piece::Bytes { set, min, max } => {
                 // A run over a slice: no bounds check or count per byte.
                 let rest = s.get(at..).unwrap_or_default();
@@ -120,6 +144,36 @@ fn sequence(pieces: &[Piece], s: &[u8], mut at: usize) -> Option<usize> {
                 }
                 at += n;
             }
+            Piece::Chars {
+                ascii,
+                except,
+                min,
+                max,
+            } => {
+                // Every piece before ends on a character boundary: `at` is one.
+                let rest = text.get(at..)?;
+                let bytes = rest.as_bytes();
+                let (mut n, mut len) = (0, 0);
+                while n < max {
+                    match bytes.get(len) {
+                        Some(&b) if b < 0x80 && holds_byte(ascii, b) => len += 1,
+                        Some(&b) if b >= 0x80 => match rest.get(len..)?.chars().next() {
+                            Some(c)
+                                if !except.iter().any(|r| (r.0..=r.1).contains(&(c as u32))) =>
+                            {
+                                len += c.len_utf8()
+                            }
+                            _ => break,
+                        },
+                        _ => break,
+                    }
+                    n += 1;
+                }
+                if n < min {
+                    return None;
+                }
+                at += len;
+            }
             Piece::Group {
                 alternatives,
                 min,
@@ -130,7 +184,7 @@ fn sequence(pieces: &[Piece], s: &[u8], mut at: usize) -> Option<usize> {
                     let Some(alt) = alternatives.iter().find(|a| starts(a, s.get(at))) else {
                         break;
                     };
-                    at = sequence(alt, s, at)?;
+                    at = sequence(alt, text, at)?;
                     n += 1;
                 }
                 if n < min {

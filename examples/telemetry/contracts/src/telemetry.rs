@@ -76,11 +76,7 @@ impl<D> ::event_contracts_runtime::Validate for TelemetryEnvelope<D> {
                             min: 1,
                             max: u32::MAX,
                         },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x400000000000,
-                            min: 1,
-                            max: 1,
-                        },
+                        ::event_contracts_runtime::Piece::Literal(b"."),
                         ::event_contracts_runtime::Piece::Bytes {
                             set: 0x7fffffe800000000000000000000000,
                             min: 1,
@@ -113,31 +109,19 @@ impl<D> ::event_contracts_runtime::Validate for TelemetryEnvelope<D> {
                                     min: 2,
                                     max: 2,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 32,
                                     max: 32,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 16,
                                     max: 16,
                                 },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
+                                ::event_contracts_runtime::Piece::Literal(b"-"),
                                 ::event_contracts_runtime::Piece::Bytes {
                                     set: 0x7e0000000003ff000000000000,
                                     min: 2,
@@ -331,21 +315,13 @@ impl ::event_contracts_runtime::Validate for DeviceHeartbeat {
                                 min: 1,
                                 max: u32::MAX,
                             },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x400000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"."),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x3ff000000000000,
                                 min: 1,
                                 max: u32::MAX,
                             },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x400000000000,
-                                min: 1,
-                                max: 1,
-                            },
+                            ::event_contracts_runtime::Piece::Literal(b"."),
                             ::event_contracts_runtime::Piece::Bytes {
                                 set: 0x3ff000000000000,
                                 min: 1,
