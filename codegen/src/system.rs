@@ -232,6 +232,14 @@ impl<'s> SystemCtx<'s> {
         let (type_ptr, payload_ptr) = (&w.type_ptr, &w.payload_ptr);
         let env_schema = &w.schema_id;
         let type_field = w.envelope.type_field;
+        let (type_key, payload_key) = (w.envelope.type_field, w.envelope.payload_field);
+        let events = self.events();
+        let known = events.iter().filter(|e| !e.entry.fallback);
+        let named_arms = known.map(EventItem::named_arm);
+        let named_other = events.iter().find(|e| e.entry.fallback).map_or_else(
+            || quote!(_ => ::std::result::Result::Err(<D::Error as ::serde::de::Error>::custom("not an event of the catalog")),),
+            EventItem::named_arm,
+        );
         // One `#[doc]` per line: prettyplease writes a multi-line one as a block comment.
         let decode_doc = [
             " Validates and decodes a whole message: the envelope, then the event its".to_owned(),
@@ -252,8 +260,19 @@ impl<'s> SystemCtx<'s> {
                 VALIDATOR.get_or_init(|| crate::SCHEMAS.compile(#env_schema))
             }
 
+            impl #rt::one_pass::NamedEvents for #enum_name {
+                fn deserialize_named<'de, D: ::serde::Deserializer<'de>>(name: &str, d: D) -> ::std::result::Result<Self, D::Error> {
+                    match name { #(#named_arms)* #named_other }
+                }
+            }
+
             #(#[doc = #decode_doc])*
             pub fn decode_message(bytes: &[u8]) -> ::std::result::Result<Message, #rt::DecodeError> {
+                // A valid message decodes in one pass; anything else takes the reporting path.
+                let keys = #rt::one_pass::EnvelopeKeys { type_key: #type_key, payload_key: #payload_key };
+                if let Some((env, event)) = #rt::one_pass::decode_in_one_pass::<#env_ty<#rt::one_pass::PayloadSlot>, #enum_name>(bytes, keys) {
+                    return Ok(env.map_payload(|_| event));
+                }
                 match ::serde_json::from_slice::<#env_ty<&::serde_json::value::RawValue>>(bytes) {
                     Ok(env) if #rt::Validate::is_valid(&env) => {
                         let event = #enum_name::decode(&env.#type_id, env.#payload_id.get().as_bytes()).map_err(|e| e.within(#payload_ptr))?;
@@ -373,6 +392,16 @@ impl EventItem<'_> {
             quote!(other => <#ty as #rt::Event>::decode(bytes).map(|e| Self::#ty(other.to_owned(), e)),)
         } else {
             quote!(#wire => <#ty as #rt::Event>::decode(bytes).map(Self::#ty),)
+        }
+    }
+
+    /// `NamedEvents::deserialize_named`'s arm: like `decode_arm`, from a deserializer.
+    fn named_arm(&self) -> TokenStream {
+        let (rt, ty, wire) = (&self.cx.rt, &self.ty, &self.wire);
+        if self.entry.fallback {
+            quote!(other => #rt::one_pass::checked_event::<#ty, D>(d).map(|e| Self::#ty(other.to_owned(), e)),)
+        } else {
+            quote!(#wire => #rt::one_pass::checked_event::<#ty, D>(d).map(Self::#ty),)
         }
     }
 

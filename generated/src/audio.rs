@@ -4451,11 +4451,129 @@ pub fn envelope_validator() -> &'static ::event_contracts_runtime::Validator {
                 .compile("https://event-contracts.local/schemas/audio/envelope.json")
         })
 }
+impl ::event_contracts_runtime::one_pass::NamedEvents for AudioEvent {
+    fn deserialize_named<'de, D: ::serde::Deserializer<'de>>(
+        name: &str,
+        d: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        match name {
+            "AudioChunkReceived" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    AudioChunkReceived,
+                    D,
+                >(d)
+                    .map(Self::AudioChunkReceived)
+            }
+            "TranscriptionCompleted" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    TranscriptionCompleted,
+                    D,
+                >(d)
+                    .map(Self::TranscriptionCompleted)
+            }
+            "TranslationRequested" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    TranslationRequested,
+                    D,
+                >(d)
+                    .map(Self::TranslationRequested)
+            }
+            "TranslationCompleted" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    TranslationCompleted,
+                    D,
+                >(d)
+                    .map(Self::TranslationCompleted)
+            }
+            "ProcessingFailed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ProcessingFailed,
+                    D,
+                >(d)
+                    .map(Self::ProcessingFailed)
+            }
+            "ConfigSnapshot" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ConfigSnapshot,
+                    D,
+                >(d)
+                    .map(Self::ConfigSnapshot)
+            }
+            "ConfigDriftDetected" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ConfigDriftDetected,
+                    D,
+                >(d)
+                    .map(Self::ConfigDriftDetected)
+            }
+            "ConfigRollbackRequested" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ConfigRollbackRequested,
+                    D,
+                >(d)
+                    .map(Self::ConfigRollbackRequested)
+            }
+            "BotRequested" => {
+                ::event_contracts_runtime::one_pass::checked_event::<BotRequested, D>(d)
+                    .map(Self::BotRequested)
+            }
+            "BotStopRequested" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    BotStopRequested,
+                    D,
+                >(d)
+                    .map(Self::BotStopRequested)
+            }
+            "BotStatusUpdate" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    BotStatusUpdate,
+                    D,
+                >(d)
+                    .map(Self::BotStatusUpdate)
+            }
+            "ServiceHealthReport" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ServiceHealthReport,
+                    D,
+                >(d)
+                    .map(Self::ServiceHealthReport)
+            }
+            "AnomalyDetected" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    AnomalyDetected,
+                    D,
+                >(d)
+                    .map(Self::AnomalyDetected)
+            }
+            "UsageMetrics" => {
+                ::event_contracts_runtime::one_pass::checked_event::<UsageMetrics, D>(d)
+                    .map(Self::UsageMetrics)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "not an event of the catalog",
+                    ),
+                )
+            }
+        }
+    }
+}
 /// Validates and decodes a whole message: the envelope, then the event its
 /// `event_type` names. Errors carry JSON pointers into the whole message.
 pub fn decode_message(
     bytes: &[u8],
 ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
+    let keys = ::event_contracts_runtime::one_pass::EnvelopeKeys {
+        type_key: "event_type",
+        payload_key: "payload",
+    };
+    if let Some((env, event)) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
+        AudioEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+        AudioEvent,
+    >(bytes, keys) {
+        return Ok(env.map_payload(|_| event));
+    }
     match ::serde_json::from_slice::<
         AudioEnvelope<&::serde_json::value::RawValue>,
     >(bytes) {

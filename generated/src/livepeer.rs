@@ -4437,11 +4437,90 @@ pub fn envelope_validator() -> &'static ::event_contracts_runtime::Validator {
                 .compile("https://event-contracts.local/schemas/livepeer/envelope.json")
         })
 }
+impl ::event_contracts_runtime::one_pass::NamedEvents for LivepeerEvent {
+    fn deserialize_named<'de, D: ::serde::Deserializer<'de>>(
+        name: &str,
+        d: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        match name {
+            "stream_trace" => {
+                ::event_contracts_runtime::one_pass::checked_event::<StreamTrace, D>(d)
+                    .map(Self::StreamTrace)
+            }
+            "stream_ingest_metrics" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    StreamIngestMetrics,
+                    D,
+                >(d)
+                    .map(Self::StreamIngestMetrics)
+            }
+            "ai_stream_events" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    AiStreamEvents,
+                    D,
+                >(d)
+                    .map(Self::AiStreamEvents)
+            }
+            "ai_stream_status" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    AiStreamStatus,
+                    D,
+                >(d)
+                    .map(Self::AiStreamStatus)
+            }
+            "discovery_results" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    DiscoveryResults,
+                    D,
+                >(d)
+                    .map(Self::DiscoveryResults)
+            }
+            "create_new_payment" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    CreateNewPayment,
+                    D,
+                >(d)
+                    .map(Self::CreateNewPayment)
+            }
+            "network_capabilities" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    NetworkCapabilities,
+                    D,
+                >(d)
+                    .map(Self::NetworkCapabilities)
+            }
+            "create_signed_ticket" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    CreateSignedTicket,
+                    D,
+                >(d)
+                    .map(Self::CreateSignedTicket)
+            }
+            other => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ForwardedEvent,
+                    D,
+                >(d)
+                    .map(|e| Self::ForwardedEvent(other.to_owned(), e))
+            }
+        }
+    }
+}
 /// Validates and decodes a whole message: the envelope, then the event its
 /// `type` names. Errors carry JSON pointers into the whole message.
 pub fn decode_message(
     bytes: &[u8],
 ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
+    let keys = ::event_contracts_runtime::one_pass::EnvelopeKeys {
+        type_key: "type",
+        payload_key: "data",
+    };
+    if let Some((env, event)) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
+        GatewayEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+        LivepeerEvent,
+    >(bytes, keys) {
+        return Ok(env.map_payload(|_| event));
+    }
     match ::serde_json::from_slice::<
         GatewayEnvelope<&::serde_json::value::RawValue>,
     >(bytes) {

@@ -3756,11 +3756,167 @@ pub fn envelope_validator() -> &'static ::event_contracts_runtime::Validator {
                 )
         })
 }
+impl ::event_contracts_runtime::one_pass::NamedEvents for OrchestratorEvent {
+    fn deserialize_named<'de, D: ::serde::Deserializer<'de>>(
+        name: &str,
+        d: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        match name {
+            "ai.run.started" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    RunStartedData,
+                    D,
+                >(d)
+                    .map(Self::RunStartedData)
+            }
+            "ai.run.completed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    RunCompletedData,
+                    D,
+                >(d)
+                    .map(Self::RunCompletedData)
+            }
+            "ai.run.failed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<RunFailedData, D>(d)
+                    .map(Self::RunFailedData)
+            }
+            "ai.run.canceled" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    RunCanceledData,
+                    D,
+                >(d)
+                    .map(Self::RunCanceledData)
+            }
+            "ai.run.stage_started" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    RunStageStartedData,
+                    D,
+                >(d)
+                    .map(Self::RunStageStartedData)
+            }
+            "ai.run.stage_progress" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    RunStageProgressData,
+                    D,
+                >(d)
+                    .map(Self::RunStageProgressData)
+            }
+            "ai.run.stage_completed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    RunStageCompletedData,
+                    D,
+                >(d)
+                    .map(Self::RunStageCompletedData)
+            }
+            "ai.node.created" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    NodeCreatedData,
+                    D,
+                >(d)
+                    .map(Self::NodeCreatedData)
+            }
+            "ai.node.executing" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    NodeExecutingData,
+                    D,
+                >(d)
+                    .map(Self::NodeExecutingData)
+            }
+            "ai.node.completed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    NodeCompletedData,
+                    D,
+                >(d)
+                    .map(Self::NodeCompletedData)
+            }
+            "ai.paper.started" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    PaperStartedData,
+                    D,
+                >(d)
+                    .map(Self::PaperStartedData)
+            }
+            "ai.paper.generated" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    PaperGeneratedData,
+                    D,
+                >(d)
+                    .map(Self::PaperGeneratedData)
+            }
+            "ai.artifact.registered" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ArtifactRegisteredData,
+                    D,
+                >(d)
+                    .map(Self::ArtifactRegisteredData)
+            }
+            "ai.artifact.failed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ArtifactFailedData,
+                    D,
+                >(d)
+                    .map(Self::ArtifactFailedData)
+            }
+            "ai.validation.auto_started" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ValidationAutoStartedData,
+                    D,
+                >(d)
+                    .map(Self::ValidationAutoStartedData)
+            }
+            "ai.validation.auto_completed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    ValidationAutoCompletedData,
+                    D,
+                >(d)
+                    .map(Self::ValidationAutoCompletedData)
+            }
+            "ai.myfeature.started" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    MyFeatureStartedData,
+                    D,
+                >(d)
+                    .map(Self::MyFeatureStartedData)
+            }
+            "ai.myfeature.completed" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    MyFeatureCompletedData,
+                    D,
+                >(d)
+                    .map(Self::MyFeatureCompletedData)
+            }
+            "ai.myfeature.progress" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    MyFeatureProgressData,
+                    D,
+                >(d)
+                    .map(Self::MyFeatureProgressData)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "not an event of the catalog",
+                    ),
+                )
+            }
+        }
+    }
+}
 /// Validates and decodes a whole message: the envelope, then the event its
 /// `type` names. Errors carry JSON pointers into the whole message.
 pub fn decode_message(
     bytes: &[u8],
 ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
+    let keys = ::event_contracts_runtime::one_pass::EnvelopeKeys {
+        type_key: "type",
+        payload_key: "data",
+    };
+    if let Some((env, event)) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
+        CloudEventEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+        OrchestratorEvent,
+    >(bytes, keys) {
+        return Ok(env.map_payload(|_| event));
+    }
     match ::serde_json::from_slice::<
         CloudEventEnvelope<&::serde_json::value::RawValue>,
     >(bytes) {

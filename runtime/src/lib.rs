@@ -2,7 +2,7 @@
 //! nothing here is generated. It owns:
 //! - the [`Event`] and [`Validate`] traits every generated event implements,
 //! - [`decode`] / [`encode`]: validated decoding on a fast typed path with a full
-//!   JSON Schema report on failure,
+//!   JSON Schema report on failure, and [`one_pass`] for whole wrapped messages,
 //! - [`SchemaSet`]: the embedded schemas, compiled once, offline,
 //! - the typed formats ([`DateTime`]) and the serde helpers generated fields use.
 
@@ -11,6 +11,7 @@ mod pattern;
 mod schema_set;
 
 pub mod de;
+pub mod one_pass;
 pub mod transport;
 
 use std::fmt;

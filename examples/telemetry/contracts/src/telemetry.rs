@@ -662,11 +662,52 @@ pub fn envelope_validator() -> &'static ::event_contracts_runtime::Validator {
                 .compile("https://event-contracts.local/schemas/telemetry/envelope.json")
         })
 }
+impl ::event_contracts_runtime::one_pass::NamedEvents for TelemetryEvent {
+    fn deserialize_named<'de, D: ::serde::Deserializer<'de>>(
+        name: &str,
+        d: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        match name {
+            "sensor.reading" => {
+                ::event_contracts_runtime::one_pass::checked_event::<SensorReading, D>(d)
+                    .map(Self::SensorReading)
+            }
+            "device.heartbeat" => {
+                ::event_contracts_runtime::one_pass::checked_event::<
+                    DeviceHeartbeat,
+                    D,
+                >(d)
+                    .map(Self::DeviceHeartbeat)
+            }
+            "device.alert" => {
+                ::event_contracts_runtime::one_pass::checked_event::<DeviceAlert, D>(d)
+                    .map(Self::DeviceAlert)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "not an event of the catalog",
+                    ),
+                )
+            }
+        }
+    }
+}
 /// Validates and decodes a whole message: the envelope, then the event its
 /// `kind` names. Errors carry JSON pointers into the whole message.
 pub fn decode_message(
     bytes: &[u8],
 ) -> ::std::result::Result<Message, ::event_contracts_runtime::DecodeError> {
+    let keys = ::event_contracts_runtime::one_pass::EnvelopeKeys {
+        type_key: "kind",
+        payload_key: "body",
+    };
+    if let Some((env, event)) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
+        TelemetryEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+        TelemetryEvent,
+    >(bytes, keys) {
+        return Ok(env.map_payload(|_| event));
+    }
     match ::serde_json::from_slice::<
         TelemetryEnvelope<&::serde_json::value::RawValue>,
     >(bytes) {
