@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::metrics::{LabelCache, Labels};
+use super::metrics::{LabelCache, LabelSource, Labels};
 use super::otel::{self, Outcome, ProcessSpan};
 use super::{
     Claim, Context, Contract, DeadLetter, DeadLetterReason, Delivery, Handle, HandlerError,
@@ -90,12 +90,12 @@ where
 /// [`process`] for a caller that owns the delivery: the handler's [`Context`] takes the
 /// delivery's channel, origin and headers while it runs and gives them back after, rather
 /// than copying them (seven allocations per delivery with two headers). `labels` is the
-/// consumer's, kept across its deliveries.
+/// consumer's, kept across its deliveries (or an HTTP endpoint's, shared by its requests).
 pub(crate) async fn process_in_place<C, H, I>(
     handler: &H,
     delivery: &mut Delivery,
     policy: &Policy<I>,
-    labels: &mut LabelCache,
+    mut labels: impl LabelSource,
 ) -> Disposition
 where
     C: Contract,

@@ -65,6 +65,42 @@ const EVENTS_KEPT: usize = 64;
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
+/// Where a decision finds its labels: a consumer loop's own cache, or the one an HTTP
+/// endpoint's requests share.
+pub(crate) trait LabelSource {
+    fn labels(
+        &mut self,
+        messaging_system: &'static str,
+        system: &'static str,
+        event: &str,
+    ) -> Arc<Labels>;
+}
+
+impl LabelSource for &mut LabelCache {
+    fn labels(
+        &mut self,
+        messaging_system: &'static str,
+        system: &'static str,
+        event: &str,
+    ) -> Arc<Labels> {
+        LabelCache::labels(self, messaging_system, system, event)
+    }
+}
+
+impl LabelSource for &std::sync::Mutex<LabelCache> {
+    fn labels(
+        &mut self,
+        messaging_system: &'static str,
+        system: &'static str,
+        event: &str,
+    ) -> Arc<Labels> {
+        // Held for a scan of a short list; a panic inside cannot leave the list half-made.
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .labels(messaging_system, system, event)
+    }
+}
+
 impl LabelCache {
     pub(crate) fn new(group: &str) -> Self {
         Self {

@@ -15,10 +15,10 @@
 //!
 //! Each event becomes a [`Delivery`] whose payload is the event in the JSON event format (for
 //! binary mode rebuilt from the headers and body, see [`cloudevents`]) and whose headers are
-//! the request's headers unchanged. The shared engine ([`process`]) decodes and validates it
-//! (envelope, then `data` against the schema of its `type`), dispatches it to the typed
-//! handler and decides retry or dead letter, exactly as on the other transports. Around it,
-//! the endpoint adds:
+//! the request's headers unchanged. The shared engine ([`process`](super::process)) decodes
+//! and validates it (envelope, then `data` against the schema of its `type`), dispatches it to
+//! the typed handler and decides retry or dead letter, exactly as on the other transports.
+//! Around it, the endpoint adds:
 //!
 //! - **Dedupe by `source` + `id`** ([`dedupe_key`]): an event whose pair was handled before is
 //!   answered `200` with outcome `duplicate` and not handled again. The mark is written after
@@ -102,8 +102,10 @@ pub use store::{
     SeqEntry, SeqRecord, SeqStore, StoredDeadLetter,
 };
 
+use super::engine::process_in_place;
+use super::metrics::LabelCache;
 use super::{
-    process, Contract, DeadLetter, DeadLetterReason, Delivery, Disposition, Handle, Headers,
+    Contract, DeadLetter, DeadLetterReason, Delivery, Disposition, Handle, Headers,
     IdempotencyStore, NoIdempotency, Policy, Shutdown, TransportError,
 };
 use crate::{display_pointer, DecodeError};
@@ -320,6 +322,8 @@ struct Inner<C, H, S, I> {
     body_limit: usize,
     batch_limit: usize,
     auth: Arc<IngestAuth>,
+    /// The metrics labels of the events this endpoint has seen, shared by its requests.
+    labels: std::sync::Mutex<LabelCache>,
     system: PhantomData<fn() -> C>,
 }
 
@@ -439,6 +443,7 @@ where
             body_limit: self.body_limit,
             batch_limit: self.batch_limit,
             auth: self.auth.clone(),
+            labels: std::sync::Mutex::new(LabelCache::new(&self.policy.group)),
             system: PhantomData,
         });
         let route = axum::routing::post(move |headers: HeaderMap, body: Body| {
@@ -554,6 +559,20 @@ fn peek_seq(seq: Option<&serde_json::Value>) -> Option<u64> {
 impl<'a> Peek<'a> {
     fn of(payload: &'a [u8]) -> Self {
         serde_json::from_slice(payload).unwrap_or_default()
+    }
+
+    /// The same fields, no longer borrowing the payload: the delivery that owns the payload
+    /// is then free to be decided in place.
+    fn into_owned(self) -> Peek<'static> {
+        let own = |s: Option<Cow<'_, str>>| s.map(|s| Cow::Owned(s.into_owned()));
+        Peek {
+            id: own(self.id),
+            source: own(self.source),
+            subject: own(self.subject),
+            event_type: own(self.event_type),
+            seq: self.seq,
+            extensions: self.extensions,
+        }
     }
 
     fn key(&self) -> Option<String> {
@@ -780,7 +799,7 @@ where
 
     /// One event: dedupe, the engine's decision, and the answer.
     async fn event(&self, input: EventInput) -> EventResult {
-        let delivery = Delivery {
+        let mut delivery = Delivery {
             channel: self.path.clone(),
             key: None,
             payload: input.payload,
@@ -788,7 +807,7 @@ where
             attempt: input.attempt,
             origin: input.origin,
         };
-        let peek = Peek::of(&delivery.payload);
+        let peek = Peek::of(&delivery.payload).into_owned();
         let key = peek.key();
         let _guard = match &key {
             Some(key) => Some(self.locks.lock(key).await),
@@ -812,7 +831,12 @@ where
                 }
             }
         }
-        match process::<C, H, I>(&*self.handler, &delivery, &self.policy).await {
+        // The delivery is this request's own: decided in place, not copied, with the labels
+        // the endpoint keeps.
+        let disposition =
+            process_in_place::<C, H, I>(&*self.handler, &mut delivery, &self.policy, &self.labels)
+                .await;
+        match disposition {
             Disposition::Ack => {
                 if let Some(key) = &key {
                     if let Err(e) = self.store.mark_done(key).await {
