@@ -2,7 +2,7 @@
 //! re-encode to the same JSON, invalid examples are rejected at the pointer they name, and a
 //! mutation sweep shows the fast typed path never accepts what the schema validator rejects.
 
-use event_contracts::runtime::{RoundTripError, SchemaSet, SystemInfo};
+use event_contracts::runtime::{ReencodeMessage, RoundTripError, SchemaSet, SystemInfo};
 use event_contracts::{audio, dam, DecodeError, EventInfo};
 use serde_json::Value;
 
@@ -154,9 +154,10 @@ fn every_invalid_example_is_rejected_at_its_pointer() {
     assert!(count >= 60, "only {count} invalid examples");
 }
 
-#[test]
-fn envelope_examples_decode_as_whole_messages() {
-    let mut count = 0;
+/// Every wrapped system's envelope examples: the envelope schema's id, the system's whole
+/// message round trip, the example's index and the example.
+fn envelope_examples() -> Vec<(&'static str, ReencodeMessage, usize, &'static Value)> {
+    let mut out = Vec::new();
     for (system, schemas) in systems() {
         let (Some(id), Some(reencode)) = (system.envelope_schema_id, system.reencode_message)
         else {
@@ -164,19 +165,28 @@ fn envelope_examples_decode_as_whole_messages() {
         };
         let schema = schemas.get(id).unwrap();
         for (i, example) in examples(schema, "examples").iter().enumerate() {
-            match reencode(&serde_json::to_vec(example).unwrap()) {
-                Ok(_) => {}
-                // An envelope example may carry a payload that is only illustrative.
-                Err(RoundTripError::Decode(DecodeError::Invalid(v)))
-                    if v.0.iter().all(|v| {
-                        v.pointer.starts_with("/data")
-                            || v.pointer.starts_with("/payload")
-                            || v.pointer.starts_with("/body")
-                    }) => {}
-                Err(e) => panic!("{id}#/examples/{i}: {e}"),
-            }
-            count += 1;
+            out.push((id, reencode, i, example));
         }
+    }
+    out
+}
+
+#[test]
+fn envelope_examples_decode_as_whole_messages() {
+    let mut count = 0;
+    for (id, reencode, i, example) in envelope_examples() {
+        match reencode(&serde_json::to_vec(example).unwrap()) {
+            Ok(_) => {}
+            // An envelope example may carry a payload that is only illustrative.
+            Err(RoundTripError::Decode(DecodeError::Invalid(v)))
+                if v.0.iter().all(|v| {
+                    v.pointer.starts_with("/data")
+                        || v.pointer.starts_with("/payload")
+                        || v.pointer.starts_with("/body")
+                }) => {}
+            Err(e) => panic!("{id}#/examples/{i}: {e}"),
+        }
+        count += 1;
     }
     assert!(count >= 4, "only {count} envelope examples");
 }
@@ -226,49 +236,42 @@ fn letters_escaped(value: &Value) -> String {
 #[test]
 fn whole_messages_decode_alike_in_any_property_order() {
     let mut compared = 0;
-    for (system, schemas) in systems() {
-        let (Some(id), Some(reencode)) = (system.envelope_schema_id, system.reencode_message)
-        else {
+    for (id, reencode, i, example) in envelope_examples() {
+        let Ok(expected) = reencode(&serde_json::to_vec(example).unwrap()) else {
             continue;
         };
-        let schema = schemas.get(id).unwrap();
-        for (i, example) in examples(schema, "examples").iter().enumerate() {
-            let Ok(expected) = reencode(&serde_json::to_vec(example).unwrap()) else {
-                continue;
-            };
-            let entries: Vec<(String, Value)> = example
-                .as_object()
-                .expect("an envelope example is an object")
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let mut orders: Vec<Vec<(String, Value)>> = (0..entries.len())
-                .map(|r| {
-                    let mut order = entries.clone();
-                    order.rotate_left(r);
-                    order
-                })
-                .collect();
-            orders.push(entries.iter().rev().cloned().collect());
-            for order in orders {
-                let keys: Vec<&str> = order.iter().map(|(k, _)| k.as_str()).collect();
-                let value = Value::Object(order.iter().cloned().collect());
-                for text in [
-                    serde_json::to_string(&value).unwrap(),
-                    letters_escaped(&value),
-                ] {
-                    match reencode(text.as_bytes()) {
-                        Ok(got) => assert_eq!(
-                            String::from_utf8_lossy(&got),
-                            String::from_utf8_lossy(&expected),
-                            "{id}#/examples/{i} with its keys in the order {keys:?}: {text}"
-                        ),
-                        Err(e) => panic!(
-                            "{id}#/examples/{i} with its keys in the order {keys:?}: {e}\n{text}"
-                        ),
-                    }
-                    compared += 1;
+        let entries: Vec<(String, Value)> = example
+            .as_object()
+            .expect("an envelope example is an object")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut orders: Vec<Vec<(String, Value)>> = (0..entries.len())
+            .map(|r| {
+                let mut order = entries.clone();
+                order.rotate_left(r);
+                order
+            })
+            .collect();
+        orders.push(entries.iter().rev().cloned().collect());
+        for order in orders {
+            let keys: Vec<&str> = order.iter().map(|(k, _)| k.as_str()).collect();
+            let value = Value::Object(order.iter().cloned().collect());
+            for text in [
+                serde_json::to_string(&value).unwrap(),
+                letters_escaped(&value),
+            ] {
+                match reencode(text.as_bytes()) {
+                    Ok(got) => assert_eq!(
+                        String::from_utf8_lossy(&got),
+                        String::from_utf8_lossy(&expected),
+                        "{id}#/examples/{i} with its keys in the order {keys:?}: {text}"
+                    ),
+                    Err(e) => panic!(
+                        "{id}#/examples/{i} with its keys in the order {keys:?}: {e}\n{text}"
+                    ),
                 }
+                compared += 1;
             }
         }
     }
