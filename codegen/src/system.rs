@@ -231,8 +231,7 @@ impl<'s> SystemCtx<'s> {
         let (env_ty, type_id, payload_id) = (&w.ty, &w.type_id, &w.payload_id);
         let (type_ptr, payload_ptr) = (&w.type_ptr, &w.payload_ptr);
         let env_schema = &w.schema_id;
-        let type_field = w.envelope.type_field;
-        let (type_key, payload_key) = (w.envelope.type_field, w.envelope.payload_field);
+        let (type_field, payload_field) = (w.envelope.type_field, w.envelope.payload_field);
         let events = self.events();
         let known = events.iter().filter(|e| !e.entry.fallback);
         let named_arms = known.map(EventItem::named_arm);
@@ -269,7 +268,7 @@ impl<'s> SystemCtx<'s> {
             #(#[doc = #decode_doc])*
             pub fn decode_message(bytes: &[u8]) -> ::std::result::Result<Message, #rt::DecodeError> {
                 // A valid message decodes in one pass; anything else takes the reporting path.
-                let keys = #rt::one_pass::EnvelopeKeys { type_key: #type_key, payload_key: #payload_key };
+                let keys = #rt::one_pass::EnvelopeKeys { type_key: #type_field, payload_key: #payload_field };
                 if let Some((env, event)) = #rt::one_pass::decode_in_one_pass::<#env_ty<#rt::one_pass::PayloadSlot>, #enum_name>(bytes, keys) {
                     return Ok(env.map_payload(|_| event));
                 }
@@ -385,24 +384,27 @@ impl EventItem<'_> {
         }
     }
 
-    /// `decode`'s arm: the event's wire name, or any other name for the fallback.
-    fn decode_arm(&self) -> TokenStream {
-        let (rt, ty, wire) = (&self.cx.rt, &self.ty, &self.wire);
+    /// An arm of a dispatch by name: the event's wire name, or any other name for the
+    /// fallback, to its variant holding what `decode` (a `Result` of the event) gives.
+    fn by_name_arm(&self, decode: TokenStream) -> TokenStream {
+        let (ty, wire) = (&self.ty, &self.wire);
         if self.entry.fallback {
-            quote!(other => <#ty as #rt::Event>::decode(bytes).map(|e| Self::#ty(other.to_owned(), e)),)
+            quote!(other => #decode.map(|e| Self::#ty(other.to_owned(), e)),)
         } else {
-            quote!(#wire => <#ty as #rt::Event>::decode(bytes).map(Self::#ty),)
+            quote!(#wire => #decode.map(Self::#ty),)
         }
     }
 
-    /// `NamedEvents::deserialize_named`'s arm: like `decode_arm`, from a deserializer.
+    /// `decode`'s arm: from the payload's bytes.
+    fn decode_arm(&self) -> TokenStream {
+        let (rt, ty) = (&self.cx.rt, &self.ty);
+        self.by_name_arm(quote!(<#ty as #rt::Event>::decode(bytes)))
+    }
+
+    /// `NamedEvents::deserialize_named`'s arm: from a deserializer standing at the payload.
     fn named_arm(&self) -> TokenStream {
-        let (rt, ty, wire) = (&self.cx.rt, &self.ty, &self.wire);
-        if self.entry.fallback {
-            quote!(other => #rt::one_pass::checked_event::<#ty, D>(d).map(|e| Self::#ty(other.to_owned(), e)),)
-        } else {
-            quote!(#wire => #rt::one_pass::checked_event::<#ty, D>(d).map(Self::#ty),)
-        }
+        let (rt, ty) = (&self.cx.rt, &self.ty);
+        self.by_name_arm(quote!(#rt::one_pass::checked_event::<#ty, D>(d)))
     }
 
     /// `name`'s arm: the wire name, or the name the fallback came by.
