@@ -2,6 +2,7 @@
 //! and the loop ([`run`]) that carries the decision out through a transport's [`Source`].
 
 use std::future::Future;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
@@ -95,23 +96,122 @@ pub(crate) async fn process_in_place<C, H, I>(
     handler: &H,
     delivery: &mut Delivery,
     policy: &Policy<I>,
-    mut labels: impl LabelSource,
+    labels: impl LabelSource,
 ) -> Disposition
 where
     C: Contract,
     H: Handle<C>,
     I: IdempotencyStore,
 {
+    let Begun {
+        decoded,
+        key,
+        traceparent,
+        span,
+        labels,
+    } = begin::<C, I>(delivery, policy, labels);
+    let disposition = 'decided: {
+        // Taken whole by `map_err`: a local only partly moved out of (as a `match` on it
+        // would leave it) keeps its place in this future across every await.
+        let undecodable = |error| {
+            span.span()
+                .in_scope(|| undecodable(delivery, policy, error))
+        };
+        let message = match decoded.map_err(undecodable) {
+            Ok(message) => message,
+            Err(disposition) => break 'decided disposition,
+        };
+        let (message, claim) = match &key {
+            Some(key) => {
+                // The message waits out the store's round trip on the heap: kept in this
+                // future, it would make every delivery's future larger by a message.
+                let message = Box::new(message);
+                match claim(policy, delivery, key)
+                    .instrument(span.span().clone())
+                    .await
+                {
+                    Ok(token) => (*message, Some((key, token))),
+                    Err(disposition) => break 'decided disposition,
+                }
+            }
+            None => (message, None),
+        };
+        let context = Context {
+            channel: std::mem::take(&mut delivery.channel),
+            attempt: delivery.attempt,
+            origin: std::mem::take(&mut delivery.origin),
+            headers: std::mem::take(&mut delivery.headers),
+            traceparent,
+        };
+        let started = Instant::now();
+        let outcome = {
+            // `Instrumented` would take the handler's future by value: one more copy of the
+            // largest future of the delivery.
+            let mut handling = std::pin::pin!(handler.handle(message, &context));
+            std::future::poll_fn(|cx| span.span().in_scope(|| handling.as_mut().poll(cx))).await
+        };
+        labels.handler_took(started.elapsed());
+        // The handler is done with them: the delivery gets its parts back to be settled.
+        let Context {
+            channel,
+            origin,
+            headers,
+            ..
+        } = context;
+        delivery.channel = channel;
+        delivery.origin = origin;
+        delivery.headers = headers;
+        if let Some((key, token)) = claim {
+            record_end(policy, key, &token, outcome.is_ok())
+                .instrument(span.span().clone())
+                .await;
+        }
+        match outcome {
+            Ok(()) => Disposition::Ack,
+            Err(HandlerError::Reject(e)) => {
+                dead(delivery, DeadLetterReason::Rejected, e.to_string())
+            }
+            Err(HandlerError::Retry(e)) => retry(policy, delivery, e.to_string()),
+        }
+    };
+    observe(&span, &labels, &disposition);
+    disposition
+}
+
+/// A delivery decoded, with what its decision is traced and counted by.
+struct Begun<M> {
+    decoded: Result<M, DecodeError>,
+    /// The unit of work's idempotency key, when the policy keeps them.
+    key: Option<String>,
+    traceparent: Option<String>,
+    span: ProcessSpan,
+    labels: std::sync::Arc<Labels>,
+}
+
+/// Decodes a delivery and starts its span. A plain function, so that every borrow of the
+/// decoded message ends here: a local borrowed anywhere in an `async fn` keeps its place in
+/// the future across every later `.await` (and so does an argument of one), and a message
+/// is up to a kilobyte that each future around the handler's would carry and copy as it
+/// moves. [`process_in_place`] only moves the message, into the handler.
+fn begin<C: Contract, I: IdempotencyStore>(
+    delivery: &Delivery,
+    policy: &Policy<I>,
+    mut labels: impl LabelSource,
+) -> Begun<C::Message> {
     let decoded = C::decode(&delivery.channel, &delivery.payload);
     let header_traceparent = delivery.headers.get_str(TRACEPARENT_HEADER);
-    let (event, traceparent) = match &decoded {
+    let (event, key, traceparent) = match &decoded {
         Ok(message) => (
             Some(C::event_name(message)),
+            I::ENABLED
+                .then(|| C::idempotency_key(message))
+                .flatten()
+                .map(|k| format!("{}:{}:{k}", C::SYSTEM, policy.group)),
             header_traceparent
                 .map(str::to_owned)
                 .or_else(|| C::traceparent(message)),
         ),
-        Err(_) => (None, header_traceparent.map(str::to_owned)),
+        Err(_) => (None, None, header_traceparent.map(str::to_owned)),
     };
     // The message id is formatted only when the span is recorded.
     let span = ProcessSpan::start(
@@ -127,11 +227,71 @@ where
         C::SYSTEM,
         event.unwrap_or("unknown"),
     );
-    let disposition = decide::<C, H, I>(handler, delivery, policy, decoded, traceparent, &labels)
-        .instrument(span.span().clone())
-        .await;
-    observe(&span, &labels, &disposition);
-    disposition
+    Begun {
+        decoded,
+        key,
+        traceparent,
+        span,
+        labels,
+    }
+}
+
+/// What becomes of a delivery that is not a message of the system.
+fn undecodable<I>(delivery: &Delivery, policy: &Policy<I>, error: DecodeError) -> Disposition {
+    match error {
+        error @ DecodeError::UnknownEvent { .. } if policy.unknown == UnknownPolicy::Skip => {
+            tracing::info!(origin = %delivery.origin, %error, "skipping an unknown event");
+            Disposition::Skip {
+                why: error.to_string(),
+            }
+        }
+        error => dead(delivery, DeadLetterReason::of(&error), error.to_string()),
+    }
+}
+
+/// Claims the unit of work `key` before its handler runs: the claim's token, or what to do
+/// instead (a duplicate of finished work, or a copy being handled elsewhere right now).
+async fn claim<I: IdempotencyStore>(
+    policy: &Policy<I>,
+    delivery: &Delivery,
+    key: &str,
+) -> Result<String, Disposition> {
+    match policy.idempotency.claim(key).await {
+        Ok(Claim::Claimed { token }) => Ok(token),
+        Ok(Claim::Done) => Err(Disposition::Duplicate {
+            key: key.to_owned(),
+        }),
+        Ok(Claim::Busy { retry_after }) => {
+            // The holder finishes (then this copy is skipped) or fails (then it is
+            // claimed) within its lease: come back when the lease is up at the latest.
+            let mut disposition = retry(
+                policy,
+                delivery,
+                format!(
+                    "another consumer is handling a copy of this unit of work ({key}) right now"
+                ),
+            );
+            if let Disposition::Retry { after, .. } = &mut disposition {
+                *after = (*after).max(retry_after);
+            }
+            Err(disposition)
+        }
+        Err(e) => Err(retry(policy, delivery, format!("idempotency store: {e}"))),
+    }
+}
+
+/// Records that the unit of work `key` is done, or releases its claim when its handler failed.
+async fn record_end<I: IdempotencyStore>(policy: &Policy<I>, key: &str, token: &str, done: bool) {
+    let recorded = if done {
+        policy.idempotency.mark_done(key).await
+    } else {
+        policy.idempotency.release(key, token).await
+    };
+    if let Err(e) = recorded {
+        // Done: a redelivery would redo it, which the mark prevents, so say so loudly but
+        // still acknowledge. Failed: the claim expires with its lease instead.
+        tracing::warn!(%key, error = %e, done, "could not record the end of a unit of work");
+    }
 }
 
 /// Counts one decision and records it on its span.
@@ -169,95 +329,6 @@ fn observe_dead_letter(labels: &Labels, reason: DeadLetterReason) {
         DeadLetterReason::Rejected | DeadLetterReason::RetriesExhausted => {}
     }
     labels.dead_lettered(reason.as_str());
-}
-
-async fn decide<C, H, I>(
-    handler: &H,
-    delivery: &mut Delivery,
-    policy: &Policy<I>,
-    decoded: Result<C::Message, DecodeError>,
-    traceparent: Option<String>,
-    labels: &Labels,
-) -> Disposition
-where
-    C: Contract,
-    H: Handle<C>,
-    I: IdempotencyStore,
-{
-    let message = match decoded {
-        Ok(message) => message,
-        Err(error @ DecodeError::UnknownEvent { .. }) if policy.unknown == UnknownPolicy::Skip => {
-            tracing::info!(origin = %delivery.origin, %error, "skipping an unknown event");
-            return Disposition::Skip {
-                why: error.to_string(),
-            };
-        }
-        Err(error) => return dead(delivery, DeadLetterReason::of(&error), error.to_string()),
-    };
-    let key = if I::ENABLED {
-        C::idempotency_key(&message).map(|k| format!("{}:{}:{k}", C::SYSTEM, policy.group))
-    } else {
-        None
-    };
-    let mut claim = None;
-    if let Some(key) = &key {
-        match policy.idempotency.claim(key).await {
-            Ok(Claim::Claimed { token }) => claim = Some((key, token)),
-            Ok(Claim::Done) => return Disposition::Duplicate { key: key.clone() },
-            Ok(Claim::Busy { retry_after }) => {
-                // The holder finishes (then this copy is skipped) or fails (then it is
-                // claimed) within its lease: come back when the lease is up at the latest.
-                let mut disposition = retry(
-                    policy,
-                    delivery,
-                    format!(
-                        "another consumer is handling a copy of this unit of work ({key}) right now"
-                    ),
-                );
-                if let Disposition::Retry { after, .. } = &mut disposition {
-                    *after = (*after).max(retry_after);
-                }
-                return disposition;
-            }
-            Err(e) => return retry(policy, delivery, format!("idempotency store: {e}")),
-        }
-    }
-    let context = Context {
-        channel: std::mem::take(&mut delivery.channel),
-        attempt: delivery.attempt,
-        origin: std::mem::take(&mut delivery.origin),
-        headers: std::mem::take(&mut delivery.headers),
-        traceparent,
-    };
-    let started = Instant::now();
-    let outcome = handler.handle(message, &context).await;
-    labels.handler_took(started.elapsed());
-    // The handler is done with them: the delivery gets its parts back to be settled.
-    let Context {
-        channel,
-        origin,
-        headers,
-        ..
-    } = context;
-    delivery.channel = channel;
-    delivery.origin = origin;
-    delivery.headers = headers;
-    if let Some((key, token)) = &claim {
-        let recorded = match &outcome {
-            Ok(()) => policy.idempotency.mark_done(key).await,
-            Err(_) => policy.idempotency.release(key, token).await,
-        };
-        if let Err(e) = recorded {
-            // Done: a redelivery would redo it, which the mark prevents, so say so loudly but
-            // still acknowledge. Failed: the claim expires with its lease instead.
-            tracing::warn!(%key, error = %e, done = outcome.is_ok(), "could not record the end of a unit of work");
-        }
-    }
-    match outcome {
-        Ok(()) => Disposition::Ack,
-        Err(HandlerError::Reject(e)) => dead(delivery, DeadLetterReason::Rejected, e.to_string()),
-        Err(HandlerError::Retry(e)) => retry(policy, delivery, e.to_string()),
-    }
 }
 
 fn dead(delivery: &Delivery, reason: DeadLetterReason, error: String) -> Disposition {
@@ -327,6 +398,28 @@ pub trait Source: Send {
     }
 }
 
+/// The source's next delivery, or `None` once `shutdown` has triggered (checked first, so a
+/// triggered shutdown wins over a delivery at hand). The shutdown's waiter is registered only
+/// when the source has nothing ready: a `select!` over both registered and removed it under
+/// the token's lock for every delivery, about 450 instructions when deliveries are queued.
+async fn next_unless_shut<S: Source>(
+    source: &mut S,
+    shutdown: &Shutdown,
+) -> Option<Result<Option<(Delivery, S::Token)>, TransportError>> {
+    let mut next = std::pin::pin!(source.next());
+    let mut triggered = std::pin::pin!(shutdown.triggered());
+    std::future::poll_fn(|cx| {
+        if shutdown.is_triggered() {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(next) = next.as_mut().poll(cx) {
+            return Poll::Ready(Some(next));
+        }
+        triggered.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// What a consumer did, for logs, tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -384,12 +477,10 @@ where
     let mut stats = *live.borrow();
     let mut labels = LabelCache::new(&policy.group);
     loop {
-        let next = tokio::select! {
-            biased;
-            _ = shutdown.triggered() => break,
-            next = source.next() => next?,
+        let Some(next) = next_unless_shut(&mut source, shutdown).await else {
+            break;
         };
-        let Some((mut delivery, token)) = next else {
+        let Some((mut delivery, token)) = next? else {
             break;
         };
         let disposition = match source.unreadable(&token) {

@@ -14,7 +14,8 @@ impl Headers {
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.0
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            // Names are usually written as looked up: one comparison of the bytes first.
+            .find(|(n, _)| n == name || n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_slice())
     }
 
