@@ -187,12 +187,21 @@ impl SystemCtx<'_> {
         let contract = self.contract_impl(events);
         let publishes = events.iter().filter_map(EventItem::publishes_impl);
         let handler_methods = events.iter().map(EventItem::handler_method);
-        let dispatch_arms = events.iter().map(EventItem::dispatch_arm);
+        let dispatch_arms = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.dispatch_arm(i, events.len()));
         let dispatch = match self.wrapped {
             Some(_) => {
                 quote!(let (envelope, event) = message.into_parts(); match event { #(#dispatch_arms)* })
             }
             None => quote!(match message { #(#dispatch_arms)* }),
+        };
+        // No arm, no future to return: the match has no type to infer it from.
+        let dispatch = if events.is_empty() {
+            quote!(async move { #dispatch })
+        } else {
+            dispatch
         };
         quote! {
             #[doc = #system_doc]
@@ -218,7 +227,7 @@ impl SystemCtx<'_> {
             pub struct Dispatch<H>(pub H);
 
             impl<H: Handler> #rt::transport::Handle<System> for Dispatch<H> {
-                async fn handle(&self, message: <System as #rt::transport::Contract>::Message, context: &#rt::transport::Context) -> #rt::transport::HandlerResult {
+                fn handle(&self, message: <System as #rt::transport::Contract>::Message, context: &#rt::transport::Context) -> impl ::std::future::Future<Output = #rt::transport::HandlerResult> + Send {
                     #dispatch
                 }
             }
@@ -461,15 +470,32 @@ impl EventItem<'_> {
         }
     }
 
-    /// `Dispatch`'s arm: the event to its `Handler` method (in its envelope, if wrapped).
-    fn dispatch_arm(&self) -> TokenStream {
+    /// `Dispatch`'s arm: the event to its `Handler` method (in its envelope, if wrapped), the
+    /// method's future as leaf `index` of `count` in a tree of `transport::Either`.
+    fn dispatch_arm(&self, index: usize, count: usize) -> TokenStream {
         let method = self.method_ident();
         let pat = self.variant_pat(quote!(event));
-        match self.cx.wrapped {
-            Some(_) => {
-                quote!(#pat => self.0.#method(envelope.map_payload(|()| event), context).await,)
-            }
-            None => quote!(#pat => self.0.#method(event, context).await,),
-        }
+        let call = match self.cx.wrapped {
+            Some(_) => quote!(self.0.#method(envelope.map_payload(|()| event), context)),
+            None => quote!(self.0.#method(event, context)),
+        };
+        let future = either_leaf(&self.cx.rt, index, count, call);
+        quote!(#pat => #future,)
+    }
+}
+
+/// `future` as leaf `index` of a balanced tree of `count` leaves built of `transport::Either`:
+/// every arm of a match is then one type, and a poll descends about log2(count) branches.
+fn either_leaf(rt: &TokenStream, index: usize, count: usize, future: TokenStream) -> TokenStream {
+    if count <= 1 {
+        return future;
+    }
+    let left = count.div_ceil(2);
+    if index < left {
+        let inner = either_leaf(rt, index, left, future);
+        quote!(#rt::transport::Either::Left { future: #inner })
+    } else {
+        let inner = either_leaf(rt, index - left, count - left, future);
+        quote!(#rt::transport::Either::Right { future: #inner })
     }
 }

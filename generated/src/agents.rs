@@ -4656,47 +4656,137 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct Dispatch<H>(pub H);
 impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
-    async fn handle(
+    fn handle(
         &self,
         message: <System as ::event_contracts_runtime::transport::Contract>::Message,
         context: &::event_contracts_runtime::transport::Context,
-    ) -> ::event_contracts_runtime::transport::HandlerResult {
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
         match message {
             AgentsEvent::IngestDocumentProcessed(event) => {
-                self.0.ingest_document_processed(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.ingest_document_processed(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::IngestDocumentFailed(event) => {
-                self.0.ingest_document_failed(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.ingest_document_failed(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::OrchestratorStepStarted(event) => {
-                self.0.orchestrator_step_started(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self.0.orchestrator_step_started(event, context),
+                        },
+                    },
+                }
             }
             AgentsEvent::OrchestratorStepCompleted(event) => {
-                self.0.orchestrator_step_completed(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.orchestrator_step_completed(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::OrchestratorStepFailed(event) => {
-                self.0.orchestrator_step_failed(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.orchestrator_step_failed(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::UsageMeteredApiCall(event) => {
-                self.0.usage_metered_api_call(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self.0.usage_metered_api_call(event, context),
+                        },
+                    },
+                }
             }
             AgentsEvent::UsageMeteredModelInference(event) => {
-                self.0.usage_metered_model_inference(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.usage_metered_model_inference(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::RealtimePushChatMessage(event) => {
-                self.0.realtime_push_chat_message(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.realtime_push_chat_message(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::RealtimePushNotification(event) => {
-                self.0.realtime_push_notification(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self.0.realtime_push_notification(event, context),
+                        },
+                    },
+                }
             }
             AgentsEvent::AlertsServiceDown(event) => {
-                self.0.alerts_service_down(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.alerts_service_down(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::AlertsHighLatency(event) => {
-                self.0.alerts_high_latency(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.alerts_high_latency(event, context),
+                            },
+                        },
+                    },
+                }
             }
             AgentsEvent::AlertsQuotaExceeded(event) => {
-                self.0.alerts_quota_exceeded(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self.0.alerts_quota_exceeded(event, context),
+                        },
+                    },
+                }
             }
         }
     }

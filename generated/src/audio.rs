@@ -5716,70 +5716,222 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct Dispatch<H>(pub H);
 impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
-    async fn handle(
+    fn handle(
         &self,
         message: <System as ::event_contracts_runtime::transport::Contract>::Message,
         context: &::event_contracts_runtime::transport::Context,
-    ) -> ::event_contracts_runtime::transport::HandlerResult {
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
         let (envelope, event) = message.into_parts();
         match event {
             AudioEvent::AudioChunkReceived(event) => {
-                self.0
-                    .audio_chunk_received(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .audio_chunk_received(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::TranscriptionCompleted(event) => {
-                self.0
-                    .transcription_completed(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .transcription_completed(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::TranslationRequested(event) => {
-                self.0
-                    .translation_requested(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .translation_requested(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::TranslationCompleted(event) => {
-                self.0
-                    .translation_completed(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .translation_completed(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::ProcessingFailed(event) => {
-                self.0.processing_failed(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .processing_failed(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::ConfigSnapshot(event) => {
-                self.0.config_snapshot(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .config_snapshot(envelope.map_payload(|()| event), context),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::ConfigDriftDetected(event) => {
-                self.0
-                    .config_drift_detected(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self
+                                .0
+                                .config_drift_detected(
+                                    envelope.map_payload(|()| event),
+                                    context,
+                                ),
+                        },
+                    },
+                }
             }
             AudioEvent::ConfigRollbackRequested(event) => {
-                self.0
-                    .config_rollback_requested(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .config_rollback_requested(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::BotRequested(event) => {
-                self.0.bot_requested(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .bot_requested(envelope.map_payload(|()| event), context),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::BotStopRequested(event) => {
-                self.0
-                    .bot_stop_requested(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .bot_stop_requested(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::BotStatusUpdate(event) => {
-                self.0.bot_status_update(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .bot_status_update(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::ServiceHealthReport(event) => {
-                self.0
-                    .service_health_report(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .service_health_report(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::AnomalyDetected(event) => {
-                self.0.anomaly_detected(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .anomaly_detected(envelope.map_payload(|()| event), context),
+                            },
+                        },
+                    },
+                }
             }
             AudioEvent::UsageMetrics(event) => {
-                self.0.usage_metrics(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self
+                                .0
+                                .usage_metrics(envelope.map_payload(|()| event), context),
+                        },
+                    },
+                }
             }
         }
     }

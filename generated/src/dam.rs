@@ -4488,42 +4488,176 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct Dispatch<H>(pub H);
 impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
-    async fn handle(
+    fn handle(
         &self,
         message: <System as ::event_contracts_runtime::transport::Contract>::Message,
         context: &::event_contracts_runtime::transport::Context,
-    ) -> ::event_contracts_runtime::transport::HandlerResult {
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
         match message {
-            DamEvent::CaptureAlive(event) => self.0.capture_alive(event, context).await,
+            DamEvent::CaptureAlive(event) => {
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.capture_alive(event, context),
+                            },
+                        },
+                    },
+                }
+            }
             DamEvent::CaptureDeviceList(event) => {
-                self.0.capture_device_list(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.capture_device_list(event, context),
+                            },
+                        },
+                    },
+                }
             }
             DamEvent::CaptureRecordingStarted(event) => {
-                self.0.capture_recording_started(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.capture_recording_started(event, context),
+                            },
+                        },
+                    },
+                }
             }
             DamEvent::CaptureRecordingStopped(event) => {
-                self.0.capture_recording_stopped(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.capture_recording_stopped(event, context),
+                            },
+                        },
+                    },
+                }
             }
-            DamEvent::CaptureError(event) => self.0.capture_error(event, context).await,
+            DamEvent::CaptureError(event) => {
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.capture_error(event, context),
+                            },
+                        },
+                    },
+                }
+            }
             DamEvent::VideoIngestJobCreated(event) => {
-                self.0.video_ingest_job_created(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.video_ingest_job_created(event, context),
+                            },
+                        },
+                    },
+                }
             }
             DamEvent::VideoIngestJobCompleted(event) => {
-                self.0.video_ingest_job_completed(event, context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.video_ingest_job_completed(event, context),
+                            },
+                        },
+                    },
+                }
             }
-            DamEvent::VideoError(event) => self.0.video_error(event, context).await,
-            DamEvent::VideoReady(event) => self.0.video_ready(event, context).await,
-            DamEvent::WebappAlive(event) => self.0.webapp_alive(event, context).await,
+            DamEvent::VideoError(event) => {
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.video_error(event, context),
+                            },
+                        },
+                    },
+                }
+            }
+            DamEvent::VideoReady(event) => {
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.video_ready(event, context),
+                            },
+                        },
+                    },
+                }
+            }
+            DamEvent::WebappAlive(event) => {
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.webapp_alive(event, context),
+                            },
+                        },
+                    },
+                }
+            }
             DamEvent::WebappUserAction(event) => {
-                self.0.webapp_user_action(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.webapp_user_action(event, context),
+                            },
+                        },
+                    },
+                }
             }
-            DamEvent::WebappError(event) => self.0.webapp_error(event, context).await,
-            DamEvent::TenantRequest(event) => self.0.tenant_request(event, context).await,
+            DamEvent::WebappError(event) => {
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.webapp_error(event, context),
+                            },
+                        },
+                    },
+                }
+            }
+            DamEvent::TenantRequest(event) => {
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self.0.tenant_request(event, context),
+                            },
+                        },
+                    },
+                }
+            }
             DamEvent::TenantAccessDenied(event) => {
-                self.0.tenant_access_denied(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self.0.tenant_access_denied(event, context),
+                            },
+                        },
+                    },
+                }
             }
             DamEvent::TenantResourceChanged(event) => {
-                self.0.tenant_resource_changed(event, context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self.0.tenant_resource_changed(event, context),
+                        },
+                    },
+                }
             }
         }
     }

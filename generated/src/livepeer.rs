@@ -5073,47 +5073,132 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct Dispatch<H>(pub H);
 impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
-    async fn handle(
+    fn handle(
         &self,
         message: <System as ::event_contracts_runtime::transport::Contract>::Message,
         context: &::event_contracts_runtime::transport::Context,
-    ) -> ::event_contracts_runtime::transport::HandlerResult {
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
         let (envelope, event) = message.into_parts();
         match event {
             LivepeerEvent::StreamTrace(event) => {
-                self.0.stream_trace(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .stream_trace(envelope.map_payload(|()| event), context),
+                            },
+                        },
+                    },
+                }
             }
             LivepeerEvent::StreamIngestMetrics(event) => {
-                self.0
-                    .stream_ingest_metrics(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .stream_ingest_metrics(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             LivepeerEvent::AiStreamEvents(event) => {
-                self.0.ai_stream_events(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self
+                                .0
+                                .ai_stream_events(envelope.map_payload(|()| event), context),
+                        },
+                    },
+                }
             }
             LivepeerEvent::AiStreamStatus(event) => {
-                self.0.ai_stream_status(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: self
+                                .0
+                                .ai_stream_status(envelope.map_payload(|()| event), context),
+                        },
+                    },
+                }
             }
             LivepeerEvent::DiscoveryResults(event) => {
-                self.0.discovery_results(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self
+                                .0
+                                .discovery_results(
+                                    envelope.map_payload(|()| event),
+                                    context,
+                                ),
+                        },
+                    },
+                }
             }
             LivepeerEvent::CreateNewPayment(event) => {
-                self.0
-                    .create_new_payment(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: self
+                                .0
+                                .create_new_payment(
+                                    envelope.map_payload(|()| event),
+                                    context,
+                                ),
+                        },
+                    },
+                }
             }
             LivepeerEvent::NetworkCapabilities(event) => {
-                self.0
-                    .network_capabilities(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self
+                                .0
+                                .network_capabilities(
+                                    envelope.map_payload(|()| event),
+                                    context,
+                                ),
+                        },
+                    },
+                }
             }
             LivepeerEvent::CreateSignedTicket(event) => {
-                self.0
-                    .create_signed_ticket(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: self
+                                .0
+                                .create_signed_ticket(
+                                    envelope.map_payload(|()| event),
+                                    context,
+                                ),
+                        },
+                    },
+                }
             }
             LivepeerEvent::ForwardedEvent(_, event) => {
-                self.0.forwarded_event(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: self
+                                .0
+                                .forwarded_event(envelope.map_payload(|()| event), context),
+                        },
+                    },
+                }
             }
         }
     }

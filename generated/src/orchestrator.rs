@@ -4918,105 +4918,324 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct Dispatch<H>(pub H);
 impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
-    async fn handle(
+    fn handle(
         &self,
         message: <System as ::event_contracts_runtime::transport::Contract>::Message,
         context: &::event_contracts_runtime::transport::Context,
-    ) -> ::event_contracts_runtime::transport::HandlerResult {
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
         let (envelope, event) = message.into_parts();
         match event {
             OrchestratorEvent::RunStartedData(event) => {
-                self.0.run_started_data(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: ::event_contracts_runtime::transport::Either::Left {
+                                    future: self
+                                        .0
+                                        .run_started_data(envelope.map_payload(|()| event), context),
+                                },
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::RunCompletedData(event) => {
-                self.0
-                    .run_completed_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: ::event_contracts_runtime::transport::Either::Right {
+                                    future: self
+                                        .0
+                                        .run_completed_data(
+                                            envelope.map_payload(|()| event),
+                                            context,
+                                        ),
+                                },
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::RunFailedData(event) => {
-                self.0.run_failed_data(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .run_failed_data(envelope.map_payload(|()| event), context),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::RunCanceledData(event) => {
-                self.0.run_canceled_data(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .run_canceled_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::RunStageStartedData(event) => {
-                self.0
-                    .run_stage_started_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .run_stage_started_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::RunStageProgressData(event) => {
-                self.0
-                    .run_stage_progress_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: ::event_contracts_runtime::transport::Either::Left {
+                                    future: self
+                                        .0
+                                        .run_stage_progress_data(
+                                            envelope.map_payload(|()| event),
+                                            context,
+                                        ),
+                                },
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::RunStageCompletedData(event) => {
-                self.0
-                    .run_stage_completed_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: ::event_contracts_runtime::transport::Either::Right {
+                                    future: self
+                                        .0
+                                        .run_stage_completed_data(
+                                            envelope.map_payload(|()| event),
+                                            context,
+                                        ),
+                                },
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::NodeCreatedData(event) => {
-                self.0.node_created_data(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .node_created_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::NodeExecutingData(event) => {
-                self.0
-                    .node_executing_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .node_executing_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::NodeCompletedData(event) => {
-                self.0
-                    .node_completed_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .node_completed_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::PaperStartedData(event) => {
-                self.0
-                    .paper_started_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: ::event_contracts_runtime::transport::Either::Left {
+                                    future: self
+                                        .0
+                                        .paper_started_data(
+                                            envelope.map_payload(|()| event),
+                                            context,
+                                        ),
+                                },
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::PaperGeneratedData(event) => {
-                self.0
-                    .paper_generated_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: ::event_contracts_runtime::transport::Either::Right {
+                                    future: self
+                                        .0
+                                        .paper_generated_data(
+                                            envelope.map_payload(|()| event),
+                                            context,
+                                        ),
+                                },
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::ArtifactRegisteredData(event) => {
-                self.0
-                    .artifact_registered_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .artifact_registered_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::ArtifactFailedData(event) => {
-                self.0
-                    .artifact_failed_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .artifact_failed_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::ValidationAutoStartedData(event) => {
-                self.0
-                    .validation_auto_started_data(
-                        envelope.map_payload(|()| event),
-                        context,
-                    )
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .validation_auto_started_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::ValidationAutoCompletedData(event) => {
-                self.0
-                    .validation_auto_completed_data(
-                        envelope.map_payload(|()| event),
-                        context,
-                    )
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .validation_auto_completed_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::MyFeatureStartedData(event) => {
-                self.0
-                    .my_feature_started_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Left {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .my_feature_started_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::MyFeatureCompletedData(event) => {
-                self.0
-                    .my_feature_completed_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Left {
+                                future: self
+                                    .0
+                                    .my_feature_completed_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
             OrchestratorEvent::MyFeatureProgressData(event) => {
-                self.0
-                    .my_feature_progress_data(envelope.map_payload(|()| event), context)
-                    .await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: ::event_contracts_runtime::transport::Either::Right {
+                            future: ::event_contracts_runtime::transport::Either::Right {
+                                future: self
+                                    .0
+                                    .my_feature_progress_data(
+                                        envelope.map_payload(|()| event),
+                                        context,
+                                    ),
+                            },
+                        },
+                    },
+                }
             }
         }
     }

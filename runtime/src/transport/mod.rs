@@ -36,6 +36,7 @@
 //! whose first handling outlived the lease or crashed between the end of its handler and the
 //! mark. Handlers whose effects must never repeat stay idempotent themselves.
 
+mod either;
 mod engine;
 mod headers;
 pub mod memory;
@@ -61,6 +62,7 @@ pub mod redis_entry;
 use std::future::Future;
 use std::time::Duration;
 
+pub use either::Either;
 pub use engine::{process, run, run_with_stats, Disposition, Policy, Source, Stats};
 pub use headers::Headers;
 pub use publish::{Meta, PublishError, Publisher, Sink};

@@ -1014,21 +1014,39 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct Dispatch<H>(pub H);
 impl<H: Handler> ::event_contracts_runtime::transport::Handle<System> for Dispatch<H> {
-    async fn handle(
+    fn handle(
         &self,
         message: <System as ::event_contracts_runtime::transport::Contract>::Message,
         context: &::event_contracts_runtime::transport::Context,
-    ) -> ::event_contracts_runtime::transport::HandlerResult {
+    ) -> impl ::std::future::Future<
+        Output = ::event_contracts_runtime::transport::HandlerResult,
+    > + Send {
         let (envelope, event) = message.into_parts();
         match event {
             TelemetryEvent::SensorReading(event) => {
-                self.0.sensor_reading(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Left {
+                        future: self
+                            .0
+                            .sensor_reading(envelope.map_payload(|()| event), context),
+                    },
+                }
             }
             TelemetryEvent::DeviceHeartbeat(event) => {
-                self.0.device_heartbeat(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Left {
+                    future: ::event_contracts_runtime::transport::Either::Right {
+                        future: self
+                            .0
+                            .device_heartbeat(envelope.map_payload(|()| event), context),
+                    },
+                }
             }
             TelemetryEvent::DeviceAlert(event) => {
-                self.0.device_alert(envelope.map_payload(|()| event), context).await
+                ::event_contracts_runtime::transport::Either::Right {
+                    future: self
+                        .0
+                        .device_alert(envelope.map_payload(|()| event), context),
+                }
             }
         }
     }
