@@ -182,6 +182,52 @@ impl Labels {
     }
 }
 
+/// One consumer's lag gauges, each destination's key built once. A transport that learns the
+/// lag with every delivery (JetStream's `num_pending`) records it per delivery, and the macro
+/// in [`record_consumer_lag`] builds its key (three labels, two of them copied) on every call:
+/// about 900 instructions a delivery. Same name and labels as that function.
+pub(crate) struct ConsumerLag {
+    messaging_system: &'static str,
+    group: Arc<str>,
+    kept: Vec<(Arc<str>, Key)>,
+}
+
+impl ConsumerLag {
+    pub(crate) fn new(messaging_system: &'static str, group: &str) -> Self {
+        Self {
+            messaging_system,
+            group: Arc::from(group),
+            kept: Vec::new(),
+        }
+    }
+
+    pub(crate) fn record(&mut self, destination: &str, lag: u64) {
+        let kept = self.kept.iter().position(|(d, _)| **d == *destination);
+        let i = match kept {
+            Some(i) => i,
+            // Few destinations feed one consumer; past `EVENTS_KEPT` each is recorded uncached.
+            None if self.kept.len() >= EVENTS_KEPT => {
+                return record_consumer_lag(self.messaging_system, destination, &self.group, lag)
+            }
+            None => {
+                let destination = Arc::<str>::from(destination);
+                let key = Key::from_parts(
+                    CONSUMER_LAG,
+                    vec![
+                        Label::from_static_parts("messaging_system", self.messaging_system),
+                        Label::new("destination", destination.clone()),
+                        Label::new("group", self.group.clone()),
+                    ],
+                );
+                self.kept.push((destination, key));
+                self.kept.len() - 1
+            }
+        };
+        let key = &self.kept[i].1;
+        metrics::with_recorder(|r| r.register_gauge(key, &METADATA)).set(lag as f64);
+    }
+}
+
 /// Records a consumer group's lag on one destination, as its broker reported it.
 pub fn record_consumer_lag(
     messaging_system: &'static str,
@@ -196,4 +242,51 @@ pub fn record_consumer_lag(
         "group" => group.to_owned(),
     )
     .set(lag as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use metrics::{Counter, Gauge, Histogram, KeyName, Recorder, SharedString, Unit};
+
+    use super::*;
+
+    /// Notes each gauge key it is asked for.
+    #[derive(Default)]
+    struct Keys(Mutex<Vec<Key>>);
+
+    impl Recorder for &Keys {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::noop()
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            self.0.lock().unwrap().push(key.clone());
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn a_kept_lag_key_is_the_one_the_macro_builds() {
+        let keys = Keys::default();
+        let recorder = &keys;
+        let _guard = metrics::set_default_local_recorder(&recorder);
+        let mut lag = ConsumerLag::new("nats", "billing");
+        for destination in ["orders", "orders", "refunds", "orders"] {
+            lag.record(destination, 3);
+            record_consumer_lag("nats", destination, "billing", 3);
+        }
+        let keys = keys.0.lock().unwrap();
+        assert_eq!(keys.len(), 8);
+        for pair in keys.chunks(2) {
+            assert_eq!(pair[0], pair[1], "kept key vs macro key");
+        }
+        assert_eq!(lag.kept.len(), 2, "one key per destination");
+    }
 }

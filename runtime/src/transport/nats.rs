@@ -562,6 +562,7 @@ impl NatsTransport {
             messages,
             advisories,
             streams,
+            lag: super::metrics::ConsumerLag::new("nats", group),
         })
     }
 
@@ -819,6 +820,7 @@ pub struct NatsSource {
     messages: SelectAll<pull::Stream>,
     advisories: SelectAll<async_nats::Subscriber>,
     streams: HashMap<String, stream::Stream>,
+    lag: super::metrics::ConsumerLag,
 }
 
 impl std::fmt::Debug for NatsSource {
@@ -871,7 +873,7 @@ impl NatsSource {
     }
 
     fn delivery(
-        &self,
+        &mut self,
         message: jetstream::Message,
     ) -> Result<(Delivery, NatsToken), TransportError> {
         let (attempt, origin) = {
@@ -883,7 +885,7 @@ impl NatsSource {
             })?;
             // JetStream tells each delivery how many messages the consumer has not yet
             // delivered (`num_pending`): the lag, at no extra request.
-            super::metrics::record_consumer_lag("nats", info.stream, &self.group, info.pending);
+            self.lag.record(info.stream, info.pending);
             (
                 u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1),
                 format!("nats:{}/{}", info.stream, info.stream_sequence),
