@@ -343,13 +343,7 @@ fn dead(delivery: &Delivery, reason: DeadLetterReason, error: String) -> Disposi
 
 fn retry<I>(policy: &Policy<I>, delivery: &Delivery, error: String) -> Disposition {
     if delivery.attempt >= policy.retry.max_attempts {
-        Disposition::DeadLetter(DeadLetter {
-            reason: DeadLetterReason::RetriesExhausted,
-            error,
-            attempts: delivery.attempt,
-            origin: delivery.origin.clone(),
-            channel: delivery.channel.clone(),
-        })
+        dead(delivery, DeadLetterReason::RetriesExhausted, error)
     } else {
         Disposition::Retry {
             after: policy.retry.backoff(delivery.attempt),
@@ -491,13 +485,7 @@ where
                     "unknown",
                 );
                 observe_dead_letter(&labels, DeadLetterReason::Malformed);
-                Disposition::DeadLetter(DeadLetter {
-                    reason: DeadLetterReason::Malformed,
-                    error,
-                    attempts: delivery.attempt,
-                    origin: delivery.origin.clone(),
-                    channel: delivery.channel.clone(),
-                })
+                dead(&delivery, DeadLetterReason::Malformed, error)
             }
             None => process_in_place::<C, H, I>(handler, &mut delivery, policy, &mut labels).await,
         };

@@ -183,9 +183,9 @@ impl Labels {
 }
 
 /// One consumer's lag gauges, each destination's key built once. A transport that learns the
-/// lag with every delivery (JetStream's `num_pending`) records it per delivery, and the macro
-/// in [`record_consumer_lag`] builds its key (three labels, two of them copied) on every call:
-/// about 900 instructions a delivery. Same name and labels as that function.
+/// lag with every delivery (JetStream's `num_pending`) records it per delivery, and
+/// [`record_consumer_lag`] builds its key (three labels, two of them copied) on every call:
+/// about 900 instructions a delivery.
 pub(crate) struct ConsumerLag {
     messaging_system: &'static str,
     group: Arc<str>,
@@ -202,30 +202,42 @@ impl ConsumerLag {
     }
 
     pub(crate) fn record(&mut self, destination: &str, lag: u64) {
-        let kept = self.kept.iter().position(|(d, _)| **d == *destination);
-        let i = match kept {
-            Some(i) => i,
-            // Few destinations feed one consumer; past `EVENTS_KEPT` each is recorded uncached.
-            None if self.kept.len() >= EVENTS_KEPT => {
-                return record_consumer_lag(self.messaging_system, destination, &self.group, lag)
-            }
-            None => {
-                let destination = Arc::<str>::from(destination);
-                let key = Key::from_parts(
-                    CONSUMER_LAG,
-                    vec![
-                        Label::from_static_parts("messaging_system", self.messaging_system),
-                        Label::new("destination", destination.clone()),
-                        Label::new("group", self.group.clone()),
-                    ],
-                );
-                self.kept.push((destination, key));
-                self.kept.len() - 1
-            }
-        };
-        let key = &self.kept[i].1;
-        metrics::with_recorder(|r| r.register_gauge(key, &METADATA)).set(lag as f64);
+        if let Some((_, key)) = self.kept.iter().find(|(d, _)| **d == *destination) {
+            return set_lag(key, lag);
+        }
+        let destination = Arc::<str>::from(destination);
+        let key = lag_key(
+            self.messaging_system,
+            destination.clone(),
+            self.group.clone(),
+        );
+        set_lag(&key, lag);
+        // Few destinations feed one consumer; past `EVENTS_KEPT` each key is built per call.
+        if self.kept.len() < EVENTS_KEPT {
+            self.kept.push((destination, key));
+        }
     }
+}
+
+/// The key of [`CONSUMER_LAG`]: the one definition of its labels.
+fn lag_key(
+    messaging_system: &'static str,
+    destination: impl Into<metrics::SharedString>,
+    group: impl Into<metrics::SharedString>,
+) -> Key {
+    Key::from_parts(
+        CONSUMER_LAG,
+        vec![
+            Label::from_static_parts("messaging_system", messaging_system),
+            Label::new("destination", destination),
+            Label::new("group", group),
+        ],
+    )
+}
+
+/// Sets the gauge behind `key`, registering it on first use as the macros do.
+fn set_lag(key: &Key, lag: u64) {
+    metrics::with_recorder(|r| r.register_gauge(key, &METADATA)).set(lag as f64);
 }
 
 /// Records a consumer group's lag on one destination, as its broker reported it.
@@ -235,13 +247,10 @@ pub fn record_consumer_lag(
     group: &str,
     lag: u64,
 ) {
-    metrics::gauge!(
-        CONSUMER_LAG,
-        "messaging_system" => messaging_system,
-        "destination" => destination.to_owned(),
-        "group" => group.to_owned(),
-    )
-    .set(lag as f64);
+    set_lag(
+        &lag_key(messaging_system, destination.to_owned(), group.to_owned()),
+        lag,
+    );
 }
 
 #[cfg(test)]
@@ -273,7 +282,7 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_lag_key_is_the_one_the_macro_builds() {
+    fn a_kept_lag_key_is_the_one_record_consumer_lag_builds() {
         let keys = Keys::default();
         let recorder = &keys;
         let _guard = metrics::set_default_local_recorder(&recorder);
@@ -285,7 +294,7 @@ mod tests {
         let keys = keys.0.lock().unwrap();
         assert_eq!(keys.len(), 8);
         for pair in keys.chunks(2) {
-            assert_eq!(pair[0], pair[1], "kept key vs macro key");
+            assert_eq!(pair[0], pair[1], "kept key vs record_consumer_lag's key");
         }
         assert_eq!(lag.kept.len(), 2, "one key per destination");
     }
