@@ -737,12 +737,12 @@ fn str_check(c: &StrChecks, s: TokenStream) -> Option<TokenStream> {
         conds.push(quote!({ let n = #rt::str_len(s); #len_conds }));
     }
     for p in &c.patterns {
-        // A simple pattern is checked without the regex engine (see `simple_pattern`).
-        let pattern = match crate::simple_pattern::lower(p) {
-            Some((pieces, to_end)) => quote!(#rt::Pattern::simple(#p, #pieces, #to_end)),
-            None => quote!(#rt::Pattern::new(#p)),
-        };
-        conds.push(quote!({ static PATTERN: #rt::Pattern = #pattern; PATTERN.is_match(s) }));
+        // A simple pattern is checked by code of its own, without the regex engine (see
+        // `simple_pattern`).
+        conds.push(match crate::simple_pattern::matcher(p) {
+            Some(check) => check,
+            None => quote!({ static PATTERN: #rt::Pattern = #rt::Pattern::new(#p); PATTERN.is_match(s) }),
+        });
     }
     let conds = and(conds);
     Some(quote!({ let s: &str = #s; #conds }))

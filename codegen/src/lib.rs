@@ -25,7 +25,7 @@ pub mod manifest;
 pub mod model;
 pub mod naming;
 pub mod notice;
-mod simple_pattern;
+pub mod simple_pattern;
 pub mod source;
 mod system;
 mod transport;

@@ -1,10 +1,15 @@
 //! Patterns simple enough to check without a regex engine: anchored at the start, made of
 //! ASCII character sets repeated a number of times, runs of characters beyond ASCII but a
-//! few ranges (`\S`, `[^\n\r]`) outside groups, optional or repeated groups and
-//! alternations, where one byte of lookahead always decides (no backtracking). Digits, hex,
-//! fixed prefixes and anchored character classes are all of this kind. The generated check
-//! runs the runtime's `Piece` matcher over these; every other pattern keeps the `regex`
-//! crate. The schema validator still decides every message the fast path does not accept.
+//! few ranges (`\S`, `[^\n\r]`), optional or repeated groups and alternations, where one
+//! byte of lookahead always decides (no backtracking). Digits, hex, fixed prefixes and
+//! anchored character classes are all of this kind.
+//!
+//! Each such pattern gets code of its own: its pieces become a chain of the runtime's
+//! `pattern::Cursor` steps, each byte set a test the compiler sees whole (comparisons per
+//! range, which it can vectorize over a run, or one bit test for sets of many ranges), so a
+//! check costs a few instructions a byte rather than a walk over a table of pieces. Every
+//! other pattern keeps the `regex` crate. The schema validator still decides every message
+//! the fast path does not accept.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -38,12 +43,17 @@ enum Piece {
     },
 }
 
-/// The runtime pieces of a pattern (in the `regex` crate's dialect, as the model keeps it)
-/// and whether it must match to the end, or `None` when it needs the regex engine.
-pub fn lower(source: &str) -> Option<(TokenStream, bool)> {
+/// The check of a pattern (in the `regex` crate's dialect, as the model keeps it) over the
+/// `&str` named `s`, as an expression of the runtime's `pattern::Cursor` steps; `None` when
+/// it needs the regex engine.
+pub fn matcher(source: &str) -> Option<TokenStream> {
     let (pieces, to_end) = pieces(source)?;
-    let pieces = pieces.iter().map(tokens);
-    Some((quote!(&[#(#pieces),*]), to_end))
+    let steps = steps(&pieces);
+    let end = to_end.then(|| quote!(&&c.at_end()));
+    Some(quote!({
+        let mut c = ::event_contracts_runtime::pattern::Cursor::new(#source, s);
+        #steps #end
+    }))
 }
 
 fn pieces(source: &str) -> Option<(Vec<Piece>, bool)> {
@@ -61,7 +71,7 @@ fn pieces(source: &str) -> Option<(Vec<Piece>, bool)> {
         items.pop();
     }
     let pieces = sequence(&items)?;
-    deterministic(&pieces, 0).then_some((pieces, anchored_end))
+    deterministic(&pieces, Starts::default()).then_some((pieces, anchored_end))
 }
 
 fn sequence(items: &[Hir]) -> Option<Vec<Piece>> {
@@ -272,84 +282,107 @@ fn nullable(pieces: &[Piece]) -> bool {
     })
 }
 
-/// The bytes a sequence can start with.
-fn first(pieces: &[Piece]) -> Set {
-    let mut set = 0;
+/// What a sequence can start with: ASCII bytes, and whether a character beyond ASCII.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Starts {
+    ascii: Set,
+    wide: bool,
+}
+
+impl Starts {
+    fn union(self, other: Starts) -> Starts {
+        Starts {
+            ascii: self.ascii | other.ascii,
+            wide: self.wide || other.wide,
+        }
+    }
+
+    fn overlaps(self, other: Starts) -> bool {
+        self.ascii & other.ascii != 0 || (self.wide && other.wide)
+    }
+}
+
+/// What a sequence can start with.
+fn first(pieces: &[Piece]) -> Starts {
+    let mut starts = Starts::default();
     for p in pieces {
-        set |= match p {
-            Piece::Literal(bytes) => 1 << bytes[0],
-            Piece::Bytes { set, .. } => *set,
-            Piece::Chars { ascii, .. } => *ascii,
-            Piece::Group { alternatives, .. } => {
-                alternatives.iter().fold(0, |acc, a| acc | first(a))
-            }
-        };
+        starts = starts.union(match p {
+            Piece::Literal(bytes) => Starts {
+                ascii: 1 << bytes[0],
+                wide: false,
+            },
+            Piece::Bytes { set, .. } => Starts {
+                ascii: *set,
+                wide: false,
+            },
+            Piece::Chars { ascii, .. } => Starts {
+                ascii: *ascii,
+                wide: true,
+            },
+            Piece::Group { alternatives, .. } => alternatives
+                .iter()
+                .fold(Starts::default(), |acc, a| acc.union(first(a))),
+        });
         if !nullable(std::slice::from_ref(p)) {
             break;
         }
     }
-    set
+    starts
 }
 
-/// Whether a sequence can start with a character beyond ASCII.
-fn starts_wide(pieces: &[Piece]) -> bool {
-    for p in pieces {
-        if matches!(p, Piece::Chars { .. }) {
-            return true;
-        }
-        if !nullable(std::slice::from_ref(p)) {
-            break;
-        }
-    }
-    false
-}
-
-/// Whether a sequence holds characters beyond ASCII anywhere.
-fn holds_wide(pieces: &[Piece]) -> bool {
-    pieces.iter().any(|p| match p {
-        Piece::Literal(_) | Piece::Bytes { .. } => false,
-        Piece::Chars { .. } => true,
-        Piece::Group { alternatives, .. } => alternatives.iter().any(|a| holds_wide(a)),
-    })
-}
-
-/// Whether one byte of lookahead decides every choice of `pieces`, followed by bytes of
-/// `follow`: a repeat stops at the first byte outside its set, a group is entered (again)
+/// Whether one byte of lookahead decides every choice of `pieces`, followed by what `follow`
+/// starts with: a repeat stops at the first byte outside its set, a group is entered (again)
 /// only on a byte one of its alternatives starts with, and that byte never could continue
-/// the match otherwise. Greedy matching is then the only way to match. Characters beyond
-/// ASCII stay out of groups, where `follow` would have to carry them too.
-fn deterministic(pieces: &[Piece], follow: Set) -> bool {
+/// the match otherwise. A byte beyond ASCII starts at most one of the choices at hand (the
+/// alternative or run taking characters beyond ASCII). Greedy matching is then the only way
+/// to match.
+fn deterministic(pieces: &[Piece], follow: Starts) -> bool {
     pieces.iter().enumerate().all(|(i, p)| {
         let rest = &pieces[i + 1..];
-        let after = first(rest) | if nullable(rest) { follow } else { 0 };
+        let after = if nullable(rest) {
+            first(rest).union(follow)
+        } else {
+            first(rest)
+        };
         match p {
             Piece::Literal(_) => true,
-            Piece::Bytes { set, min, max } => Some(*min) == *max || set & after == 0,
+            Piece::Bytes { set, min, max } => Some(*min) == *max || set & after.ascii == 0,
             Piece::Chars {
                 ascii, min, max, ..
-            } => Some(*min) == *max || (ascii & after == 0 && !starts_wide(rest)),
+            } => Some(*min) == *max || (ascii & after.ascii == 0 && !after.wide),
             Piece::Group {
                 alternatives,
                 min,
                 max,
             } => {
-                let starts: Vec<Set> = alternatives.iter().map(|a| first(a)).collect();
-                let all = starts.iter().fold(0, |acc, s| acc | s);
-                let disjoint =
-                    starts.iter().map(|s| s.count_ones()).sum::<u32>() == all.count_ones();
-                let inside = if max.is_none() { all | after } else { after };
+                let starts: Vec<Starts> = alternatives.iter().map(|a| first(a)).collect();
+                let all = starts
+                    .iter()
+                    .fold(Starts::default(), |acc, s| acc.union(*s));
+                let disjoint = starts.iter().map(|s| s.ascii.count_ones()).sum::<u32>()
+                    == all.ascii.count_ones()
+                    && starts.iter().filter(|s| s.wide).count() <= 1;
+                let inside = if max.is_none() {
+                    all.union(after)
+                } else {
+                    after
+                };
                 disjoint
-                    && alternatives
-                        .iter()
-                        .all(|a| !a.is_empty() && !nullable(a) && !holds_wide(a))
-                    && (Some(*min) == *max || all & after == 0)
+                    && alternatives.iter().all(|a| !a.is_empty() && !nullable(a))
+                    && (Some(*min) == *max || !all.overlaps(after))
                     && alternatives.iter().all(|a| deterministic(a, inside))
             }
         }
     })
 }
 
-fn tokens(piece: &Piece) -> TokenStream {
+/// The steps of a sequence, joined by `&&`, on the cursor `c`.
+fn steps(pieces: &[Piece]) -> TokenStream {
+    let steps = pieces.iter().map(step);
+    quote!(#(#steps)&&*)
+}
+
+fn step(piece: &Piece) -> TokenStream {
     let count = |n: u32| proc_macro2::Literal::u32_unsuffixed(n);
     let max = |m: &Option<u32>| match m {
         Some(n) => {
@@ -361,13 +394,11 @@ fn tokens(piece: &Piece) -> TokenStream {
     match piece {
         Piece::Literal(bytes) => {
             let bytes = proc_macro2::Literal::byte_string(bytes);
-            quote!(::event_contracts_runtime::Piece::Literal(#bytes))
+            quote!(c.literal(#bytes))
         }
         Piece::Bytes { set, min, max: m } => {
-            // Bit `b` for byte `b`: hex shows which bytes.
-            let set = syn::LitInt::new(&format!("{set:#x}"), proc_macro2::Span::call_site());
-            let (min, m) = (count(*min), max(m));
-            quote!(::event_contracts_runtime::Piece::Bytes { set: #set, min: #min, max: #m })
+            let (min, m, test) = (count(*min), max(m), predicate(*set));
+            quote!(c.bytes(#min, #m, |b: u8| #test))
         }
         Piece::Chars {
             ascii,
@@ -375,15 +406,13 @@ fn tokens(piece: &Piece) -> TokenStream {
             min,
             max: m,
         } => {
-            let hex =
-                |n: u128| syn::LitInt::new(&format!("{n:#x}"), proc_macro2::Span::call_site());
-            let ascii = hex(*ascii);
+            let hex = |n: u32| syn::LitInt::new(&format!("{n:#x}"), proc_macro2::Span::call_site());
             let except = except.iter().map(|&(start, end)| {
-                let (start, end) = (hex(start.into()), hex(end.into()));
+                let (start, end) = (hex(start), hex(end));
                 quote!((#start, #end))
             });
-            let (min, m) = (count(*min), max(m));
-            quote!(::event_contracts_runtime::Piece::Chars { ascii: #ascii, except: &[#(#except),*], min: #min, max: #m })
+            let (min, m, test) = (count(*min), max(m), predicate(*ascii));
+            quote!(c.chars(#min, #m, |b: u8| #test, &[#(#except),*]))
         }
         Piece::Group {
             alternatives,
@@ -391,13 +420,95 @@ fn tokens(piece: &Piece) -> TokenStream {
             max: m,
         } => {
             let (min, m) = (count(*min), max(m));
-            let alts = alternatives.iter().map(|a| {
-                let a = a.iter().map(tokens);
-                quote!(&[#(#a),*])
+            // `deterministic` made the alternatives' first bytes disjoint.
+            let arms = alternatives.iter().map(|a| {
+                let (starts, steps) = (byte_pattern(first(a)), steps(a));
+                quote!(Some(#starts) => Some(#steps),)
             });
-            quote!(::event_contracts_runtime::Piece::Group { alternatives: &[#(#alts),*], min: #min, max: #m })
+            quote!(c.group(#min, #m, |c| match c.peek() { #(#arms)* _ => None }))
         }
     }
+}
+
+/// The most ranges a set's test compares against; a set of more is a bit test.
+const MAX_RANGES: usize = 4;
+
+/// A test of the byte `b` for membership of `set`: a comparison per range of the set, joined
+/// with `|` so that a run of tests has no branch and can be vectorized, or for sets of many
+/// ranges one bit test.
+fn predicate(set: Set) -> TokenStream {
+    let ranges = ranges(set);
+    if ranges.is_empty() {
+        return quote!(false);
+    }
+    if ranges.len() > MAX_RANGES {
+        // Bit `b` for byte `b`: hex shows which bytes.
+        let set = syn::LitInt::new(&format!("{set:#x}"), proc_macro2::Span::call_site());
+        return quote!(::event_contracts_runtime::pattern::in_set(#set, b));
+    }
+    let tests: Vec<TokenStream> = ranges
+        .iter()
+        .map(|&(start, end)| {
+            let first = byte(start);
+            if start == end {
+                quote!(b == #first)
+            } else if start == 0 {
+                let last = byte(end);
+                quote!(b <= #last)
+            } else {
+                let span = proc_macro2::Literal::u8_unsuffixed(end - start);
+                quote!(b.wrapping_sub(#first) <= #span)
+            }
+        })
+        .collect();
+    match tests.as_slice() {
+        [one] => one.clone(),
+        many => quote!(#((#many))|*),
+    }
+}
+
+/// A match pattern of the bytes a sequence starts with: `b'W'`, `b'0'..=b'9' | b'-'`, and
+/// every byte beyond ASCII for a sequence that can start with such a character.
+fn byte_pattern(starts: Starts) -> TokenStream {
+    let mut ranges: Vec<TokenStream> = ranges(starts.ascii)
+        .into_iter()
+        .map(|(start, end)| {
+            let (start, end) = (byte(start), byte(end));
+            if start.to_string() == end.to_string() {
+                quote!(#start)
+            } else {
+                quote!(#start..=#end)
+            }
+        })
+        .collect();
+    if starts.wide {
+        ranges.push(quote!(0x80..=0xff));
+    }
+    quote!(#(#ranges)|*)
+}
+
+/// An ASCII byte as a literal: a byte character where it is printable.
+fn byte(b: u8) -> proc_macro2::Literal {
+    if b.is_ascii_graphic() || b == b' ' {
+        proc_macro2::Literal::byte_character(b)
+    } else {
+        proc_macro2::Literal::u8_suffixed(b)
+    }
+}
+
+/// The runs of consecutive bytes of `set`, in order.
+fn ranges(set: Set) -> Vec<(u8, u8)> {
+    let mut out: Vec<(u8, u8)> = Vec::new();
+    for b in 0..128u8 {
+        if set & 1 << b == 0 {
+            continue;
+        }
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == b => *end = b,
+            _ => out.push((b, b)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -405,87 +516,7 @@ mod tests {
     use super::*;
 
     fn simple(source: &str) -> bool {
-        lower(source).is_some()
-    }
-
-    /// The runtime's check of a simple pattern (its pieces leaked to `'static`, as generated
-    /// code holds them in statics).
-    fn runtime_pattern(source: &'static str) -> event_contracts_runtime::Pattern {
-        use event_contracts_runtime::Piece as Rt;
-        fn convert(p: &Piece) -> Rt {
-            let max = |m: &Option<u32>| m.unwrap_or(u32::MAX);
-            match p {
-                Piece::Literal(bytes) => Rt::Literal(Box::leak(bytes.clone().into_boxed_slice())),
-                Piece::Bytes { set, min, max: m } => Rt::Bytes {
-                    set: *set,
-                    min: *min,
-                    max: max(m),
-                },
-                Piece::Chars {
-                    ascii,
-                    except,
-                    min,
-                    max: m,
-                } => Rt::Chars {
-                    ascii: *ascii,
-                    except: Box::leak(except.clone().into_boxed_slice()),
-                    min: *min,
-                    max: max(m),
-                },
-                Piece::Group {
-                    alternatives,
-                    min,
-                    max: m,
-                } => Rt::Group {
-                    alternatives: Box::leak(
-                        alternatives
-                            .iter()
-                            .map(|a| &*Box::leak(a.iter().map(convert).collect::<Box<[Rt]>>()))
-                            .collect::<Box<[&'static [Rt]]>>(),
-                    ),
-                    min: *min,
-                    max: max(m),
-                },
-            }
-        }
-        let (pieces, to_end) = pieces(source).expect("simple");
-        let pieces: &'static [Rt] = Box::leak(pieces.iter().map(convert).collect());
-        event_contracts_runtime::Pattern::simple(source, pieces, to_end)
-    }
-
-    /// Strings near what `source` accepts: built from its own characters and a few others,
-    /// every string up to 3 characters, plus random ones up to 70.
-    fn probes(source: &str) -> Vec<String> {
-        let mut alphabet: Vec<char> = source.chars().filter(|c| c.is_ascii_graphic()).collect();
-        alphabet.extend([
-            '0', '9', 'a', 'f', 'A', 'F', 'G', 'z', ' ', '\n', 'é', '.', '-',
-            // White space beyond ASCII, and characters of two to four UTF-8 bytes.
-            '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}', '\u{feff}', '€', '𝄞',
-        ]);
-        alphabet.sort_unstable();
-        alphabet.dedup();
-        let mut out = vec![String::new()];
-        let mut layer = vec![String::new()];
-        for _ in 0..3 {
-            layer = layer
-                .iter()
-                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
-                .collect();
-            out.extend(layer.iter().cloned());
-        }
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            let len = (rng % 70) as usize;
-            let mut s = String::new();
-            for _ in 0..len {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                s.push(alphabet[(rng % alphabet.len() as u64) as usize]);
-            }
-            out.push(s);
-        }
-        out
+        matcher(source).is_some()
     }
 
     #[test]
@@ -507,6 +538,9 @@ mod tests {
             "^[a-z][a-z0-9+.-]*://\\S+$",
             "^https://\\S+$",
             "^run/[^\\n\\r]+$",
+            // Characters beyond ASCII inside groups.
+            "^(a\\S)+$",
+            "^\"([^\"\\\\]|\\\\[^\\n\\r])*\"$",
         ] {
             assert!(simple(p), "{p}");
         }
@@ -520,8 +554,13 @@ mod tests {
             // `\S+` could also take the `é` the next piece wants.
             "^\\S+é$",
             "^\\S*[^\\n]$",
-            // Beyond ASCII inside a group.
-            "^(a\\S)+$",
+            // CloudEvents' `datacontenttype`: after `;`, a space could be the optional
+            // parameter's (absent, then the next round's `[ \t]*`) or this round's.
+            "^[Aa][Pp][Pp][Ll][Ii][Cc][Aa][Tt][Ii][Oo][Nn]/[Jj][Ss][Oo][Nn]([ \\t]*;[ \\t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+=([!#$%&'*+.^_`|~0-9A-Za-z-]+|\"([^\"\\\\]|\\\\[^\\n\\r\\x{2028}\\x{2029}])*\"))?)*$",
+            // A byte beyond ASCII could start another round or what follows.
+            "^([^\\x00-\\x7f]b)*[^\\x00-\\x7f]$",
+            // ... or either of two alternatives.
+            "^(\\S|[^\\x00-\\x7f]b)*$",
             // Beyond ASCII with more than a few ranges left out.
             "^[^\\n\\pL]+$",
             "^é+$",
@@ -531,60 +570,6 @@ mod tests {
             "^a\\b",
         ] {
             assert!(!simple(p), "{p}");
-        }
-    }
-
-    #[test]
-    fn simple_patterns_match_exactly_what_the_regex_engine_matches() {
-        let mut sources: Vec<&'static str> = vec![
-            "^0x[0-9a-fA-F]{4}$",
-            "^[0-9]+$",
-            "^-?[0-9]+$",
-            "^[a-z][a-z0-9_]*$",
-            "^sha:[0-9a-f]{2}$",
-            "^[0-9]+(\\.[0-9]+)?$",
-            "^-?[0-9]+(\\.[0-9]+)? w/p$",
-            "^[A-Za-z0-9+/]*={0,2}$",
-            "^/",
-            "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-            "^a\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
-            "^(WEI|ETH)$",
-            "^[0-9][0-9.eE+-]* (WEI|ETH)$",
-            "^[1-9][0-9]*x[1-9][0-9]*$",
-            "^[A-Z]{3}$",
-            "^(ab|c)*d?$",
-            "^a{2,}b",
-            "^[a-f]{0,3}",
-            "^[a-z][a-z0-9+.-]*://\\S+$",
-            "^h://\\S{2,3}$",
-            "^r/[^\\n\\r]+$",
-            "^h://[^\\x{9}-\\x{d}\\x{20}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}]+$",
-            "^[^\\x{e000}-\\x{10ffff}]{1,4}$",
-            "^\\S",
-        ];
-        // Every simple pattern of the catalogs, too.
-        let catalog = include_str!("../../generated/src/livepeer.rs").to_owned()
-            + include_str!("../../generated/src/audio.rs")
-            + include_str!("../../generated/src/agents.rs")
-            + include_str!("../../generated/src/dam.rs")
-            + include_str!("../../generated/src/orchestrator.rs");
-        let simple_source =
-            regex::Regex::new(r#"Pattern::simple\(\s*("(?:[^"\\]|\\.)*")"#).unwrap();
-        for quoted in simple_source.captures_iter(&catalog) {
-            let source: String = syn::parse_str::<syn::LitStr>(&quoted[1]).unwrap().value();
-            sources.push(Box::leak(source.into_boxed_str()));
-        }
-        assert!(sources.len() > 25, "{} patterns", sources.len());
-        for source in sources {
-            let regex = regex::Regex::new(source).unwrap();
-            let simple = runtime_pattern(source);
-            for probe in probes(source) {
-                assert_eq!(
-                    simple.is_match(&probe),
-                    regex.is_match(&probe),
-                    "{source} on {probe:?}"
-                );
-            }
         }
     }
 }

@@ -1267,6 +1267,7 @@ event-contracts-runtime = {{ path = {runtime:?} }}
 serde = {{ version = "1", features = ["derive"] }}
 serde_json = {{ version = "1", features = ["preserve_order"] }}
 uuid = {{ version = "1", features = ["serde", "v4"] }}
+regex = "1"
 
 [features]
 kafka = []
@@ -1309,7 +1310,8 @@ http = []
         }
         tests.push_str(&round_trip_test(case, &module));
     }
-    lib.push_str("\n#[cfg(test)]\nmod round_trip;\n");
+    lib.push_str("\n#[cfg(test)]\nmod round_trip;\n#[cfg(test)]\nmod patterns;\n");
+    std::fs::write(dir.join("src/patterns.rs"), patterns_module()).expect("writes patterns.rs");
     if let Some(limit) = recursion_limit {
         lib = lib.replacen(
             "#![deny(warnings)]",
@@ -1335,6 +1337,178 @@ http = []
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Patterns whose generated checks are compared with the regex engine, beside every simple
+/// pattern of the catalog in `schemas/`: the kinds the catalog has, shortened where a long
+/// count would leave the probes nothing to find, and the corners of the lowering (bounded and
+/// unbounded repeats, nested groups, characters beyond ASCII, prefixes not anchored at the end).
+const PATTERNS: &[&str] = &[
+    "^0x[0-9a-fA-F]{4}$",
+    "^[0-9]+$",
+    "^-?[0-9]+$",
+    "^[a-z][a-z0-9_]*$",
+    "^sha:[0-9a-f]{2}$",
+    "^[0-9]+(\\.[0-9]+)?$",
+    "^-?[0-9]+(\\.[0-9]+)? w/p$",
+    "^[A-Za-z0-9+/]*={0,2}$",
+    "^/",
+    "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+    "^a\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
+    "^(WEI|ETH)$",
+    "^[0-9][0-9.eE+-]* (WEI|ETH)$",
+    "^[1-9][0-9]*x[1-9][0-9]*$",
+    "^[A-Z]{3}$",
+    "^(ab|c)*d?$",
+    "^a{2,}b",
+    "^[a-f]{0,3}",
+    "^[a-z][a-z0-9+.-]*://\\S+$",
+    "^h://\\S{2,3}$",
+    "^r/[^\\n\\r]+$",
+    "^h://[^\\x{9}-\\x{d}\\x{20}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}]+$",
+    "^[^\\x{e000}-\\x{10ffff}]{1,4}$",
+    "^\\S",
+    // A set of more ranges than a comparison each: a bit test.
+    "^[!#$%&'*+.^_`|~0-9A-Za-z-]+(=[!#-]{1,2})?$",
+    "^(a(b|c)*d|e)+$",
+    // Characters beyond ASCII inside groups: a quoted string, and media type parameters.
+    "^(a\\S)+$",
+    "^\"([^\"\\\\]|\\\\[^\\n\\r])*\"$",
+    "^[Aa]/[Jj](;([a-c-]+=([a-c-]+|\"([^\"\\\\]|\\\\[^\\n\\r\\x{2028}])*\"))?)*$",
+];
+
+/// Every pattern of the catalog in `schemas/`, in the `regex` crate's dialect as codegen
+/// translates it.
+fn catalog_patterns() -> Vec<String> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("pattern", Value::String(p)) => out.push(
+                            jsonschema_regex::to_rust_regex(p)
+                                .expect("the catalog's patterns translate")
+                                .into_owned(),
+                        ),
+                        // Examples are instances, not schemas.
+                        ("examples" | "x-invalid-examples", _) => {}
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("reads the catalog") {
+            let path = entry.expect("a catalog entry").path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    files(&workspace_root().join("schemas"), &mut paths);
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).expect("reads a schema");
+        walk(
+            &serde_json::from_str(&text).expect("a schema parses"),
+            &mut out,
+        );
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The generated check of every simple pattern of [`PATTERNS`] and the catalog, beside its
+/// source, and a test that each matches exactly what the regex engine matches on strings near
+/// what the pattern accepts.
+fn patterns_module() -> String {
+    for p in PATTERNS {
+        assert!(
+            event_contracts_codegen::simple_pattern::matcher(p).is_some(),
+            "{p} is not simple"
+        );
+    }
+    let sources: Vec<String> = PATTERNS
+        .iter()
+        .map(|p| p.to_string())
+        .chain(catalog_patterns())
+        .collect();
+    let checks: Vec<String> = sources
+        .iter()
+        .filter_map(|source| {
+            let check = event_contracts_codegen::simple_pattern::matcher(source)?;
+            Some(format!(
+                "    ({source:?}, (|s: &str| -> bool {check}) as fn(&str) -> bool),\n"
+            ))
+        })
+        .collect();
+    assert!(
+        checks.len() > 25,
+        "{} of {} patterns are simple",
+        checks.len(),
+        sources.len()
+    );
+    format!(
+        "{PATTERN_TEST}\nconst CHECKS: &[(&str, fn(&str) -> bool)] = &[\n{}];\n",
+        checks.concat()
+    )
+}
+
+const PATTERN_TEST: &str = r#"//! The generated check of each simple pattern against the regex engine.
+
+/// Strings near what `source` accepts: built from its own characters and a few others,
+/// every string up to 3 characters, plus random ones up to 70.
+fn probes(source: &str) -> Vec<String> {
+    let mut alphabet: Vec<char> = source.chars().filter(|c| c.is_ascii_graphic()).collect();
+    alphabet.extend([
+        '0', '9', 'a', 'f', 'A', 'F', 'G', 'z', ' ', '\n', 'é', '.', '-',
+        // Control characters at the ends of ASCII, and a white space one.
+        '\u{0}', '\t', '\u{7f}',
+        // White space beyond ASCII, and characters of two to four UTF-8 bytes.
+        '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}', '\u{feff}', '€', '𝄞',
+    ]);
+    alphabet.sort_unstable();
+    alphabet.dedup();
+    let mut out = vec![String::new()];
+    let mut layer = vec![String::new()];
+    for _ in 0..3 {
+        layer = layer
+            .iter()
+            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        out.extend(layer.iter().cloned());
+    }
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..20_000 {
+        let len = (rng % 70) as usize;
+        let mut s = String::new();
+        for _ in 0..len {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            s.push(alphabet[(rng % alphabet.len() as u64) as usize]);
+        }
+        out.push(s);
+    }
+    out
+}
+
+#[test]
+fn simple_patterns_match_exactly_what_the_regex_engine_matches() {
+    for (source, check) in CHECKS {
+        let regex = regex::Regex::new(source).unwrap();
+        for probe in probes(source) {
+            assert_eq!(check(&probe), regex.is_match(&probe), "{source} on {probe:?}");
+        }
+    }
+}
+"#;
 
 const ROUND_TRIP_HELPERS: &str = r#"//! Every example decodes and re-encodes to the same JSON; every invalid example is refused.
 

@@ -600,23 +600,20 @@ impl ::event_contracts_runtime::Validate for ErrorInfo {
                 n >= 1usize
             })
                 && ({
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[A-Z][A-Z0-9_]*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe0000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x87fffffe03ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, 1, |b: u8| b.wrapping_sub(b'A') <= 25)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                        | (b == b'_')
+                                },
+                            ) && c.at_end()
                 })
         })
             && ({
@@ -1398,18 +1395,11 @@ impl ::event_contracts_runtime::Validate for Cost {
             && ({
                 let s: &str = self.currency.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[A-Z]{3}$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe0000000000000000,
-                                min: 3,
-                                max: 3,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(3, 3, |b: u8| b.wrapping_sub(b'A') <= 25) && c.at_end()
                 }
             })
             && self
@@ -2914,23 +2904,20 @@ impl ::event_contracts_runtime::Validate for Alert {
         ({
             let s: &str = self.alert_type.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^[a-z][a-z0-9_]*$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe000000000000000000000000,
-                            min: 1,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe8000000003ff000000000000,
-                            min: 0,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                    && c
+                        .bytes(
+                            0,
+                            u32::MAX,
+                            |b: u8| {
+                                (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                    | (b.wrapping_sub(b'a') <= 25)
+                            },
+                        ) && c.at_end()
             }
         })
             && ({
@@ -3347,23 +3334,20 @@ impl ::event_contracts_runtime::Validate for RealtimeMessage {
             && ({
                 let s: &str = self.message_type.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[a-z][a-z0-9_]*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe8000000003ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                        | (b.wrapping_sub(b'a') <= 25)
+                                },
+                            ) && c.at_end()
                 }
             }) && ::event_contracts_runtime::Validate::is_valid(&self.sender)
             && self
@@ -3492,23 +3476,20 @@ impl ::event_contracts_runtime::Validate for UsageEvent {
             && ({
                 let s: &str = self.event_type.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[a-z][a-z0-9_]*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe8000000003ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                        | (b.wrapping_sub(b'a') <= 25)
+                                },
+                            ) && c.at_end()
                 }
             })
             && ({

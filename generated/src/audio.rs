@@ -75,23 +75,20 @@ impl<D> ::event_contracts_runtime::Validate for AudioEnvelope<D> {
         ({
             let s: &str = self.event_type.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^[A-Z][A-Za-z0-9]*$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe0000000000000000,
-                            min: 1,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe07fffffe03ff000000000000,
-                            min: 0,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(1, 1, |b: u8| b.wrapping_sub(b'A') <= 25)
+                    && c
+                        .bytes(
+                            0,
+                            u32::MAX,
+                            |b: u8| {
+                                (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                    | (b.wrapping_sub(b'a') <= 25)
+                            },
+                        ) && c.at_end()
             }
         })
             && ({
@@ -330,23 +327,29 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceived {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[a-z][a-z0-9+.-]*://[^\\x{9}-\\x{d}\\x{20}-\\x{20}\\x{a0}-\\x{a0}\\x{1680}-\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}-\\x{202f}\\x{205f}-\\x{205f}\\x{3000}-\\x{3000}\\x{feff}-\\x{feff}]+$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7fffffe000000000000000000000000,
-                                    min: 1,
-                                    max: 1,
-                                },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7fffffe0000000003ff680000000000,
-                                    min: 0,
-                                    max: u32::MAX,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"://"),
-                                ::event_contracts_runtime::Piece::Chars {
-                                    ascii: 0xfffffffffffffffffffffffeffffc1ff,
-                                    except: &[
+                            s,
+                        );
+                        c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                            && c
+                                .bytes(
+                                    0,
+                                    u32::MAX,
+                                    |b: u8| {
+                                        (b == b'+') | (b.wrapping_sub(b'-') <= 1)
+                                            | (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 25)
+                                    },
+                                ) && c.literal(b"://")
+                            && c
+                                .chars(
+                                    1,
+                                    u32::MAX,
+                                    |b: u8| {
+                                        (b <= 8u8) | (b.wrapping_sub(14u8) <= 17)
+                                            | (b.wrapping_sub(b'!') <= 94)
+                                    },
+                                    &[
                                         (0xa0, 0xa0),
                                         (0x1680, 0x1680),
                                         (0x2000, 0x200a),
@@ -356,13 +359,7 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceived {
                                         (0x3000, 0x3000),
                                         (0xfeff, 0xfeff),
                                     ],
-                                    min: 1,
-                                    max: u32::MAX,
-                                },
-                            ],
-                            true,
-                        );
-                        PATTERN.is_match(s)
+                                ) && c.at_end()
                     }
                 })
             && self
@@ -375,23 +372,20 @@ impl ::event_contracts_runtime::Validate for AudioChunkReceived {
                         n >= 4usize
                     })
                         && ({
-                            static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                            let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                                 "^[A-Za-z0-9+/]*={0,2}$",
-                                &[
-                                    ::event_contracts_runtime::Piece::Bytes {
-                                        set: 0x7fffffe07fffffe03ff880000000000,
-                                        min: 0,
-                                        max: u32::MAX,
-                                    },
-                                    ::event_contracts_runtime::Piece::Bytes {
-                                        set: 0x2000000000000000,
-                                        min: 0,
-                                        max: 2,
-                                    },
-                                ],
-                                true,
+                                s,
                             );
-                            PATTERN.is_match(s)
+                            c
+                                .bytes(
+                                    0,
+                                    u32::MAX,
+                                    |b: u8| {
+                                        (b == b'+') | (b.wrapping_sub(b'/') <= 10)
+                                            | (b.wrapping_sub(b'A') <= 25)
+                                            | (b.wrapping_sub(b'a') <= 25)
+                                    },
+                                ) && c.bytes(0, 2, |b: u8| b == b'=') && c.at_end()
                         })
                 }) && ::event_contracts_runtime::Validate::is_valid(&self.audio_config)
             && ::event_contracts_runtime::Validate::is_valid(&self.processing_flags)
@@ -646,32 +640,33 @@ impl ::event_contracts_runtime::Validate for ProcessingFlags {
                         .all(|item| {
                             let s: &str = item.as_str();
                             {
-                                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                                     "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                                    &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x7fffffe000000000000000000000000,
-                                            min: 2,
-                                            max: 3,
-                                        },
-                                        ::event_contracts_runtime::Piece::Group {
-                                            alternatives: &[
-                                                &[
-                                                    ::event_contracts_runtime::Piece::Literal(b"-"),
-                                                    ::event_contracts_runtime::Piece::Bytes {
-                                                        set: 0x7fffffe07fffffe03ff000000000000,
-                                                        min: 2,
-                                                        max: 8,
-                                                    },
-                                                ],
-                                            ],
-                                            min: 0,
-                                            max: u32::MAX,
-                                        },
-                                    ],
-                                    true,
+                                    s,
                                 );
-                                PATTERN.is_match(s)
+                                c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                                    && c
+                                        .group(
+                                            0,
+                                            u32::MAX,
+                                            |c| match c.peek() {
+                                                Some(b'-') => {
+                                                    Some(
+                                                        c.literal(b"-")
+                                                            && c
+                                                                .bytes(
+                                                                    2,
+                                                                    8,
+                                                                    |b: u8| {
+                                                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                            | (b.wrapping_sub(b'a') <= 25)
+                                                                    },
+                                                                ),
+                                                    )
+                                                }
+                                                _ => None,
+                                            },
+                                        ) && c.at_end()
                             }
                         })
             })
@@ -794,32 +789,33 @@ impl ::event_contracts_runtime::Validate for TranscriptionCompleted {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7fffffe000000000000000000000000,
-                                    min: 2,
-                                    max: 3,
-                                },
-                                ::event_contracts_runtime::Piece::Group {
-                                    alternatives: &[
-                                        &[
-                                            ::event_contracts_runtime::Piece::Literal(b"-"),
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x7fffffe07fffffe03ff000000000000,
-                                                min: 2,
-                                                max: 8,
-                                            },
-                                        ],
-                                    ],
-                                    min: 0,
-                                    max: u32::MAX,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                            && c
+                                .group(
+                                    0,
+                                    u32::MAX,
+                                    |c| match c.peek() {
+                                        Some(b'-') => {
+                                            Some(
+                                                c.literal(b"-")
+                                                    && c
+                                                        .bytes(
+                                                            2,
+                                                            8,
+                                                            |b: u8| {
+                                                                (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                    | (b.wrapping_sub(b'a') <= 25)
+                                                            },
+                                                        ),
+                                            )
+                                        }
+                                        _ => None,
+                                    },
+                                ) && c.at_end()
                     }
                 })
             && self
@@ -1204,32 +1200,33 @@ impl ::event_contracts_runtime::Validate for TranslationRequested {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7fffffe000000000000000000000000,
-                                    min: 2,
-                                    max: 3,
-                                },
-                                ::event_contracts_runtime::Piece::Group {
-                                    alternatives: &[
-                                        &[
-                                            ::event_contracts_runtime::Piece::Literal(b"-"),
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x7fffffe07fffffe03ff000000000000,
-                                                min: 2,
-                                                max: 8,
-                                            },
-                                        ],
-                                    ],
-                                    min: 0,
-                                    max: u32::MAX,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                            && c
+                                .group(
+                                    0,
+                                    u32::MAX,
+                                    |c| match c.peek() {
+                                        Some(b'-') => {
+                                            Some(
+                                                c.literal(b"-")
+                                                    && c
+                                                        .bytes(
+                                                            2,
+                                                            8,
+                                                            |b: u8| {
+                                                                (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                    | (b.wrapping_sub(b'a') <= 25)
+                                                            },
+                                                        ),
+                                            )
+                                        }
+                                        _ => None,
+                                    },
+                                ) && c.at_end()
                     }
                 }) && self.target_languages.len() >= 1usize
             && ::event_contracts_runtime::all_unique(&self.target_languages)
@@ -1239,32 +1236,33 @@ impl ::event_contracts_runtime::Validate for TranslationRequested {
                 .all(|item| {
                     let s: &str = item.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7fffffe000000000000000000000000,
-                                    min: 2,
-                                    max: 3,
-                                },
-                                ::event_contracts_runtime::Piece::Group {
-                                    alternatives: &[
-                                        &[
-                                            ::event_contracts_runtime::Piece::Literal(b"-"),
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x7fffffe07fffffe03ff000000000000,
-                                                min: 2,
-                                                max: 8,
-                                            },
-                                        ],
-                                    ],
-                                    min: 0,
-                                    max: u32::MAX,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                            && c
+                                .group(
+                                    0,
+                                    u32::MAX,
+                                    |c| match c.peek() {
+                                        Some(b'-') => {
+                                            Some(
+                                                c.literal(b"-")
+                                                    && c
+                                                        .bytes(
+                                                            2,
+                                                            8,
+                                                            |b: u8| {
+                                                                (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                    | (b.wrapping_sub(b'a') <= 25)
+                                                            },
+                                                        ),
+                                            )
+                                        }
+                                        _ => None,
+                                    },
+                                ) && c.at_end()
                     }
                 })
             && ({
@@ -1384,63 +1382,65 @@ impl ::event_contracts_runtime::Validate for TranslationCompleted {
             && ({
                 let s: &str = self.source_language.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 2,
-                                max: 3,
-                            },
-                            ::event_contracts_runtime::Piece::Group {
-                                alternatives: &[
-                                    &[
-                                        ::event_contracts_runtime::Piece::Literal(b"-"),
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x7fffffe07fffffe03ff000000000000,
-                                            min: 2,
-                                            max: 8,
-                                        },
-                                    ],
-                                ],
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .group(
+                                0,
+                                u32::MAX,
+                                |c| match c.peek() {
+                                    Some(b'-') => {
+                                        Some(
+                                            c.literal(b"-")
+                                                && c
+                                                    .bytes(
+                                                        2,
+                                                        8,
+                                                        |b: u8| {
+                                                            (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                | (b.wrapping_sub(b'a') <= 25)
+                                                        },
+                                                    ),
+                                        )
+                                    }
+                                    _ => None,
+                                },
+                            ) && c.at_end()
                 }
             })
             && ({
                 let s: &str = self.target_language.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 2,
-                                max: 3,
-                            },
-                            ::event_contracts_runtime::Piece::Group {
-                                alternatives: &[
-                                    &[
-                                        ::event_contracts_runtime::Piece::Literal(b"-"),
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x7fffffe07fffffe03ff000000000000,
-                                            min: 2,
-                                            max: 8,
-                                        },
-                                    ],
-                                ],
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .group(
+                                0,
+                                u32::MAX,
+                                |c| match c.peek() {
+                                    Some(b'-') => {
+                                        Some(
+                                            c.literal(b"-")
+                                                && c
+                                                    .bytes(
+                                                        2,
+                                                        8,
+                                                        |b: u8| {
+                                                            (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                | (b.wrapping_sub(b'a') <= 25)
+                                                        },
+                                                    ),
+                                        )
+                                    }
+                                    _ => None,
+                                },
+                            ) && c.at_end()
                 }
             })
             && self
@@ -1564,23 +1564,20 @@ impl ::event_contracts_runtime::Validate for ProcessingFailed {
             && ({
                 let s: &str = self.error_code.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[a-z][a-z0-9_]*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe8000000003ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                        | (b.wrapping_sub(b'a') <= 25)
+                                },
+                            ) && c.at_end()
                 }
             })
             && self
@@ -1596,32 +1593,33 @@ impl ::event_contracts_runtime::Validate for ProcessingFailed {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7fffffe000000000000000000000000,
-                                    min: 2,
-                                    max: 3,
-                                },
-                                ::event_contracts_runtime::Piece::Group {
-                                    alternatives: &[
-                                        &[
-                                            ::event_contracts_runtime::Piece::Literal(b"-"),
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x7fffffe07fffffe03ff000000000000,
-                                                min: 2,
-                                                max: 8,
-                                            },
-                                        ],
-                                    ],
-                                    min: 0,
-                                    max: u32::MAX,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                            && c
+                                .group(
+                                    0,
+                                    u32::MAX,
+                                    |c| match c.peek() {
+                                        Some(b'-') => {
+                                            Some(
+                                                c.literal(b"-")
+                                                    && c
+                                                        .bytes(
+                                                            2,
+                                                            8,
+                                                            |b: u8| {
+                                                                (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                    | (b.wrapping_sub(b'a') <= 25)
+                                                            },
+                                                        ),
+                                            )
+                                        }
+                                        _ => None,
+                                    },
+                                ) && c.at_end()
                     }
                 })
     }
@@ -1744,19 +1742,19 @@ impl ::event_contracts_runtime::Validate for ConfigSnapshot {
             && ({
                 let s: &str = self.checksum.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^sha256:[0-9a-f]{64}$",
-                        &[
-                            ::event_contracts_runtime::Piece::Literal(b"sha256:"),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7e0000000003ff000000000000,
-                                min: 64,
-                                max: 64,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.literal(b"sha256:")
+                        && c
+                            .bytes(
+                                64,
+                                64,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                },
+                            ) && c.at_end()
                 }
             })
             && self
@@ -1924,19 +1922,19 @@ impl ::event_contracts_runtime::Validate for ConfigVersion {
             && ({
                 let s: &str = self.checksum.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^sha256:[0-9a-f]{64}$",
-                        &[
-                            ::event_contracts_runtime::Piece::Literal(b"sha256:"),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7e0000000003ff000000000000,
-                                min: 64,
-                                max: 64,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.literal(b"sha256:")
+                        && c
+                            .bytes(
+                                64,
+                                64,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                },
+                            ) && c.at_end()
                 }
             })
     }
@@ -2181,23 +2179,29 @@ impl ::event_contracts_runtime::Validate for BotRequested {
             && ({
                 let s: &str = self.auth_token_ref.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[a-z][a-z0-9+.-]*://[^\\x{9}-\\x{d}\\x{20}-\\x{20}\\x{a0}-\\x{a0}\\x{1680}-\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}-\\x{202f}\\x{205f}-\\x{205f}\\x{3000}-\\x{3000}\\x{feff}-\\x{feff}]+$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe0000000003ff680000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Literal(b"://"),
-                            ::event_contracts_runtime::Piece::Chars {
-                                ascii: 0xfffffffffffffffffffffffeffffc1ff,
-                                except: &[
+                        s,
+                    );
+                    c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b == b'+') | (b.wrapping_sub(b'-') <= 1)
+                                        | (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 25)
+                                },
+                            ) && c.literal(b"://")
+                        && c
+                            .chars(
+                                1,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b <= 8u8) | (b.wrapping_sub(14u8) <= 17)
+                                        | (b.wrapping_sub(b'!') <= 94)
+                                },
+                                &[
                                     (0xa0, 0xa0),
                                     (0x1680, 0x1680),
                                     (0x2000, 0x200a),
@@ -2207,13 +2211,7 @@ impl ::event_contracts_runtime::Validate for BotRequested {
                                     (0x3000, 0x3000),
                                     (0xfeff, 0xfeff),
                                 ],
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
-                    );
-                    PATTERN.is_match(s)
+                            ) && c.at_end()
                 }
             }) && ::event_contracts_runtime::Validate::is_valid(&self.capabilities)
             && self
@@ -2362,35 +2360,39 @@ impl ::event_contracts_runtime::Validate for MeetingMetadata {
         ({
             let s: &str = self.platform.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^[a-z][a-z0-9_]*$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe000000000000000000000000,
-                            min: 1,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe8000000003ff000000000000,
-                            min: 0,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                    && c
+                        .bytes(
+                            0,
+                            u32::MAX,
+                            |b: u8| {
+                                (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                    | (b.wrapping_sub(b'a') <= 25)
+                            },
+                        ) && c.at_end()
             }
         })
             && ({
                 let s: &str = self.meeting_url.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^https://[^\\x{9}-\\x{d}\\x{20}-\\x{20}\\x{a0}-\\x{a0}\\x{1680}-\\x{1680}\\x{2000}-\\x{200a}\\x{2028}-\\x{2029}\\x{202f}-\\x{202f}\\x{205f}-\\x{205f}\\x{3000}-\\x{3000}\\x{feff}-\\x{feff}]+$",
-                        &[
-                            ::event_contracts_runtime::Piece::Literal(b"https://"),
-                            ::event_contracts_runtime::Piece::Chars {
-                                ascii: 0xfffffffffffffffffffffffeffffc1ff,
-                                except: &[
+                        s,
+                    );
+                    c.literal(b"https://")
+                        && c
+                            .chars(
+                                1,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b <= 8u8) | (b.wrapping_sub(14u8) <= 17)
+                                        | (b.wrapping_sub(b'!') <= 94)
+                                },
+                                &[
                                     (0xa0, 0xa0),
                                     (0x1680, 0x1680),
                                     (0x2000, 0x200a),
@@ -2400,13 +2402,7 @@ impl ::event_contracts_runtime::Validate for MeetingMetadata {
                                     (0x3000, 0x3000),
                                     (0xfeff, 0xfeff),
                                 ],
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
-                    );
-                    PATTERN.is_match(s)
+                            ) && c.at_end()
                 }
             })
             && self
@@ -2507,32 +2503,33 @@ impl ::event_contracts_runtime::Validate for BotCapabilities {
                         .all(|item| {
                             let s: &str = item.as_str();
                             {
-                                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                                     "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                                    &[
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x7fffffe000000000000000000000000,
-                                            min: 2,
-                                            max: 3,
-                                        },
-                                        ::event_contracts_runtime::Piece::Group {
-                                            alternatives: &[
-                                                &[
-                                                    ::event_contracts_runtime::Piece::Literal(b"-"),
-                                                    ::event_contracts_runtime::Piece::Bytes {
-                                                        set: 0x7fffffe07fffffe03ff000000000000,
-                                                        min: 2,
-                                                        max: 8,
-                                                    },
-                                                ],
-                                            ],
-                                            min: 0,
-                                            max: u32::MAX,
-                                        },
-                                    ],
-                                    true,
+                                    s,
                                 );
-                                PATTERN.is_match(s)
+                                c.bytes(2, 3, |b: u8| b.wrapping_sub(b'a') <= 25)
+                                    && c
+                                        .group(
+                                            0,
+                                            u32::MAX,
+                                            |c| match c.peek() {
+                                                Some(b'-') => {
+                                                    Some(
+                                                        c.literal(b"-")
+                                                            && c
+                                                                .bytes(
+                                                                    2,
+                                                                    8,
+                                                                    |b: u8| {
+                                                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 25)
+                                                                            | (b.wrapping_sub(b'a') <= 25)
+                                                                    },
+                                                                ),
+                                                    )
+                                                }
+                                                _ => None,
+                                            },
+                                        ) && c.at_end()
                             }
                         })
             })
@@ -3129,23 +3126,20 @@ impl ::event_contracts_runtime::Validate for HealthCheck {
         ({
             let s: &str = self.name.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^[a-z][a-z0-9_]*$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe000000000000000000000000,
-                            min: 1,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe8000000003ff000000000000,
-                            min: 0,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                    && c
+                        .bytes(
+                            0,
+                            u32::MAX,
+                            |b: u8| {
+                                (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                    | (b.wrapping_sub(b'a') <= 25)
+                            },
+                        ) && c.at_end()
             }
         })
             && self
@@ -3292,23 +3286,20 @@ impl ::event_contracts_runtime::Validate for AnomalyDetected {
         ({
             let s: &str = self.anomaly_type.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^[a-z][a-z0-9_]*$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe000000000000000000000000,
-                            min: 1,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe8000000003ff000000000000,
-                            min: 0,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                    && c
+                        .bytes(
+                            0,
+                            u32::MAX,
+                            |b: u8| {
+                                (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                    | (b.wrapping_sub(b'a') <= 25)
+                            },
+                        ) && c.at_end()
             }
         })
             && ({

@@ -328,34 +328,16 @@ impl ::event_contracts_runtime::Validate for DeviceSummaryCapabilities {
             .all(|item| {
                 let s: &str = item.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[1-9][0-9]*x[1-9][0-9]*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3fe000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Literal(b"x"),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3fe000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, 1, |b: u8| b.wrapping_sub(b'1') <= 8)
+                        && c.bytes(0, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c.literal(b"x")
+                        && c.bytes(1, 1, |b: u8| b.wrapping_sub(b'1') <= 8)
+                        && c.bytes(0, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c.at_end()
                 }
             })
             && self
@@ -2488,12 +2470,8 @@ impl ::event_contracts_runtime::Validate for TenantRequest {
             && ({
                 let s: &str = self.path.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
-                        "^/",
-                        &[::event_contracts_runtime::Piece::Literal(b"/")],
-                        false,
-                    );
-                    PATTERN.is_match(s)
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new("^/", s);
+                    c.literal(b"/")
                 }
             })
             && ({
@@ -2758,12 +2736,11 @@ impl ::event_contracts_runtime::Validate for TenantAccessDenied {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^/",
-                            &[::event_contracts_runtime::Piece::Literal(b"/")],
-                            false,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c.literal(b"/")
                     }
                 })
             && ({

@@ -55,18 +55,11 @@ impl<D> ::event_contracts_runtime::Validate for GatewayEnvelope<D> {
         {
             let s: &str = self.timestamp.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^[0-9]+$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x3ff000000000000,
-                            min: 1,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9) && c.at_end()
             }
         }
     }
@@ -2396,23 +2389,13 @@ impl ::event_contracts_runtime::Validate for DiscoveryResult {
         {
             let s: &str = self.latency_ms.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^-?[0-9]+$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x200000000000,
-                            min: 0,
-                            max: 1,
-                        },
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x3ff000000000000,
-                            min: 1,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(0, 1, |b: u8| b == b'-')
+                    && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                    && c.at_end()
             }
         }
     }
@@ -2509,153 +2492,127 @@ impl ::event_contracts_runtime::Validate for CreateNewPayment {
         ({
             let s: &str = self.recipient.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^0x[0-9a-fA-F]{40}$",
-                    &[
-                        ::event_contracts_runtime::Piece::Literal(b"0x"),
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7e0000007e03ff000000000000,
-                            min: 40,
-                            max: 40,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.literal(b"0x")
+                    && c
+                        .bytes(
+                            40,
+                            40,
+                            |b: u8| {
+                                (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 5)
+                                    | (b.wrapping_sub(b'a') <= 5)
+                            },
+                        ) && c.at_end()
             }
         })
             && ({
                 let s: &str = self.face_value.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[0-9][0-9.eE+-]* (WEI|ETH)$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x200000002003ff680000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Literal(b" "),
-                            ::event_contracts_runtime::Piece::Group {
-                                alternatives: &[
-                                    &[::event_contracts_runtime::Piece::Literal(b"WEI")],
-                                    &[::event_contracts_runtime::Piece::Literal(b"ETH")],
-                                ],
-                                min: 1,
-                                max: 1,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, 1, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| ::event_contracts_runtime::pattern::in_set(
+                                    0x200000002003ff680000000000,
+                                    b,
+                                ),
+                            ) && c.literal(b" ")
+                        && c
+                            .group(
+                                1,
+                                1,
+                                |c| match c.peek() {
+                                    Some(b'W') => Some(c.literal(b"WEI")),
+                                    Some(b'E') => Some(c.literal(b"ETH")),
+                                    _ => None,
+                                },
+                            ) && c.at_end()
                 }
             })
             && ({
                 let s: &str = self.win_prob.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[0-9]+(\\.[0-9]+)?$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Group {
-                                alternatives: &[
-                                    &[
-                                        ::event_contracts_runtime::Piece::Literal(b"."),
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x3ff000000000000,
-                                            min: 1,
-                                            max: u32::MAX,
-                                        },
-                                    ],
-                                ],
-                                min: 0,
-                                max: 1,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c
+                            .group(
+                                0,
+                                1,
+                                |c| match c.peek() {
+                                    Some(b'.') => {
+                                        Some(
+                                            c.literal(b".")
+                                                && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9),
+                                        )
+                                    }
+                                    _ => None,
+                                },
+                            ) && c.at_end()
                 }
             })
             && ({
                 let s: &str = self.price.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^-?[0-9]+(\\.[0-9]+)? wei/pixel$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x200000000000,
-                                min: 0,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Group {
-                                alternatives: &[
-                                    &[
-                                        ::event_contracts_runtime::Piece::Literal(b"."),
-                                        ::event_contracts_runtime::Piece::Bytes {
-                                            set: 0x3ff000000000000,
-                                            min: 1,
-                                            max: u32::MAX,
-                                        },
-                                    ],
-                                ],
-                                min: 0,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Literal(b" wei/pixel"),
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(0, 1, |b: u8| b == b'-')
+                        && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c
+                            .group(
+                                0,
+                                1,
+                                |c| match c.peek() {
+                                    Some(b'.') => {
+                                        Some(
+                                            c.literal(b".")
+                                                && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9),
+                                        )
+                                    }
+                                    _ => None,
+                                },
+                            ) && c.literal(b" wei/pixel") && c.at_end()
                 }
             })
             && ({
                 let s: &str = self.num_tickets.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[0-9]+$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9) && c.at_end()
                 }
             })
             && ({
                 let s: &str = self.sender.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^0x[0-9a-fA-F]{40}$",
-                        &[
-                            ::event_contracts_runtime::Piece::Literal(b"0x"),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7e0000007e03ff000000000000,
-                                min: 40,
-                                max: 40,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.literal(b"0x")
+                        && c
+                            .bytes(
+                                40,
+                                40,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 5)
+                                        | (b.wrapping_sub(b'a') <= 5)
+                                },
+                            ) && c.at_end()
                 }
             })
     }
@@ -3618,19 +3575,20 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
         ({
             let s: &str = self.orch_address.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^0x[0-9a-fA-F]{40}$",
-                    &[
-                        ::event_contracts_runtime::Piece::Literal(b"0x"),
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7e0000007e03ff000000000000,
-                            min: 40,
-                            max: 40,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.literal(b"0x")
+                    && c
+                        .bytes(
+                            40,
+                            40,
+                            |b: u8| {
+                                (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'A') <= 5)
+                                    | (b.wrapping_sub(b'a') <= 5)
+                            },
+                        ) && c.at_end()
             }
         })
             && ({
@@ -3640,45 +3598,25 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
             && ({
                 let s: &str = self.session_balance.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^-?[0-9]+$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x200000000000,
-                                min: 0,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(0, 1, |b: u8| b == b'-')
+                        && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c.at_end()
                 }
             })
             && ({
                 let s: &str = self.computed_fee.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^-?[0-9]+$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x200000000000,
-                                min: 0,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(0, 1, |b: u8| b == b'-')
+                        && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c.at_end()
                 }
             })
             && self
@@ -3687,37 +3625,26 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^-?[0-9]+(\\.[0-9]+)?$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 0,
-                                    max: 1,
-                                },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x3ff000000000000,
-                                    min: 1,
-                                    max: u32::MAX,
-                                },
-                                ::event_contracts_runtime::Piece::Group {
-                                    alternatives: &[
-                                        &[
-                                            ::event_contracts_runtime::Piece::Literal(b"."),
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x3ff000000000000,
-                                                min: 1,
-                                                max: u32::MAX,
-                                            },
-                                        ],
-                                    ],
-                                    min: 0,
-                                    max: 1,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c.bytes(0, 1, |b: u8| b == b'-')
+                            && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                            && c
+                                .group(
+                                    0,
+                                    1,
+                                    |c| match c.peek() {
+                                        Some(b'.') => {
+                                            Some(
+                                                c.literal(b".")
+                                                    && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9),
+                                            )
+                                        }
+                                        _ => None,
+                                    },
+                                ) && c.at_end()
                     }
                 })
             && self
@@ -3726,37 +3653,26 @@ impl ::event_contracts_runtime::Validate for CreateSignedTicket {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^-?[0-9]+(\\.[0-9]+)?$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x200000000000,
-                                    min: 0,
-                                    max: 1,
-                                },
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x3ff000000000000,
-                                    min: 1,
-                                    max: u32::MAX,
-                                },
-                                ::event_contracts_runtime::Piece::Group {
-                                    alternatives: &[
-                                        &[
-                                            ::event_contracts_runtime::Piece::Literal(b"."),
-                                            ::event_contracts_runtime::Piece::Bytes {
-                                                set: 0x3ff000000000000,
-                                                min: 1,
-                                                max: u32::MAX,
-                                            },
-                                        ],
-                                    ],
-                                    min: 0,
-                                    max: 1,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c.bytes(0, 1, |b: u8| b == b'-')
+                            && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                            && c
+                                .group(
+                                    0,
+                                    1,
+                                    |c| match c.peek() {
+                                        Some(b'.') => {
+                                            Some(
+                                                c.literal(b".")
+                                                    && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9),
+                                            )
+                                        }
+                                        _ => None,
+                                    },
+                                ) && c.at_end()
                     }
                 })
             && ({

@@ -117,54 +117,51 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
             && ({
                 let s: &str = self.r#type.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^ai\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
-                        &[
-                            ::event_contracts_runtime::Piece::Literal(b"ai."),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe8000000003ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Literal(b"."),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe000000000000000000000000,
-                                min: 1,
-                                max: 1,
-                            },
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x7fffffe8000000003ff000000000000,
-                                min: 0,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.literal(b"ai.")
+                        && c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                        | (b.wrapping_sub(b'a') <= 25)
+                                },
+                            ) && c.literal(b".")
+                        && c.bytes(1, 1, |b: u8| b.wrapping_sub(b'a') <= 25)
+                        && c
+                            .bytes(
+                                0,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b == b'_')
+                                        | (b.wrapping_sub(b'a') <= 25)
+                                },
+                            ) && c.at_end()
                 }
             })
             && ({
                 let s: &str = self.subject.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^run/[^\\n\\r\\x{2028}\\x{2029}]+$",
-                        &[
-                            ::event_contracts_runtime::Piece::Literal(b"run/"),
-                            ::event_contracts_runtime::Piece::Chars {
-                                ascii: 0xffffffffffffffffffffffffffffdbff,
-                                except: &[(0x2028, 0x2029)],
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.literal(b"run/")
+                        && c
+                            .chars(
+                                1,
+                                u32::MAX,
+                                |b: u8| {
+                                    (b <= 9u8) | (b.wrapping_sub(11u8) <= 1)
+                                        | (b.wrapping_sub(14u8) <= 113)
+                                },
+                                &[(0x2028, 0x2029)],
+                            ) && c.at_end()
                 }
             })
             && ({
@@ -189,36 +186,42 @@ impl<D> ::event_contracts_runtime::Validate for CloudEventEnvelope<D> {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 2,
-                                    max: 2,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 32,
-                                    max: 32,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 16,
-                                    max: 16,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 2,
-                                    max: 2,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c
+                            .bytes(
+                                2,
+                                2,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                },
+                            ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    32,
+                                    32,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    16,
+                                    16,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    2,
+                                    2,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.at_end()
                     }
                 })
             && self
@@ -368,36 +371,42 @@ impl ::event_contracts_runtime::Validate for CloudEventExtensions {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 2,
-                                    max: 2,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 32,
-                                    max: 32,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 16,
-                                    max: 16,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 2,
-                                    max: 2,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c
+                            .bytes(
+                                2,
+                                2,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                },
+                            ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    32,
+                                    32,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    16,
+                                    16,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    2,
+                                    2,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.at_end()
                     }
                 })
     }

@@ -7,7 +7,7 @@
 //! - the typed formats ([`DateTime`]) and the serde helpers generated fields use.
 
 mod datetime;
-mod pattern;
+pub mod pattern;
 mod schema_set;
 
 pub mod de;
@@ -17,7 +17,7 @@ pub mod transport;
 use std::fmt;
 
 pub use datetime::DateTime;
-pub use pattern::{Pattern, Piece};
+pub use pattern::Pattern;
 pub use schema_set::{Documents, SchemaSet, Validator};
 use serde::{de::DeserializeOwned, Serialize};
 

@@ -68,24 +68,18 @@ impl<D> ::event_contracts_runtime::Validate for TelemetryEnvelope<D> {
         ({
             let s: &str = self.kind.as_str();
             {
-                static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                     "^[a-z]+\\.[a-z_]+$",
-                    &[
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe000000000000000000000000,
-                            min: 1,
-                            max: u32::MAX,
-                        },
-                        ::event_contracts_runtime::Piece::Literal(b"."),
-                        ::event_contracts_runtime::Piece::Bytes {
-                            set: 0x7fffffe800000000000000000000000,
-                            min: 1,
-                            max: u32::MAX,
-                        },
-                    ],
-                    true,
+                    s,
                 );
-                PATTERN.is_match(s)
+                c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'a') <= 25)
+                    && c.literal(b".")
+                    && c
+                        .bytes(
+                            1,
+                            u32::MAX,
+                            |b: u8| (b == b'_') | (b.wrapping_sub(b'a') <= 25),
+                        ) && c.at_end()
             }
         })
             && ({
@@ -101,36 +95,42 @@ impl<D> ::event_contracts_runtime::Validate for TelemetryEnvelope<D> {
                 .is_none_or(|inner| {
                     let s: &str = inner.as_str();
                     {
-                        static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                        let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                             "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
-                            &[
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 2,
-                                    max: 2,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 32,
-                                    max: 32,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 16,
-                                    max: 16,
-                                },
-                                ::event_contracts_runtime::Piece::Literal(b"-"),
-                                ::event_contracts_runtime::Piece::Bytes {
-                                    set: 0x7e0000000003ff000000000000,
-                                    min: 2,
-                                    max: 2,
-                                },
-                            ],
-                            true,
+                            s,
                         );
-                        PATTERN.is_match(s)
+                        c
+                            .bytes(
+                                2,
+                                2,
+                                |b: u8| {
+                                    (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                },
+                            ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    32,
+                                    32,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    16,
+                                    16,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.literal(b"-")
+                            && c
+                                .bytes(
+                                    2,
+                                    2,
+                                    |b: u8| {
+                                        (b.wrapping_sub(b'0') <= 9) | (b.wrapping_sub(b'a') <= 5)
+                                    },
+                                ) && c.at_end()
                     }
                 })
     }
@@ -307,30 +307,16 @@ impl ::event_contracts_runtime::Validate for DeviceHeartbeat {
             && ({
                 let s: &str = self.firmware.as_str();
                 {
-                    static PATTERN: ::event_contracts_runtime::Pattern = ::event_contracts_runtime::Pattern::simple(
+                    let mut c = ::event_contracts_runtime::pattern::Cursor::new(
                         "^[0-9]+\\.[0-9]+\\.[0-9]+$",
-                        &[
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Literal(b"."),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                            ::event_contracts_runtime::Piece::Literal(b"."),
-                            ::event_contracts_runtime::Piece::Bytes {
-                                set: 0x3ff000000000000,
-                                min: 1,
-                                max: u32::MAX,
-                            },
-                        ],
-                        true,
+                        s,
                     );
-                    PATTERN.is_match(s)
+                    c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c.literal(b".")
+                        && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c.literal(b".")
+                        && c.bytes(1, u32::MAX, |b: u8| b.wrapping_sub(b'0') <= 9)
+                        && c.at_end()
                 }
             })
     }
