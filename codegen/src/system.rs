@@ -269,8 +269,9 @@ impl<'s> SystemCtx<'s> {
             pub fn decode_message(bytes: &[u8]) -> ::std::result::Result<Message, #rt::DecodeError> {
                 // A valid message decodes in one pass; anything else takes the reporting path.
                 let keys = #rt::one_pass::EnvelopeKeys { type_key: #type_field, payload_key: #payload_field };
-                if let Some((env, event)) = #rt::one_pass::decode_in_one_pass::<#env_ty<#rt::one_pass::PayloadSlot>, #enum_name>(bytes, keys) {
-                    return Ok(env.map_payload(|_| event));
+                let whole = |env: #env_ty<#rt::one_pass::PayloadSlot>, event| env.map_payload(|_| event);
+                if let Some(message) = #rt::one_pass::decode_in_one_pass::<_, #enum_name, _>(bytes, keys, whole) {
+                    return Ok(message);
                 }
                 match ::serde_json::from_slice::<#env_ty<&::serde_json::value::RawValue>>(bytes) {
                     Ok(env) if #rt::Validate::is_valid(&env) => {

@@ -4559,11 +4559,16 @@ pub fn decode_message(
         type_key: "event_type",
         payload_key: "payload",
     };
-    if let Some((env, event)) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
-        AudioEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+    let whole = |
+        env: AudioEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+        event|
+    env.map_payload(|_| event);
+    if let Some(message) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
+        _,
         AudioEvent,
-    >(bytes, keys) {
-        return Ok(env.map_payload(|_| event));
+        _,
+    >(bytes, keys, whole) {
+        return Ok(message);
     }
     match ::serde_json::from_slice::<
         AudioEnvelope<&::serde_json::value::RawValue>,

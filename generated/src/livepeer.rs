@@ -4431,11 +4431,16 @@ pub fn decode_message(
         type_key: "type",
         payload_key: "data",
     };
-    if let Some((env, event)) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
-        GatewayEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+    let whole = |
+        env: GatewayEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+        event|
+    env.map_payload(|_| event);
+    if let Some(message) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
+        _,
         LivepeerEvent,
-    >(bytes, keys) {
-        return Ok(env.map_payload(|_| event));
+        _,
+    >(bytes, keys, whole) {
+        return Ok(message);
     }
     match ::serde_json::from_slice::<
         GatewayEnvelope<&::serde_json::value::RawValue>,

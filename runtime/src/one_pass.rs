@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::value::{CowStrDeserializer, UnitDeserializer};
+use serde::de::value::{BorrowedStrDeserializer, StrDeserializer, UnitDeserializer};
 use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -61,9 +61,17 @@ pub struct EnvelopeKeys {
     pub payload_key: &'static str,
 }
 
-/// A valid whole message decoded in one pass: the envelope (its payload a [`PayloadSlot`]) and
-/// the event. `None` for anything the generated checks alone do not accept.
-pub fn decode_in_one_pass<'de, Env, E>(bytes: &'de [u8], keys: EnvelopeKeys) -> Option<(Env, E)>
+/// A valid whole message decoded in one pass: `message` builds it from the envelope (its
+/// payload a [`PayloadSlot`]) and the event. `None` for anything the generated checks alone do
+/// not accept.
+///
+/// The message is built here, not returned in parts, because an event enum can be a kilobyte
+/// (the size of its largest event) and every move of it is a copy.
+pub fn decode_in_one_pass<'de, Env, E, M>(
+    bytes: &'de [u8],
+    keys: EnvelopeKeys,
+    message: impl FnOnce(Env, E) -> M,
+) -> Option<M>
 where
     Env: FromMap<'de> + Validate,
     E: NamedEvents,
@@ -92,7 +100,7 @@ where
         }
         _ => return None,
     };
-    Some((envelope, event))
+    Some(message(envelope, event))
 }
 
 /// What the entries held beside the envelope's own fields.
@@ -151,26 +159,24 @@ impl<'de, A: MapAccess<'de>, E: NamedEvents> MapAccess<'de> for Entries<'_, 'de,
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        let Some(key) = self.inner.next_key_seed(KeyText)? else {
-            return Ok(None);
-        };
-        self.next = if key == self.keys.type_key {
-            Entry::Type
-        } else if key == self.keys.payload_key {
-            Entry::Payload
-        } else {
-            Entry::Other
-        };
-        seed.deserialize(CowStrDeserializer::new(key)).map(Some)
+        self.inner.next_key_seed(KeySeed {
+            seed,
+            keys: self.keys,
+            next: &mut self.next,
+        })
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         match self.next {
             Entry::Other => self.inner.next_value_seed(seed),
             Entry::Type => {
-                let raw: &'de RawValue = self.inner.next_value()?;
-                self.found.name = string_of(raw);
-                seed.deserialize(raw).map_err(A::Error::custom)
+                let name = self.inner.next_value_seed(StrText)?;
+                let value = match &name {
+                    Cow::Borrowed(text) => seed.deserialize(BorrowedStrDeserializer::new(text)),
+                    Cow::Owned(text) => seed.deserialize(StrDeserializer::new(text)),
+                };
+                self.found.name = Some(name);
+                value
             }
             Entry::Payload => {
                 match &self.found.name {
@@ -193,21 +199,10 @@ impl<'de, A: MapAccess<'de>, E: NamedEvents> MapAccess<'de> for Entries<'_, 'de,
     }
 }
 
-/// The string a raw JSON value holds, borrowed when it has no escapes; `None` when it is not
-/// a string.
-fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
-    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) if !inner.contains(['\\', '"']) => Some(Cow::Borrowed(inner)),
-        Some(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
-        None => None,
-    }
-}
+/// A string's text, borrowed from the input when it has no escapes.
+struct StrText;
 
-/// A map key's text, borrowed from the input when it has no escapes.
-struct KeyText;
-
-impl<'de> DeserializeSeed<'de> for KeyText {
+impl<'de> DeserializeSeed<'de> for StrText {
     type Value = Cow<'de, str>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -215,11 +210,11 @@ impl<'de> DeserializeSeed<'de> for KeyText {
     }
 }
 
-impl<'de> Visitor<'de> for KeyText {
+impl<'de> Visitor<'de> for StrText {
     type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a property name")
+        f.write_str("a string")
     }
 
     fn visit_borrowed_str<Er: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, Er> {
@@ -228,6 +223,93 @@ impl<'de> Visitor<'de> for KeyText {
 
     fn visit_str<Er: serde::de::Error>(self, v: &str) -> Result<Self::Value, Er> {
         Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+/// The envelope's key seed, noting which property the key names as it goes by: the key is
+/// read once, by the envelope's own field visitor.
+struct KeySeed<'n, K> {
+    seed: K,
+    keys: EnvelopeKeys,
+    next: &'n mut Entry,
+}
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, K> {
+    type Value = K::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
+        self.seed.deserialize(KeyDeserializer {
+            inner: d,
+            keys: self.keys,
+            next: self.next,
+        })
+    }
+}
+
+/// A map key's deserializer that hands its text to the visitor and notes which property it
+/// names. JSON keys are strings, so every request reads one.
+struct KeyDeserializer<'n, D> {
+    inner: D,
+    keys: EnvelopeKeys,
+    next: &'n mut Entry,
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDeserializer<'_, D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.inner.deserialize_str(KeyVisitor {
+            visitor,
+            keys: self.keys,
+            next: self.next,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+struct KeyVisitor<'n, V> {
+    visitor: V,
+    keys: EnvelopeKeys,
+    next: &'n mut Entry,
+}
+
+impl<V> KeyVisitor<'_, V> {
+    fn note(&mut self, key: &str) {
+        *self.next = if key == self.keys.type_key {
+            Entry::Type
+        } else if key == self.keys.payload_key {
+            Entry::Payload
+        } else {
+            Entry::Other
+        };
+    }
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for KeyVisitor<'_, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.visitor.expecting(f)
+    }
+
+    fn visit_borrowed_str<Er: serde::de::Error>(mut self, v: &'de str) -> Result<V::Value, Er> {
+        self.note(v);
+        self.visitor.visit_borrowed_str(v)
+    }
+
+    fn visit_str<Er: serde::de::Error>(mut self, v: &str) -> Result<V::Value, Er> {
+        self.note(v);
+        self.visitor.visit_str(v)
+    }
+
+    fn visit_string<Er: serde::de::Error>(mut self, v: String) -> Result<V::Value, Er> {
+        self.note(&v);
+        self.visitor.visit_string(v)
     }
 }
 

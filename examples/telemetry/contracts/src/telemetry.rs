@@ -688,11 +688,16 @@ pub fn decode_message(
         type_key: "kind",
         payload_key: "body",
     };
-    if let Some((env, event)) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
-        TelemetryEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+    let whole = |
+        env: TelemetryEnvelope<::event_contracts_runtime::one_pass::PayloadSlot>,
+        event|
+    env.map_payload(|_| event);
+    if let Some(message) = ::event_contracts_runtime::one_pass::decode_in_one_pass::<
+        _,
         TelemetryEvent,
-    >(bytes, keys) {
-        return Ok(env.map_payload(|_| event));
+        _,
+    >(bytes, keys, whole) {
+        return Ok(message);
     }
     match ::serde_json::from_slice::<
         TelemetryEnvelope<&::serde_json::value::RawValue>,
