@@ -186,12 +186,14 @@ impl Labels {
 /// lag with every delivery (JetStream's `num_pending`) records it per delivery, and
 /// [`record_consumer_lag`] builds its key (three labels, two of them copied) on every call:
 /// about 900 instructions a delivery.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
 pub(crate) struct ConsumerLag {
     messaging_system: &'static str,
     group: Arc<str>,
     kept: Vec<(Arc<str>, Key)>,
 }
 
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
 impl ConsumerLag {
     pub(crate) fn new(messaging_system: &'static str, group: &str) -> Self {
         Self {
