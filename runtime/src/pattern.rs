@@ -117,26 +117,29 @@ impl<'t> Cursor<'t> {
     ) -> bool {
         let rest = &self.text[self.at..];
         let bytes = rest.as_bytes();
-        let (mut n, mut len) = (0u32, 0usize);
-        while n < max {
+        let ascii = |b: u8| (b < 0x80) & ascii(b);
+        // Characters taken, and their bytes.
+        let (max, mut n, mut len) = (max as usize, 0usize, 0usize);
+        loop {
+            // A run of ASCII characters, tested many at a time.
+            let room = (bytes.len() - len).min(max - n);
+            let run = leading_in(&bytes[len..len + room], &ascii);
+            (n, len) = (n + run, len + run);
+            if n == max {
+                break;
+            }
+            // What ended the run: a character beyond ASCII, or the end of this piece.
             match bytes.get(len) {
-                Some(&b) if b < 0x80 => {
-                    if !ascii(b) {
-                        break;
-                    }
-                    len += 1;
-                }
-                Some(_) => match rest.get(len..).and_then(|r| r.chars().next()) {
+                Some(&b) if b >= 0x80 => match rest.get(len..).and_then(|r| r.chars().next()) {
                     Some(c) if !except.iter().any(|r| (r.0..=r.1).contains(&(c as u32))) => {
-                        len += c.len_utf8();
+                        (n, len) = (n + 1, len + c.len_utf8());
                     }
                     _ => break,
                 },
-                None => break,
+                _ => break,
             }
-            n += 1;
         }
-        if n < min {
+        if n < min as usize {
             return false;
         }
         self.at += len;
