@@ -473,11 +473,12 @@ fn byte_pattern(starts: Starts) -> TokenStream {
     let mut ranges: Vec<TokenStream> = ranges(starts.ascii)
         .into_iter()
         .map(|(start, end)| {
-            let (start, end) = (byte(start), byte(end));
-            if start.to_string() == end.to_string() {
-                quote!(#start)
+            let first = byte(start);
+            if start == end {
+                quote!(#first)
             } else {
-                quote!(#start..=#end)
+                let last = byte(end);
+                quote!(#first..=#last)
             }
         })
         .collect();

@@ -325,7 +325,7 @@ impl<'de> Deserialize<'de> for RawText<'de> {
 }
 
 /// A string, borrowed when the deserializer lends it.
-struct TextOf<'de>(Text<'de>);
+pub(crate) struct TextOf<'de>(pub(crate) Text<'de>);
 
 impl<'de> Deserialize<'de> for TextOf<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -13,12 +13,14 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::value::{BorrowedStrDeserializer, StrDeserializer, UnitDeserializer};
+use serde::de::value::{
+    BorrowedStrDeserializer, StrDeserializer, StringDeserializer, UnitDeserializer,
+};
 use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::de::FromMap;
+use crate::de::{FromMap, TextOf};
 use crate::{Event, Validate};
 
 /// A system's event enum, decoded by the name its envelope gives from wherever the payload
@@ -170,7 +172,7 @@ impl<'de, A: MapAccess<'de>, E: NamedEvents> MapAccess<'de> for Entries<'_, 'de,
         match self.next {
             Entry::Other => self.inner.next_value_seed(seed),
             Entry::Type => {
-                let name = self.inner.next_value_seed(StrText)?;
+                let TextOf(name) = self.inner.next_value()?;
                 let value = match &name {
                     Cow::Borrowed(text) => seed.deserialize(BorrowedStrDeserializer::new(text)),
                     Cow::Owned(text) => seed.deserialize(StrDeserializer::new(text)),
@@ -199,86 +201,16 @@ impl<'de, A: MapAccess<'de>, E: NamedEvents> MapAccess<'de> for Entries<'_, 'de,
     }
 }
 
-/// A string's text, borrowed from the input when it has no escapes.
-struct StrText;
-
-impl<'de> DeserializeSeed<'de> for StrText {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrText {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<Er: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, Er> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<Er: serde::de::Error>(self, v: &str) -> Result<Self::Value, Er> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-}
-
 /// The envelope's key seed, noting which property the key names as it goes by: the key is
-/// read once, by the envelope's own field visitor.
+/// read once and handed to the envelope's own field visitor (as `de::NotTheTag` does for a
+/// tagged union's keys).
 struct KeySeed<'n, K> {
     seed: K,
     keys: EnvelopeKeys,
     next: &'n mut Entry,
 }
 
-impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, K> {
-    type Value = K::Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
-        self.seed.deserialize(KeyDeserializer {
-            inner: d,
-            keys: self.keys,
-            next: self.next,
-        })
-    }
-}
-
-/// A map key's deserializer that hands its text to the visitor and notes which property it
-/// names. JSON keys are strings, so every request reads one.
-struct KeyDeserializer<'n, D> {
-    inner: D,
-    keys: EnvelopeKeys,
-    next: &'n mut Entry,
-}
-
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDeserializer<'_, D> {
-    type Error = D::Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_str(KeyVisitor {
-            visitor,
-            keys: self.keys,
-            next: self.next,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
-        identifier ignored_any
-    }
-}
-
-struct KeyVisitor<'n, V> {
-    visitor: V,
-    keys: EnvelopeKeys,
-    next: &'n mut Entry,
-}
-
-impl<V> KeyVisitor<'_, V> {
+impl<K> KeySeed<'_, K> {
     fn note(&mut self, key: &str) {
         *self.next = if key == self.keys.type_key {
             Entry::Type
@@ -290,26 +222,34 @@ impl<V> KeyVisitor<'_, V> {
     }
 }
 
-impl<'de, V: Visitor<'de>> Visitor<'de> for KeyVisitor<'_, V> {
-    type Value = V::Value;
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, K> {
+    type Value = K::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for KeySeed<'_, K> {
+    type Value = K::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.visitor.expecting(f)
+        f.write_str("a property name")
     }
 
-    fn visit_borrowed_str<Er: serde::de::Error>(mut self, v: &'de str) -> Result<V::Value, Er> {
-        self.note(v);
-        self.visitor.visit_borrowed_str(v)
+    fn visit_borrowed_str<Er: serde::de::Error>(mut self, key: &'de str) -> Result<K::Value, Er> {
+        self.note(key);
+        self.seed.deserialize(BorrowedStrDeserializer::new(key))
     }
 
-    fn visit_str<Er: serde::de::Error>(mut self, v: &str) -> Result<V::Value, Er> {
-        self.note(v);
-        self.visitor.visit_str(v)
+    fn visit_str<Er: serde::de::Error>(mut self, key: &str) -> Result<K::Value, Er> {
+        self.note(key);
+        self.seed.deserialize(StrDeserializer::new(key))
     }
 
-    fn visit_string<Er: serde::de::Error>(mut self, v: String) -> Result<V::Value, Er> {
-        self.note(&v);
-        self.visitor.visit_string(v)
+    fn visit_string<Er: serde::de::Error>(mut self, key: String) -> Result<K::Value, Er> {
+        self.note(&key);
+        self.seed.deserialize(StringDeserializer::new(key))
     }
 }
 
