@@ -11,6 +11,9 @@ use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, Unexpe
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
+mod kept;
+use kept::Kept;
+
 /// An optional property: absent is `None`; present must be a valid `T` (so `null` is refused
 /// unless `T` itself accepts it, as the schema does).
 pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
@@ -223,14 +226,12 @@ pub trait TaggedUnion<'de>: Sized {
 }
 
 /// Decodes a tagged union from a JSON object without building the object first: the entries
-/// before the tag are kept as raw JSON text (no tree), the tag picks the branch, and the
+/// before the tag are kept, each decoded once ([`kept`]), the tag picks the branch, and the
 /// branch reads those entries and then the rest of the object straight from the input. When
 /// the tag comes first nothing is kept at all. The tag alone picks the branch: serde's own
 /// internally tagged enums also take a variant *index* (`"type": 0`) and a JSON array, which
 /// the schema does not, and would try the fallback when a listed branch fails to decode.
-///
-/// Keeping entries as raw text needs serde_json's deserializers (text, or a `Value`); no other
-/// format reads into the generated types. From text the kept entries borrow the input.
+/// From text the kept strings borrow the input.
 pub fn tagged<'de, D, U>(d: D) -> Result<U, D::Error>
 where
     D: Deserializer<'de>,
@@ -249,7 +250,7 @@ where
                 match map.next_key_seed(KeyOrTag(U::TAG))? {
                     None => return Err(not_a_tag()),
                     Some(None) => {
-                        let tag = map.next_value::<TagText>().map_err(|_| not_a_tag())?;
+                        let tag = map.next_value::<TextOf>().map_err(|_| not_a_tag())?;
                         let branch = Branch {
                             before,
                             tag_name: U::TAG,
@@ -258,8 +259,13 @@ where
                         return U::branch(&tag.0, branch);
                     }
                     Some(Some(key)) => {
-                        let raw: RawText = map.next_value()?;
-                        before.push((key, raw.0));
+                        if before.is_empty() {
+                            // A tag-last object (Go writes a map's keys in order) keeps most
+                            // of its entries: one allocation rather than a doubling from 4.
+                            before.reserve(8);
+                        }
+                        let value: Kept = map.next_value()?;
+                        before.push((key, value));
                     }
                 }
             }
@@ -294,36 +300,6 @@ impl<'de> Visitor<'de> for KeyOrTag {
     }
 }
 
-/// The name serde_json's deserializers know as "hand over this value's JSON text" (the one
-/// `serde_json::value::RawValue` itself asks with); any other deserializer refuses it. Asking
-/// with it rather than decoding a `Box<RawValue>` lets the text stay borrowed from the input.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
-
-/// A value's JSON text, as serde_json hands it over for `RawValue`: a one-entry map whose
-/// value is the text.
-struct RawText<'de>(Text<'de>);
-
-impl<'de> Deserialize<'de> for RawText<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct RawVisitor;
-        impl<'de> Visitor<'de> for RawVisitor {
-            type Value = RawText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawText<'de>, A::Error> {
-                match map.next_key::<TextOf>()? {
-                    Some(TextOf(key)) if key == RAW_VALUE_TOKEN => {
-                        Ok(RawText(map.next_value::<TextOf>()?.0))
-                    }
-                    _ => Err(A::Error::custom("serde_json's raw value protocol changed")),
-                }
-            }
-        }
-        d.deserialize_newtype_struct(RAW_VALUE_TOKEN, RawVisitor)
-    }
-}
-
 /// A string, borrowed when the deserializer lends it.
 pub(crate) struct TextOf<'de>(pub(crate) Text<'de>);
 
@@ -352,32 +328,10 @@ impl<'de> Deserialize<'de> for TextOf<'de> {
     }
 }
 
-/// The tag's value: a JSON string.
-struct TagText(String);
-
-impl<'de> Deserialize<'de> for TagText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = TagText;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string tag")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TagText, E> {
-                Ok(TagText(v.to_owned()))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<TagText, E> {
-                Ok(TagText(v))
-            }
-        }
-        d.deserialize_str(TextVisitor)
-    }
-}
-
 /// The rest of a tagged union's object once its tag is read: the entries that came before
-/// the tag (raw JSON text) and the live map positioned after it.
+/// the tag (each decoded once) and the live map positioned after it.
 pub struct Branch<'de, M> {
-    before: Vec<(Text<'de>, Text<'de>)>,
+    before: Vec<(Text<'de>, Kept<'de>)>,
     tag_name: &'static str,
     live: M,
 }
@@ -406,7 +360,7 @@ impl<'de, M: MapAccess<'de>> Branch<'de, M> {
 
 /// What the next value of [`BranchEntries`] is read from.
 enum Next<'de> {
-    Raw(Text<'de>, Text<'de>),
+    Kept(Text<'de>, Kept<'de>),
     Tag(String),
     Live,
 }
@@ -414,7 +368,7 @@ enum Next<'de> {
 /// The branch's object as one map: the entries before the tag, the tag itself when the
 /// branch keeps it, then what follows in the input.
 struct BranchEntries<'de, M> {
-    before: std::vec::IntoIter<(Text<'de>, Text<'de>)>,
+    before: std::vec::IntoIter<(Text<'de>, Kept<'de>)>,
     tag: Option<String>,
     tag_name: &'static str,
     /// `None` once the input's object has ended.
@@ -429,9 +383,9 @@ impl<'de, M: MapAccess<'de>> MapAccess<'de> for BranchEntries<'de, M> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, M::Error> {
-        if let Some((key, raw)) = self.before.next() {
+        if let Some((key, value)) = self.before.next() {
             let k = seed.deserialize(StrDeserializer::<M::Error>::new(&key))?;
-            self.next = Next::Raw(key, raw);
+            self.next = Next::Kept(key, value);
             return Ok(Some(k));
         }
         if let Some(tag) = self.tag.take() {
@@ -455,7 +409,7 @@ impl<'de, M: MapAccess<'de>> MapAccess<'de> for BranchEntries<'de, M> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, M::Error> {
         match std::mem::replace(&mut self.next, Next::Live) {
-            Next::Raw(key, raw) => raw_entry(&key, raw, seed),
+            Next::Kept(key, value) => kept::replay_entry(&key, value, seed),
             Next::Tag(tag) => seed.deserialize(StringDeserializer::<M::Error>::new(tag)),
             Next::Live => match self.live.as_mut() {
                 Some(live) => live.next_value_seed(seed),
@@ -463,57 +417,6 @@ impl<'de, M: MapAccess<'de>> MapAccess<'de> for BranchEntries<'de, M> {
             },
         }
     }
-}
-
-/// Reads an entry kept before the tag. An error names where it happened inside the branch
-/// ([`located`]): the reader of the whole message cannot see into raw text.
-fn raw_entry<'de, V: DeserializeSeed<'de>, E: serde::de::Error>(
-    key: &str,
-    raw: Text<'de>,
-    seed: V,
-) -> Result<V::Value, E> {
-    match raw {
-        Cow::Borrowed(text) => read_entry(key, serde_json::Deserializer::from_str(text), seed),
-        // Text the input did not lend (a `Value`'s, or one with escapes) cannot lend either.
-        Cow::Owned(text) => read_entry(
-            key,
-            serde_json::Deserializer::from_reader(text.as_bytes()),
-            seed,
-        ),
-    }
-}
-
-fn read_entry<'de, R, V, E>(
-    key: &str,
-    mut de: serde_json::Deserializer<R>,
-    seed: V,
-) -> Result<V::Value, E>
-where
-    R: serde_json::de::Read<'de>,
-    V: DeserializeSeed<'de>,
-    E: serde::de::Error,
-{
-    let mut track = serde_path_to_error::Track::new();
-    let result = seed
-        .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
-        .and_then(|v| de.end().map(|()| v));
-    result.map_err(|e| {
-        // The position is within the raw text, which says nothing about the message: the
-        // message reads as it would from the whole document's value.
-        let text = e.to_string();
-        let text = match e.line() {
-            0 => text.as_str(),
-            line => text
-                .strip_suffix(&format!(" at line {line} column {}", e.column()))
-                .unwrap_or(&text),
-        };
-        let (inner, message) = split_located(text);
-        let key = key.replace('~', "~0").replace('/', "~1");
-        E::custom(located(
-            &format!("/{key}{}{inner}", pointer(&track.path())),
-            message,
-        ))
-    })
 }
 
 /// A key seed that refuses the tag appearing again: the schema validator reads the last of
