@@ -9,6 +9,8 @@
 mod datetime;
 pub mod pattern;
 mod schema_set;
+#[cfg(all(test, feature = "sonic"))]
+mod sonic_agrees;
 
 pub mod de;
 pub mod one_pass;
@@ -294,13 +296,50 @@ pub enum EncodeError {
 /// Anything else is re-read as a `Value` and run through the schema validator, so the error
 /// lists every violation with its pointer. The validator has the last word: the fast path only
 /// ever saves time.
+///
+/// With the `sonic` feature the fast path parses with sonic-rs. A message sonic-rs refuses
+/// still goes to the reporting path, which parses with serde_json, so errors (line and column
+/// included) are the same either way.
 pub fn decode<T: Event>(bytes: &[u8]) -> Result<T, DecodeError> {
-    if let Ok(typed) = serde_json::from_slice::<T>(bytes) {
+    if let Some(typed) = fast_typed::<T>(bytes) {
         if !T::NEEDS_SCHEMA && typed.is_valid() {
             return Ok(typed);
         }
     }
     decode_checked(bytes, T::validator())
+}
+
+/// The typed fast path's parser: serde_json, or sonic-rs with the `sonic` feature.
+fn fast_typed<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    #[cfg(feature = "sonic")]
+    if !could_nest_past_serde_json(bytes) {
+        return sonic_rs::from_slice::<T>(bytes).ok();
+    }
+    serde_json::from_slice::<T>(bytes).ok()
+}
+
+/// serde_json refuses a document nested 128 levels deep; sonic-rs nests up to 255. A document
+/// with more than 127 brackets at all could nest that deep, so it takes serde_json's fast path
+/// and both builds refuse it alike. The count is made in byte-wide blocks, which the compiler
+/// vectorizes: it must stay cheap next to the parse it guards.
+#[cfg(feature = "sonic")]
+fn could_nest_past_serde_json(bytes: &[u8]) -> bool {
+    const LIMIT: usize = 127;
+    // Nesting deeper than the limit takes an opening and a closing bracket per level.
+    if bytes.len() <= 2 * LIMIT {
+        return false;
+    }
+    let mut opening = 0;
+    for block in bytes.chunks(128) {
+        let in_block = block
+            .iter()
+            .fold(0u8, |n, &b| n + u8::from((b == b'[') | (b == b'{')));
+        opening += usize::from(in_block);
+        if opening > LIMIT {
+            return true;
+        }
+    }
+    false
 }
 
 /// The slow path of [`decode`]: full validation, then typing.
