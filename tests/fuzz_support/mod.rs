@@ -847,6 +847,10 @@ fn execute_decode(case: &Case) -> Result<bool, String> {
         },
     };
     match result {
+        Ok(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() => Err(
+            "accepted a message serde_json refuses as JSON (the reporting path would refuse it)"
+                .into(),
+        ),
         Ok(out) => {
             // What decodes must encode to JSON that decodes again to the same bytes.
             let again = match case.pick.get(1) {

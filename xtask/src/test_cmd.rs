@@ -1,6 +1,11 @@
 //! `cargo xtask test [ARGS…]`: the README's test command. Makes every broker the integration
 //! tests talk to answer (`.ci/services.sh`: Redis, RabbitMQ, NATS, PostgreSQL, and Kafka as
 //! tansu, which no machine has preinstalled), then runs `cargo test --workspace ARGS…`.
+//!
+//! With no ARGS it then runs the tests that decide what a message is once more with the
+//! `sonic` feature (an event's typed fast path on sonic-rs): the runtime's unit tests, the
+//! catalog's examples and mutation sweep, the documents' examples and the fuzzer. Both fast
+//! paths must give the schema validator's decisions.
 
 use std::process::{Command, ExitCode};
 
@@ -22,16 +27,54 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             services.display()
         );
     }
+    let mut runs = vec![["test", "--workspace"]
+        .iter()
+        .map(|a| a.to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()];
+    if args.is_empty() {
+        runs.extend(
+            SONIC_RUNS
+                .iter()
+                .map(|run| run.iter().map(|a| a.to_string()).collect()),
+        );
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["test", "--workspace"])
-        .args(args)
-        .current_dir(&root)
-        .status()
-        .context("running cargo test")?;
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    for run in runs {
+        println!("\n==> cargo {}", run.join(" "));
+        let status = Command::new(&cargo)
+            .args(&run)
+            .current_dir(&root)
+            .status()
+            .context("running cargo test")?;
+        if !status.success() {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
+
+/// The decision tests again, on the `sonic` fast path.
+const SONIC_RUNS: [&[&str]; 2] = [
+    &[
+        "test",
+        "-p",
+        "event-contracts-runtime",
+        "--features",
+        "sonic",
+        "--lib",
+    ],
+    &[
+        "test",
+        "-p",
+        "event-contracts-suite",
+        "--features",
+        "sonic",
+        "--test",
+        "catalog",
+        "--test",
+        "document_examples",
+        "--test",
+        "fuzz",
+    ],
+];
