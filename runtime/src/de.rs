@@ -226,7 +226,7 @@ pub trait TaggedUnion<'de>: Sized {
 }
 
 /// Decodes a tagged union from a JSON object without building the object first: the entries
-/// before the tag are kept, each decoded once ([`kept`]), the tag picks the branch, and the
+/// before the tag are kept, each decoded once (`de::kept`), the tag picks the branch, and the
 /// branch reads those entries and then the rest of the object straight from the input. When
 /// the tag comes first nothing is kept at all. The tag alone picks the branch: serde's own
 /// internally tagged enums also take a variant *index* (`"type": 0`) and a JSON array, which
