@@ -476,12 +476,17 @@ pub fn pointer(path: &serde_path_to_error::Path) -> String {
             }
             Segment::Map { key } => {
                 out.push('/');
-                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                out.push_str(&pointer_token(key));
             }
             Segment::Enum { .. } | Segment::Unknown => {}
         }
     }
     out
+}
+
+/// An object key as one JSON pointer step (RFC 6901: `~` is `~0`, `/` is `~1`).
+pub(crate) fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// A decoding error message that names where, relative to the value being decoded, it

@@ -27,17 +27,13 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             services.display()
         );
     }
-    let mut runs = vec![["test", "--workspace"]
-        .iter()
-        .map(|a| a.to_string())
-        .chain(args.iter().cloned())
-        .collect::<Vec<_>>()];
+    let workspace = ["test", "--workspace"]
+        .into_iter()
+        .chain(args.iter().map(String::as_str))
+        .collect();
+    let mut runs: Vec<Vec<&str>> = vec![workspace];
     if args.is_empty() {
-        runs.extend(
-            SONIC_RUNS
-                .iter()
-                .map(|run| run.iter().map(|a| a.to_string()).collect()),
-        );
+        runs.extend(SONIC_RUNS.iter().map(|run| run.to_vec()));
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     for run in runs {

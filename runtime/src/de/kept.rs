@@ -20,10 +20,10 @@ use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Unexpected};
 use serde::{Deserialize, Deserializer};
 
-use super::{located, split_located, TextOf};
+use super::{located, pointer_token, split_located, TextOf};
 
 /// One JSON value, as a deserializer presented it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub(crate) enum Kept<'de> {
     Null,
     Bool(bool),
@@ -117,7 +117,7 @@ pub(crate) fn replay_entry<'de, V: DeserializeSeed<'de>, E: de::Error>(
     seed: V,
 ) -> Result<V::Value, E> {
     seed.deserialize(KeptDeserializer::new(kept))
-        .map_err(|e| under(&key.replace('~', "~0").replace('/', "~1"), e))
+        .map_err(|e| under(&pointer_token(key), e))
 }
 
 /// `error` located one step further out, under the step `step` (an escaped pointer token).
@@ -167,11 +167,7 @@ impl<'de, E: de::Error> Deserializer<'de> for KeptDeserializer<'de, E> {
                     _ => Err(E::invalid_length(len, &"fewer elements in array")),
                 }
             }
-            Kept::Map(entries) => visitor.visit_map(KeptMap {
-                entries: entries.into_iter(),
-                value: None,
-                error: PhantomData,
-            }),
+            Kept::Map(entries) => visitor.visit_map(KeptMap::new(entries)),
         }
     }
 
@@ -200,11 +196,7 @@ impl<'de, E: de::Error> Deserializer<'de> for KeptDeserializer<'de, E> {
             Kept::Str(Cow::Borrowed(v)) => visitor.visit_enum(BorrowedStrDeserializer::<E>::new(v)),
             Kept::Str(Cow::Owned(v)) => visitor.visit_enum(v.into_deserializer()),
             Kept::Map(entries) if entries.len() == 1 => {
-                visitor.visit_enum(MapAccessDeserializer::new(KeptMap {
-                    entries: entries.into_iter(),
-                    value: None,
-                    error: PhantomData,
-                }))
+                visitor.visit_enum(MapAccessDeserializer::new(KeptMap::new(entries)))
             }
             other => Err(E::invalid_type(
                 other.unexpected(),
@@ -252,6 +244,16 @@ struct KeptMap<'de, E> {
     /// The value of the key just read, and that key.
     value: Option<(Cow<'de, str>, Kept<'de>)>,
     error: PhantomData<E>,
+}
+
+impl<'de, E> KeptMap<'de, E> {
+    fn new(entries: Vec<(Cow<'de, str>, Kept<'de>)>) -> Self {
+        KeptMap {
+            entries: entries.into_iter(),
+            value: None,
+            error: PhantomData,
+        }
+    }
 }
 
 impl<'de, E: de::Error> MapAccess<'de> for KeptMap<'de, E> {
