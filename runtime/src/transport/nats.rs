@@ -753,12 +753,28 @@ fn to_nats_headers(headers: &Headers) -> Result<HeaderMap, TransportError> {
     Ok(map)
 }
 
+/// `nats:<stream>/<sequence>`, where a delivery came from. Written piece by piece: every
+/// delivery has one, and `format!` made it a fifth of what reading a delivery cost.
+fn origin(stream: &str, sequence: u64) -> String {
+    let mut sequence_text = itoa::Buffer::new();
+    let sequence_text = sequence_text.format(sequence);
+    let mut origin = String::with_capacity(6 + stream.len() + sequence_text.len());
+    origin.push_str("nats:");
+    origin.push_str(stream);
+    origin.push('/');
+    origin.push_str(sequence_text);
+    origin
+}
+
 fn from_nats_headers(map: Option<&HeaderMap>) -> Headers {
     let mut headers = Headers::new();
     if let Some(map) = map {
         for (name, values) in map.iter() {
             for value in values {
-                headers.append(name.to_string(), value.as_str().as_bytes().to_vec());
+                headers.append(
+                    AsRef::<str>::as_ref(name).to_owned(),
+                    value.as_str().as_bytes().to_vec(),
+                );
             }
         }
     }
@@ -888,7 +904,7 @@ impl NatsSource {
             self.lag.record(info.stream, info.pending);
             (
                 u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1),
-                format!("nats:{}/{}", info.stream, info.stream_sequence),
+                origin(info.stream, info.stream_sequence),
             )
         };
         let (message, acker) = message.split();
@@ -929,7 +945,7 @@ impl NatsSource {
             payload: original.payload.to_vec(),
             headers: from_nats_headers(Some(&original.headers)),
             attempt: attempts,
-            origin: format!("nats:{}/{}", notice.stream, notice.stream_seq),
+            origin: origin(&notice.stream, notice.stream_seq),
         };
         let letter = DeadLetter {
             reason: DeadLetterReason::RetriesExhausted,
@@ -1049,6 +1065,20 @@ impl Source for NatsSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origin_names_the_stream_and_sequence() {
+        for (stream, sequence) in [
+            ("AGENTS", 0),
+            ("bench1a2b_ORCHESTRATOR", 42),
+            ("S", u64::MAX),
+        ] {
+            assert_eq!(
+                origin(stream, sequence),
+                format!("nats:{stream}/{sequence}")
+            );
+        }
+    }
 
     #[test]
     fn overlap_follows_nats_wildcards() {
