@@ -21,7 +21,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use event_contracts::{agents, audio, dam, livepeer, orchestrator, Event, SCHEMAS};
-use event_contracts_runtime::transport::{Contract, Meta, Publishes};
+use event_contracts_runtime::transport::{
+    Contract, Meta, Outgoing, Publisher, Publishes, Sink, TransportError,
+};
+use futures_util::FutureExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -77,11 +80,11 @@ fn messages<T: Event>() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A named way of decoding one message.
-type Path<'a> = (&'static str, Box<dyn FnMut(&[u8]) + 'a>);
+/// A named way of decoding one message (or, for the publish cases, of writing one event).
+type Path<'a, M = Vec<u8>> = (&'static str, Box<dyn FnMut(&M) + 'a>);
 
 /// Passes over `msgs` that take about `slice`, measured once before the rounds.
-fn passes_for(msgs: &[Vec<u8>], slice: Duration, f: &mut dyn FnMut(&[u8])) -> u32 {
+fn passes_for<M>(msgs: &[M], slice: Duration, f: &mut dyn FnMut(&M)) -> u32 {
     let start = Instant::now();
     let mut passes = 0u32;
     while start.elapsed() < slice / 4 || passes == 0 {
@@ -95,7 +98,7 @@ fn passes_for(msgs: &[Vec<u8>], slice: Duration, f: &mut dyn FnMut(&[u8])) -> u3
 }
 
 /// Time per message of `f` over `passes` passes of `msgs`.
-fn time_per_message(msgs: &[Vec<u8>], passes: u32, f: &mut dyn FnMut(&[u8])) -> f64 {
+fn time_per_message<M>(msgs: &[M], passes: u32, f: &mut dyn FnMut(&M)) -> f64 {
     let start = Instant::now();
     for _ in 0..passes {
         for m in msgs {
@@ -117,11 +120,22 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Runs `paths` (the first is the baseline) interleaved in rotating order and prints one line:
 /// the baseline's time and throughput, then each other path's ratio to it.
-fn compare(settings: &Settings, label: &str, msgs: &[Vec<u8>], mut paths: Vec<Path<'_>>) {
+fn compare(settings: &Settings, label: &str, msgs: &[Vec<u8>], paths: Vec<Path<'_>>) {
+    let bytes = msgs.iter().map(Vec::len).sum::<usize>() as f64 / msgs.len() as f64;
+    compare_items(settings, label, msgs, bytes, paths);
+}
+
+/// [`compare`] over any kind of input; `bytes` is the mean size of a message.
+fn compare_items<M>(
+    settings: &Settings,
+    label: &str,
+    msgs: &[M],
+    bytes: f64,
+    mut paths: Vec<Path<'_, M>>,
+) {
     if !settings.wants(label) {
         return;
     }
-    let bytes = msgs.iter().map(Vec::len).sum::<usize>() as f64 / msgs.len() as f64;
     // Warm up (compile validators, fault in pages), then size each path's slice.
     let passes: Vec<u32> = paths
         .iter_mut()
@@ -277,6 +291,74 @@ where
     );
 }
 
+/// A sink that drops what it is given: the publish cases time the writing of a message, not
+/// a broker.
+struct Discard;
+
+impl Sink for Discard {
+    async fn send(&self, message: Outgoing) -> Result<(), TransportError> {
+        black_box(message);
+        Ok(())
+    }
+}
+
+/// The publish case of event `E` in system `S`, over every example of `E`:
+/// - bare: `serde_json::to_vec` of the whole typed message `W` the binding wrote for it
+///   (envelope included, ids and times already filled): serializing only;
+/// - publish: `Publisher::publish` to a sink that drops the message: the envelope with a new
+///   id, the time and a new `traceparent`, encoded and checked against the schema.
+///
+/// Both paths clone their input first (`publish` takes the event by value).
+fn publish<S, E, W>(settings: &Settings, label: &str)
+where
+    S: Contract + Publishes<E>,
+    E: Event + Clone,
+    W: DeserializeOwned + serde::Serialize + Clone,
+{
+    let meta = Meta {
+        source: Some("decode-bench".into()),
+        subject: Some("run/decode-bench".into()),
+        ..Meta::default()
+    };
+    let events = E::examples().expect("examples decode");
+    let written: Vec<W> = events
+        .iter()
+        .map(|event| {
+            let message = S::wrap(event.clone(), &meta).expect("wraps");
+            let payload = S::outgoing(&message).expect("encodes").payload;
+            serde_json::from_slice(&payload).expect("the written message decodes")
+        })
+        .collect();
+    let bytes = written
+        .iter()
+        .map(|w| serde_json::to_vec(w).unwrap().len())
+        .sum::<usize>() as f64
+        / written.len() as f64;
+    let pairs: Vec<(E, W)> = events.into_iter().zip(written).collect();
+    let publisher = Publisher::<S, _>::new(Discard, meta.clone());
+    compare_items(
+        settings,
+        label,
+        &pairs,
+        bytes,
+        vec![
+            (
+                "bare",
+                Box::new(|(_, w): &(E, W)| {
+                    black_box(serde_json::to_vec(&w.clone()).unwrap());
+                }),
+            ),
+            (
+                "publish",
+                Box::new(|(e, _): &(E, W)| {
+                    let sent = publisher.publish(e.clone()).now_or_never();
+                    black_box(sent.expect("a dropping sink is ready at once").unwrap());
+                }),
+            ),
+        ],
+    );
+}
+
 fn main() {
     let settings = Settings::from_args();
     println!(
@@ -330,4 +412,28 @@ fn main() {
         orchestrator::RunStageProgressData,
         orchestrator::CloudEventEnvelope<orchestrator::RunStageProgressData>,
     >(s, "wire orchestrator ai.run.stage_progress");
+
+    publish::<
+        livepeer::System,
+        livepeer::StreamTrace,
+        livepeer::GatewayEnvelope<livepeer::StreamTrace>,
+    >(s, "publish livepeer stream_trace");
+    publish::<
+        audio::System,
+        audio::AudioChunkReceived,
+        audio::AudioEnvelope<audio::AudioChunkReceived>,
+    >(s, "publish audio AudioChunkReceived");
+    publish::<dam::System, dam::CaptureDeviceList, dam::CaptureDeviceList>(
+        s,
+        "publish dam capture.device_list",
+    );
+    publish::<agents::System, agents::UsageMeteredModelInference, agents::UsageMeteredModelInference>(
+        s,
+        "publish agents usage.metered.model_inference",
+    );
+    publish::<
+        orchestrator::System,
+        orchestrator::RunStageProgressData,
+        orchestrator::CloudEventEnvelope<orchestrator::RunStageProgressData>,
+    >(s, "publish orchestrator ai.run.stage_progress");
 }
