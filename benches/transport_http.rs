@@ -116,6 +116,7 @@ async fn raw_ingest(
 
 fn batch(tag: &str) -> Vec<Outgoing> {
     let subject = format!("run/{}", uuid::Uuid::new_v4());
+    let progress = example::<RunStageProgressData>();
     (0..EVENTS)
         .map(|i| {
             let meta = Meta {
@@ -124,8 +125,7 @@ fn batch(tag: &str) -> Vec<Outgoing> {
                 seq: Some(i as u64),
                 ..Meta::default()
             };
-            prepare::<orchestrator::System, _>(example::<RunStageProgressData>(), &meta)
-                .expect("valid")
+            prepare::<orchestrator::System, _>(progress.clone(), &meta).expect("valid")
         })
         .collect()
 }
