@@ -8,6 +8,10 @@
 //! `Contract::outgoing` writes it) per system: bare is the typed envelope of that one event
 //! type, validated is the system's `Contract::decode` (envelope checks, event by name).
 //!
+//! And one publish case per system: `Publisher::publish` of each example to a sink that drops
+//! the message (envelope, id, time, `traceparent`, encode, checks) against `serde_json::to_vec`
+//! of the whole typed message the binding wrote for it (serializing only).
+//!
 //! Every case runs `ROUNDS` rounds; each round times every path once, in an order that
 //! rotates from round to round, so a burst of load from other processes on this shared
 //! machine falls on all paths alike. Each round gives a ratio (path time / bare time in that
