@@ -38,6 +38,10 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+#[path = "support/rounds.rs"]
+mod rounds;
+use rounds::report_binding_raw;
+
 const N: usize = 5_000;
 /// Even, so that each side goes first in half the rounds: on tansu the first publisher of a
 /// round ran slower than the second in every round measured (both topics are new each round),
@@ -238,16 +242,6 @@ async fn consume_raw(topic: &str, group: &str) -> f64 {
     (N - 1) as f64 / first.elapsed().as_secs_f64()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let run = format!(
@@ -292,27 +286,6 @@ async fn main() {
             pb[round], pr[round], cb[round], cr[round]
         );
     }
-    report("publish", &pb, &pr);
-    report("consume", &cb, &cr);
-}
-
-/// The medians of each side, then the binding/raw ratio of each round: its median [min–max]
-/// over all rounds, and its median over the rounds each side went first (even rounds: the
-/// binding), which shows an order effect instead of hiding it in the spread.
-fn report(what: &str, binding: &[f64], raw: &[f64]) {
-    let ratios: Vec<f64> = binding.iter().zip(raw).map(|(b, r)| b / r).collect();
-    let by_order = |first: usize| median(ratios.iter().copied().skip(first).step_by(2).collect());
-    let mut sorted = ratios.clone();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "median {what}: binding {:.0} events/s, raw {:.0} events/s, binding/raw per round {:.3} \
-         [{:.3}–{:.3}]; binding first {:.3}, raw first {:.3}",
-        median(binding.to_vec()),
-        median(raw.to_vec()),
-        median(ratios.clone()),
-        sorted[0],
-        sorted[sorted.len() - 1],
-        by_order(0),
-        by_order(1),
-    );
+    report_binding_raw("publish", &pb, &pr);
+    report_binding_raw("consume", &cb, &cr);
 }

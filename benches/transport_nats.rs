@@ -7,12 +7,15 @@
 //!   (`Nats-Msg-Id` unique per message, `traceparent`, `content-type`); binding = `NatsSink`,
 //!   raw = `jetstream::Context::send_publish`.
 //! - consume: a durable pull consumer each (same filter, batch, ack policy), every message
-//!   decoded and validated by the generated `agents` decoder, then acked; binding =
+//!   decoded and validated by the generated `agents` decoder, then acked: the two publish
+//!   batches and `FILL` more published (untimed) so that each phase lasts long enough to
+//!   measure; binding =
 //!   `transport::run` over `NatsSource` with a typed handler, raw = the pull stream, decode,
 //!   `ack()`.
 //!
-//! Rounds interleave binding and raw (alternating which goes first); the median of the rounds
-//! is reported with the ratio binding/raw in events/s (1.00 = no overhead).
+//! Rounds interleave binding and raw (each side first in half of them); reported are each
+//! side's median events/s and the binding/raw ratio of each round, its median [min–max] and its
+//! median by which side went first (1.00 = no overhead).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,8 +31,19 @@ use event_contracts::runtime::transport::{
 use event_contracts::Event;
 use futures_util::StreamExt;
 
+#[path = "support/rounds.rs"]
+mod rounds;
+use rounds::report_binding_raw;
+
 const N: usize = 2000;
-const ROUNDS: usize = 7;
+/// Even, so that each side goes first in half the rounds.
+const ROUNDS: usize = 8;
+/// Messages published untimed each round, pipelined, on top of the two timed batches: with
+/// only those (4,000, about 35 ms of consuming) the per-round consume ratio ranged over
+/// 0.71–1.67 in one run, too wide to see a few percent.
+const FILL: usize = 20_000;
+/// What each consumer reads in a round: both timed batches and the fill.
+const CONSUMED: usize = 2 * N + FILL;
 const GROUP: &str = "usage-metering";
 const BATCH: usize = 64;
 /// Both consumers' pull requests; each round waits this out (untimed) so no request of the
@@ -45,7 +59,7 @@ fn example<E: Event>() -> E {
     serde_json::from_value(schema["examples"][0].clone()).expect("example decodes")
 }
 
-/// Counts handled events; stops the consumer at `2 * N` (one round's two batches).
+/// Counts handled events; stops the consumer at [`CONSUMED`] (one round's messages).
 #[derive(Clone)]
 struct Count(Arc<AtomicUsize>, Shutdown);
 
@@ -56,28 +70,20 @@ impl agents::Handler for Count {
         _context: &Context,
     ) -> HandlerResult {
         std::hint::black_box(event);
-        if self.0.fetch_add(1, Ordering::SeqCst) + 1 >= 2 * N {
+        if self.0.fetch_add(1, Ordering::SeqCst) + 1 >= CONSUMED {
             self.1.trigger();
         }
         Ok(())
     }
 }
 
-fn batch_of(template: &Outgoing) -> Vec<Outgoing> {
-    (0..N)
+fn batch_of(template: &Outgoing, n: usize) -> Vec<Outgoing> {
+    (0..n)
         .map(|_| Outgoing {
             message_id: uuid::Uuid::new_v4().to_string(),
             ..template.clone()
         })
         .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -145,8 +151,8 @@ async fn main() {
         tokio::time::sleep(PULL_EXPIRES + Duration::from_millis(200)).await;
         // Publish, binding and raw, alternating which goes first. Both consumers get both
         // batches: 2N to consume each below.
-        let binding_batch = batch_of(&template);
-        let raw_batch = batch_of(&template);
+        let binding_batch = batch_of(&template, N);
+        let raw_batch = batch_of(&template, N);
         let publish_binding = || {
             let sink = sink.clone();
             let batch = binding_batch.clone();
@@ -191,7 +197,26 @@ async fn main() {
         if std::env::var_os("NATS_BENCH_PUBLISH_ONLY").is_some() {
             continue;
         }
-        // Consume: 2N each (the two batches above), alternating which goes first.
+        // The fill, untimed and pipelined: 500 publishes in flight, then their PubAcks.
+        for chunk in batch_of(&template, FILL).chunks(500) {
+            let mut acks = Vec::with_capacity(chunk.len());
+            for message in chunk {
+                let ack = js
+                    .send_publish(
+                        subject.clone(),
+                        PublishMessage::build()
+                            .payload(message.payload.clone().into())
+                            .headers(raw_headers(message)),
+                    )
+                    .await
+                    .expect("fill publish sent");
+                acks.push(ack);
+            }
+            for ack in acks {
+                ack.await.expect("fill publish confirmed");
+            }
+        }
+        // Consume: CONSUMED each (the two batches and the fill), alternating which goes first.
         let consume_binding = || async {
             let shutdown = Shutdown::new();
             let source = nats
@@ -206,7 +231,7 @@ async fn main() {
                     .await;
             let stats = stats.expect("binding consumer");
             assert_eq!(stats.dead_lettered, 0);
-            (2 * N) as f64 / t.elapsed().as_secs_f64()
+            CONSUMED as f64 / t.elapsed().as_secs_f64()
         };
         let consume_raw = || async {
             let mut messages = raw_consumer
@@ -218,7 +243,7 @@ async fn main() {
                 .await
                 .expect("raw pull");
             let t = Instant::now();
-            for _ in 0..2 * N {
+            for _ in 0..CONSUMED {
                 let message = messages
                     .next()
                     .await
@@ -235,7 +260,7 @@ async fn main() {
                 std::hint::black_box(decoded);
                 message.ack().await.expect("raw ack");
             }
-            (2 * N) as f64 / t.elapsed().as_secs_f64()
+            CONSUMED as f64 / t.elapsed().as_secs_f64()
         };
         if round % 2 == 0 {
             con_binding.push(consume_binding().await);
@@ -246,20 +271,13 @@ async fn main() {
         }
     }
 
-    let report = |what: &str, binding: Vec<f64>, raw: Vec<f64>| {
-        let (b, r) = (median(binding), median(raw));
-        println!(
-            "{what:<8} binding {b:>9.0} events/s   raw {r:>9.0} events/s   binding/raw {:.3}",
-            b / r
-        );
-    };
     println!(
-        "NATS JetStream, {N} events per round ({}x for consume), {ROUNDS} rounds, medians ({:.1?}):",
-        2,
+        "NATS JetStream, {N} events published by each side per round, {CONSUMED} consumed by \
+         each, {ROUNDS} rounds ({:.1?}):",
         started.elapsed()
     );
-    report("publish", pub_binding, pub_raw);
-    report("consume", con_binding, con_raw);
+    report_binding_raw("publish", &pub_binding, &pub_raw);
+    report_binding_raw("consume", &con_binding, &con_raw);
     nats.delete_streams::<agents::System>()
         .await
         .expect("cleanup");

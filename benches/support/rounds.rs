@@ -1,6 +1,9 @@
 //! Summaries of interleaved bench rounds: the median and the interquartile spread of the
 //! per-round values, so a reader sees how much one run's figure moves on this machine.
 
+// Each bench includes this file as its own module and uses part of it.
+#![allow(dead_code)]
+
 /// The median and the interquartile range of one measured quantity over the rounds.
 #[derive(Clone, Copy, Debug)]
 pub struct Summary {
@@ -37,4 +40,42 @@ impl std::fmt::Display for Summary {
             p = precision
         )
     }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// One line for a binding-vs-raw throughput comparison (events/s per round, the binding
+/// first in even rounds): each side's median, the binding/raw ratio of each round as its
+/// median [min–max], and its median over the rounds each side went first, which shows an
+/// order effect instead of hiding it in the spread.
+pub fn report_binding_raw(what: &str, binding: &[f64], raw: &[f64]) {
+    let ratios: Vec<f64> = binding.iter().zip(raw).map(|(b, r)| b / r).collect();
+    let by_order = |first: usize| {
+        let rounds: Vec<f64> = ratios.iter().copied().skip(first).step_by(2).collect();
+        median(&rounds)
+    };
+    let (min, max) = ratios
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            (lo.min(r), hi.max(r))
+        });
+    println!(
+        "{what:<8} binding {:>9.0} events/s   raw {:>9.0} events/s   binding/raw per round \
+         {:.3} [{min:.3}–{max:.3}]; binding first {:.3}, raw first {:.3}",
+        median(binding),
+        median(raw),
+        median(&ratios),
+        by_order(0),
+        by_order(1),
+    );
 }
