@@ -325,20 +325,18 @@ where
         ..Meta::default()
     };
     let events = E::examples().expect("examples decode");
-    let written: Vec<W> = events
-        .iter()
+    let mut written_bytes = 0;
+    let pairs: Vec<(E, W)> = events
+        .into_iter()
         .map(|event| {
             let message = S::wrap(event.clone(), &meta).expect("wraps");
             let payload = S::outgoing(&message).expect("encodes").payload;
-            serde_json::from_slice(&payload).expect("the written message decodes")
+            written_bytes += payload.len();
+            let written = serde_json::from_slice(&payload).expect("the written message decodes");
+            (event, written)
         })
         .collect();
-    let bytes = written
-        .iter()
-        .map(|w| serde_json::to_vec(w).unwrap().len())
-        .sum::<usize>() as f64
-        / written.len() as f64;
-    let pairs: Vec<(E, W)> = events.into_iter().zip(written).collect();
+    let bytes = written_bytes as f64 / pairs.len() as f64;
     let publisher = Publisher::<S, _>::new(Discard, meta.clone());
     compare_items(
         settings,
